@@ -1,0 +1,100 @@
+//! The Lambda REST API (2015-03-31 paths) the engine serves, as AWS SDKs call it.
+
+mod aliases;
+pub mod error;
+mod functions;
+mod invoke;
+mod tags;
+mod versions;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+
+use super::Engine;
+use error::LambdaError;
+
+/// CreateFunction takes a 50 MB zip, base64-encoded in JSON.
+const MAX_REQUEST_BYTES: usize = 70 * 1024 * 1024;
+
+pub fn router(engine: Engine) -> axum::Router {
+    let functions = "/2015-03-31/functions";
+    axum::Router::new()
+        .route(functions, post(functions::create).get(functions::list))
+        .route(
+            &format!("{functions}/"),
+            post(functions::create).get(functions::list),
+        )
+        .route(
+            &format!("{functions}/{{name}}"),
+            get(functions::get).delete(functions::delete),
+        )
+        .route(
+            &format!("{functions}/{{name}}/configuration"),
+            get(functions::get_configuration).put(functions::update_configuration),
+        )
+        .route(
+            &format!("{functions}/{{name}}/code"),
+            axum::routing::put(functions::update_code),
+        )
+        .route(
+            &format!("{functions}/{{name}}/versions"),
+            post(versions::publish).get(versions::list),
+        )
+        .route(
+            &format!("{functions}/{{name}}/aliases"),
+            post(aliases::create).get(aliases::list),
+        )
+        .route(
+            &format!("{functions}/{{name}}/aliases/{{alias}}"),
+            get(aliases::get)
+                .put(aliases::update)
+                .delete(aliases::delete),
+        )
+        .route(
+            &format!("{functions}/{{name}}/invocations"),
+            post(invoke::invoke),
+        )
+        .route(
+            "/2017-03-31/tags/{arn}",
+            get(tags::list).post(tags::tag).delete(tags::untag),
+        )
+        .fallback(|| async {
+            LambdaError {
+                kind: "UnknownOperationException",
+                status: StatusCode::NOT_FOUND,
+                message: "Unknown operation".into(),
+                retry_after: None,
+            }
+        })
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(engine)
+}
+
+/// A JSON request body, refusing a malformed one with AWS's error instead of axum's.
+pub struct AwsJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for AwsJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = LambdaError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| LambdaError::invalid_content(e.body_text()))?;
+        let text: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
+        serde_json::from_slice(text).map(AwsJson).map_err(|e| {
+            LambdaError::invalid_content(format!("Could not parse request body into json: {e}"))
+        })
+    }
+}
+
+/// The `Qualifier` query parameter most operations take.
+#[derive(Debug, serde::Deserialize)]
+pub struct QualifierQuery {
+    #[serde(rename = "Qualifier")]
+    pub qualifier: Option<String>,
+}

@@ -1,0 +1,318 @@
+//! One execution environment: a runtime process, its own Runtime API listener and its
+//! captured output. It serves one invocation at a time, is reused while warm, and is
+//! killed (with every process it started) on timeout, retirement or drop.
+
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::output::OutputCapture;
+use super::runtime_api::{self, Invocation, InvocationRequest, RuntimeChannel, RuntimeReply};
+use super::runtimes::Language;
+use super::sandbox::{Limits, Mounts, Sandbox};
+
+/// What an environment needs to start.
+pub struct EnvironmentSpec<'a> {
+    pub function_name: &'a str,
+    pub version: &'a str,
+    pub runtime: &'a str,
+    pub handler: &'a str,
+    pub memory_mb: u32,
+    pub region: &'a str,
+    pub user_environment: &'a std::collections::BTreeMap<String, String>,
+    pub language: Language,
+    pub interpreter: Option<&'a Path>,
+    pub code_dir: &'a Path,
+    pub runtime_dir: &'a Path,
+    pub work_dir: &'a Path,
+    pub sandbox: &'a Sandbox,
+    pub limits: Limits,
+}
+
+/// How one invocation in an environment ended.
+#[derive(Debug)]
+pub enum Ending {
+    Reply(RuntimeReply),
+    TimedOut,
+    /// The runtime process exited before answering; Go-style description as AWS prints.
+    Exited(String),
+}
+
+/// A running execution environment.
+pub struct ExecutionEnvironment {
+    inbox: mpsc::Sender<Invocation>,
+    pid: i32,
+    exited: watch::Receiver<Option<String>>,
+    pub output: OutputCapture,
+    last_used: Mutex<Instant>,
+    server: tokio::task::JoinHandle<()>,
+    tmp_dir: PathBuf,
+}
+
+impl ExecutionEnvironment {
+    /// Starts the runtime process; it initialises while the first invocation waits.
+    pub async fn start(spec: EnvironmentSpec<'_>) -> Result<Self, String> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let tmp_dir = spec.work_dir.join(&id);
+        make_private_dir(&tmp_dir, spec.sandbox.user)
+            .map_err(|e| format!("creating environment directory: {e}"))?;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("binding the Runtime API: {e}"))?;
+        let runtime_api = listener.local_addr().map_err(|e| e.to_string())?;
+        let (inbox, invocations) = mpsc::channel(1);
+        let router = runtime_api::router(RuntimeChannel::new(invocations));
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+
+        let mounts = Mounts {
+            task_root: spec.code_dir,
+            runtime_dir: spec.runtime_dir,
+            tmp_dir: &tmp_dir,
+        };
+        let (task_root, runtime_dir, tmp) = spec.sandbox.visible_paths(&mounts);
+        let log_stream = format!(
+            "{}/[{}]{id}",
+            chrono::Utc::now().format("%Y/%m/%d"),
+            spec.version
+        );
+        let env = environment_variables(
+            &spec,
+            &runtime_api.to_string(),
+            &task_root,
+            &runtime_dir,
+            &tmp,
+            &log_stream,
+        );
+        let (program, args) = command_line(&spec, &task_root, &runtime_dir)?;
+
+        let (reader, writer) = std::io::pipe().map_err(|e| format!("creating output pipe: {e}"))?;
+        let writer_err = writer.try_clone().map_err(|e| e.to_string())?;
+        let mut command = spec
+            .sandbox
+            .command(&mounts, &program, &args, &env, spec.limits);
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(writer_err);
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("starting runtime {}: {e}", program.display()))?;
+        let pid = child.id().map(|p| p as i32).unwrap_or(0);
+        let receiver = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
+            .map_err(|e| format!("reading runtime output: {e}"))?;
+        let output = OutputCapture::start(receiver);
+
+        let (exit_tx, exited) = watch::channel(None);
+        tokio::spawn(async move {
+            let description = match child.wait().await {
+                Ok(status) => describe_exit(status),
+                Err(e) => format!("wait failed: {e}"),
+            };
+            let _ = exit_tx.send(Some(description));
+        });
+
+        Ok(Self {
+            inbox,
+            pid,
+            exited,
+            output,
+            last_used: Mutex::new(Instant::now()),
+            server,
+            tmp_dir,
+        })
+    }
+
+    /// Hands one invocation to the runtime and waits for its answer, the timeout or the
+    /// process's exit, whichever comes first.
+    pub async fn run(&self, request: InvocationRequest, timeout: Duration) -> Ending {
+        let (reply_tx, mut reply) = oneshot::channel();
+        let invocation = Invocation {
+            request,
+            reply: reply_tx,
+        };
+        if self.inbox.send(invocation).await.is_err() {
+            return Ending::Exited("runtime API closed".into());
+        }
+        let mut exited = self.exited.clone();
+        let ending = tokio::select! {
+            biased;
+            answer = &mut reply => match answer {
+                Ok(answer) => Ending::Reply(answer),
+                Err(_) => Ending::Exited("runtime API closed".into()),
+            },
+            _ = tokio::time::sleep(timeout) => Ending::TimedOut,
+            status = exited.wait_for(Option::is_some) => {
+                let description = status.ok().and_then(|s| s.clone()).unwrap_or_default();
+                // An answer posted just before exiting still counts.
+                match reply.try_recv() {
+                    Ok(answer) => Ending::Reply(answer),
+                    Err(_) => Ending::Exited(description),
+                }
+            }
+        };
+        *self.last_used.lock().expect("environment lock") = Instant::now();
+        ending
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.exited.borrow().is_none()
+    }
+
+    pub fn idle_for(&self) -> Duration {
+        self.last_used.lock().expect("environment lock").elapsed()
+    }
+
+    /// Kills the runtime and everything it started (its process group, or its PID
+    /// namespace under bubblewrap, whose init takes the rest down with it).
+    pub fn kill(&self) {
+        if self.pid > 0 {
+            // SAFETY: kill has no memory-safety preconditions; a negative pid is the group.
+            unsafe {
+                libc::kill(-self.pid, libc::SIGKILL);
+                libc::kill(self.pid, libc::SIGKILL);
+            }
+        }
+    }
+
+    /// Peak resident memory of the runtime's processes, in MB, from /proc.
+    pub fn max_memory_used_mb(&self) -> u64 {
+        let mut peak_kb = 0;
+        let mut pending = vec![self.pid];
+        let mut seen = 0;
+        while let Some(pid) = pending.pop() {
+            seen += 1;
+            if seen > 64 {
+                break;
+            }
+            if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                let hwm = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                    .unwrap_or(0);
+                peak_kb = peak_kb.max(hwm);
+            }
+            if let Ok(children) =
+                std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            {
+                pending.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<i32>().ok()),
+                );
+            }
+        }
+        peak_kb.div_ceil(1024)
+    }
+}
+
+impl Drop for ExecutionEnvironment {
+    fn drop(&mut self) {
+        self.kill();
+        self.server.abort();
+        let _ = std::fs::remove_dir_all(&self.tmp_dir);
+    }
+}
+
+fn make_private_dir(dir: &Path, owner: Option<(u32, u32)>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
+    }
+    Ok(())
+}
+
+fn command_line(
+    spec: &EnvironmentSpec,
+    task_root: &Path,
+    runtime_dir: &Path,
+) -> Result<(PathBuf, Vec<OsString>), String> {
+    let Some((bootstrap, _)) = spec.language.bootstrap() else {
+        if !spec.code_dir.join("bootstrap").is_file() {
+            return Err(format!(
+                "Couldn't find valid bootstrap(s): [{}/bootstrap]",
+                task_root.display()
+            ));
+        }
+        return Ok((task_root.join("bootstrap"), Vec::new()));
+    };
+    let interpreter = spec.interpreter.ok_or("no interpreter")?.to_path_buf();
+    let mut args: Vec<OsString> = Vec::new();
+    if spec.language == Language::Node {
+        // What AWS gives the V8 heap of a function of this size.
+        args.push(format!("--max-old-space-size={}", spec.memory_mb * 9 / 10).into());
+    }
+    args.push(runtime_dir.join(bootstrap).into());
+    Ok((interpreter, args))
+}
+
+/// The environment AWS gives a runtime, then the function's own variables; nothing of
+/// the engine's environment is passed on.
+fn environment_variables(
+    spec: &EnvironmentSpec,
+    runtime_api: &str,
+    task_root: &Path,
+    runtime_dir: &Path,
+    tmp: &Path,
+    log_stream: &str,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = spec
+        .user_environment
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let fixed = [
+        ("_HANDLER", spec.handler.to_string()),
+        ("AWS_REGION", spec.region.to_string()),
+        ("AWS_DEFAULT_REGION", spec.region.to_string()),
+        ("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", spec.runtime)),
+        ("AWS_LAMBDA_FUNCTION_NAME", spec.function_name.to_string()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            spec.memory_mb.to_string(),
+        ),
+        ("AWS_LAMBDA_FUNCTION_VERSION", spec.version.to_string()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", spec.function_name),
+        ),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", log_stream.to_string()),
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
+        ("LAMBDA_TASK_ROOT", task_root.display().to_string()),
+        ("LAMBDA_RUNTIME_DIR", runtime_dir.display().to_string()),
+        ("TMPDIR", tmp.display().to_string()),
+        ("HOME", tmp.display().to_string()),
+        ("TZ", ":UTC".to_string()),
+        ("LANG", "C.UTF-8".to_string()),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin".to_string()),
+        ("PYTHONUNBUFFERED", "1".to_string()),
+        ("PYTHONDONTWRITEBYTECODE", "1".to_string()),
+    ];
+    env.retain(|(k, _)| !fixed.iter().any(|(f, _)| f == k));
+    env.extend(fixed.into_iter().map(|(k, v)| (k.to_string(), v)));
+    env
+}
+
+/// Go's wording, which is what AWS prints in `Runtime exited with error: ...`.
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(libc::SIGKILL)) => "signal: killed".into(),
+        (None, Some(libc::SIGSEGV)) => "signal: segmentation fault".into(),
+        (None, Some(libc::SIGXCPU)) => "signal: CPU time limit exceeded".into(),
+        (None, Some(libc::SIGXFSZ)) => "signal: file size limit exceeded".into(),
+        (None, Some(signal)) => format!("signal: {signal}"),
+        (None, None) => "exited".into(),
+    }
+}

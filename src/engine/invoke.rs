@@ -1,0 +1,470 @@
+//! Invoke: resolve the version, take an execution environment (cold-starting one when
+//! none is warm), hand it the event, and frame what it printed with the START / END /
+//! REPORT lines AWS writes. Timeouts, crashes and oversized answers end as AWS ends them.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+
+use super::Engine;
+use super::api::error::{ApiResult, LambdaError};
+use super::environment::{Ending, EnvironmentSpec, ExecutionEnvironment};
+use super::model::{FunctionRef, FunctionVersion};
+use super::runtime_api::{InvocationRequest, MAX_RESPONSE_BYTES, RuntimeReply};
+use super::runtimes::Language;
+use super::sandbox::Limits;
+
+/// Largest synchronous request payload.
+pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+/// Largest asynchronous (Event) request payload.
+pub const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
+/// Largest base64 client context Lambda accepts.
+pub const MAX_CLIENT_CONTEXT: usize = 3583;
+/// The log tail Lambda returns with `X-Amz-Log-Type: Tail`.
+const LOG_TAIL_BYTES: usize = 4096;
+
+/// How the caller wants the function invoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+impl InvocationType {
+    pub fn parse(raw: Option<&str>) -> ApiResult<Self> {
+        match raw {
+            None | Some("RequestResponse") => Ok(Self::RequestResponse),
+            Some("Event") => Ok(Self::Event),
+            Some("DryRun") => Ok(Self::DryRun),
+            Some(other) => Err(LambdaError::invalid_parameter(format!(
+                "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: \
+                 Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+            ))),
+        }
+    }
+}
+
+/// An Invoke call as it arrived.
+#[derive(Debug)]
+pub struct InvokeRequest {
+    pub function: FunctionRef,
+    pub invocation_type: InvocationType,
+    pub log_tail: bool,
+    pub client_context_base64: Option<String>,
+    pub payload: Bytes,
+}
+
+/// What Invoke answers.
+#[derive(Debug)]
+pub struct InvokeOutcome {
+    pub status: u16,
+    pub request_id: String,
+    pub executed_version: String,
+    pub function_error: Option<&'static str>,
+    pub payload: Bytes,
+    /// Base64 of the last 4 KB of the log, when the caller asked for the tail.
+    pub log_result: Option<String>,
+}
+
+/// One execution as the runtime finished it.
+struct Execution {
+    payload: Bytes,
+    function_error: Option<&'static str>,
+    log: Vec<String>,
+}
+
+impl Engine {
+    /// Invoke, with AWS's validation, limits and invocation types.
+    pub async fn invoke(&self, request: InvokeRequest) -> ApiResult<InvokeOutcome> {
+        let name = &request.function.name;
+        let version = self
+            .store
+            .resolve(name, request.function.qualifier.as_deref())?;
+        let limit = match request.invocation_type {
+            InvocationType::Event => MAX_ASYNC_PAYLOAD,
+            _ => MAX_SYNC_PAYLOAD,
+        };
+        if request.payload.len() > limit {
+            let operation = if limit == MAX_ASYNC_PAYLOAD {
+                "InvokeAsync"
+            } else {
+                "InvokeFunction"
+            };
+            return Err(LambdaError::too_large(format!(
+                "Request must be smaller than {limit} bytes for the {operation} operation"
+            )));
+        }
+        let payload = event_payload(request.payload)?;
+        let client_context = client_context(request.client_context_base64.as_deref())?;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let arn = match &request.function.qualifier {
+            Some(q) => self.location.qualified_arn(name, q),
+            None => self.location.function_arn(name),
+        };
+        let invocation = InvocationRequest {
+            request_id: request_id.clone(),
+            payload,
+            deadline_epoch_ms: 0,
+            function_arn: arn,
+            client_context,
+            trace_id: format!(
+                "Root=1-{:08x}-{};Parent={};Sampled=0",
+                chrono::Utc::now().timestamp(),
+                &uuid::Uuid::new_v4().simple().to_string()[..24],
+                &uuid::Uuid::new_v4().simple().to_string()[..16]
+            ),
+        };
+        let outcome = |status, function_error, payload, log_result| InvokeOutcome {
+            status,
+            request_id: request_id.clone(),
+            executed_version: version.version.clone(),
+            function_error,
+            payload,
+            log_result,
+        };
+        match request.invocation_type {
+            InvocationType::DryRun => Ok(outcome(204, None, Bytes::new(), None)),
+            InvocationType::Event => {
+                let engine = self.clone();
+                let (name, version) = (name.clone(), version.clone());
+                self.background.spawn(async move {
+                    let execution = engine.execute(&name, &version, invocation).await;
+                    tracing::info!(function = %name, error = ?execution.function_error, "event invocation finished");
+                });
+                Ok(outcome(202, None, Bytes::new(), None))
+            }
+            InvocationType::RequestResponse => {
+                let execution = self.execute(name, &version, invocation).await;
+                let tail = request.log_tail.then(|| log_tail(&execution.log));
+                Ok(outcome(
+                    200,
+                    execution.function_error,
+                    execution.payload,
+                    tail,
+                ))
+            }
+        }
+    }
+
+    /// Runs one invocation in an environment and frames its log.
+    async fn execute(
+        &self,
+        name: &str,
+        version: &FunctionVersion,
+        mut invocation: InvocationRequest,
+    ) -> Execution {
+        let request_id = invocation.request_id.clone();
+        let timeout = Duration::from_secs(u64::from(version.timeout_seconds));
+        let queue = Duration::from_secs(self.settings.queue_seconds);
+        let Some(mut lease) = self.pools.acquire(name, &version.version, queue).await else {
+            return failure(
+                &request_id,
+                "Rate Exceeded.",
+                "TooManyRequestsException",
+                vec![format!(
+                    "{} {request_id} all execution environments of {name} stayed busy",
+                    timestamp()
+                )],
+            );
+        };
+        let mut init_duration = None;
+        if lease.environment.is_none() {
+            let started = Instant::now();
+            match self.start_environment(name, version).await {
+                Ok(environment) => lease.environment = Some(environment),
+                Err(message) => {
+                    lease.release(false);
+                    let kind = "Runtime.InvalidEntrypoint";
+                    let line = format!("{} {request_id} {kind}: {message}", timestamp());
+                    return failure(&request_id, &message, kind, vec![line]);
+                }
+            }
+            init_duration = Some(started.elapsed());
+        }
+        let environment = lease.environment.as_ref().expect("leased environment");
+        let started = Instant::now();
+        invocation.deadline_epoch_ms =
+            (chrono::Utc::now().timestamp_millis() as u64) + timeout.as_millis() as u64;
+        let ending = environment.run(invocation, timeout).await;
+        let duration = started.elapsed();
+        if matches!(ending, Ending::TimedOut) {
+            environment.kill();
+        }
+        environment.output.drain().await;
+        let (printed, dropped) = environment.output.take();
+
+        let mut log = vec![format!(
+            "START RequestId: {request_id} Version: {}",
+            version.version
+        )];
+        if dropped > 0 {
+            log.push(format!("[{dropped} earlier lines of output were not kept]"));
+        }
+        log.extend(printed);
+        let (payload, function_error, status, reusable) =
+            conclude(ending, &request_id, version, &mut log);
+        log.push(format!("END RequestId: {request_id}"));
+        log.push(report_line(
+            &request_id,
+            version,
+            duration,
+            init_duration,
+            environment.max_memory_used_mb(),
+            status,
+        ));
+        lease.release(reusable);
+        Execution {
+            payload,
+            function_error,
+            log,
+        }
+    }
+
+    async fn start_environment(
+        &self,
+        name: &str,
+        version: &FunctionVersion,
+    ) -> Result<ExecutionEnvironment, String> {
+        let language = Language::of(&version.runtime)
+            .ok_or_else(|| format!("unknown runtime {}", version.runtime))?;
+        let interpreter = self.interpreters.for_language(language)?;
+        let code_dir = self.code.unpacked(&self.store.code_path(version)).await?;
+        ExecutionEnvironment::start(EnvironmentSpec {
+            function_name: name,
+            version: &version.version,
+            runtime: &version.runtime,
+            handler: &version.handler,
+            memory_mb: version.memory_mb,
+            region: &self.location.region,
+            user_environment: &version.environment,
+            language,
+            interpreter,
+            code_dir: &code_dir,
+            runtime_dir: &self.runtime_dir,
+            work_dir: &self.environments_dir,
+            sandbox: &self.sandbox,
+            limits: Limits {
+                memory_mb: version.memory_mb,
+                address_space_headroom_mb: self.settings.address_space_headroom_mb,
+                cpu_seconds: self.settings.cpu_seconds,
+                processes: self.settings.max_processes,
+                file_size_mb: self.settings.file_size_mb,
+                open_files: 1024,
+                cap_address_space: !matches!(language, Language::Node | Language::Provided),
+            },
+        })
+        .await
+    }
+}
+
+/// The answer, function error, REPORT status and whether the environment may be reused.
+fn conclude(
+    ending: Ending,
+    request_id: &str,
+    version: &FunctionVersion,
+    log: &mut Vec<String>,
+) -> (Bytes, Option<&'static str>, Option<String>, bool) {
+    let error = |kind: &str, message: String| {
+        Bytes::from(serde_json::json!({"errorType": kind, "errorMessage": message}).to_string())
+    };
+    match ending {
+        Ending::Reply(RuntimeReply::Response(body)) => (body, None, None, true),
+        Ending::Reply(RuntimeReply::Error(body)) => {
+            let kind = error_type(&body);
+            (
+                body,
+                Some("Unhandled"),
+                Some(format!("Status: error\tError Type: {kind}")),
+                true,
+            )
+        }
+        Ending::Reply(RuntimeReply::InitError(body)) => {
+            let kind = error_type(&body);
+            (
+                body,
+                Some("Unhandled"),
+                Some(format!("Status: error\tError Type: {kind}")),
+                false,
+            )
+        }
+        Ending::Reply(RuntimeReply::ResponseTooLarge) => {
+            let kind = "Function.ResponseSizeTooLarge";
+            let message = format!(
+                "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+            );
+            log.push(format!("{} {request_id} {message}", timestamp()));
+            (
+                error(kind, message),
+                Some("Unhandled"),
+                Some(format!("Status: error\tError Type: {kind}")),
+                true,
+            )
+        }
+        Ending::TimedOut => {
+            let seconds = format!("{}.00", version.timeout_seconds);
+            log.push(format!(
+                "{} {request_id} Task timed out after {seconds} seconds",
+                timestamp()
+            ));
+            let message =
+                format!("RequestId: {request_id} Error: Task timed out after {seconds} seconds");
+            (
+                error("Sandbox.Timedout", message),
+                Some("Unhandled"),
+                Some("Status: timeout".into()),
+                false,
+            )
+        }
+        Ending::Exited(how) => {
+            let kind = "Runtime.ExitError";
+            let message =
+                format!("RequestId: {request_id} Error: Runtime exited with error: {how}");
+            log.push(format!("{} {request_id} {message}", timestamp()));
+            (
+                error(kind, message),
+                Some("Unhandled"),
+                Some(format!("Status: error\tError Type: {kind}")),
+                false,
+            )
+        }
+    }
+}
+
+fn failure(request_id: &str, message: &str, kind: &str, log: Vec<String>) -> Execution {
+    let mut framed = vec![format!("START RequestId: {request_id} Version: $LATEST")];
+    framed.extend(log);
+    framed.push(format!("END RequestId: {request_id}"));
+    Execution {
+        payload: Bytes::from(
+            serde_json::json!({"errorType": kind, "errorMessage": message}).to_string(),
+        ),
+        function_error: Some("Unhandled"),
+        log: framed,
+    }
+}
+
+fn error_type(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("errorType")
+                .and_then(|t| t.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "Unknown".into())
+}
+
+/// AWS's REPORT line: tab-separated fields, billed duration rounded up to the millisecond.
+fn report_line(
+    request_id: &str,
+    version: &FunctionVersion,
+    duration: Duration,
+    init: Option<Duration>,
+    max_memory_mb: u64,
+    status: Option<String>,
+) -> String {
+    let ms = duration.as_secs_f64() * 1000.0;
+    let mut line = format!(
+        "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {max_memory_mb} MB\t",
+        ms.ceil() as u64,
+        version.memory_mb
+    );
+    if let Some(init) = init {
+        line.push_str(&format!(
+            "Init Duration: {:.2} ms\t",
+            init.as_secs_f64() * 1000.0
+        ));
+    }
+    if let Some(status) = status {
+        line.push_str(&status);
+        line.push('\t');
+    }
+    line
+}
+
+/// The base64 of the last 4 KB of the log, as `X-Amz-Log-Result` carries it.
+fn log_tail(log: &[String]) -> String {
+    let text: String = log.iter().map(|l| format!("{l}\n")).collect();
+    let bytes = text.as_bytes();
+    let tail = &bytes[bytes.len().saturating_sub(LOG_TAIL_BYTES)..];
+    base64::engine::general_purpose::STANDARD.encode(tail)
+}
+
+/// Lambda takes any JSON document as the event; an empty body is `{}`.
+fn event_payload(payload: Bytes) -> ApiResult<Bytes> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    match serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+        Ok(_) => Ok(payload),
+        Err(e) => Err(LambdaError::invalid_content(format!(
+            "Could not parse request body into json: Could not parse payload into json: {e}"
+        ))),
+    }
+}
+
+/// The client context: base64 of a JSON object, at most 3,583 bytes encoded.
+fn client_context(raw: Option<&str>) -> ApiResult<Option<String>> {
+    let Some(raw) = raw else { return Ok(None) };
+    if raw.len() > MAX_CLIENT_CONTEXT {
+        return Err(LambdaError::invalid_parameter(format!(
+            "Client context must be at most {MAX_CLIENT_CONTEXT} bytes when base64-encoded"
+        )));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(raw)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|text| serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_object()))
+        .ok_or_else(|| {
+            LambdaError::invalid_parameter(
+                "Client context must be a valid Base64-encoded JSON object.",
+            )
+        })?;
+    Ok(Some(decoded))
+}
+
+fn timestamp() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_tail_keeps_the_last_4_kb() {
+        let log: Vec<String> = (0..1000).map(|i| format!("line {i:04}")).collect();
+        let tail = base64::engine::general_purpose::STANDARD
+            .decode(log_tail(&log))
+            .unwrap();
+        assert_eq!(tail.len(), LOG_TAIL_BYTES);
+        assert!(String::from_utf8_lossy(&tail).ends_with("line 0999\n"));
+    }
+
+    #[test]
+    fn client_context_must_be_base64_json_object_within_limit() {
+        let good = base64::engine::general_purpose::STANDARD.encode(r#"{"custom":{"k":"v"}}"#);
+        assert_eq!(
+            client_context(Some(&good)).unwrap().as_deref(),
+            Some(r#"{"custom":{"k":"v"}}"#)
+        );
+        assert!(client_context(Some("not base64!")).is_err());
+        let too_long = "A".repeat(MAX_CLIENT_CONTEXT + 1);
+        assert!(client_context(Some(&too_long)).is_err());
+    }
+
+    #[test]
+    fn empty_event_is_an_empty_object_and_bad_json_is_refused() {
+        assert_eq!(
+            event_payload(Bytes::new()).unwrap(),
+            Bytes::from_static(b"{}")
+        );
+        let err = event_payload(Bytes::from_static(b"{nope")).unwrap_err();
+        assert_eq!(err.kind, "InvalidRequestContentException");
+    }
+}

@@ -1,0 +1,207 @@
+//! The embedded Lambda engine: a Lambda-compatible HTTP endpoint that runs functions on
+//! this host in execution environments speaking the Lambda Runtime API, without Docker.
+
+pub mod api;
+mod code;
+mod environment;
+mod invoke;
+pub mod model;
+mod output;
+mod pool;
+mod runtime_api;
+pub mod runtimes;
+pub mod sandbox;
+mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::EngineSettings;
+use code::CodeCache;
+use model::Location;
+use pool::Pools;
+use runtimes::{Interpreters, Language};
+use sandbox::Sandbox;
+use store::FunctionStore;
+
+pub use invoke::{InvocationType, InvokeOutcome, InvokeRequest};
+
+/// The engine: its store, its environments and how it runs code. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine(Arc<EngineInner>);
+
+pub struct EngineInner {
+    pub settings: EngineSettings,
+    pub location: Location,
+    store: FunctionStore,
+    pools: Pools,
+    code: CodeCache,
+    interpreters: Interpreters,
+    sandbox: Sandbox,
+    /// Bundled bootstraps, readable by the sandbox user.
+    runtime_dir: PathBuf,
+    /// Scratch directories of environments.
+    environments_dir: PathBuf,
+    /// Holds the work directory (code, bootstraps, scratch) until the engine is dropped.
+    _work_dir: tempfile::TempDir,
+    /// Event invocations still running in the background.
+    background: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl std::ops::Deref for Engine {
+    type Target = EngineInner;
+    fn deref(&self) -> &EngineInner {
+        &self.0
+    }
+}
+
+impl Engine {
+    /// Opens the store, finds interpreters and the sandbox, and starts the reaper.
+    pub fn start(settings: EngineSettings) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+        let data_dir = settings.data_dir.canonicalize()?;
+        let store = FunctionStore::open(&data_dir)?;
+        let work_dir = tempfile::Builder::new()
+            .prefix("lambda-steps-engine-")
+            .tempdir()
+            .context("creating the engine's work directory")?;
+        let runtime_dir = work_dir.path().join("runtime");
+        let environments_dir = work_dir.path().join("environments");
+        write_bootstraps(&runtime_dir)?;
+        std::fs::create_dir_all(&environments_dir)?;
+        open_to_sandbox(work_dir.path())?;
+        open_to_sandbox(&environments_dir)?;
+        let code = CodeCache::new(work_dir.path().join("code"))?;
+        let sandbox = Sandbox::detect(settings.sandbox, vec![data_dir.clone()])?;
+        let interpreters = Interpreters::discover(
+            settings.python.clone(),
+            settings.node.clone(),
+            settings.ruby.clone(),
+        );
+        tracing::info!(
+            data_dir = %data_dir.display(),
+            functions = store.list().len(),
+            bubblewrap = sandbox.bubblewrap.is_some(),
+            sandbox_user = ?sandbox.user,
+            python = ?interpreters.python,
+            node = ?interpreters.node,
+            ruby = ?interpreters.ruby,
+            "embedded Lambda engine ready"
+        );
+        let engine = Self(Arc::new(EngineInner {
+            location: Location {
+                region: settings.region.clone(),
+                account_id: settings.account_id.clone(),
+            },
+            pools: Pools::new(settings.max_environments),
+            settings,
+            store,
+            code,
+            interpreters,
+            sandbox,
+            runtime_dir,
+            environments_dir,
+            _work_dir: work_dir,
+            background: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+        }));
+        engine.spawn_reaper();
+        Ok(engine)
+    }
+
+    /// The Lambda REST API of this engine.
+    pub fn router(&self) -> axum::Router {
+        api::router(self.clone())
+    }
+
+    /// Serves the Lambda API on `listener` until `shutdown` fires, then stops every
+    /// environment after the Event invocations still running (bounded).
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let router = self.router();
+        let stop = shutdown.clone();
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await?;
+        self.stop(Duration::from_secs(10)).await;
+        Ok(())
+    }
+
+    /// Waits (up to `grace`) for background invocations, then kills every environment.
+    pub async fn stop(&self, grace: Duration) {
+        self.shutdown.cancel();
+        self.background.close();
+        let _ = tokio::time::timeout(grace, self.background.wait()).await;
+        self.pools.retire_all();
+    }
+
+    fn spawn_reaper(&self) {
+        let idle = Duration::from_secs(self.settings.idle_seconds);
+        let every = (idle / 4).clamp(Duration::from_millis(250), Duration::from_secs(30));
+        let weak = Arc::downgrade(&self.0);
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                let Some(engine) = weak.upgrade() else { return };
+                let reaped = engine.pools.reap(idle);
+                if reaped > 0 {
+                    tracing::debug!(reaped, "stopped idle execution environments");
+                }
+            }
+        });
+    }
+
+    /// Idle execution environments across all functions (for tests and metrics).
+    pub fn idle_environments(&self) -> usize {
+        self.pools.idle_count()
+    }
+
+    /// Checks that this host can run a runtime; the error names what to install.
+    pub fn check_runtime(&self, runtime: &str) -> Result<Language, String> {
+        let language = Language::of(runtime).ok_or_else(|| format!("unknown runtime {runtime}"))?;
+        self.interpreters.for_language(language)?;
+        Ok(language)
+    }
+}
+
+impl Drop for EngineInner {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        self.pools.retire_all();
+    }
+}
+
+fn write_bootstraps(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for language in [Language::Python, Language::Node, Language::Ruby] {
+        if let Some((name, source)) = language.bootstrap() {
+            std::fs::write(dir.join(name), source)?;
+        }
+    }
+    open_to_sandbox(dir)?;
+    for entry in std::fs::read_dir(dir)? {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(entry?.path(), std::fs::Permissions::from_mode(0o644))?;
+    }
+    Ok(())
+}
+
+/// The sandbox user must traverse and read the engine's work directories.
+fn open_to_sandbox(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+}

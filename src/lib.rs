@@ -1,0 +1,4 @@
+//! lambda-steps: runs AWS Lambda workflow steps, with an embedded Docker-free Lambda engine.
+
+pub mod config;
+pub mod engine;
