@@ -44,6 +44,7 @@ pub enum Ending {
 
 /// A running execution environment.
 pub struct ExecutionEnvironment {
+    channel: std::sync::Arc<RuntimeChannel>,
     inbox: mpsc::Sender<Invocation>,
     pid: i32,
     exited: watch::Receiver<Option<String>>,
@@ -66,7 +67,8 @@ impl ExecutionEnvironment {
             .map_err(|e| format!("binding the Runtime API: {e}"))?;
         let runtime_api = listener.local_addr().map_err(|e| e.to_string())?;
         let (inbox, invocations) = mpsc::channel(1);
-        let router = runtime_api::router(RuntimeChannel::new(invocations));
+        let channel = RuntimeChannel::new(invocations);
+        let router = runtime_api::router(channel.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
@@ -119,6 +121,7 @@ impl ExecutionEnvironment {
         });
 
         Ok(Self {
+            channel,
             inbox,
             pid,
             exited,
@@ -159,6 +162,11 @@ impl ExecutionEnvironment {
         };
         *self.last_used.lock().expect("environment lock") = Instant::now();
         ending
+    }
+
+    /// When the runtime finished initialising (first asked for an invocation).
+    pub fn initialized_at(&self) -> Option<Instant> {
+        self.channel.initialized.get().copied()
     }
 
     pub fn is_alive(&self) -> bool {

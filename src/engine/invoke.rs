@@ -169,9 +169,8 @@ impl Engine {
                 )],
             );
         };
-        let mut init_duration = None;
-        if lease.environment.is_none() {
-            let started = Instant::now();
+        let cold_start = lease.environment.is_none().then(Instant::now);
+        if cold_start.is_some() {
             match self.start_environment(name, version).await {
                 Ok(environment) => lease.environment = Some(environment),
                 Err(message) => {
@@ -181,14 +180,21 @@ impl Engine {
                     return failure(&request_id, &message, kind, vec![line]);
                 }
             }
-            init_duration = Some(started.elapsed());
         }
         let environment = lease.environment.as_ref().expect("leased environment");
         let started = Instant::now();
         invocation.deadline_epoch_ms =
             (chrono::Utc::now().timestamp_millis() as u64) + timeout.as_millis() as u64;
         let ending = environment.run(invocation, timeout).await;
-        let duration = started.elapsed();
+        // A cold start's init phase ends when the runtime first asks for work; the
+        // invocation's duration starts there, as AWS counts them.
+        let initialized = environment.initialized_at();
+        let init_duration = cold_start.map(|spawned| {
+            initialized
+                .unwrap_or_else(Instant::now)
+                .saturating_duration_since(spawned)
+        });
+        let duration = initialized.map_or(started, |i| i.max(started)).elapsed();
         if matches!(ending, Ending::TimedOut) {
             environment.kill();
         }

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -50,6 +50,8 @@ pub enum RuntimeReply {
 pub struct RuntimeChannel {
     inbox: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     current: Mutex<Option<(String, oneshot::Sender<RuntimeReply>)>>,
+    /// When the runtime first asked for work: the end of its init phase.
+    pub initialized: std::sync::OnceLock<std::time::Instant>,
 }
 
 impl RuntimeChannel {
@@ -57,6 +59,7 @@ impl RuntimeChannel {
         Arc::new(Self {
             inbox: tokio::sync::Mutex::new(inbox),
             current: Mutex::new(None),
+            initialized: std::sync::OnceLock::new(),
         })
     }
 
@@ -92,11 +95,14 @@ pub fn router(channel: Arc<RuntimeChannel>) -> axum::Router {
         )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
-        .layer(DefaultBodyLimit::max(MAX_RESPONSE_BYTES + 1024 * 1024))
+        // The response handler enforces the 6 MB limit itself, so the waiting invoke
+        // learns why instead of hanging until its timeout.
+        .layer(DefaultBodyLimit::disable())
         .with_state(channel)
 }
 
 async fn next(State(channel): State<Arc<RuntimeChannel>>) -> Response {
+    channel.initialized.get_or_init(std::time::Instant::now);
     let invocation = {
         let mut inbox = channel.inbox.lock().await;
         match inbox.recv().await {
@@ -165,7 +171,10 @@ async fn error(
     channel.answer(&id, RuntimeReply::Error(error_document(body)))
 }
 
-async fn init_error(State(channel): State<Arc<RuntimeChannel>>, body: Bytes) -> Response {
+async fn init_error(State(channel): State<Arc<RuntimeChannel>>, body: Body) -> Response {
+    let body = axum::body::to_bytes(body, MAX_RESPONSE_BYTES)
+        .await
+        .unwrap_or_default();
     let document = error_document(body);
     // An init error answers the invocation that is waiting for this environment, whether
     // the runtime already fetched it or it still sits in the inbox.

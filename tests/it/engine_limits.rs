@@ -1,0 +1,320 @@
+//! Environments under pressure: timeouts, crashes, runaway code (loops, memory, forks),
+//! concurrency and its cap, idle reaping, oversized answers, missing interpreters, and
+//! what user code can and cannot see.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::{TestEngine, create, create_with, data_dir, invoke};
+
+const SLEEPER: &str = "import time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0))\n    return c.log_stream_name\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_past_its_timeout_is_killed_and_reported_as_aws_does() {
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &[]).await;
+    create_with(
+        &engine.client,
+        "slow",
+        "python3.12",
+        "app.handler",
+        &[("app.py", SLEEPER)],
+        1,
+        128,
+    )
+    .await;
+    let out = invoke(&engine.client, "slow", json!({"sleep": 30})).await;
+    assert_eq!(out.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(out.payload["errorType"], "Sandbox.Timedout");
+    let message = out.payload["errorMessage"].as_str().unwrap();
+    assert!(
+        message.starts_with("RequestId: ")
+            && message.ends_with("Error: Task timed out after 1.00 seconds"),
+        "{message}"
+    );
+    assert!(
+        out.log.contains("Task timed out after 1.00 seconds"),
+        "{}",
+        out.log
+    );
+    assert!(out.log.contains("Status: timeout"), "{}", out.log);
+
+    // A new environment takes over.
+    let next = invoke(&engine.client, "slow", json!({})).await;
+    assert_eq!(next.function_error, None, "{:?}", next.payload);
+    assert_ne!(next.payload, out.payload);
+    engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn runaway_code_is_stopped_and_the_engine_stays_healthy() {
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &["--max-processes", "1024"]).await;
+    let c = &engine.client;
+
+    let spin = "def handler(e, c):\n    while True:\n        pass\n";
+    create_with(
+        c,
+        "spin",
+        "python3.12",
+        "app.handler",
+        &[("app.py", spin)],
+        2,
+        128,
+    )
+    .await;
+    assert_eq!(
+        invoke(c, "spin", json!({})).await.payload["errorType"],
+        "Sandbox.Timedout"
+    );
+
+    let hog = "def handler(e, c):\n    blocks = []\n    while True:\n        blocks.append(bytearray(16 * 1024 * 1024))\n";
+    create_with(
+        c,
+        "hog",
+        "python3.12",
+        "app.handler",
+        &[("app.py", hog)],
+        20,
+        128,
+    )
+    .await;
+    let out = invoke(c, "hog", json!({})).await;
+    assert_eq!(out.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(out.payload["errorType"], "MemoryError", "{}", out.payload);
+
+    let forks = "import os, time\ndef handler(e, c):\n    while True:\n        try:\n            if os.fork() == 0:\n                time.sleep(600)\n                os._exit(0)\n        except OSError:\n            time.sleep(0.01)\n";
+    create_with(
+        c,
+        "forks",
+        "python3.12",
+        "app.handler",
+        &[("app.py", forks)],
+        3,
+        128,
+    )
+    .await;
+    assert_eq!(
+        invoke(c, "forks", json!({})).await.payload["errorType"],
+        "Sandbox.Timedout"
+    );
+
+    // Had the forked children survived, the sandbox user would be out of processes and
+    // no new environment could start.
+    create(
+        c,
+        "after",
+        "python3.12",
+        "app.handler",
+        &[("app.py", SLEEPER)],
+    )
+    .await;
+    let after = invoke(c, "after", json!({})).await;
+    assert_eq!(
+        after.function_error, None,
+        "{:?} {}",
+        after.payload, after.log
+    );
+    engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtime_that_exits_mid_invoke_is_a_runtime_exit_error() {
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &[]).await;
+    let code = "import os\ndef handler(e, c):\n    print('leaving')\n    os._exit(3)\n";
+    create(
+        &engine.client,
+        "quitter",
+        "python3.12",
+        "app.handler",
+        &[("app.py", code)],
+    )
+    .await;
+    let out = invoke(&engine.client, "quitter", json!({})).await;
+    assert_eq!(out.payload["errorType"], "Runtime.ExitError");
+    assert!(
+        out.payload["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Runtime exited with error: exit status 3")
+    );
+    assert!(out.log.contains("leaving"), "{}", out.log);
+    engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_invokes_run_in_separate_environments_up_to_the_cap() {
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &["--max-environments", "3"]).await;
+    create(
+        &engine.client,
+        "parallel",
+        "python3.12",
+        "app.handler",
+        &[("app.py", SLEEPER)],
+    )
+    .await;
+    let calls: Vec<_> = (0..9)
+        .map(|_| {
+            let client = engine.client.clone();
+            tokio::spawn(async move { invoke(&client, "parallel", json!({"sleep": 0.5})).await })
+        })
+        .collect();
+    let mut streams = HashSet::new();
+    for call in calls {
+        let out = call.await.unwrap();
+        assert_eq!(out.function_error, None, "{:?}", out.payload);
+        streams.insert(out.payload.as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        streams.len(),
+        3,
+        "nine overlapping invokes share exactly the three allowed environments: {streams:?}"
+    );
+    assert_eq!(
+        engine.engine.idle_environments(),
+        3,
+        "all three stay warm for the next invokes"
+    );
+    engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_environments_are_reaped() {
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &["--idle-seconds", "1"]).await;
+    create(
+        &engine.client,
+        "brief",
+        "python3.12",
+        "app.handler",
+        &[("app.py", SLEEPER)],
+    )
+    .await;
+    invoke(&engine.client, "brief", json!({})).await;
+    assert_eq!(engine.engine.idle_environments(), 1);
+    let mut waited = Duration::ZERO;
+    while engine.engine.idle_environments() > 0 && waited < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += Duration::from_millis(100);
+    }
+    assert_eq!(
+        engine.engine.idle_environments(),
+        0,
+        "the idle environment was stopped"
+    );
+    let cold_again = invoke(&engine.client, "brief", json!({})).await;
+    assert!(
+        cold_again.log.contains("Init Duration"),
+        "{}",
+        cold_again.log
+    );
+    engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_over_6_mb_are_refused_as_aws_refuses_them() {
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &[]).await;
+    let code = "def handler(e, c):\n    return 'x' * (7 * 1024 * 1024)\n";
+    create(
+        &engine.client,
+        "big",
+        "python3.12",
+        "app.handler",
+        &[("app.py", code)],
+    )
+    .await;
+    let out = invoke(&engine.client, "big", json!({})).await;
+    assert_eq!(out.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(out.payload["errorType"], "Function.ResponseSizeTooLarge");
+    engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_tail_is_the_last_4_kb_of_a_long_log() {
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &[]).await;
+    let code = "import sys\ndef handler(e, c):\n    for i in range(2000):\n        print('line', i)\n    sys.stdout.write('no newline at the end')\n    return 'done'\n";
+    create(
+        &engine.client,
+        "chatty",
+        "python3.12",
+        "app.handler",
+        &[("app.py", code)],
+    )
+    .await;
+    let out = invoke(&engine.client, "chatty", json!({})).await;
+    assert_eq!(out.log.len(), 4096);
+    assert!(
+        out.log
+            .contains("line 1999\nno newline at the end\nEND RequestId: "),
+        "{}",
+        out.log
+    );
+    engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_interpreter_is_named_at_create_time() {
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &["--ruby", "/nonexistent/ruby"]).await;
+    let err = engine
+        .client
+        .create_function()
+        .function_name("rb")
+        .runtime("ruby3.3".into())
+        .role("arn:aws:iam::000000000000:role/test")
+        .handler("f.handler")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(crate::support::zip(
+                    &[("f.rb", "")],
+                )))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
+    assert!(
+        format!("{err:?}").contains("apt-get install ruby"),
+        "{err:?}"
+    );
+    engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_code_sees_neither_the_engine_environment_nor_its_data() {
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &[]).await;
+    let code = format!(
+        "import os\ndef handler(e, c):\n    try:\n        os.listdir({data:?})\n        data = 'readable'\n    except OSError:\n        data = 'hidden'\n    return {{'uid': os.getuid(), 'leaked': sorted(k for k in os.environ if k.startswith('CARGO')), 'data': data, 'cwd': os.getcwd(), 'tmp_writable': os.access(os.environ['TMPDIR'], os.W_OK)}}\n",
+        data = dir.path().canonicalize().unwrap().display().to_string()
+    );
+    create(
+        &engine.client,
+        "nosy",
+        "python3.12",
+        "app.handler",
+        &[("app.py", &code)],
+    )
+    .await;
+    let out = invoke(&engine.client, "nosy", json!({})).await;
+    assert_eq!(
+        out.payload["leaked"],
+        json!([]),
+        "the engine's environment is not passed on"
+    );
+    assert_eq!(out.payload["tmp_writable"], true);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        assert_eq!(out.payload["uid"], 65534, "user code does not run as root");
+        assert_eq!(out.payload["data"], "hidden");
+    }
+    engine.stop().await;
+}

@@ -1,0 +1,10 @@
+//! Integration tests: one binary, each test against real parts (the engine over HTTP,
+//! real interpreters, aws-sdk-lambda, boto3 and awslambdaric from the test venv).
+
+mod conformance;
+mod engine_api;
+mod engine_limits;
+mod engine_node;
+mod engine_python;
+mod engine_ruby;
+mod support;
