@@ -8,6 +8,7 @@
 //! - `LAMBDA_STEPS_ENGINE_IDLE_SECONDS`: an idle environment is reaped after this
 //! - `LAMBDA_STEPS_ENGINE_QUEUE_SECONDS`: how long an invoke waits for a busy function
 //! - `LAMBDA_STEPS_ENGINE_SANDBOX`: `auto`, `bubblewrap` or `none`
+//! - `LAMBDA_STEPS_ENGINE_NETWORK`: `host` (functions reach what the host reaches) or `none`
 //! - `LAMBDA_STEPS_ENGINE_PYTHON`, `..._NODE`, `..._RUBY`: interpreter paths
 //! - `LAMBDA_STEPS_ENGINE_MAX_PROCESSES`, `..._CPU_SECONDS`, `..._FILE_SIZE_MB`,
 //!   `..._ADDRESS_SPACE_HEADROOM_MB`: resource limits of user code
@@ -16,6 +17,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::engine::sandbox::SandboxMode;
+
+/// The networks user code may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Network {
+    /// Whatever the host reaches, as a Lambda function outside a VPC.
+    Host,
+    /// Nothing but the function's own Runtime API.
+    None,
+}
 
 /// Settings of the embedded Lambda engine.
 #[derive(Debug, Clone, clap::Args)]
@@ -65,6 +75,14 @@ pub struct EngineSettings {
         default_value = "auto"
     )]
     pub sandbox: SandboxMode,
+    /// What networks user code reaches: `host`, or `none` (only its Runtime API; needs bubblewrap).
+    #[arg(
+        long,
+        env = "LAMBDA_STEPS_ENGINE_NETWORK",
+        value_enum,
+        default_value = "host"
+    )]
+    pub network: Network,
     /// Python interpreter (default: python3 from /usr/local/bin, /usr/bin, then PATH).
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_PYTHON")]
     pub python: Option<PathBuf>,

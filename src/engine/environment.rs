@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::network::{ISOLATED_RUNTIME_API, NetworkGate};
 use super::output::OutputCapture;
 use super::runtime_api::{self, Invocation, InvocationRequest, RuntimeChannel, RuntimeReply};
 use super::runtimes::Language;
@@ -62,16 +63,25 @@ impl ExecutionEnvironment {
         make_private_dir(&tmp_dir, spec.sandbox.user)
             .map_err(|e| format!("creating environment directory: {e}"))?;
 
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("binding the Runtime API: {e}"))?;
-        let runtime_api = listener.local_addr().map_err(|e| e.to_string())?;
+        // Isolated sandboxes get their Runtime API inside their own network namespace,
+        // bound once the sandbox exists; the others get a host loopback port now.
+        let gate = match spec.sandbox.isolate_network {
+            true => Some(NetworkGate::new().map_err(|e| format!("creating sandbox pipes: {e}"))?),
+            false => None,
+        };
+        let (host_listener, runtime_api) = match gate {
+            Some(_) => (None, ISOLATED_RUNTIME_API.to_string()),
+            None => {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| format!("binding the Runtime API: {e}"))?;
+                let address = listener.local_addr().map_err(|e| e.to_string())?;
+                (Some(listener), address.to_string())
+            }
+        };
         let (inbox, invocations) = mpsc::channel(1);
         let channel = RuntimeChannel::new(invocations);
         let router = runtime_api::router(channel.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
 
         let mounts = Mounts {
             task_root: spec.code_dir,
@@ -96,9 +106,9 @@ impl ExecutionEnvironment {
 
         let (reader, writer) = std::io::pipe().map_err(|e| format!("creating output pipe: {e}"))?;
         let writer_err = writer.try_clone().map_err(|e| e.to_string())?;
-        let mut command = spec
-            .sandbox
-            .command(&mounts, &program, &args, &env, spec.limits);
+        let mut command =
+            spec.sandbox
+                .command(&mounts, &program, &args, &env, spec.limits, gate.as_ref());
         command
             .stdin(std::process::Stdio::null())
             .stdout(writer)
@@ -118,6 +128,19 @@ impl ExecutionEnvironment {
                 Err(e) => format!("wait failed: {e}"),
             };
             let _ = exit_tx.send(Some(description));
+        });
+        drop(command);
+
+        let listener = match (host_listener, gate) {
+            (Some(listener), _) => listener,
+            (None, Some(gate)) => gate.open().await.map_err(|e| {
+                kill_group(pid);
+                format!("opening the Runtime API inside the sandbox: {e}")
+            })?,
+            (None, None) => unreachable!("either a host listener or a gate"),
+        };
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
         });
 
         Ok(Self {
@@ -180,13 +203,7 @@ impl ExecutionEnvironment {
     /// Kills the runtime and everything it started (its process group, or its PID
     /// namespace under bubblewrap, whose init takes the rest down with it).
     pub fn kill(&self) {
-        if self.pid > 0 {
-            // SAFETY: kill has no memory-safety preconditions; a negative pid is the group.
-            unsafe {
-                libc::kill(-self.pid, libc::SIGKILL);
-                libc::kill(self.pid, libc::SIGKILL);
-            }
-        }
+        kill_group(self.pid);
     }
 
     /// Peak resident memory of the runtime's processes, in MB, from /proc.
@@ -226,6 +243,16 @@ impl Drop for ExecutionEnvironment {
         self.kill();
         self.server.abort();
         let _ = std::fs::remove_dir_all(&self.tmp_dir);
+    }
+}
+
+fn kill_group(pid: i32) {
+    if pid > 0 {
+        // SAFETY: kill has no memory-safety preconditions; a negative pid is the group.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+            libc::kill(pid, libc::SIGKILL);
+        }
     }
 }
 

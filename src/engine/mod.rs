@@ -6,6 +6,7 @@ mod code;
 mod environment;
 mod invoke;
 pub mod model;
+mod network;
 mod output;
 mod pool;
 mod runtime_api;
@@ -21,7 +22,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::EngineSettings;
+use crate::config::{EngineSettings, Network};
 use code::CodeCache;
 use model::Location;
 use pool::Pools;
@@ -79,7 +80,11 @@ impl Engine {
         open_to_sandbox(work_dir.path())?;
         open_to_sandbox(&environments_dir)?;
         let code = CodeCache::new(work_dir.path().join("code"))?;
-        let sandbox = Sandbox::detect(settings.sandbox, vec![data_dir.clone()])?;
+        let sandbox = Sandbox::detect(
+            settings.sandbox,
+            settings.network == Network::None,
+            vec![data_dir.clone()],
+        )?;
         let interpreters = Interpreters::discover(
             settings.python.clone(),
             settings.node.clone(),
@@ -89,6 +94,7 @@ impl Engine {
             data_dir = %data_dir.display(),
             functions = store.list().len(),
             bubblewrap = sandbox.bubblewrap.is_some(),
+            network_isolated = sandbox.isolate_network,
             sandbox_user = ?sandbox.user,
             python = ?interpreters.python,
             node = ?interpreters.node,

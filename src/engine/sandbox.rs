@@ -5,6 +5,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use super::network::{self, NetworkGate};
+
 /// Where a runtime process sees its code, bootstrap and scratch directory.
 pub const SANDBOX_TASK_ROOT: &str = "/var/task";
 pub const SANDBOX_RUNTIME_DIR: &str = "/var/runtime";
@@ -43,6 +45,8 @@ pub struct Sandbox {
     pub user: Option<(u32, u32)>,
     /// Directories user code must not see (the engine's data directory).
     pub hidden: Vec<PathBuf>,
+    /// Whether user code is cut off from every network but its Runtime API.
+    pub isolate_network: bool,
 }
 
 /// The directories of one environment on the host.
@@ -54,7 +58,11 @@ pub struct Mounts<'a> {
 
 impl Sandbox {
     /// Decides the sandbox for this host: checks bubblewrap by running it once.
-    pub fn detect(mode: SandboxMode, hidden: Vec<PathBuf>) -> anyhow::Result<Self> {
+    pub fn detect(
+        mode: SandboxMode,
+        isolate_network: bool,
+        hidden: Vec<PathBuf>,
+    ) -> anyhow::Result<Self> {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
         let user = root.then_some((65534, 65534));
@@ -62,8 +70,13 @@ impl Sandbox {
             bubblewrap: None,
             user,
             hidden,
+            isolate_network,
         };
         if mode == SandboxMode::None {
+            anyhow::ensure!(
+                !isolate_network,
+                "--network none needs the bubblewrap sandbox, not --sandbox none"
+            );
             return Ok(sandbox);
         }
         let candidate = ["/usr/bin/bwrap", "/usr/local/bin/bwrap"]
@@ -85,6 +98,10 @@ impl Sandbox {
             }
             _ => {}
         }
+        anyhow::ensure!(
+            !isolate_network || sandbox.bubblewrap.is_some(),
+            "--network none needs a working bubblewrap (apt-get install bubblewrap)"
+        );
         Ok(sandbox)
     }
 
@@ -95,7 +112,7 @@ impl Sandbox {
             runtime_dir: &dir,
             tmp_dir: &dir,
         };
-        let mut command = self.bubblewrap_command(bwrap, &mounts, Path::new("/bin/true"), &[]);
+        let mut command = self.bubblewrap_command(bwrap, &mounts, Path::new("/bin/true"), &[], &[]);
         self.apply_user(&mut command);
         match command.output() {
             Ok(out) if out.status.success() => true,
@@ -136,9 +153,17 @@ impl Sandbox {
         args: &[OsString],
         env: &[(String, String)],
         limits: Limits,
+        gate: Option<&NetworkGate>,
     ) -> tokio::process::Command {
+        let (gate_args, gate_fds) = gate.map(NetworkGate::bubblewrap_args).unzip();
         let mut command = match &self.bubblewrap {
-            Some(bwrap) => self.bubblewrap_command(bwrap, mounts, program, args),
+            Some(bwrap) => self.bubblewrap_command(
+                bwrap,
+                mounts,
+                program,
+                args,
+                &gate_args.unwrap_or_default(),
+            ),
             None => {
                 let mut command = std::process::Command::new(program);
                 command.args(args).current_dir(mounts.task_root);
@@ -148,6 +173,13 @@ impl Sandbox {
         command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
         self.apply_user(&mut command);
         apply_limits(&mut command, limits, self.user.is_some());
+        if let Some(fds) = gate_fds {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: `inherit` only calls fcntl on the gate's descriptors.
+            unsafe {
+                command.pre_exec(move || network::inherit(fds));
+            }
+        }
         tokio::process::Command::from(command)
     }
 
@@ -157,8 +189,10 @@ impl Sandbox {
         mounts: &Mounts,
         program: &Path,
         args: &[OsString],
+        extra: &[String],
     ) -> std::process::Command {
         let mut command = std::process::Command::new(bwrap);
+        command.args(extra);
         command.args([
             "--unshare-pid",
             "--unshare-ipc",

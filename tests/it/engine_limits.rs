@@ -318,3 +318,43 @@ async fn user_code_sees_neither_the_engine_environment_nor_its_data() {
     }
     engine.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn network_none_cuts_user_code_off_everything_but_its_runtime_api() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let code = format!(
+        "import socket\ndef handler(e, c):\n    try:\n        socket.create_connection(('127.0.0.1', {port}), timeout=2).close()\n        return 'reached the host'\n    except OSError as err:\n        return 'cut off: ' + type(err).__name__\n"
+    );
+    for (flags, expected) in [
+        (&[][..], "reached the host"),
+        (
+            &["--network", "none"][..],
+            "cut off: ConnectionRefusedError",
+        ),
+    ] {
+        let dir = data_dir();
+        let engine = TestEngine::start(dir.path(), flags).await;
+        create(
+            &engine.client,
+            "netcheck",
+            "python3.12",
+            "app.handler",
+            &[("app.py", &code)],
+        )
+        .await;
+        let out = invoke(&engine.client, "netcheck", json!({})).await;
+        assert_eq!(
+            out.function_error, None,
+            "{flags:?}: {:?}\n{}",
+            out.payload, out.log
+        );
+        assert_eq!(out.payload, json!(expected), "{flags:?}");
+        // Warm invokes keep working through the namespace's listener.
+        assert_eq!(
+            invoke(&engine.client, "netcheck", json!({})).await.payload,
+            json!(expected)
+        );
+        engine.stop().await;
+    }
+}

@@ -7,4 +7,5 @@ mod engine_limits;
 mod engine_node;
 mod engine_python;
 mod engine_ruby;
+mod readme;
 mod support;
