@@ -219,6 +219,7 @@ async fn wait_for(url: &str) {
     panic!("{url} did not come up");
 }
 
+/// Where scripts/deps.sh puts the venv (scripts/bench sets LAMBDA_STEPS_TEST_VENV).
 fn venv() -> PathBuf {
     std::env::var_os("LAMBDA_STEPS_TEST_VENV")
         .map(PathBuf::from)

@@ -130,13 +130,17 @@ impl Engine {
                 let engine = self.clone();
                 let (name, version) = (name.clone(), version.clone());
                 self.background.spawn(async move {
-                    let execution = engine.execute(&name, &version, invocation).await;
-                    tracing::info!(function = %name, error = ?execution.function_error, "event invocation finished");
+                    match engine.execute(&name, &version, invocation).await {
+                        Ok(execution) => {
+                            tracing::info!(function = %name, error = ?execution.function_error, "event invocation finished")
+                        }
+                        Err(e) => tracing::warn!(function = %name, error = %e, "event invocation dropped"),
+                    }
                 });
                 Ok(outcome(202, None, Bytes::new(), None))
             }
             InvocationType::RequestResponse => {
-                let execution = self.execute(name, &version, invocation).await;
+                let execution = self.execute(name, &version, invocation).await?;
                 let tail = request.log_tail.then(|| log_tail(&execution.log));
                 Ok(outcome(
                     200,
@@ -148,26 +152,19 @@ impl Engine {
         }
     }
 
-    /// Runs one invocation in an environment and frames its log.
+    /// Runs one invocation in an environment and frames its log; a 429 when every
+    /// environment of the function stayed busy for the queue timeout, as AWS throttles.
     async fn execute(
         &self,
         name: &str,
         version: &FunctionVersion,
         mut invocation: InvocationRequest,
-    ) -> Execution {
+    ) -> ApiResult<Execution> {
         let request_id = invocation.request_id.clone();
         let timeout = Duration::from_secs(u64::from(version.timeout_seconds));
         let queue = Duration::from_secs(self.settings.queue_seconds);
         let Some(mut lease) = self.pools.acquire(name, &version.version, queue).await else {
-            return failure(
-                &request_id,
-                "Rate Exceeded.",
-                "TooManyRequestsException",
-                vec![format!(
-                    "{} {request_id} all execution environments of {name} stayed busy",
-                    timestamp()
-                )],
-            );
+            return Err(LambdaError::too_many_requests("Rate Exceeded.", 1));
         };
         let cold_start = lease.environment.is_none().then(Instant::now);
         if cold_start.is_some() {
@@ -176,8 +173,17 @@ impl Engine {
                 Err(message) => {
                     lease.release(false);
                     let kind = "Runtime.InvalidEntrypoint";
-                    let line = format!("{} {request_id} {kind}: {message}", timestamp());
-                    return failure(&request_id, &message, kind, vec![line]);
+                    let log = vec![
+                        format!("START RequestId: {request_id} Version: {}", version.version),
+                        format!("{} {request_id} {kind}: {message}", timestamp()),
+                        format!("END RequestId: {request_id}"),
+                    ];
+                    let payload = serde_json::json!({"errorType": kind, "errorMessage": message});
+                    return Ok(Execution {
+                        payload: Bytes::from(payload.to_string()),
+                        function_error: Some("Unhandled"),
+                        log,
+                    });
                 }
             }
         }
@@ -221,11 +227,11 @@ impl Engine {
             status,
         ));
         lease.release(reusable);
-        Execution {
+        Ok(Execution {
             payload,
             function_error,
             log,
-        }
+        })
     }
 
     async fn start_environment(
@@ -335,19 +341,6 @@ fn conclude(
                 false,
             )
         }
-    }
-}
-
-fn failure(request_id: &str, message: &str, kind: &str, log: Vec<String>) -> Execution {
-    let mut framed = vec![format!("START RequestId: {request_id} Version: $LATEST")];
-    framed.extend(log);
-    framed.push(format!("END RequestId: {request_id}"));
-    Execution {
-        payload: Bytes::from(
-            serde_json::json!({"errorType": kind, "errorMessage": message}).to_string(),
-        ),
-        function_error: Some("Unhandled"),
-        log: framed,
     }
 }
 

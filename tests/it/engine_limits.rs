@@ -358,3 +358,37 @@ async fn network_none_cuts_user_code_off_everything_but_its_runtime_api() {
         engine.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_busy_past_the_queue_timeout_is_throttled_with_429() {
+    let dir = data_dir();
+    let engine = TestEngine::start(
+        dir.path(),
+        &["--max-environments", "1", "--queue-seconds", "1"],
+    )
+    .await;
+    create(
+        &engine.client,
+        "single",
+        "python3.12",
+        "app.handler",
+        &[("app.py", SLEEPER)],
+    )
+    .await;
+    let busy = {
+        let client = engine.client.clone();
+        tokio::spawn(async move { invoke(&client, "single", json!({"sleep": 4})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let err = engine
+        .client
+        .invoke()
+        .function_name("single")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_too_many_requests_exception(), "{err:?}");
+    assert_eq!(busy.await.unwrap().function_error, None);
+    engine.stop().await;
+}

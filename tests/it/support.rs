@@ -179,15 +179,26 @@ pub fn decode_tail(tail: Option<&str>) -> String {
 
 /// The venv holding boto3, awslambdaric and ministack; created by `scripts/test`.
 pub fn venv() -> PathBuf {
-    let venv = std::env::var_os("LAMBDA_STEPS_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"));
+    let venv = default_venv();
     assert!(
         venv.join("bin/python").exists(),
         "no test venv at {}: run scripts/test, which creates it (python3 -m venv; pip install -r tests/requirements.txt)",
         venv.display()
     );
     venv
+}
+
+/// Where scripts/deps.sh puts the venv: under /opt as root (user code then runs as
+/// `nobody`, who must be able to run it), else `.venv` in the checkout.
+fn default_venv() -> PathBuf {
+    if let Some(venv) = std::env::var_os("LAMBDA_STEPS_TEST_VENV") {
+        return venv.into();
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return "/opt/lambda-steps-test-venv".into();
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv")
 }
 
 /// A fresh data directory for one test.
