@@ -8,7 +8,7 @@ use aws_sdk_lambda::types::InvocationType;
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::support::{TestEngine, create, data_dir, invoke, invoke_qualified, zip};
+use crate::support::{TestEngine, create, create_request, data_dir, invoke, invoke_qualified, zip};
 
 const VERSIONED: &str =
     "def handler(e, c):\n    return {'code': 'v1', 'version': c.function_version}\n";
@@ -44,55 +44,43 @@ async fn sdk_raises_typed_errors() {
         &[("app.py", VERSIONED)],
     )
     .await;
-    let err = c
-        .create_function()
-        .function_name("dup")
-        .runtime("python3.12".into())
-        .role("arn:aws:iam::000000000000:role/test")
-        .handler("app.handler")
-        .code(
-            aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(Blob::new(zip(&[("app.py", VERSIONED)])))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = create_request(
+        c,
+        "dup",
+        "python3.12",
+        "app.handler",
+        zip(&[("app.py", VERSIONED)]),
+    )
+    .send()
+    .await
+    .unwrap_err()
+    .into_service_error();
     assert!(err.is_resource_conflict_exception(), "{err:?}");
 
-    let err = c
-        .create_function()
-        .function_name("old")
-        .runtime("python2.7".into())
-        .role("arn:aws:iam::000000000000:role/test")
-        .handler("app.handler")
-        .code(
-            aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(Blob::new(zip(&[("app.py", VERSIONED)])))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = create_request(
+        c,
+        "old",
+        "python2.7",
+        "app.handler",
+        zip(&[("app.py", VERSIONED)]),
+    )
+    .send()
+    .await
+    .unwrap_err()
+    .into_service_error();
     assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
 
-    let err = c
-        .create_function()
-        .function_name("notzip")
-        .runtime("python3.12".into())
-        .role("arn:aws:iam::000000000000:role/test")
-        .handler("app.handler")
-        .code(
-            aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(Blob::new(b"not a zip".to_vec()))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = create_request(
+        c,
+        "notzip",
+        "python3.12",
+        "app.handler",
+        b"not a zip".to_vec(),
+    )
+    .send()
+    .await
+    .unwrap_err()
+    .into_service_error();
     assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
 
     let big = format!("\"{}\"", "x".repeat(6 * 1024 * 1024 + 1));

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{TestEngine, create, create_with, data_dir, invoke};
+use crate::support::{TestEngine, create, create_request, create_with, data_dir, invoke, zip};
 
 const SLEEPER: &str = "import time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0))\n    return c.log_stream_name\n";
 
@@ -262,24 +262,17 @@ async fn the_log_tail_is_the_last_4_kb_of_a_long_log() {
 async fn a_missing_interpreter_is_named_at_create_time() {
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &["--ruby", "/nonexistent/ruby"]).await;
-    let err = engine
-        .client
-        .create_function()
-        .function_name("rb")
-        .runtime("ruby3.3".into())
-        .role("arn:aws:iam::000000000000:role/test")
-        .handler("f.handler")
-        .code(
-            aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(aws_sdk_lambda::primitives::Blob::new(crate::support::zip(
-                    &[("f.rb", "")],
-                )))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = create_request(
+        &engine.client,
+        "rb",
+        "ruby3.3",
+        "f.handler",
+        zip(&[("f.rb", "")]),
+    )
+    .send()
+    .await
+    .unwrap_err()
+    .into_service_error();
     assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
     assert!(
         format!("{err:?}").contains("apt-get install ruby"),

@@ -108,22 +108,33 @@ pub async fn create_with(
     timeout: i32,
     memory: i32,
 ) {
+    create_request(client, name, runtime, handler, zip(files))
+        .timeout(timeout)
+        .memory_size(memory)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {:?}", e.into_service_error()));
+}
+
+/// A CreateFunction call with `zip_bytes` as the code, ready to send or to adjust.
+pub fn create_request(
+    client: &Client,
+    name: &str,
+    runtime: &str,
+    handler: &str,
+    zip_bytes: Vec<u8>,
+) -> aws_sdk_lambda::operation::create_function::builders::CreateFunctionFluentBuilder {
     client
         .create_function()
         .function_name(name)
         .runtime(runtime.into())
         .role("arn:aws:iam::000000000000:role/test")
         .handler(handler)
-        .timeout(timeout)
-        .memory_size(memory)
         .code(
             aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(Blob::new(zip(files)))
+                .zip_file(Blob::new(zip_bytes))
                 .build(),
         )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create {name}: {:?}", e.into_service_error()));
 }
 
 /// What a synchronous invoke answered.
