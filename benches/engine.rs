@@ -66,12 +66,7 @@ async fn main() {
     println!();
     println!("| measure | lambda-steps | ministack | ratio (ministack / lambda-steps) |");
     println!("|---|---|---|---|");
-    row(
-        "cold start (ms, median of 5)",
-        ours.cold_ms,
-        theirs.cold_ms,
-        false,
-    );
+    row("cold start (ms, median of 5)", ours.cold_ms, theirs.cold_ms, false);
     row("warm invoke p50 (ms)", ours.p50_ms, theirs.p50_ms, false);
     row("warm invoke p99 (ms)", ours.p99_ms, theirs.p99_ms, false);
     for ((c, a), (_, b)) in ours.per_second.iter().zip(&theirs.per_second) {
@@ -80,11 +75,7 @@ async fn main() {
 }
 
 fn row(name: &str, ours: f64, theirs: f64, higher_is_better: bool) {
-    let ratio = if higher_is_better {
-        ours / theirs
-    } else {
-        theirs / ours
-    };
+    let ratio = if higher_is_better { ours / theirs } else { theirs / ours };
     println!("| {name} | {ours:.2} | {theirs:.2} | {ratio:.1}x |");
 }
 
@@ -175,11 +166,7 @@ async fn create(client: &Client, name: &str) {
         .send()
         .await
         .expect("create");
-    let _ = client
-        .get_function_configuration()
-        .function_name(name)
-        .send()
-        .await;
+    let _ = client.get_function_configuration().function_name(name).send().await;
 }
 
 async fn invoke(client: &Client, name: &str) {
@@ -190,11 +177,7 @@ async fn invoke(client: &Client, name: &str) {
         .send()
         .await
         .expect("invoke");
-    assert!(
-        out.function_error().is_none(),
-        "function error {:?}",
-        out.payload()
-    );
+    assert!(out.function_error().is_none(), "function error {:?}", out.payload());
 }
 
 fn client(url: &str) -> Client {

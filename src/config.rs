@@ -1,6 +1,16 @@
 //! Typed settings, read once at start from flags and environment variables.
 //!
-//! Environment variables of the embedded engine (each also a `lambda-local` flag):
+//! The service (`serve`, each also a flag):
+//! - `LAMBDA_STEPS_LISTEN`: address of the REST API (default `127.0.0.1:8080`)
+//! - `DATABASE_URL`: Postgres (default: a local server, database `lambda_steps`, created if missing)
+//! - `LAMBDA_STEPS_AWS_ENDPOINT_URL`: `embedded` (default), `aws`, or a Lambda-compatible URL
+//! - `LAMBDA_STEPS_AWS_REGION`, `LAMBDA_STEPS_AWS_LAMBDA_ROLE_ARN`
+//! - `LAMBDA_STEPS_WORKERS`, `LAMBDA_STEPS_LEASE_SECONDS`, `LAMBDA_STEPS_POLL_MS`,
+//!   `LAMBDA_STEPS_CLAIM_BATCH`, `LAMBDA_STEPS_INVOKE_RETRIES`, `LAMBDA_STEPS_DRAIN_SECONDS`,
+//!   `LAMBDA_STEPS_DB_CONNECTIONS`, `LAMBDA_STEPS_MAX_SYNC_PAYLOAD_BYTES`,
+//!   `LAMBDA_STEPS_MAX_EVENT_PAYLOAD_BYTES`
+//!
+//! The embedded engine (`lambda-local`, and `serve` when the endpoint is `embedded`):
 //! - `LAMBDA_STEPS_ENGINE_LISTEN`: address of the Lambda API (default `127.0.0.1:9001`)
 //! - `LAMBDA_STEPS_DATA_DIR`: where functions and their code persist (default `./lambda-steps-data`)
 //! - `LAMBDA_STEPS_ENGINE_REGION`, `LAMBDA_STEPS_ENGINE_ACCOUNT_ID`: what ARNs say
@@ -27,9 +37,9 @@ pub enum Network {
     None,
 }
 
-/// Settings of the embedded Lambda engine.
+/// `lambda-local`: the engine on its own.
 #[derive(Debug, Clone, clap::Args)]
-pub struct EngineSettings {
+pub struct LambdaLocalArgs {
     /// Address the Lambda API listens on.
     #[arg(
         long = "listen",
@@ -44,22 +54,135 @@ pub struct EngineSettings {
         default_value = "lambda-steps-data"
     )]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub engine: EngineSettings,
+}
+
+impl LambdaLocalArgs {
+    pub fn into_settings(self) -> EngineSettings {
+        EngineSettings {
+            listen: self.listen,
+            data_dir: self.data_dir,
+            ..self.engine
+        }
+    }
+}
+
+/// `serve`: the REST API, the queue's workers, and the embedded engine when used.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeSettings {
+    /// Address the REST API listens on.
+    #[arg(long = "listen", env = "LAMBDA_STEPS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory of the embedded engine's functions (and of a private Postgres started by scripts/start).
+    #[arg(
+        long = "data-dir",
+        env = "LAMBDA_STEPS_DATA_DIR",
+        default_value = "lambda-steps-data"
+    )]
+    pub data_dir: PathBuf,
+    /// Postgres URL; default: a local server (unix socket, then 127.0.0.1:5432), database lambda_steps.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Most database connections of this replica.
+    #[arg(long, env = "LAMBDA_STEPS_DB_CONNECTIONS", default_value_t = 20)]
+    pub db_connections: u32,
+    /// `embedded` (the engine in this process), `aws` (AWS Lambda), or a Lambda-compatible URL.
+    #[arg(
+        long = "aws-endpoint-url",
+        env = "LAMBDA_STEPS_AWS_ENDPOINT_URL",
+        default_value = "embedded"
+    )]
+    pub endpoint_url: String,
+    /// Region of the Lambda calls.
+    #[arg(
+        id = "aws_region",
+        long = "aws-region",
+        env = "LAMBDA_STEPS_AWS_REGION",
+        default_value = "us-east-1"
+    )]
+    pub region: String,
+    /// Execution role of custom-code functions.
+    #[arg(long = "aws-lambda-role-arn", env = "LAMBDA_STEPS_AWS_LAMBDA_ROLE_ARN")]
+    pub lambda_role_arn: Option<String>,
+    /// Address of the embedded engine's Lambda API (when the endpoint is `embedded`).
+    #[arg(
+        long = "engine-listen",
+        env = "LAMBDA_STEPS_ENGINE_LISTEN",
+        default_value = "127.0.0.1:9001"
+    )]
+    pub engine_listen: SocketAddr,
+    /// Runs one replica works on at once (each is a task, not a thread).
+    #[arg(long, env = "LAMBDA_STEPS_WORKERS", default_value_t = 2048)]
+    pub workers: usize,
+    /// Seconds a claimed run's lease lasts; a heartbeat renews it every third of that.
+    #[arg(long, env = "LAMBDA_STEPS_LEASE_SECONDS", default_value_t = 30)]
+    pub lease_seconds: u64,
+    /// Milliseconds between polls for queued runs when no notification came.
+    #[arg(long, env = "LAMBDA_STEPS_POLL_MS", default_value_t = 1000)]
+    pub poll_ms: u64,
+    /// Most runs claimed in one statement.
+    #[arg(long, env = "LAMBDA_STEPS_CLAIM_BATCH", default_value_t = 64)]
+    pub claim_batch: usize,
+    /// Retries of an Invoke that Lambda throttled or found not ready.
+    #[arg(long, env = "LAMBDA_STEPS_INVOKE_RETRIES", default_value_t = 6)]
+    pub invoke_retries: u32,
+    /// Seconds a shutdown waits for running steps before it leaves them to the rescuer.
+    #[arg(long, env = "LAMBDA_STEPS_DRAIN_SECONDS", default_value_t = 30)]
+    pub drain_seconds: u64,
+    /// Largest payload of a synchronous (RequestResponse, DryRun) step.
+    #[arg(long, env = "LAMBDA_STEPS_MAX_SYNC_PAYLOAD_BYTES", default_value_t = 6 * 1024 * 1024)]
+    pub max_sync_payload_bytes: usize,
+    /// Largest payload of an Event step.
+    #[arg(long, env = "LAMBDA_STEPS_MAX_EVENT_PAYLOAD_BYTES", default_value_t = 1024 * 1024)]
+    pub max_event_payload_bytes: usize,
+    #[command(flatten)]
+    pub engine: EngineSettings,
+}
+
+impl ServeSettings {
+    /// Settings as the command line would give them, for tests and embedding.
+    pub fn from_args<I, T>(args: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            settings: ServeSettings,
+        }
+        let argv = std::iter::once(std::ffi::OsString::from("lambda-steps")).chain(args.into_iter().map(Into::into));
+        <Wrapper as clap::Parser>::parse_from(argv).settings
+    }
+
+    /// The settings of the engine this service runs in-process.
+    pub fn engine_settings(&self) -> EngineSettings {
+        EngineSettings {
+            listen: self.engine_listen,
+            data_dir: self.data_dir.clone(),
+            ..self.engine.clone()
+        }
+    }
+}
+
+/// Settings of the embedded Lambda engine.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineSettings {
+    /// Set from `lambda-local --listen` or `serve --engine-listen`.
+    #[arg(skip = SocketAddr::from(([127, 0, 0, 1], 9001)))]
+    pub listen: SocketAddr,
+    /// Set from `--data-dir`.
+    #[arg(skip)]
+    pub data_dir: PathBuf,
     /// Region named in ARNs and given to functions as AWS_REGION.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_REGION", default_value = "us-east-1")]
     pub region: String,
     /// Account id named in ARNs.
-    #[arg(
-        long,
-        env = "LAMBDA_STEPS_ENGINE_ACCOUNT_ID",
-        default_value = "000000000000"
-    )]
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_ACCOUNT_ID", default_value = "000000000000")]
     pub account_id: String,
     /// Execution environments one function version may run at once.
-    #[arg(
-        long,
-        env = "LAMBDA_STEPS_ENGINE_MAX_ENVIRONMENTS",
-        default_value_t = 64
-    )]
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_MAX_ENVIRONMENTS", default_value_t = 64)]
     pub max_environments: usize,
     /// Seconds after which an idle environment is stopped.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_IDLE_SECONDS", default_value_t = 300)]
@@ -68,20 +191,10 @@ pub struct EngineSettings {
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_QUEUE_SECONDS", default_value_t = 60)]
     pub queue_seconds: u64,
     /// Isolation of user code.
-    #[arg(
-        long,
-        env = "LAMBDA_STEPS_ENGINE_SANDBOX",
-        value_enum,
-        default_value = "auto"
-    )]
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_SANDBOX", value_enum, default_value = "auto")]
     pub sandbox: SandboxMode,
     /// What networks user code reaches: `host`, or `none` (only its Runtime API; needs bubblewrap).
-    #[arg(
-        long,
-        env = "LAMBDA_STEPS_ENGINE_NETWORK",
-        value_enum,
-        default_value = "host"
-    )]
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_NETWORK", value_enum, default_value = "host")]
     pub network: Network,
     /// Python interpreter (default: python3 from /usr/local/bin, /usr/bin, then PATH).
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_PYTHON")]
@@ -93,11 +206,7 @@ pub struct EngineSettings {
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_RUBY")]
     pub ruby: Option<PathBuf>,
     /// Most processes and threads the sandbox user may have (only when the engine runs as root).
-    #[arg(
-        long,
-        env = "LAMBDA_STEPS_ENGINE_MAX_PROCESSES",
-        default_value_t = 4096
-    )]
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_MAX_PROCESSES", default_value_t = 4096)]
     pub max_processes: u64,
     /// CPU seconds one environment may use over its life before it is killed and replaced.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_CPU_SECONDS", default_value_t = 3600)]
@@ -106,11 +215,7 @@ pub struct EngineSettings {
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_FILE_SIZE_MB", default_value_t = 512)]
     pub file_size_mb: u64,
     /// Address space allowed above the function's MemorySize (Python and Ruby), in MB.
-    #[arg(
-        long,
-        env = "LAMBDA_STEPS_ENGINE_ADDRESS_SPACE_HEADROOM_MB",
-        default_value_t = 512
-    )]
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_ADDRESS_SPACE_HEADROOM_MB", default_value_t = 512)]
     pub address_space_headroom_mb: u32,
 }
 
@@ -124,10 +229,9 @@ impl EngineSettings {
         #[derive(clap::Parser)]
         struct Wrapper {
             #[command(flatten)]
-            settings: EngineSettings,
+            args: LambdaLocalArgs,
         }
-        let argv = std::iter::once(std::ffi::OsString::from("lambda-steps"))
-            .chain(args.into_iter().map(Into::into));
-        <Wrapper as clap::Parser>::parse_from(argv).settings
+        let argv = std::iter::once(std::ffi::OsString::from("lambda-steps")).chain(args.into_iter().map(Into::into));
+        <Wrapper as clap::Parser>::parse_from(argv).args.into_settings()
     }
 }

@@ -1,4 +1,102 @@
 //! lambda-steps: runs AWS Lambda workflow steps, with an embedded Docker-free Lambda engine.
+//!
+//! `serve` is the whole service; tests call it with their own listener and database.
 
+pub mod app;
 pub mod config;
+pub mod db;
+pub mod domain;
 pub mod engine;
+pub mod error;
+pub mod http;
+pub mod lambda;
+pub mod queue;
+pub mod store;
+pub mod worker;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use app::{App, AppState};
+use config::ServeSettings;
+use lambda::client::{LambdaClients, LambdaTarget};
+
+/// Runs the service on `listener` until `shutdown`: the REST API, the workers, the
+/// rescuer, the sweeper, and the embedded engine when the endpoint is `embedded`. On
+/// shutdown it stops taking work, lets the steps in hand finish for up to the drain time,
+/// gives back those that had not invoked yet, then stops the engine.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    settings: ServeSettings,
+    db: PgPool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let engine_stop = CancellationToken::new();
+    let (target, engine_task) = match settings.endpoint_url.as_str() {
+        "embedded" => {
+            let engine = engine::Engine::start(settings.engine_settings())?;
+            let engine_listener = tokio::net::TcpListener::bind(settings.engine_listen)
+                .await
+                .with_context(|| format!("binding the embedded engine to {}", settings.engine_listen))?;
+            let url = format!("http://{}", engine_listener.local_addr()?);
+            let task = tokio::spawn(engine.serve(engine_listener, engine_stop.clone()));
+            (LambdaTarget::Embedded(url), Some(task))
+        }
+        "aws" => (LambdaTarget::Aws, None),
+        url => (LambdaTarget::Endpoint(url.to_string()), None),
+    };
+    let lambda = LambdaClients::new(&target, &settings.region).await;
+    tracing::info!(
+        "lambda-steps listening on http://{}; running steps on {}",
+        listener.local_addr()?,
+        target.describe()
+    );
+    let state = AppState::new(App {
+        logs: queue::logs::LogSink::start(db.clone()),
+        notifications: queue::notify::Notifications::new(),
+        worker_id: format!(
+            "{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        ),
+        db,
+        settings,
+        target,
+        lambda,
+        shutdown: shutdown.clone(),
+    });
+
+    let tracker = TaskTracker::new();
+    tracker.spawn(queue::notify::listen(
+        state.db.clone(),
+        state.notifications.clone(),
+        shutdown.clone(),
+    ));
+    tracker.spawn(queue::rescue::run(state.clone()));
+    tracker.spawn(worker::sweeper::run(state.clone(), Duration::from_secs(60)));
+    let workers = tokio::spawn(queue::pool::run(state.clone(), tracker.clone(), worker::execute));
+
+    let router = http::router(state.clone());
+    let stop = shutdown.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await?;
+
+    let _ = workers.await;
+    tracker.close();
+    let drain = Duration::from_secs(state.settings.drain_seconds);
+    if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
+        tracing::warn!(
+            "steps still running after the drain time; their leases will expire and the rescuer settles them"
+        );
+    }
+    engine_stop.cancel();
+    if let Some(task) = engine_task {
+        let _ = task.await;
+    }
+    Ok(())
+}

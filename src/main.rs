@@ -1,38 +1,58 @@
-//! The `lambda-steps` binary: parses the command line, starts logging, runs a subcommand.
+//! The `lambda-steps` binary: parses the command line, starts logging, runs a subcommand
+//! (`serve` when none is given).
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use lambda_steps::config::EngineSettings;
+use lambda_steps::config::{LambdaLocalArgs, ServeSettings};
 use lambda_steps::engine::Engine;
 
 #[derive(Parser)]
 #[command(
     name = "lambda-steps",
     version,
-    about = "Runs AWS Lambda workflow steps"
+    about = "Runs AWS Lambda workflow steps",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeSettings,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the embedded Lambda engine: a Lambda-compatible endpoint that runs Python,
+    /// The service: REST API, queue workers, and the embedded engine (the default command).
+    Serve(ServeSettings),
+    /// Only the embedded Lambda engine: a Lambda-compatible endpoint that runs Python,
     /// Node.js and Ruby functions on this host, no Docker needed.
-    LambdaLocal(EngineSettings),
+    LambdaLocal(LambdaLocalArgs),
+    /// Create the database if missing and apply the migrations, then exit.
+    Migrate {
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// Print the OpenAPI document of the REST API.
+    Openapi,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    match Cli::parse().command {
-        Command::LambdaLocal(settings) => {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+        Command::Serve(settings) => {
+            let db = lambda_steps::db::connect(settings.database_url.as_deref(), settings.db_connections).await?;
+            let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(stop_on_signal(shutdown.clone()));
+            lambda_steps::serve(listener, settings, db, shutdown).await
+        }
+        Command::LambdaLocal(args) => {
+            let settings = args.into_settings();
             let listener = tokio::net::TcpListener::bind(settings.listen).await?;
             let address = listener.local_addr()?;
             let engine = Engine::start(settings)?;
@@ -42,6 +62,15 @@ async fn main() -> anyhow::Result<()> {
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
             engine.serve(listener, shutdown).await
+        }
+        Command::Migrate { database_url } => {
+            lambda_steps::db::connect(database_url.as_deref(), 2).await?;
+            tracing::info!("database migrated");
+            Ok(())
+        }
+        Command::Openapi => {
+            print!("{}", lambda_steps::http::openapi_json());
+            Ok(())
         }
     }
 }
@@ -56,4 +85,13 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     }
     tracing::info!("shutting down");
     shutdown.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

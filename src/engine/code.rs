@@ -51,11 +51,9 @@ impl CodeCache {
             dir.clone(),
             self.root.join(format!(".{key}.partial")),
         );
-        tokio::task::spawn_blocking(move || {
-            extract(&zip, &staging).and_then(|()| rename(&staging, &target))
-        })
-        .await
-        .map_err(|e| e.to_string())??;
+        tokio::task::spawn_blocking(move || extract(&zip, &staging).and_then(|()| rename(&staging, &target)))
+            .await
+            .map_err(|e| e.to_string())??;
         Ok(dir)
     }
 }
@@ -67,8 +65,7 @@ fn rename(from: &Path, to: &Path) -> Result<(), String> {
 /// Extracts a zip with world-readable modes, keeping the executable bit; refuses paths
 /// that would land outside the target.
 fn extract(zip: &Path, target: &Path) -> Result<(), String> {
-    let fail =
-        |what: &str, e: &dyn std::fmt::Display| format!("unpacking function code ({what}): {e}");
+    let fail = |what: &str, e: &dyn std::fmt::Display| format!("unpacking function code ({what}): {e}");
     let _ = std::fs::remove_dir_all(target);
     std::fs::create_dir_all(target).map_err(|e| fail("creating directory", &e))?;
     let file = std::fs::File::open(zip).map_err(|e| fail("opening zip", &e))?;
@@ -87,14 +84,11 @@ fn extract(zip: &Path, target: &Path) -> Result<(), String> {
             std::fs::create_dir_all(parent).map_err(|e| fail("creating directory", &e))?;
         }
         let mut bytes = Vec::with_capacity(entry.size() as usize);
-        entry
-            .read_to_end(&mut bytes)
-            .map_err(|e| fail("reading entry", &e))?;
+        entry.read_to_end(&mut bytes).map_err(|e| fail("reading entry", &e))?;
         std::fs::write(&path, &bytes).map_err(|e| fail("writing file", &e))?;
         let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
         let mode = if executable { 0o755 } else { 0o644 };
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| fail("setting mode", &e))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(|e| fail("setting mode", &e))?;
     }
     open_directories(target).map_err(|e| fail("setting mode", &e))
 }

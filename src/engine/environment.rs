@@ -60,8 +60,7 @@ impl ExecutionEnvironment {
     pub async fn start(spec: EnvironmentSpec<'_>) -> Result<Self, String> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let tmp_dir = spec.work_dir.join(&id);
-        make_private_dir(&tmp_dir, spec.sandbox.user)
-            .map_err(|e| format!("creating environment directory: {e}"))?;
+        make_private_dir(&tmp_dir, spec.sandbox.user).map_err(|e| format!("creating environment directory: {e}"))?;
 
         // Isolated sandboxes get their Runtime API inside their own network namespace,
         // bound once the sandbox exists; the others get a host loopback port now.
@@ -89,11 +88,7 @@ impl ExecutionEnvironment {
             tmp_dir: &tmp_dir,
         };
         let (task_root, runtime_dir, tmp) = spec.sandbox.visible_paths(&mounts);
-        let log_stream = format!(
-            "{}/[{}]{id}",
-            chrono::Utc::now().format("%Y/%m/%d"),
-            spec.version
-        );
+        let log_stream = format!("{}/[{}]{id}", chrono::Utc::now().format("%Y/%m/%d"), spec.version);
         let env = environment_variables(
             &spec,
             &runtime_api.to_string(),
@@ -106,9 +101,9 @@ impl ExecutionEnvironment {
 
         let (reader, writer) = std::io::pipe().map_err(|e| format!("creating output pipe: {e}"))?;
         let writer_err = writer.try_clone().map_err(|e| e.to_string())?;
-        let mut command =
-            spec.sandbox
-                .command(&mounts, &program, &args, &env, spec.limits, gate.as_ref());
+        let mut command = spec
+            .sandbox
+            .command(&mounts, &program, &args, &env, spec.limits, gate.as_ref());
         command
             .stdin(std::process::Stdio::null())
             .stdout(writer)
@@ -224,14 +219,8 @@ impl ExecutionEnvironment {
                     .unwrap_or(0);
                 peak_kb = peak_kb.max(hwm);
             }
-            if let Ok(children) =
-                std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-            {
-                pending.extend(
-                    children
-                        .split_whitespace()
-                        .filter_map(|c| c.parse::<i32>().ok()),
-                );
+            if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+                pending.extend(children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()));
             }
         }
         peak_kb.div_ceil(1024)
@@ -311,10 +300,7 @@ fn environment_variables(
         ("AWS_DEFAULT_REGION", spec.region.to_string()),
         ("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", spec.runtime)),
         ("AWS_LAMBDA_FUNCTION_NAME", spec.function_name.to_string()),
-        (
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-            spec.memory_mb.to_string(),
-        ),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.memory_mb.to_string()),
         ("AWS_LAMBDA_FUNCTION_VERSION", spec.version.to_string()),
         ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
         (

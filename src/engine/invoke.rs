@@ -79,9 +79,7 @@ impl Engine {
     /// Invoke, with AWS's validation, limits and invocation types.
     pub async fn invoke(&self, request: InvokeRequest) -> ApiResult<InvokeOutcome> {
         let name = &request.function.name;
-        let version = self
-            .store
-            .resolve(name, request.function.qualifier.as_deref())?;
+        let version = self.store.resolve(name, request.function.qualifier.as_deref())?;
         let limit = match request.invocation_type {
             InvocationType::Event => MAX_ASYNC_PAYLOAD,
             _ => MAX_SYNC_PAYLOAD,
@@ -142,12 +140,7 @@ impl Engine {
             InvocationType::RequestResponse => {
                 let execution = self.execute(name, &version, invocation).await?;
                 let tail = request.log_tail.then(|| log_tail(&execution.log));
-                Ok(outcome(
-                    200,
-                    execution.function_error,
-                    execution.payload,
-                    tail,
-                ))
+                Ok(outcome(200, execution.function_error, execution.payload, tail))
             }
         }
     }
@@ -189,8 +182,7 @@ impl Engine {
         }
         let environment = lease.environment.as_ref().expect("leased environment");
         let started = Instant::now();
-        invocation.deadline_epoch_ms =
-            (chrono::Utc::now().timestamp_millis() as u64) + timeout.as_millis() as u64;
+        invocation.deadline_epoch_ms = (chrono::Utc::now().timestamp_millis() as u64) + timeout.as_millis() as u64;
         let ending = environment.run(invocation, timeout).await;
         // A cold start's init phase ends when the runtime first asks for work; the
         // invocation's duration starts there, as AWS counts them.
@@ -207,16 +199,12 @@ impl Engine {
         environment.output.drain().await;
         let (printed, dropped) = environment.output.take();
 
-        let mut log = vec![format!(
-            "START RequestId: {request_id} Version: {}",
-            version.version
-        )];
+        let mut log = vec![format!("START RequestId: {request_id} Version: {}", version.version)];
         if dropped > 0 {
             log.push(format!("[{dropped} earlier lines of output were not kept]"));
         }
         log.extend(printed);
-        let (payload, function_error, status, reusable) =
-            conclude(ending, &request_id, version, &mut log);
+        let (payload, function_error, status, reusable) = conclude(ending, &request_id, version, &mut log);
         log.push(format!("END RequestId: {request_id}"));
         log.push(report_line(
             &request_id,
@@ -234,13 +222,8 @@ impl Engine {
         })
     }
 
-    async fn start_environment(
-        &self,
-        name: &str,
-        version: &FunctionVersion,
-    ) -> Result<ExecutionEnvironment, String> {
-        let language = Language::of(&version.runtime)
-            .ok_or_else(|| format!("unknown runtime {}", version.runtime))?;
+    async fn start_environment(&self, name: &str, version: &FunctionVersion) -> Result<ExecutionEnvironment, String> {
+        let language = Language::of(&version.runtime).ok_or_else(|| format!("unknown runtime {}", version.runtime))?;
         let interpreter = self.interpreters.for_language(language)?;
         let code_dir = self.code.unpacked(&self.store.code_path(version)).await?;
         ExecutionEnvironment::start(EnvironmentSpec {
@@ -303,9 +286,8 @@ fn conclude(
         }
         Ending::Reply(RuntimeReply::ResponseTooLarge) => {
             let kind = "Function.ResponseSizeTooLarge";
-            let message = format!(
-                "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
-            );
+            let message =
+                format!("Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).");
             log.push(format!("{} {request_id} {message}", timestamp()));
             (
                 error(kind, message),
@@ -320,8 +302,7 @@ fn conclude(
                 "{} {request_id} Task timed out after {seconds} seconds",
                 timestamp()
             ));
-            let message =
-                format!("RequestId: {request_id} Error: Task timed out after {seconds} seconds");
+            let message = format!("RequestId: {request_id} Error: Task timed out after {seconds} seconds");
             (
                 error("Sandbox.Timedout", message),
                 Some("Unhandled"),
@@ -331,8 +312,7 @@ fn conclude(
         }
         Ending::Exited(how) => {
             let kind = "Runtime.ExitError";
-            let message =
-                format!("RequestId: {request_id} Error: Runtime exited with error: {how}");
+            let message = format!("RequestId: {request_id} Error: Runtime exited with error: {how}");
             log.push(format!("{} {request_id} {message}", timestamp()));
             (
                 error(kind, message),
@@ -347,11 +327,7 @@ fn conclude(
 fn error_type(body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| {
-            v.get("errorType")
-                .and_then(|t| t.as_str())
-                .map(str::to_string)
-        })
+        .and_then(|v| v.get("errorType").and_then(|t| t.as_str()).map(str::to_string))
         .unwrap_or_else(|| "Unknown".into())
 }
 
@@ -371,10 +347,7 @@ fn report_line(
         version.memory_mb
     );
     if let Some(init) = init {
-        line.push_str(&format!(
-            "Init Duration: {:.2} ms\t",
-            init.as_secs_f64() * 1000.0
-        ));
+        line.push_str(&format!("Init Duration: {:.2} ms\t", init.as_secs_f64() * 1000.0));
     }
     if let Some(status) = status {
         line.push_str(&status);
@@ -417,18 +390,12 @@ fn client_context(raw: Option<&str>) -> ApiResult<Option<String>> {
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .filter(|text| serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_object()))
-        .ok_or_else(|| {
-            LambdaError::invalid_parameter(
-                "Client context must be a valid Base64-encoded JSON object.",
-            )
-        })?;
+        .ok_or_else(|| LambdaError::invalid_parameter("Client context must be a valid Base64-encoded JSON object."))?;
     Ok(Some(decoded))
 }
 
 fn timestamp() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 #[cfg(test)]
@@ -459,10 +426,7 @@ mod tests {
 
     #[test]
     fn empty_event_is_an_empty_object_and_bad_json_is_refused() {
-        assert_eq!(
-            event_payload(Bytes::new()).unwrap(),
-            Bytes::from_static(b"{}")
-        );
+        assert_eq!(event_payload(Bytes::new()).unwrap(), Bytes::from_static(b"{}"));
         let err = event_payload(Bytes::from_static(b"{nope")).unwrap_err();
         assert_eq!(err.kind, "InvalidRequestContentException");
     }

@@ -85,11 +85,8 @@ impl Engine {
             settings.network == Network::None,
             vec![data_dir.clone()],
         )?;
-        let interpreters = Interpreters::discover(
-            settings.python.clone(),
-            settings.node.clone(),
-            settings.ruby.clone(),
-        );
+        let interpreters =
+            Interpreters::discover(settings.python.clone(), settings.node.clone(), settings.ruby.clone());
         tracing::info!(
             data_dir = %data_dir.display(),
             functions = store.list().len(),
@@ -129,11 +126,7 @@ impl Engine {
 
     /// Serves the Lambda API on `listener` until `shutdown` fires, then stops every
     /// environment after the Event invocations still running (bounded).
-    pub async fn serve(
-        self,
-        listener: tokio::net::TcpListener,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
+    pub async fn serve(self, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
         let router = self.router();
         let stop = shutdown.clone();
         axum::serve(listener, router)

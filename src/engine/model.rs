@@ -52,10 +52,7 @@ pub struct FunctionRecord {
 impl FunctionRecord {
     /// The version a qualifier names: none or `$LATEST`, a version number, or an alias.
     /// Returns the version and the alias it came through, if any.
-    pub fn resolve(
-        &self,
-        qualifier: Option<&str>,
-    ) -> ApiResult<(&FunctionVersion, Option<&Alias>)> {
+    pub fn resolve(&self, qualifier: Option<&str>) -> ApiResult<(&FunctionVersion, Option<&Alias>)> {
         match qualifier {
             None | Some(LATEST) => Ok((&self.latest, None)),
             Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => q
@@ -63,16 +60,12 @@ impl FunctionRecord {
                 .ok()
                 .and_then(|n| self.versions.get(&n))
                 .map(|v| (v, None))
-                .ok_or_else(|| {
-                    LambdaError::not_found(format!("Function not found: {}:{q}", self.name))
-                }),
+                .ok_or_else(|| LambdaError::not_found(format!("Function not found: {}:{q}", self.name))),
             Some(alias_name) => {
-                let alias = self.aliases.get(alias_name).ok_or_else(|| {
-                    LambdaError::not_found(format!(
-                        "Function not found: {}:{alias_name}",
-                        self.name
-                    ))
-                })?;
+                let alias = self
+                    .aliases
+                    .get(alias_name)
+                    .ok_or_else(|| LambdaError::not_found(format!("Function not found: {}:{alias_name}", self.name)))?;
                 let version = self.resolve_version(&alias.function_version)?;
                 Ok((version, Some(alias)))
             }
@@ -88,9 +81,7 @@ impl FunctionRecord {
             .parse::<u32>()
             .ok()
             .and_then(|n| self.versions.get(&n))
-            .ok_or_else(|| {
-                LambdaError::not_found(format!("Function not found: {}:{version}", self.name))
-            })
+            .ok_or_else(|| LambdaError::not_found(format!("Function not found: {}:{version}", self.name)))
     }
 }
 
@@ -170,10 +161,7 @@ pub struct Location {
 
 impl Location {
     pub fn function_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:lambda:{}:{}:function:{name}",
-            self.region, self.account_id
-        )
+        format!("arn:aws:lambda:{}:{}:function:{name}", self.region, self.account_id)
     }
 
     pub fn qualified_arn(&self, name: &str, qualifier: &str) -> String {
@@ -230,9 +218,7 @@ impl Location {
 
 /// AWS's timestamp format for `LastModified`: `2024-01-31T12:34:56.789+0000`.
 pub fn now_timestamp() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3f+0000")
-        .to_string()
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
 }
 
 pub fn new_revision_id() -> String {
@@ -251,9 +237,7 @@ mod tests {
         assert_eq!(qualified.qualifier.as_deref(), Some("live"));
         let partial = FunctionRef::parse("123456789012:function:my-fn").unwrap();
         assert_eq!(partial.name, "my-fn");
-        let full =
-            FunctionRef::parse("arn:aws:lambda:us-east-1:123456789012:function:my-fn:$LATEST")
-                .unwrap();
+        let full = FunctionRef::parse("arn:aws:lambda:us-east-1:123456789012:function:my-fn:$LATEST").unwrap();
         assert_eq!(
             (full.name.as_str(), full.qualifier.as_deref()),
             ("my-fn", Some("$LATEST"))

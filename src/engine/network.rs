@@ -33,16 +33,8 @@ impl NetworkGate {
 
     /// bubblewrap arguments, and the descriptors the child must inherit.
     pub fn bubblewrap_args(&self) -> (Vec<String>, [i32; 2]) {
-        let info = self
-            .info_write
-            .as_ref()
-            .expect("gate not yet used")
-            .as_raw_fd();
-        let block = self
-            .block_read
-            .as_ref()
-            .expect("gate not yet used")
-            .as_raw_fd();
+        let info = self.info_write.as_ref().expect("gate not yet used").as_raw_fd();
+        let block = self.block_read.as_ref().expect("gate not yet used").as_raw_fd();
         let args = [
             "--unshare-net",
             "--info-fd",

@@ -45,10 +45,7 @@ impl OutputCapture {
         let lines = Arc::new(Mutex::new(CapturedLines::default()));
         let (drain_requests, requests) = mpsc::channel(4);
         tokio::spawn(read_output(receiver, lines.clone(), requests));
-        Self {
-            lines,
-            drain_requests,
-        }
+        Self { lines, drain_requests }
     }
 
     /// Waits until everything already written to the pipe has been read.

@@ -55,12 +55,7 @@ impl Pools {
 
     /// A slot for one invocation of `function`/`version`, with a warm environment when
     /// one is idle; waits up to `queue_timeout` when all are busy, then gives up (None).
-    pub async fn acquire(
-        &self,
-        function: &str,
-        version: &str,
-        queue_timeout: Duration,
-    ) -> Option<Lease> {
+    pub async fn acquire(&self, function: &str, version: &str, queue_timeout: Duration) -> Option<Lease> {
         let pool = self
             .pools
             .lock()
@@ -112,13 +107,7 @@ impl Pools {
 
     /// Kills every idle environment unused for `idle_timeout`.
     pub fn reap(&self, idle_timeout: Duration) -> usize {
-        let pools: Vec<Arc<Pool>> = self
-            .pools
-            .lock()
-            .expect("pools lock")
-            .values()
-            .cloned()
-            .collect();
+        let pools: Vec<Arc<Pool>> = self.pools.lock().expect("pools lock").values().cloned().collect();
         let mut reaped = 0;
         for pool in pools {
             let mut idle = pool.idle.lock().expect("pool lock");
@@ -131,13 +120,7 @@ impl Pools {
 
     /// Kills every environment: idle ones now, busy ones as they finish.
     pub fn retire_all(&self) {
-        let pools: Vec<Arc<Pool>> = self
-            .pools
-            .lock()
-            .expect("pools lock")
-            .drain()
-            .map(|(_, p)| p)
-            .collect();
+        let pools: Vec<Arc<Pool>> = self.pools.lock().expect("pools lock").drain().map(|(_, p)| p).collect();
         for pool in pools {
             pool.retired.store(true, Ordering::Release);
             pool.idle.lock().expect("pool lock").clear();
@@ -147,9 +130,6 @@ impl Pools {
     /// Idle environments across all pools.
     pub fn idle_count(&self) -> usize {
         let pools = self.pools.lock().expect("pools lock");
-        pools
-            .values()
-            .map(|p| p.idle.lock().expect("pool lock").len())
-            .sum()
+        pools.values().map(|p| p.idle.lock().expect("pool lock").len()).sum()
     }
 }

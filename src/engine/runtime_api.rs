@@ -89,10 +89,7 @@ impl RuntimeChannel {
 pub fn router(channel: Arc<RuntimeChannel>) -> axum::Router {
     axum::Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(response),
-        )
+        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         // The response handler enforces the 6 MB limit itself, so the waiting invoke
@@ -109,11 +106,7 @@ async fn next(State(channel): State<Arc<RuntimeChannel>>) -> Response {
             Some(invocation) => invocation,
             // The engine dropped this environment; the runtime is about to be killed.
             None => {
-                return runtime_error(
-                    StatusCode::GONE,
-                    "EnvironmentRetired",
-                    "environment retired",
-                );
+                return runtime_error(StatusCode::GONE, "EnvironmentRetired", "environment retired");
             }
         }
     };
@@ -147,11 +140,7 @@ async fn next(State(channel): State<Arc<RuntimeChannel>>) -> Response {
     (StatusCode::OK, headers, payload).into_response()
 }
 
-async fn response(
-    State(channel): State<Arc<RuntimeChannel>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn response(State(channel): State<Arc<RuntimeChannel>>, Path(id): Path<String>, body: Bytes) -> Response {
     if body.len() > MAX_RESPONSE_BYTES {
         channel.answer(&id, RuntimeReply::ResponseTooLarge);
         return runtime_error(
@@ -163,18 +152,12 @@ async fn response(
     channel.answer(&id, RuntimeReply::Response(body))
 }
 
-async fn error(
-    State(channel): State<Arc<RuntimeChannel>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn error(State(channel): State<Arc<RuntimeChannel>>, Path(id): Path<String>, body: Bytes) -> Response {
     channel.answer(&id, RuntimeReply::Error(error_document(body)))
 }
 
 async fn init_error(State(channel): State<Arc<RuntimeChannel>>, body: Body) -> Response {
-    let body = axum::body::to_bytes(body, MAX_RESPONSE_BYTES)
-        .await
-        .unwrap_or_default();
+    let body = axum::body::to_bytes(body, MAX_RESPONSE_BYTES).await.unwrap_or_default();
     let document = error_document(body);
     // An init error answers the invocation that is waiting for this environment, whether
     // the runtime already fetched it or it still sits in the inbox.
@@ -196,17 +179,11 @@ fn error_document(body: Bytes) -> Bytes {
         return body;
     }
     let message = String::from_utf8_lossy(&body).to_string();
-    Bytes::from(
-        serde_json::json!({"errorMessage": message, "errorType": "Runtime.Unknown"}).to_string(),
-    )
+    Bytes::from(serde_json::json!({"errorMessage": message, "errorType": "Runtime.Unknown"}).to_string())
 }
 
 fn accepted() -> Response {
-    (
-        StatusCode::ACCEPTED,
-        axum::Json(serde_json::json!({"status": "OK"})),
-    )
-        .into_response()
+    (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"status": "OK"}))).into_response()
 }
 
 fn runtime_error(status: StatusCode, kind: &str, message: &str) -> Response {

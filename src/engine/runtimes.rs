@@ -53,14 +53,8 @@ impl Language {
     /// The interpreter's command name, and what to install when it is missing.
     fn interpreter(self) -> Option<(&'static str, &'static str)> {
         match self {
-            Self::Python => Some((
-                "python3",
-                "Python 3 (Debian/Ubuntu: apt-get install python3)",
-            )),
-            Self::Node => Some((
-                "node",
-                "Node.js 18 or newer (Debian/Ubuntu: apt-get install nodejs)",
-            )),
+            Self::Python => Some(("python3", "Python 3 (Debian/Ubuntu: apt-get install python3)")),
+            Self::Node => Some(("node", "Node.js 18 or newer (Debian/Ubuntu: apt-get install nodejs)")),
             Self::Ruby => Some(("ruby", "Ruby 3 (Debian/Ubuntu: apt-get install ruby)")),
             Self::Provided => None,
         }

@@ -58,11 +58,7 @@ pub struct Mounts<'a> {
 
 impl Sandbox {
     /// Decides the sandbox for this host: checks bubblewrap by running it once.
-    pub fn detect(
-        mode: SandboxMode,
-        isolate_network: bool,
-        hidden: Vec<PathBuf>,
-    ) -> anyhow::Result<Self> {
+    pub fn detect(mode: SandboxMode, isolate_network: bool, hidden: Vec<PathBuf>) -> anyhow::Result<Self> {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
         let user = root.then_some((65534, 65534));
@@ -86,15 +82,10 @@ impl Sandbox {
         match candidate {
             Some(path) if sandbox.bubblewrap_works(&path) => sandbox.bubblewrap = Some(path),
             Some(path) if mode == SandboxMode::Bubblewrap => {
-                anyhow::bail!(
-                    "bubblewrap at {} cannot create a sandbox on this host",
-                    path.display()
-                )
+                anyhow::bail!("bubblewrap at {} cannot create a sandbox on this host", path.display())
             }
             None if mode == SandboxMode::Bubblewrap => {
-                anyhow::bail!(
-                    "sandbox mode is bubblewrap but bwrap is not installed (apt-get install bubblewrap)"
-                )
+                anyhow::bail!("sandbox mode is bubblewrap but bwrap is not installed (apt-get install bubblewrap)")
             }
             _ => {}
         }
@@ -131,11 +122,7 @@ impl Sandbox {
     /// Paths the runtime process sees for its task root, runtime dir and /tmp.
     pub fn visible_paths(&self, mounts: &Mounts) -> (PathBuf, PathBuf, PathBuf) {
         if self.bubblewrap.is_some() {
-            (
-                SANDBOX_TASK_ROOT.into(),
-                SANDBOX_RUNTIME_DIR.into(),
-                "/tmp".into(),
-            )
+            (SANDBOX_TASK_ROOT.into(), SANDBOX_RUNTIME_DIR.into(), "/tmp".into())
         } else {
             (
                 mounts.task_root.into(),
@@ -157,13 +144,7 @@ impl Sandbox {
     ) -> tokio::process::Command {
         let (gate_args, gate_fds) = gate.map(NetworkGate::bubblewrap_args).unzip();
         let mut command = match &self.bubblewrap {
-            Some(bwrap) => self.bubblewrap_command(
-                bwrap,
-                mounts,
-                program,
-                args,
-                &gate_args.unwrap_or_default(),
-            ),
+            Some(bwrap) => self.bubblewrap_command(bwrap, mounts, program, args, &gate_args.unwrap_or_default()),
             None => {
                 let mut command = std::process::Command::new(program);
                 command.args(args).current_dir(mounts.task_root);
@@ -211,10 +192,7 @@ impl Sandbox {
             command.arg("--tmpfs").arg(hidden);
         }
         command.arg("--bind").arg(mounts.tmp_dir).arg("/tmp");
-        command
-            .arg("--ro-bind")
-            .arg(mounts.task_root)
-            .arg(SANDBOX_TASK_ROOT);
+        command.arg("--ro-bind").arg(mounts.task_root).arg(SANDBOX_TASK_ROOT);
         command
             .arg("--ro-bind")
             .arg(mounts.runtime_dir)
@@ -241,8 +219,7 @@ impl Sandbox {
 fn apply_limits(command: &mut std::process::Command, limits: Limits, dedicated_user: bool) {
     use std::os::unix::process::CommandExt;
     let mb = 1024 * 1024;
-    let address_space =
-        (u64::from(limits.memory_mb) + u64::from(limits.address_space_headroom_mb)) * mb;
+    let address_space = (u64::from(limits.memory_mb) + u64::from(limits.address_space_headroom_mb)) * mb;
     let cap_address_space = limits.cap_address_space;
     // SAFETY: only async-signal-safe calls (setsid, setrlimit, prctl) between fork and exec;
     // std runs this after it changed the uid, so the death signal survives the change.

@@ -69,10 +69,9 @@ impl FunctionStore {
         for entry in std::fs::read_dir(root.join("functions"))? {
             let path = entry?.path();
             if path.extension().is_some_and(|e| e == "json") {
-                let text =
-                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-                let record: FunctionRecord = serde_json::from_slice(&text)
-                    .with_context(|| format!("parsing {}", path.display()))?;
+                let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                let record: FunctionRecord =
+                    serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))?;
                 functions.insert(record.name.clone(), record);
             }
         }
@@ -100,13 +99,7 @@ impl FunctionStore {
 
     /// Every function, sorted by name.
     pub fn list(&self) -> Vec<FunctionRecord> {
-        let mut all: Vec<_> = self
-            .functions
-            .read()
-            .expect("store lock")
-            .values()
-            .cloned()
-            .collect();
+        let mut all: Vec<_> = self.functions.read().expect("store lock").values().cloned().collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }
@@ -135,9 +128,7 @@ impl FunctionStore {
         change: impl FnOnce(&mut FunctionRecord) -> ApiResult<T>,
     ) -> ApiResult<T> {
         let mut functions = self.functions.write().expect("store lock");
-        let record = functions
-            .get_mut(name)
-            .ok_or_else(|| self.not_found(name))?;
+        let record = functions.get_mut(name).ok_or_else(|| self.not_found(name))?;
         let mut changed = record.clone();
         let out = change(&mut changed)?;
         if let Some(code) = code {
@@ -153,8 +144,7 @@ impl FunctionStore {
         let mut functions = self.functions.write().expect("store lock");
         let record = functions.remove(name).ok_or_else(|| self.not_found(name))?;
         let path = self.record_path(name);
-        std::fs::remove_file(&path)
-            .map_err(|e| LambdaError::service(format!("removing {}: {e}", path.display())))?;
+        std::fs::remove_file(&path).map_err(|e| LambdaError::service(format!("removing {}: {e}", path.display())))?;
         self.collect_code(&functions);
         Ok(record)
     }
@@ -179,9 +169,7 @@ impl FunctionStore {
 
     /// Path of the stored zip of a version.
     pub fn code_path(&self, version: &FunctionVersion) -> PathBuf {
-        self.root
-            .join("code")
-            .join(code_file_name(&version.code_sha256))
+        self.root.join("code").join(code_file_name(&version.code_sha256))
     }
 
     fn not_found(&self, name: &str) -> LambdaError {
@@ -193,10 +181,7 @@ impl FunctionStore {
     }
 
     fn write_code(&self, code: &CodeZip) -> ApiResult<()> {
-        let path = self
-            .root
-            .join("code")
-            .join(format!("{}.zip", code.sha256_hex));
+        let path = self.root.join("code").join(format!("{}.zip", code.sha256_hex));
         if path.exists() {
             return Ok(());
         }
@@ -204,8 +189,7 @@ impl FunctionStore {
     }
 
     fn write_record(&self, record: &FunctionRecord) -> ApiResult<()> {
-        let json =
-            serde_json::to_vec_pretty(record).map_err(|e| LambdaError::service(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(record).map_err(|e| LambdaError::service(e.to_string()))?;
         write_atomically(&self.record_path(&record.name), &json)
     }
 }

@@ -33,11 +33,7 @@ async fn awslambdaric_runs_a_handler_against_the_runtime_api() {
     let failed = invoke(&engine.client, "ric", json!({"fail": true})).await;
     assert_eq!(failed.function_error.as_deref(), Some("Unhandled"));
     assert_eq!(failed.payload["errorType"], "KeyError");
-    assert!(
-        failed.payload["stackTrace"]
-            .as_array()
-            .is_some_and(|t| !t.is_empty())
-    );
+    assert!(failed.payload["stackTrace"].as_array().is_some_and(|t| !t.is_empty()));
 
     create(
         &engine.client,
@@ -48,11 +44,7 @@ async fn awslambdaric_runs_a_handler_against_the_runtime_api() {
     )
     .await;
     let init = invoke(&engine.client, "ric-missing", json!({})).await;
-    assert_eq!(
-        init.payload["errorType"], "Runtime.HandlerNotFound",
-        "{}",
-        init.payload
-    );
+    assert_eq!(init.payload["errorType"], "Runtime.HandlerNotFound", "{}", init.payload);
     engine.stop().await;
 }
 
@@ -70,10 +62,7 @@ async fn boto3_creates_invokes_and_deletes_functions_in_all_three_languages() {
         .expect("python runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "boto3 script failed\n{stdout}\n{stderr}"
-    );
+    assert!(out.status.success(), "boto3 script failed\n{stdout}\n{stderr}");
     assert!(stdout.contains("boto3 conformance: ok"), "{stdout}");
     engine.stop().await;
 }
@@ -88,10 +77,7 @@ async fn the_engine_is_reachable_by_function_name_arn_after_sdk_create() {
         "arn-check",
         "python3.12",
         "app.handler",
-        &[(
-            "app.py",
-            "def handler(e, c):\n    return c.invoked_function_arn\n",
-        )],
+        &[("app.py", "def handler(e, c):\n    return c.invoked_function_arn\n")],
     )
     .await;
     let conf = engine
@@ -101,12 +87,7 @@ async fn the_engine_is_reachable_by_function_name_arn_after_sdk_create() {
         .send()
         .await
         .unwrap();
-    let arn = conf
-        .configuration()
-        .unwrap()
-        .function_arn()
-        .unwrap()
-        .to_string();
+    let arn = conf.configuration().unwrap().function_arn().unwrap().to_string();
     let out = invoke(&engine.client, &arn, json!({})).await;
     assert_eq!(out.payload, json!(arn));
     engine.stop().await;

@@ -10,8 +10,7 @@ use serde_json::json;
 
 use crate::support::{TestEngine, create, create_request, data_dir, invoke, invoke_qualified, zip};
 
-const VERSIONED: &str =
-    "def handler(e, c):\n    return {'code': 'v1', 'version': c.function_version}\n";
+const VERSIONED: &str = "def handler(e, c):\n    return {'code': 'v1', 'version': c.function_version}\n";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sdk_raises_typed_errors() {
@@ -36,51 +35,26 @@ async fn sdk_raises_typed_errors() {
         .into_service_error();
     assert!(err.is_resource_not_found_exception(), "{err:?}");
 
-    create(
-        c,
-        "dup",
-        "python3.12",
-        "app.handler",
-        &[("app.py", VERSIONED)],
-    )
-    .await;
-    let err = create_request(
-        c,
-        "dup",
-        "python3.12",
-        "app.handler",
-        zip(&[("app.py", VERSIONED)]),
-    )
-    .send()
-    .await
-    .unwrap_err()
-    .into_service_error();
+    create(c, "dup", "python3.12", "app.handler", &[("app.py", VERSIONED)]).await;
+    let err = create_request(c, "dup", "python3.12", "app.handler", zip(&[("app.py", VERSIONED)]))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_resource_conflict_exception(), "{err:?}");
 
-    let err = create_request(
-        c,
-        "old",
-        "python2.7",
-        "app.handler",
-        zip(&[("app.py", VERSIONED)]),
-    )
-    .send()
-    .await
-    .unwrap_err()
-    .into_service_error();
+    let err = create_request(c, "old", "python2.7", "app.handler", zip(&[("app.py", VERSIONED)]))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
 
-    let err = create_request(
-        c,
-        "notzip",
-        "python3.12",
-        "app.handler",
-        b"not a zip".to_vec(),
-    )
-    .send()
-    .await
-    .unwrap_err()
-    .into_service_error();
+    let err = create_request(c, "notzip", "python3.12", "app.handler", b"not a zip".to_vec())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
 
     let big = format!("\"{}\"", "x".repeat(6 * 1024 * 1024 + 1));
@@ -121,20 +95,8 @@ async fn versions_aliases_and_qualifiers_select_the_code_that_runs() {
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &[]).await;
     let c = &engine.client;
-    create(
-        c,
-        "versioned",
-        "python3.12",
-        "app.handler",
-        &[("app.py", VERSIONED)],
-    )
-    .await;
-    let v1 = c
-        .publish_version()
-        .function_name("versioned")
-        .send()
-        .await
-        .unwrap();
+    create(c, "versioned", "python3.12", "app.handler", &[("app.py", VERSIONED)]).await;
+    let v1 = c.publish_version().function_name("versioned").send().await.unwrap();
     assert_eq!(v1.version(), Some("1"));
     assert_eq!(
         v1.function_arn(),
@@ -143,19 +105,11 @@ async fn versions_aliases_and_qualifiers_select_the_code_that_runs() {
 
     c.update_function_code()
         .function_name("versioned")
-        .zip_file(Blob::new(zip(&[(
-            "app.py",
-            &VERSIONED.replace("v1", "v2"),
-        )])))
+        .zip_file(Blob::new(zip(&[("app.py", &VERSIONED.replace("v1", "v2"))])))
         .send()
         .await
         .unwrap();
-    let v2 = c
-        .publish_version()
-        .function_name("versioned")
-        .send()
-        .await
-        .unwrap();
+    let v2 = c.publish_version().function_name("versioned").send().await.unwrap();
     assert_eq!(v2.version(), Some("2"));
     let alias = c
         .create_alias()
@@ -180,18 +134,12 @@ async fn versions_aliases_and_qualifiers_select_the_code_that_runs() {
 
     let live = invoke_qualified(c, "versioned", Some("live"), json!({})).await;
     assert_eq!(
-        (
-            live.payload["code"].as_str(),
-            live.executed_version.as_deref()
-        ),
+        (live.payload["code"].as_str(), live.executed_version.as_deref()),
         (Some("v1"), Some("1"))
     );
     let two = invoke_qualified(c, "versioned", Some("2"), json!({})).await;
     assert_eq!(
-        (
-            two.payload["code"].as_str(),
-            two.payload["version"].as_str()
-        ),
+        (two.payload["code"].as_str(), two.payload["version"].as_str()),
         (Some("v2"), Some("2"))
     );
     let latest = invoke(c, "versioned:$LATEST", json!({})).await;
@@ -246,14 +194,7 @@ async fn dry_run_validates_without_running_and_event_runs_in_the_background() {
     let code = format!(
         "import socket\ndef handler(e, c):\n    s = socket.create_connection(('127.0.0.1', {port}))\n    s.sendall(e['tag'].encode())\n    s.close()\n    return 'sent'\n"
     );
-    create(
-        c,
-        "reporter",
-        "python3.12",
-        "app.handler",
-        &[("app.py", &code)],
-    )
-    .await;
+    create(c, "reporter", "python3.12", "app.handler", &[("app.py", &code)]).await;
 
     let dry = c
         .invoke()
@@ -305,8 +246,7 @@ async fn client_context_reaches_the_handler() {
         .send()
         .await
         .unwrap();
-    let payload: serde_json::Value =
-        serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    let payload: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
     assert_eq!(payload, json!({"run": "r-1"}));
     engine.stop().await;
 }
@@ -343,18 +283,11 @@ async fn functions_versions_and_aliases_survive_a_restart() {
 
     let restarted = TestEngine::start(dir.path(), &[]).await;
     let listed = restarted.client.list_functions().send().await.unwrap();
-    let names: Vec<_> = listed
-        .functions()
-        .iter()
-        .filter_map(|f| f.function_name())
-        .collect();
+    let names: Vec<_> = listed.functions().iter().filter_map(|f| f.function_name()).collect();
     assert_eq!(names, ["durable"]);
     let out = invoke_qualified(&restarted.client, "durable", Some("prod"), json!({})).await;
     assert_eq!(
-        (
-            out.payload["code"].as_str(),
-            out.executed_version.as_deref()
-        ),
+        (out.payload["code"].as_str(), out.executed_version.as_deref()),
         (Some("v1"), Some("1"))
     );
 
@@ -403,13 +336,7 @@ async fn list_functions_pages_with_a_marker() {
         )
         .await;
     }
-    let first = engine
-        .client
-        .list_functions()
-        .max_items(2)
-        .send()
-        .await
-        .unwrap();
+    let first = engine.client.list_functions().max_items(2).send().await.unwrap();
     assert_eq!(first.functions().len(), 2);
     let mut names: Vec<String> = first
         .functions()

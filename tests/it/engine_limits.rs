@@ -9,7 +9,8 @@ use serde_json::json;
 
 use crate::support::{TestEngine, create, create_request, create_with, data_dir, invoke, zip};
 
-const SLEEPER: &str = "import time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0))\n    return c.log_stream_name\n";
+const SLEEPER: &str =
+    "import time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0))\n    return c.log_stream_name\n";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_function_past_its_timeout_is_killed_and_reported_as_aws_does() {
@@ -30,15 +31,10 @@ async fn a_function_past_its_timeout_is_killed_and_reported_as_aws_does() {
     assert_eq!(out.payload["errorType"], "Sandbox.Timedout");
     let message = out.payload["errorMessage"].as_str().unwrap();
     assert!(
-        message.starts_with("RequestId: ")
-            && message.ends_with("Error: Task timed out after 1.00 seconds"),
+        message.starts_with("RequestId: ") && message.ends_with("Error: Task timed out after 1.00 seconds"),
         "{message}"
     );
-    assert!(
-        out.log.contains("Task timed out after 1.00 seconds"),
-        "{}",
-        out.log
-    );
+    assert!(out.log.contains("Task timed out after 1.00 seconds"), "{}", out.log);
     assert!(out.log.contains("Status: timeout"), "{}", out.log);
 
     // A new environment takes over.
@@ -55,47 +51,21 @@ async fn runaway_code_is_stopped_and_the_engine_stays_healthy() {
     let c = &engine.client;
 
     let spin = "def handler(e, c):\n    while True:\n        pass\n";
-    create_with(
-        c,
-        "spin",
-        "python3.12",
-        "app.handler",
-        &[("app.py", spin)],
-        2,
-        128,
-    )
-    .await;
+    create_with(c, "spin", "python3.12", "app.handler", &[("app.py", spin)], 2, 128).await;
     assert_eq!(
         invoke(c, "spin", json!({})).await.payload["errorType"],
         "Sandbox.Timedout"
     );
 
-    let hog = "def handler(e, c):\n    blocks = []\n    while True:\n        blocks.append(bytearray(16 * 1024 * 1024))\n";
-    create_with(
-        c,
-        "hog",
-        "python3.12",
-        "app.handler",
-        &[("app.py", hog)],
-        20,
-        128,
-    )
-    .await;
+    let hog =
+        "def handler(e, c):\n    blocks = []\n    while True:\n        blocks.append(bytearray(16 * 1024 * 1024))\n";
+    create_with(c, "hog", "python3.12", "app.handler", &[("app.py", hog)], 20, 128).await;
     let out = invoke(c, "hog", json!({})).await;
     assert_eq!(out.function_error.as_deref(), Some("Unhandled"));
     assert_eq!(out.payload["errorType"], "MemoryError", "{}", out.payload);
 
     let forks = "import os, time\ndef handler(e, c):\n    while True:\n        try:\n            if os.fork() == 0:\n                time.sleep(600)\n                os._exit(0)\n        except OSError:\n            time.sleep(0.01)\n";
-    create_with(
-        c,
-        "forks",
-        "python3.12",
-        "app.handler",
-        &[("app.py", forks)],
-        3,
-        128,
-    )
-    .await;
+    create_with(c, "forks", "python3.12", "app.handler", &[("app.py", forks)], 3, 128).await;
     assert_eq!(
         invoke(c, "forks", json!({})).await.payload["errorType"],
         "Sandbox.Timedout"
@@ -103,20 +73,9 @@ async fn runaway_code_is_stopped_and_the_engine_stays_healthy() {
 
     // Had the forked children survived, the sandbox user would be out of processes and
     // no new environment could start.
-    create(
-        c,
-        "after",
-        "python3.12",
-        "app.handler",
-        &[("app.py", SLEEPER)],
-    )
-    .await;
+    create(c, "after", "python3.12", "app.handler", &[("app.py", SLEEPER)]).await;
     let after = invoke(c, "after", json!({})).await;
-    assert_eq!(
-        after.function_error, None,
-        "{:?} {}",
-        after.payload, after.log
-    );
+    assert_eq!(after.function_error, None, "{:?} {}", after.payload, after.log);
     engine.stop().await;
 }
 
@@ -201,17 +160,9 @@ async fn idle_environments_are_reaped() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         waited += Duration::from_millis(100);
     }
-    assert_eq!(
-        engine.engine.idle_environments(),
-        0,
-        "the idle environment was stopped"
-    );
+    assert_eq!(engine.engine.idle_environments(), 0, "the idle environment was stopped");
     let cold_again = invoke(&engine.client, "brief", json!({})).await;
-    assert!(
-        cold_again.log.contains("Init Duration"),
-        "{}",
-        cold_again.log
-    );
+    assert!(cold_again.log.contains("Init Duration"), "{}", cold_again.log);
     engine.stop().await;
 }
 
@@ -220,14 +171,7 @@ async fn answers_over_6_mb_are_refused_as_aws_refuses_them() {
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &[]).await;
     let code = "def handler(e, c):\n    return 'x' * (7 * 1024 * 1024)\n";
-    create(
-        &engine.client,
-        "big",
-        "python3.12",
-        "app.handler",
-        &[("app.py", code)],
-    )
-    .await;
+    create(&engine.client, "big", "python3.12", "app.handler", &[("app.py", code)]).await;
     let out = invoke(&engine.client, "big", json!({})).await;
     assert_eq!(out.function_error.as_deref(), Some("Unhandled"));
     assert_eq!(out.payload["errorType"], "Function.ResponseSizeTooLarge");
@@ -250,8 +194,7 @@ async fn the_log_tail_is_the_last_4_kb_of_a_long_log() {
     let out = invoke(&engine.client, "chatty", json!({})).await;
     assert_eq!(out.log.len(), 4096);
     assert!(
-        out.log
-            .contains("line 1999\nno newline at the end\nEND RequestId: "),
+        out.log.contains("line 1999\nno newline at the end\nEND RequestId: "),
         "{}",
         out.log
     );
@@ -262,22 +205,13 @@ async fn the_log_tail_is_the_last_4_kb_of_a_long_log() {
 async fn a_missing_interpreter_is_named_at_create_time() {
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &["--ruby", "/nonexistent/ruby"]).await;
-    let err = create_request(
-        &engine.client,
-        "rb",
-        "ruby3.3",
-        "f.handler",
-        zip(&[("f.rb", "")]),
-    )
-    .send()
-    .await
-    .unwrap_err()
-    .into_service_error();
+    let err = create_request(&engine.client, "rb", "ruby3.3", "f.handler", zip(&[("f.rb", "")]))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
-    assert!(
-        format!("{err:?}").contains("apt-get install ruby"),
-        "{err:?}"
-    );
+    assert!(format!("{err:?}").contains("apt-get install ruby"), "{err:?}");
     engine.stop().await;
 }
 
@@ -321,10 +255,7 @@ async fn network_none_cuts_user_code_off_everything_but_its_runtime_api() {
     );
     for (flags, expected) in [
         (&[][..], "reached the host"),
-        (
-            &["--network", "none"][..],
-            "cut off: ConnectionRefusedError",
-        ),
+        (&["--network", "none"][..], "cut off: ConnectionRefusedError"),
     ] {
         let dir = data_dir();
         let engine = TestEngine::start(dir.path(), flags).await;
@@ -337,11 +268,7 @@ async fn network_none_cuts_user_code_off_everything_but_its_runtime_api() {
         )
         .await;
         let out = invoke(&engine.client, "netcheck", json!({})).await;
-        assert_eq!(
-            out.function_error, None,
-            "{flags:?}: {:?}\n{}",
-            out.payload, out.log
-        );
+        assert_eq!(out.function_error, None, "{flags:?}: {:?}\n{}", out.payload, out.log);
         assert_eq!(out.payload, json!(expected), "{flags:?}");
         // Warm invokes keep working through the namespace's listener.
         assert_eq!(
@@ -355,11 +282,7 @@ async fn network_none_cuts_user_code_off_everything_but_its_runtime_api() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_function_busy_past_the_queue_timeout_is_throttled_with_429() {
     let dir = data_dir();
-    let engine = TestEngine::start(
-        dir.path(),
-        &["--max-environments", "1", "--queue-seconds", "1"],
-    )
-    .await;
+    let engine = TestEngine::start(dir.path(), &["--max-environments", "1", "--queue-seconds", "1"]).await;
     create(
         &engine.client,
         "single",

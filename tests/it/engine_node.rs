@@ -24,11 +24,7 @@ async fn node_es_module_async_handler() {
     assert_eq!(out.payload["fn"], "node-esm");
     assert_eq!(out.payload["left"], true);
     let id = out.payload["id"].as_str().unwrap();
-    assert!(
-        out.log.contains(&format!("\t{id}\tINFO\thello sre")),
-        "{}",
-        out.log
-    );
+    assert!(out.log.contains(&format!("\t{id}\tINFO\thello sre")), "{}", out.log);
     engine.stop().await;
 }
 

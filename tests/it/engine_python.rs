@@ -47,24 +47,15 @@ async fn python_handler_returns_its_value_and_prints_into_the_framed_log() {
     assert_eq!(p["version"], "$LATEST");
     assert_eq!(p["memory"], "256");
     assert_eq!(p["remaining_ok"], true);
-    assert_eq!(
-        p["arn"],
-        "arn:aws:lambda:us-east-1:000000000000:function:py-echo"
-    );
+    assert_eq!(p["arn"], "arn:aws:lambda:us-east-1:000000000000:function:py-echo");
     assert_eq!(p["region"], "us-east-1");
     assert_eq!(p["handler"], "lambda_function.lambda_handler");
     let request_id = p["request_id"].as_str().unwrap();
 
     let lines: Vec<&str> = cold.log.lines().collect();
-    assert_eq!(
-        lines[0],
-        format!("START RequestId: {request_id} Version: $LATEST")
-    );
+    assert_eq!(lines[0], format!("START RequestId: {request_id} Version: $LATEST"));
     assert!(lines.contains(&"got 21"), "{}", cold.log);
-    assert_eq!(
-        lines[lines.len() - 2],
-        format!("END RequestId: {request_id}")
-    );
+    assert_eq!(lines[lines.len() - 2], format!("END RequestId: {request_id}"));
     let report = lines[lines.len() - 1];
     assert!(
         report.starts_with(&format!("REPORT RequestId: {request_id}\tDuration: ")),
@@ -108,22 +99,12 @@ async fn python_exceptions_fail_with_type_message_and_stack_trace() {
     assert_eq!(out.payload["errorMessage"], "bad input: nope");
     let trace = out.payload["stackTrace"].as_array().unwrap();
     assert!(
-        trace
-            .iter()
-            .any(|f| f.as_str().unwrap().contains("raise ValueError")),
+        trace.iter().any(|f| f.as_str().unwrap().contains("raise ValueError")),
         "{trace:?}"
     );
     assert!(out.log.contains("about to fail"));
-    assert!(
-        out.log.contains("[ERROR] ValueError: bad input: nope"),
-        "{}",
-        out.log
-    );
-    assert!(
-        out.log.contains("Status: error\tError Type: ValueError"),
-        "{}",
-        out.log
-    );
+    assert!(out.log.contains("[ERROR] ValueError: bad input: nope"), "{}", out.log);
+    assert!(out.log.contains("Status: error\tError Type: ValueError"), "{}", out.log);
 
     // The environment survives a handled exception.
     let again = invoke(&engine.client, "py-raise", json!({"why": "again"})).await;
@@ -166,14 +147,7 @@ async fn python_init_failures_are_reported_as_the_aws_runtime_reports_them() {
         ),
     ];
     for (name, handler, code, kind, message) in cases {
-        create(
-            &engine.client,
-            name,
-            "python3.12",
-            handler,
-            &[("app.py", code)],
-        )
-        .await;
+        create(&engine.client, name, "python3.12", handler, &[("app.py", code)]).await;
         let out = invoke(&engine.client, name, json!({})).await;
         assert_eq!(out.function_error.as_deref(), Some("Unhandled"), "{name}");
         assert_eq!(out.payload["errorType"], kind, "{name}: {}", out.payload);

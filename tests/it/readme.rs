@@ -10,8 +10,7 @@ use crate::support::venv;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readme_aws_cli_walkthrough_works_as_written() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let block = readme
         .split("<!-- readme-test:engine -->")
         .nth(1)
@@ -26,12 +25,7 @@ async fn the_readme_aws_cli_walkthrough_works_as_written() {
         .unwrap()
         .port();
     let mut engine = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
-        .args([
-            "lambda-local",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
+        .args(["lambda-local", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(work.path().join("data"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -39,10 +33,7 @@ async fn the_readme_aws_cli_walkthrough_works_as_written() {
         .spawn()
         .unwrap();
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -64,10 +55,7 @@ async fn the_readme_aws_cli_walkthrough_works_as_written() {
     let _ = engine.kill().await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "README block failed:\n{stdout}\n{stderr}"
-    );
+    assert!(out.status.success(), "README block failed:\n{stdout}\n{stderr}");
     assert!(
         stdout.contains("hello world"),
         "the function's print shows in the log tail:\n{stdout}"

@@ -32,12 +32,7 @@ impl TestEngine {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn({
             let (engine, shutdown) = (engine.clone(), shutdown.clone());
-            async move {
-                engine
-                    .serve(listener, shutdown)
-                    .await
-                    .expect("engine serves")
-            }
+            async move { engine.serve(listener, shutdown).await.expect("engine serves") }
         });
         Self {
             client: client(&url),
@@ -76,11 +71,7 @@ pub fn client(url: &str) -> Client {
 pub fn zip(files: &[(&str, &str)]) -> Vec<u8> {
     let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, content) in files {
-        let mode = if name.ends_with("bootstrap") {
-            0o755
-        } else {
-            0o644
-        };
+        let mode = if name.ends_with("bootstrap") { 0o755 } else { 0o644 };
         let options = zip::write::SimpleFileOptions::default().unix_permissions(mode);
         out.start_file(*name, options).unwrap();
         out.write_all(content.as_bytes()).unwrap();
@@ -89,13 +80,7 @@ pub fn zip(files: &[(&str, &str)]) -> Vec<u8> {
 }
 
 /// Creates a function from source files.
-pub async fn create(
-    client: &Client,
-    name: &str,
-    runtime: &str,
-    handler: &str,
-    files: &[(&str, &str)],
-) {
+pub async fn create(client: &Client, name: &str, runtime: &str, handler: &str, files: &[(&str, &str)]) {
     create_with(client, name, runtime, handler, files, 10, 256).await;
 }
 
@@ -167,16 +152,12 @@ pub async fn invoke_qualified(
         .send()
         .await
         .unwrap_or_else(|e| panic!("invoke {name}: {:?}", e.into_service_error()));
-    let bytes = out
-        .payload()
-        .map(|b| b.as_ref().to_vec())
-        .unwrap_or_default();
+    let bytes = out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default();
     Invoked {
         status: out.status_code(),
         function_error: out.function_error().map(str::to_string),
         executed_version: out.executed_version().map(str::to_string),
-        payload: serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into()),
+        payload: serde_json::from_slice(&bytes).unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into()),
         log: decode_tail(out.log_result()),
     }
 }

@@ -56,10 +56,7 @@ pub async fn create(
         .into_response())
 }
 
-pub async fn get(
-    State(engine): State<Engine>,
-    Path((raw, alias)): Path<(String, String)>,
-) -> ApiResult<Response> {
+pub async fn get(State(engine): State<Engine>, Path((raw, alias)): Path<(String, String)>) -> ApiResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
     let record = engine.store.get(&reference.name)?;
     let found = record
@@ -103,11 +100,7 @@ pub async fn update(
             .aliases
             .get_mut(&name)
             .ok_or_else(|| not_found(&engine, &function, &name))?;
-        if body
-            .revision_id
-            .as_deref()
-            .is_some_and(|r| r != alias.revision_id)
-        {
+        if body.revision_id.as_deref().is_some_and(|r| r != alias.revision_id) {
             return Err(LambdaError::precondition_failed(
                 "The Revision Id provided does not match the latest Revision Id.",
             ));
@@ -124,10 +117,7 @@ pub async fn update(
     Ok(Json(engine.location.alias(&reference.name, &alias)).into_response())
 }
 
-pub async fn delete(
-    State(engine): State<Engine>,
-    Path((raw, name)): Path<(String, String)>,
-) -> ApiResult<Response> {
+pub async fn delete(State(engine): State<Engine>, Path((raw, name)): Path<(String, String)>) -> ApiResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
     engine.store.update(&reference.name, None, |record| {
         record.aliases.remove(&name);

@@ -35,54 +35,30 @@ impl LambdaError {
     }
 
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new(
-            "InvalidParameterValueException",
-            StatusCode::BAD_REQUEST,
-            message,
-        )
+        Self::new("InvalidParameterValueException", StatusCode::BAD_REQUEST, message)
     }
 
     pub fn invalid_content(message: impl Into<String>) -> Self {
-        Self::new(
-            "InvalidRequestContentException",
-            StatusCode::BAD_REQUEST,
-            message,
-        )
+        Self::new("InvalidRequestContentException", StatusCode::BAD_REQUEST, message)
     }
 
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self::new(
-            "RequestTooLargeException",
-            StatusCode::PAYLOAD_TOO_LARGE,
-            message,
-        )
+        Self::new("RequestTooLargeException", StatusCode::PAYLOAD_TOO_LARGE, message)
     }
 
     pub fn precondition_failed(message: impl Into<String>) -> Self {
-        Self::new(
-            "PreconditionFailedException",
-            StatusCode::PRECONDITION_FAILED,
-            message,
-        )
+        Self::new("PreconditionFailedException", StatusCode::PRECONDITION_FAILED, message)
     }
 
     pub fn too_many_requests(message: impl Into<String>, retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after),
-            ..Self::new(
-                "TooManyRequestsException",
-                StatusCode::TOO_MANY_REQUESTS,
-                message,
-            )
+            ..Self::new("TooManyRequestsException", StatusCode::TOO_MANY_REQUESTS, message)
         }
     }
 
     pub fn service(message: impl Into<String>) -> Self {
-        Self::new(
-            "ServiceException",
-            StatusCode::INTERNAL_SERVER_ERROR,
-            message,
-        )
+        Self::new("ServiceException", StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 }
 

@@ -77,10 +77,7 @@ struct EphemeralStorage {
     size: u32,
 }
 
-pub async fn create(
-    State(engine): State<Engine>,
-    AwsJson(body): AwsJson<CreateFunction>,
-) -> ApiResult<Response> {
+pub async fn create(State(engine): State<Engine>, AwsJson(body): AwsJson<CreateFunction>) -> ApiResult<Response> {
     let name = body.function_name.ok_or_else(|| missing("FunctionName"))?;
     model::validate_name(&name)?;
     if body.package_type.as_deref().is_some_and(|p| p != "Zip") {
@@ -102,12 +99,9 @@ pub async fn create(
         version: LATEST.into(),
         runtime,
         handler,
-        role: body.role.unwrap_or_else(|| {
-            format!(
-                "arn:aws:iam::{}:role/lambda-steps-embedded",
-                engine.location.account_id
-            )
-        }),
+        role: body
+            .role
+            .unwrap_or_else(|| format!("arn:aws:iam::{}:role/lambda-steps-embedded", engine.location.account_id)),
         description: body.description.unwrap_or_default(),
         timeout_seconds: timeout(body.timeout)?,
         memory_mb: memory(body.memory_size)?,
@@ -134,11 +128,7 @@ pub async fn create(
     };
     engine.store.create(record, &code)?;
     tracing::info!(function = %name, "function created");
-    Ok((
-        StatusCode::CREATED,
-        Json(engine.location.configuration(&name, &shown)),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(engine.location.configuration(&name, &shown))).into_response())
 }
 
 pub async fn get(
@@ -179,11 +169,10 @@ pub struct ListQuery {
 pub async fn list(State(engine): State<Engine>, Query(q): Query<ListQuery>) -> ApiResult<Response> {
     let limit = q.max_items.unwrap_or(50).clamp(1, 10_000);
     let all = engine.store.list();
-    let start = q.marker.as_deref().map_or(0, |m| {
-        all.iter()
-            .position(|f| f.name.as_str() > m)
-            .unwrap_or(all.len())
-    });
+    let start = q
+        .marker
+        .as_deref()
+        .map_or(0, |m| all.iter().position(|f| f.name.as_str() > m).unwrap_or(all.len()));
     let page: Vec<_> = all[start..].iter().take(limit).collect();
     let next = (start + page.len() < all.len())
         .then(|| page.last().map(|f| f.name.clone()))
@@ -230,9 +219,10 @@ pub async fn delete(
                         alias.name
                     )));
                 }
-                r.versions.remove(&number).map(|_| ()).ok_or_else(|| {
-                    LambdaError::not_found(format!("Function not found: {}:{version}", r.name))
-                })
+                r.versions
+                    .remove(&number)
+                    .map(|_| ())
+                    .ok_or_else(|| LambdaError::not_found(format!("Function not found: {}:{version}", r.name)))
             })?;
             engine.pools.retire(&record.name, Some(version));
         }
@@ -261,19 +251,17 @@ pub async fn update_code(
         s3_bucket: body.s3_bucket,
         image_uri: body.image_uri,
     }))?;
-    let shown = engine
-        .store
-        .update(&reference.name, Some(&code), |record| {
-            check_revision(&record.latest, body.revision_id.as_deref())?;
-            record.latest.code_sha256 = code.sha256_base64.clone();
-            record.latest.code_size = code.bytes.len() as u64;
-            touch(&mut record.latest);
-            Ok(if body.publish.unwrap_or(false) {
-                super::versions::publish_next(record, "")
-            } else {
-                record.latest.clone()
-            })
-        })?;
+    let shown = engine.store.update(&reference.name, Some(&code), |record| {
+        check_revision(&record.latest, body.revision_id.as_deref())?;
+        record.latest.code_sha256 = code.sha256_base64.clone();
+        record.latest.code_size = code.bytes.len() as u64;
+        touch(&mut record.latest);
+        Ok(if body.publish.unwrap_or(false) {
+            super::versions::publish_next(record, "")
+        } else {
+            record.latest.clone()
+        })
+    })?;
     engine.pools.retire(&reference.name, Some(LATEST));
     Ok(Json(engine.location.configuration(&reference.name, &shown)).into_response())
 }
@@ -335,11 +323,7 @@ pub async fn update_configuration(
 }
 
 /// The function a path names, and the qualifier from the path or the query (which must agree).
-pub fn lookup(
-    engine: &Engine,
-    raw: &str,
-    query: Option<String>,
-) -> ApiResult<(FunctionRecord, Option<String>)> {
+pub fn lookup(engine: &Engine, raw: &str, query: Option<String>) -> ApiResult<(FunctionRecord, Option<String>)> {
     let reference = FunctionRef::parse(raw)?;
     let qualifier = match (reference.qualifier, query.filter(|q| !q.is_empty())) {
         (Some(a), Some(b)) if a != b => {
@@ -376,9 +360,7 @@ fn validate_runtime(engine: &Engine, runtime: &str) -> ApiResult<Language> {
             KNOWN_RUNTIMES.join(", ")
         )));
     }
-    engine
-        .check_runtime(runtime)
-        .map_err(LambdaError::invalid_parameter)
+    engine.check_runtime(runtime).map_err(LambdaError::invalid_parameter)
 }
 
 fn code_zip(code: Option<Code>) -> ApiResult<CodeZip> {

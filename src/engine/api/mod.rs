@@ -21,10 +21,7 @@ pub fn router(engine: Engine) -> axum::Router {
     let functions = "/2015-03-31/functions";
     axum::Router::new()
         .route(functions, post(functions::create).get(functions::list))
-        .route(
-            &format!("{functions}/"),
-            post(functions::create).get(functions::list),
-        )
+        .route(&format!("{functions}/"), post(functions::create).get(functions::list))
         .route(
             &format!("{functions}/{{name}}"),
             get(functions::get).delete(functions::delete),
@@ -47,14 +44,9 @@ pub fn router(engine: Engine) -> axum::Router {
         )
         .route(
             &format!("{functions}/{{name}}/aliases/{{alias}}"),
-            get(aliases::get)
-                .put(aliases::update)
-                .delete(aliases::delete),
+            get(aliases::get).put(aliases::update).delete(aliases::delete),
         )
-        .route(
-            &format!("{functions}/{{name}}/invocations"),
-            post(invoke::invoke),
-        )
+        .route(&format!("{functions}/{{name}}/invocations"), post(invoke::invoke))
         .route(
             "/2017-03-31/tags/{arn}",
             get(tags::list).post(tags::tag).delete(tags::untag),
@@ -86,9 +78,9 @@ where
             .await
             .map_err(|e| LambdaError::invalid_content(e.body_text()))?;
         let text: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
-        serde_json::from_slice(text).map(AwsJson).map_err(|e| {
-            LambdaError::invalid_content(format!("Could not parse request body into json: {e}"))
-        })
+        serde_json::from_slice(text)
+            .map(AwsJson)
+            .map_err(|e| LambdaError::invalid_content(format!("Could not parse request body into json: {e}")))
     }
 }
 

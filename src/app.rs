@@ -1,0 +1,48 @@
+//! The application state every handler and worker shares: cheap to clone.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServeSettings;
+use crate::domain::step::PayloadLimits;
+use crate::lambda::client::{LambdaClients, LambdaTarget};
+use crate::queue::logs::LogSink;
+use crate::queue::notify::Notifications;
+
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+pub struct App {
+    pub db: PgPool,
+    pub settings: ServeSettings,
+    pub target: LambdaTarget,
+    pub lambda: LambdaClients,
+    pub logs: LogSink,
+    pub notifications: Notifications,
+    /// Fires when the service is shutting down: streams end, workers stop claiming.
+    pub shutdown: CancellationToken,
+    /// Names this replica in claims and leases.
+    pub worker_id: String,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(app: App) -> Self {
+        Self(Arc::new(app))
+    }
+
+    pub fn payload_limits(&self) -> PayloadLimits {
+        PayloadLimits {
+            sync_bytes: self.settings.max_sync_payload_bytes,
+            event_bytes: self.settings.max_event_payload_bytes,
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! The domain: runs, their statuses and steps, parsed and validated at the edge.
+
+pub mod run;
+pub mod step;

@@ -1,0 +1,398 @@
+//! Steps: what a run does. Parsed from the request body once, with Lambda's own limits,
+//! so a bad request gets a 4xx naming the field and no run is created.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::engine::model::{FunctionRef, validate_qualifier};
+use crate::engine::runtimes::Language;
+
+/// Largest base64 client context Lambda accepts.
+const MAX_CLIENT_CONTEXT: usize = 3583;
+
+/// A step: invoke an existing function, or create one from code, run it and clean it up.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Step {
+    LambdaInvoke(InvokeStep),
+    LambdaCustomCode(CustomCodeStep),
+}
+
+/// How Lambda runs the invocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum InvocationType {
+    /// Synchronous: wait for the function's answer.
+    #[default]
+    RequestResponse,
+    /// Asynchronous: Lambda queues the event and answers 202.
+    Event,
+    /// Validate parameters and permissions without running.
+    DryRun,
+}
+
+impl InvocationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RequestResponse => "RequestResponse",
+            Self::Event => "Event",
+            Self::DryRun => "DryRun",
+        }
+    }
+}
+
+/// `lambda_invoke`: invoke an existing function.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvokeStep {
+    /// Name, partial ARN or ARN, optionally with `:qualifier`.
+    pub function_name: String,
+    /// The event: any JSON (default `{}`).
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    #[serde(default)]
+    pub invocation_type: InvocationType,
+    /// A version number or alias.
+    pub qualifier: Option<String>,
+    /// Client context (`{"custom": {...}, "env": {...}, "client": {...}}`); synchronous calls only.
+    #[schema(value_type = Option<Object>)]
+    pub client_context: Option<serde_json::Value>,
+}
+
+/// `lambda_custom_code`: create a function from source, invoke it, delete it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomCodeStep {
+    /// `python3.x`, `nodejs*` or `ruby3.x`.
+    pub runtime: String,
+    /// The handler's source code.
+    pub code: String,
+    /// Default: `lambda_function.lambda_handler` (Python, Ruby) or `index.handler` (Node.js).
+    pub handler: Option<String>,
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u32,
+    #[serde(default = "default_memory")]
+    pub memory_mb: u32,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// Execution role; default: the project's or framework's `lambda_role_arn`.
+    pub role_arn: Option<String>,
+    /// Keep the function after the run instead of deleting it.
+    #[serde(default)]
+    pub keep_function: bool,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+fn default_timeout() -> u32 {
+    30
+}
+
+fn default_memory() -> u32 {
+    128
+}
+
+/// A field of the request that is not acceptable, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidField {
+    pub field: String,
+    pub message: String,
+}
+
+impl InvalidField {
+    fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Payload limits, configurable because Lambda raised them before.
+#[derive(Debug, Clone, Copy)]
+pub struct PayloadLimits {
+    pub sync_bytes: usize,
+    pub event_bytes: usize,
+}
+
+impl Step {
+    /// Parses and validates a step from the request body's `step` value.
+    pub fn parse(raw: &serde_json::Value, limits: PayloadLimits) -> Result<Self, InvalidField> {
+        let step: Step = serde_json::from_value(raw.clone()).map_err(|e| InvalidField::new("step", e.to_string()))?;
+        match &step {
+            Step::LambdaInvoke(invoke) => invoke.validate(limits)?,
+            Step::LambdaCustomCode(custom) => custom.validate(limits)?,
+        }
+        Ok(step)
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::LambdaInvoke(_) => "lambda_invoke",
+            Step::LambdaCustomCode(_) => "lambda_custom_code",
+        }
+    }
+
+    /// The same step with another event payload (saved steps, webhooks).
+    pub fn with_payload(mut self, payload: serde_json::Value) -> Self {
+        match &mut self {
+            Step::LambdaInvoke(s) => s.payload = payload,
+            Step::LambdaCustomCode(s) => s.payload = payload,
+        }
+        self
+    }
+}
+
+impl InvokeStep {
+    fn validate(&self, limits: PayloadLimits) -> Result<(), InvalidField> {
+        if self.function_name.len() > 170 {
+            return Err(InvalidField::new("step.function_name", "at most 170 characters"));
+        }
+        let reference = FunctionRef::parse(&self.function_name).map_err(|_| {
+            InvalidField::new(
+                "step.function_name",
+                "must be a function name, partial ARN or ARN, optionally with :qualifier",
+            )
+        })?;
+        if let Some(qualifier) = &self.qualifier {
+            validate_qualifier(qualifier).map_err(|_| {
+                InvalidField::new("step.qualifier", "must be $LATEST, a version number or an alias name")
+            })?;
+            if reference.qualifier.as_ref().is_some_and(|q| q != qualifier) {
+                return Err(InvalidField::new(
+                    "step.qualifier",
+                    "differs from the qualifier in function_name",
+                ));
+            }
+        }
+        let limit = match self.invocation_type {
+            InvocationType::Event => limits.event_bytes,
+            _ => limits.sync_bytes,
+        };
+        check_payload(&self.payload, limit)?;
+        if let Some(context) = &self.client_context {
+            if self.invocation_type != InvocationType::RequestResponse {
+                return Err(InvalidField::new(
+                    "step.client_context",
+                    "only synchronous (RequestResponse) invocations take a client context",
+                ));
+            }
+            if !context.is_object() {
+                return Err(InvalidField::new("step.client_context", "must be a JSON object"));
+            }
+            if self.client_context_base64().map_or(0, |c| c.len()) > MAX_CLIENT_CONTEXT {
+                return Err(InvalidField::new(
+                    "step.client_context",
+                    format!("is over {MAX_CLIENT_CONTEXT} bytes once base64-encoded"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The client context as Lambda takes it: base64 of the JSON.
+    pub fn client_context_base64(&self) -> Option<String> {
+        self.client_context
+            .as_ref()
+            .map(|c| base64::engine::general_purpose::STANDARD.encode(c.to_string()))
+    }
+}
+
+/// Lambda's reserved environment variable names.
+const RESERVED_ENV: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+impl CustomCodeStep {
+    fn validate(&self, limits: PayloadLimits) -> Result<(), InvalidField> {
+        match Language::of(&self.runtime) {
+            Some(Language::Provided) | None => {
+                return Err(InvalidField::new(
+                    "step.runtime",
+                    "must be a Python (python3.9 to python3.14), Node.js (nodejs18.x to nodejs24.x) or Ruby (ruby3.2 to ruby3.4) runtime",
+                ));
+            }
+            Some(_) => {}
+        }
+        if self.code.trim().is_empty() {
+            return Err(InvalidField::new("step.code", "is empty"));
+        }
+        if self.code.len() > 10 * 1024 * 1024 {
+            return Err(InvalidField::new("step.code", "is over 10 MB"));
+        }
+        if let Some(handler) = &self.handler
+            && (!handler.contains('.') || handler.len() > 128)
+        {
+            return Err(InvalidField::new(
+                "step.handler",
+                "must look like file.function, at most 128 characters",
+            ));
+        }
+        if !(1..=900).contains(&self.timeout_seconds) {
+            return Err(InvalidField::new("step.timeout_seconds", "must be between 1 and 900"));
+        }
+        if !(128..=10240).contains(&self.memory_mb) {
+            return Err(InvalidField::new("step.memory_mb", "must be between 128 and 10240"));
+        }
+        for key in self.environment.keys() {
+            let well_formed = key.len() >= 2
+                && key.starts_with(|c: char| c.is_ascii_alphabetic())
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !well_formed {
+                return Err(InvalidField::new(
+                    "step.environment",
+                    format!("{key:?} is not a valid variable name"),
+                ));
+            }
+            if RESERVED_ENV.contains(&key.as_str()) {
+                return Err(InvalidField::new(
+                    "step.environment",
+                    format!("{key} is reserved by Lambda"),
+                ));
+            }
+        }
+        check_payload(&self.payload, limits.sync_bytes)
+    }
+
+    /// The file the code goes into and the handler Lambda calls.
+    pub fn source_file_and_handler(&self) -> (&'static str, String) {
+        let (file, handler) = match Language::of(&self.runtime) {
+            Some(Language::Node) if looks_like_common_js(&self.code) => ("index.js", "index.handler"),
+            Some(Language::Node) => ("index.mjs", "index.handler"),
+            Some(Language::Ruby) => ("lambda_function.rb", "lambda_function.lambda_handler"),
+            _ => ("lambda_function.py", "lambda_function.lambda_handler"),
+        };
+        (file, self.handler.clone().unwrap_or_else(|| handler.to_string()))
+    }
+}
+
+fn looks_like_common_js(code: &str) -> bool {
+    code.contains("module.exports") || code.contains("exports.") || code.contains("require(")
+}
+
+fn check_payload(payload: &serde_json::Value, limit: usize) -> Result<(), InvalidField> {
+    let size = payload.to_string().len();
+    if size > limit {
+        return Err(InvalidField::new(
+            "step.payload",
+            format!("is {size} bytes; Lambda takes at most {limit} for this invocation type"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const LIMITS: PayloadLimits = PayloadLimits {
+        sync_bytes: 6 * 1024 * 1024,
+        event_bytes: 1024 * 1024,
+    };
+
+    fn field_of(raw: serde_json::Value) -> String {
+        Step::parse(&raw, LIMITS).unwrap_err().field
+    }
+
+    #[test]
+    fn accepts_the_design_examples() {
+        let invoke = json!({"type": "lambda_invoke", "function_name": "my-fn", "payload": {"any": "json"},
+            "invocation_type": "RequestResponse", "qualifier": "live", "client_context": {"custom": {"k": "v"}}});
+        assert_eq!(Step::parse(&invoke, LIMITS).unwrap().kind(), "lambda_invoke");
+        let custom = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": "def lambda_handler(event, context):\n    return {'ok': True}\n",
+            "handler": "lambda_function.lambda_handler", "payload": {}, "timeout_seconds": 30, "memory_mb": 128,
+            "environment": {"K": "V"}, "role_arn": null, "keep_function": false});
+        assert_eq!(Step::parse(&custom, LIMITS).unwrap().kind(), "lambda_custom_code");
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        assert_eq!(
+            field_of(json!({"type": "lambda_invoke", "function_name": "bad name"})),
+            "step.function_name"
+        );
+        assert_eq!(
+            field_of(json!({"type": "lambda_invoke", "function_name": "f", "qualifier": "a b"})),
+            "step.qualifier"
+        );
+        assert_eq!(
+            field_of(
+                json!({"type": "lambda_invoke", "function_name": "f", "invocation_type": "Event", "client_context": {}})
+            ),
+            "step.client_context"
+        );
+        let big = "x".repeat(1024 * 1024);
+        assert_eq!(
+            field_of(
+                json!({"type": "lambda_invoke", "function_name": "f", "invocation_type": "Event", "payload": big})
+            ),
+            "step.payload"
+        );
+        let custom = |extra: serde_json::Value| {
+            let mut step = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": "x"});
+            step.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            field_of(step)
+        };
+        assert_eq!(custom(json!({"runtime": "java21"})), "step.runtime");
+        assert_eq!(custom(json!({"timeout_seconds": 901})), "step.timeout_seconds");
+        assert_eq!(custom(json!({"memory_mb": 64})), "step.memory_mb");
+        assert_eq!(custom(json!({"environment": {"AWS_REGION": "x"}})), "step.environment");
+        assert_eq!(custom(json!({"code": "  "})), "step.code");
+        assert_eq!(field_of(json!({"type": "nope"})), "step");
+    }
+
+    #[test]
+    fn picks_the_file_name_lambda_expects() {
+        let step = |runtime: &str, code: &str| CustomCodeStep {
+            runtime: runtime.into(),
+            code: code.into(),
+            handler: None,
+            payload: json!({}),
+            timeout_seconds: 3,
+            memory_mb: 128,
+            environment: BTreeMap::new(),
+            role_arn: None,
+            keep_function: false,
+        };
+        assert_eq!(step("python3.12", "").source_file_and_handler().0, "lambda_function.py");
+        assert_eq!(
+            step("nodejs20.x", "export const handler = 1")
+                .source_file_and_handler()
+                .0,
+            "index.mjs"
+        );
+        assert_eq!(
+            step("nodejs20.x", "exports.handler = 1").source_file_and_handler().0,
+            "index.js"
+        );
+        assert_eq!(
+            step("ruby3.3", "").source_file_and_handler(),
+            ("lambda_function.rb", "lambda_function.lambda_handler".into())
+        );
+    }
+}

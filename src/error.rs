@@ -1,0 +1,85 @@
+//! The REST API's one error type: one status mapping, one body shape
+//! (`{"error": {"code", "message", "field"?}}`), and 5xx bodies that say nothing inside.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::step::InvalidField;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    InvalidField { field: String, message: String },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("service unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<InvalidField> for ApiError {
+    fn from(e: InvalidField) -> Self {
+        Self::InvalidField {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+/// The body of every error answer.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetails,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetails {
+    /// snake_case: `invalid_field`, `bad_request`, `not_found`, `conflict`, `unavailable`, `internal`.
+    pub code: &'static str,
+    pub message: String,
+    /// The request field at fault, for `invalid_field`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, field) = match &self {
+            Self::InvalidField { field, .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some(field.clone()))
+            }
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", None),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+        };
+        let message = match &self {
+            Self::InvalidField { field, message } => format!("{field} {message}"),
+            Self::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                "internal error; the service log has the details".into()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetails { code, message, field },
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

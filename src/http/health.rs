@@ -1,0 +1,33 @@
+//! Liveness, readiness (the database answers) and the spec.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+
+use crate::app::AppState;
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "alive")))]
+pub async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+/// The database answers: this replica can take work.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, description = "ready"), (status = 503, description = "the database does not answer")))]
+pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
+    match sqlx::query("SELECT 1").execute(&app.db).await {
+        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ready"}))),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "database unreachable"})),
+        ),
+    }
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        super::openapi_json(),
+    )
+}

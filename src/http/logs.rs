@@ -1,0 +1,162 @@
+//! A run's log: polled with `?after=SEQ`, or streamed as Server-Sent Events that resume
+//! from `Last-Event-ID`. Any replica serves any run: readers re-read rows after their
+//! last seq on every notification and on a slow timer, so nothing is missed.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::domain::run::RunStatus;
+use crate::error::{ApiError, ApiResult};
+use crate::store::logs::{LogEntry, read_after};
+use crate::store::runs;
+
+#[derive(Deserialize, IntoParams)]
+pub struct LogQuery {
+    /// Entries with a seq above this (default 0: from the start).
+    after: Option<i64>,
+    /// 1 to 5000 (default 1000).
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LogPage {
+    pub items: Vec<LogEntry>,
+    /// Pass as `after` for the next call.
+    pub next_after: i64,
+    pub status: RunStatus,
+    /// True only once the run is finished and no entry is left to read.
+    pub completed: bool,
+}
+
+/// Log entries after a seq.
+#[utoipa::path(get, path = "/v1/runs/{id}/logs", tag = "logs", params(("id" = uuid::Uuid, Path), LogQuery),
+    responses((status = 200, body = LogPage), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn poll(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> ApiResult<Json<LogPage>> {
+    let id = super::run_id(&id)?;
+    let after = query.after.unwrap_or(0).max(0);
+    let limit = query.limit.unwrap_or(1000);
+    if !(1..=5000).contains(&limit) {
+        return Err(ApiError::InvalidField {
+            field: "limit".into(),
+            message: "must be between 1 and 5000".into(),
+        });
+    }
+    // Status first: a run is finished only after all its lines are stored.
+    let status = runs::status(&app.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run {id}")))?;
+    let items = read_after(&app.db, id, after, limit).await?;
+    let next_after = items.last().map_or(after, |e| e.seq);
+    let completed = status.is_finished() && (items.len() as i64) < limit;
+    Ok(Json(LogPage {
+        items,
+        next_after,
+        status,
+        completed,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct EventsQuery {
+    /// Resume after this seq (the `Last-Event-ID` header wins).
+    after: Option<i64>,
+}
+
+/// The log as Server-Sent Events: `log` events (`id:` is the seq, data a log entry),
+/// `status` when the status changes, and a final `end` once the run is finished and every
+/// line was sent. Reconnect with `Last-Event-ID` to resume without a gap or a duplicate.
+#[utoipa::path(get, path = "/v1/runs/{id}/events", tag = "logs", params(("id" = uuid::Uuid, Path), EventsQuery),
+    responses((status = 200, description = "text/event-stream", content_type = "text/event-stream"),
+        (status = 404, body = crate::error::ErrorBody)))]
+pub async fn events(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let id = super::run_id(&id)?;
+    runs::status(&app.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run {id}")))?;
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let after = resume.or(query.after).unwrap_or(0).max(0);
+    Ok(Sse::new(stream(app, id, after)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+const PAGE: i64 = 500;
+const SLOW_TIMER: Duration = Duration::from_secs(2);
+
+fn stream(app: AppState, id: uuid::Uuid, mut last: i64) -> impl Stream<Item = Result<Event, Infallible>> {
+    async_stream::stream! {
+        let mut wake = app.notifications.logs.subscribe();
+        let mut shown_status = None;
+        loop {
+            let status = match runs::status(&app.db, id).await {
+                Ok(Some(status)) => status,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading a run's status for SSE failed");
+                    tokio::time::sleep(SLOW_TIMER).await;
+                    continue;
+                }
+            };
+            loop {
+                let entries = match read_after(&app.db, id, last, PAGE).await {
+                    Ok(entries) => entries,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading a run's log for SSE failed");
+                        break;
+                    }
+                };
+                let full = entries.len() as i64 == PAGE;
+                for entry in entries {
+                    last = entry.seq;
+                    let data = serde_json::to_string(&entry).unwrap_or_default();
+                    yield Ok(Event::default().event("log").id(entry.seq.to_string()).data(data));
+                }
+                if !full {
+                    break;
+                }
+            }
+            if shown_status != Some(status) {
+                shown_status = Some(status);
+                yield Ok(Event::default().event("status").data(serde_json::json!({"status": status}).to_string()));
+            }
+            if status.is_finished() {
+                yield Ok(Event::default().event("end").data(serde_json::json!({"status": status, "last_seq": last}).to_string()));
+                break;
+            }
+            // Wait for news of this run (or of anything, when the listener lost track).
+            let deadline = tokio::time::sleep(SLOW_TIMER);
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    _ = app.shutdown.cancelled() => return,
+                    _ = &mut deadline => break,
+                    news = wake.recv() => match news {
+                        Ok(ids) if ids.is_empty() || ids.contains(&id) => break,
+                        Ok(_) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(_) => return,
+                    },
+                }
+            }
+        }
+    }
+}

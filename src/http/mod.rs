@@ -1,0 +1,69 @@
+//! The REST API v1: one file per resource; the OpenAPI document comes from these handlers.
+
+pub mod health;
+pub mod logs;
+pub mod projects;
+pub mod runs;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use utoipa::OpenApi;
+
+use crate::app::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "lambda-steps",
+        description = "Runs AWS Lambda workflow steps: invoke a function, or create one from code, run it and clean it up; every log line kept, polled or streamed over SSE."
+    ),
+    paths(
+        runs::submit, runs::list, runs::get, runs::cancel,
+        logs::poll, logs::events,
+        projects::put, projects::list,
+        health::healthz, health::readyz,
+    ),
+    components(schemas(
+        crate::domain::run::Run, crate::domain::run::RunStatus, crate::domain::run::RunResult,
+        crate::domain::run::RunError, crate::domain::run::FunctionErrorDetails,
+        crate::domain::step::Step, crate::domain::step::InvokeStep, crate::domain::step::CustomCodeStep,
+        crate::domain::step::InvocationType,
+        crate::store::logs::LogEntry, logs::LogPage, runs::SubmitRun, runs::RunPage,
+        projects::Project, projects::ProjectPage,
+        crate::error::ErrorBody, crate::error::ErrorDetails,
+    )),
+    tags(
+        (name = "runs", description = "Submit, read, list and cancel step runs"),
+        (name = "logs", description = "A run's log, polled or streamed"),
+        (name = "projects", description = "Projects runs belong to"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The spec as committed in `openapi/openapi.json`.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().expect("the spec serialises") + "\n"
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/projects/{project}/runs", post(runs::submit).get(runs::list))
+        .route("/v1/runs/{id}", get(runs::get))
+        .route("/v1/runs/{id}/cancel", post(runs::cancel))
+        .route("/v1/runs/{id}/logs", get(logs::poll))
+        .route("/v1/runs/{id}/events", get(logs::events))
+        .route("/v1/projects/{project}", put(projects::put))
+        .route("/v1/projects", get(projects::list))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(health::openapi))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
+        .with_state(state)
+}
+
+/// Parses a run id from the path, as a 404 rather than axum's 400 when it is not one.
+pub fn run_id(raw: &str) -> crate::error::ApiResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw).map_err(|_| crate::error::ApiError::NotFound(format!("run {raw}")))
+}

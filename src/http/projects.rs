@@ -1,0 +1,64 @@
+//! Projects: `PUT /v1/projects/{project}` creates one, `GET /v1/projects` lists them.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::store::projects;
+
+#[derive(Serialize, ToSchema)]
+pub struct Project {
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectPage {
+    pub items: Vec<Project>,
+    pub next_cursor: Option<String>,
+}
+
+/// Creates a project (201), or finds it there already (200).
+#[utoipa::path(put, path = "/v1/projects/{project}", tag = "projects",
+    params(("project" = String, Path, description = "1 to 63 of a-z, 0-9, - and _, starting with a letter or digit")),
+    responses((status = 201, body = Project), (status = 200, body = Project), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn put(State(app): State<AppState>, Path(project): Path<String>) -> ApiResult<(StatusCode, Json<Project>)> {
+    let valid = !project.is_empty()
+        && project.len() <= 63
+        && project.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && project
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        return Err(ApiError::InvalidField {
+            field: "project".into(),
+            message: "must be 1 to 63 of a-z, 0-9, - and _, starting with a letter or digit".into(),
+        });
+    }
+    let created = projects::create(&app.db, &project).await?;
+    let listed = projects::list(&app.db).await?;
+    let (name, created_at) = listed
+        .into_iter()
+        .find(|(name, _)| *name == project)
+        .ok_or_else(|| ApiError::NotFound(format!("project {project}")))?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(Project { name, created_at })))
+}
+
+/// Every project, by name.
+#[utoipa::path(get, path = "/v1/projects", tag = "projects", responses((status = 200, body = ProjectPage)))]
+pub async fn list(State(app): State<AppState>) -> ApiResult<Json<ProjectPage>> {
+    let items = projects::list(&app.db)
+        .await?
+        .into_iter()
+        .map(|(name, created_at)| Project { name, created_at })
+        .collect();
+    Ok(Json(ProjectPage {
+        items,
+        next_cursor: None,
+    }))
+}

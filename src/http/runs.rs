@@ -1,0 +1,186 @@
+//! Runs: submit (validated before anything is stored, idempotent by key), read, list
+//! newest first with a cursor, cancel.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::domain::run::{Run, RunStatus};
+use crate::domain::step::Step;
+use crate::error::{ApiError, ApiResult};
+use crate::store::{projects, runs};
+
+/// The body of a submit.
+#[derive(Deserialize, ToSchema)]
+pub struct SubmitRun {
+    /// A `lambda_invoke` or `lambda_custom_code` step.
+    #[schema(value_type = Step)]
+    pub step: serde_json::Value,
+}
+
+/// Submits a step run. It is stored and queued before the answer (202); the same
+/// `Idempotency-Key` in the same project answers the first run again (200).
+#[utoipa::path(post, path = "/v1/projects/{project}/runs", tag = "runs",
+    params(("project" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 characters")),
+    request_body = SubmitRun,
+    responses(
+        (status = 202, description = "queued", body = Run),
+        (status = 200, description = "the run first submitted with this Idempotency-Key", body = Run),
+        (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, description = "a field is not acceptable; nothing was created", body = crate::error::ErrorBody)))]
+pub async fn submit(
+    State(app): State<AppState>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Run>)> {
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let raw_step = body.get("step").ok_or_else(|| ApiError::InvalidField {
+        field: "step".into(),
+        message: "is missing: the body is {\"step\": {...}}".into(),
+    })?;
+    let step = Step::parse(raw_step, app.payload_limits())?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let key = value.to_str().unwrap_or_default();
+            if key.is_empty() || key.len() > 255 {
+                return Err(ApiError::InvalidField {
+                    field: "Idempotency-Key".into(),
+                    message: "must be 1 to 255 visible ASCII characters".into(),
+                });
+            }
+            Some(key.to_string())
+        }
+    };
+    if !projects::exists(&app.db, &project).await? {
+        return Err(ApiError::NotFound(format!("project {project}")));
+    }
+    let stored = serde_json::to_value(&step).map_err(|e| ApiError::Internal(e.into()))?;
+    let mut tx = app.db.begin().await?;
+    let (run, created) = runs::submit(&mut tx, &project, &stored, key.as_deref()).await?;
+    tx.commit().await?;
+    if created {
+        tracing::info!(run.id = %run.id, project = %project, step.type = step.kind(), "run submitted");
+        Ok((StatusCode::ACCEPTED, Json(run)))
+    } else {
+        Ok((StatusCode::OK, Json(run)))
+    }
+}
+
+/// One run.
+#[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Run), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Run>> {
+    let id = super::run_id(&id)?;
+    runs::get(&app.db, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("run {id}")))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Only runs with this status.
+    status: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// 1 to 200 (default 50).
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunPage {
+    pub items: Vec<Run>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A project's runs, newest first.
+#[utoipa::path(get, path = "/v1/projects/{project}/runs", tag = "runs",
+    params(("project" = String, Path), ListQuery),
+    responses((status = 200, body = RunPage), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn list(
+    State(app): State<AppState>,
+    Path(project): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<RunPage>> {
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(raw) => Some(RunStatus::parse(raw).ok_or_else(|| ApiError::InvalidField {
+            field: "status".into(),
+            message: "must be queued, running, succeeded, failed, timed_out or cancelled".into(),
+        })?),
+    };
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::InvalidField {
+            field: "limit".into(),
+            message: "must be between 1 and 200".into(),
+        });
+    }
+    let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    if !projects::exists(&app.db, &project).await? {
+        return Err(ApiError::NotFound(format!("project {project}")));
+    }
+    let mut items = runs::list(&app.db, &project, status, before, limit + 1).await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|r| encode_cursor(r.created_at, r.id))
+    } else {
+        None
+    };
+    Ok(Json(RunPage { items, next_cursor }))
+}
+
+/// Cancels a run: a queued one never starts (200); a running one stops being waited for,
+/// and its function is cleaned up (202, the run ends `cancelled` shortly).
+#[utoipa::path(post, path = "/v1/runs/{id}/cancel", tag = "runs", params(("id" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, description = "it was queued: cancelled", body = Run),
+        (status = 202, description = "it is running: its worker was told to stop", body = Run),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "it had already finished", body = crate::error::ErrorBody)))]
+pub async fn cancel(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<(StatusCode, Json<Run>)> {
+    let id = super::run_id(&id)?;
+    let mut tx = app.db.begin().await?;
+    let done = runs::cancel(&mut tx, id).await?;
+    tx.commit().await?;
+    let run = runs::get(&app.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run {id}")))?;
+    match done {
+        runs::Cancelled::Queued => Ok((StatusCode::OK, Json(run))),
+        runs::Cancelled::Running => Ok((StatusCode::ACCEPTED, Json(run))),
+        runs::Cancelled::Nothing if run.status == RunStatus::Running => Ok((StatusCode::ACCEPTED, Json(run))),
+        runs::Cancelled::Nothing => Err(ApiError::Conflict(format!(
+            "run {id} already finished ({})",
+            run.status.as_str()
+        ))),
+    }
+}
+
+fn encode_cursor(at: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.to_rfc3339()))
+}
+
+fn decode_cursor(raw: &str) -> ApiResult<(chrono::DateTime<chrono::Utc>, uuid::Uuid)> {
+    let bad = || ApiError::InvalidField {
+        field: "cursor".into(),
+        message: "is not a cursor this API gave out".into(),
+    };
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(text).map_err(|_| bad())?;
+    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    let at = chrono::DateTime::parse_from_rfc3339(at)
+        .map_err(|_| bad())?
+        .with_timezone(&chrono::Utc);
+    Ok((at, uuid::Uuid::parse_str(id).map_err(|_| bad())?))
+}

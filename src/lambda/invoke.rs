@@ -1,0 +1,182 @@
+//! Invoke, at most once. Retried only when Lambda proved the function did not start: 429
+//! throttling, 409 / ResourceNotReady while the function is not ready, or a connection
+//! refused before the request went out; with exponential backoff and full jitter,
+//! honouring `Retry-After`. Anything else after the request may have gone out ends as
+//! `outcome_unknown` and is never sent again.
+
+use std::time::Duration;
+
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::config::http::HttpResponse;
+use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
+use aws_sdk_lambda::primitives::Blob;
+use rand::Rng;
+
+/// One Invoke call's parameters.
+#[derive(Debug, Clone)]
+pub struct InvokeCall {
+    pub function_name: String,
+    pub qualifier: Option<String>,
+    pub invocation_type: &'static str,
+    pub payload: Vec<u8>,
+    pub client_context_base64: Option<String>,
+}
+
+/// Why an Invoke did not produce an answer.
+#[derive(Debug)]
+pub enum InvokeFailure {
+    /// The request may have reached Lambda; nobody can say whether the function ran.
+    OutcomeUnknown(String),
+    /// Lambda refused the call (not found, bad parameters, permissions...); it did not run.
+    Refused { kind: String, message: String },
+    /// Still throttled or not ready after every retry.
+    GaveUp(String),
+}
+
+/// What the caller is told between attempts (for the run's log).
+pub type RetryNotice<'a> = &'a (dyn Fn(String) + Send + Sync);
+
+/// Retries allowed and the backoff between them.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl RetryPolicy {
+    /// Full jitter over an exponential ceiling, never less than what `Retry-After` asked.
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        let ceiling = self.base.saturating_mul(1 << retry.min(16)).min(self.cap);
+        let jittered = Duration::from_millis(rand::rng().random_range(0..=ceiling.as_millis() as u64));
+        jittered.max(retry_after.unwrap_or_default())
+    }
+}
+
+/// Invokes until an answer, a refusal, or a failure that forbids trying again.
+pub async fn invoke_at_most_once(
+    client: &Client,
+    call: &InvokeCall,
+    policy: RetryPolicy,
+    notice: RetryNotice<'_>,
+) -> Result<InvokeOutput, InvokeFailure> {
+    let mut retry = 0;
+    loop {
+        let request = client
+            .invoke()
+            .function_name(&call.function_name)
+            .set_qualifier(call.qualifier.clone())
+            .invocation_type(call.invocation_type.into())
+            .log_type(aws_sdk_lambda::types::LogType::Tail)
+            .set_client_context(call.client_context_base64.clone())
+            .payload(Blob::new(call.payload.clone()));
+        let error = match request.send().await {
+            Ok(output) => return Ok(output),
+            Err(error) => error,
+        };
+        match classify(&error) {
+            Verdict::Retry { why, retry_after } if retry < policy.max_retries => {
+                let delay = policy.delay(retry, retry_after);
+                notice(format!(
+                    "{why}; trying again in {} ms (retry {} of {})",
+                    delay.as_millis(),
+                    retry + 1,
+                    policy.max_retries
+                ));
+                tokio::time::sleep(delay).await;
+                retry += 1;
+            }
+            Verdict::Retry { why, .. } => {
+                return Err(InvokeFailure::GaveUp(format!("{why}; gave up after {retry} retries")));
+            }
+            Verdict::Refused { kind, message } => return Err(InvokeFailure::Refused { kind, message }),
+            Verdict::Unknown(why) => return Err(InvokeFailure::OutcomeUnknown(why)),
+        }
+    }
+}
+
+enum Verdict {
+    Retry { why: String, retry_after: Option<Duration> },
+    Refused { kind: String, message: String },
+    Unknown(String),
+}
+
+fn classify(error: &SdkError<InvokeError, HttpResponse>) -> Verdict {
+    match error {
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let retry_after = service
+                .raw()
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map(Duration::from_secs_f64);
+            let err = service.err();
+            let kind = ProvideErrorMetadata::code(err).unwrap_or("Unknown").to_string();
+            let message = ProvideErrorMetadata::message(err).unwrap_or_default().to_string();
+            match err {
+                InvokeError::TooManyRequestsException(_) => Verdict::Retry {
+                    why: format!("Lambda throttled the call (429 {kind}: {message})"),
+                    retry_after,
+                },
+                InvokeError::ResourceNotReadyException(_) | InvokeError::ResourceConflictException(_) => {
+                    Verdict::Retry {
+                        why: format!("the function is not ready ({status} {kind}: {message})"),
+                        retry_after,
+                    }
+                }
+                _ if status >= 500 => Verdict::Unknown(format!("Lambda answered {status} {kind}: {message}")),
+                _ => Verdict::Refused { kind, message },
+            }
+        }
+        SdkError::DispatchFailure(dispatch)
+            if dispatch.as_connector_error().is_some_and(|e| refused_before_sending(e)) =>
+        {
+            Verdict::Retry {
+                why: "the connection to Lambda was refused before the request went out".into(),
+                retry_after: None,
+            }
+        }
+        SdkError::ConstructionFailure(_) => Verdict::Refused {
+            kind: "InvalidRequest".into(),
+            message: format!("{}", DisplayErrorContext(error)),
+        },
+        other => Verdict::Unknown(format!(
+            "the Invoke request may have reached Lambda but no answer came back ({})",
+            DisplayErrorContext(other)
+        )),
+    }
+}
+
+/// A refused connection can only happen while connecting: nothing was sent.
+fn refused_before_sending(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(io) = current.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        source = current.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_and_honours_retry_after() {
+        let policy = RetryPolicy {
+            max_retries: 5,
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(2),
+        };
+        for retry in 0..10 {
+            assert!(policy.delay(retry, None) <= Duration::from_secs(2));
+        }
+        assert!(policy.delay(0, Some(Duration::from_secs(3))) >= Duration::from_secs(3));
+    }
+}

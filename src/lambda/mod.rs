@@ -1,0 +1,6 @@
+//! Talking to Lambda: clients per target, the at-most-once Invoke, and turning Lambda's
+//! answer (payload, function error, log tail) into a run's result and log.
+
+pub mod client;
+pub mod invoke;
+pub mod outcome;

@@ -1,0 +1,142 @@
+//! The log writer: every run's lines go through one channel to one task per replica,
+//! which writes them in batches (every ~100 ms or 500 lines) with one NOTIFY per batch.
+//! The channel is unbounded so that logging never blocks or reorders a run: lines reach
+//! the writer in the order their seq numbers were given.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::store::logs::{NewLogLine, insert_batch};
+use crate::store::runs::notify_logs;
+
+const BATCH_LINES: usize = 500;
+const BATCH_WAIT: Duration = Duration::from_millis(100);
+
+enum Command {
+    Line(NewLogLine),
+    /// Acknowledged once every line sent before it is in the database.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Where runs send their log lines.
+#[derive(Clone)]
+pub struct LogSink {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl LogSink {
+    /// Starts the writer; it ends when every sink is dropped and the queue is written.
+    pub fn start(db: sqlx::PgPool) -> Self {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(write_batches(db, receiver));
+        Self { commands }
+    }
+
+    /// The log of one run, numbering its lines from `next_seq`.
+    pub fn for_run(&self, run_id: Uuid, next_seq: i64) -> RunLog {
+        RunLog {
+            run_id,
+            next_seq: Arc::new(AtomicI64::new(next_seq)),
+            sink: self.clone(),
+        }
+    }
+}
+
+/// One run's log.
+#[derive(Clone)]
+pub struct RunLog {
+    pub run_id: Uuid,
+    next_seq: Arc<AtomicI64>,
+    sink: LogSink,
+}
+
+impl RunLog {
+    pub fn line(&self, level: &'static str, message: impl Into<String>) {
+        let line = NewLogLine {
+            run_id: self.run_id,
+            seq: self.next_seq.fetch_add(1, Ordering::SeqCst),
+            time: chrono::Utc::now(),
+            level,
+            message: message.into(),
+        };
+        let _ = self.sink.commands.send(Command::Line(line));
+    }
+
+    pub fn info(&self, message: impl Into<String>) {
+        self.line("info", message);
+    }
+
+    pub fn warn(&self, message: impl Into<String>) {
+        self.line("warn", message);
+    }
+
+    pub fn error(&self, message: impl Into<String>) {
+        self.line("error", message);
+    }
+
+    /// Waits until every line of this run so far is stored.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.sink.commands.send(Command::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn write_batches(db: sqlx::PgPool, mut commands: mpsc::UnboundedReceiver<Command>) {
+    while let Some(first) = commands.recv().await {
+        let mut lines = Vec::new();
+        let mut flushes = Vec::new();
+        let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+        let mut next = Some(first);
+        loop {
+            match next.take() {
+                Some(Command::Line(line)) => lines.push(line),
+                // A flush ends the batch: someone is waiting for it.
+                Some(Command::Flush(done)) => {
+                    flushes.push(done);
+                    break;
+                }
+                None => {}
+            }
+            if lines.len() >= BATCH_LINES {
+                break;
+            }
+            next = match tokio::time::timeout_at(deadline, commands.recv()).await {
+                Ok(Some(command)) => Some(command),
+                _ => break,
+            };
+        }
+        if !lines.is_empty() {
+            write(&db, &lines).await;
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Writes a batch, retrying while the database is away: log lines are not dropped.
+async fn write(db: &sqlx::PgPool, lines: &[NewLogLine]) {
+    let mut runs: Vec<Uuid> = lines.iter().map(|l| l.run_id).collect();
+    runs.sort();
+    runs.dedup();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match insert_batch(db, lines).await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, lines = lines.len(), "writing run logs failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    if let Err(e) = notify_logs(db, &runs).await {
+        tracing::warn!(error = %e, "NOTIFY of new log lines failed; readers will poll");
+    }
+}

@@ -1,0 +1,183 @@
+//! The worker pool of one replica: claims queued runs in batches (woken by NOTIFY, with a
+//! polling fallback), runs each as a task holding no database connection, keeps their
+//! leases with one heartbeat statement, and passes cancel requests on. On shutdown it
+//! stops claiming and lets the runs in hand finish or give themselves back.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::store::queue::{self, ClaimedRun};
+
+/// Why a run in hand must stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    Cancelled,
+    LeaseLost,
+}
+
+/// A run this replica holds, and how to stop it.
+pub struct Held {
+    attempt: i32,
+    stop: CancellationToken,
+    reason: Arc<Mutex<Option<StopReason>>>,
+}
+
+/// The stop signal a running step watches.
+#[derive(Clone)]
+pub struct StopSignal {
+    pub token: CancellationToken,
+    reason: Arc<Mutex<Option<StopReason>>>,
+}
+
+impl StopSignal {
+    pub fn reason(&self) -> Option<StopReason> {
+        *self.reason.lock().expect("stop reason lock")
+    }
+}
+
+type HeldRuns = Arc<Mutex<HashMap<Uuid, Held>>>;
+
+/// Runs the pool until `app.shutdown`; run tasks are spawned on `tracker`.
+pub async fn run(app: AppState, tracker: TaskTracker, execute: fn(AppState, ClaimedRun, StopSignal) -> RunFuture) {
+    let held: HeldRuns = Arc::default();
+    let slots = Arc::new(Semaphore::new(app.settings.workers.max(1)));
+    tracker.spawn(heartbeat(app.clone(), held.clone()));
+    tracker.spawn(pass_cancels_on(app.clone(), held.clone()));
+    let poll = Duration::from_millis(app.settings.poll_ms.max(10));
+    let lease = app.settings.lease_seconds as f64;
+    loop {
+        // Register for a wake-up before looking, so a submit in between is not missed.
+        let submitted = app.notifications.submitted.clone();
+        let woken = submitted.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+
+        let first = tokio::select! {
+            _ = app.shutdown.cancelled() => return,
+            permit = slots.clone().acquire_owned() => permit.expect("slots never close"),
+        };
+        let mut permits = vec![first];
+        while permits.len() < app.settings.claim_batch.max(1) {
+            match slots.clone().try_acquire_owned() {
+                Ok(permit) => permits.push(permit),
+                Err(_) => break,
+            }
+        }
+        let wanted = permits.len();
+        let claimed = match queue::claim(&app.db, &app.worker_id, wanted as i64, lease).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming runs failed; retrying");
+                drop(permits);
+                tokio::select! {
+                    _ = app.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(poll) => continue,
+                }
+            }
+        };
+        let got = claimed.len();
+        for (run, permit) in claimed.into_iter().zip(permits.drain(..)) {
+            let stop = CancellationToken::new();
+            let reason = Arc::new(Mutex::new(None));
+            held.lock().expect("held lock").insert(
+                run.id,
+                Held {
+                    attempt: run.attempt,
+                    stop: stop.clone(),
+                    reason: reason.clone(),
+                },
+            );
+            let (app, held) = (app.clone(), held.clone());
+            tracker.spawn(async move {
+                let id = run.id;
+                execute(app, run, StopSignal { token: stop, reason }).await;
+                held.lock().expect("held lock").remove(&id);
+                drop(permit);
+            });
+        }
+        drop(permits);
+        if got == wanted {
+            continue; // there may be more waiting
+        }
+        tokio::select! {
+            _ = app.shutdown.cancelled() => return,
+            _ = &mut woken => {}
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+/// What `execute` returns: the run's task.
+pub type RunFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Renews every held lease every third of the lease; stops runs whose cancel was asked
+/// or whose lease another replica's rescuer took.
+async fn heartbeat(app: AppState, held: HeldRuns) {
+    let every = Duration::from_secs_f64((app.settings.lease_seconds as f64 / 3.0).max(0.2));
+    loop {
+        tokio::select! {
+            _ = app.shutdown.cancelled() => {}
+            _ = tokio::time::sleep(every) => {}
+        }
+        let snapshot: Vec<(Uuid, i32)> = held
+            .lock()
+            .expect("held lock")
+            .iter()
+            .map(|(id, h)| (*id, h.attempt))
+            .collect();
+        if snapshot.is_empty() {
+            if app.shutdown.is_cancelled() {
+                return;
+            }
+            continue;
+        }
+        match queue::heartbeat(&app.db, &app.worker_id, &snapshot, app.settings.lease_seconds as f64).await {
+            Ok(alive) => {
+                let alive: HashMap<Uuid, bool> = alive.into_iter().collect();
+                let held = held.lock().expect("held lock");
+                for (id, _) in &snapshot {
+                    let Some(run) = held.get(id) else { continue };
+                    match alive.get(id) {
+                        Some(true) => stop(run, StopReason::Cancelled),
+                        Some(false) => {}
+                        None => stop(run, StopReason::LeaseLost),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "heartbeat failed; leases may expire"),
+        }
+    }
+}
+
+/// Cancel requests arrive by NOTIFY at once; the heartbeat catches any that were missed.
+async fn pass_cancels_on(app: AppState, held: HeldRuns) {
+    let mut cancels = app.notifications.cancels.subscribe();
+    loop {
+        let id = tokio::select! {
+            _ = app.shutdown.cancelled() => return,
+            id = cancels.recv() => match id {
+                Ok(id) => id,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => return,
+            },
+        };
+        if let Some(run) = held.lock().expect("held lock").get(&id) {
+            stop(run, StopReason::Cancelled);
+        }
+    }
+}
+
+fn stop(run: &Held, reason: StopReason) {
+    let mut current = run.reason.lock().expect("stop reason lock");
+    if current.is_none() {
+        *current = Some(reason);
+    }
+    run.stop.cancel();
+}

@@ -1,0 +1,67 @@
+//! Run logs: ordered rows `(run_id, seq, time, level, message)`, written in batches.
+
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+/// One line of a run's log.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LogEntry {
+    pub seq: i64,
+    pub time: chrono::DateTime<chrono::Utc>,
+    pub level: String,
+    pub message: String,
+}
+
+/// A line waiting to be written, with its run.
+#[derive(Debug, Clone)]
+pub struct NewLogLine {
+    pub run_id: Uuid,
+    pub seq: i64,
+    pub time: chrono::DateTime<chrono::Utc>,
+    pub level: &'static str,
+    pub message: String,
+}
+
+/// Writes many lines of many runs in one statement.
+pub async fn insert_batch(db: impl PgExecutor<'_>, lines: &[NewLogLine]) -> sqlx::Result<()> {
+    let run_ids: Vec<Uuid> = lines.iter().map(|l| l.run_id).collect();
+    let seqs: Vec<i64> = lines.iter().map(|l| l.seq).collect();
+    let times: Vec<chrono::DateTime<chrono::Utc>> = lines.iter().map(|l| l.time).collect();
+    let levels: Vec<&str> = lines.iter().map(|l| l.level).collect();
+    // Postgres text cannot hold NUL bytes, which function output may contain.
+    let messages: Vec<String> = lines.iter().map(|l| l.message.replace('\0', "\u{FFFD}")).collect();
+    sqlx::query(
+        "INSERT INTO run_logs (run_id, seq, time, level, message)
+         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(run_ids)
+    .bind(seqs)
+    .bind(times)
+    .bind(levels)
+    .bind(messages)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Lines of a run after `after`, in order, at most `limit`.
+pub async fn read_after(db: impl PgExecutor<'_>, run_id: Uuid, after: i64, limit: i64) -> sqlx::Result<Vec<LogEntry>> {
+    let rows: Vec<(i64, chrono::DateTime<chrono::Utc>, String, String)> = sqlx::query_as(
+        "SELECT seq, time, level, message FROM run_logs WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(run_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, time, level, message)| LogEntry {
+            seq,
+            time,
+            level,
+            message,
+        })
+        .collect())
+}

@@ -1,0 +1,172 @@
+//! The queue's SQL: claim short, run unlocked, finish fenced by attempt, rescue what a
+//! dead worker left behind.
+
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+/// A run a worker claimed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedRun {
+    pub id: Uuid,
+    pub project: String,
+    pub step: serde_json::Value,
+    pub attempt: i32,
+    /// The seq the worker's first log line takes.
+    pub next_seq: i64,
+}
+
+/// Claims up to `limit` queued runs, oldest first, skipping rows other workers hold:
+/// one short statement, no transaction kept open afterwards.
+pub async fn claim(
+    db: impl PgExecutor<'_>,
+    worker: &str,
+    limit: i64,
+    lease_seconds: f64,
+) -> sqlx::Result<Vec<ClaimedRun>> {
+    sqlx::query_as(
+        "WITH next AS MATERIALIZED (
+             SELECT id FROM runs WHERE status = 'queued'
+             ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
+         )
+         UPDATE runs r SET status = 'running', attempt = r.attempt + 1, worker = $2,
+             started_at = coalesce(r.started_at, now()),
+             lease_expires_at = now() + make_interval(secs => $3)
+         FROM next WHERE r.id = next.id
+         RETURNING r.id, r.project, r.step, r.attempt,
+             (SELECT coalesce(max(seq), 0) + 1 FROM run_logs WHERE run_id = r.id) AS next_seq",
+    )
+    .bind(limit)
+    .bind(worker)
+    .bind(lease_seconds)
+    .fetch_all(db)
+    .await
+}
+
+/// Extends the leases of the runs a worker still holds; returns each of them with
+/// whether its cancel was asked. A held run missing from the answer lost its lease.
+pub async fn heartbeat(
+    db: impl PgExecutor<'_>,
+    worker: &str,
+    held: &[(Uuid, i32)],
+    lease_seconds: f64,
+) -> sqlx::Result<Vec<(Uuid, bool)>> {
+    let ids: Vec<Uuid> = held.iter().map(|(id, _)| *id).collect();
+    let attempts: Vec<i32> = held.iter().map(|(_, a)| *a).collect();
+    sqlx::query_as(
+        "UPDATE runs r SET lease_expires_at = now() + make_interval(secs => $4)
+         FROM unnest($2::uuid[], $3::int[]) AS held(id, attempt)
+         WHERE r.id = held.id AND r.attempt = held.attempt AND r.status = 'running' AND r.worker = $1
+         RETURNING r.id, r.cancel_requested",
+    )
+    .bind(worker)
+    .bind(ids)
+    .bind(attempts)
+    .bind(lease_seconds)
+    .fetch_all(db)
+    .await
+}
+
+/// Records that an Invoke may go out now: from here the run is never retried.
+/// False when the run is no longer this attempt's (the lease was lost).
+pub async fn mark_invoke_sent(db: impl PgExecutor<'_>, id: Uuid, attempt: i32) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE runs SET invoke_sent = true WHERE id = $1 AND attempt = $2 AND status = 'running'")
+        .bind(id)
+        .bind(attempt)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Remembers the function a custom-code step created, for cleanup after a crash.
+pub async fn set_function_name(db: impl PgExecutor<'_>, id: Uuid, attempt: i32, name: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE runs SET function_name = $3 WHERE id = $1 AND attempt = $2")
+        .bind(id)
+        .bind(attempt)
+        .bind(name)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Whether cancellation of a run was asked.
+pub async fn cancel_requested(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT cancel_requested FROM runs WHERE id = $1")
+        .bind(id)
+        .fetch_one(db)
+        .await
+}
+
+/// Finishes a run, only if this attempt still holds it. False: another worker took over.
+pub async fn finish(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    attempt: i32,
+    status: &str,
+    result: Option<&serde_json::Value>,
+    error: Option<&serde_json::Value>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE runs SET status = $3, result = $4, error = $5, finished_at = now(), lease_expires_at = NULL
+         WHERE id = $1 AND attempt = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(status)
+    .bind(result)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives a run back to the queue (shutdown before its Invoke went out).
+pub async fn release(db: impl PgExecutor<'_>, id: Uuid, attempt: i32) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE runs SET status = 'queued', worker = NULL, lease_expires_at = NULL
+         WHERE id = $1 AND attempt = $2 AND status = 'running' AND NOT invoke_sent",
+    )
+    .bind(id)
+    .bind(attempt)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What the rescuer did with one run whose lease had expired.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Rescued {
+    pub id: Uuid,
+    pub status: String,
+}
+
+/// Runs whose worker stopped heart-beating: cancelled if cancel was asked, failed as
+/// `outcome_unknown` if an Invoke may have gone out (never sent twice), else queued again.
+/// Each gets a log line saying what happened.
+pub async fn rescue_expired(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Rescued>> {
+    sqlx::query_as(
+        "WITH expired AS MATERIALIZED (
+             SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < now()
+             ORDER BY lease_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED
+         ), moved AS (
+             UPDATE runs r SET
+                 status = CASE WHEN r.cancel_requested THEN 'cancelled'
+                               WHEN r.invoke_sent THEN 'failed' ELSE 'queued' END,
+                 error = CASE WHEN r.cancel_requested THEN '{\"code\": \"cancelled\", \"message\": \"cancelled; its worker stopped\"}'::jsonb
+                              WHEN r.invoke_sent THEN '{\"code\": \"outcome_unknown\", \"message\": \"the worker running this step stopped after the Invoke may have been sent; it is not sent again\"}'::jsonb END,
+                 finished_at = CASE WHEN r.cancel_requested OR r.invoke_sent THEN now() END,
+                 lease_expires_at = NULL, worker = NULL
+             FROM expired WHERE r.id = expired.id
+             RETURNING r.id, r.status
+         ), logged AS (
+             INSERT INTO run_logs (run_id, seq, time, level, message)
+             SELECT m.id, coalesce((SELECT max(seq) FROM run_logs l WHERE l.run_id = m.id), 0) + 1, now(), 'warn',
+                    CASE m.status WHEN 'queued' THEN 'its worker stopped before invoking; queued again'
+                                  WHEN 'cancelled' THEN 'cancelled; its worker stopped'
+                                  ELSE 'its worker stopped after the Invoke may have been sent: outcome unknown, not sent again' END
+             FROM moved m
+         )
+         SELECT id, status FROM moved",
+    )
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,194 @@
+//! Runs as the API reads and writes them: submit (idempotent), read, list, cancel.
+
+use sqlx::{PgExecutor, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::domain::run::{Run, RunError, RunResult, RunStatus};
+
+/// The columns of `runs` the API shows.
+const COLUMNS: &str = "id, project, status, step, attempt, created_at, started_at, finished_at, result, error";
+
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: Uuid,
+    project: String,
+    status: String,
+    step: serde_json::Value,
+    attempt: i32,
+    created_at: chrono::DateTime<chrono::Utc>,
+    started_at: Option<chrono::DateTime<chrono::Utc>>,
+    finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    result: Option<serde_json::Value>,
+    error: Option<serde_json::Value>,
+}
+
+impl From<RunRow> for Run {
+    fn from(row: RunRow) -> Self {
+        Run {
+            id: row.id,
+            project: row.project,
+            status: RunStatus::parse(&row.status).unwrap_or(RunStatus::Failed),
+            step: row.step,
+            attempt: row.attempt,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            result: row.result.and_then(|r| serde_json::from_value::<RunResult>(r).ok()),
+            error: row.error.and_then(|e| serde_json::from_value::<RunError>(e).ok()),
+        }
+    }
+}
+
+/// Stores a queued run with its first log line and wakes the workers, all in one
+/// transaction. With an idempotency key already used in the project, returns the first
+/// run instead (`false`: nothing was created).
+pub async fn submit(
+    tx: &mut Transaction<'_, Postgres>,
+    project: &str,
+    step: &serde_json::Value,
+    idempotency_key: Option<&str>,
+) -> sqlx::Result<(Run, bool)> {
+    let id = Uuid::new_v4();
+    let inserted: Option<RunRow> = sqlx::query_as(&format!(
+        "INSERT INTO runs (id, project, status, step, idempotency_key) VALUES ($1, $2, 'queued', $3, $4)
+         ON CONFLICT (project, idempotency_key) DO NOTHING RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(project)
+    .bind(step)
+    .bind(idempotency_key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = inserted else {
+        let existing: RunRow = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM runs WHERE project = $1 AND idempotency_key = $2"
+        ))
+        .bind(project)
+        .bind(idempotency_key)
+        .fetch_one(&mut **tx)
+        .await?;
+        return Ok((existing.into(), false));
+    };
+    sqlx::query("INSERT INTO run_logs (run_id, seq, time, level, message) VALUES ($1, 1, now(), 'info', $2)")
+        .bind(id)
+        .bind(format!("queued {} step", step["type"].as_str().unwrap_or("unknown")))
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("SELECT pg_notify($1, 'submit')")
+        .bind(super::RUNS_CHANNEL)
+        .execute(&mut **tx)
+        .await?;
+    Ok((row.into(), true))
+}
+
+pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Run>> {
+    let row: Option<RunRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(Run::from))
+}
+
+/// Just the status of a run (log readers poll it).
+pub async fn status(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<RunStatus>> {
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    Ok(status.and_then(|s| RunStatus::parse(&s)))
+}
+
+/// A page of a project's runs, newest first, after the cursor `(created_at, id)`.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    project: &str,
+    status: Option<RunStatus>,
+    before: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<Run>> {
+    let rows: Vec<RunRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM runs
+         WHERE project = $1 AND ($2::text IS NULL OR status = $2)
+           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+         ORDER BY created_at DESC, id DESC LIMIT $5"
+    ))
+    .bind(project)
+    .bind(status.map(RunStatus::as_str))
+    .bind(before.map(|(t, _)| t))
+    .bind(before.map(|(_, id)| id))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Run::from).collect())
+}
+
+/// What a cancel request did.
+pub enum Cancelled {
+    /// It was queued: it is cancelled and will never start.
+    Queued,
+    /// It is running: its worker was told to stop.
+    Running,
+    /// It had already finished (or was already being cancelled).
+    Nothing,
+}
+
+/// Cancels a queued run at once, or asks the worker of a running one to stop.
+pub async fn cancel(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Cancelled> {
+    let queued = sqlx::query(
+        "UPDATE runs SET status = 'cancelled', finished_at = now(),
+           error = '{\"code\": \"cancelled\", \"message\": \"cancelled before it started\"}'
+         WHERE id = $1 AND status = 'queued'",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    if queued.rows_affected() == 1 {
+        sqlx::query(
+            "INSERT INTO run_logs (run_id, seq, time, level, message)
+             SELECT $1, coalesce(max(seq), 0) + 1, now(), 'warn', 'cancelled before it started' FROM run_logs WHERE run_id = $1",
+        )
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        notify_logs(&mut **tx, &[id]).await?;
+        return Ok(Cancelled::Queued);
+    }
+    let running = sqlx::query(
+        "UPDATE runs SET cancel_requested = true WHERE id = $1 AND status = 'running' AND NOT cancel_requested",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    if running.rows_affected() == 1 {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(super::RUNS_CHANNEL)
+            .bind(format!("cancel:{id}"))
+            .execute(&mut **tx)
+            .await?;
+        return Ok(Cancelled::Running);
+    }
+    Ok(Cancelled::Nothing)
+}
+
+/// Wakes log readers of these runs.
+pub async fn notify_logs(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<()> {
+    let payload: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    // A NOTIFY payload holds under 8,000 bytes; readers re-read on any notification anyway.
+    let mut joined = payload.join(",");
+    joined.truncate(7_900);
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(super::LOGS_CHANNEL)
+        .bind(joined)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Wakes the workers of every replica (a run was queued again).
+pub async fn notify_submitted(db: impl PgExecutor<'_>) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, 'submit')")
+        .bind(super::RUNS_CHANNEL)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! The `lambda_invoke` step, and the Invoke every step ends with: marked as sent before it
+//! goes out, never sent twice, stopped waiting for on cancel.
+
+use std::time::{Duration, Instant};
+
+use super::{Ending, StepContext};
+use crate::domain::step::InvokeStep;
+use crate::lambda::invoke::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
+use crate::lambda::outcome;
+use crate::queue::pool::StopReason;
+use crate::store::queue;
+
+pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
+    let call = InvokeCall {
+        function_name: step.function_name.clone(),
+        qualifier: step.qualifier.clone(),
+        invocation_type: step.invocation_type.as_str(),
+        payload: step.payload.to_string().into_bytes(),
+        client_context_base64: step.client_context_base64(),
+    };
+    invoke_and_record(ctx, &call).await
+}
+
+/// Sends the Invoke (at most once) and turns the answer into the run's ending and log.
+pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Ending {
+    if ctx.stop.token.is_cancelled() {
+        return stopped(ctx, "cancelled before the Invoke was sent");
+    }
+    if ctx.app.shutdown.is_cancelled() {
+        return Ending::Released;
+    }
+    match queue::mark_invoke_sent(&ctx.app.db, ctx.run.id, ctx.run.attempt).await {
+        Ok(true) => {}
+        Ok(false) => return Ending::LeaseLost,
+        Err(e) => {
+            return Ending::failed(
+                "database_error",
+                format!("could not record the Invoke before sending it: {e}"),
+            );
+        }
+    }
+    let qualifier = call
+        .qualifier
+        .as_deref()
+        .map(|q| format!(" qualifier {q}"))
+        .unwrap_or_default();
+    ctx.log.info(format!(
+        "invoking {} ({}{qualifier})",
+        call.function_name, call.invocation_type
+    ));
+    let policy = RetryPolicy {
+        max_retries: ctx.app.settings.invoke_retries,
+        base: Duration::from_millis(200),
+        cap: Duration::from_secs(20),
+    };
+    let log = ctx.log.clone();
+    let notice = move |message: String| log.warn(message);
+    let started = Instant::now();
+    let answer = tokio::select! {
+        answer = invoke_at_most_once(&ctx.app.lambda.invoke, call, policy, &notice) => answer,
+        _ = ctx.stop.token.cancelled() => {
+            return stopped(ctx, "cancelled while the function ran; it is no longer waited for");
+        }
+    };
+    let elapsed = started.elapsed().as_millis();
+    match answer {
+        Ok(output) => {
+            ctx.log
+                .info(format!("Lambda answered {} in {elapsed} ms", output.status_code()));
+            let outcome = outcome::from_output(&output, call.invocation_type);
+            for (level, line) in outcome.log {
+                ctx.log.line(level, line);
+            }
+            Ending::Finished {
+                status: outcome.status,
+                result: Some(outcome.result),
+                error: outcome.error,
+            }
+        }
+        Err(InvokeFailure::OutcomeUnknown(why)) => {
+            ctx.log.error(format!(
+                "outcome unknown after {elapsed} ms: {why}; it is not sent again"
+            ));
+            Ending::failed("outcome_unknown", why)
+        }
+        Err(InvokeFailure::Refused { kind, message }) => {
+            ctx.log.error(format!("Lambda refused the Invoke: {kind}: {message}"));
+            Ending::failed("lambda_error", format!("{kind}: {message}"))
+        }
+        Err(InvokeFailure::GaveUp(why)) => {
+            ctx.log.error(why.clone());
+            Ending::failed("throttled", why)
+        }
+    }
+}
+
+/// The ending of a step stopped from outside: by cancel, or by losing its lease.
+pub fn stopped(ctx: &StepContext<'_>, when: &str) -> Ending {
+    match ctx.stop.reason() {
+        Some(StopReason::LeaseLost) => {
+            ctx.log
+                .warn("this worker lost the run's lease; another worker settles it");
+            Ending::LeaseLost
+        }
+        _ => {
+            ctx.log.warn(when.to_string());
+            Ending::cancelled(when.to_string())
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Running one claimed run: its span and log, the step, and finishing it fenced by attempt.
+
+mod custom_code;
+mod invoke;
+pub mod sweeper;
+
+use std::time::Instant;
+
+use tracing::Instrument;
+
+use crate::app::AppState;
+use crate::domain::run::{RunError, RunResult, RunStatus};
+use crate::domain::step::Step;
+use crate::queue::logs::RunLog;
+use crate::queue::pool::{RunFuture, StopSignal};
+use crate::store::queue::{self, ClaimedRun};
+use crate::store::runs::notify_logs;
+
+/// How a step ended, from the worker's side.
+pub enum Ending {
+    /// The run is over: record this.
+    Finished {
+        status: RunStatus,
+        result: Option<RunResult>,
+        error: Option<RunError>,
+    },
+    /// Shutdown came before the Invoke went out: give the run back to the queue.
+    Released,
+    /// Another replica took the run over; this attempt must not write anything.
+    LeaseLost,
+}
+
+impl Ending {
+    pub fn failed(code: &str, message: impl Into<String>) -> Self {
+        Self::Finished {
+            status: RunStatus::Failed,
+            result: None,
+            error: Some(RunError {
+                code: code.into(),
+                message: message.into(),
+            }),
+        }
+    }
+
+    pub fn cancelled(message: impl Into<String>) -> Self {
+        Self::Finished {
+            status: RunStatus::Cancelled,
+            result: None,
+            error: Some(RunError {
+                code: "cancelled".into(),
+                message: message.into(),
+            }),
+        }
+    }
+}
+
+/// What a step works with.
+pub struct StepContext<'a> {
+    pub app: &'a AppState,
+    pub run: &'a ClaimedRun,
+    pub log: &'a RunLog,
+    pub stop: &'a StopSignal,
+}
+
+/// The worker pool's entry point for one claimed run.
+pub fn execute(app: AppState, run: ClaimedRun, stop: StopSignal) -> RunFuture {
+    let kind = run.step["type"].as_str().unwrap_or("unknown").to_string();
+    let span = tracing::info_span!("run", run.id = %run.id, step.type = %kind, attempt = run.attempt);
+    Box::pin(execute_run(app, run, stop).instrument(span))
+}
+
+async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
+    let started = Instant::now();
+    let log = app.logs.for_run(run.id, run.next_seq);
+    log.info(format!("claimed by worker {} (attempt {})", app.worker_id, run.attempt));
+    let ending = match serde_json::from_value::<Step>(run.step.clone()) {
+        Err(e) => Ending::failed("invalid_step", format!("the stored step cannot be read: {e}")),
+        Ok(step) => {
+            let context = StepContext {
+                app: &app,
+                run: &run,
+                log: &log,
+                stop: &stop,
+            };
+            match &step {
+                Step::LambdaInvoke(step) => invoke::run(&context, step).await,
+                Step::LambdaCustomCode(step) => custom_code::run(&context, step).await,
+            }
+        }
+    };
+    match ending {
+        Ending::Finished { status, result, error } => {
+            let summary = match &error {
+                Some(e) => format!("run {} ({}: {})", status.as_str(), e.code, e.message),
+                None => format!("run {}", status.as_str()),
+            };
+            log.line(if error.is_some() { "warn" } else { "info" }, summary);
+            // Every line is stored before the status changes, so a reader that sees the
+            // run finished has all of its log.
+            log.flush().await;
+            let result = result.and_then(|r| serde_json::to_value(r).ok());
+            let error = error.and_then(|e| serde_json::to_value(e).ok());
+            match queue::finish(
+                &app.db,
+                run.id,
+                run.attempt,
+                status.as_str(),
+                result.as_ref(),
+                error.as_ref(),
+            )
+            .await
+            {
+                Ok(true) => {
+                    let _ = notify_logs(&app.db, &[run.id]).await;
+                    tracing::info!(
+                        status = status.as_str(),
+                        duration_ms = started.elapsed().as_millis() as u64,
+                        "run finished"
+                    );
+                }
+                Ok(false) => tracing::warn!("run was taken over by another worker; this attempt's result is dropped"),
+                Err(e) => tracing::error!(error = %e, "recording the end of a run failed; the rescuer will settle it"),
+            }
+        }
+        Ending::Released => {
+            log.info("the service is shutting down before the Invoke went out: queued again for another worker");
+            log.flush().await;
+            if let Ok(true) = queue::release(&app.db, run.id, run.attempt).await {
+                let _ = crate::store::runs::notify_submitted(&app.db).await;
+            }
+        }
+        Ending::LeaseLost => {
+            log.flush().await;
+            tracing::warn!("lease lost; another worker owns this run now");
+        }
+    }
+}

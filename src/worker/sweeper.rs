@@ -1,0 +1,55 @@
+//! The sweeper: deletes functions this service created for runs that are over (or gone)
+//! and were not kept: what a crash or a failed delete left behind.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::custom_code::FUNCTION_PREFIX;
+use crate::app::AppState;
+
+pub async fn run(app: AppState, every: Duration) {
+    loop {
+        tokio::select! {
+            _ = app.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        match sweep(&app).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "sweeper deleted functions of finished runs"),
+            Err(e) => tracing::warn!(error = %e, "sweeping orphaned functions failed"),
+        }
+    }
+}
+
+/// One pass; returns how many functions it deleted.
+pub async fn sweep(app: &AppState) -> anyhow::Result<usize> {
+    let mut deleted = 0;
+    let mut pages = app.lambda.control.list_functions().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for function in page?.functions() {
+            let Some(name) = function.function_name() else { continue };
+            let Some(run_id) = name
+                .strip_prefix(FUNCTION_PREFIX)
+                .and_then(|id| Uuid::parse_str(id).ok())
+            else {
+                continue;
+            };
+            let run: Option<(String, Option<bool>)> =
+                sqlx::query_as("SELECT status, (step->>'keep_function')::boolean FROM runs WHERE id = $1")
+                    .bind(run_id)
+                    .fetch_optional(&app.db)
+                    .await?;
+            let orphaned = match run {
+                None => true,
+                Some((status, keep)) => !matches!(status.as_str(), "queued" | "running") && keep != Some(true),
+            };
+            if orphaned {
+                app.lambda.control.delete_function().function_name(name).send().await?;
+                tracing::info!(function = name, run.id = %run_id, "deleted orphaned function");
+                deleted += 1;
+            }
+        }
+    }
+    Ok(deleted)
+}
