@@ -45,6 +45,8 @@ pub enum Ending {
 
 /// A running execution environment.
 pub struct ExecutionEnvironment {
+    /// Whether the runtime runs under bubblewrap (its PID namespace's init is our child's child).
+    sandboxed: bool,
     channel: std::sync::Arc<RuntimeChannel>,
     inbox: mpsc::Sender<Invocation>,
     pid: i32,
@@ -139,6 +141,7 @@ impl ExecutionEnvironment {
         });
 
         Ok(Self {
+            sandboxed: spec.sandbox.bubblewrap.is_some(),
             channel,
             inbox,
             pid,
@@ -201,6 +204,29 @@ impl ExecutionEnvironment {
         kill_group(self.pid);
     }
 
+    /// Kills the environment and waits (up to 5 s) until every process in it is gone, so
+    /// that what it held (processes of the sandbox user above all) is free again. Under
+    /// bubblewrap the sandbox's init goes first: the kernel then ends the whole namespace
+    /// and bubblewrap reaps it before it exits itself.
+    pub async fn kill_and_wait(&self) {
+        if self.sandboxed {
+            for child in children(self.pid) {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe { libc::kill(child, libc::SIGKILL) };
+            }
+        } else {
+            kill_group(self.pid);
+        }
+        let mut exited = self.exited.clone();
+        let _ = tokio::time::timeout(Duration::from_secs(5), exited.wait_for(Option::is_some)).await;
+        kill_group(self.pid);
+    }
+
+    /// A handle that kills this environment from elsewhere (retirement of a busy one).
+    pub fn kill_switch(&self) -> KillSwitch {
+        KillSwitch(self.pid)
+    }
+
     /// Peak resident memory of the runtime's processes, in MB, from /proc.
     pub fn max_memory_used_mb(&self) -> u64 {
         let mut peak_kb = 0;
@@ -219,9 +245,7 @@ impl ExecutionEnvironment {
                     .unwrap_or(0);
                 peak_kb = peak_kb.max(hwm);
             }
-            if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
-                pending.extend(children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()));
-            }
+            pending.extend(children(pid));
         }
         peak_kb.div_ceil(1024)
     }
@@ -235,6 +259,16 @@ impl Drop for ExecutionEnvironment {
     }
 }
 
+/// Kills one environment's process tree.
+#[derive(Debug, Clone, Copy)]
+pub struct KillSwitch(i32);
+
+impl KillSwitch {
+    pub fn kill(&self) {
+        kill_group(self.0);
+    }
+}
+
 fn kill_group(pid: i32) {
     if pid > 0 {
         // SAFETY: kill has no memory-safety preconditions; a negative pid is the group.
@@ -243,6 +277,12 @@ fn kill_group(pid: i32) {
             libc::kill(pid, libc::SIGKILL);
         }
     }
+}
+
+fn children(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .map(|list| list.split_whitespace().filter_map(|c| c.parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 fn make_private_dir(dir: &Path, owner: Option<(u32, u32)>) -> std::io::Result<()> {

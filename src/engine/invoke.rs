@@ -159,10 +159,10 @@ impl Engine {
         let Some(mut lease) = self.pools.acquire(name, &version.version, queue).await else {
             return Err(LambdaError::too_many_requests("Rate Exceeded.", 1));
         };
-        let cold_start = lease.environment.is_none().then(Instant::now);
+        let cold_start = lease.environment().is_none().then(Instant::now);
         if cold_start.is_some() {
             match self.start_environment(name, version).await {
-                Ok(environment) => lease.environment = Some(environment),
+                Ok(environment) => lease.hold(environment),
                 Err(message) => {
                     lease.release(false);
                     let kind = "Runtime.InvalidEntrypoint";
@@ -180,7 +180,7 @@ impl Engine {
                 }
             }
         }
-        let environment = lease.environment.as_ref().expect("leased environment");
+        let environment = lease.environment().expect("leased environment");
         let started = Instant::now();
         invocation.deadline_epoch_ms = (chrono::Utc::now().timestamp_millis() as u64) + timeout.as_millis() as u64;
         let ending = environment.run(invocation, timeout).await;
@@ -194,7 +194,7 @@ impl Engine {
         });
         let duration = initialized.map_or(started, |i| i.max(started)).elapsed();
         if matches!(ending, Ending::TimedOut) {
-            environment.kill();
+            environment.kill_and_wait().await;
         }
         environment.output.drain().await;
         let (printed, dropped) = environment.output.take();

@@ -15,6 +15,8 @@ use super::environment::ExecutionEnvironment;
 pub struct Pool {
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<ExecutionEnvironment>>,
+    /// Kill switches of the environments serving an invocation right now.
+    busy: Mutex<HashMap<u64, super::environment::KillSwitch>>,
     retired: AtomicBool,
 }
 
@@ -22,13 +24,47 @@ pub struct Pool {
 /// (or is killed) when the invocation is done.
 pub struct Lease {
     pool: Arc<Pool>,
-    pub environment: Option<ExecutionEnvironment>,
+    id: u64,
+    environment: Option<ExecutionEnvironment>,
     _permit: OwnedSemaphorePermit,
 }
 
+static LEASES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn environment_kill(environment: &Option<ExecutionEnvironment>) {
+    if let Some(environment) = environment {
+        environment.kill();
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.pool.busy.lock().expect("pool lock").remove(&self.id);
+    }
+}
+
 impl Lease {
+    pub fn environment(&self) -> Option<&ExecutionEnvironment> {
+        self.environment.as_ref()
+    }
+
+    /// Puts a freshly started environment in this lease.
+    pub fn hold(&mut self, environment: ExecutionEnvironment) {
+        self.pool
+            .busy
+            .lock()
+            .expect("pool lock")
+            .insert(self.id, environment.kill_switch());
+        self.environment = Some(environment);
+        // Retired while it was starting: it must not run.
+        if self.pool.retired.load(Ordering::Acquire) {
+            environment_kill(&self.environment);
+        }
+    }
+
     /// Returns a healthy environment for reuse; anything else is dropped, which kills it.
     pub fn release(mut self, reusable: bool) {
+        self.pool.busy.lock().expect("pool lock").remove(&self.id);
         if let Some(environment) = self.environment.take()
             && reusable
             && environment.is_alive()
@@ -65,6 +101,7 @@ impl Pools {
                 Arc::new(Pool {
                     permits: Arc::new(Semaphore::new(self.per_function)),
                     idle: Mutex::new(Vec::new()),
+                    busy: Mutex::new(HashMap::new()),
                     retired: AtomicBool::new(false),
                 })
             })
@@ -80,15 +117,24 @@ impl Pools {
             let mut idle = pool.idle.lock().expect("pool lock");
             std::iter::from_fn(|| idle.pop()).find(ExecutionEnvironment::is_alive)
         };
+        let id = LEASES.fetch_add(1, Ordering::Relaxed);
+        if let Some(environment) = &environment {
+            pool.busy
+                .lock()
+                .expect("pool lock")
+                .insert(id, environment.kill_switch());
+        }
         Some(Lease {
             pool,
+            id,
             environment,
             _permit: permit,
         })
     }
 
-    /// Stops reusing the environments of a function (all versions, or one): idle ones are
-    /// killed now, busy ones when their invocation ends.
+    /// Stops the environments of a function (all versions, or one), idle and busy: a
+    /// deleted or changed function's code must not go on running. A busy one's
+    /// invocation ends as a runtime exit.
     pub fn retire(&self, function: &str, version: Option<&str>) {
         let retired: Vec<Arc<Pool>> = {
             let mut pools = self.pools.lock().expect("pools lock");
@@ -100,8 +146,7 @@ impl Pools {
             keys.iter().filter_map(|k| pools.remove(k)).collect()
         };
         for pool in retired {
-            pool.retired.store(true, Ordering::Release);
-            pool.idle.lock().expect("pool lock").clear();
+            retire(&pool);
         }
     }
 
@@ -118,12 +163,11 @@ impl Pools {
         reaped
     }
 
-    /// Kills every environment: idle ones now, busy ones as they finish.
+    /// Kills every environment.
     pub fn retire_all(&self) {
         let pools: Vec<Arc<Pool>> = self.pools.lock().expect("pools lock").drain().map(|(_, p)| p).collect();
         for pool in pools {
-            pool.retired.store(true, Ordering::Release);
-            pool.idle.lock().expect("pool lock").clear();
+            retire(&pool);
         }
     }
 
@@ -131,5 +175,13 @@ impl Pools {
     pub fn idle_count(&self) -> usize {
         let pools = self.pools.lock().expect("pools lock");
         pools.values().map(|p| p.idle.lock().expect("pool lock").len()).sum()
+    }
+}
+
+fn retire(pool: &Pool) {
+    pool.retired.store(true, Ordering::Release);
+    pool.idle.lock().expect("pool lock").clear();
+    for kill in pool.busy.lock().expect("pool lock").values() {
+        kill.kill();
     }
 }

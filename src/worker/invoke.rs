@@ -73,7 +73,7 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
             }
             Ending::Finished {
                 status: outcome.status,
-                result: Some(outcome.result),
+                result: Some(Box::new(outcome.result)),
                 error: outcome.error,
             }
         }

@@ -21,7 +21,7 @@ pub enum Ending {
     /// The run is over: record this.
     Finished {
         status: RunStatus,
-        result: Option<RunResult>,
+        result: Option<Box<RunResult>>,
         error: Option<RunError>,
     },
     /// Shutdown came before the Invoke went out: give the run back to the queue.

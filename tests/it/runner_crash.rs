@@ -1,0 +1,108 @@
+//! A worker killed mid-run (SIGKILL of a real `lambda-steps serve` process) leaves no run
+//! stuck forever and none invoked twice: another replica's rescuer fails the invoked run
+//! as `outcome_unknown` and runs the one that had not started.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::service::{TestService, database_url};
+
+#[sqlx::test]
+async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPool) {
+    // Every invocation of the function reports itself here.
+    let invocations = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = invocations.local_addr().unwrap().port();
+    let code = format!(
+        "import socket, time\ndef lambda_handler(e, c):\n    socket.create_connection(('127.0.0.1', {port})).close()\n    time.sleep(120)\n"
+    );
+    let data = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..2)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let mut doomed = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", ports[0]),
+            "--engine-listen",
+            &format!("127.0.0.1:{}", ports[1]),
+        ])
+        .args([
+            "--lease-seconds",
+            "2",
+            "--poll-ms",
+            "100",
+            "--workers",
+            "1",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .env("DATABASE_URL", database_url(&db))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let api = format!("http://127.0.0.1:{}", ports[0]);
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http.get(format!("{api}/readyz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let submit = |step: serde_json::Value| {
+        let (http, api) = (http.clone(), api.clone());
+        async move {
+            let run: serde_json::Value = http
+                .post(format!("{api}/v1/projects/default/runs"))
+                .json(&json!({"step": step}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            run["id"].as_str().unwrap().to_string()
+        }
+    };
+    let invoked =
+        submit(json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": code, "timeout_seconds": 300}))
+            .await;
+    // The one worker slot is busy: this one waits in the queue.
+    let waiting =
+        submit(json!({"type": "lambda_invoke", "function_name": "absent", "invocation_type": "DryRun"})).await;
+
+    let (first, _) = tokio::time::timeout(Duration::from_secs(60), invocations.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    drop(first);
+    doomed.kill().await.unwrap(); // SIGKILL: no shutdown, no cleanup
+
+    let survivor = TestService::start(db, &["--lease-seconds", "2"]).await;
+    let rescued = survivor.wait_finished(&invoked).await;
+    assert_eq!(rescued["status"], "failed", "{rescued}");
+    assert_eq!(rescued["error"]["code"], "outcome_unknown");
+    let log = survivor.log(&invoked).await;
+    assert!(
+        log.iter().any(|l| l.contains("outcome unknown, not sent again")),
+        "{log:#?}"
+    );
+    let other = survivor.wait_finished(&waiting).await;
+    assert_eq!(other["attempt"], 1, "the queued run ran once, on the survivor");
+    assert_ne!(other["status"], "queued");
+
+    let again = tokio::time::timeout(Duration::from_secs(3), invocations.accept()).await;
+    assert!(again.is_err(), "the function was invoked a second time");
+    survivor.stop().await;
+}

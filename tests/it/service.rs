@@ -1,0 +1,134 @@
+//! Test support for the step runner: the real service (`lambda_steps::serve`) on a free
+//! port, against a fresh Postgres database from `#[sqlx::test]` and an engine of its own.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::TestEngine;
+
+pub struct TestService {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub engine: TestEngine,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _data: tempfile::TempDir,
+}
+
+impl TestService {
+    /// The service talking to its own engine over HTTP, as with any Lambda endpoint.
+    pub async fn start(db: PgPool, flags: &[&str]) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let engine = TestEngine::start(&data.path().join("engine"), &[]).await;
+        Self::start_with_engine(db, engine, data, flags).await
+    }
+
+    pub async fn start_with_engine(db: PgPool, engine: TestEngine, data: tempfile::TempDir, flags: &[&str]) -> Self {
+        let mut args = vec![
+            "--aws-endpoint-url".to_string(),
+            engine.url.clone(),
+            "--data-dir".into(),
+            data.path().display().to_string(),
+            "--poll-ms".into(),
+            "200".into(),
+        ];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let settings = lambda_steps::config::ServeSettings::from_args(args);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(lambda_steps::serve(listener, settings, db, shutdown.clone()));
+        Self {
+            url,
+            http: reqwest::Client::new(),
+            engine,
+            shutdown,
+            task,
+            _data: data,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(40), self.task).await;
+        self.engine.stop().await;
+    }
+
+    /// POSTs a step to a project; answers the status and body.
+    pub async fn submit(&self, project: &str, step: Value) -> (u16, Value) {
+        self.submit_with_key(project, step, None).await
+    }
+
+    pub async fn submit_with_key(&self, project: &str, step: Value, key: Option<&str>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/v1/projects/{project}/runs", self.url))
+            .json(&json!({"step": step}));
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str) -> (u16, Value) {
+        let response = self.http.post(format!("{}{path}", self.url)).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Submits and waits for the run to finish; answers the finished run.
+    pub async fn run(&self, step: Value) -> Value {
+        let (status, run) = self.submit("default", step).await;
+        assert_eq!(status, 202, "{run}");
+        self.wait_finished(run["id"].as_str().unwrap()).await
+    }
+
+    pub async fn wait_finished(&self, id: &str) -> Value {
+        self.wait_for(id, |run| !matches!(run["status"].as_str(), Some("queued" | "running")))
+            .await
+    }
+
+    pub async fn wait_for(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..1200 {
+            let (_, run) = self.get(&format!("/v1/runs/{id}")).await;
+            if done(&run) {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("run {id} did not get there in 60 s");
+    }
+
+    /// Every log message of a run, in order.
+    pub async fn log(&self, id: &str) -> Vec<String> {
+        let (_, page) = self.get(&format!("/v1/runs/{id}/logs?limit=5000")).await;
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// The URL of the database a `#[sqlx::test]` pool points at, for a child process.
+pub fn database_url(db: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set by scripts/test");
+    let name = db
+        .connect_options()
+        .get_database()
+        .expect("test database name")
+        .to_string();
+    let (server, _) = base.rsplit_once('/').expect("DATABASE_URL ends with /database");
+    format!("{server}/{name}")
+}
