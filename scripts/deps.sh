@@ -58,3 +58,65 @@ ensure_rust_components() {
     cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
   fi
 }
+
+# Postgres for the service or the tests; exports DATABASE_URL (database $1) unless it is
+# set. Tries a local server (socket as this user, then TCP as postgres), starts the
+# installed cluster if it is down, installs PostgreSQL if it is missing, and as a last
+# resort (not root) starts a private cluster under lambda-steps-data/postgres.
+ensure_postgres() {
+  local db="$1"
+  [ -n "${DATABASE_URL:-}" ] && return 0
+  command -v psql >/dev/null 2>&1 || ensure_debian_packages postgresql-client
+  if pg_url_works "$db"; then return 0; fi
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    ensure_debian_packages postgresql
+  fi
+  if [ -d /etc/postgresql ] && [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; then
+    local version
+    version="$(ls /etc/postgresql | sort -V | tail -1)"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start >/dev/null 2>&1 || true
+    for _ in $(seq 1 30); do pg_url_works "$db" && return 0; sleep 0.5; done
+    if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1; then
+      runuser -u postgres -- createuser --superuser "$(id -un)" >/dev/null 2>&1 || true
+      pg_url_works "$db" && return 0
+    fi
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    private_postgres "$db" && return 0
+  fi
+  echo "lambda-steps: no Postgres could be reached or started; set DATABASE_URL" >&2
+  return 1
+}
+
+pg_url_works() {
+  local db="$1" url
+  for url in "postgres://%2Fvar%2Frun%2Fpostgresql/postgres" "postgres://postgres@127.0.0.1:5432/postgres"; do
+    if psql "$url" -Atqc 'select 1' >/dev/null 2>&1; then
+      export DATABASE_URL="${url%/postgres}/$db"
+      return 0
+    fi
+  done
+  return 1
+}
+
+private_postgres() {
+  local db="$1" bin dir encoded
+  bin="$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")"
+  dir="$PWD/lambda-steps-data/postgres"
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    mkdir -p "$dir"
+    "$bin/initdb" -D "$dir" -A trust -U postgres >/dev/null
+  fi
+  if ! "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -o "-k $dir -c listen_addresses=''" start >/dev/null
+  fi
+  encoded="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$dir")"
+  export DATABASE_URL="postgres://postgres@$encoded/$db"
+  echo "lambda-steps: started a private Postgres in $dir" >&2
+}
+
+ensure_debian_packages() {
+  echo "lambda-steps: installing $*" >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}

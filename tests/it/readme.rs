@@ -1,29 +1,76 @@
-//! The README's engine walkthrough, run as written: its shell block (between the
-//! `readme-test:engine` markers) against a real `lambda-steps lambda-local` process,
-//! with the AWS CLI from the test venv.
+//! The README's walkthroughs, run as written: its shell blocks (after the `readme-test:*`
+//! markers) against real `lambda-steps` processes, with the AWS CLI from the test venv.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use sqlx::PgPool;
+
+use crate::service::database_url;
 use crate::support::venv;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_readme_aws_cli_walkthrough_works_as_written() {
+/// The first bash block after `<!-- readme-test:{name} -->`.
+fn readme_block(name: &str) -> String {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let block = readme
-        .split("<!-- readme-test:engine -->")
+    readme
+        .split(&format!("<!-- readme-test:{name} -->"))
         .nth(1)
         .and_then(|rest| rest.split("```bash\n").nth(1))
         .and_then(|code| code.split("```").next())
-        .expect("README has a readme-test:engine bash block");
+        .unwrap_or_else(|| panic!("README has a readme-test:{name} bash block"))
+        .to_string()
+}
 
-    let work = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+async fn wait_for_port(port: u16) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nothing listens on {port}");
+}
+
+/// Runs a block with bash -euo pipefail, the venv's tools first on PATH; answers stdout.
+async fn run_block(script: &str, dir: &Path) -> String {
+    let path = format!(
+        "{}:{}",
+        venv().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(dir)
+            .env("PATH", path)
+            .output(),
+    )
+    .await
+    .expect("the README block finishes")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "README block failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_aws_cli_walkthrough_works_as_written() {
+    let work = tempfile::tempdir().unwrap();
+    let port = free_port();
     let mut engine = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
         .args(["lambda-local", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(work.path().join("data"))
@@ -32,30 +79,13 @@ async fn the_readme_aws_cli_walkthrough_works_as_written() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    let script = block.replace("127.0.0.1:9001", &format!("127.0.0.1:{port}"));
-    let path = format!(
-        "{}:{}",
-        venv().join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = tokio::process::Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .current_dir(work.path())
-        .env("PATH", path)
-        .output()
-        .await
-        .unwrap();
+    wait_for_port(port).await;
+    let stdout = run_block(
+        &readme_block("engine").replace("127.0.0.1:9001", &format!("127.0.0.1:{port}")),
+        work.path(),
+    )
+    .await;
     let _ = engine.kill().await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "README block failed:\n{stdout}\n{stderr}");
     assert!(
         stdout.contains("hello world"),
         "the function's print shows in the log tail:\n{stdout}"
@@ -65,4 +95,42 @@ async fn the_readme_aws_cli_walkthrough_works_as_written() {
         stdout.contains(r#"{"greeting": "hello world"}"#),
         "the result is printed:\n{stdout}"
     );
+}
+
+#[sqlx::test]
+async fn the_readme_curl_walkthrough_works_as_written(db: PgPool) {
+    let work = tempfile::tempdir().unwrap();
+    let (api, engine_port) = (free_port(), free_port());
+    let mut service = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{api}"),
+            "--engine-listen",
+            &format!("127.0.0.1:{engine_port}"),
+            "--data-dir",
+        ])
+        .arg(work.path().join("data"))
+        .env("DATABASE_URL", database_url(&db))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for_port(api).await;
+    let stdout = run_block(
+        &readme_block("runner").replace("127.0.0.1:8080", &format!("127.0.0.1:{api}")),
+        work.path(),
+    )
+    .await;
+    let _ = service.kill().await;
+    for expected in [
+        "\"message\":\"queued lambda_custom_code step\"",
+        "\"message\":\"hello sre\"",
+        "\"message\":\"run succeeded\"",
+        "event: end",
+        "\"status\": \"succeeded\"",
+        "\"greeting\": \"hello sre\"",
+    ] {
+        assert!(stdout.contains(expected), "{expected} missing from:\n{stdout}");
+    }
 }
