@@ -40,15 +40,31 @@ async fn main() {
     let (server, _) = admin.rsplit_once('/').expect("DATABASE_URL ends with /database");
     let database = format!("lambda_steps_bench_{}", std::process::id());
     let url = format!("{server}/{database}");
-    Postgres::create_database(&url).await.expect("create the bench database");
+    Postgres::create_database(&url)
+        .await
+        .expect("create the bench database");
 
     let seen = Arc::new(Seen::default());
     let null_url = null_lambda(seen.clone()).await;
     let data = tempfile::tempdir().unwrap();
     let (api_port, engine_port) = (free_port(), free_port());
     let mut service = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{api_port}"), "--engine-listen", &format!("127.0.0.1:{engine_port}")])
-        .args(["--aws-endpoint-url", &null_url, "--workers", "8000", "--db-connections", "20", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{api_port}"),
+            "--engine-listen",
+            &format!("127.0.0.1:{engine_port}"),
+        ])
+        .args([
+            "--aws-endpoint-url",
+            &null_url,
+            "--workers",
+            "8000",
+            "--db-connections",
+            "20",
+            "--data-dir",
+        ])
         .arg(data.path())
         .env("DATABASE_URL", &url)
         .env("RUST_LOG", "warn")
@@ -60,8 +76,15 @@ async fn main() {
     let api = format!("http://127.0.0.1:{api_port}");
     let http = reqwest::Client::new();
     wait_ready(&http, &api).await;
-    let db = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-    println!("lambda-steps runner benchmark: {} cores, null Lambda endpoint, one replica, 20 database connections", cores());
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    println!(
+        "lambda-steps runner benchmark: {} cores, null Lambda endpoint, one replica, 20 database connections",
+        cores()
+    );
 
     // Idle: one run at a time, each submitted after the previous one was invoked.
     for i in 0..IDLE_RUNS {
@@ -110,7 +133,10 @@ async fn main() {
     };
     submit_many(&http, &api, "null-2000", IN_FLIGHT_RUNS, 64).await;
     let (peak_rss, peak_connections, max_in_flight) = sampler.await.unwrap();
-    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE status <> 'succeeded'").fetch_one(&db).await.unwrap();
+    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE status <> 'succeeded'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     let _ = service.kill().await;
 
     let ceiling = pgbench(&url);
@@ -121,8 +147,16 @@ async fn main() {
     println!("| measure | figure |");
     println!("|---|---|");
     println!("| runs/s end to end through HTTP ({THROUGHPUT_RUNS} runs, 32 submitters) | {runs_per_second:.0} |");
-    println!("| submit-to-invoke p50 / p99 at idle (ms) | {:.2} / {:.2} |", pct(&idle, 0.5), pct(&idle, 0.99));
-    println!("| submit-to-invoke p50 / p99 under load (ms) | {:.2} / {:.2} |", pct(&loaded, 0.5), pct(&loaded, 0.99));
+    println!(
+        "| submit-to-invoke p50 / p99 at idle (ms) | {:.2} / {:.2} |",
+        pct(&idle, 0.5),
+        pct(&idle, 0.99)
+    );
+    println!(
+        "| submit-to-invoke p50 / p99 under load (ms) | {:.2} / {:.2} |",
+        pct(&loaded, 0.5),
+        pct(&loaded, 0.99)
+    );
     println!("| most runs in flight on one replica, 2 s function | {max_in_flight} |");
     println!("| peak RSS of the replica meanwhile (MB) | {peak_rss} |");
     println!("| most database connections of the replica | {peak_connections} |");
@@ -134,9 +168,16 @@ async fn main() {
 /// A Lambda Invoke endpoint that does nothing: answers `{}` after the delay in the
 /// function's name (`null-2000`: 2 s), and notes when each call arrived.
 async fn null_lambda(seen: Arc<Seen>) -> String {
-    async fn invoke(State(seen): State<Arc<Seen>>, Path(name): Path<String>, body: axum::body::Bytes) -> impl IntoResponse {
+    async fn invoke(
+        State(seen): State<Arc<Seen>>,
+        Path(name): Path<String>,
+        body: axum::body::Bytes,
+    ) -> impl IntoResponse {
         let now = chrono::Utc::now().timestamp_micros();
-        if let Some(sent) = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["sent_at_us"].as_i64()) {
+        if let Some(sent) = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["sent_at_us"].as_i64())
+        {
             seen.latencies.lock().unwrap().push((now - sent) as f64 / 1000.0);
         }
         seen.invokes.fetch_add(1, Ordering::SeqCst);
@@ -147,7 +188,13 @@ async fn null_lambda(seen: Arc<Seen>) -> String {
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
         seen.in_flight.fetch_sub(1, Ordering::SeqCst);
-        ([("x-amz-executed-version", "$LATEST"), ("content-type", "application/json")], "{}")
+        (
+            [
+                ("x-amz-executed-version", "$LATEST"),
+                ("content-type", "application/json"),
+            ],
+            "{}",
+        )
     }
     let router = axum::Router::new()
         .route("/2015-03-31/functions/{name}/invocations", axum::routing::post(invoke))
@@ -204,7 +251,9 @@ async fn wait_all_finished(db: &PgPool, total: usize) {
 fn pgbench(url: &str) -> f64 {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pgbench_job.sql");
     let out = std::process::Command::new("pgbench")
-        .args(["-n", "-M", "extended", "-c", "20", "-j", "2", "-T", "10", "-f", script, url])
+        .args([
+            "-n", "-M", "extended", "-c", "20", "-j", "2", "-T", "10", "-f", script, url,
+        ])
         .output()
         .expect("pgbench runs (apt-get install postgresql-client)");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -212,7 +261,12 @@ fn pgbench(url: &str) -> f64 {
         .find_map(|l| l.strip_prefix("tps = "))
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("pgbench printed no tps:\n{text}\n{}", String::from_utf8_lossy(&out.stderr)))
+        .unwrap_or_else(|| {
+            panic!(
+                "pgbench printed no tps:\n{text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
 }
 
 fn take(seen: &Seen) -> Vec<f64> {
@@ -222,20 +276,32 @@ fn take(seen: &Seen) -> Vec<f64> {
 fn pct(samples: &[f64], q: f64) -> f64 {
     let mut sorted = samples.to_vec();
     sorted.sort_by(|a, b| a.total_cmp(b));
-    sorted.get(((sorted.len().max(1) - 1) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN)
+    sorted
+        .get(((sorted.len().max(1) - 1) as f64 * q).round() as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
 }
 
 fn rss_mb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")).map(|v| v.trim().trim_end_matches("kB").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .map(|v| v.trim().trim_end_matches("kB").trim().to_string())
+        })
         .and_then(|kb| kb.parse::<u64>().ok())
         .map_or(0, |kb| kb / 1024)
 }
 
 async fn wait_ready(http: &reqwest::Client, api: &str) {
     for _ in 0..600 {
-        if http.get(format!("{api}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        if http
+            .get(format!("{api}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -244,7 +310,11 @@ async fn wait_ready(http: &reqwest::Client, api: &str) {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn cores() -> usize {

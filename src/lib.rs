@@ -77,7 +77,10 @@ pub async fn serve(
         shutdown.clone(),
     ));
     tracker.spawn(queue::rescue::run(state.clone()));
-    tracker.spawn(worker::sweeper::run(state.clone(), Duration::from_secs(60)));
+    tracker.spawn(worker::sweeper::run(
+        state.clone(),
+        Duration::from_secs(state.settings.sweep_seconds.max(1)),
+    ));
     let workers = tokio::spawn(queue::pool::run(state.clone(), tracker.clone(), worker::execute));
 
     let router = http::router(state.clone());

@@ -27,14 +27,18 @@ impl TestService {
     }
 
     pub async fn start_with_engine(db: PgPool, engine: TestEngine, data: tempfile::TempDir, flags: &[&str]) -> Self {
-        let mut args = vec![
-            "--aws-endpoint-url".to_string(),
-            engine.url.clone(),
+        // The service talks to its engine unless the test points it elsewhere.
+        let mut args = if flags.contains(&"--aws-endpoint-url") {
+            Vec::new()
+        } else {
+            vec!["--aws-endpoint-url".to_string(), engine.url.clone()]
+        };
+        args.extend([
             "--data-dir".into(),
             data.path().display().to_string(),
             "--poll-ms".into(),
             "200".into(),
-        ];
+        ]);
         args.extend(flags.iter().map(|f| f.to_string()));
         let settings = lambda_steps::config::ServeSettings::from_args(args);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

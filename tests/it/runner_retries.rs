@@ -1,0 +1,150 @@
+//! At most once against a Lambda endpoint that misbehaves on purpose: a 429 with
+//! Retry-After is retried and then answered; a connection dropped after the request went
+//! out ends `outcome_unknown` with no second request. And the sweeper deletes a function
+//! no live run owns.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::service::TestService;
+use crate::support::{TestEngine, create};
+
+/// Invoke calls per function name; `throttled-N` answers 429 (Retry-After: 1) N times.
+#[derive(Default)]
+struct Calls(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+
+async fn fake_invoke(State(calls): State<Arc<Calls>>, Path(name): Path<String>) -> Response {
+    let count = {
+        let mut calls = calls.0.lock().unwrap();
+        let count = calls.entry(name.clone()).or_default();
+        *count += 1;
+        *count
+    };
+    let throttles: usize = name
+        .strip_prefix("throttled-")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    if count <= throttles {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("x-amzn-errortype", "TooManyRequestsException"), ("retry-after", "1")],
+            r#"{"Type":"User","message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded"}"#,
+        )
+            .into_response();
+    }
+    ([("x-amz-executed-version", "$LATEST")], r#"{"attempt": "ok"}"#).into_response()
+}
+
+#[sqlx::test]
+async fn throttling_is_retried_after_retry_after_and_nothing_else_is(db: PgPool) {
+    let calls = Arc::new(Calls::default());
+    let router = axum::Router::new()
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            axum::routing::post(fake_invoke),
+        )
+        .with_state(calls.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fake = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    // A connection that reads the request and closes without an answer.
+    let dropper = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dropper_url = format!("http://{}", dropper.local_addr().unwrap());
+    let dropped = Arc::new(AtomicUsize::new(0));
+    tokio::spawn({
+        let dropped = dropped.clone();
+        async move {
+            loop {
+                let Ok((mut socket, _)) = dropper.accept().await else {
+                    return;
+                };
+                dropped.fetch_add(1, Ordering::SeqCst);
+                let mut buf = vec![0u8; 65536];
+                let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut buf).await;
+                drop(socket);
+            }
+        }
+    });
+
+    let service = TestService::start(db.clone(), &["--aws-endpoint-url", &fake]).await;
+    let started = Instant::now();
+    let run = service
+        .run(json!({"type": "lambda_invoke", "function_name": "throttled-2"}))
+        .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(calls.0.lock().unwrap()["throttled-2"], 3, "two 429s, then the answer");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "each retry waited the Retry-After second"
+    );
+    let log = service.log(run["id"].as_str().unwrap()).await;
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.starts_with("Lambda throttled the call"))
+            .count(),
+        2,
+        "{log:#?}"
+    );
+    service.stop().await;
+
+    let service = TestService::start(db, &["--aws-endpoint-url", &dropper_url]).await;
+    let lost = service
+        .run(json!({"type": "lambda_invoke", "function_name": "anything"}))
+        .await;
+    assert_eq!(lost["status"], "failed", "{lost}");
+    assert_eq!(lost["error"]["code"], "outcome_unknown");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(dropped.load(Ordering::SeqCst), 1, "the Invoke was not sent again");
+    service.stop().await;
+}
+
+#[sqlx::test]
+async fn the_sweeper_deletes_functions_no_live_run_owns(db: PgPool) {
+    let data = tempfile::tempdir().unwrap();
+    let engine = TestEngine::start(&data.path().join("engine"), &[]).await;
+    let orphan = format!("lambda-steps-{}", uuid::Uuid::new_v4().simple());
+    create(
+        &engine.client,
+        &orphan,
+        "python3.12",
+        "app.handler",
+        &[("app.py", "def handler(e, c):\n    return 1\n")],
+    )
+    .await;
+    create(
+        &engine.client,
+        "someone-elses",
+        "python3.12",
+        "app.handler",
+        &[("app.py", "def handler(e, c):\n    return 1\n")],
+    )
+    .await;
+    let service = TestService::start_with_engine(db, engine, data, &["--sweep-seconds", "1"]).await;
+    let mut names = Vec::new();
+    for _ in 0..100 {
+        let listed = service.engine.client.list_functions().send().await.unwrap();
+        names = listed
+            .functions()
+            .iter()
+            .filter_map(|f| f.function_name().map(str::to_string))
+            .collect();
+        if names.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        names,
+        ["someone-elses"],
+        "the orphan is gone, other functions are left alone"
+    );
+    service.stop().await;
+}
