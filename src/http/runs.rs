@@ -58,13 +58,12 @@ pub async fn submit(
             Some(key.to_string())
         }
     };
-    if !projects::exists(&app.db, &project).await? {
-        return Err(ApiError::NotFound(format!("project {project}")));
-    }
     let stored = serde_json::to_value(&step).map_err(|e| ApiError::Internal(e.into()))?;
-    let mut tx = app.db.begin().await?;
-    let (run, created) = runs::submit(&mut tx, &project, &stored, key.as_deref()).await?;
-    tx.commit().await?;
+    let (run, created) = match runs::submit(&app.db, &project, &stored, key.as_deref()).await {
+        Ok(submitted) => submitted,
+        Err(runs::SubmitRefused::NoSuchProject) => return Err(ApiError::NotFound(format!("project {project}"))),
+        Err(runs::SubmitRefused::Database(e)) => return Err(e.into()),
+    };
     if created {
         tracing::info!(run.id = %run.id, project = %project, step.type = step.kind(), "run submitted");
         Ok((StatusCode::ACCEPTED, Json(run)))

@@ -15,6 +15,7 @@ use crate::store::runs::notify_logs;
 
 const BATCH_LINES: usize = 500;
 const BATCH_WAIT: Duration = Duration::from_millis(100);
+const FLUSH_WAIT: Duration = Duration::from_millis(5);
 
 enum Command {
     Line(NewLogLine),
@@ -91,15 +92,16 @@ async fn write_batches(db: sqlx::PgPool, mut commands: mpsc::UnboundedReceiver<C
     while let Some(first) = commands.recv().await {
         let mut lines = Vec::new();
         let mut flushes = Vec::new();
-        let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+        let mut deadline = tokio::time::Instant::now() + BATCH_WAIT;
         let mut next = Some(first);
         loop {
             match next.take() {
                 Some(Command::Line(line)) => lines.push(line),
-                // A flush ends the batch: someone is waiting for it.
+                // Someone waits for this batch: close it soon, but let the flushes of
+                // runs finishing at the same moment share it.
                 Some(Command::Flush(done)) => {
                     flushes.push(done);
-                    break;
+                    deadline = deadline.min(tokio::time::Instant::now() + FLUSH_WAIT);
                 }
                 None => {}
             }

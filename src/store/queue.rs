@@ -96,7 +96,8 @@ pub async fn cancel_requested(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result
         .await
 }
 
-/// Finishes a run, only if this attempt still holds it. False: another worker took over.
+/// Finishes a run, only if this attempt still holds it, and wakes its log readers, in one
+/// statement. False: another worker took over.
 pub async fn finish(
     db: impl PgExecutor<'_>,
     id: Uuid,
@@ -106,17 +107,21 @@ pub async fn finish(
     error: Option<&serde_json::Value>,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE runs SET status = $3, result = $4, error = $5, finished_at = now(), lease_expires_at = NULL
-         WHERE id = $1 AND attempt = $2 AND status = 'running'",
+        "WITH done AS (
+             UPDATE runs SET status = $3, result = $4, error = $5, finished_at = now(), lease_expires_at = NULL
+             WHERE id = $1 AND attempt = $2 AND status = 'running' RETURNING id
+         )
+         SELECT pg_notify($6, id::text)::text FROM done",
     )
     .bind(id)
     .bind(attempt)
     .bind(status)
     .bind(result)
     .bind(error)
-    .execute(db)
+    .bind(super::LOGS_CHANNEL)
+    .fetch_all(db)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done.len() == 1)
 }
 
 /// Gives a run back to the queue (shutdown before its Invoke went out).

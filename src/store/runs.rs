@@ -1,6 +1,7 @@
 //! Runs as the API reads and writes them: submit (idempotent), read, list, cancel.
 
 use sqlx::{PgExecutor, Postgres, Transaction};
+
 use uuid::Uuid;
 
 use crate::domain::run::{Run, RunError, RunResult, RunStatus};
@@ -39,46 +40,56 @@ impl From<RunRow> for Run {
     }
 }
 
-/// Stores a queued run with its first log line and wakes the workers, all in one
-/// transaction. With an idempotency key already used in the project, returns the first
-/// run instead (`false`: nothing was created).
+/// Why a submit stored nothing.
+pub enum SubmitRefused {
+    NoSuchProject,
+    Database(sqlx::Error),
+}
+
+/// Stores a queued run with its first log line and wakes the workers, in one statement.
+/// With an idempotency key already used in the project, returns the first run instead
+/// (`false`: nothing was created).
 pub async fn submit(
-    tx: &mut Transaction<'_, Postgres>,
+    db: &sqlx::PgPool,
     project: &str,
     step: &serde_json::Value,
     idempotency_key: Option<&str>,
-) -> sqlx::Result<(Run, bool)> {
-    let id = Uuid::new_v4();
-    let inserted: Option<RunRow> = sqlx::query_as(&format!(
-        "INSERT INTO runs (id, project, status, step, idempotency_key) VALUES ($1, $2, 'queued', $3, $4)
-         ON CONFLICT (project, idempotency_key) DO NOTHING RETURNING {COLUMNS}"
+) -> Result<(Run, bool), SubmitRefused> {
+    let first_line = format!("queued {} step", step["type"].as_str().unwrap_or("unknown"));
+    let inserted: Result<Option<RunRow>, sqlx::Error> = sqlx::query_as(&format!(
+        "WITH inserted AS (
+             INSERT INTO runs (id, project, status, step, idempotency_key) VALUES ($1, $2, 'queued', $3, $4)
+             ON CONFLICT (project, idempotency_key) DO NOTHING RETURNING {COLUMNS}
+         ), first_line AS (
+             INSERT INTO run_logs (run_id, seq, time, level, message)
+             SELECT id, 1, created_at, 'info', $5 FROM inserted
+         )
+         SELECT inserted.*, pg_notify($6, 'submit')::text AS woke FROM inserted"
     ))
-    .bind(id)
+    .bind(Uuid::new_v4())
     .bind(project)
     .bind(step)
     .bind(idempotency_key)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(row) = inserted else {
-        let existing: RunRow = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM runs WHERE project = $1 AND idempotency_key = $2"
-        ))
-        .bind(project)
-        .bind(idempotency_key)
-        .fetch_one(&mut **tx)
-        .await?;
-        return Ok((existing.into(), false));
-    };
-    sqlx::query("INSERT INTO run_logs (run_id, seq, time, level, message) VALUES ($1, 1, now(), 'info', $2)")
-        .bind(id)
-        .bind(format!("queued {} step", step["type"].as_str().unwrap_or("unknown")))
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("SELECT pg_notify($1, 'submit')")
-        .bind(super::RUNS_CHANNEL)
-        .execute(&mut **tx)
-        .await?;
-    Ok((row.into(), true))
+    .bind(first_line)
+    .bind(super::RUNS_CHANNEL)
+    .fetch_optional(db)
+    .await;
+    match inserted {
+        Ok(Some(row)) => Ok((row.into(), true)),
+        Ok(None) => {
+            let existing: RunRow = sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM runs WHERE project = $1 AND idempotency_key = $2"
+            ))
+            .bind(project)
+            .bind(idempotency_key)
+            .fetch_one(db)
+            .await
+            .map_err(SubmitRefused::Database)?;
+            Ok((existing.into(), false))
+        }
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(SubmitRefused::NoSuchProject),
+        Err(e) => Err(SubmitRefused::Database(e)),
+    }
 }
 
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Run>> {

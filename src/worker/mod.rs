@@ -14,7 +14,6 @@ use crate::domain::step::Step;
 use crate::queue::logs::RunLog;
 use crate::queue::pool::{RunFuture, StopSignal};
 use crate::store::queue::{self, ClaimedRun};
-use crate::store::runs::notify_logs;
 
 /// How a step ended, from the worker's side.
 pub enum Ending {
@@ -111,7 +110,6 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
             .await
             {
                 Ok(true) => {
-                    let _ = notify_logs(&app.db, &[run.id]).await;
                     tracing::info!(
                         status = status.as_str(),
                         duration_ms = started.elapsed().as_millis() as u64,
