@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ServeSettings;
 use crate::domain::step::PayloadLimits;
 use crate::lambda::client::{LambdaClients, LambdaTarget};
+use crate::queue::batch::RunWrites;
 use crate::queue::logs::LogSink;
 use crate::queue::notify::Notifications;
 
@@ -20,6 +21,8 @@ pub struct App {
     pub target: LambdaTarget,
     pub lambda: LambdaClients,
     pub logs: LogSink,
+    /// Group-committed run writes: Invoke marks and finishes.
+    pub writes: RunWrites,
     pub notifications: Notifications,
     /// Fires when the service is shutting down: streams end, workers stop claiming.
     pub shutdown: CancellationToken,

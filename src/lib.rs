@@ -57,6 +57,7 @@ pub async fn serve(
     );
     let state = AppState::new(App {
         logs: queue::logs::LogSink::start(db.clone()),
+        writes: queue::batch::RunWrites::start(db.clone()),
         notifications: queue::notify::Notifications::new(),
         worker_id: format!(
             "{}-{}",

@@ -66,15 +66,20 @@ pub async fn heartbeat(
     .await
 }
 
-/// Records that an Invoke may go out now: from here the run is never retried.
-/// False when the run is no longer this attempt's (the lease was lost).
-pub async fn mark_invoke_sent(db: impl PgExecutor<'_>, id: Uuid, attempt: i32) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE runs SET invoke_sent = true WHERE id = $1 AND attempt = $2 AND status = 'running'")
-        .bind(id)
-        .bind(attempt)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected() == 1)
+/// Records that the Invokes of these runs may go out now: from here they are never
+/// retried. Answers the runs this attempt still holds (the others lost their lease).
+pub async fn mark_invokes_sent(db: impl PgExecutor<'_>, runs: &[(Uuid, i32)]) -> sqlx::Result<Vec<Uuid>> {
+    let (ids, attempts): (Vec<Uuid>, Vec<i32>) = runs.iter().copied().unzip();
+    sqlx::query_scalar(
+        "UPDATE runs r SET invoke_sent = true
+         FROM unnest($1::uuid[], $2::int[]) AS m(id, attempt)
+         WHERE r.id = m.id AND r.attempt = m.attempt AND r.status = 'running'
+         RETURNING r.id",
+    )
+    .bind(ids)
+    .bind(attempts)
+    .fetch_all(db)
+    .await
 }
 
 /// Remembers the function a custom-code step created, for cleanup after a crash.
@@ -96,32 +101,44 @@ pub async fn cancel_requested(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result
         .await
 }
 
-/// Finishes a run, only if this attempt still holds it, and wakes its log readers, in one
-/// statement. False: another worker took over.
-pub async fn finish(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-    attempt: i32,
-    status: &str,
-    result: Option<&serde_json::Value>,
-    error: Option<&serde_json::Value>,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+/// How one run ends.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub id: Uuid,
+    pub attempt: i32,
+    pub status: &'static str,
+    pub result: Option<serde_json::Value>,
+    pub error: Option<serde_json::Value>,
+}
+
+/// Finishes runs, each only if its attempt still holds it, and wakes their log readers.
+/// Answers the runs finished (the others were taken over by another worker).
+pub async fn finish_many(db: impl PgExecutor<'_>, finishes: &[Finish]) -> sqlx::Result<Vec<Uuid>> {
+    let ids: Vec<Uuid> = finishes.iter().map(|f| f.id).collect();
+    let attempts: Vec<i32> = finishes.iter().map(|f| f.attempt).collect();
+    let statuses: Vec<&str> = finishes.iter().map(|f| f.status).collect();
+    let results: Vec<Option<serde_json::Value>> = finishes.iter().map(|f| f.result.clone()).collect();
+    let errors: Vec<Option<serde_json::Value>> = finishes.iter().map(|f| f.error.clone()).collect();
+    sqlx::query_scalar(
         "WITH done AS (
-             UPDATE runs SET status = $3, result = $4, error = $5, finished_at = now(), lease_expires_at = NULL
-             WHERE id = $1 AND attempt = $2 AND status = 'running' RETURNING id
+             UPDATE runs r SET status = f.status, result = f.result, error = f.error,
+                 finished_at = now(), lease_expires_at = NULL
+             FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::jsonb[]) AS f(id, attempt, status, result, error)
+             WHERE r.id = f.id AND r.attempt = f.attempt AND r.status = 'running'
+             RETURNING r.id
+         ), woke AS (
+             SELECT pg_notify($6, left(string_agg(id::text, ','), 7900)) FROM done
          )
-         SELECT pg_notify($6, id::text)::text FROM done",
+         SELECT id FROM done, woke",
     )
-    .bind(id)
-    .bind(attempt)
-    .bind(status)
-    .bind(result)
-    .bind(error)
+    .bind(ids)
+    .bind(attempts)
+    .bind(statuses)
+    .bind(results)
+    .bind(errors)
     .bind(super::LOGS_CHANNEL)
     .fetch_all(db)
-    .await?;
-    Ok(done.len() == 1)
+    .await
 }
 
 /// Gives a run back to the queue (shutdown before its Invoke went out).

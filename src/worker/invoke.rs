@@ -8,7 +8,6 @@ use crate::domain::step::InvokeStep;
 use crate::lambda::invoke::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
 use crate::lambda::outcome;
 use crate::queue::pool::StopReason;
-use crate::store::queue;
 
 pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
     let call = InvokeCall {
@@ -29,7 +28,7 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
     if ctx.app.shutdown.is_cancelled() {
         return Ending::Released;
     }
-    match queue::mark_invoke_sent(&ctx.app.db, ctx.run.id, ctx.run.attempt).await {
+    match ctx.app.writes.mark_invoke_sent(ctx.run.id, ctx.run.attempt).await {
         Ok(true) => {}
         Ok(false) => return Ending::LeaseLost,
         Err(e) => {

@@ -97,18 +97,14 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
             // Every line is stored before the status changes, so a reader that sees the
             // run finished has all of its log.
             log.flush().await;
-            let result = result.and_then(|r| serde_json::to_value(r).ok());
-            let error = error.and_then(|e| serde_json::to_value(e).ok());
-            match queue::finish(
-                &app.db,
-                run.id,
-                run.attempt,
-                status.as_str(),
-                result.as_ref(),
-                error.as_ref(),
-            )
-            .await
-            {
+            let finish = queue::Finish {
+                id: run.id,
+                attempt: run.attempt,
+                status: status.as_str(),
+                result: result.and_then(|r| serde_json::to_value(r).ok()),
+                error: error.and_then(|e| serde_json::to_value(e).ok()),
+            };
+            match app.writes.finish(finish).await {
                 Ok(true) => {
                     tracing::info!(
                         status = status.as_str(),
