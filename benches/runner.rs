@@ -21,7 +21,7 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::{PgPool, Postgres};
 
 const THROUGHPUT_RUNS: usize = 5000;
-const IN_FLIGHT_RUNS: usize = 6000;
+const IN_FLIGHT_RUNS: usize = 8000;
 const IDLE_RUNS: usize = 200;
 
 /// What the null endpoint saw.
@@ -131,7 +131,7 @@ async fn main() {
             }
         })
     };
-    submit_many(&http, &api, "null-2000", IN_FLIGHT_RUNS, 64).await;
+    submit_many(&http, &api, "null-2000", IN_FLIGHT_RUNS, 128).await;
     let (peak_rss, peak_connections, max_in_flight) = sampler.await.unwrap();
     let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE status <> 'succeeded'")
         .fetch_one(&db)
