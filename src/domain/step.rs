@@ -259,7 +259,9 @@ impl CustomCodeStep {
             return Err(InvalidField::new("step.memory_mb", "must be between 128 and 10240"));
         }
         for key in self.environment.keys() {
-            let well_formed = key.len() >= 2
+            // AWS's own pattern wants two characters or more; DESIGN.md's example uses "K",
+            // so one is accepted here and AWS has the last word on it.
+            let well_formed = !key.is_empty()
                 && key.starts_with(|c: char| c.is_ascii_alphabetic())
                 && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !well_formed {
