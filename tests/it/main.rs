@@ -12,6 +12,7 @@ mod runner_api;
 mod runner_cancel;
 mod runner_crash;
 mod runner_logs;
+mod runner_replicas;
 mod runner_retries;
 mod runner_steps;
 mod service;
