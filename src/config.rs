@@ -151,13 +151,7 @@ impl ServeSettings {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        #[derive(clap::Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            settings: ServeSettings,
-        }
-        let argv = std::iter::once(std::ffi::OsString::from("lambda-steps")).chain(args.into_iter().map(Into::into));
-        <Wrapper as clap::Parser>::parse_from(argv).settings
+        parse_args::<ServeSettings, _, _>(args)
     }
 
     /// The settings of the engine this service runs in-process.
@@ -230,12 +224,20 @@ impl EngineSettings {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        #[derive(clap::Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            args: LambdaLocalArgs,
-        }
-        let argv = std::iter::once(std::ffi::OsString::from("lambda-steps")).chain(args.into_iter().map(Into::into));
-        <Wrapper as clap::Parser>::parse_from(argv).args.into_settings()
+        parse_args::<LambdaLocalArgs, _, _>(args).into_settings()
     }
+}
+
+/// Parses `args` (without the program name) into one group of settings, as the command
+/// line would.
+fn parse_args<A, I, T>(args: I) -> A
+where
+    A: clap::Args + clap::FromArgMatches,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let command = A::augment_args(clap::Command::new("lambda-steps"));
+    let argv = std::iter::once(std::ffi::OsString::from("lambda-steps")).chain(args.into_iter().map(Into::into));
+    let matches = command.get_matches_from(argv);
+    A::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::engine::model::{FunctionRef, validate_qualifier};
+use crate::engine::model::{FunctionRef, RESERVED_ENVIRONMENT_KEYS, validate_qualifier};
 use crate::engine::runtimes::Language;
 
 /// Largest base64 client context Lambda accepts.
@@ -206,27 +206,6 @@ impl InvokeStep {
     }
 }
 
-/// Lambda's reserved environment variable names.
-const RESERVED_ENV: &[&str] = &[
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-];
-
 impl CustomCodeStep {
     fn validate(&self, limits: PayloadLimits) -> Result<(), InvalidField> {
         match Language::of(&self.runtime) {
@@ -270,7 +249,7 @@ impl CustomCodeStep {
                     format!("{key:?} is not a valid variable name"),
                 ));
             }
-            if RESERVED_ENV.contains(&key.as_str()) {
+            if RESERVED_ENVIRONMENT_KEYS.contains(&key.as_str()) {
                 return Err(InvalidField::new(
                     "step.environment",
                     format!("{key} is reserved by Lambda"),

@@ -13,30 +13,9 @@ use serde::Deserialize;
 use super::error::{ApiResult, LambdaError};
 use super::{AwsJson, QualifierQuery};
 use crate::engine::Engine;
-use crate::engine::model::{self, FunctionRecord, FunctionRef, FunctionVersion, LATEST};
+use crate::engine::model::{self, FunctionRecord, FunctionRef, FunctionVersion, LATEST, RESERVED_ENVIRONMENT_KEYS};
 use crate::engine::runtimes::{KNOWN_RUNTIMES, Language};
 use crate::engine::store::CodeZip;
-
-/// Keys Lambda reserves for itself in a function's environment.
-const RESERVED_KEYS: &[&str] = &[
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-];
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -399,7 +378,7 @@ fn environment(environment: Option<Environment>) -> ApiResult<BTreeMap<String, S
     let variables = environment.and_then(|e| e.variables).unwrap_or_default();
     let reserved: Vec<&str> = variables
         .keys()
-        .filter(|k| RESERVED_KEYS.contains(&k.as_str()))
+        .filter(|k| RESERVED_ENVIRONMENT_KEYS.contains(&k.as_str()))
         .map(String::as_str)
         .collect();
     if !reserved.is_empty() {
