@@ -67,6 +67,7 @@ async fn main() {
         ])
         .arg(data.path())
         .env("DATABASE_URL", &url)
+        .env("LAMBDA_STEPS_ADMIN_TOKEN", "bench-admin-token")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -74,7 +75,12 @@ async fn main() {
         .spawn()
         .expect("the service starts");
     let api = format!("http://127.0.0.1:{api_port}");
-    let http = reqwest::Client::new();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        "Bearer bench-admin-token".parse().unwrap(),
+    );
+    let http = reqwest::Client::builder().default_headers(headers).build().unwrap();
     wait_ready(&http, &api).await;
     let db = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)

@@ -28,6 +28,10 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// Names this replica in claims and leases.
     pub worker_id: String,
+    /// SHA-256 of the bootstrap admin token.
+    pub admin_token_hash: Vec<u8>,
+    /// The key secrets are encrypted under.
+    pub master_key: crate::key_storage::MasterKey,
 }
 
 impl std::ops::Deref for AppState {

@@ -7,7 +7,9 @@
 //! - `LAMBDA_STEPS_AWS_REGION`, `LAMBDA_STEPS_AWS_LAMBDA_ROLE_ARN`
 //! - `LAMBDA_STEPS_WORKERS`, `LAMBDA_STEPS_LEASE_SECONDS`, `LAMBDA_STEPS_POLL_MS`,
 //!   `LAMBDA_STEPS_CLAIM_BATCH`, `LAMBDA_STEPS_INVOKE_RETRIES`, `LAMBDA_STEPS_DRAIN_SECONDS`,
-//!   `LAMBDA_STEPS_SWEEP_SECONDS`,
+//!   `LAMBDA_STEPS_SWEEP_SECONDS`, `LAMBDA_STEPS_MAX_WEBHOOK_BYTES`
+//! - `LAMBDA_STEPS_ADMIN_TOKEN`, `LAMBDA_STEPS_MASTER_KEY` (secrets: never printed)
+//! - `LAMBDA_STEPS_CONFIG`: TOML file of framework settings (see `framework.rs`)
 //!   `LAMBDA_STEPS_DB_CONNECTIONS`, `LAMBDA_STEPS_MAX_SYNC_PAYLOAD_BYTES`,
 //!   `LAMBDA_STEPS_MAX_EVENT_PAYLOAD_BYTES`
 //!
@@ -134,6 +136,18 @@ pub struct ServeSettings {
     /// Seconds a shutdown waits for running steps before it leaves them to the rescuer.
     #[arg(long, env = "LAMBDA_STEPS_DRAIN_SECONDS", default_value_t = 30)]
     pub drain_seconds: u64,
+    /// The bootstrap admin token; default: generated once into `admin-token` in the data directory.
+    #[arg(long, env = "LAMBDA_STEPS_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<crate::key_storage::Secret>,
+    /// Base64 of the 32-byte key secrets are encrypted under; default: `master.key` in the data directory.
+    #[arg(long, env = "LAMBDA_STEPS_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<crate::key_storage::Secret>,
+    /// TOML file of framework settings (`aws.access_key`, `aws.region`...); default `lambda-steps.toml` if present.
+    #[arg(long = "config", env = "LAMBDA_STEPS_CONFIG")]
+    pub config_file: Option<PathBuf>,
+    /// Largest webhook body, in bytes.
+    #[arg(long, env = "LAMBDA_STEPS_MAX_WEBHOOK_BYTES", default_value_t = 1024 * 1024)]
+    pub max_webhook_bytes: usize,
     /// Largest payload of a synchronous (RequestResponse, DryRun) step.
     #[arg(long, env = "LAMBDA_STEPS_MAX_SYNC_PAYLOAD_BYTES", default_value_t = 6 * 1024 * 1024)]
     pub max_sync_payload_bytes: usize,

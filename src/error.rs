@@ -14,8 +14,14 @@ pub enum ApiError {
     InvalidField { field: String, message: String },
     #[error("{0}")]
     BadRequest(String),
+    #[error("a valid `Authorization: Bearer <token>` header is required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0} not found")]
     NotFound(String),
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Conflict(String),
     #[error("service unavailable")]
@@ -47,7 +53,8 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetails {
-    /// snake_case: `invalid_field`, `bad_request`, `not_found`, `conflict`, `unavailable`, `internal`.
+    /// snake_case: `invalid_field`, `bad_request`, `unauthorized`, `forbidden`, `not_found`,
+    /// `too_large`, `conflict`, `unavailable`, `internal`.
     pub code: &'static str,
     pub message: String,
     /// The request field at fault, for `invalid_field`.
@@ -62,7 +69,10 @@ impl IntoResponse for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some(field.clone()))
             }
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", None),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", None),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
@@ -78,7 +88,14 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetails { code, message, field },
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 

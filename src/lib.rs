@@ -9,6 +9,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod key_storage;
 pub mod lambda;
 pub mod queue;
 pub mod store;
@@ -50,6 +51,9 @@ pub async fn serve(
         url => (LambdaTarget::Endpoint(url.to_string()), None),
     };
     let lambda = LambdaClients::new(&target, &settings.region).await;
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let admin_token = key_storage::admin_token(settings.admin_token.as_ref(), &settings.data_dir)?;
+    let master_key = key_storage::MasterKey::load(settings.master_key.as_ref(), &settings.data_dir)?;
     tracing::info!(
         "lambda-steps listening on http://{}; running steps on {}",
         listener.local_addr()?,
@@ -59,6 +63,8 @@ pub async fn serve(
         logs: queue::logs::LogSink::start(db.clone()),
         writes: queue::batch::RunWrites::start(db.clone()),
         notifications: queue::notify::Notifications::new(),
+        admin_token_hash: domain::access::token_hash(&admin_token),
+        master_key,
         worker_id: format!(
             "{}-{}",
             std::process::id(),

@@ -24,10 +24,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// The service: REST API, queue workers, and the embedded engine (the default command).
-    Serve(ServeSettings),
+    Serve(Box<ServeSettings>),
     /// Only the embedded Lambda engine: a Lambda-compatible endpoint that runs Python,
     /// Node.js and Ruby functions on this host, no Docker needed.
-    LambdaLocal(LambdaLocalArgs),
+    LambdaLocal(Box<LambdaLocalArgs>),
     /// Create the database if missing and apply the migrations, then exit.
     Migrate {
         #[arg(long, env = "DATABASE_URL")]
@@ -43,8 +43,9 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+    match cli.command.unwrap_or(Command::Serve(Box::new(cli.serve))) {
         Command::Serve(settings) => {
+            let settings = *settings;
             let db = lambda_steps::db::connect(settings.database_url.as_deref(), settings.db_connections).await?;
             let listener = tokio::net::TcpListener::bind(settings.listen).await?;
             let shutdown = CancellationToken::new();

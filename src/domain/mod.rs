@@ -1,4 +1,5 @@
 //! The domain: runs, their statuses and steps, parsed and validated at the edge.
 
+pub mod access;
 pub mod run;
 pub mod step;

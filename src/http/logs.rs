@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
+use crate::domain::access::Caller;
 use crate::domain::run::RunStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::store::logs::{LogEntry, read_after};
@@ -42,10 +43,12 @@ pub struct LogPage {
     responses((status = 200, body = LogPage), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn poll(
     State(app): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<LogQuery>,
 ) -> ApiResult<Json<LogPage>> {
     let id = super::run_id(&id)?;
+    readable(&app, &caller, id).await?;
     let after = query.after.unwrap_or(0).max(0);
     let limit = query.limit.unwrap_or(1000);
     if !(1..=5000).contains(&limit) {
@@ -83,20 +86,28 @@ pub struct EventsQuery {
         (status = 404, body = crate::error::ErrorBody)))]
 pub async fn events(
     State(app): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<EventsQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let id = super::run_id(&id)?;
-    runs::status(&app.db, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("run {id}")))?;
+    readable(&app, &caller, id).await?;
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
     let after = resume.or(query.after).unwrap_or(0).max(0);
     Ok(Sse::new(stream(app, id, after)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// A run the caller may read; 404 otherwise, exactly as for a run that does not exist.
+async fn readable(app: &AppState, caller: &Caller, id: uuid::Uuid) -> ApiResult<()> {
+    runs::project_of(&app.db, id)
+        .await?
+        .filter(|project| caller.may_read(project))
+        .map(|_| ())
+        .ok_or_else(|| ApiError::NotFound(format!("run {id}")))
 }
 
 const PAGE: i64 = 500;

@@ -1,9 +1,12 @@
 //! The REST API v1: one file per resource; the OpenAPI document comes from these handlers.
 
+pub mod auth;
 pub mod health;
+pub mod keys;
 pub mod logs;
 pub mod projects;
 pub mod runs;
+pub mod tokens;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -21,6 +24,8 @@ use crate::app::AppState;
         runs::submit, runs::list, runs::get, runs::cancel,
         logs::poll, logs::events,
         projects::put, projects::list,
+        keys::put, keys::get, keys::delete, keys::list,
+        tokens::create, tokens::revoke,
         health::healthz, health::readyz,
     ),
     components(schemas(
@@ -30,16 +35,33 @@ use crate::app::AppState;
         crate::domain::step::InvocationType,
         crate::store::logs::LogEntry, logs::LogPage, runs::SubmitRun, runs::RunPage,
         projects::Project, projects::ProjectPage,
+        crate::store::keys::KeyMetadata, keys::KeyPage,
+        tokens::NewToken, tokens::CreatedToken, crate::domain::access::Role,
         crate::error::ErrorBody, crate::error::ErrorDetails,
     )),
     tags(
         (name = "runs", description = "Submit, read, list and cancel step runs"),
         (name = "logs", description = "A run's log, polled or streamed"),
         (name = "projects", description = "Projects runs belong to"),
+        (name = "keys", description = "Key storage: secrets in, metadata out (admin)"),
+        (name = "tokens", description = "API tokens (admin)"),
         (name = "health", description = "Liveness and readiness"),
-    )
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
 )]
 pub struct ApiDoc;
+
+/// Declares the `Authorization: Bearer <token>` scheme every protected route uses.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
 
 /// The spec as committed in `openapi/openapi.json`.
 pub fn openapi_json() -> String {
@@ -55,6 +77,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/runs/{id}/events", get(logs::events))
         .route("/v1/projects/{project}", put(projects::put))
         .route("/v1/projects", get(projects::list))
+        .route("/v1/keys", get(keys::list))
+        .route("/v1/keys/{*path}", put(keys::put).get(keys::get).delete(keys::delete))
+        .route("/v1/tokens", post(tokens::create))
+        .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(health::openapi))

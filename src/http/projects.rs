@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::domain::access::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::store::projects;
 
@@ -26,7 +27,12 @@ pub struct ProjectPage {
 #[utoipa::path(put, path = "/v1/projects/{project}", tag = "projects",
     params(("project" = String, Path, description = "1 to 63 of a-z, 0-9, - and _, starting with a letter or digit")),
     responses((status = 201, body = Project), (status = 200, body = Project), (status = 422, body = crate::error::ErrorBody)))]
-pub async fn put(State(app): State<AppState>, Path(project): Path<String>) -> ApiResult<(StatusCode, Json<Project>)> {
+pub async fn put(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+) -> ApiResult<(StatusCode, Json<Project>)> {
+    super::auth::require_admin(&caller)?;
     let valid = !project.is_empty()
         && project.len() <= 63
         && project.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -49,12 +55,13 @@ pub async fn put(State(app): State<AppState>, Path(project): Path<String>) -> Ap
     Ok((status, Json(Project { name, created_at })))
 }
 
-/// Every project, by name.
+/// The projects the caller may read (all of them for an admin), by name.
 #[utoipa::path(get, path = "/v1/projects", tag = "projects", responses((status = 200, body = ProjectPage)))]
-pub async fn list(State(app): State<AppState>) -> ApiResult<Json<ProjectPage>> {
+pub async fn list(State(app): State<AppState>, caller: Caller) -> ApiResult<Json<ProjectPage>> {
     let items = projects::list(&app.db)
         .await?
         .into_iter()
+        .filter(|(name, _)| caller.may_read(name))
         .map(|(name, created_at)| Project { name, created_at })
         .collect();
     Ok(Json(ProjectPage {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
+use crate::domain::access::Caller;
 use crate::domain::run::{Run, RunStatus};
 use crate::domain::step::Step;
 use crate::error::{ApiError, ApiResult};
@@ -27,6 +28,7 @@ pub struct SubmitRun {
 /// `Idempotency-Key` in the same project answers the first run again (200).
 #[utoipa::path(post, path = "/v1/projects/{project}/runs", tag = "runs",
     params(("project" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 characters")),
+    security(("bearer" = [])),
     request_body = SubmitRun,
     responses(
         (status = 202, description = "queued", body = Run),
@@ -35,10 +37,12 @@ pub struct SubmitRun {
         (status = 422, description = "a field is not acceptable; nothing was created", body = crate::error::ErrorBody)))]
 pub async fn submit(
     State(app): State<AppState>,
+    caller: Caller,
     Path(project): Path<String>,
     headers: HeaderMap,
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Run>)> {
+    super::auth::require_run(&caller, &project)?;
     let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let raw_step = body.get("step").ok_or_else(|| ApiError::InvalidField {
         field: "step".into(),
@@ -75,10 +79,11 @@ pub async fn submit(
 /// One run.
 #[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = Run), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Run>> {
+pub async fn get(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Run>> {
     let id = super::run_id(&id)?;
     runs::get(&app.db, id)
         .await?
+        .filter(|run| caller.may_read(&run.project))
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("run {id}")))
 }
@@ -106,9 +111,11 @@ pub struct RunPage {
     responses((status = 200, body = RunPage), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
+    caller: Caller,
     Path(project): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<RunPage>> {
+    super::auth::require_read(&caller, &project)?;
     let status = match query.status.as_deref() {
         None => None,
         Some(raw) => Some(RunStatus::parse(raw).ok_or_else(|| ApiError::InvalidField {
@@ -145,8 +152,17 @@ pub async fn list(
         (status = 202, description = "it is running: its worker was told to stop", body = Run),
         (status = 404, body = crate::error::ErrorBody),
         (status = 409, description = "it had already finished", body = crate::error::ErrorBody)))]
-pub async fn cancel(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<(StatusCode, Json<Run>)> {
+pub async fn cancel(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Run>)> {
     let id = super::run_id(&id)?;
+    let project = runs::project_of(&app.db, id)
+        .await?
+        .filter(|p| caller.may_read(p))
+        .ok_or_else(|| ApiError::NotFound(format!("run {id}")))?;
+    super::auth::require_run(&caller, &project)?;
     let mut tx = app.db.begin().await?;
     let done = runs::cancel(&mut tx, id).await?;
     tx.commit().await?;

@@ -3,10 +3,12 @@
 //! Queries are checked at run time (`sqlx::query_as`) and covered by the integration
 //! tests against a real Postgres; every table's rules also live in CHECK constraints.
 
+pub mod keys;
 pub mod logs;
 pub mod projects;
 pub mod queue;
 pub mod runs;
+pub mod tokens;
 
 /// The channel that wakes workers: `submit`, or `cancel:{run id}`.
 pub const RUNS_CHANNEL: &str = "lambda_steps_runs";

@@ -100,6 +100,14 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Run>>
     Ok(row.map(Run::from))
 }
 
+/// The project a run belongs to (for access checks).
+pub async fn project_of(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT project FROM runs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
 /// Just the status of a run (log readers poll it).
 pub async fn status(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<RunStatus>> {
     let status: Option<String> = sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")

@@ -109,10 +109,10 @@ async fn the_readme_curl_walkthrough_works_as_written(db: PgPool) {
             &format!("127.0.0.1:{engine_port}"),
             "--data-dir",
         ])
-        .arg(work.path().join("data"))
+        .arg(work.path().join("lambda-steps-data"))
         .env("DATABASE_URL", database_url(&db))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(work.path().join("service.log")).unwrap())
         .kill_on_drop(true)
         .spawn()
         .unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::service::{TestService, database_url};
+use crate::service::{ADMIN_TOKEN, TestService, authorized, database_url};
 
 #[sqlx::test]
 async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPool) {
@@ -47,13 +47,14 @@ async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPo
         ])
         .arg(data.path())
         .env("DATABASE_URL", database_url(&db))
+        .env("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let api = format!("http://127.0.0.1:{}", ports[0]);
-    let http = reqwest::Client::new();
+    let http = authorized(ADMIN_TOKEN);
     for _ in 0..200 {
         if http.get(format!("{api}/readyz")).send().await.is_ok() {
             break;

@@ -9,6 +9,19 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::TestEngine;
 
+/// The bootstrap admin token of every test service.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// An HTTP client that sends `Authorization: Bearer <token>`.
+pub fn authorized(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
 pub struct TestService {
     pub url: String,
     pub http: reqwest::Client,
@@ -38,6 +51,8 @@ impl TestService {
             data.path().display().to_string(),
             "--poll-ms".into(),
             "200".into(),
+            "--admin-token".into(),
+            ADMIN_TOKEN.into(),
         ]);
         args.extend(flags.iter().map(|f| f.to_string()));
         let settings = lambda_steps::config::ServeSettings::from_args(args);
@@ -47,7 +62,7 @@ impl TestService {
         let task = tokio::spawn(lambda_steps::serve(listener, settings, db, shutdown.clone()));
         Self {
             url,
-            http: reqwest::Client::new(),
+            http: authorized(ADMIN_TOKEN),
             engine,
             shutdown,
             task,

@@ -1,0 +1,118 @@
+//! Key storage over the API (admin only): PUT stores a secret's raw bytes, encrypted at
+//! rest; GET, list and DELETE deal in metadata. No route ever returns a secret's value.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::domain::access::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::store::keys::{self, KeyMetadata};
+
+const MAX_SECRET_BYTES: usize = 64 * 1024;
+
+#[derive(Serialize, ToSchema)]
+pub struct KeyPage {
+    pub items: Vec<KeyMetadata>,
+    pub next_cursor: Option<String>,
+}
+
+fn valid_path(path: &str) -> ApiResult<()> {
+    let ok = !path.is_empty()
+        && path.len() <= 512
+        && path.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidField {
+            field: "path".into(),
+            message: "must be segments of A-Z, a-z, 0-9, '.', '_' and '-' joined by '/', at most 512 characters".into(),
+        })
+    }
+}
+
+/// Stores a secret (its raw bytes as the body); answers its metadata only.
+#[utoipa::path(put, path = "/v1/keys/{path}", tag = "keys", params(("path" = String, Path, description = "e.g. aws/prod/secret_key")),
+    request_body(content = String, content_type = "application/octet-stream"),
+    security(("bearer" = [])),
+    responses((status = 201, body = KeyMetadata), (status = 200, description = "replaced", body = KeyMetadata),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn put(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(path): Path<String>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<KeyMetadata>)> {
+    super::auth::require_admin(&caller)?;
+    valid_path(&path)?;
+    if body.is_empty() || body.len() > MAX_SECRET_BYTES {
+        return Err(ApiError::InvalidField {
+            field: "body".into(),
+            message: format!("a secret is 1 to {MAX_SECRET_BYTES} bytes"),
+        });
+    }
+    let sealed = app.master_key.seal(&body);
+    let (metadata, created) = keys::put(&app.db, &path, &sealed, body.len()).await?;
+    tracing::info!(path = %path, size = body.len(), "secret stored");
+    Ok((
+        if created { StatusCode::CREATED } else { StatusCode::OK },
+        Json(metadata),
+    ))
+}
+
+/// A secret's metadata (never its value).
+#[utoipa::path(get, path = "/v1/keys/{path}", tag = "keys", params(("path" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = KeyMetadata), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(path): Path<String>,
+) -> ApiResult<Json<KeyMetadata>> {
+    super::auth::require_admin(&caller)?;
+    keys::metadata(&app.db, &path)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("key {path}")))
+}
+
+#[utoipa::path(delete, path = "/v1/keys/{path}", tag = "keys", params(("path" = String, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "deleted"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn delete(State(app): State<AppState>, caller: Caller, Path(path): Path<String>) -> ApiResult<StatusCode> {
+    super::auth::require_admin(&caller)?;
+    if keys::delete(&app.db, &path).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("key {path}")))
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Only paths starting with this.
+    prefix: Option<String>,
+}
+
+/// Metadata of the secrets under a prefix.
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", params(ListQuery), security(("bearer" = [])),
+    responses((status = 200, body = KeyPage)))]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<KeyPage>> {
+    super::auth::require_admin(&caller)?;
+    let items = keys::list(&app.db, query.prefix.as_deref().unwrap_or("")).await?;
+    Ok(Json(KeyPage {
+        items,
+        next_cursor: None,
+    }))
+}

@@ -1,0 +1,94 @@
+//! API tokens (admin only): `admin`, or `runner` / `reader` for one project. A new token is
+//! shown once, in the answer that creates it; only its hash is kept.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::domain::access::{Caller, Role, new_token};
+use crate::error::{ApiError, ApiResult};
+use crate::store::{projects, tokens};
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewToken {
+    pub name: String,
+    pub role: Role,
+    /// Required for `runner` and `reader`; absent for `admin`.
+    pub project: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedToken {
+    pub id: uuid::Uuid,
+    /// The token itself: shown this once.
+    pub token: String,
+    pub name: String,
+    pub role: Role,
+    pub project: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = NewToken, security(("bearer" = [])),
+    responses((status = 201, body = CreatedToken), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn create(
+    State(app): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewToken>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    super::auth::require_admin(&caller)?;
+    let name = body.name.trim().to_string();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::InvalidField {
+            field: "name".into(),
+            message: "must be 1 to 200 characters".into(),
+        });
+    }
+    match (body.role, &body.project) {
+        (Role::Admin, Some(_)) => {
+            return Err(ApiError::InvalidField {
+                field: "project".into(),
+                message: "an admin token is not bound to a project".into(),
+            });
+        }
+        (Role::Runner | Role::Reader, None) => {
+            return Err(ApiError::InvalidField {
+                field: "project".into(),
+                message: "a runner or reader token needs its project".into(),
+            });
+        }
+        (_, Some(project)) if !projects::exists(&app.db, project).await? => {
+            return Err(ApiError::NotFound(format!("project {project}")));
+        }
+        _ => {}
+    }
+    let token = new_token();
+    let id = tokens::create(&app.db, &name, body.role, body.project.as_deref(), &token).await?;
+    tracing::info!(token.id = %id, role = body.role.as_str(), project = ?body.project, "token created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            id,
+            token,
+            name,
+            role: body.role,
+            project: body.project,
+        }),
+    ))
+}
+
+/// Revokes a token at once.
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", params(("id" = uuid::Uuid, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "revoked"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn revoke(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    super::auth::require_admin(&caller)?;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::NotFound(format!("token {id}")))?;
+    if tokens::revoke(&app.db, id).await? {
+        tracing::info!(token.id = %id, "token revoked");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("token {id}")))
+    }
+}
