@@ -20,6 +20,8 @@ pub struct App {
     pub settings: ServeSettings,
     pub target: LambdaTarget,
     pub lambda: LambdaClients,
+    /// Each project's Lambda (settings resolved, credentials opened).
+    pub lambdas: crate::lambda::directory::LambdaDirectory,
     pub logs: LogSink,
     /// Group-committed run writes: Invoke marks and finishes.
     pub writes: RunWrites,

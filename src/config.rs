@@ -90,21 +90,12 @@ pub struct ServeSettings {
     /// Most database connections of this replica.
     #[arg(long, env = "LAMBDA_STEPS_DB_CONNECTIONS", default_value_t = 20)]
     pub db_connections: u32,
-    /// `embedded` (the engine in this process), `aws` (AWS Lambda), or a Lambda-compatible URL.
-    #[arg(
-        long = "aws-endpoint-url",
-        env = "LAMBDA_STEPS_AWS_ENDPOINT_URL",
-        default_value = "embedded"
-    )]
-    pub endpoint_url: String,
-    /// Region of the Lambda calls.
-    #[arg(
-        id = "aws_region",
-        long = "aws-region",
-        env = "LAMBDA_STEPS_AWS_REGION",
-        default_value = "us-east-1"
-    )]
-    pub region: String,
+    /// `embedded` (the engine in this process, the default), `aws` (AWS Lambda), or a Lambda-compatible URL.
+    #[arg(long = "aws-endpoint-url", env = "LAMBDA_STEPS_AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// Region of the Lambda calls (default us-east-1).
+    #[arg(id = "aws_region", long = "aws-region", env = "LAMBDA_STEPS_AWS_REGION")]
+    pub region: Option<String>,
     /// Execution role of custom-code functions.
     #[arg(long = "aws-lambda-role-arn", env = "LAMBDA_STEPS_AWS_LAMBDA_ROLE_ARN")]
     pub lambda_role_arn: Option<String>,

@@ -12,6 +12,7 @@ pub mod http;
 pub mod key_storage;
 pub mod lambda;
 pub mod queue;
+pub mod settings;
 pub mod store;
 pub mod worker;
 
@@ -37,7 +38,14 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let engine_stop = CancellationToken::new();
-    let (target, engine_task) = match settings.endpoint_url.as_str() {
+    let framework = settings::Framework::load(settings.config_file.as_deref())?.with_flags(
+        settings.endpoint_url.as_deref(),
+        settings.region.as_deref(),
+        settings.lambda_role_arn.as_deref(),
+    );
+    let endpoint = framework.get("endpoint_url").unwrap_or("embedded").to_string();
+    let region = framework.get("region").unwrap_or("us-east-1").to_string();
+    let (target, engine_task) = match endpoint.as_str() {
         "embedded" => {
             let engine = engine::Engine::start(settings.engine_settings())?;
             let engine_listener = tokio::net::TcpListener::bind(settings.engine_listen)
@@ -50,7 +58,14 @@ pub async fn serve(
         "aws" => (LambdaTarget::Aws, None),
         url => (LambdaTarget::Endpoint(url.to_string()), None),
     };
-    let lambda = LambdaClients::new(&target, &settings.region).await;
+    let embedded_url = match &target {
+        LambdaTarget::Embedded(url) => Some(url.clone()),
+        _ => None,
+    };
+    let lambdas = lambda::directory::LambdaDirectory::new(framework, embedded_url);
+    // The framework's own clients (the sweeper's): a framework access key is honoured by
+    // runs through their project's resolution, not here.
+    let lambda = LambdaClients::new(&target, &region, None).await;
     std::fs::create_dir_all(&settings.data_dir)?;
     let admin_token = key_storage::admin_token(settings.admin_token.as_ref(), &settings.data_dir)?;
     let master_key = key_storage::MasterKey::load(settings.master_key.as_ref(), &settings.data_dir)?;
@@ -74,6 +89,7 @@ pub async fn serve(
         settings,
         target,
         lambda,
+        lambdas,
         shutdown: shutdown.clone(),
     });
 

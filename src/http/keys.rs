@@ -62,6 +62,7 @@ pub async fn put(
     }
     let sealed = app.master_key.seal(&body);
     let (metadata, created) = keys::put(&app.db, &path, &sealed, body.len()).await?;
+    app.lambdas.forget();
     tracing::info!(path = %path, size = body.len(), "secret stored");
     Ok((
         if created { StatusCode::CREATED } else { StatusCode::OK },
@@ -89,6 +90,7 @@ pub async fn get(
 pub async fn delete(State(app): State<AppState>, caller: Caller, Path(path): Path<String>) -> ApiResult<StatusCode> {
     super::auth::require_admin(&caller)?;
     if keys::delete(&app.db, &path).await? {
+        app.lambdas.forget();
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!("key {path}")))

@@ -6,6 +6,8 @@ pub mod keys;
 pub mod logs;
 pub mod projects;
 pub mod runs;
+pub mod settings;
+pub mod steps;
 pub mod tokens;
 
 use axum::Router;
@@ -26,6 +28,8 @@ use crate::app::AppState;
         projects::put, projects::list,
         keys::put, keys::get, keys::delete, keys::list,
         tokens::create, tokens::revoke,
+        settings::get, settings::put,
+        steps::put, steps::run, steps::create_hook, steps::hook,
         health::healthz, health::readyz,
     ),
     components(schemas(
@@ -37,6 +41,8 @@ use crate::app::AppState;
         projects::Project, projects::ProjectPage,
         crate::store::keys::KeyMetadata, keys::KeyPage,
         tokens::NewToken, tokens::CreatedToken, crate::domain::access::Role,
+        crate::settings::Resolved, crate::settings::Source,
+        steps::SaveStep, steps::SavedStep, steps::RunSavedStep, steps::NewWebhook, steps::CreatedWebhook,
         crate::error::ErrorBody, crate::error::ErrorDetails,
     )),
     tags(
@@ -45,6 +51,8 @@ use crate::app::AppState;
         (name = "projects", description = "Projects runs belong to"),
         (name = "keys", description = "Key storage: secrets in, metadata out (admin)"),
         (name = "tokens", description = "API tokens (admin)"),
+        (name = "settings", description = "Project AWS settings (admin)"),
+        (name = "steps", description = "Saved steps and webhooks"),
         (name = "health", description = "Liveness and readiness"),
     ),
     modifiers(&BearerAuth),
@@ -79,6 +87,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/projects", get(projects::list))
         .route("/v1/keys", get(keys::list))
         .route("/v1/keys/{*path}", put(keys::put).get(keys::get).delete(keys::delete))
+        .route("/v1/projects/{project}/settings", get(settings::get).put(settings::put))
+        .route("/v1/projects/{project}/steps/{name}", put(steps::put))
+        .route("/v1/projects/{project}/steps/{name}/runs", post(steps::run))
+        .route("/v1/projects/{project}/webhooks", post(steps::create_hook))
+        .route("/v1/hooks/{id}", post(steps::hook))
         .route("/v1/tokens", post(tokens::create))
         .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/healthz", get(health::healthz))

@@ -40,15 +40,24 @@ pub struct LambdaClients {
 }
 
 impl LambdaClients {
-    pub async fn new(target: &LambdaTarget, region: &str) -> Self {
-        let base = match target {
-            LambdaTarget::Embedded(url) | LambdaTarget::Endpoint(url) => aws_sdk_lambda::Config::builder()
+    /// Clients for a target; with `keys` (access key id, secret key) they sign with those,
+    /// else with placeholder keys for local endpoints or the default chain for AWS.
+    pub async fn new(target: &LambdaTarget, region: &str, keys: Option<(&str, &str)>) -> Self {
+        let base = match (target, keys) {
+            (LambdaTarget::Embedded(url) | LambdaTarget::Endpoint(url), _) => aws_sdk_lambda::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
                 .region(Region::new(region.to_string()))
-                // Local endpoints need some credentials to sign with; they do not check them.
-                .credentials_provider(Credentials::new("lambda-steps", "lambda-steps", None, None, "local"))
+                // Local endpoints need some credentials to sign with; most do not check them.
+                .credentials_provider(match keys {
+                    Some((id, secret)) => Credentials::new(id, secret, None, None, "lambda-steps-project"),
+                    None => Credentials::new("lambda-steps", "lambda-steps", None, None, "local"),
+                })
                 .endpoint_url(url),
-            LambdaTarget::Aws => {
+            (LambdaTarget::Aws, Some((id, secret))) => aws_sdk_lambda::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new(region.to_string()))
+                .credentials_provider(Credentials::new(id, secret, None, None, "lambda-steps-project")),
+            (LambdaTarget::Aws, None) => {
                 let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
                     .region(Region::new(region.to_string()))
                     .load()

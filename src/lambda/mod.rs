@@ -2,5 +2,6 @@
 //! answer (payload, function error, log tail) into a run's result and log.
 
 pub mod client;
+pub mod directory;
 pub mod invoke;
 pub mod outcome;

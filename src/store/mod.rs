@@ -8,6 +8,8 @@ pub mod logs;
 pub mod projects;
 pub mod queue;
 pub mod runs;
+pub mod settings;
+pub mod steps;
 pub mod tokens;
 
 /// The channel that wakes workers: `submit`, or `cancel:{run id}`.

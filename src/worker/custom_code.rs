@@ -155,8 +155,8 @@ async fn clean_up(ctx: &StepContext<'_>, step: &CustomCodeStep, name: &str) {
 fn role(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Option<String> {
     step.role_arn
         .clone()
-        .or_else(|| ctx.app.settings.lambda_role_arn.clone())
-        .or_else(|| match ctx.app.target {
+        .or_else(|| ctx.lambda.lambda_role_arn.clone())
+        .or_else(|| match ctx.lambda.target {
             // Local endpoints accept any role; AWS needs a real one.
             LambdaTarget::Aws => None,
             _ => Some("arn:aws:iam::000000000000:role/lambda-steps-execution".into()),

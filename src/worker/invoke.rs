@@ -56,7 +56,7 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
     let notice = move |message: String| log.warn(message);
     let started = Instant::now();
     let answer = tokio::select! {
-        answer = invoke_at_most_once(&ctx.app.lambda.invoke, call, policy, &notice) => answer,
+        answer = invoke_at_most_once(&ctx.lambda.clients.invoke, call, policy, &notice) => answer,
         _ = ctx.stop.token.cancelled() => {
             return stopped(ctx, "cancelled while the function ran; it is no longer waited for");
         }

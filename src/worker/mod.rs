@@ -56,6 +56,8 @@ impl Ending {
 /// What a step works with.
 pub struct StepContext<'a> {
     pub app: &'a AppState,
+    /// The Lambda of the run's project.
+    pub lambda: &'a crate::lambda::directory::ProjectLambda,
     pub run: &'a ClaimedRun,
     pub log: &'a RunLog,
     pub stop: &'a StopSignal,
@@ -74,18 +76,25 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
     log.info(format!("claimed by worker {} (attempt {})", app.worker_id, run.attempt));
     let ending = match serde_json::from_value::<Step>(run.step.clone()) {
         Err(e) => Ending::failed("invalid_step", format!("the stored step cannot be read: {e}")),
-        Ok(step) => {
-            let context = StepContext {
-                app: &app,
-                run: &run,
-                log: &log,
-                stop: &stop,
-            };
-            match &step {
-                Step::LambdaInvoke(step) => invoke::run(&context, step).await,
-                Step::LambdaCustomCode(step) => custom_code::run(&context, step).await,
+        Ok(step) => match app.lambdas.for_project(&app.db, &app.master_key, &run.project).await {
+            Err(why) => {
+                log.error(format!("cannot reach this project's Lambda: {why}"));
+                Ending::failed("configuration", why)
             }
-        }
+            Ok(lambda) => {
+                let context = StepContext {
+                    app: &app,
+                    lambda: &lambda,
+                    run: &run,
+                    log: &log,
+                    stop: &stop,
+                };
+                match &step {
+                    Step::LambdaInvoke(step) => invoke::run(&context, step).await,
+                    Step::LambdaCustomCode(step) => custom_code::run(&context, step).await,
+                }
+            }
+        },
     };
     match ending {
         Ending::Finished { status, result, error } => {

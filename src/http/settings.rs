@@ -1,0 +1,60 @@
+//! Project settings (admin only): `project.aws.*`, shown with the level each value came
+//! from. A secret key is set as a key storage path, never as a value.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+
+use crate::app::AppState;
+use crate::domain::access::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::settings::{Resolved, resolve, validate};
+use crate::store::{projects, settings};
+
+/// A project's settings, resolved: project over framework over default.
+#[utoipa::path(get, path = "/v1/projects/{project}/settings", tag = "settings", params(("project" = String, Path)),
+    security(("bearer" = [])), responses((status = 200, body = BTreeMap<String, Resolved>), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn get(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+) -> ApiResult<Json<BTreeMap<String, Resolved>>> {
+    super::auth::require_admin(&caller)?;
+    if !projects::exists(&app.db, &project).await? {
+        return Err(ApiError::NotFound(format!("project {project}")));
+    }
+    let stored = settings::of_project(&app.db, &project).await?;
+    Ok(Json(resolve(app.lambdas.framework(), &stored)))
+}
+
+/// Replaces a project's settings with the flat object given (`null` or absent: not set).
+#[utoipa::path(put, path = "/v1/projects/{project}/settings", tag = "settings", params(("project" = String, Path)),
+    request_body = BTreeMap<String, Option<String>>, security(("bearer" = [])),
+    responses((status = 200, body = BTreeMap<String, Resolved>), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn put(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Json(body): Json<BTreeMap<String, Option<String>>>,
+) -> ApiResult<Json<BTreeMap<String, Resolved>>> {
+    super::auth::require_admin(&caller)?;
+    if !projects::exists(&app.db, &project).await? {
+        return Err(ApiError::NotFound(format!("project {project}")));
+    }
+    let mut values = BTreeMap::new();
+    for (key, value) in body {
+        let Some(value) = value else { continue };
+        validate(&key, &value).map_err(|message| ApiError::InvalidField {
+            field: key.clone(),
+            message,
+        })?;
+        values.insert(key, value);
+    }
+    let mut tx = app.db.begin().await?;
+    settings::replace(&mut tx, &project, &values).await?;
+    tx.commit().await?;
+    app.lambdas.forget();
+    tracing::info!(project = %project, keys = ?values.keys().collect::<Vec<_>>(), "project settings replaced");
+    Ok(Json(resolve(app.lambdas.framework(), &values)))
+}

@@ -1,0 +1,231 @@
+//! Saved steps, run by name (optionally with another payload), and the webhooks bound to
+//! them: `POST /v1/hooks/{id}` runs the step with the request body as its event, without a
+//! token; a hook with a secret needs `X-Lambda-Steps-Timestamp` (unix seconds, within 5
+//! minutes) and `X-Lambda-Steps-Signature: sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::domain::access::Caller;
+use crate::domain::run::Run;
+use crate::domain::step::Step;
+use crate::error::{ApiError, ApiResult};
+use crate::store::{runs, steps};
+
+const REPLAY_WINDOW_SECONDS: i64 = 300;
+
+#[derive(Deserialize, ToSchema)]
+pub struct SaveStep {
+    #[schema(value_type = Step)]
+    pub step: serde_json::Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SavedStep {
+    pub project: String,
+    pub name: String,
+    #[schema(value_type = Step)]
+    pub step: serde_json::Value,
+}
+
+/// Saves (or replaces) a step definition under a name.
+#[utoipa::path(put, path = "/v1/projects/{project}/steps/{name}", tag = "steps", params(("project" = String, Path), ("name" = String, Path)),
+    request_body = SaveStep, security(("bearer" = [])),
+    responses((status = 201, body = SavedStep), (status = 200, body = SavedStep), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn put(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((project, name)): Path<(String, String)>,
+    Json(body): Json<SaveStep>,
+) -> ApiResult<(StatusCode, Json<SavedStep>)> {
+    super::auth::require_run(&caller, &project)?;
+    let valid_name = !name.is_empty()
+        && name.len() <= 128
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !valid_name {
+        return Err(ApiError::InvalidField {
+            field: "name".into(),
+            message: "must be 1 to 128 of A-Z, a-z, 0-9, '.', '_' and '-'".into(),
+        });
+    }
+    let step = Step::parse(&body.step, app.payload_limits())?;
+    let stored = serde_json::to_value(&step).map_err(|e| ApiError::Internal(e.into()))?;
+    let created = steps::put(&app.db, &project, &name, &stored)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                ApiError::NotFound(format!("project {project}"))
+            }
+            other => other.into(),
+        })?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((
+        status,
+        Json(SavedStep {
+            project,
+            name,
+            step: stored,
+        }),
+    ))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct RunSavedStep {
+    /// Another event for this run (default: the saved step's own).
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<serde_json::Value>,
+}
+
+/// Runs a saved step, optionally with another payload.
+#[utoipa::path(post, path = "/v1/projects/{project}/steps/{name}/runs", tag = "steps", params(("project" = String, Path), ("name" = String, Path)),
+    request_body = RunSavedStep, security(("bearer" = [])),
+    responses((status = 202, body = Run), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn run(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((project, name)): Path<(String, String)>,
+    body: Option<Json<RunSavedStep>>,
+) -> ApiResult<(StatusCode, Json<Run>)> {
+    super::auth::require_run(&caller, &project)?;
+    let saved = steps::get(&app.db, &project, &name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("step {name}")))?;
+    let payload = body.and_then(|Json(b)| b.payload);
+    submit(&app, &project, saved, payload).await
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewWebhook {
+    /// The saved step the hook runs.
+    pub step: String,
+    /// When set, callers must sign their requests with it.
+    pub secret: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedWebhook {
+    pub id: uuid::Uuid,
+    /// Path to POST to (relative to the service's address).
+    pub url: String,
+}
+
+/// Binds a webhook to a saved step (admin only).
+#[utoipa::path(post, path = "/v1/projects/{project}/webhooks", tag = "steps", params(("project" = String, Path)),
+    request_body = NewWebhook, security(("bearer" = [])),
+    responses((status = 201, body = CreatedWebhook), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn create_hook(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Json(body): Json<NewWebhook>,
+) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
+    super::auth::require_admin(&caller)?;
+    if steps::get(&app.db, &project, &body.step).await?.is_none() {
+        return Err(ApiError::NotFound(format!("step {}", body.step)));
+    }
+    if body.secret.as_ref().is_some_and(|s| s.len() < 16) {
+        return Err(ApiError::InvalidField {
+            field: "secret".into(),
+            message: "must be at least 16 characters".into(),
+        });
+    }
+    let sealed = body.secret.as_ref().map(|s| app.master_key.seal(s.as_bytes()));
+    let id = steps::create_hook(&app.db, &project, &body.step, sealed.as_ref()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedWebhook {
+            id,
+            url: format!("/v1/hooks/{id}"),
+        }),
+    ))
+}
+
+/// Runs the hook's step with the request body as its event (no token; a signature when the hook has a secret).
+#[utoipa::path(post, path = "/v1/hooks/{id}", tag = "steps", params(("id" = uuid::Uuid, Path),
+        ("X-Lambda-Steps-Timestamp" = Option<String>, Header), ("X-Lambda-Steps-Signature" = Option<String>, Header)),
+    request_body(content = Object, content_type = "application/json"), security(()),
+    responses((status = 202, body = Run), (status = 401, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 413, body = crate::error::ErrorBody)))]
+pub async fn hook(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Run>)> {
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::NotFound(format!("hook {id}")))?;
+    if body.len() > app.settings.max_webhook_bytes {
+        return Err(ApiError::TooLarge(format!(
+            "the body is over {} bytes",
+            app.settings.max_webhook_bytes
+        )));
+    }
+    let hook = steps::hook(&app.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("hook {id}")))?;
+    if let Some(sealed) = &hook.secret {
+        let secret = app.master_key.open(sealed).map_err(ApiError::Internal)?;
+        verify_signature(&secret, &headers, &body)?;
+    }
+    let payload = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into()));
+    submit(&app, &hook.project, hook.step, Some(payload)).await
+}
+
+fn verify_signature(secret: &[u8], headers: &HeaderMap, body: &[u8]) -> ApiResult<()> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let unsigned = || ApiError::Unauthorized;
+    let timestamp: i64 = header("x-lambda-steps-timestamp")
+        .and_then(|t| t.trim().parse().ok())
+        .ok_or_else(unsigned)?;
+    if (chrono::Utc::now().timestamp() - timestamp).abs() > REPLAY_WINDOW_SECONDS {
+        return Err(unsigned());
+    }
+    let signature = header("x-lambda-steps-signature")
+        .and_then(|s| s.trim().strip_prefix("sha256="))
+        .and_then(decode_hex)
+        .ok_or_else(unsigned)?;
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(secret).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body);
+    // verify_slice compares in constant time.
+    mac.verify_slice(&signature).map_err(|_| unsigned())
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// Queues a saved step, with its payload replaced when one is given.
+async fn submit(
+    app: &AppState,
+    project: &str,
+    saved: serde_json::Value,
+    payload: Option<serde_json::Value>,
+) -> ApiResult<(StatusCode, Json<Run>)> {
+    let mut step = Step::parse(&saved, app.payload_limits())?;
+    if let Some(payload) = payload {
+        step = step.with_payload(payload);
+    }
+    let stored = serde_json::to_value(&step).map_err(|e| ApiError::Internal(e.into()))?;
+    // The payload limits apply to the payload actually sent.
+    Step::parse(&stored, app.payload_limits())?;
+    match runs::submit(&app.db, project, &stored, None).await {
+        Ok((run, _)) => Ok((StatusCode::ACCEPTED, Json(run))),
+        Err(runs::SubmitRefused::NoSuchProject) => Err(ApiError::NotFound(format!("project {project}"))),
+        Err(runs::SubmitRefused::Database(e)) => Err(e.into()),
+    }
+}

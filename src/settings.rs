@@ -1,0 +1,184 @@
+//! AWS settings by Rundeck's names, resolved project over framework over default:
+//! framework settings come from a TOML file (`[aws]` table) and `LAMBDA_STEPS_AWS_*`
+//! variables (the environment wins); project settings are stored per project. A secret
+//! key is only ever a path into key storage, opened in memory when a client is built.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The setting names, as `aws.<name>` (framework) and `project.aws.<name>` (project).
+pub const NAMES: &[&str] = &[
+    "access_key",
+    "secret_key_path",
+    "region",
+    "endpoint_url",
+    "assume_role_arn",
+    "external_id",
+    "lambda_role_arn",
+];
+
+/// Values when neither level sets them.
+fn default_of(name: &str) -> Option<&'static str> {
+    match name {
+        "region" => Some("us-east-1"),
+        "endpoint_url" => Some("embedded"),
+        _ => None,
+    }
+}
+
+/// Framework settings, by short name.
+#[derive(Debug, Clone, Default)]
+pub struct Framework(BTreeMap<String, String>);
+
+impl Framework {
+    /// The TOML file (if any), then the environment over it.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut values = BTreeMap::new();
+        let default_file = Path::new("lambda-steps.toml");
+        let file = file.or_else(|| default_file.exists().then_some(default_file));
+        if let Some(file) = file {
+            let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+            let table: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+            if let Some(aws) = table.get("aws").and_then(|v| v.as_table()) {
+                for (key, value) in aws {
+                    anyhow::ensure!(
+                        NAMES.contains(&key.as_str()),
+                        "{}: unknown setting aws.{key}",
+                        file.display()
+                    );
+                    let value = value
+                        .as_str()
+                        .with_context(|| format!("{}: aws.{key} must be a string", file.display()))?;
+                    values.insert(key.clone(), value.to_string());
+                }
+            }
+        }
+        for name in NAMES {
+            if let Ok(value) = std::env::var(format!("LAMBDA_STEPS_AWS_{}", name.to_uppercase())) {
+                values.insert(name.to_string(), value);
+            }
+        }
+        Ok(Self(values))
+    }
+
+    /// Command-line flags (and their variables) over the file.
+    pub fn with_flags(
+        mut self,
+        endpoint_url: Option<&str>,
+        region: Option<&str>,
+        lambda_role_arn: Option<&str>,
+    ) -> Self {
+        for (name, value) in [
+            ("endpoint_url", endpoint_url),
+            ("region", region),
+            ("lambda_role_arn", lambda_role_arn),
+        ] {
+            if let Some(value) = value {
+                self.0.insert(name.to_string(), value.to_string());
+            }
+        }
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+}
+
+/// Where a resolved value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Project,
+    Framework,
+    Default,
+}
+
+/// One resolved setting, as `GET .../settings` shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Resolved {
+    pub value: Option<String>,
+    pub source: Option<Source>,
+}
+
+/// Every setting of a project, resolved: `project.aws.<name>` → value and source.
+pub fn resolve(framework: &Framework, project: &BTreeMap<String, String>) -> BTreeMap<String, Resolved> {
+    NAMES
+        .iter()
+        .map(|name| {
+            let key = format!("project.aws.{name}");
+            let (value, source) = if let Some(v) = project.get(&key) {
+                (Some(v.clone()), Some(Source::Project))
+            } else if let Some(v) = framework.get(name) {
+                (Some(v.to_string()), Some(Source::Framework))
+            } else if let Some(v) = default_of(name) {
+                (Some(v.to_string()), Some(Source::Default))
+            } else {
+                (None, None)
+            };
+            (key, Resolved { value, source })
+        })
+        .collect()
+}
+
+/// Checks one project setting before it is stored.
+pub fn validate(key: &str, value: &str) -> Result<(), String> {
+    let Some(name) = key.strip_prefix("project.aws.").filter(|n| NAMES.contains(n)) else {
+        return Err(format!(
+            "unknown setting; the names are {}",
+            NAMES
+                .iter()
+                .map(|n| format!("project.aws.{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    };
+    let ok = match name {
+        "endpoint_url" => {
+            value == "embedded" || value == "aws" || value.starts_with("http://") || value.starts_with("https://")
+        }
+        "secret_key_path" => !value.is_empty() && !value.contains("..") && value.len() <= 512,
+        "access_key" => !value.is_empty() && value.len() <= 128 && value.chars().all(|c| c.is_ascii_alphanumeric()),
+        _ => !value.is_empty() && value.len() <= 2048,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(match name {
+            "endpoint_url" => "must be embedded, aws, or an http(s) URL".into(),
+            "secret_key_path" => {
+                "must be a key storage path (the secret itself is stored with PUT /v1/keys/{path})".into()
+            }
+            "access_key" => "must be an access key id (letters and digits)".into(),
+            _ => "must be a non-empty string".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_wins_over_framework_over_default() {
+        let framework = Framework(BTreeMap::from([
+            ("region".into(), "eu-west-1".into()),
+            ("access_key".into(), "AKIDFRAMEWORK".into()),
+        ]));
+        let project = BTreeMap::from([("project.aws.access_key".to_string(), "AKIDPROJECT".to_string())]);
+        let resolved = resolve(&framework, &project);
+        assert_eq!(resolved["project.aws.access_key"].value.as_deref(), Some("AKIDPROJECT"));
+        assert_eq!(resolved["project.aws.access_key"].source, Some(Source::Project));
+        assert_eq!(resolved["project.aws.region"].source, Some(Source::Framework));
+        assert_eq!(resolved["project.aws.endpoint_url"].value.as_deref(), Some("embedded"));
+        assert_eq!(resolved["project.aws.endpoint_url"].source, Some(Source::Default));
+        assert_eq!(resolved["project.aws.lambda_role_arn"].value, None);
+        assert!(validate("project.aws.secret_key", "x").is_err());
+        assert!(validate("project.aws.endpoint_url", "ftp://x").is_err());
+        assert!(validate("project.aws.region", "us-east-2").is_ok());
+    }
+}

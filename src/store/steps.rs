@@ -1,0 +1,75 @@
+//! Saved step definitions, and the webhooks bound to them.
+
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::key_storage::Sealed;
+
+/// Stores or replaces a saved step; true when it was new.
+pub async fn put(db: impl PgExecutor<'_>, project: &str, name: &str, step: &serde_json::Value) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "INSERT INTO saved_steps (project, name, step) VALUES ($1, $2, $3)
+         ON CONFLICT (project, name) DO UPDATE SET step = excluded.step, updated_at = now()
+         RETURNING (xmax = 0)",
+    )
+    .bind(project)
+    .bind(name)
+    .bind(step)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn get(db: impl PgExecutor<'_>, project: &str, name: &str) -> sqlx::Result<Option<serde_json::Value>> {
+    sqlx::query_scalar("SELECT step FROM saved_steps WHERE project = $1 AND name = $2")
+        .bind(project)
+        .bind(name)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn create_hook(
+    db: impl PgExecutor<'_>,
+    project: &str,
+    step: &str,
+    secret: Option<&Sealed>,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO webhooks (id, project, step_name, secret_nonce, secret_ciphertext) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(project)
+    .bind(step)
+    .bind(secret.map(|s| s.nonce.clone()))
+    .bind(secret.map(|s| s.ciphertext.clone()))
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+/// A hook's project, saved step and sealed secret.
+pub struct Hook {
+    pub project: String,
+    pub step: serde_json::Value,
+    pub secret: Option<Sealed>,
+}
+
+/// project, step, secret nonce, secret ciphertext
+type HookRow = (String, serde_json::Value, Option<Vec<u8>>, Option<Vec<u8>>);
+
+pub async fn hook(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Hook>> {
+    let row: Option<HookRow> = sqlx::query_as(
+        "SELECT h.project, s.step, h.secret_nonce, h.secret_ciphertext
+         FROM webhooks h JOIN saved_steps s ON s.project = h.project AND s.name = h.step_name WHERE h.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(project, step, nonce, ciphertext)| Hook {
+        project,
+        step,
+        secret: nonce
+            .zip(ciphertext)
+            .map(|(nonce, ciphertext)| Sealed { nonce, ciphertext }),
+    }))
+}
