@@ -1,6 +1,7 @@
 //! Integration tests: one binary, each test against real parts (the engine over HTTP,
 //! real interpreters, aws-sdk-lambda, boto3 and awslambdaric from the test venv).
 
+mod access;
 mod conformance;
 mod engine_api;
 mod engine_limits;

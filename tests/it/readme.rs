@@ -41,7 +41,8 @@ async fn wait_for_port(port: u16) {
 }
 
 /// Runs a block with bash -euo pipefail, the venv's tools first on PATH; answers stdout.
-async fn run_block(script: &str, dir: &Path) -> String {
+/// `log` is a service log to show if the block fails.
+async fn run_block(script: &str, dir: &Path, log: Option<&Path>) -> String {
     let path = format!(
         "{}:{}",
         venv().join("bin").display(),
@@ -59,9 +60,10 @@ async fn run_block(script: &str, dir: &Path) -> String {
     .expect("the README block finishes")
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let service_log = log.and_then(|l| std::fs::read_to_string(l).ok()).unwrap_or_default();
     assert!(
         out.status.success(),
-        "README block failed:\n{stdout}\n{}",
+        "README block failed:\n{stdout}\n{}\nservice log:\n{service_log}",
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
@@ -83,6 +85,7 @@ async fn the_readme_aws_cli_walkthrough_works_as_written() {
     let stdout = run_block(
         &readme_block("engine").replace("127.0.0.1:9001", &format!("127.0.0.1:{port}")),
         work.path(),
+        None,
     )
     .await;
     let _ = engine.kill().await;
@@ -101,27 +104,35 @@ async fn the_readme_aws_cli_walkthrough_works_as_written() {
 async fn the_readme_curl_walkthrough_works_as_written(db: PgPool) {
     let work = tempfile::tempdir().unwrap();
     let (api, engine_port) = (free_port(), free_port());
+    let log = work.path().join("service.log");
     let mut service = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{api}"),
-            "--engine-listen",
-            &format!("127.0.0.1:{engine_port}"),
-            "--data-dir",
-        ])
+        .args(["--listen", &format!("127.0.0.1:{api}")])
+        .args(["--engine-listen", &format!("127.0.0.1:{engine_port}")])
+        .arg("--data-dir")
         .arg(work.path().join("lambda-steps-data"))
         .env("DATABASE_URL", database_url(&db))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(work.path().join("service.log")).unwrap())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    wait_for_port(api).await;
-    let stdout = run_block(
-        &readme_block("runner").replace("127.0.0.1:8080", &format!("127.0.0.1:{api}")),
-        work.path(),
-    )
-    .await;
+    // Answering HTTP (not just a bound port) means the admin token file is written.
+    let mut healthy = false;
+    for _ in 0..400 {
+        let answer = reqwest::get(format!("http://127.0.0.1:{api}/healthz")).await;
+        if answer.is_ok_and(|r| r.status().is_success()) {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        healthy,
+        "the service did not start:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let script = readme_block("runner").replace("127.0.0.1:8080", &format!("127.0.0.1:{api}"));
+    let stdout = run_block(&script, work.path(), Some(&log)).await;
     let _ = service.kill().await;
     for expected in [
         "\"message\":\"queued lambda_custom_code step\"",
