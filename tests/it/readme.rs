@@ -133,6 +133,20 @@ async fn the_readme_curl_walkthrough_works_as_written(db: PgPool) {
     );
     let script = readme_block("runner").replace("127.0.0.1:8080", &format!("127.0.0.1:{api}"));
     let stdout = run_block(&script, work.path(), Some(&log)).await;
+    let access = readme_block("access").replace("127.0.0.1:8080", &format!("127.0.0.1:{api}"));
+    let access_out = run_block(&access, work.path(), Some(&log)).await;
+    for expected in [
+        "\"source\":\"project\"",
+        "\"role\":\"runner\"",
+        "restarting worker-3",
+        "event: end",
+    ] {
+        assert!(access_out.contains(expected), "{expected} missing from:\n{access_out}");
+    }
+    assert!(
+        !access_out.contains("wJalrXUtnFEMI"),
+        "the secret key came back:\n{access_out}"
+    );
     let _ = service.kill().await;
     for expected in [
         "\"message\":\"queued lambda_custom_code step\"",
