@@ -47,33 +47,7 @@ async fn main() {
     let seen = Arc::new(Seen::default());
     let null_url = null_lambda(seen.clone()).await;
     let data = tempfile::tempdir().unwrap();
-    let (api_port, engine_port) = (free_port(), free_port());
-    let mut service = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{api_port}"),
-            "--engine-listen",
-            &format!("127.0.0.1:{engine_port}"),
-        ])
-        .args([
-            "--aws-endpoint-url",
-            &null_url,
-            "--workers",
-            "8000",
-            "--db-connections",
-            "20",
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .env("DATABASE_URL", &url)
-        .env("LAMBDA_STEPS_ADMIN_TOKEN", "bench-admin-token")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the service starts");
+    let (mut service, api_port) = spawn_service(&url, &null_url, data.path(), 8000);
     let api = format!("http://127.0.0.1:{api_port}");
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
@@ -110,8 +84,17 @@ async fn main() {
     let loaded = take(&seen);
     let runs_per_second = THROUGHPUT_RUNS as f64 / elapsed.as_secs_f64();
 
-    // In flight: a 2 s function, submitted as fast as possible; sample the replica.
+    // In flight: the queue is filled through an intake replica with one worker, then the
+    // measured replica starts on it, so that what is measured is how many runs one replica
+    // holds at once, not how fast this machine's two cores can also submit them.
+    let _ = service.kill().await;
+    let (mut intake, intake_port) = spawn_service(&url, &null_url, data.path(), 1);
+    let intake_api = format!("http://127.0.0.1:{intake_port}");
+    wait_ready(&http, &intake_api).await;
+    submit_many(&http, &intake_api, "null-2000", IN_FLIGHT_RUNS, 64).await;
+    stop(&mut intake).await;
     seen.max_in_flight.store(0, Ordering::SeqCst);
+    let (mut service, _) = spawn_service(&url, &null_url, data.path(), 8000);
     let pid = service.id().unwrap();
     let sampler = {
         let (db, seen) = (db.clone(), seen.clone());
@@ -137,7 +120,6 @@ async fn main() {
             }
         })
     };
-    submit_many(&http, &api, "null-2000", IN_FLIGHT_RUNS, 128).await;
     let (peak_rss, peak_connections, max_in_flight) = sampler.await.unwrap();
     let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE status <> 'succeeded'")
         .fetch_one(&db)
@@ -163,12 +145,53 @@ async fn main() {
         pct(&loaded, 0.5),
         pct(&loaded, 0.99)
     );
-    println!("| most runs in flight on one replica, 2 s function | {max_in_flight} |");
+    println!("| most runs in flight on one replica, 2 s function ({IN_FLIGHT_RUNS} queued) | {max_in_flight} |");
     println!("| peak RSS of the replica meanwhile (MB) | {peak_rss} |");
     println!("| most database connections of the replica | {peak_connections} |");
     println!("| pgbench insert+claim+complete of one job (tps, 20 clients) | {ceiling:.0} |");
     println!("| ratio runs/s / pgbench ceiling | {:.2} |", runs_per_second / ceiling);
     println!("| runs not succeeded | {failed} |");
+}
+
+/// A release `lambda-steps serve` on the bench database against the null endpoint.
+fn spawn_service(url: &str, null_url: &str, data: &std::path::Path, workers: usize) -> (tokio::process::Child, u16) {
+    let (api_port, engine_port) = (free_port(), free_port());
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{api_port}"),
+            "--engine-listen",
+            &format!("127.0.0.1:{engine_port}"),
+        ])
+        .args([
+            "--aws-endpoint-url",
+            null_url,
+            "--workers",
+            &workers.to_string(),
+            "--db-connections",
+            "20",
+            "--data-dir",
+        ])
+        .arg(data)
+        .env("DATABASE_URL", url)
+        .env("LAMBDA_STEPS_ADMIN_TOKEN", "bench-admin-token")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the service starts");
+    (child, api_port)
+}
+
+/// SIGTERM, and wait for the graceful stop.
+async fn stop(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(60), child.wait()).await;
 }
 
 /// A Lambda Invoke endpoint that does nothing: answers `{}` after the delay in the

@@ -181,4 +181,25 @@ mod tests {
         assert!(validate("project.aws.endpoint_url", "ftp://x").is_err());
         assert!(validate("project.aws.region", "us-east-2").is_ok());
     }
+
+    #[test]
+    fn framework_settings_come_from_the_toml_file_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lambda-steps.toml");
+        std::fs::write(
+            &file,
+            "[aws]\nregion = \"ap-south-1\"\naccess_key = \"AKIDFILE\"\nsecret_key_path = \"aws/key\"\n",
+        )
+        .unwrap();
+        let framework = Framework::load(Some(&file))
+            .unwrap()
+            .with_flags(None, Some("eu-north-1"), None);
+        assert_eq!(framework.get("access_key"), Some("AKIDFILE"));
+        assert_eq!(framework.get("region"), Some("eu-north-1"), "a flag wins over the file");
+        let resolved = resolve(&framework, &BTreeMap::new());
+        assert_eq!(resolved["project.aws.secret_key_path"].source, Some(Source::Framework));
+        std::fs::write(&file, "[aws]\nsecret_key = \"never a value\"\n").unwrap();
+        let err = Framework::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("unknown setting aws.secret_key"), "{err}");
+    }
 }
