@@ -15,6 +15,10 @@ use crate::queue::notify::Notifications;
 #[derive(Clone)]
 pub struct AppState(Arc<App>);
 
+/// Functions' timeouts as read from Lambda: (project, function, qualifier) to (when, timeout).
+pub type FunctionTimeouts =
+    std::collections::HashMap<(String, String, Option<String>), (std::time::Instant, std::time::Duration)>;
+
 pub struct App {
     pub db: PgPool,
     pub settings: ServeSettings,
@@ -32,6 +36,8 @@ pub struct App {
     pub worker_id: String,
     /// SHA-256 of the bootstrap admin token.
     pub admin_token_hash: Vec<u8>,
+    /// Functions' own timeouts, by (project, function, qualifier), with when they were read.
+    pub function_timeouts: std::sync::Mutex<FunctionTimeouts>,
     /// The key secrets are encrypted under.
     pub master_key: crate::key_storage::MasterKey,
 }

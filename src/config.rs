@@ -7,7 +7,8 @@
 //! - `LAMBDA_STEPS_AWS_REGION`, `LAMBDA_STEPS_AWS_LAMBDA_ROLE_ARN`
 //! - `LAMBDA_STEPS_WORKERS`, `LAMBDA_STEPS_LEASE_SECONDS`, `LAMBDA_STEPS_POLL_MS`,
 //!   `LAMBDA_STEPS_CLAIM_BATCH`, `LAMBDA_STEPS_INVOKE_RETRIES`, `LAMBDA_STEPS_DRAIN_SECONDS`,
-//!   `LAMBDA_STEPS_SWEEP_SECONDS`, `LAMBDA_STEPS_MAX_WEBHOOK_BYTES`
+//!   `LAMBDA_STEPS_SWEEP_SECONDS`, `LAMBDA_STEPS_MAX_WEBHOOK_BYTES`,
+//!   `LAMBDA_STEPS_INVOKE_TIMEOUT_MARGIN_SECONDS`
 //! - `LAMBDA_STEPS_ADMIN_TOKEN`, `LAMBDA_STEPS_MASTER_KEY` (secrets: never printed)
 //! - `LAMBDA_STEPS_CONFIG`: TOML file of framework settings (see `framework.rs`)
 //!   `LAMBDA_STEPS_DB_CONNECTIONS`, `LAMBDA_STEPS_MAX_SYNC_PAYLOAD_BYTES`,
@@ -121,6 +122,9 @@ pub struct ServeSettings {
     /// Retries of an Invoke that Lambda throttled or found not ready.
     #[arg(long, env = "LAMBDA_STEPS_INVOKE_RETRIES", default_value_t = 6)]
     pub invoke_retries: u32,
+    /// Seconds an Invoke waits beyond the function's own timeout before its outcome is unknown.
+    #[arg(long, env = "LAMBDA_STEPS_INVOKE_TIMEOUT_MARGIN_SECONDS", default_value_t = 30)]
+    pub invoke_timeout_margin_seconds: u64,
     /// Seconds between sweeps for functions of finished runs left behind by a crash.
     #[arg(long, env = "LAMBDA_STEPS_SWEEP_SECONDS", default_value_t = 60)]
     pub sweep_seconds: u64,

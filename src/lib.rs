@@ -79,6 +79,7 @@ pub async fn serve(
         writes: queue::batch::RunWrites::start(db.clone()),
         notifications: queue::notify::Notifications::new(),
         admin_token_hash: domain::access::token_hash(&admin_token),
+        function_timeouts: Default::default(),
         master_key,
         worker_id: format!(
             "{}-{}",

@@ -21,6 +21,8 @@ pub struct InvokeCall {
     pub invocation_type: &'static str,
     pub payload: Vec<u8>,
     pub client_context_base64: Option<String>,
+    /// How long to wait for the answer: the function's own timeout plus a margin.
+    pub timeout: Duration,
 }
 
 /// Why an Invoke did not produce an answer.
@@ -70,7 +72,16 @@ pub async fn invoke_at_most_once(
             .invocation_type(call.invocation_type.into())
             .log_type(aws_sdk_lambda::types::LogType::Tail)
             .set_client_context(call.client_context_base64.clone())
-            .payload(Blob::new(call.payload.clone()));
+            .payload(Blob::new(call.payload.clone()))
+            .customize()
+            .config_override(
+                aws_sdk_lambda::config::Builder::default().timeout_config(
+                    aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
+                        .connect_timeout(Duration::from_secs(10))
+                        .operation_timeout(call.timeout)
+                        .build(),
+                ),
+            );
         let error = match request.send().await {
             Ok(output) => return Ok(output),
             Err(error) => error,

@@ -47,7 +47,10 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
     ));
     let created = create(ctx, step, &name, &handler, &role, zip).await;
     let ending = match created {
-        Ok(()) => invoke_and_record(ctx, &invoke_call(&name, step)).await,
+        Ok(()) => {
+            let timeout = super::invoke::call_timeout(ctx, Duration::from_secs(u64::from(step.timeout_seconds)));
+            invoke_and_record(ctx, &invoke_call(&name, step, timeout)).await
+        }
         Err(ending) => ending,
     };
     clean_up(ctx, step, &name).await;
@@ -116,13 +119,14 @@ async fn create(
     Ok(())
 }
 
-fn invoke_call(name: &str, step: &CustomCodeStep) -> InvokeCall {
+fn invoke_call(name: &str, step: &CustomCodeStep, timeout: Duration) -> InvokeCall {
     InvokeCall {
         function_name: name.to_string(),
         qualifier: None,
         invocation_type: "RequestResponse",
         payload: step.payload.to_string().into_bytes(),
         client_context_base64: None,
+        timeout,
     }
 }
 

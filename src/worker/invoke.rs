@@ -4,20 +4,74 @@
 use std::time::{Duration, Instant};
 
 use super::{Ending, StepContext};
-use crate::domain::step::InvokeStep;
+use crate::domain::step::{InvocationType, InvokeStep};
 use crate::lambda::invoke::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
 use crate::lambda::outcome;
 use crate::queue::pool::StopReason;
 
 pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
+    let timeout = match step.invocation_type {
+        InvocationType::RequestResponse => {
+            let function = function_timeout(ctx, &step.function_name, step.qualifier.as_deref()).await;
+            call_timeout(ctx, function)
+        }
+        // Lambda answers these at once, without running the function.
+        InvocationType::Event | InvocationType::DryRun => QUICK_CALL,
+    };
     let call = InvokeCall {
         function_name: step.function_name.clone(),
         qualifier: step.qualifier.clone(),
         invocation_type: step.invocation_type.as_str(),
         payload: step.payload.to_string().into_bytes(),
         client_context_base64: step.client_context_base64(),
+        timeout,
     };
     invoke_and_record(ctx, &call).await
+}
+
+/// The wait of an asynchronous or dry-run call.
+const QUICK_CALL: Duration = Duration::from_secs(60);
+/// Lambda's longest function timeout, used when the function's own cannot be read.
+const LONGEST_FUNCTION: Duration = Duration::from_secs(15 * 60);
+
+/// How long to wait for a synchronous answer: the function's timeout plus the margin.
+pub fn call_timeout(ctx: &StepContext<'_>, function: Duration) -> Duration {
+    function.min(LONGEST_FUNCTION) + Duration::from_secs(ctx.app.settings.invoke_timeout_margin_seconds)
+}
+
+/// The function's own timeout, from GetFunctionConfiguration, remembered for a minute.
+async fn function_timeout(ctx: &StepContext<'_>, function: &str, qualifier: Option<&str>) -> Duration {
+    let key = (
+        ctx.run.project.clone(),
+        function.to_string(),
+        qualifier.map(str::to_string),
+    );
+    if let Some((at, timeout)) = ctx.app.function_timeouts.lock().expect("timeouts lock").get(&key)
+        && at.elapsed() < Duration::from_secs(60)
+    {
+        return *timeout;
+    }
+    let asked = ctx
+        .lambda
+        .clients
+        .control
+        .get_function_configuration()
+        .function_name(function)
+        .set_qualifier(qualifier.map(str::to_string))
+        .send();
+    let timeout = match tokio::time::timeout(Duration::from_secs(10), asked).await {
+        Ok(Ok(config)) => config
+            .timeout()
+            .map_or(LONGEST_FUNCTION, |t| Duration::from_secs(t.max(1) as u64)),
+        // Not allowed to read it, or not there (the Invoke will say so): assume the longest.
+        _ => LONGEST_FUNCTION,
+    };
+    ctx.app
+        .function_timeouts
+        .lock()
+        .expect("timeouts lock")
+        .insert(key, (Instant::now(), timeout));
+    timeout
 }
 
 /// Sends the Invoke (at most once) and turns the answer into the run's ending and log.

@@ -66,9 +66,12 @@ async fn throttling_is_retried_after_retry_after_and_nothing_else_is(db: PgPool)
                 let Ok((mut socket, _)) = dropper.accept().await else {
                     return;
                 };
-                dropped.fetch_add(1, Ordering::SeqCst);
                 let mut buf = vec![0u8; 65536];
-                let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut buf).await;
+                let n = tokio::io::AsyncReadExt::read(&mut socket, &mut buf).await.unwrap_or(0);
+                // Count Invokes only (the function's configuration is asked for first).
+                if String::from_utf8_lossy(&buf[..n]).starts_with("POST /2015-03-31/functions/anything/invocations") {
+                    dropped.fetch_add(1, Ordering::SeqCst);
+                }
                 drop(socket);
             }
         }
@@ -146,5 +149,48 @@ async fn the_sweeper_deletes_functions_no_live_run_owns(db: PgPool) {
         ["someone-elses"],
         "the orphan is gone, other functions are left alone"
     );
+    service.stop().await;
+}
+
+#[sqlx::test]
+async fn the_wait_for_an_answer_follows_the_functions_own_timeout(db: PgPool) {
+    let invokes = Arc::new(AtomicUsize::new(0));
+    let router = axum::Router::new()
+        .route(
+            "/2015-03-31/functions/{name}/configuration",
+            axum::routing::get(|Path(name): Path<String>| async move {
+                axum::Json(json!({"FunctionName": name, "Timeout": 1, "State": "Active"}))
+            }),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            axum::routing::post(|State(invokes): State<Arc<AtomicUsize>>| async move {
+                invokes.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                "{}"
+            }),
+        )
+        .with_state(invokes.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fake = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let service = TestService::start(
+        db,
+        &["--aws-endpoint-url", &fake, "--invoke-timeout-margin-seconds", "1"],
+    )
+    .await;
+    let started = Instant::now();
+    let run = service
+        .run(json!({"type": "lambda_invoke", "function_name": "hangs"}))
+        .await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["code"], "outcome_unknown");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "waited {:?}, not the function's 1 s plus 1 s",
+        started.elapsed()
+    );
+    assert_eq!(invokes.load(Ordering::SeqCst), 1, "not sent again");
     service.stop().await;
 }
