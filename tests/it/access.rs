@@ -3,7 +3,6 @@
 //! stored secret absent from every response, run record, run log, function environment
 //! and the service's own log.
 
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use hmac::Mac;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::service::{ADMIN_TOKEN, TestService, authorized, database_url};
+use crate::service::{ADMIN_TOKEN, ServeProcess, TestService, authorized};
 
 /// Creates a token; answers (id, token).
 async fn token(service: &TestService, role: &str, project: Option<&str>) -> (String, String) {
@@ -379,43 +378,10 @@ async fn a_projects_keys_reach_the_lambda_client_and_the_secret_appears_nowhere(
 
     // The real binary, so that its own log output can be searched for the secret.
     let work = tempfile::tempdir().unwrap();
-    let ports: Vec<u16> = (0..2)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        })
-        .collect();
-    let log_path = work.path().join("service.log");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{}", ports[0]),
-            "--engine-listen",
-            &format!("127.0.0.1:{}", ports[1]),
-            "--poll-ms",
-            "100",
-            "--data-dir",
-        ])
-        .arg(work.path().join("data"))
-        .env("DATABASE_URL", database_url(&db))
-        .env("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("RUST_LOG", "debug")
-        .stdout(std::fs::File::create(&log_path).unwrap())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{}", ports[0]);
+    let env = [("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN), ("RUST_LOG", "debug")];
+    let mut service = ServeProcess::start(&db, work.path(), &["--poll-ms", "100"], &env).await;
+    let (base, log_path) = (service.api.clone(), service.log.clone());
     let admin = authorized(ADMIN_TOKEN);
-    for _ in 0..200 {
-        if admin.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let mut responses = String::new();
     let call = |method: &'static str, path: String, body: Option<Value>| {
         let (admin, base) = (admin.clone(), base.clone());
@@ -506,7 +472,7 @@ async fn a_projects_keys_reach_the_lambda_client_and_the_secret_appears_nowhere(
         auth[0]
     );
 
-    let _ = child.kill().await;
+    let _ = service.child.kill().await;
     let service_log = std::fs::read_to_string(&log_path).unwrap();
     assert!(
         service_log.contains("secret stored"),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::service::database_url;
+use crate::service::ServeProcess;
 use crate::support::venv;
 
 /// The first bash block after `<!-- readme-test:{name} -->`.
@@ -103,37 +103,14 @@ async fn the_readme_aws_cli_walkthrough_works_as_written() {
 #[sqlx::test]
 async fn the_readme_curl_walkthrough_works_as_written(db: PgPool) {
     let work = tempfile::tempdir().unwrap();
-    let (api, engine_port) = (free_port(), free_port());
-    let log = work.path().join("service.log");
-    let mut service = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
-        .args(["--listen", &format!("127.0.0.1:{api}")])
-        .args(["--engine-listen", &format!("127.0.0.1:{engine_port}")])
-        .arg("--data-dir")
-        .arg(work.path().join("lambda-steps-data"))
-        .env("DATABASE_URL", database_url(&db))
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // Answering HTTP (not just a bound port) means the admin token file is written.
-    let mut healthy = false;
-    for _ in 0..400 {
-        let answer = reqwest::get(format!("http://127.0.0.1:{api}/healthz")).await;
-        if answer.is_ok_and(|r| r.status().is_success()) {
-            healthy = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        healthy,
-        "the service did not start:\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
+    let mut service = ServeProcess::start(&db, work.path(), &[], &[]).await;
+    let (api, log) = (
+        service.api.trim_start_matches("http://").to_string(),
+        service.log.clone(),
     );
-    let script = readme_block("runner").replace("127.0.0.1:8080", &format!("127.0.0.1:{api}"));
+    let script = readme_block("runner").replace("127.0.0.1:8080", &api);
     let stdout = run_block(&script, work.path(), Some(&log)).await;
-    let access = readme_block("access").replace("127.0.0.1:8080", &format!("127.0.0.1:{api}"));
+    let access = readme_block("access").replace("127.0.0.1:8080", &api);
     let access_out = run_block(&access, work.path(), Some(&log)).await;
     for expected in [
         "\"source\":\"project\"",
@@ -147,7 +124,7 @@ async fn the_readme_curl_walkthrough_works_as_written(db: PgPool) {
         !access_out.contains("wJalrXUtnFEMI"),
         "the secret key came back:\n{access_out}"
     );
-    let _ = service.kill().await;
+    let _ = service.child.kill().await;
     for expected in [
         "\"message\":\"queued lambda_custom_code step\"",
         "\"message\":\"hello sre\"",

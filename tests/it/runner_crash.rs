@@ -2,13 +2,12 @@
 //! stuck forever and none invoked twice: another replica's rescuer fails the invoked run
 //! as `outcome_unknown` and runs the one that had not started.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::service::{ADMIN_TOKEN, TestService, authorized, database_url};
+use crate::service::{ADMIN_TOKEN, ServeProcess, TestService, authorized};
 
 #[sqlx::test]
 async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPool) {
@@ -18,49 +17,11 @@ async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPo
     let code = format!(
         "import socket, time\ndef lambda_handler(e, c):\n    socket.create_connection(('127.0.0.1', {port})).close()\n    time.sleep(120)\n"
     );
-    let data = tempfile::tempdir().unwrap();
-    let ports: Vec<u16> = (0..2)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        })
-        .collect();
-    let mut doomed = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{}", ports[0]),
-            "--engine-listen",
-            &format!("127.0.0.1:{}", ports[1]),
-        ])
-        .args([
-            "--lease-seconds",
-            "2",
-            "--poll-ms",
-            "100",
-            "--workers",
-            "1",
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .env("DATABASE_URL", database_url(&db))
-        .env("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let api = format!("http://127.0.0.1:{}", ports[0]);
+    let work = tempfile::tempdir().unwrap();
+    let flags = ["--lease-seconds", "2", "--poll-ms", "100", "--workers", "1"];
+    let mut doomed = ServeProcess::start(&db, work.path(), &flags, &[("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
+    let api = doomed.api.clone();
     let http = authorized(ADMIN_TOKEN);
-    for _ in 0..200 {
-        if http.get(format!("{api}/readyz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let submit = |step: serde_json::Value| {
         let (http, api) = (http.clone(), api.clone());
         async move {
@@ -88,7 +49,7 @@ async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPo
         .unwrap()
         .unwrap();
     drop(first);
-    doomed.kill().await.unwrap(); // SIGKILL: no shutdown, no cleanup
+    doomed.child.kill().await.unwrap(); // SIGKILL: no shutdown, no cleanup
 
     let survivor = TestService::start(db, &["--lease-seconds", "2"]).await;
     let rescued = survivor.wait_finished(&invoked).await;

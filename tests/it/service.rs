@@ -151,3 +151,56 @@ pub fn database_url(db: &PgPool) -> String {
     let (server, _) = base.rsplit_once('/').expect("DATABASE_URL ends with /database");
     format!("{server}/{name}")
 }
+
+/// A real `lambda-steps serve` process on a test database, for what only a process shows
+/// (its own log output, a SIGKILL). Its stdout goes to `log`.
+pub struct ServeProcess {
+    pub child: tokio::process::Child,
+    pub api: String,
+    pub log: std::path::PathBuf,
+}
+
+impl ServeProcess {
+    /// Starts it with `work` as its working and data directory's parent, and waits until
+    /// it answers HTTP.
+    pub async fn start(db: &PgPool, work: &std::path::Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (api_port, engine_port) = (free(), free());
+        let log = work.join("service.log");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{api_port}")])
+            .args(["--engine-listen", &format!("127.0.0.1:{engine_port}")])
+            .arg("--data-dir")
+            .arg(work.join("lambda-steps-data"))
+            .args(flags)
+            .env("DATABASE_URL", database_url(db))
+            .envs(env.iter().copied())
+            .current_dir(work)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let api = format!("http://127.0.0.1:{api_port}");
+        for _ in 0..400 {
+            // Answering HTTP (not just a bound port) means the admin token file is written.
+            if reqwest::get(format!("{api}/healthz"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Self { child, api, log };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the service did not start:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+}
