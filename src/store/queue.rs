@@ -93,14 +93,6 @@ pub async fn set_function_name(db: impl PgExecutor<'_>, id: Uuid, attempt: i32, 
     Ok(())
 }
 
-/// Whether cancellation of a run was asked.
-pub async fn cancel_requested(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT cancel_requested FROM runs WHERE id = $1")
-        .bind(id)
-        .fetch_one(db)
-        .await
-}
-
 /// How one run ends.
 #[derive(Debug, Clone)]
 pub struct Finish {
