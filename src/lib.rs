@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod key_storage;
 pub mod lambda;
+pub mod metrics;
 pub mod queue;
 pub mod settings;
 pub mod store;
@@ -94,6 +95,7 @@ pub async fn serve(
         shutdown: shutdown.clone(),
     });
 
+    metrics::handle();
     let tracker = TaskTracker::new();
     tracker.spawn(queue::notify::listen(
         state.db.clone(),

@@ -31,3 +31,22 @@ pub async fn openapi() -> impl IntoResponse {
         super::openapi_json(),
     )
 }
+
+/// Prometheus metrics of this replica, and the queue's depth (admin token).
+#[utoipa::path(get, path = "/metrics", tag = "health", security(("bearer" = [])),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn metrics(
+    State(app): State<AppState>,
+    caller: crate::domain::access::Caller,
+) -> crate::error::ApiResult<impl IntoResponse> {
+    super::auth::require_admin(&caller)?;
+    let depth: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE status = 'queued'")
+        .fetch_one(&app.db)
+        .await?;
+    crate::metrics::queue_depth(depth);
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::handle().render(),
+    ))
+}

@@ -30,7 +30,7 @@ use crate::app::AppState;
         tokens::create, tokens::revoke,
         settings::get, settings::put,
         steps::put, steps::run, steps::create_hook, steps::hook,
-        health::healthz, health::readyz,
+        health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(
         crate::domain::run::Run, crate::domain::run::RunStatus, crate::domain::run::RunResult,
@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(health::openapi))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))

@@ -70,6 +70,7 @@ pub async fn submit(
     };
     if created {
         tracing::info!(run.id = %run.id, project = %project, step.type = step.kind(), "run submitted");
+        crate::metrics::run_submitted(step.kind());
         Ok((StatusCode::ACCEPTED, Json(run)))
     } else {
         Ok((StatusCode::OK, Json(run)))

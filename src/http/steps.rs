@@ -224,7 +224,10 @@ async fn submit(
     // The payload limits apply to the payload actually sent.
     Step::parse(&stored, app.payload_limits())?;
     match runs::submit(&app.db, project, &stored, None).await {
-        Ok((run, _)) => Ok((StatusCode::ACCEPTED, Json(run))),
+        Ok((run, _)) => {
+            crate::metrics::run_submitted(step.kind());
+            Ok((StatusCode::ACCEPTED, Json(run)))
+        }
         Err(runs::SubmitRefused::NoSuchProject) => Err(ApiError::NotFound(format!("project {project}"))),
         Err(runs::SubmitRefused::Database(e)) => Err(e.into()),
     }

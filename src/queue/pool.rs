@@ -86,7 +86,8 @@ pub async fn run(app: AppState, tracker: TaskTracker, execute: fn(AppState, Clai
         for (run, permit) in claimed.into_iter().zip(permits.drain(..)) {
             let stop = CancellationToken::new();
             let reason = Arc::new(Mutex::new(None));
-            held.lock().expect("held lock").insert(
+            let mut in_hand = held.lock().expect("held lock");
+            in_hand.insert(
                 run.id,
                 Held {
                     attempt: run.attempt,
@@ -94,11 +95,15 @@ pub async fn run(app: AppState, tracker: TaskTracker, execute: fn(AppState, Clai
                     reason: reason.clone(),
                 },
             );
+            crate::metrics::runs_in_hand(in_hand.len());
+            drop(in_hand);
             let (app, held) = (app.clone(), held.clone());
             tracker.spawn(async move {
                 let id = run.id;
                 execute(app, run, StopSignal { token: stop, reason }).await;
-                held.lock().expect("held lock").remove(&id);
+                let mut in_hand = held.lock().expect("held lock");
+                in_hand.remove(&id);
+                crate::metrics::runs_in_hand(in_hand.len());
                 drop(permit);
             });
         }

@@ -19,6 +19,7 @@ pub async fn run(app: AppState) {
         match rescue_expired(&app.db).await {
             Ok(rescued) if !rescued.is_empty() => {
                 for run in &rescued {
+                    crate::metrics::run_rescued(run.status.clone());
                     tracing::warn!(run.id = %run.id, status = %run.status, "rescued a run whose worker stopped");
                 }
                 let ids: Vec<_> = rescued.iter().map(|r| r.id).collect();

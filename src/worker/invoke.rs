@@ -118,6 +118,7 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
     let elapsed = started.elapsed().as_millis();
     match answer {
         Ok(output) => {
+            crate::metrics::invoke_answered(started.elapsed().as_secs_f64());
             ctx.log
                 .info(format!("Lambda answered {} in {elapsed} ms", output.status_code()));
             let outcome = outcome::from_output(&output, call.invocation_type);

@@ -115,6 +115,7 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
             };
             match app.writes.finish(finish).await {
                 Ok(true) => {
+                    crate::metrics::run_finished(status.as_str());
                     tracing::info!(
                         status = status.as_str(),
                         duration_ms = started.elapsed().as_millis() as u64,

@@ -176,6 +176,7 @@ async fn every_route_checks_the_caller_and_nothing_leaks_across_projects(db: PgP
             None,
             [204, 403, 403, 403, 401, 401],
         ),
+        ("GET", "/metrics".into(), None, [200, 403, 403, 403, 401, 401]),
         ("GET", "/healthz".into(), None, [200; 6]),
         ("GET", "/openapi.json".into(), None, [200; 6]),
     ];
@@ -184,6 +185,24 @@ async fn every_route_checks_the_caller_and_nothing_leaks_across_projects(db: PgP
             let got = status_of(client, method, &format!("{base}{path}"), body.clone()).await;
             assert_eq!(got, want, "{who} {method} {path}");
         }
+    }
+    // The metrics say what happened (the recorder is per process, so these are lower bounds).
+    let metrics = service
+        .http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "lambda_steps_runs_submitted_total{step_type=\"lambda_invoke\"}",
+        "lambda_steps_runs_finished_total{status=\"failed\"}",
+        "lambda_steps_queue_depth",
+        "lambda_steps_runs_in_hand",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics:\n{metrics}");
     }
     // Another project's run and a run that does not exist look the same.
     let other_client = authorized(&other);
