@@ -85,6 +85,13 @@ impl Engine {
             settings.network == Network::None,
             vec![data_dir.clone()],
         )?;
+        if sandbox.bubblewrap.is_none() && sandbox.user.is_none() {
+            tracing::warn!(
+                "user code runs as this service's own user without a sandbox: it can read what this user can, \
+                 the data directory's admin token and master key included; install bubblewrap (apt-get install bubblewrap) \
+                 or run the service as root, which runs user code as nobody"
+            );
+        }
         let interpreters =
             Interpreters::discover(settings.python.clone(), settings.node.clone(), settings.ruby.clone());
         tracing::info!(
