@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::config::retry::RetryConfig;
 use aws_sdk_lambda::config::timeout::TimeoutConfig;
-use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_lambda::config::{Credentials, Region};
 
 /// Which Lambda the service talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,34 +37,47 @@ impl LambdaTarget {
 pub struct LambdaClients {
     pub invoke: Client,
     pub control: Client,
+    /// IAM at the same endpoint and with the same credentials (for the execution role).
+    pub iam: aws_sdk_iam::Client,
+    /// The execution role found or created with these credentials, once known.
+    pub execution_role: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl LambdaClients {
     /// Clients for a target; with `keys` (access key id, secret key) they sign with those,
     /// else with placeholder keys for local endpoints or the default chain for AWS.
     pub async fn new(target: &LambdaTarget, region: &str, keys: Option<(&str, &str)>) -> Self {
-        let base = match (target, keys) {
-            (LambdaTarget::Embedded(url) | LambdaTarget::Endpoint(url), _) => aws_sdk_lambda::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new(region.to_string()))
-                // Local endpoints need some credentials to sign with; most do not check them.
-                .credentials_provider(match keys {
-                    Some((id, secret)) => Credentials::new(id, secret, None, None, "lambda-steps-project"),
-                    None => Credentials::new("lambda-steps", "lambda-steps", None, None, "local"),
-                })
-                .endpoint_url(url),
-            (LambdaTarget::Aws, Some((id, secret))) => aws_sdk_lambda::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new(region.to_string()))
-                .credentials_provider(Credentials::new(id, secret, None, None, "lambda-steps-project")),
-            (LambdaTarget::Aws, None) => {
-                let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .region(Region::new(region.to_string()))
-                    .load()
-                    .await;
-                aws_sdk_lambda::config::Builder::from(&shared)
-            }
+        let region = Region::new(region.to_string());
+        let endpoint = match target {
+            LambdaTarget::Embedded(url) | LambdaTarget::Endpoint(url) => Some(url.clone()),
+            LambdaTarget::Aws => None,
         };
+        let credentials = match (keys, target) {
+            (Some((id, secret)), _) => Some(Credentials::new(id, secret, None, None, "lambda-steps-project")),
+            // Local endpoints need some credentials to sign with; most do not check them.
+            (None, LambdaTarget::Embedded(_) | LambdaTarget::Endpoint(_)) => {
+                Some(Credentials::new("lambda-steps", "lambda-steps", None, None, "local"))
+            }
+            (None, LambdaTarget::Aws) => None,
+        };
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(region.clone())
+            .load()
+            .await;
+        let mut base = aws_sdk_lambda::config::Builder::from(&shared);
+        let mut iam = aws_sdk_iam::config::Builder::from(&shared).timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(60))
+                .build(),
+        );
+        if let Some(credentials) = credentials {
+            base = base.credentials_provider(credentials.clone());
+            iam = iam.credentials_provider(credentials);
+        }
+        if let Some(url) = endpoint {
+            base = base.endpoint_url(&url);
+            iam = iam.endpoint_url(url);
+        }
         let control = base
             .clone()
             .retry_config(RetryConfig::standard().with_max_attempts(4))
@@ -86,6 +99,8 @@ impl LambdaClients {
         Self {
             invoke: Client::from_conf(invoke),
             control: Client::from_conf(control),
+            iam: aws_sdk_iam::Client::from_conf(iam.build()),
+            execution_role: Default::default(),
         }
     }
 }

@@ -5,3 +5,4 @@ pub mod client;
 pub mod directory;
 pub mod invoke;
 pub mod outcome;
+pub mod role;

@@ -14,7 +14,14 @@ use super::{Ending, StepContext};
 use crate::domain::step::CustomCodeStep;
 use crate::lambda::client::LambdaTarget;
 use crate::lambda::invoke::InvokeCall;
+use crate::lambda::role::{ROLE_NAME, RoleError, find_or_create, is_propagation_error};
 use crate::store::queue;
+
+/// The role given to endpoints that do not check roles.
+const PLACEHOLDER_ROLE: &str = "arn:aws:iam::000000000000:role/lambda-steps-execution";
+
+/// How long CreateFunction waits for a new role to become assumable.
+const ROLE_PROPAGATION: Duration = Duration::from_secs(120);
 
 /// Names of functions this service creates; the sweeper only ever touches these.
 pub const FUNCTION_PREFIX: &str = "lambda-steps-";
@@ -26,11 +33,17 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
         Ok(zip) => zip,
         Err(e) => return Ending::failed("internal", format!("zipping the code failed: {e}")),
     };
-    let Some(role) = role(ctx, step) else {
-        return Ending::failed(
-            "configuration",
-            "no execution role: set the step's role_arn or aws.lambda_role_arn (LAMBDA_STEPS_AWS_LAMBDA_ROLE_ARN)",
-        );
+    let role = match role(ctx, step).await {
+        Ok(role) => role,
+        Err(why) => {
+            ctx.log.error(format!("no execution role: {why}"));
+            return Ending::failed(
+                "configuration",
+                format!(
+                    "no execution role ({why}): set the step's role_arn or aws.lambda_role_arn, or allow iam:GetRole, iam:CreateRole and iam:AttachRolePolicy"
+                ),
+            );
+        }
     };
     if ctx.stop.token.is_cancelled() {
         return stopped(ctx, "cancelled before the function was created");
@@ -85,9 +98,35 @@ async fn create(
         .tags("lambda-steps:run-id", ctx.run.id.to_string())
         .tags("lambda-steps:expires-at", expires.to_rfc3339())
         .code(FunctionCode::builder().zip_file(Blob::new(zip)).build());
-    let created = tokio::select! {
-        created = request.send() => created,
-        _ = ctx.stop.token.cancelled() => return Err(stopped(ctx, "cancelled while the function was being created")),
+    // A new role is not assumable for some seconds: wait for it, up to about two minutes.
+    let waiting_since = std::time::Instant::now();
+    let mut delay = Duration::from_secs(1);
+    let created = loop {
+        let attempt = tokio::select! {
+            created = request.clone().send() => created,
+            _ = ctx.stop.token.cancelled() => return Err(stopped(ctx, "cancelled while the function was being created")),
+        };
+        match attempt {
+            Err(e)
+                if is_propagation_error(&aws_sdk_lambda::error::DisplayErrorContext(&e).to_string())
+                    && waiting_since.elapsed() < ROLE_PROPAGATION =>
+            {
+                if delay == Duration::from_secs(1) {
+                    ctx.log.info(format!("waiting for the role {role} to propagate"));
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            Err(e) if is_propagation_error(&aws_sdk_lambda::error::DisplayErrorContext(&e).to_string()) => {
+                let message = format!(
+                    "Lambda still cannot assume {role} after {} s: its trust policy may not let lambda.amazonaws.com assume it, or these credentials lack iam:PassRole on it",
+                    waiting_since.elapsed().as_secs()
+                );
+                ctx.log.error(message.clone());
+                return Err(Ending::failed("lambda_error", message));
+            }
+            other => break other,
+        }
     };
     let created = created.map_err(|e| {
         let message = aws_sdk_lambda::error::DisplayErrorContext(&e).to_string();
@@ -156,15 +195,37 @@ async fn clean_up(ctx: &StepContext<'_>, step: &CustomCodeStep, name: &str) {
     }
 }
 
-fn role(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Option<String> {
-    step.role_arn
-        .clone()
-        .or_else(|| ctx.lambda.lambda_role_arn.clone())
-        .or_else(|| match ctx.lambda.target {
-            // Local endpoints accept any role; AWS needs a real one.
-            LambdaTarget::Aws => None,
-            _ => Some("arn:aws:iam::000000000000:role/lambda-steps-execution".into()),
+/// The step's role, the settings' role, a placeholder for the embedded engine (which does
+/// not check roles), or `lambda-steps-execution`, found or created once per credentials.
+async fn role(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Result<String, String> {
+    if let Some(role) = step.role_arn.clone().or_else(|| ctx.lambda.lambda_role_arn.clone()) {
+        return Ok(role);
+    }
+    if matches!(ctx.lambda.target, LambdaTarget::Embedded(_)) {
+        return Ok(PLACEHOLDER_ROLE.into());
+    }
+    let clients = &ctx.lambda.clients;
+    clients
+        .execution_role
+        .get_or_try_init(|| async {
+            match find_or_create(&clients.iam).await {
+                Ok((arn, created)) => {
+                    let verb = if created { "created" } else { "found" };
+                    ctx.log.info(format!("{verb} execution role {ROLE_NAME} ({arn})"));
+                    Ok(arn)
+                }
+                // A Lambda-only endpoint takes any role; AWS itself always serves IAM.
+                Err(RoleError::NoIam) if matches!(ctx.lambda.target, LambdaTarget::Endpoint(_)) => {
+                    ctx.log
+                        .info("this endpoint serves no IAM; using a placeholder execution role");
+                    Ok(PLACEHOLDER_ROLE.to_string())
+                }
+                Err(RoleError::NoIam) => Err("IAM did not answer".to_string()),
+                Err(RoleError::Failed(why)) => Err(why),
+            }
         })
+        .await
+        .cloned()
 }
 
 /// A zip holding one file.

@@ -12,8 +12,14 @@ use crate::queue::pool::StopReason;
 pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
     let timeout = match step.invocation_type {
         InvocationType::RequestResponse => {
-            let function = function_timeout(ctx, &step.function_name, step.qualifier.as_deref()).await;
-            call_timeout(ctx, function)
+            match function_timeout(ctx, &step.function_name, step.qualifier.as_deref()).await {
+                Ok(function) => call_timeout(ctx, function),
+                // Lambda says there is no such function: nothing to invoke.
+                Err(missing) => {
+                    ctx.log.error(format!("Lambda has no such function: {missing}"));
+                    return Ending::failed("lambda_error", missing);
+                }
+            }
         }
         // Lambda answers these at once, without running the function.
         InvocationType::Event | InvocationType::DryRun => QUICK_CALL,
@@ -39,8 +45,10 @@ pub fn call_timeout(ctx: &StepContext<'_>, function: Duration) -> Duration {
     function.min(LONGEST_FUNCTION) + Duration::from_secs(ctx.app.settings.invoke_timeout_margin_seconds)
 }
 
-/// The function's own timeout, from GetFunctionConfiguration, remembered for a minute.
-async fn function_timeout(ctx: &StepContext<'_>, function: &str, qualifier: Option<&str>) -> Duration {
+/// The function's own timeout, from GetFunctionConfiguration, remembered for a minute;
+/// the longest Lambda allows when it cannot be read (no permission, say). Err when Lambda
+/// answers that the function does not exist.
+async fn function_timeout(ctx: &StepContext<'_>, function: &str, qualifier: Option<&str>) -> Result<Duration, String> {
     let key = (
         ctx.run.project.clone(),
         function.to_string(),
@@ -49,7 +57,7 @@ async fn function_timeout(ctx: &StepContext<'_>, function: &str, qualifier: Opti
     if let Some((at, timeout)) = ctx.app.function_timeouts.lock().expect("timeouts lock").get(&key)
         && at.elapsed() < Duration::from_secs(60)
     {
-        return *timeout;
+        return Ok(*timeout);
     }
     let asked = ctx
         .lambda
@@ -63,7 +71,16 @@ async fn function_timeout(ctx: &StepContext<'_>, function: &str, qualifier: Opti
         Ok(Ok(config)) => config
             .timeout()
             .map_or(LONGEST_FUNCTION, |t| Duration::from_secs(t.max(1) as u64)),
-        // Not allowed to read it, or not there (the Invoke will say so): assume the longest.
+        Ok(Err(e))
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            let message =
+                aws_sdk_lambda::error::ProvideErrorMetadata::message(e.as_service_error().expect("service error"))
+                    .unwrap_or("Function not found")
+                    .to_string();
+            return Err(format!("ResourceNotFoundException: {message}"));
+        }
         _ => LONGEST_FUNCTION,
     };
     ctx.app
@@ -71,7 +88,7 @@ async fn function_timeout(ctx: &StepContext<'_>, function: &str, qualifier: Opti
         .lock()
         .expect("timeouts lock")
         .insert(key, (Instant::now(), timeout));
-    timeout
+    Ok(timeout)
 }
 
 /// Sends the Invoke (at most once) and turns the answer into the run's ending and log.

@@ -315,7 +315,7 @@ async fn webhooks_run_their_step_with_the_body_and_check_signatures(db: PgPool) 
     assert_eq!(
         done["result"]["payload"],
         json!({"alert": "disk full", "host": "db1"}),
-        "the body became the event"
+        "the body became the event: {done}"
     );
 
     assert_eq!(

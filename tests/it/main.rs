@@ -8,6 +8,7 @@ mod engine_limits;
 mod engine_node;
 mod engine_python;
 mod engine_ruby;
+mod moto;
 mod readme;
 mod runner_api;
 mod runner_cancel;

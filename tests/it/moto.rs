@@ -1,0 +1,119 @@
+//! Against an independent AWS endpoint: `moto_server` (PyPI moto[server], from the test
+//! venv) with IAM's managed policies loaded and Lambda answering without Docker. The
+//! execution role is created once and reused, custom-code functions are created, invoked
+//! and deleted, and a missing function is reported as such.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::service::TestService;
+use crate::support::venv;
+
+/// A moto server on a free port; killed when dropped.
+struct Moto {
+    url: String,
+    _process: tokio::process::Child,
+}
+
+async fn moto() -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let process = tokio::process::Command::new(venv().join("bin/moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("moto_server runs (scripts/test installs moto[server] into the venv)");
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if http.get(format!("{url}/moto-api/")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Lambda answers Invoke without running code (moto needs Docker for that).
+    let configured = http
+        .post(format!("{url}/moto-api/config"))
+        .json(&json!({"lambda": {"use_docker": false}}))
+        .send()
+        .await
+        .expect("moto answers");
+    assert!(configured.status().is_success());
+    Moto { url, _process: process }
+}
+
+#[sqlx::test]
+async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: PgPool) {
+    let moto = moto().await;
+    let service = TestService::start(db, &["--aws-endpoint-url", &moto.url]).await;
+    let step = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": "def lambda_handler(e, c):\n    return 1\n"});
+
+    let first = service.run(step.clone()).await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    let log = service.log(first["id"].as_str().unwrap()).await;
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("created execution role lambda-steps-execution")),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter().any(|l| l.starts_with("deleted function lambda-steps-")),
+        "{log:#?}"
+    );
+
+    let second = service.run(step).await;
+    assert_eq!(second["status"], "succeeded", "{second}");
+    let log = service.log(second["id"].as_str().unwrap()).await;
+    assert!(
+        !log.iter().any(|l| l.contains("execution role")),
+        "the role is reused: {log:#?}"
+    );
+
+    let iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .endpoint_url(&moto.url)
+            .build(),
+    );
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name("lambda-steps-execution")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<_> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_name())
+        .collect();
+    assert_eq!(names, ["AWSLambdaBasicExecutionRole"]);
+    let left = crate::support::client(&moto.url).list_functions().send().await.unwrap();
+    assert!(left.functions().is_empty(), "every custom-code function was deleted");
+
+    let missing = service
+        .run(json!({"type": "lambda_invoke", "function_name": "not-on-moto"}))
+        .await;
+    assert_eq!(missing["status"], "failed");
+    assert_eq!(missing["error"]["code"], "lambda_error");
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ResourceNotFound"),
+        "{missing}"
+    );
+    service.stop().await;
+}
