@@ -66,7 +66,7 @@ pub async fn serve(
     let lambdas = lambda::directory::LambdaDirectory::new(framework, embedded_url);
     // The framework's own clients (the sweeper's): a framework access key is honoured by
     // runs through their project's resolution, not here.
-    let lambda = LambdaClients::new(&target, &region, None).await;
+    let lambda = LambdaClients::new(&target, &region, None, None).await;
     std::fs::create_dir_all(&settings.data_dir)?;
     let admin_token = key_storage::admin_token(settings.admin_token.as_ref(), &settings.data_dir)?;
     let master_key = key_storage::MasterKey::load(settings.master_key.as_ref(), &settings.data_dir)?;

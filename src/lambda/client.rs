@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::config::retry::RetryConfig;
 use aws_sdk_lambda::config::timeout::TimeoutConfig;
-use aws_sdk_lambda::config::{Credentials, Region};
+use aws_sdk_lambda::config::{Credentials, Region, SharedCredentialsProvider};
 
 /// Which Lambda the service talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +45,15 @@ pub struct LambdaClients {
 
 impl LambdaClients {
     /// Clients for a target; with `keys` (access key id, secret key) they sign with those,
-    /// else with placeholder keys for local endpoints or the default chain for AWS.
-    pub async fn new(target: &LambdaTarget, region: &str, keys: Option<(&str, &str)>) -> Self {
+    /// else with placeholder keys for local endpoints or the default chain for AWS. With
+    /// `assume` (role ARN, external id) those credentials assume the role through STS at
+    /// the same endpoint, and the clients sign with the role's.
+    pub async fn new(
+        target: &LambdaTarget,
+        region: &str,
+        keys: Option<(&str, &str)>,
+        assume: Option<(&str, Option<&str>)>,
+    ) -> Self {
         let region = Region::new(region.to_string());
         let endpoint = match target {
             LambdaTarget::Embedded(url) | LambdaTarget::Endpoint(url) => Some(url.clone()),
@@ -64,6 +71,25 @@ impl LambdaClients {
             .region(region.clone())
             .load()
             .await;
+        let credentials = match assume {
+            None => credentials.map(SharedCredentialsProvider::new),
+            Some((role_arn, external_id)) => {
+                let mut source = shared.clone().into_builder();
+                if let Some(credentials) = &credentials {
+                    source = source.credentials_provider(SharedCredentialsProvider::new(credentials.clone()));
+                }
+                if let Some(url) = &endpoint {
+                    source = source.endpoint_url(url);
+                }
+                let mut provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+                    .session_name("lambda-steps")
+                    .configure(&source.build());
+                if let Some(external_id) = external_id {
+                    provider = provider.external_id(external_id);
+                }
+                Some(SharedCredentialsProvider::new(provider.build().await))
+            }
+        };
         let mut base = aws_sdk_lambda::config::Builder::from(&shared);
         let mut iam = aws_sdk_iam::config::Builder::from(&shared).timeout_config(
             TimeoutConfig::builder()

@@ -99,6 +99,10 @@ impl LambdaDirectory {
                 digest.update([0]);
                 digest.update(secret.as_bytes());
             }
+            for part in [value("assume_role_arn"), value("external_id")].into_iter().flatten() {
+                digest.update([1]);
+                digest.update(part.as_bytes());
+            }
             digest.finalize().to_vec()
         };
         let clients = {
@@ -107,7 +111,9 @@ impl LambdaDirectory {
                 Some(clients) => clients.clone(),
                 None => {
                     let keys = keys.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
-                    let clients = LambdaClients::new(&target, &region, keys).await;
+                    let (role, external_id) = (value("assume_role_arn"), value("external_id"));
+                    let assume = role.as_deref().map(|role| (role, external_id.as_deref()));
+                    let clients = LambdaClients::new(&target, &region, keys, assume).await;
                     cache.insert(cache_key, clients.clone());
                     clients
                 }

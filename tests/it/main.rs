@@ -2,6 +2,7 @@
 //! real interpreters, aws-sdk-lambda, boto3 and awslambdaric from the test venv).
 
 mod access;
+mod assume_role;
 mod conformance;
 mod engine_api;
 mod engine_limits;
