@@ -39,6 +39,8 @@ pub struct LambdaClients {
     pub control: Client,
     /// IAM at the same endpoint and with the same credentials (for the execution role).
     pub iam: aws_sdk_iam::Client,
+    /// CloudWatch Logs, likewise (for whole logs when the tail was cut).
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     /// The execution role found or created with these credentials, once known.
     pub execution_role: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
@@ -91,6 +93,11 @@ impl LambdaClients {
             }
         };
         let mut base = aws_sdk_lambda::config::Builder::from(&shared);
+        let mut logs = aws_sdk_cloudwatchlogs::config::Builder::from(&shared).timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        );
         let mut iam = aws_sdk_iam::config::Builder::from(&shared).timeout_config(
             TimeoutConfig::builder()
                 .operation_timeout(Duration::from_secs(60))
@@ -98,10 +105,12 @@ impl LambdaClients {
         );
         if let Some(credentials) = credentials {
             base = base.credentials_provider(credentials.clone());
+            logs = logs.credentials_provider(credentials.clone());
             iam = iam.credentials_provider(credentials);
         }
         if let Some(url) = endpoint {
             base = base.endpoint_url(&url);
+            logs = logs.endpoint_url(&url);
             iam = iam.endpoint_url(url);
         }
         let control = base
@@ -126,6 +135,7 @@ impl LambdaClients {
             invoke: Client::from_conf(invoke),
             control: Client::from_conf(control),
             iam: aws_sdk_iam::Client::from_conf(iam.build()),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs.build()),
             execution_role: Default::default(),
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod directory;
+pub mod full_log;
 pub mod invoke;
 pub mod outcome;
 pub mod role;

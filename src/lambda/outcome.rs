@@ -13,7 +13,9 @@ pub struct Outcome {
     pub status: RunStatus,
     pub result: RunResult,
     pub error: Option<RunError>,
-    /// Lines for the run's log: `(level, message)`.
+    /// What the function printed, as Lambda's 4 KB tail has it.
+    pub function_log: Vec<String>,
+    /// The service's lines after it: the result, or the function's error.
     pub log: Vec<(&'static str, String)>,
 }
 
@@ -27,13 +29,7 @@ pub fn from_output(output: &InvokeOutput, invocation_type: &str) -> Outcome {
         .unwrap_or_default();
     // The tail is the last 4 KB: when it does not start at START, the beginning was cut.
     let truncated = !tail.is_empty() && !tail.starts_with("START RequestId:");
-    if truncated {
-        log.push((
-            "warn",
-            "[the start of the function's log was cut: Lambda returns only its last 4 KB]".to_string(),
-        ));
-    }
-    log.extend(tail.lines().map(|line| ("info", line.to_string())));
+    let function_log = tail.lines().map(str::to_string).collect();
 
     let payload_bytes = output.payload().map(|p| p.as_ref().to_vec()).unwrap_or_default();
     let payload = (!payload_bytes.is_empty()).then(|| {
@@ -111,6 +107,7 @@ pub fn from_output(output: &InvokeOutput, invocation_type: &str) -> Outcome {
         status,
         result,
         error,
+        function_log,
         log,
     }
 }
@@ -165,8 +162,8 @@ mod tests {
         assert_eq!(out.status, RunStatus::Succeeded);
         assert_eq!(out.result.duration_ms, Some(4));
         assert!(!out.result.log_tail_truncated);
+        assert!(out.function_log.contains(&"hi".to_string()));
         let lines: Vec<&str> = out.log.iter().map(|(_, l)| l.as_str()).collect();
-        assert!(lines.contains(&"hi"));
         assert!(lines.contains(&"  \"ok\": true"), "{lines:?}");
     }
 

@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::{Ending, StepContext};
 use crate::domain::step::{InvocationType, InvokeStep};
+use crate::lambda::client::LambdaTarget;
+use crate::lambda::full_log;
 use crate::lambda::invoke::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
 use crate::lambda::outcome;
 use crate::queue::pool::StopReason;
@@ -126,6 +128,7 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
     let log = ctx.log.clone();
     let notice = move |message: String| log.warn(message);
     let started = Instant::now();
+    let sent_at = chrono::Utc::now().timestamp_millis();
     let answer = tokio::select! {
         answer = invoke_at_most_once(&ctx.lambda.clients.invoke, call, policy, &notice) => answer,
         _ = ctx.stop.token.cancelled() => {
@@ -139,6 +142,21 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
             ctx.log
                 .info(format!("Lambda answered {} in {elapsed} ms", output.status_code()));
             let outcome = outcome::from_output(&output, call.invocation_type);
+            let function_log = if outcome.result.log_tail_truncated {
+                whole_log(
+                    ctx,
+                    call,
+                    outcome.result.request_id.as_deref(),
+                    sent_at,
+                    outcome.function_log,
+                )
+                .await
+            } else {
+                outcome.function_log
+            };
+            for line in function_log {
+                ctx.log.info(line);
+            }
             for (level, line) in outcome.log {
                 ctx.log.line(level, line);
             }
@@ -161,6 +179,43 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
         Err(InvokeFailure::GaveUp(why)) => {
             ctx.log.error(why.clone());
             Ending::failed("throttled", why)
+        }
+    }
+}
+
+/// Lambda's tail was cut: the whole log from CloudWatch Logs where the credentials allow
+/// it, else the tail, with a line saying why.
+async fn whole_log(
+    ctx: &StepContext<'_>,
+    call: &InvokeCall,
+    request_id: Option<&str>,
+    sent_at_ms: i64,
+    tail: Vec<String>,
+) -> Vec<String> {
+    let function = crate::engine::model::FunctionRef::parse(&call.function_name)
+        .map(|f| f.name)
+        .unwrap_or_else(|_| call.function_name.clone());
+    let fetched = match (&ctx.lambda.target, request_id) {
+        (LambdaTarget::Embedded(_), _) => Err("the embedded engine keeps no log beyond the tail".to_string()),
+        (_, None) => Err("Lambda gave no request id".to_string()),
+        // Five minutes of slack for clock skew between this host and AWS.
+        (_, Some(id)) => full_log::fetch(&ctx.lambda.clients.logs, &function, id, sent_at_ms - 300_000).await,
+    };
+    match fetched {
+        Ok(lines) if !lines.is_empty() => {
+            ctx.log
+                .info("[Lambda's 4 KB log tail was cut; the whole log, from CloudWatch Logs:]");
+            lines
+        }
+        Ok(_) => {
+            ctx.log.warn("[the start of the function's log was cut: Lambda returns only its last 4 KB; CloudWatch Logs had no more]");
+            tail
+        }
+        Err(why) => {
+            ctx.log.warn(format!(
+                "[the start of the function's log was cut: Lambda returns only its last 4 KB; the whole log could not be read from CloudWatch Logs: {why}]"
+            ));
+            tail
         }
     }
 }

@@ -9,6 +9,7 @@ mod engine_limits;
 mod engine_node;
 mod engine_python;
 mod engine_ruby;
+mod full_logs;
 mod moto;
 mod readme;
 mod runner_api;
