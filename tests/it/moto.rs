@@ -1,6 +1,7 @@
 //! Against an independent AWS endpoint: `moto_server` (PyPI moto[server], from the test
 //! venv) with IAM's managed policies loaded and Lambda answering without Docker. The
-//! execution role is created once and reused, custom-code functions are created, invoked
+//! project reaches it with its own key and its secret from key storage; the execution role
+//! is created once and reused, custom-code functions are created, invoked
 //! and deleted, and a missing function is reported as such.
 
 use std::process::Stdio;
@@ -54,10 +55,39 @@ async fn moto() -> Moto {
 #[sqlx::test]
 async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: PgPool) {
     let moto = moto().await;
-    let service = TestService::start(db, &["--aws-endpoint-url", &moto.url]).await;
+    // The project reaches moto with its own key, its secret from key storage.
+    let service = TestService::start(db, &[]).await;
+    let put = |path: &str, body: String, json: bool| {
+        let request = service.http.put(format!("{}{path}", service.url)).body(body);
+        let request = if json {
+            request.header("content-type", "application/json")
+        } else {
+            request
+        };
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(put("/v1/projects/aws-team", String::new(), false).await, 201);
+    assert_eq!(
+        put("/v1/keys/aws-team/secret", "moto-secret-key".into(), false).await,
+        201
+    );
+    let settings = json!({"project.aws.endpoint_url": moto.url, "project.aws.access_key": "AKIDMOTOTEAM",
+        "project.aws.secret_key_path": "aws-team/secret"});
+    assert_eq!(
+        put("/v1/projects/aws-team/settings", settings.to_string(), true).await,
+        200
+    );
+    let run_in_project = |step: serde_json::Value| {
+        let service = &service;
+        async move {
+            let (status, run) = service.submit("aws-team", step).await;
+            assert_eq!(status, 202, "{run}");
+            service.wait_finished(run["id"].as_str().unwrap()).await
+        }
+    };
     let step = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": "def lambda_handler(e, c):\n    return 1\n"});
 
-    let first = service.run(step.clone()).await;
+    let first = run_in_project(step.clone()).await;
     assert_eq!(first["status"], "succeeded", "{first}");
     let log = service.log(first["id"].as_str().unwrap()).await;
     assert!(
@@ -70,7 +100,7 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
         "{log:#?}"
     );
 
-    let second = service.run(step).await;
+    let second = run_in_project(step).await;
     assert_eq!(second["status"], "succeeded", "{second}");
     let log = service.log(second["id"].as_str().unwrap()).await;
     assert!(

@@ -194,3 +194,115 @@ async fn the_wait_for_an_answer_follows_the_functions_own_timeout(db: PgPool) {
     assert_eq!(invokes.load(Ordering::SeqCst), 1, "not sent again");
     service.stop().await;
 }
+
+/// Counts of each kind of call the endpoint below answered.
+#[derive(Default)]
+struct Seen {
+    creates: AtomicUsize,
+    configurations: AtomicUsize,
+    invokes: AtomicUsize,
+    deletes: AtomicUsize,
+}
+
+#[sqlx::test]
+async fn custom_code_waits_out_role_propagation_pending_functions_and_not_ready_answers(db: PgPool) {
+    let seen = Arc::new(Seen::default());
+    let router = axum::Router::new()
+        .route(
+            "/2015-03-31/functions",
+            axum::routing::post(|State(seen): State<Arc<Seen>>| async move {
+                // As AWS answers while a new role propagates.
+                if seen.creates.fetch_add(1, Ordering::SeqCst) < 2 {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        [("x-amzn-errortype", "InvalidParameterValueException")],
+                        r#"{"Type":"User","message":"The role defined for the function cannot be assumed by Lambda."}"#
+                            .to_string(),
+                    )
+                        .into_response();
+                }
+                (
+                    StatusCode::CREATED,
+                    axum::Json(json!({"FunctionName": "f", "State": "Pending", "StateReasonCode": "Creating"})),
+                )
+                    .into_response()
+            }),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/configuration",
+            axum::routing::get(|State(seen): State<Arc<Seen>>| async move {
+                let state = if seen.configurations.fetch_add(1, Ordering::SeqCst) < 1 {
+                    "Pending"
+                } else {
+                    "Active"
+                };
+                axum::Json(json!({"FunctionName": "f", "State": state, "LastUpdateStatus": "Successful", "Timeout": 3}))
+            }),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            axum::routing::post(|State(seen): State<Arc<Seen>>| async move {
+                if seen.invokes.fetch_add(1, Ordering::SeqCst) < 1 {
+                    return (
+                        StatusCode::BAD_GATEWAY,
+                        [("x-amzn-errortype", "ResourceNotReadyException")],
+                        r#"{"Type":"User","message":"Functions are currently being created."}"#.to_string(),
+                    )
+                        .into_response();
+                }
+                (
+                    [("x-amz-executed-version", "$LATEST")],
+                    r#"{"created": true}"#.to_string(),
+                )
+                    .into_response()
+            }),
+        )
+        .route(
+            "/2015-03-31/functions/{name}",
+            axum::routing::delete(|State(seen): State<Arc<Seen>>| async move {
+                seen.deletes.fetch_add(1, Ordering::SeqCst);
+                StatusCode::NO_CONTENT
+            })
+            // The SDK's Active waiter polls GetFunction: Pending once, then Active.
+            .get(|State(seen): State<Arc<Seen>>| async move {
+                let state = if seen.configurations.fetch_add(1, Ordering::SeqCst) < 1 { "Pending" } else { "Active" };
+                axum::Json(json!({"Configuration": {"FunctionName": "f", "State": state, "LastUpdateStatus": "Successful", "Timeout": 3}}))
+            }),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fake = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let service = TestService::start(db, &["--aws-endpoint-url", &fake]).await;
+    let run = service
+        .run(json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": "def lambda_handler(e, c):\n    return 1\n",
+            "role_arn": "arn:aws:iam::123456789012:role/new-role"}))
+        .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["result"]["payload"], json!({"created": true}));
+    let log = service.log(run["id"].as_str().unwrap()).await;
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("waiting for the role")).count(),
+        1,
+        "{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("waiting for lambda-steps-") && l.ends_with("to become Active")),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("the function is not ready (502 ResourceNotReadyException")),
+        "{log:#?}"
+    );
+    assert_eq!(seen.creates.load(Ordering::SeqCst), 3, "created after two refusals");
+    assert_eq!(
+        seen.invokes.load(Ordering::SeqCst),
+        2,
+        "a 502 ResourceNotReady is retried: the function did not start"
+    );
+    assert_eq!(seen.deletes.load(Ordering::SeqCst), 1, "and cleaned up");
+    service.stop().await;
+}
