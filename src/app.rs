@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ServeSettings;
 use crate::domain::step::PayloadLimits;
-use crate::lambda::client::{LambdaClients, LambdaTarget};
+use crate::lambda::client::LambdaTarget;
 use crate::queue::batch::RunWrites;
 use crate::queue::logs::LogSink;
 use crate::queue::notify::Notifications;
@@ -23,7 +23,6 @@ pub struct App {
     pub db: PgPool,
     pub settings: ServeSettings,
     pub target: LambdaTarget,
-    pub lambda: LambdaClients,
     /// Each project's Lambda (settings resolved, credentials opened).
     pub lambdas: crate::lambda::directory::LambdaDirectory,
     pub logs: LogSink,

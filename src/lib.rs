@@ -26,7 +26,7 @@ use tokio_util::task::TaskTracker;
 
 use app::{App, AppState};
 use config::ServeSettings;
-use lambda::client::{LambdaClients, LambdaTarget};
+use lambda::client::LambdaTarget;
 
 /// Runs the service on `listener` until `shutdown`: the REST API, the workers, the
 /// rescuer, the sweeper, and the embedded engine when the endpoint is `embedded`. On
@@ -45,7 +45,6 @@ pub async fn serve(
         settings.lambda_role_arn.as_deref(),
     );
     let endpoint = framework.get("endpoint_url").unwrap_or("embedded").to_string();
-    let region = framework.get("region").unwrap_or("us-east-1").to_string();
     let (target, engine_task) = match endpoint.as_str() {
         "embedded" => {
             let engine = engine::Engine::start(settings.engine_settings())?;
@@ -64,9 +63,6 @@ pub async fn serve(
         _ => None,
     };
     let lambdas = lambda::directory::LambdaDirectory::new(framework, embedded_url);
-    // The framework's own clients (the sweeper's): a framework access key is honoured by
-    // runs through their project's resolution, not here.
-    let lambda = LambdaClients::new(&target, &region, None, None).await;
     std::fs::create_dir_all(&settings.data_dir)?;
     let admin_token = key_storage::admin_token(settings.admin_token.as_ref(), &settings.data_dir)?;
     let master_key = key_storage::MasterKey::load(settings.master_key.as_ref(), &settings.data_dir)?;
@@ -90,7 +86,6 @@ pub async fn serve(
         db,
         settings,
         target,
-        lambda,
         lambdas,
         shutdown: shutdown.clone(),
     });

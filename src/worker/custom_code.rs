@@ -80,8 +80,8 @@ async fn create(
 ) -> Result<(), Ending> {
     let expires = chrono::Utc::now() + chrono::Duration::seconds(i64::from(step.timeout_seconds) + 3600);
     let request = ctx
-        .app
         .lambda
+        .clients
         .control
         .create_function()
         .function_name(name)
@@ -136,8 +136,8 @@ async fn create(
     if created.state() != Some(&State::Active) {
         ctx.log.info(format!("waiting for {name} to become Active"));
         let waiter = ctx
-            .app
             .lambda
+            .clients
             .control
             .wait_until_function_active_v2()
             .function_name(name);
@@ -176,8 +176,8 @@ async fn clean_up(ctx: &StepContext<'_>, step: &CustomCodeStep, name: &str) {
         return;
     }
     match ctx
-        .app
         .lambda
+        .clients
         .control
         .delete_function()
         .function_name(name)

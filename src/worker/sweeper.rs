@@ -22,10 +22,30 @@ pub async fn run(app: AppState, every: Duration) {
     }
 }
 
-/// One pass; returns how many functions it deleted.
+/// One pass over every project's Lambda (projects can have their own endpoint and
+/// account); returns how many functions it deleted.
 pub async fn sweep(app: &AppState) -> anyhow::Result<usize> {
     let mut deleted = 0;
-    let mut pages = app.lambda.control.list_functions().into_paginator().send();
+    let mut swept = std::collections::HashSet::new();
+    for (project, _) in crate::store::projects::list(&app.db).await? {
+        let lambda = match app.lambdas.for_project(&app.db, &app.master_key, &project).await {
+            Ok(lambda) => lambda,
+            Err(why) => {
+                tracing::debug!(project = %project, why = %why, "not sweeping a project whose Lambda cannot be reached");
+                continue;
+            }
+        };
+        // Projects sharing one set of clients share one sweep.
+        if swept.insert(std::sync::Arc::as_ptr(&lambda.clients.execution_role) as usize) {
+            deleted += sweep_one(app, &lambda.clients.control).await?;
+        }
+    }
+    Ok(deleted)
+}
+
+async fn sweep_one(app: &AppState, lambda: &aws_sdk_lambda::Client) -> anyhow::Result<usize> {
+    let mut deleted = 0;
+    let mut pages = lambda.list_functions().into_paginator().send();
     while let Some(page) = pages.next().await {
         for function in page?.functions() {
             let Some(name) = function.function_name() else { continue };
@@ -45,7 +65,7 @@ pub async fn sweep(app: &AppState) -> anyhow::Result<usize> {
                 Some((status, keep)) => !matches!(status.as_str(), "queued" | "running") && keep != Some(true),
             };
             if orphaned {
-                app.lambda.control.delete_function().function_name(name).send().await?;
+                lambda.delete_function().function_name(name).send().await?;
                 tracing::info!(function = name, run.id = %run_id, "deleted orphaned function");
                 deleted += 1;
             }

@@ -130,8 +130,23 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
         .filter_map(|p| p.policy_name())
         .collect();
     assert_eq!(names, ["AWSLambdaBasicExecutionRole"]);
-    let left = crate::support::client(&moto.url).list_functions().send().await.unwrap();
+    let moto_lambda = crate::support::client(&moto.url);
+    let left = moto_lambda.list_functions().send().await.unwrap();
     assert!(left.functions().is_empty(), "every custom-code function was deleted");
+    // The project's functions live on moto itself, not on the service's default Lambda.
+    let mut kept_step = json!({"type": "lambda_custom_code", "runtime": "python3.12", "keep_function": true});
+    kept_step["code"] = json!("def lambda_handler(e, c):\n    return 1\n");
+    let kept = run_in_project(kept_step).await;
+    assert_eq!(kept["status"], "succeeded", "{kept}");
+    let on_moto = moto_lambda.list_functions().send().await.unwrap();
+    let names: Vec<_> = on_moto.functions().iter().filter_map(|f| f.function_name()).collect();
+    assert_eq!(
+        names,
+        [format!(
+            "lambda-steps-{}",
+            kept["id"].as_str().unwrap().replace('-', "")
+        )]
+    );
 
     let missing = service
         .run(json!({"type": "lambda_invoke", "function_name": "not-on-moto"}))
