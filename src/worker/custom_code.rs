@@ -23,6 +23,9 @@ const PLACEHOLDER_ROLE: &str = "arn:aws:iam::000000000000:role/lambda-steps-exec
 /// How long CreateFunction waits for a new role to become assumable.
 const ROLE_PROPAGATION: Duration = Duration::from_secs(120);
 
+/// The tag saying when a function is surely abandoned (its timeout plus an hour).
+pub const EXPIRES_TAG: &str = "lambda-steps:expires-at";
+
 /// Names of functions this service creates; the sweeper only ever touches these.
 pub const FUNCTION_PREFIX: &str = "lambda-steps-";
 
@@ -96,7 +99,7 @@ async fn create(
                 .build(),
         )
         .tags("lambda-steps:run-id", ctx.run.id.to_string())
-        .tags("lambda-steps:expires-at", expires.to_rfc3339())
+        .tags(EXPIRES_TAG, expires.to_rfc3339())
         .code(FunctionCode::builder().zip_file(Blob::new(zip)).build());
     // A new role is not assumable for some seconds: wait for it, up to about two minutes.
     let waiting_since = std::time::Instant::now();

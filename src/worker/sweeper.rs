@@ -1,11 +1,12 @@
-//! The sweeper: deletes functions this service created for runs that are over (or gone)
-//! and were not kept: what a crash or a failed delete left behind.
+//! The sweeper: deletes functions this service created for runs that are over and were not
+//! kept (what a crash or a failed delete left behind), and functions of runs this database
+//! does not know once their expiry tag has passed.
 
 use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::custom_code::FUNCTION_PREFIX;
+use super::custom_code::{EXPIRES_TAG, FUNCTION_PREFIX};
 use crate::app::AppState;
 
 pub async fn run(app: AppState, every: Duration) {
@@ -61,7 +62,9 @@ async fn sweep_one(app: &AppState, lambda: &aws_sdk_lambda::Client) -> anyhow::R
                     .fetch_optional(&app.db)
                     .await?;
             let orphaned = match run {
-                None => true,
+                // Not a run of this database: maybe another deployment's in the same
+                // account. Only its expiry tag says when it is surely abandoned.
+                None => expired(lambda, function.function_arn()).await,
                 Some((status, keep)) => !matches!(status.as_str(), "queued" | "running") && keep != Some(true),
             };
             if orphaned {
@@ -72,4 +75,16 @@ async fn sweep_one(app: &AppState, lambda: &aws_sdk_lambda::Client) -> anyhow::R
         }
     }
     Ok(deleted)
+}
+
+/// Whether a function's `lambda-steps:expires-at` tag has passed (false when unreadable).
+async fn expired(lambda: &aws_sdk_lambda::Client, arn: Option<&str>) -> bool {
+    let Some(arn) = arn else { return false };
+    let Ok(tags) = lambda.list_tags().resource(arn).send().await else {
+        return false;
+    };
+    tags.tags()
+        .and_then(|t| t.get(EXPIRES_TAG))
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .is_some_and(|at| at < chrono::Utc::now())
 }

@@ -110,24 +110,30 @@ async fn throttling_is_retried_after_retry_after_and_nothing_else_is(db: PgPool)
 }
 
 #[sqlx::test]
-async fn the_sweeper_deletes_functions_no_live_run_owns(db: PgPool) {
+async fn the_sweeper_deletes_expired_strays_and_leaves_the_rest(db: PgPool) {
     let data = tempfile::tempdir().unwrap();
     let engine = TestEngine::start(&data.path().join("engine"), &[]).await;
-    let orphan = format!("lambda-steps-{}", uuid::Uuid::new_v4().simple());
-    create(
-        &engine.client,
-        &orphan,
-        "python3.12",
-        "app.handler",
-        &[("app.py", "def handler(e, c):\n    return 1\n")],
-    )
-    .await;
+    // Functions of runs this database does not know (another deployment's, say): one past
+    // its expiry tag, one still within it; and a function that is not this service's.
+    let expired = format!("lambda-steps-{}", uuid::Uuid::new_v4().simple());
+    let young = format!("lambda-steps-{}", uuid::Uuid::new_v4().simple());
+    for (name, expires) in [
+        (&expired, "2020-01-01T00:00:00+00:00"),
+        (&young, "2999-01-01T00:00:00+00:00"),
+    ] {
+        let code = crate::support::zip(&[("app.py", "x = 1\n")]);
+        crate::support::create_request(&engine.client, name, "python3.12", "app.handler", code)
+            .tags("lambda-steps:expires-at", expires)
+            .send()
+            .await
+            .unwrap();
+    }
     create(
         &engine.client,
         "someone-elses",
         "python3.12",
         "app.handler",
-        &[("app.py", "def handler(e, c):\n    return 1\n")],
+        &[("app.py", "x = 1\n")],
     )
     .await;
     let service = TestService::start_with_engine(db, engine, data, &["--sweep-seconds", "1"]).await;
@@ -139,15 +145,17 @@ async fn the_sweeper_deletes_functions_no_live_run_owns(db: PgPool) {
             .iter()
             .filter_map(|f| f.function_name().map(str::to_string))
             .collect();
-        if names.len() == 1 {
+        if names.len() == 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    names.sort();
+    let mut expected = vec![young, "someone-elses".to_string()];
+    expected.sort();
     assert_eq!(
-        names,
-        ["someone-elses"],
-        "the orphan is gone, other functions are left alone"
+        names, expected,
+        "the expired stray is gone; the unexpired one and others stay"
     );
     service.stop().await;
 }
