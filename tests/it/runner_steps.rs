@@ -117,15 +117,7 @@ async fn invoke_of_an_existing_function_with_each_invocation_type_and_a_qualifie
     let missing = service
         .run(json!({"type": "lambda_invoke", "function_name": "not-there"}))
         .await;
-    assert_eq!(missing["status"], "failed");
-    assert_eq!(missing["error"]["code"], "lambda_error");
-    assert!(
-        missing["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("ResourceNotFoundException"),
-        "{missing}"
-    );
+    crate::support::assert_refused_as_not_found(&missing);
     service.stop().await;
 }
 

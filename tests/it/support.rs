@@ -197,3 +197,12 @@ fn default_venv() -> PathBuf {
 pub fn data_dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
+
+/// A finished run that failed because Lambda has no such function (`lambda_error`,
+/// `ResourceNotFoundException: ...`).
+pub fn assert_refused_as_not_found(run: &serde_json::Value) {
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["code"], "lambda_error", "{run}");
+    let message = run["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("ResourceNotFoundException"), "{run}");
+}
