@@ -268,26 +268,17 @@ async fn webhooks_run_their_step_with_the_body_and_check_signatures(db: PgPool) 
         201
     );
     let secret = "a-webhook-secret-of-some-length";
-    let signed: Value = service
-        .http
-        .post(format!("{base}/v1/projects/default/webhooks"))
-        .json(&json!({"step": "echo", "secret": secret}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let open: Value = service
-        .http
-        .post(format!("{base}/v1/projects/default/webhooks"))
-        .json(&json!({"step": "echo"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, signed) = service
+        .post_json(
+            "/v1/projects/default/webhooks",
+            json!({"step": "echo", "secret": secret}),
+        )
+        .await;
+    assert_eq!(status, 201, "{signed}");
+    let (status, open) = service
+        .post_json("/v1/projects/default/webhooks", json!({"step": "echo"}))
+        .await;
+    assert_eq!(status, 201, "{open}");
     let hook = |created: &Value| format!("{base}{}", created["url"].as_str().unwrap());
     let anonymous = reqwest::Client::new();
     let body = r#"{"alert": "disk full", "host": "db1"}"#;

@@ -99,6 +99,19 @@ impl TestService {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// POSTs a JSON body; answers the status and body.
+    pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn post(&self, path: &str) -> (u16, Value) {
         let response = self.http.post(format!("{}{path}", self.url)).send().await.unwrap();
         let status = response.status().as_u16();
