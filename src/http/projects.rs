@@ -45,12 +45,8 @@ pub async fn put(
             message: "must be 1 to 63 of a-z, 0-9, - and _, starting with a letter or digit".into(),
         });
     }
-    let created = projects::create(&app.db, &project).await?;
-    let listed = projects::list(&app.db).await?;
-    let (name, created_at) = listed
-        .into_iter()
-        .find(|(name, _)| *name == project)
-        .ok_or_else(|| ApiError::NotFound(format!("project {project}")))?;
+    let (created_at, created) = projects::create(&app.db, &project).await?;
+    let name = project;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(Project { name, created_at })))
 }

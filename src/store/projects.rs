@@ -10,13 +10,17 @@ pub async fn exists(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<bool> {
         .await
 }
 
-/// Creates a project if it is not there; true when it was created.
-pub async fn create(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<bool> {
-    let created = sqlx::query("INSERT INTO projects (name) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(name)
-        .execute(db)
-        .await?;
-    Ok(created.rows_affected() == 1)
+/// Creates a project if it is not there; answers its creation time and whether this call
+/// created it, in one statement.
+pub async fn create(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<(chrono::DateTime<chrono::Utc>, bool)> {
+    sqlx::query_as(
+        "WITH inserted AS (INSERT INTO projects (name) VALUES ($1) ON CONFLICT DO NOTHING RETURNING created_at)
+         SELECT created_at, true FROM inserted
+         UNION ALL SELECT created_at, false FROM projects WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM inserted)",
+    )
+    .bind(name)
+    .fetch_one(db)
+    .await
 }
 
 /// Every project, by name.

@@ -105,6 +105,20 @@ async fn runs_are_listed_newest_first_with_a_status_filter_and_a_cursor(db: PgPo
         .map(|r| (r.status().as_u16(), ()))
         .unwrap();
     assert_eq!(status, 201);
+    let again = service
+        .http
+        .put(format!("{}/v1/projects/ops", service.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status().as_u16(),
+        200,
+        "an existing project is found, not created again"
+    );
+    let body: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(body["name"], "ops");
+    assert!(body["created_at"].is_string());
     let mut ids = Vec::new();
     for i in 0..5 {
         let (_, run) = service
