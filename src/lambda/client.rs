@@ -9,6 +9,8 @@ use aws_sdk_lambda::config::retry::RetryConfig;
 use aws_sdk_lambda::config::timeout::TimeoutConfig;
 use aws_sdk_lambda::config::{Credentials, Region, SharedCredentialsProvider};
 
+pub use super::transport::Transport;
+
 /// Which Lambda the service talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LambdaTarget {
@@ -21,6 +23,14 @@ pub enum LambdaTarget {
 }
 
 impl LambdaTarget {
+    /// The URL the SDK is pointed at; None for AWS's own endpoints.
+    pub fn endpoint(&self) -> Option<&str> {
+        match self {
+            Self::Embedded(url) | Self::Endpoint(url) => Some(url),
+            Self::Aws => None,
+        }
+    }
+
     /// What the startup line says.
     pub fn describe(&self) -> String {
         match self {
@@ -56,11 +66,20 @@ impl LambdaClients {
         keys: Option<(&str, &str)>,
         assume: Option<(&str, Option<&str>)>,
     ) -> Self {
+        let transport = Transport::network(target.endpoint());
+        Self::with_transport(target, region, keys, assume, transport).await
+    }
+
+    /// The same clients over a given transport (tests pass aws-smithy-mocks' here).
+    pub async fn with_transport(
+        target: &LambdaTarget,
+        region: &str,
+        keys: Option<(&str, &str)>,
+        assume: Option<(&str, Option<&str>)>,
+        transport: Transport,
+    ) -> Self {
         let region = Region::new(region.to_string());
-        let endpoint = match target {
-            LambdaTarget::Embedded(url) | LambdaTarget::Endpoint(url) => Some(url.clone()),
-            LambdaTarget::Aws => None,
-        };
+        let endpoint = target.endpoint().map(str::to_string);
         let credentials = match (keys, target) {
             (Some((id, secret)), _) => Some(Credentials::new(id, secret, None, None, "lambda-steps-project")),
             // Local endpoints need some credentials to sign with; most do not check them.
@@ -71,6 +90,7 @@ impl LambdaClients {
         };
         let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(region.clone())
+            .http_client(transport.http.clone())
             .load()
             .await;
         let credentials = match assume {
@@ -112,6 +132,11 @@ impl LambdaClients {
             base = base.endpoint_url(&url);
             logs = logs.endpoint_url(&url);
             iam = iam.endpoint_url(url);
+        }
+        for interceptor in transport.interceptors {
+            base.push_interceptor(interceptor.clone());
+            logs.push_interceptor(interceptor.clone());
+            iam.push_interceptor(interceptor);
         }
         let control = base
             .clone()

@@ -176,7 +176,131 @@ fn refused_before_sending(error: &(dyn std::error::Error + 'static)) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use aws_sdk_lambda::Client as Lambda;
+    use aws_smithy_mocks::mock;
+
     use super::*;
+    use crate::lambda::mock::{clients, http_answer, lost_responses};
+
+    const POLICY: RetryPolicy = RetryPolicy {
+        max_retries: 3,
+        base: Duration::from_millis(100),
+        cap: Duration::from_secs(1),
+    };
+
+    fn call() -> InvokeCall {
+        InvokeCall {
+            function_name: "step".into(),
+            qualifier: None,
+            invocation_type: "RequestResponse",
+            payload: b"{}".to_vec(),
+            client_context_base64: None,
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Invokes once through `invoke_at_most_once`, returning its answer and its notices.
+    async fn invoke(client: &Lambda) -> (Result<InvokeOutput, InvokeFailure>, Vec<String>) {
+        let notices = Mutex::new(Vec::new());
+        let notice = |line: String| notices.lock().unwrap().push(line);
+        let answer = invoke_at_most_once(client, &call(), POLICY, &notice).await;
+        (answer, notices.into_inner().unwrap())
+    }
+
+    fn answered() -> HttpResponse {
+        http_answer(200, &[("x-amz-executed-version", "$LATEST")], r#"{"ok":true}"#)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_is_retried_by_this_loop_alone_honouring_retry_after() {
+        let throttled = || {
+            http_answer(
+                429,
+                &[("x-amzn-errortype", "TooManyRequestsException"), ("retry-after", "5")],
+                r#"{"Type":"User","message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded"}"#,
+            )
+        };
+        let rule = mock!(Lambda::invoke)
+            .sequence()
+            .http_response(throttled)
+            .times(2)
+            .http_response(answered)
+            .build();
+        let clients = clients(&[&rule]).await;
+        let started = tokio::time::Instant::now();
+        let (answer, notices) = invoke(&clients.invoke).await;
+        let output = answer.expect("answered after two throttles");
+        assert_eq!(output.payload().unwrap().as_ref(), br#"{"ok":true}"#);
+        assert_eq!(rule.num_calls(), 3, "two throttled calls, then the answer");
+        // Each retry is this loop's (the SDK's own retries are off for Invoke).
+        assert_eq!(notices.len(), 2, "{notices:?}");
+        assert!(notices[0].starts_with("Lambda throttled the call (429 TooManyRequestsException"));
+        assert!(
+            started.elapsed() >= Duration::from_secs(10),
+            "Retry-After: 5 was honoured"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_502_resource_not_ready_is_retried_but_a_bare_502_is_outcome_unknown() {
+        let not_ready = || {
+            http_answer(
+                502,
+                &[("x-amzn-errortype", "ResourceNotReadyException")],
+                r#"{"Type":"User","message":"The function is being created."}"#,
+            )
+        };
+        let rule = mock!(Lambda::invoke)
+            .sequence()
+            .http_response(not_ready)
+            .http_response(answered)
+            .build();
+        let (answer, notices) = invoke(&clients(&[&rule]).await.invoke).await;
+        assert!(answer.is_ok(), "{notices:?}");
+        assert_eq!(rule.num_calls(), 2);
+        assert!(notices[0].starts_with("the function is not ready (502 ResourceNotReadyException"));
+
+        // A 502 that names no Lambda error (a proxy's, say) may follow a run: not resent.
+        let bad_gateway = mock!(Lambda::invoke).then_http_response(|| http_answer(502, &[], "Bad Gateway"));
+        let (answer, notices) = invoke(&clients(&[&bad_gateway]).await.invoke).await;
+        assert!(
+            matches!(&answer, Err(InvokeFailure::OutcomeUnknown(why)) if why.contains("502")),
+            "{answer:?}"
+        );
+        assert_eq!(bad_gateway.num_calls(), 1);
+        assert!(notices.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_lost_response_is_outcome_unknown_and_never_sent_again() {
+        let (clients, sent) = lost_responses().await;
+        let (answer, notices) = invoke(&clients.invoke).await;
+        assert!(
+            matches!(&answer, Err(InvokeFailure::OutcomeUnknown(why)) if why.contains("may have reached Lambda")),
+            "{answer:?}"
+        );
+        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 1, "sent once");
+        assert!(notices.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_missing_function_is_refused_not_retried() {
+        let rule = mock!(Lambda::invoke).then_http_response(|| {
+            http_answer(
+                404,
+                &[("x-amzn-errortype", "ResourceNotFoundException")],
+                r#"{"Type":"User","message":"Function not found: arn:aws:lambda:us-east-1:123456789012:function:step"}"#,
+            )
+        });
+        let (answer, _) = invoke(&clients(&[&rule]).await.invoke).await;
+        assert!(
+            matches!(&answer, Err(InvokeFailure::Refused { kind, .. }) if kind == "ResourceNotFoundException"),
+            "{answer:?}"
+        );
+        assert_eq!(rule.num_calls(), 1);
+    }
 
     #[test]
     fn backoff_grows_to_its_cap_and_honours_retry_after() {

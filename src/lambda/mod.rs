@@ -2,8 +2,13 @@
 //! answer (payload, function error, log tail) into a run's result and log.
 
 pub mod client;
+pub mod create;
 pub mod directory;
 pub mod full_log;
 pub mod invoke;
+pub mod log_group;
+#[cfg(test)]
+mod mock;
 pub mod outcome;
 pub mod role;
+pub mod transport;

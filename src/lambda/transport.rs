@@ -1,0 +1,116 @@
+//! The HTTP client under every AWS call: hyper with TCP keepalive. A synchronous Invoke
+//! can wait 15 minutes for its answer with nothing crossing the connection, and NAT
+//! gateways drop a TCP flow after 350 s of silence; keepalive probes every minute keep the
+//! path open. The SDK's default client sets no keepalive and offers no option for it, so
+//! this builds the same hyper 0.14 + rustls stack the SDK uses, with keepalive on.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use aws_sdk_lambda::config::{SharedHttpClient, SharedInterceptor};
+use aws_smithy_http_client::hyper_014::HyperClientBuilder;
+use hyper::client::HttpConnector;
+
+/// Idle time before the first probe, and between probes; well under NAT's 350 s.
+pub const KEEPALIVE: Duration = Duration::from_secs(60);
+
+/// What the clients send their requests through.
+#[derive(Clone, Debug)]
+pub struct Transport {
+    pub http: SharedHttpClient,
+    /// Extra interceptors (tests put aws-smithy-mocks' here).
+    pub interceptors: Vec<SharedInterceptor>,
+}
+
+impl Transport {
+    /// The network, with keepalive; plain HTTP for an `http://` endpoint (the embedded
+    /// engine, moto), else HTTPS with the platform's root certificates.
+    pub fn network(endpoint: Option<&str>) -> Self {
+        let http = match endpoint {
+            Some(url) if url.starts_with("http://") => HyperClientBuilder::new().build(tcp()),
+            _ => HyperClientBuilder::new().build(HTTPS.clone()),
+        };
+        Self {
+            http,
+            interceptors: Vec::new(),
+        }
+    }
+}
+
+fn tcp() -> HttpConnector {
+    let mut tcp = HttpConnector::new();
+    tcp.set_keepalive(Some(KEEPALIVE));
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(Duration::from_secs(10)));
+    tcp.enforce_http(false);
+    tcp
+}
+
+// Loading the platform's certificates is slow: once per process.
+static HTTPS: LazyLock<hyper_rustls::HttpsConnector<HttpConnector>> = LazyLock::new(|| {
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(tcp())
+});
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use tokio::io::AsyncReadExt;
+
+    use super::KEEPALIVE;
+    use crate::lambda::client::{LambdaClients, LambdaTarget};
+
+    /// The kernel's timer on a TCP connection, from /proc/net/tcp: (kind, seconds left).
+    /// Kind 2 is the keepalive timer.
+    fn tcp_timer(local_port: u16, remote_port: u16) -> Option<(u32, u64)> {
+        let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        let port = |address: &str| u16::from_str_radix(address.rsplit(':').next()?, 16).ok();
+        table.lines().skip(1).find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if port(fields[1])? != local_port || port(fields[2])? != remote_port {
+                return None;
+            }
+            let (kind, when) = fields[5].split_once(':')?;
+            Some((
+                u32::from_str_radix(kind, 16).ok()?,
+                u64::from_str_radix(when, 16).ok()? / ticks,
+            ))
+        })
+    }
+
+    #[tokio::test]
+    async fn an_invoke_waiting_for_its_answer_keeps_its_connection_alive() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server_port = listener.local_addr().unwrap().port();
+        let target = LambdaTarget::Endpoint(format!("http://127.0.0.1:{server_port}"));
+        let clients = LambdaClients::new(&target, "us-east-1", None, None).await;
+        let invoke = tokio::spawn(async move { clients.invoke.invoke().function_name("slow").send().await });
+
+        // A function that takes its time: the request arrives, no answer comes.
+        let (mut connection, client) = listener.accept().await.unwrap();
+        let mut request = vec![0; 4096];
+        let _ = connection.read(&mut request).await.unwrap();
+
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let timer = loop {
+            let timer = tcp_timer(client.port(), server_port);
+            if timer.is_some_and(|(kind, _)| kind == 2) || Instant::now() > deadline {
+                break timer;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let (kind, seconds) = timer.expect("the client's connection is in /proc/net/tcp");
+        assert_eq!(kind, 2, "the idle connection has a keepalive timer");
+        assert!(
+            seconds <= KEEPALIVE.as_secs() && seconds < 350,
+            "first probe in {seconds} s"
+        );
+        invoke.abort();
+    }
+}
