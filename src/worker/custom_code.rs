@@ -5,23 +5,21 @@
 use std::io::Write;
 use std::time::Duration;
 
-use aws_sdk_lambda::client::Waiters;
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime, State};
+use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 
 use super::invoke::{invoke_and_record, stopped};
 use super::{Ending, StepContext};
 use crate::domain::step::CustomCodeStep;
 use crate::lambda::client::LambdaTarget;
+use crate::lambda::create::{CreateWaits, create_function};
 use crate::lambda::invoke::InvokeCall;
-use crate::lambda::role::{ROLE_NAME, RoleError, find_or_create, is_propagation_error};
+use crate::lambda::log_group;
+use crate::lambda::role::{ROLE_NAME, RoleError, find_or_create};
 use crate::store::queue;
 
 /// The role given to endpoints that do not check roles.
 const PLACEHOLDER_ROLE: &str = "arn:aws:iam::000000000000:role/lambda-steps-execution";
-
-/// How long CreateFunction waits for a new role to become assumable.
-const ROLE_PROPAGATION: Duration = Duration::from_secs(120);
 
 /// The tag saying when a function is surely abandoned (its timeout plus an hour).
 pub const EXPIRES_TAG: &str = "lambda-steps:expires-at";
@@ -101,63 +99,31 @@ async fn create(
         .tags("lambda-steps:run-id", ctx.run.id.to_string())
         .tags(EXPIRES_TAG, expires.to_rfc3339())
         .code(FunctionCode::builder().zip_file(Blob::new(zip)).build());
-    // A new role is not assumable for some seconds: wait for it, up to about two minutes.
-    let waiting_since = std::time::Instant::now();
-    let mut delay = Duration::from_secs(1);
-    let created = loop {
-        let attempt = tokio::select! {
-            created = request.clone().send() => created,
-            _ = ctx.stop.token.cancelled() => return Err(stopped(ctx, "cancelled while the function was being created")),
-        };
-        match attempt {
-            Err(e)
-                if is_propagation_error(&aws_sdk_lambda::error::DisplayErrorContext(&e).to_string())
-                    && waiting_since.elapsed() < ROLE_PROPAGATION =>
-            {
-                if delay == Duration::from_secs(1) {
-                    ctx.log.info(format!("waiting for the role {role} to propagate"));
-                }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-            Err(e) if is_propagation_error(&aws_sdk_lambda::error::DisplayErrorContext(&e).to_string()) => {
-                let message = format!(
-                    "Lambda still cannot assume {role} after {} s: its trust policy may not let lambda.amazonaws.com assume it, or these credentials lack iam:PassRole on it",
-                    waiting_since.elapsed().as_secs()
-                );
-                ctx.log.error(message.clone());
-                return Err(Ending::failed("lambda_error", message));
-            }
-            other => break other,
-        }
+    let log = ctx.log.clone();
+    let notice = move |line: String| log.info(line);
+    let created = tokio::select! {
+        created = create_function(&ctx.lambda.clients.control, request, CreateWaits::default(), &notice) => created,
+        _ = ctx.stop.token.cancelled() => return Err(stopped(ctx, "cancelled while the function was being created")),
     };
-    let created = created.map_err(|e| {
-        let message = aws_sdk_lambda::error::DisplayErrorContext(&e).to_string();
-        ctx.log.error(format!("CreateFunction failed: {message}"));
-        Ending::failed("lambda_error", format!("CreateFunction failed: {message}"))
-    })?;
-    if created.state() != Some(&State::Active) {
-        ctx.log.info(format!("waiting for {name} to become Active"));
-        let waiter = ctx
-            .lambda
-            .clients
-            .control
-            .wait_until_function_active_v2()
-            .function_name(name);
-        let waited = tokio::select! {
-            waited = waiter.wait(Duration::from_secs(300)) => waited,
-            _ = ctx.stop.token.cancelled() => return Err(stopped(ctx, "cancelled while the function was being created")),
-        };
-        if let Err(e) = waited {
-            let message = aws_sdk_lambda::error::DisplayErrorContext(&e).to_string();
-            ctx.log.error(format!("{name} did not become Active: {message}"));
-            return Err(Ending::failed(
-                "lambda_error",
-                format!("the function did not become Active: {message}"),
-            ));
-        }
+    if let Err(message) = created {
+        ctx.log.error(message.clone());
+        return Err(Ending::failed("lambda_error", message));
     }
     ctx.log.info(format!("function {name} is Active"));
+    // The embedded engine keeps no log groups; everywhere else, a short retention.
+    if !matches!(ctx.lambda.target, LambdaTarget::Embedded(_)) {
+        let days = ctx.app.settings.custom_code_log_days;
+        match log_group::prepare(&ctx.lambda.clients.logs, name, days).await {
+            Ok(()) => ctx.log.info(format!(
+                "log group {} keeps its lines {days} day(s)",
+                log_group::name_of(name)
+            )),
+            Err(why) => ctx.log.warn(format!(
+                "could not set a retention on {} ({why}); Lambda's default keeps its lines forever",
+                log_group::name_of(name)
+            )),
+        }
+    }
     Ok(())
 }
 

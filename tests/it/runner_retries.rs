@@ -297,7 +297,7 @@ async fn custom_code_waits_out_role_propagation_pending_functions_and_not_ready_
     );
     assert!(
         log.iter()
-            .any(|l| l.starts_with("waiting for lambda-steps-") && l.ends_with("to become Active")),
+            .any(|l| l.starts_with("waiting for lambda-steps-") && l.ends_with("to become Active (it is Pending)")),
         "{log:#?}"
     );
     assert!(
