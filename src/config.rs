@@ -128,6 +128,11 @@ pub struct ServeSettings {
     /// Seconds between sweeps for functions of finished runs left behind by a crash.
     #[arg(long, env = "LAMBDA_STEPS_SWEEP_SECONDS", default_value_t = 60)]
     pub sweep_seconds: u64,
+    /// Days the CloudWatch log group of a custom-code function keeps its lines (one of
+    /// CloudWatch's retention values); the sweeper deletes the group after that.
+    #[arg(long, env = "LAMBDA_STEPS_CUSTOM_CODE_LOG_DAYS", default_value_t = 1,
+        value_parser = retention_days)]
+    pub custom_code_log_days: i32,
     /// Seconds a shutdown waits for running steps before it leaves them to the rescuer.
     #[arg(long, env = "LAMBDA_STEPS_DRAIN_SECONDS", default_value_t = 30)]
     pub drain_seconds: u64,
@@ -249,4 +254,14 @@ where
     let argv = std::iter::once(std::ffi::OsString::from("lambda-steps")).chain(args.into_iter().map(Into::into));
     let matches = command.get_matches_from(argv);
     A::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// A retention CloudWatch Logs accepts.
+fn retention_days(value: &str) -> Result<i32, String> {
+    let allowed = crate::lambda::log_group::RETENTION_DAYS;
+    value
+        .parse::<i32>()
+        .ok()
+        .filter(|days| allowed.contains(days))
+        .ok_or_else(|| format!("CloudWatch Logs keeps logs for one of {allowed:?} days"))
 }

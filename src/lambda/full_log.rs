@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use super::log_group::describe;
 
 const ARRIVAL: Duration = Duration::from_secs(15);
 
@@ -28,7 +28,7 @@ pub async fn fetch(
             .start_time(since_epoch_ms)
             .send()
             .await
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| describe("FilterLogEvents", &e))?;
         let find = |marker: &str| {
             found
                 .events()
@@ -63,7 +63,7 @@ pub async fn fetch(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        for event in page.map_err(|e| describe(&e))?.events() {
+        for event in page.map_err(|e| describe("FilterLogEvents", &e))?.events() {
             let message = event.message().unwrap_or_default().trim_end_matches(['\n', '\r']);
             inside |= message.starts_with(&start_marker);
             if inside {
@@ -77,15 +77,86 @@ pub async fn fetch(
     Ok(lines)
 }
 
-fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    error: &aws_sdk_cloudwatchlogs::error::SdkError<E, R>,
-) -> String {
-    match error.as_service_error() {
-        Some(service) => format!(
-            "{}: {}",
-            service.code().unwrap_or("Error"),
-            service.message().unwrap_or_default()
-        ),
-        None => DisplayErrorContext(error).to_string(),
+#[cfg(test)]
+mod tests {
+    use aws_sdk_cloudwatchlogs::Client as Logs;
+    use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsOutput;
+    use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
+    use aws_smithy_mocks::mock;
+
+    use super::*;
+    use crate::lambda::mock::{clients, http_answer};
+
+    const REQUEST: &str = "8f5b1b4e-0c4b-4f7e-9d1a-6a0c3c1f2e77";
+
+    fn event(at: i64, message: String) -> FilteredLogEvent {
+        FilteredLogEvent::builder()
+            .timestamp(at)
+            .log_stream_name("2026/11/23/[$LATEST]abc")
+            .message(message)
+            .build()
+    }
+
+    #[tokio::test]
+    async fn a_cut_tail_is_completed_from_filter_log_events() {
+        // First the search for this request's START and REPORT lines...
+        let search = mock!(Logs::filter_log_events)
+            .match_requests(|r| r.filter_pattern().is_some())
+            .then_output(|| {
+                FilterLogEventsOutput::builder()
+                    .events(event(10, format!("START RequestId: {REQUEST} Version: $LATEST\n")))
+                    .events(event(99, format!("REPORT RequestId: {REQUEST}\tDuration: 2 ms\n")))
+                    .build()
+            });
+        // ...then every line of that stream between them, over two pages.
+        let read = mock!(Logs::filter_log_events)
+            .match_requests(|r| {
+                r.log_stream_names().len() == 1 && r.start_time() == Some(10) && r.end_time() == Some(100)
+            })
+            .sequence()
+            .output(|| {
+                FilterLogEventsOutput::builder()
+                    .events(event(9, "END RequestId: an-earlier-request\n".into()))
+                    .events(event(10, format!("START RequestId: {REQUEST} Version: $LATEST\n")))
+                    .events(event(11, "line 0\n".into()))
+                    .next_token("page-2")
+                    .build()
+            })
+            .output(|| {
+                FilterLogEventsOutput::builder()
+                    .events(event(50, "line 1\n".into()))
+                    .events(event(99, format!("REPORT RequestId: {REQUEST}\tDuration: 2 ms\n")))
+                    .build()
+            })
+            .build();
+        let clients = clients(&[&search, &read]).await;
+        let lines = fetch(&clients.logs, "step", REQUEST, 0).await.unwrap();
+        assert_eq!(
+            lines,
+            [
+                format!("START RequestId: {REQUEST} Version: $LATEST"),
+                "line 0".into(),
+                "line 1".into(),
+                format!("REPORT RequestId: {REQUEST}\tDuration: 2 ms"),
+            ]
+        );
+        assert_eq!((search.num_calls(), read.num_calls()), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn credentials_without_filter_log_events_say_so() {
+        let denied = mock!(Logs::filter_log_events).then_http_response(|| {
+            http_answer(
+                400,
+                &[("content-type", "application/x-amz-json-1.1")],
+                r#"{"__type":"AccessDeniedException","message":"User is not authorized to perform: logs:FilterLogEvents"}"#,
+            )
+        });
+        let clients = clients(&[&denied]).await;
+        let error = fetch(&clients.logs, "step", REQUEST, 0).await.unwrap_err();
+        assert!(
+            error.starts_with("FilterLogEvents: AccessDeniedException: User is not authorized"),
+            "{error}"
+        );
     }
 }

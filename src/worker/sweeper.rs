@@ -2,12 +2,15 @@
 //! kept (what a crash or a failed delete left behind), and functions of runs this database
 //! does not know once their expiry tag has passed.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use uuid::Uuid;
 
 use super::custom_code::{EXPIRES_TAG, FUNCTION_PREFIX};
 use crate::app::AppState;
+use crate::lambda::client::LambdaTarget;
+use crate::lambda::log_group;
 
 pub async fn run(app: AppState, every: Duration) {
     loop {
@@ -27,7 +30,7 @@ pub async fn run(app: AppState, every: Duration) {
 /// account); returns how many functions it deleted.
 pub async fn sweep(app: &AppState) -> anyhow::Result<usize> {
     let mut deleted = 0;
-    let mut swept = std::collections::HashSet::new();
+    let mut swept = HashSet::new();
     for (project, _) in crate::store::projects::list(&app.db).await? {
         let lambda = match app.lambdas.for_project(&app.db, &app.master_key, &project).await {
             Ok(lambda) => lambda,
@@ -38,14 +41,27 @@ pub async fn sweep(app: &AppState) -> anyhow::Result<usize> {
         };
         // Projects sharing one set of clients share one sweep.
         if swept.insert(std::sync::Arc::as_ptr(&lambda.clients.execution_role) as usize) {
-            deleted += sweep_one(app, &lambda.clients.control).await?;
+            let live = sweep_one(app, &lambda.clients.control).await?;
+            deleted += live.deleted;
+            // The embedded engine keeps no log groups.
+            if !matches!(lambda.target, LambdaTarget::Embedded(_)) {
+                sweep_log_groups(app, &lambda.clients.logs, &live.kept).await;
+            }
         }
     }
     Ok(deleted)
 }
 
-async fn sweep_one(app: &AppState, lambda: &aws_sdk_lambda::Client) -> anyhow::Result<usize> {
+/// What one pass over a Lambda's functions did and left.
+struct Swept {
+    deleted: usize,
+    /// Functions of ours still there: their log groups stay.
+    kept: HashSet<String>,
+}
+
+async fn sweep_one(app: &AppState, lambda: &aws_sdk_lambda::Client) -> anyhow::Result<Swept> {
     let mut deleted = 0;
+    let mut kept = HashSet::new();
     let mut pages = lambda.list_functions().into_paginator().send();
     while let Some(page) = pages.next().await {
         for function in page?.functions() {
@@ -71,10 +87,24 @@ async fn sweep_one(app: &AppState, lambda: &aws_sdk_lambda::Client) -> anyhow::R
                 lambda.delete_function().function_name(name).send().await?;
                 tracing::info!(function = name, run.id = %run_id, "deleted orphaned function");
                 deleted += 1;
+            } else {
+                kept.insert(name.to_string());
             }
         }
     }
-    Ok(deleted)
+    Ok(Swept { deleted, kept })
+}
+
+/// Deletes the log groups of custom-code functions that are gone, once the retention has
+/// had its time; a failure is only logged (the credentials may not allow it).
+async fn sweep_log_groups(app: &AppState, logs: &aws_sdk_cloudwatchlogs::Client, live: &HashSet<String>) {
+    let age = Duration::from_secs(u64::try_from(app.settings.custom_code_log_days).unwrap_or(1) * 86_400);
+    let abandoned = |function: &str| !live.contains(function);
+    match log_group::sweep(logs, FUNCTION_PREFIX, age, &abandoned).await {
+        Ok(deleted) if deleted.is_empty() => {}
+        Ok(deleted) => tracing::info!(?deleted, "sweeper deleted log groups of finished custom-code runs"),
+        Err(why) => tracing::debug!(why = %why, "not sweeping custom-code log groups"),
+    }
 }
 
 /// Whether a function's `lambda-steps:expires-at` tag has passed (false when unreadable).

@@ -115,7 +115,7 @@ async fn a_cut_tail_is_completed_from_cloudwatch_logs_or_said_to_be_cut(db: PgPo
     let log = service.log(cut["id"].as_str().unwrap()).await;
     assert!(
         log.iter()
-            .any(|l| l.contains("could not be read from CloudWatch Logs: AccessDeniedException")),
+            .any(|l| l.contains("could not be read from CloudWatch Logs: FilterLogEvents: AccessDeniedException")),
         "{log:#?}"
     );
     assert!(

@@ -1,8 +1,9 @@
 //! Against an independent AWS endpoint: `moto_server` (PyPI moto[server], from the test
 //! venv) with IAM's managed policies loaded and Lambda answering without Docker. The
 //! project reaches it with its own key and its secret from key storage; the execution role
-//! is created once and reused, custom-code functions are created, invoked
-//! and deleted, and a missing function is reported as such.
+//! is created once and reused, custom-code functions are created, invoked and deleted
+//! (their log groups made with a short retention), an existing function is invoked with
+//! moto's canned answer, and a missing function is reported as such.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -99,6 +100,33 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
         log.iter().any(|l| l.starts_with("deleted function lambda-steps-")),
         "{log:#?}"
     );
+    // Its log group was made beforehand with a short retention, so it does not pile up.
+    let group = format!(
+        "/aws/lambda/lambda-steps-{}",
+        first["id"].as_str().unwrap().replace('-', "")
+    );
+    assert!(
+        log.contains(&format!("log group {group} keeps its lines 1 day(s)")),
+        "{log:#?}"
+    );
+    let moto_logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+        aws_sdk_cloudwatchlogs::Config::builder()
+            .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudwatchlogs::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .endpoint_url(&moto.url)
+            .build(),
+    );
+    let groups = moto_logs
+        .describe_log_groups()
+        .log_group_name_prefix(&group)
+        .send()
+        .await
+        .unwrap();
+    let retention: Vec<_> = groups.log_groups().iter().map(|g| g.retention_in_days()).collect();
+    assert_eq!(retention, [Some(1)]);
 
     let second = run_in_project(step).await;
     assert_eq!(second["status"], "succeeded", "{second}");
@@ -147,6 +175,18 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
             kept["id"].as_str().unwrap().replace('-', "")
         )]
     );
+
+    // An existing function, invoked through the project; moto answers what it was told to.
+    let told = reqwest::Client::new()
+        .post(format!("{}/moto-api/static/lambda-simple/response", moto.url))
+        .json(&json!({"results": [r#"{"canned": 42}"#], "region": "us-east-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(told.status().is_success());
+    let invoked = run_in_project(json!({"type": "lambda_invoke", "function_name": names[0]})).await;
+    assert_eq!(invoked["status"], "succeeded", "{invoked}");
+    assert_eq!(invoked["result"]["payload"], json!({"canned": 42}));
 
     // Asked of moto through the project: a missing function is reported, nothing invoked.
     let missing = run_in_project(json!({"type": "lambda_invoke", "function_name": "not-on-moto"})).await;
