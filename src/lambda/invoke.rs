@@ -1,8 +1,9 @@
 //! Invoke, at most once. Retried only when Lambda proved the function did not start: 429
 //! throttling, 409 / ResourceNotReady while the function is not ready, or a connection
 //! refused before the request went out; with exponential backoff and full jitter,
-//! honouring `Retry-After`. Anything else after the request may have gone out ends as
-//! `outcome_unknown` and is never sent again.
+//! honouring `Retry-After`. Lambda's 4xx and its setup 5xx errors are refusals. Anything
+//! else after the request may have gone out ends as `outcome_unknown` and is never sent
+//! again.
 
 use std::time::Duration;
 
@@ -107,6 +108,31 @@ pub async fn invoke_at_most_once(
     }
 }
 
+/// Lambda's 5xx errors that it answers while setting the function up (network, KMS, EFS,
+/// SnapStart, runtime): the handler never ran, so the run fails as refused, not with an
+/// unknown outcome. They are not retried: setup fails the same way again.
+const NEVER_STARTED: [&str; 19] = [
+    "EC2AccessDeniedException",
+    "EC2ThrottledException",
+    "EC2UnexpectedException",
+    "EFSMountConnectivityException",
+    "EFSMountFailureException",
+    "EFSMountTimeoutException",
+    "ENILimitReachedException",
+    "InvalidRuntimeException",
+    "InvalidSecurityGroupIDException",
+    "InvalidSubnetIDException",
+    "InvalidZipFileException",
+    "KMSAccessDeniedException",
+    "KMSDisabledException",
+    "KMSInvalidStateException",
+    "KMSNotFoundException",
+    "SnapStartException",
+    "SnapStartNotReadyException",
+    "SnapStartTimeoutException",
+    "SubnetIPAddressLimitReachedException",
+];
+
 enum Verdict {
     Retry { why: String, retry_after: Option<Duration> },
     Refused { kind: String, message: String },
@@ -137,7 +163,9 @@ fn classify(error: &SdkError<InvokeError, HttpResponse>) -> Verdict {
                         retry_after,
                     }
                 }
-                _ if status >= 500 => Verdict::Unknown(format!("Lambda answered {status} {kind}: {message}")),
+                _ if status >= 500 && !NEVER_STARTED.contains(&kind.as_str()) => {
+                    Verdict::Unknown(format!("Lambda answered {status} {kind}: {message}"))
+                }
                 _ => Verdict::Refused { kind, message },
             }
         }
@@ -244,7 +272,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_502_resource_not_ready_is_retried_but_a_bare_502_is_outcome_unknown() {
+    async fn a_502_not_ready_is_retried_a_setup_502_refused_and_a_bare_502_unknown() {
         let not_ready = || {
             http_answer(
                 502,
@@ -271,6 +299,21 @@ mod tests {
         );
         assert_eq!(bad_gateway.num_calls(), 1);
         assert!(notices.is_empty());
+
+        // A 502 from setting the function up says the handler never ran: refused, once.
+        let no_eni = mock!(Lambda::invoke).then_http_response(|| {
+            http_answer(
+                502,
+                &[("x-amzn-errortype", "ENILimitReachedException")],
+                r#"{"Type":"Server","message":"Lambda was not able to create an ENI in the VPC."}"#,
+            )
+        });
+        let (answer, _) = invoke(&clients(&[&no_eni]).await.invoke).await;
+        assert!(
+            matches!(&answer, Err(InvokeFailure::Refused { kind, .. }) if kind == "ENILimitReachedException"),
+            "{answer:?}"
+        );
+        assert_eq!(no_eni.num_calls(), 1);
     }
 
     #[tokio::test]
