@@ -265,3 +265,17 @@ fn retention_days(value: &str) -> Result<i32, String> {
         .filter(|days| allowed.contains(days))
         .ok_or_else(|| format!("CloudWatch Logs keeps logs for one of {allowed:?} days"))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn custom_code_log_days_must_be_a_cloudwatch_retention() {
+        assert_eq!(super::retention_days("7"), Ok(7));
+        let refused = super::retention_days("2").unwrap_err();
+        assert!(
+            refused.starts_with("CloudWatch Logs keeps logs for one of [1, 3, 5, 7"),
+            "{refused}"
+        );
+        assert!(super::retention_days("a week").is_err());
+    }
+}

@@ -10,6 +10,7 @@ mod engine_node;
 mod engine_python;
 mod engine_ruby;
 mod full_logs;
+mod iam_policy;
 mod moto;
 mod readme;
 mod runner_api;

@@ -5,19 +5,23 @@
 //! (their log groups made with a short retention), an existing function is invoked with
 //! moto's canned answer, and a missing function is reported as such.
 
+use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
 use sqlx::PgPool;
 
+use crate::iam_policy::{actions_of, readme_policy};
 use crate::service::TestService;
 use crate::support::venv;
 
-/// A moto server on a free port; killed when dropped.
+/// A moto server on a free port, recording every request it is sent; killed when dropped.
 struct Moto {
     url: String,
+    recording: std::path::PathBuf,
     _process: tokio::process::Child,
+    _dir: tempfile::TempDir,
 }
 
 async fn moto() -> Moto {
@@ -26,9 +30,13 @@ async fn moto() -> Moto {
         .local_addr()
         .unwrap()
         .port();
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("requests.jsonl");
     let process = tokio::process::Command::new(venv().join("bin/moto_server"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .env("MOTO_ENABLE_RECORDING", "true")
+        .env("MOTO_RECORDER_FILEPATH", &recording)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -50,14 +58,20 @@ async fn moto() -> Moto {
         .await
         .expect("moto answers");
     assert!(configured.status().is_success());
-    Moto { url, _process: process }
+    Moto {
+        url,
+        recording,
+        _process: process,
+        _dir: dir,
+    }
 }
 
 #[sqlx::test]
 async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: PgPool) {
     let moto = moto().await;
     // The project reaches moto with its own key, its secret from key storage.
-    let service = TestService::start(db, &[]).await;
+    // The sweeper runs every second, so its calls are among those checked below.
+    let service = TestService::start(db, &["--sweep-seconds", "1"]).await;
     let put = |path: &str, body: String, json: bool| {
         let request = service.http.put(format!("{}{path}", service.url)).body(body);
         let request = if json {
@@ -191,5 +205,23 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
     // Asked of moto through the project: a missing function is reported, nothing invoked.
     let missing = run_in_project(json!({"type": "lambda_invoke", "function_name": "not-on-moto"})).await;
     crate::support::assert_refused_as_not_found(&missing);
+
+    // Every call the service made to moto, sweeper included, is allowed by the README's
+    // IAM policy.
+    let mut called = BTreeSet::new();
+    for _ in 0..100 {
+        called = actions_of(&moto.recording, "AKIDMOTOTEAM");
+        if called.contains("lambda:ListFunctions") && called.contains("logs:DescribeLogGroups") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(called.contains("logs:DescribeLogGroups"), "the sweeper ran: {called:?}");
+    let allowed = readme_policy();
+    let missing: Vec<_> = called.difference(&allowed).collect();
+    assert!(
+        missing.is_empty(),
+        "the README's policy lacks {missing:?} (called: {called:?})"
+    );
     service.stop().await;
 }
