@@ -11,7 +11,8 @@ use aws_sdk_lambda::config::{SharedHttpClient, SharedInterceptor};
 use aws_smithy_http_client::hyper_014::HyperClientBuilder;
 use hyper::client::HttpConnector;
 
-/// Idle time before the first probe, and between probes; well under NAT's 350 s.
+/// Idle time before the first probe (later ones follow at the system's interval, 75 s on
+/// Linux); well under NAT's 350 s.
 pub const KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// What the clients send their requests through.
