@@ -66,12 +66,7 @@ async fn sweep_one(app: &AppState, lambda: &aws_sdk_lambda::Client) -> anyhow::R
     while let Some(page) = pages.next().await {
         for function in page?.functions() {
             let Some(name) = function.function_name() else { continue };
-            let Some(run_id) = name
-                .strip_prefix(FUNCTION_PREFIX)
-                .and_then(|id| Uuid::parse_str(id).ok())
-            else {
-                continue;
-            };
+            let Some(run_id) = run_of(name) else { continue };
             let run: Option<(String, Option<bool>)> =
                 sqlx::query_as("SELECT status, (step->>'keep_function')::boolean FROM runs WHERE id = $1")
                     .bind(run_id)
@@ -99,7 +94,8 @@ async fn sweep_one(app: &AppState, lambda: &aws_sdk_lambda::Client) -> anyhow::R
 /// had its time; a failure is only logged (the credentials may not allow it).
 async fn sweep_log_groups(app: &AppState, logs: &aws_sdk_cloudwatchlogs::Client, live: &HashSet<String>) {
     let age = Duration::from_secs(u64::try_from(app.settings.custom_code_log_days).unwrap_or(1) * 86_400);
-    let abandoned = |function: &str| !live.contains(function);
+    // Only groups of functions this service names: a user's `lambda-steps-demo` is not ours.
+    let abandoned = |function: &str| run_of(function).is_some() && !live.contains(function);
     match log_group::sweep(logs, FUNCTION_PREFIX, age, &abandoned).await {
         Ok(deleted) if deleted.is_empty() => {}
         Ok(deleted) => tracing::info!(?deleted, "sweeper deleted log groups of finished custom-code runs"),
@@ -117,4 +113,22 @@ async fn expired(lambda: &aws_sdk_lambda::Client, arn: Option<&str>) -> bool {
         .and_then(|t| t.get(EXPIRES_TAG))
         .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
         .is_some_and(|at| at < chrono::Utc::now())
+}
+
+/// The run a function was created for, when the service named it (`lambda-steps-{run id}`).
+fn run_of(function: &str) -> Option<Uuid> {
+    function
+        .strip_prefix(FUNCTION_PREFIX)
+        .and_then(|id| Uuid::parse_str(id).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_functions_the_service_named_are_ours() {
+        let run = uuid::Uuid::new_v4();
+        assert_eq!(super::run_of(&format!("lambda-steps-{}", run.simple())), Some(run));
+        assert_eq!(super::run_of("lambda-steps-demo"), None);
+        assert_eq!(super::run_of("my-function"), None);
+    }
 }
