@@ -4,6 +4,7 @@
 mod access;
 mod assume_role;
 mod conformance;
+mod default_chain;
 mod engine_api;
 mod engine_limits;
 mod engine_node;
