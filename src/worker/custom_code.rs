@@ -113,7 +113,12 @@ async fn create(
     // The embedded engine keeps no log groups; everywhere else, a short retention.
     if !matches!(ctx.lambda.target, LambdaTarget::Embedded(_)) {
         let days = ctx.app.settings.custom_code_log_days;
-        match log_group::prepare(&ctx.lambda.clients.logs, name, days).await {
+        let prepared = tokio::select! {
+            prepared = log_group::prepare(&ctx.lambda.clients.logs, name, days) => prepared,
+            // A cancel stops the run at the Invoke that comes next; no need to wait here.
+            _ = ctx.stop.token.cancelled() => return Ok(()),
+        };
+        match prepared {
             Ok(()) => ctx.log.info(format!(
                 "log group {} keeps its lines {days} day(s)",
                 log_group::name_of(name)
