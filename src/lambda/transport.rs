@@ -1,8 +1,9 @@
 //! The HTTP client under every AWS call: hyper with TCP keepalive. A synchronous Invoke
 //! can wait 15 minutes for its answer with nothing crossing the connection, and NAT
 //! gateways drop a TCP flow after 350 s of silence; keepalive probes every minute keep the
-//! path open. The SDK's default client sets no keepalive and offers no option for it, so
-//! this builds the same hyper 0.14 + rustls stack the SDK uses, with keepalive on.
+//! path open. The SDK's default (hyper 1) client sets no keepalive and hides its TCP
+//! connector, so this builds the SDK's other supported stack, hyper 0.14 + rustls through
+//! aws-smithy-http-client's `hyper_014` builder, on a TCP connector with keepalive on.
 
 use std::sync::LazyLock;
 use std::time::Duration;
