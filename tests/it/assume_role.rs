@@ -70,28 +70,8 @@ async fn the_projects_keys_assume_its_role_and_the_role_signs_the_invoke(db: PgP
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
     let service = TestService::start(db, &[]).await;
-    let put = |path: String, body: reqwest::Body, json: bool| {
-        let request = service.http.put(format!("{}{path}", service.url)).body(body);
-        let request = if json {
-            request.header("content-type", "application/json")
-        } else {
-            request
-        };
-        async move { request.send().await.unwrap().status().as_u16() }
-    };
-    assert_eq!(
-        put("/v1/projects/deploys".into(), reqwest::Body::from(""), false).await,
-        201
-    );
-    assert_eq!(
-        put(
-            "/v1/keys/deploys/secret".into(),
-            reqwest::Body::from("source-secret-key"),
-            false
-        )
-        .await,
-        201
-    );
+    assert_eq!(service.put("/v1/projects/deploys", "").await, 201);
+    assert_eq!(service.put("/v1/keys/deploys/secret", "source-secret-key").await, 201);
     let settings = json!({
         "project.aws.endpoint_url": fake,
         "project.aws.access_key": "AKIDSOURCEKEY",
@@ -99,15 +79,7 @@ async fn the_projects_keys_assume_its_role_and_the_role_signs_the_invoke(db: PgP
         "project.aws.assume_role_arn": "arn:aws:iam::123456789012:role/deployer",
         "project.aws.external_id": "ext-42",
     });
-    assert_eq!(
-        put(
-            "/v1/projects/deploys/settings".into(),
-            reqwest::Body::from(settings.to_string()),
-            true
-        )
-        .await,
-        200
-    );
+    assert_eq!(service.put_json("/v1/projects/deploys/settings", &settings).await, 200);
 
     let (status, run) = service
         .submit("deploys", json!({"type": "lambda_invoke", "function_name": "deploy"}))

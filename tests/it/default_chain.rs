@@ -3,14 +3,13 @@
 //! `AWS_ENDPOINT_URL` (a VPC endpoint, say), checked on the wire at a fake endpoint.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::service::{ADMIN_TOKEN, ServeProcess, authorized};
+use crate::service::{ADMIN_TOKEN, ServeProcess};
 
 #[sqlx::test]
 async fn without_a_key_the_default_credential_chain_signs(db: PgPool) {
@@ -47,25 +46,9 @@ async fn without_a_key_the_default_credential_chain_signs(db: PgPool) {
         ("AWS_EC2_METADATA_DISABLED", "true"),
     ];
     let service = ServeProcess::start(&db, work.path(), &["--aws-endpoint-url", "aws"], &env).await;
-    let http = authorized(ADMIN_TOKEN);
-    let run: serde_json::Value = http
-        .post(format!("{}/v1/projects/default/runs", service.api))
-        .json(&json!({"step": {"type": "lambda_invoke", "function_name": "nightly"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let url = format!("{}/v1/runs/{}", service.api, run["id"].as_str().unwrap());
-    let mut finished = json!(null);
-    for _ in 0..200 {
-        finished = http.get(&url).send().await.unwrap().json().await.unwrap();
-        if !matches!(finished["status"].as_str(), Some("queued" | "running")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let finished = service
+        .run(json!({"type": "lambda_invoke", "function_name": "nightly"}))
+        .await;
     assert_eq!(finished["status"], "succeeded", "{finished}");
     assert_eq!(finished["result"]["payload"], json!({"ok": true}));
     let signed = signed.lock().unwrap().clone();

@@ -5,16 +5,12 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::support::readme_code;
+
 /// Every action in the README's policy block.
 pub fn readme_policy() -> BTreeSet<String> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let block = readme
-        .split("The IAM policy the service's credentials need")
-        .nth(1)
-        .and_then(|rest| rest.split("```json\n").nth(1))
-        .and_then(|json| json.split("```").next())
-        .expect("README has the IAM policy block");
-    let policy: serde_json::Value = serde_json::from_str(block).expect("the README's policy is JSON");
+    let block = readme_code("The IAM policy the service's credentials need", "json");
+    let policy: serde_json::Value = serde_json::from_str(&block).expect("the README's policy is JSON");
     let mut actions = BTreeSet::new();
     for statement in policy["Statement"].as_array().expect("statements") {
         match &statement["Action"] {

@@ -24,6 +24,21 @@ struct Moto {
     _dir: tempfile::TempDir,
 }
 
+impl Moto {
+    /// What the test's own clients of moto use (keys other than the project's, so the
+    /// recording tells the service's calls from the test's).
+    fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_iam::config::SharedCredentialsProvider::new(
+                aws_sdk_iam::config::Credentials::new("test", "test", None, None, "test"),
+            ))
+            .endpoint_url(&self.url)
+            .build()
+    }
+}
+
 async fn moto() -> Moto {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -72,26 +87,11 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
     // The project reaches moto with its own key, its secret from key storage.
     // The sweeper runs every second, so its calls are among those checked below.
     let service = TestService::start(db, &["--sweep-seconds", "1"]).await;
-    let put = |path: &str, body: String, json: bool| {
-        let request = service.http.put(format!("{}{path}", service.url)).body(body);
-        let request = if json {
-            request.header("content-type", "application/json")
-        } else {
-            request
-        };
-        async move { request.send().await.unwrap().status().as_u16() }
-    };
-    assert_eq!(put("/v1/projects/aws-team", String::new(), false).await, 201);
-    assert_eq!(
-        put("/v1/keys/aws-team/secret", "moto-secret-key".into(), false).await,
-        201
-    );
+    assert_eq!(service.put("/v1/projects/aws-team", "").await, 201);
+    assert_eq!(service.put("/v1/keys/aws-team/secret", "moto-secret-key").await, 201);
     let settings = json!({"project.aws.endpoint_url": moto.url, "project.aws.access_key": "AKIDMOTOTEAM",
         "project.aws.secret_key_path": "aws-team/secret"});
-    assert_eq!(
-        put("/v1/projects/aws-team/settings", settings.to_string(), true).await,
-        200
-    );
+    assert_eq!(service.put_json("/v1/projects/aws-team/settings", &settings).await, 200);
     let run_in_project = |step: serde_json::Value| {
         let service = &service;
         async move {
@@ -123,16 +123,7 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
         log.contains(&format!("log group {group} keeps its lines 1 day(s)")),
         "{log:#?}"
     );
-    let moto_logs = aws_sdk_cloudwatchlogs::Client::from_conf(
-        aws_sdk_cloudwatchlogs::Config::builder()
-            .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
-            .region(aws_sdk_cloudwatchlogs::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
-                "test", "test", None, None, "test",
-            ))
-            .endpoint_url(&moto.url)
-            .build(),
-    );
+    let moto_logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk_config());
     let groups = moto_logs
         .describe_log_groups()
         .log_group_name_prefix(&group)
@@ -150,16 +141,7 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
         "the role is reused: {log:#?}"
     );
 
-    let iam = aws_sdk_iam::Client::from_conf(
-        aws_sdk_iam::Config::builder()
-            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-            .region(aws_sdk_iam::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                "test", "test", None, None, "test",
-            ))
-            .endpoint_url(&moto.url)
-            .build(),
-    );
+    let iam = aws_sdk_iam::Client::new(&moto.sdk_config());
     let attached = iam
         .list_attached_role_policies()
         .role_name("lambda-steps-execution")

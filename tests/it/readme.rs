@@ -8,18 +8,11 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use crate::service::ServeProcess;
-use crate::support::venv;
+use crate::support::{readme_code, venv};
 
 /// The first bash block after `<!-- readme-test:{name} -->`.
 fn readme_block(name: &str) -> String {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    readme
-        .split(&format!("<!-- readme-test:{name} -->"))
-        .nth(1)
-        .and_then(|rest| rest.split("```bash\n").nth(1))
-        .and_then(|code| code.split("```").next())
-        .unwrap_or_else(|| panic!("README has a readme-test:{name} bash block"))
-        .to_string()
+    readme_code(&format!("<!-- readme-test:{name} -->"), "bash")
 }
 
 fn free_port() -> u16 {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::service::{ADMIN_TOKEN, ServeProcess, TestService, authorized};
+use crate::service::{ADMIN_TOKEN, ServeProcess, TestService};
 
 #[sqlx::test]
 async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPool) {
@@ -20,29 +20,13 @@ async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPo
     let work = tempfile::tempdir().unwrap();
     let flags = ["--lease-seconds", "2", "--poll-ms", "100", "--workers", "1"];
     let mut doomed = ServeProcess::start(&db, work.path(), &flags, &[("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
-    let api = doomed.api.clone();
-    let http = authorized(ADMIN_TOKEN);
-    let submit = |step: serde_json::Value| {
-        let (http, api) = (http.clone(), api.clone());
-        async move {
-            let run: serde_json::Value = http
-                .post(format!("{api}/v1/projects/default/runs"))
-                .json(&json!({"step": step}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            run["id"].as_str().unwrap().to_string()
-        }
-    };
-    let invoked =
-        submit(json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": code, "timeout_seconds": 300}))
-            .await;
+    let invoked = doomed
+        .submit(json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": code, "timeout_seconds": 300}))
+        .await;
     // The one worker slot is busy: this one waits in the queue.
-    let waiting =
-        submit(json!({"type": "lambda_invoke", "function_name": "absent", "invocation_type": "DryRun"})).await;
+    let waiting = doomed
+        .submit(json!({"type": "lambda_invoke", "function_name": "absent", "invocation_type": "DryRun"}))
+        .await;
 
     let (first, _) = tokio::time::timeout(Duration::from_secs(60), invocations.accept())
         .await

@@ -112,6 +112,18 @@ impl TestService {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// PUTs a raw body (a secret, an empty body); answers the status.
+    pub async fn put(&self, path: &str, body: impl Into<reqwest::Body>) -> u16 {
+        let request = self.http.put(format!("{}{path}", self.url)).body(body);
+        request.send().await.unwrap().status().as_u16()
+    }
+
+    /// PUTs a JSON body; answers the status.
+    pub async fn put_json(&self, path: &str, body: &Value) -> u16 {
+        let request = self.http.put(format!("{}{path}", self.url)).json(body);
+        request.send().await.unwrap().status().as_u16()
+    }
+
     pub async fn post(&self, path: &str) -> (u16, Value) {
         let response = self.http.post(format!("{}{path}", self.url)).send().await.unwrap();
         let status = response.status().as_u16();
@@ -215,5 +227,33 @@ impl ServeProcess {
             "the service did not start:\n{}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );
+    }
+
+    /// Submits a step to the default project as the admin (the process must have been
+    /// started with `LAMBDA_STEPS_ADMIN_TOKEN` = `ADMIN_TOKEN`); answers the run's id.
+    pub async fn submit(&self, step: Value) -> String {
+        let response = authorized(ADMIN_TOKEN)
+            .post(format!("{}/v1/projects/default/runs", self.api))
+            .json(&json!({"step": step}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 202);
+        let run: Value = response.json().await.unwrap();
+        run["id"].as_str().unwrap().to_string()
+    }
+
+    /// Submits and waits until the run is over; answers the finished run.
+    pub async fn run(&self, step: Value) -> Value {
+        let url = format!("{}/v1/runs/{}", self.api, self.submit(step).await);
+        let http = authorized(ADMIN_TOKEN);
+        for _ in 0..1200 {
+            let run: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+            if !matches!(run["status"].as_str(), Some("queued" | "running")) {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{url} did not finish in 60 s");
     }
 }

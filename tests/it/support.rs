@@ -12,6 +12,18 @@ use lambda_steps::config::EngineSettings;
 use lambda_steps::engine::Engine;
 use tokio_util::sync::CancellationToken;
 
+/// The first `language` code block of the README after the text `after`.
+pub fn readme_code(after: &str, language: &str) -> String {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    readme
+        .split(after)
+        .nth(1)
+        .and_then(|rest| rest.split(&format!("```{language}\n")).nth(1))
+        .and_then(|code| code.split("```").next())
+        .unwrap_or_else(|| panic!("README has a {language} block after {after:?}"))
+        .to_string()
+}
+
 /// A running engine and a client for it.
 pub struct TestEngine {
     pub client: Client,
