@@ -16,7 +16,8 @@ use hyper::client::HttpConnector;
 /// Linux); well under NAT's 350 s.
 pub const KEEPALIVE: Duration = Duration::from_secs(60);
 
-/// What the clients send their requests through.
+/// What the clients send their requests through. Connect and read timeouts are the SDK's
+/// (each client's TimeoutConfig), applied by the hyper_014 builder's own middleware.
 #[derive(Clone, Debug)]
 pub struct Transport {
     pub http: SharedHttpClient,
@@ -43,7 +44,6 @@ fn tcp() -> HttpConnector {
     let mut tcp = HttpConnector::new();
     tcp.set_keepalive(Some(KEEPALIVE));
     tcp.set_nodelay(true);
-    tcp.set_connect_timeout(Some(Duration::from_secs(10)));
     tcp.enforce_http(false);
     tcp
 }

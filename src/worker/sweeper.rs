@@ -1,9 +1,10 @@
 //! The sweeper: deletes functions this service created for runs that are over and were not
 //! kept (what a crash or a failed delete left behind), and functions of runs this database
-//! does not know once their expiry tag has passed.
+//! does not know once their expiry tag has passed; and, hourly per Lambda, the log groups
+//! of custom-code functions that are gone (see lambda/log_group.rs).
 
-use std::collections::HashSet;
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
@@ -12,13 +13,18 @@ use crate::app::AppState;
 use crate::lambda::client::LambdaTarget;
 use crate::lambda::log_group;
 
+/// How often log groups are listed: they live for days, and an account can hold many
+/// (DescribeLogGroups pages 50 at a time), so once a minute would be wasted calls.
+const LOG_GROUPS_EVERY: Duration = Duration::from_secs(3600);
+
 pub async fn run(app: AppState, every: Duration) {
+    let mut log_groups_swept = HashMap::new();
     loop {
         tokio::select! {
             _ = app.shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        match sweep(&app).await {
+        match sweep(&app, &mut log_groups_swept).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "sweeper deleted functions of finished runs"),
             Err(e) => tracing::warn!(error = %e, "sweeping orphaned functions failed"),
@@ -27,8 +33,9 @@ pub async fn run(app: AppState, every: Duration) {
 }
 
 /// One pass over every project's Lambda (projects can have their own endpoint and
-/// account); returns how many functions it deleted.
-pub async fn sweep(app: &AppState) -> anyhow::Result<usize> {
+/// account), and over the log groups of each Lambda not swept within `LOG_GROUPS_EVERY`
+/// (`log_groups_swept` remembers when each was); returns how many functions it deleted.
+pub async fn sweep(app: &AppState, log_groups_swept: &mut HashMap<usize, Instant>) -> anyhow::Result<usize> {
     let mut deleted = 0;
     let mut swept = HashSet::new();
     for (project, _) in crate::store::projects::list(&app.db).await? {
@@ -40,12 +47,17 @@ pub async fn sweep(app: &AppState) -> anyhow::Result<usize> {
             }
         };
         // Projects sharing one set of clients share one sweep.
-        if swept.insert(std::sync::Arc::as_ptr(&lambda.clients.execution_role) as usize) {
-            let live = sweep_one(app, &lambda.clients.control).await?;
-            deleted += live.deleted;
+        let clients = std::sync::Arc::as_ptr(&lambda.clients.execution_role) as usize;
+        if swept.insert(clients) {
+            let functions = sweep_one(app, &lambda.clients.control).await?;
+            deleted += functions.deleted;
             // The embedded engine keeps no log groups.
-            if !matches!(lambda.target, LambdaTarget::Embedded(_)) {
-                sweep_log_groups(app, &lambda.clients.logs, &live.kept).await;
+            let due = log_groups_swept
+                .get(&clients)
+                .is_none_or(|at| at.elapsed() >= LOG_GROUPS_EVERY);
+            if due && !matches!(lambda.target, LambdaTarget::Embedded(_)) {
+                log_groups_swept.insert(clients, Instant::now());
+                sweep_log_groups(app, &lambda.clients.logs, &functions.kept).await;
             }
         }
     }
