@@ -110,22 +110,18 @@ async fn create(
         return Err(Ending::failed("lambda_error", message));
     }
     ctx.log.info(format!("function {name} is Active"));
-    // The embedded engine keeps no log groups; everywhere else, a short retention.
-    if !matches!(ctx.lambda.target, LambdaTarget::Embedded(_)) {
-        let days = ctx.app.settings.custom_code_log_days;
+    // A short retention on the function's log group, wherever there are log groups.
+    if ctx.lambda.target.may_have_log_groups() {
+        let (group, days) = (log_group::name_of(name), ctx.app.settings.custom_code_log_days);
         let prepared = tokio::select! {
             prepared = log_group::prepare(&ctx.lambda.clients.logs, name, days) => prepared,
             // A cancel stops the run at the Invoke that comes next; no need to wait here.
             _ = ctx.stop.token.cancelled() => return Ok(()),
         };
         match prepared {
-            Ok(()) => ctx.log.info(format!(
-                "log group {} keeps its lines {days} day(s)",
-                log_group::name_of(name)
-            )),
+            Ok(()) => ctx.log.info(format!("log group {group} keeps its lines {days} day(s)")),
             Err(why) => ctx.log.warn(format!(
-                "could not set a retention on {} ({why}); Lambda's default keeps its lines forever",
-                log_group::name_of(name)
+                "could not set a retention on {group} ({why}); Lambda's default keeps its lines forever"
             )),
         }
     }

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use super::{Ending, StepContext};
 use crate::domain::step::{InvocationType, InvokeStep};
-use crate::lambda::client::LambdaTarget;
 use crate::lambda::full_log;
 use crate::lambda::invoke::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
 use crate::lambda::outcome;
@@ -195,11 +194,13 @@ async fn whole_log(
     let function = crate::engine::model::FunctionRef::parse(&call.function_name)
         .map(|f| f.name)
         .unwrap_or_else(|_| call.function_name.clone());
-    let fetched = match (&ctx.lambda.target, request_id) {
-        (LambdaTarget::Embedded(_), _) => Err("the embedded engine keeps no log beyond the tail".to_string()),
-        (_, None) => Err("Lambda gave no request id".to_string()),
+    let fetched = match request_id {
+        _ if !ctx.lambda.target.may_have_log_groups() => {
+            Err("the embedded engine keeps no log beyond the tail".to_string())
+        }
+        None => Err("Lambda gave no request id".to_string()),
         // Five minutes of slack for clock skew between this host and AWS.
-        (_, Some(id)) => full_log::fetch(&ctx.lambda.clients.logs, &function, id, sent_at_ms - 300_000).await,
+        Some(id) => full_log::fetch(&ctx.lambda.clients.logs, &function, id, sent_at_ms - 300_000).await,
     };
     match fetched {
         Ok(lines) if !lines.is_empty() => {

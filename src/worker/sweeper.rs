@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use super::custom_code::{EXPIRES_TAG, FUNCTION_PREFIX};
 use crate::app::AppState;
-use crate::lambda::client::LambdaTarget;
 use crate::lambda::log_group;
 
 /// How often log groups are listed: they live for days, and an account can hold many
@@ -51,11 +50,10 @@ pub async fn sweep(app: &AppState, log_groups_swept: &mut HashMap<usize, Instant
         if swept.insert(clients) {
             let functions = sweep_one(app, &lambda.clients.control).await?;
             deleted += functions.deleted;
-            // The embedded engine keeps no log groups.
             let due = log_groups_swept
                 .get(&clients)
                 .is_none_or(|at| at.elapsed() >= LOG_GROUPS_EVERY);
-            if due && !matches!(lambda.target, LambdaTarget::Embedded(_)) {
+            if due && lambda.target.may_have_log_groups() {
                 log_groups_swept.insert(clients, Instant::now());
                 sweep_log_groups(app, &lambda.clients.logs, &functions.kept).await;
             }
