@@ -382,9 +382,7 @@ async fn a_projects_keys_reach_the_lambda_client_and_the_secret_appears_nowhere(
             ),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let fake = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let fake = crate::support::fake_endpoint(router).await;
 
     // The real binary, so that its own log output can be searched for the secret.
     let work = tempfile::tempdir().unwrap();

@@ -65,9 +65,7 @@ async fn the_projects_keys_assume_its_role_and_the_role_signs_the_invoke(db: PgP
             }),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let fake = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let fake = crate::support::fake_endpoint(router).await;
 
     let service = TestService::start(db, &[]).await;
     assert_eq!(service.put("/v1/projects/deploys", "").await, 201);

@@ -33,9 +33,7 @@ async fn without_a_key_the_default_credential_chain_signs(db: PgPool) {
             ),
         )
         .with_state(signed.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let endpoint = crate::support::fake_endpoint(router).await;
 
     let work = tempfile::tempdir().unwrap();
     let env = [

@@ -81,9 +81,7 @@ async fn a_cut_tail_is_completed_from_cloudwatch_logs_or_said_to_be_cut(db: PgPo
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let fake = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let fake = crate::support::fake_endpoint(router).await;
     let service = TestService::start(db, &["--aws-endpoint-url", &fake]).await;
 
     let whole = service

@@ -40,11 +40,7 @@ impl Moto {
 }
 
 async fn moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let dir = tempfile::tempdir().unwrap();
     let recording = dir.path().join("requests.jsonl");
     let process = tokio::process::Command::new(venv().join("bin/moto_server"))

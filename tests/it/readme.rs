@@ -8,19 +8,11 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use crate::service::ServeProcess;
-use crate::support::{readme_code, venv};
+use crate::support::{free_port, readme_code, venv};
 
 /// The first bash block after `<!-- readme-test:{name} -->`.
 fn readme_block(name: &str) -> String {
     readme_code(&format!("<!-- readme-test:{name} -->"), "bash")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn wait_for_port(port: u16) {

@@ -26,9 +26,7 @@ async fn counting_lambda(delay: Duration) -> (String, Arc<Mutex<Vec<i64>>>) {
             ),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let url = crate::support::fake_endpoint(router).await;
     (url, seen)
 }
 

@@ -51,9 +51,7 @@ async fn throttling_is_retried_after_retry_after_and_nothing_else_is(db: PgPool)
             axum::routing::post(fake_invoke),
         )
         .with_state(calls.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let fake = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let fake = crate::support::fake_endpoint(router).await;
 
     // A connection that reads the request and closes without an answer.
     let dropper = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -179,9 +177,7 @@ async fn the_wait_for_an_answer_follows_the_functions_own_timeout(db: PgPool) {
             }),
         )
         .with_state(invokes.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let fake = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let fake = crate::support::fake_endpoint(router).await;
 
     let service = TestService::start(
         db,
@@ -278,9 +274,7 @@ async fn custom_code_waits_out_role_propagation_pending_functions_and_not_ready_
             }),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let fake = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let fake = crate::support::fake_endpoint(router).await;
 
     let service = TestService::start(db, &["--aws-endpoint-url", &fake]).await;
     let run = service

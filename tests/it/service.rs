@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::TestEngine;
+use crate::support::{TestEngine, free_port};
 
 /// The bootstrap admin token of every test service.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
@@ -189,14 +189,7 @@ impl ServeProcess {
     /// Starts it with `work` as its working and data directory's parent, and waits until
     /// it answers HTTP.
     pub async fn start(db: &PgPool, work: &std::path::Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
-        let free = || {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        };
-        let (api_port, engine_port) = (free(), free());
+        let (api_port, engine_port) = (free_port(), free_port());
         let log = work.join("service.log");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
             .args(["serve", "--listen", &format!("127.0.0.1:{api_port}")])

@@ -1,5 +1,6 @@
 //! Test support: an embedded engine on a free port with its own data directory, an
-//! aws-sdk-lambda client pointed at it, and zips built in memory.
+//! aws-sdk-lambda client pointed at it, zips built in memory, free ports, fake AWS endpoints
+//! and README code blocks.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,23 @@ use base64::Engine as _;
 use lambda_steps::config::EngineSettings;
 use lambda_steps::engine::Engine;
 use tokio_util::sync::CancellationToken;
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Serves a fake AWS endpoint in the background; answers its URL.
+pub async fn fake_endpoint(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
 
 /// The first `language` code block of the README after the text `after`.
 pub fn readme_code(after: &str, language: &str) -> String {
