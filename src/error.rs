@@ -24,6 +24,13 @@ pub enum ApiError {
     TooLarge(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A webhook's signature is missing, stale or wrong: says which, without asking for a token.
+    #[error("{0}")]
+    BadSignature(String),
+    #[error("{method} is not allowed here; this path takes {allow}")]
+    MethodNotAllowed { method: String, allow: String },
     #[error("service unavailable")]
     Unavailable,
     #[error(transparent)]
@@ -53,8 +60,9 @@ pub struct ErrorBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetails {
-    /// snake_case: `invalid_field`, `bad_request`, `unauthorized`, `forbidden`, `not_found`,
-    /// `too_large`, `conflict`, `unavailable`, `internal`.
+    /// snake_case: `invalid_field`, `bad_request`, `unauthorized`, `bad_signature`,
+    /// `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `too_large`,
+    /// `unsupported_media_type`, `unavailable`, `internal`.
     pub code: &'static str,
     pub message: String,
     /// The request field at fault, for `invalid_field`.
@@ -74,6 +82,9 @@ impl IntoResponse for ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", None),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
+            Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None),
+            Self::BadSignature(_) => (StatusCode::UNAUTHORIZED, "bad_signature", None),
+            Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         };
@@ -89,7 +100,12 @@ impl IntoResponse for ApiError {
             error: ErrorDetails { code, message, field },
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
+        if let Self::MethodNotAllowed { allow, .. } = &self
+            && let Ok(allow) = axum::http::HeaderValue::from_str(allow)
+        {
+            response.headers_mut().insert(axum::http::header::ALLOW, allow);
+        }
+        if matches!(self, Self::Unauthorized) {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Bearer"),

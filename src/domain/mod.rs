@@ -1,5 +1,6 @@
 //! The domain: runs, their statuses and steps, parsed and validated at the edge.
 
 pub mod access;
+pub mod json;
 pub mod run;
 pub mod step;

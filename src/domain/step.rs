@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::engine::model::{FunctionRef, RESERVED_ENVIRONMENT_KEYS, validate_qualifier};
 use crate::engine::runtimes::Language;
+use super::json::humane;
 
 /// Largest base64 client context Lambda accepts.
 const MAX_CLIENT_CONTEXT: usize = 3583;
@@ -108,7 +109,7 @@ pub struct InvalidField {
 }
 
 impl InvalidField {
-    fn new(field: &str, message: impl Into<String>) -> Self {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
         Self {
             field: field.to_string(),
             message: message.into(),
@@ -126,7 +127,26 @@ pub struct PayloadLimits {
 impl Step {
     /// Parses and validates a step from the request body's `step` value.
     pub fn parse(raw: &serde_json::Value, limits: PayloadLimits) -> Result<Self, InvalidField> {
-        let step: Step = serde_json::from_value(raw.clone()).map_err(|e| InvalidField::new("step", e.to_string()))?;
+        super::json::check_storable(raw, "step")?;
+        let mut fields = match raw {
+            serde_json::Value::Object(fields) => fields.clone(),
+            _ => return Err(InvalidField::new("step", "must be a JSON object with a \"type\"")),
+        };
+        let step = match fields.remove("type") {
+            Some(serde_json::Value::String(kind)) if kind == "lambda_invoke" => {
+                Step::LambdaInvoke(fields_of("step", fields)?)
+            }
+            Some(serde_json::Value::String(kind)) if kind == "lambda_custom_code" => {
+                Step::LambdaCustomCode(fields_of("step", fields)?)
+            }
+            None => return Err(InvalidField::new("step.type", "is missing: lambda_invoke or lambda_custom_code")),
+            Some(_) => {
+                return Err(InvalidField::new(
+                    "step.type",
+                    "must be lambda_invoke or lambda_custom_code",
+                ));
+            }
+        };
         match &step {
             Step::LambdaInvoke(invoke) => invoke.validate(limits)?,
             Step::LambdaCustomCode(custom) => custom.validate(limits)?,
@@ -271,6 +291,18 @@ impl CustomCodeStep {
     }
 }
 
+/// A step's fields (its `type` taken off), with the field at fault named on failure.
+fn fields_of<T: serde::de::DeserializeOwned>(
+    prefix: &str,
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> Result<T, InvalidField> {
+    serde_path_to_error::deserialize(serde_json::Value::Object(fields)).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { prefix.to_string() } else { format!("{prefix}.{path}") };
+        InvalidField::new(&field, humane(&e.into_inner().to_string()))
+    })
+}
+
 fn looks_like_common_js(code: &str) -> bool {
     code.contains("module.exports") || code.contains("exports.") || code.contains("require(")
 }
@@ -344,7 +376,9 @@ mod tests {
         assert_eq!(custom(json!({"memory_mb": 64})), "step.memory_mb");
         assert_eq!(custom(json!({"environment": {"AWS_REGION": "x"}})), "step.environment");
         assert_eq!(custom(json!({"code": "  "})), "step.code");
-        assert_eq!(field_of(json!({"type": "nope"})), "step");
+        assert_eq!(field_of(json!({"type": "nope"})), "step.type");
+        assert_eq!(custom(json!({"timeout_seconds": "long"})), "step.timeout_seconds");
+        assert_eq!(custom(json!({"surprise": 1})), "step.surprise");
     }
 
     #[test]

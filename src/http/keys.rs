@@ -3,13 +3,14 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::domain::access::Caller;
+use crate::http::extract::QueryParams;
 use crate::error::{ApiError, ApiResult};
 use crate::store::keys::{self, KeyMetadata};
 
@@ -109,7 +110,7 @@ pub struct ListQuery {
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    QueryParams(query): QueryParams<ListQuery>,
 ) -> ApiResult<Json<KeyPage>> {
     super::auth::require_admin(&caller)?;
     let items = keys::list(&app.db, query.prefix.as_deref().unwrap_or("")).await?;

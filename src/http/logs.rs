@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::domain::access::Caller;
 use crate::domain::run::RunStatus;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::QueryParams;
 use crate::store::logs::{LogEntry, read_after};
 use crate::store::runs;
 
@@ -45,7 +46,7 @@ pub async fn poll(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<LogQuery>,
+    QueryParams(query): QueryParams<LogQuery>,
 ) -> ApiResult<Json<LogPage>> {
     let id = super::run_id(&id)?;
     readable(&app, &caller, id).await?;
@@ -88,7 +89,7 @@ pub async fn events(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<EventsQuery>,
+    QueryParams(query): QueryParams<EventsQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let id = super::run_id(&id)?;

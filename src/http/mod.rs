@@ -1,6 +1,8 @@
 //! The REST API v1: one file per resource; the OpenAPI document comes from these handlers.
 
 pub mod auth;
+pub mod edge;
+pub mod extract;
 pub mod health;
 pub mod keys;
 pub mod logs;
@@ -98,6 +100,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(health::openapi))
+        .fallback(edge::no_route)
+        .layer(axum::middleware::from_fn(edge::errors_as_json))
+        .layer(axum::middleware::from_fn(edge::refuse_unreadable_urls))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
         .with_state(state)

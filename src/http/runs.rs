@@ -2,8 +2,7 @@
 //! newest first with a cursor, cancel.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -14,6 +13,7 @@ use crate::domain::access::Caller;
 use crate::domain::run::{Run, RunStatus};
 use crate::domain::step::Step;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{JsonBody, QueryParams};
 use crate::store::{projects, runs};
 
 /// The body of a submit.
@@ -40,10 +40,9 @@ pub async fn submit(
     caller: Caller,
     Path(project): Path<String>,
     headers: HeaderMap,
-    body: Result<Json<serde_json::Value>, JsonRejection>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> ApiResult<(StatusCode, Json<Run>)> {
     super::auth::require_run(&caller, &project)?;
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let raw_step = body.get("step").ok_or_else(|| ApiError::InvalidField {
         field: "step".into(),
         message: "is missing: the body is {\"step\": {...}}".into(),
@@ -114,7 +113,7 @@ pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
     Path(project): Path<String>,
-    Query(query): Query<ListQuery>,
+    QueryParams(query): QueryParams<ListQuery>,
 ) -> ApiResult<Json<RunPage>> {
     super::auth::require_read(&caller, &project)?;
     let status = match query.status.as_deref() {

@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use crate::app::AppState;
 use crate::domain::access::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::JsonBody;
 use crate::settings::{Resolved, resolve, validate};
 use crate::store::{projects, settings};
 
@@ -36,7 +37,7 @@ pub async fn put(
     State(app): State<AppState>,
     caller: Caller,
     Path(project): Path<String>,
-    Json(body): Json<BTreeMap<String, Option<String>>>,
+    JsonBody(body): JsonBody<BTreeMap<String, Option<String>>>,
 ) -> ApiResult<Json<BTreeMap<String, Resolved>>> {
     super::auth::require_admin(&caller)?;
     if !projects::exists(&app.db, &project).await? {

@@ -16,6 +16,7 @@ use crate::domain::access::Caller;
 use crate::domain::run::Run;
 use crate::domain::step::Step;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{JsonBody, OptionalJsonBody};
 use crate::store::{runs, steps};
 
 const REPLAY_WINDOW_SECONDS: i64 = 300;
@@ -42,7 +43,7 @@ pub async fn put(
     State(app): State<AppState>,
     caller: Caller,
     Path((project, name)): Path<(String, String)>,
-    Json(body): Json<SaveStep>,
+    JsonBody(body): JsonBody<SaveStep>,
 ) -> ApiResult<(StatusCode, Json<SavedStep>)> {
     super::auth::require_run(&caller, &project)?;
     let valid_name = !name.is_empty()
@@ -91,13 +92,13 @@ pub async fn run(
     State(app): State<AppState>,
     caller: Caller,
     Path((project, name)): Path<(String, String)>,
-    body: Option<Json<RunSavedStep>>,
+    OptionalJsonBody(body): OptionalJsonBody<RunSavedStep>,
 ) -> ApiResult<(StatusCode, Json<Run>)> {
     super::auth::require_run(&caller, &project)?;
     let saved = steps::get(&app.db, &project, &name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("step {name}")))?;
-    let payload = body.and_then(|Json(b)| b.payload);
+    let payload = body.and_then(|b| b.payload);
     submit(&app, &project, saved, payload).await
 }
 
@@ -124,7 +125,7 @@ pub async fn create_hook(
     State(app): State<AppState>,
     caller: Caller,
     Path(project): Path<String>,
-    Json(body): Json<NewWebhook>,
+    JsonBody(body): JsonBody<NewWebhook>,
 ) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
     super::auth::require_admin(&caller)?;
     if steps::get(&app.db, &project, &body.step).await?.is_none() {
@@ -175,28 +176,42 @@ pub async fn hook(
     }
     let payload = serde_json::from_slice(&body)
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into()));
+    crate::domain::json::check_storable(&payload, "body")?;
     submit(&app, &hook.project, hook.step, Some(payload)).await
 }
 
+/// Checks the hook's signature; a failure says what was wrong with it (and asks for no
+/// token: a hook is signed, not authorised by a bearer token).
 fn verify_signature(secret: &[u8], headers: &HeaderMap, body: &[u8]) -> ApiResult<()> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let unsigned = || ApiError::Unauthorized;
-    let timestamp: i64 = header("x-lambda-steps-timestamp")
-        .and_then(|t| t.trim().parse().ok())
-        .ok_or_else(unsigned)?;
+    let refused = |why: &str| ApiError::BadSignature(format!("{why}; this hook needs requests signed with its secret"));
+    let timestamp: i64 = match header("x-lambda-steps-timestamp") {
+        None => return Err(refused("the X-Lambda-Steps-Timestamp header is missing")),
+        Some(t) => t
+            .trim()
+            .parse()
+            .map_err(|_| refused("X-Lambda-Steps-Timestamp is not a unix time in seconds"))?,
+    };
     if (chrono::Utc::now().timestamp() - timestamp).abs() > REPLAY_WINDOW_SECONDS {
-        return Err(unsigned());
+        return Err(refused(&format!(
+            "X-Lambda-Steps-Timestamp is more than {REPLAY_WINDOW_SECONDS} seconds away from the service's clock"
+        )));
     }
-    let signature = header("x-lambda-steps-signature")
-        .and_then(|s| s.trim().strip_prefix("sha256="))
-        .and_then(decode_hex)
-        .ok_or_else(unsigned)?;
+    let signature = match header("x-lambda-steps-signature") {
+        None => return Err(refused("the X-Lambda-Steps-Signature header is missing")),
+        Some(s) => s
+            .trim()
+            .strip_prefix("sha256=")
+            .and_then(decode_hex)
+            .ok_or_else(|| refused("X-Lambda-Steps-Signature is not sha256=<hex>"))?,
+    };
     let mut mac =
         Hmac::<sha2::Sha256>::new_from_slice(secret).map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
     mac.update(format!("{timestamp}.").as_bytes());
     mac.update(body);
     // verify_slice compares in constant time.
-    mac.verify_slice(&signature).map_err(|_| unsigned())
+    mac.verify_slice(&signature)
+        .map_err(|_| refused("the signature does not match the body and timestamp"))
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::domain::access::{Caller, Role, new_token};
+use crate::http::extract::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{projects, tokens};
 
@@ -36,7 +37,7 @@ pub struct CreatedToken {
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
-    Json(body): Json<NewToken>,
+    JsonBody(body): JsonBody<NewToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     super::auth::require_admin(&caller)?;
     let name = body.name.trim().to_string();

@@ -32,9 +32,12 @@ pub fn from_output(output: &InvokeOutput, invocation_type: &str) -> Outcome {
     let function_log = tail.lines().map(str::to_string).collect();
 
     let payload_bytes = output.payload().map(|p| p.as_ref().to_vec()).unwrap_or_default();
+    // What the function answered is kept as it can be stored (see domain::json::storable).
     let payload = (!payload_bytes.is_empty()).then(|| {
-        serde_json::from_slice::<serde_json::Value>(&payload_bytes)
-            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&payload_bytes).to_string()))
+        crate::domain::json::storable(
+            serde_json::from_slice::<serde_json::Value>(&payload_bytes)
+                .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&payload_bytes).to_string())),
+        )
     });
     let function_error = output.function_error().map(str::to_string);
     let error_details = function_error.as_ref().map(|_| error_document(payload.as_ref()));

@@ -16,3 +16,14 @@ pub mod tokens;
 pub const RUNS_CHANNEL: &str = "lambda_steps_runs";
 /// The channel that wakes log readers: comma-separated run ids whose log or status moved.
 pub const LOGS_CHANNEL: &str = "lambda_steps_logs";
+
+/// A JSON column read as text and parsed here, one row at a time: a value this service
+/// cannot read back (stored before the edge refused such values, or put there by hand)
+/// then spoils only its own row, never the statement that read a batch of them. Such a
+/// value comes back as a string saying why.
+pub fn json_column(text: &str, what: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "a stored {what} cannot be read");
+        serde_json::Value::String(format!("the stored {what} cannot be read: {e}"))
+    })
+}

@@ -9,7 +9,9 @@ use uuid::Uuid;
 pub struct ClaimedRun {
     pub id: Uuid,
     pub project: String,
-    pub step: serde_json::Value,
+    /// The stored step as text: parsed by the worker, so a step that cannot be read
+    /// fails its own run, not the claim of the batch it came in.
+    pub step: String,
     pub attempt: i32,
     /// The seq the worker's first log line takes.
     pub next_seq: i64,
@@ -32,7 +34,7 @@ pub async fn claim(
              started_at = coalesce(r.started_at, now()),
              lease_expires_at = now() + make_interval(secs => $3)
          FROM next WHERE r.id = next.id
-         RETURNING r.id, r.project, r.step, r.attempt,
+         RETURNING r.id, r.project, r.step::text AS step, r.attempt,
              (SELECT coalesce(max(seq), 0) + 1 FROM run_logs WHERE run_id = r.id) AS next_seq",
     )
     .bind(limit)

@@ -7,20 +7,21 @@ use uuid::Uuid;
 use crate::domain::run::{Run, RunError, RunResult, RunStatus};
 
 /// The columns of `runs` the API shows.
-const COLUMNS: &str = "id, project, status, step, attempt, created_at, started_at, finished_at, result, error";
+/// The JSON ones come as text, parsed row by row (see [`super::json_column`]).
+const COLUMNS: &str = "id, project, status, step::text AS step, attempt, created_at, started_at, finished_at, result::text AS result, error::text AS error";
 
 #[derive(sqlx::FromRow)]
 struct RunRow {
     id: Uuid,
     project: String,
     status: String,
-    step: serde_json::Value,
+    step: String,
     attempt: i32,
     created_at: chrono::DateTime<chrono::Utc>,
     started_at: Option<chrono::DateTime<chrono::Utc>>,
     finished_at: Option<chrono::DateTime<chrono::Utc>>,
-    result: Option<serde_json::Value>,
-    error: Option<serde_json::Value>,
+    result: Option<String>,
+    error: Option<String>,
 }
 
 impl From<RunRow> for Run {
@@ -29,13 +30,13 @@ impl From<RunRow> for Run {
             id: row.id,
             project: row.project,
             status: RunStatus::parse(&row.status).unwrap_or(RunStatus::Failed),
-            step: row.step,
+            step: super::json_column(&row.step, "step"),
             attempt: row.attempt,
             created_at: row.created_at,
             started_at: row.started_at,
             finished_at: row.finished_at,
-            result: row.result.and_then(|r| serde_json::from_value::<RunResult>(r).ok()),
-            error: row.error.and_then(|e| serde_json::from_value::<RunError>(e).ok()),
+            result: row.result.and_then(|r| serde_json::from_str::<RunResult>(&r).ok()),
+            error: row.error.and_then(|e| serde_json::from_str::<RunError>(&e).ok()),
         }
     }
 }

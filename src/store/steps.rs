@@ -20,11 +20,12 @@ pub async fn put(db: impl PgExecutor<'_>, project: &str, name: &str, step: &serd
 }
 
 pub async fn get(db: impl PgExecutor<'_>, project: &str, name: &str) -> sqlx::Result<Option<serde_json::Value>> {
-    sqlx::query_scalar("SELECT step FROM saved_steps WHERE project = $1 AND name = $2")
+    let step: Option<String> = sqlx::query_scalar("SELECT step::text FROM saved_steps WHERE project = $1 AND name = $2")
         .bind(project)
         .bind(name)
         .fetch_optional(db)
-        .await
+        .await?;
+    Ok(step.map(|text| super::json_column(&text, "step")))
 }
 
 pub async fn create_hook(
@@ -55,11 +56,11 @@ pub struct Hook {
 }
 
 /// project, step, secret nonce, secret ciphertext
-type HookRow = (String, serde_json::Value, Option<Vec<u8>>, Option<Vec<u8>>);
+type HookRow = (String, String, Option<Vec<u8>>, Option<Vec<u8>>);
 
 pub async fn hook(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Hook>> {
     let row: Option<HookRow> = sqlx::query_as(
-        "SELECT h.project, s.step, h.secret_nonce, h.secret_ciphertext
+        "SELECT h.project, s.step::text, h.secret_nonce, h.secret_ciphertext
          FROM webhooks h JOIN saved_steps s ON s.project = h.project AND s.name = h.step_name WHERE h.id = $1",
     )
     .bind(id)
@@ -67,7 +68,7 @@ pub async fn hook(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Hook
     .await?;
     Ok(row.map(|(project, step, nonce, ciphertext)| Hook {
         project,
-        step,
+        step: super::json_column(&step, "step"),
         secret: nonce
             .zip(ciphertext)
             .map(|(nonce, ciphertext)| Sealed { nonce, ciphertext }),

@@ -65,16 +65,25 @@ pub struct StepContext<'a> {
 
 /// The worker pool's entry point for one claimed run.
 pub fn execute(app: AppState, run: ClaimedRun, stop: StopSignal) -> RunFuture {
-    let kind = run.step["type"].as_str().unwrap_or("unknown").to_string();
+    let kind = step_kind(&run.step);
     let span = tracing::info_span!("run", run.id = %run.id, step.type = %kind, attempt = run.attempt);
     Box::pin(execute_run(app, run, stop).instrument(span))
+}
+
+/// The step's `type`, read without reading the rest (which may not be readable).
+fn step_kind(step: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        r#type: String,
+    }
+    serde_json::from_str::<Kind>(step).map_or_else(|_| "unknown".into(), |k| k.r#type)
 }
 
 async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
     let started = Instant::now();
     let log = app.logs.for_run(run.id, run.next_seq);
     log.info(format!("claimed by worker {} (attempt {})", app.worker_id, run.attempt));
-    let ending = match serde_json::from_value::<Step>(run.step.clone()) {
+    let ending = match serde_json::from_str::<Step>(&run.step) {
         Err(e) => Ending::failed("invalid_step", format!("the stored step cannot be read: {e}")),
         Ok(step) => match app.lambdas.for_project(&app.db, &app.master_key, &run.project).await {
             Err(why) => {
@@ -110,8 +119,13 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
                 id: run.id,
                 attempt: run.attempt,
                 status: status.as_str(),
-                result: result.and_then(|r| serde_json::to_value(r).ok()),
-                error: error.and_then(|e| serde_json::to_value(e).ok()),
+                // Lambda chose these words, not the service: kept as they can be stored.
+                result: result
+                    .and_then(|r| serde_json::to_value(r).ok())
+                    .map(crate::domain::json::storable),
+                error: error
+                    .and_then(|e| serde_json::to_value(e).ok())
+                    .map(crate::domain::json::storable),
             };
             match app.writes.finish(finish).await {
                 Ok(true) => {
