@@ -29,8 +29,9 @@ pub enum ApiError {
     /// A webhook's signature is missing, stale or wrong: says which, without asking for a token.
     #[error("{0}")]
     BadSignature(String),
-    #[error("{method} is not allowed here; this path takes {allow}")]
-    MethodNotAllowed { method: String, allow: String },
+    /// The router adds the `Allow` header, listing the methods the path takes.
+    #[error("{0} is not allowed on this path; the Allow header lists the methods it takes")]
+    MethodNotAllowed(String),
     #[error("service unavailable")]
     Unavailable,
     #[error(transparent)]
@@ -84,7 +85,7 @@ impl IntoResponse for ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
             Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None),
             Self::BadSignature(_) => (StatusCode::UNAUTHORIZED, "bad_signature", None),
-            Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         };
@@ -100,11 +101,6 @@ impl IntoResponse for ApiError {
             error: ErrorDetails { code, message, field },
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let Self::MethodNotAllowed { allow, .. } = &self
-            && let Ok(allow) = axum::http::HeaderValue::from_str(allow)
-        {
-            response.headers_mut().insert(axum::http::header::ALLOW, allow);
-        }
         if matches!(self, Self::Unauthorized) {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

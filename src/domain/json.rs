@@ -34,14 +34,20 @@ fn walk(value: &serde_json::Value, field: &str, depth: usize) -> Result<(), Inva
         )),
         serde_json::Value::Number(number) if !reads_back(number) => Err(InvalidField::new(
             field,
-            format!("holds the number {number}, which cannot be stored and read back exactly (numbers are IEEE doubles of at most about 1e300 in size, or 64-bit integers)"),
+            format!(
+                "holds the number {number}, which cannot be stored and read back exactly (numbers are IEEE doubles of at most about 1e300 in size, or 64-bit integers)"
+            ),
         )),
         serde_json::Value::Array(items) => items
             .iter()
             .enumerate()
             .try_for_each(|(i, item)| walk(item, &format!("{field}[{i}]"), depth + 1)),
         serde_json::Value::Object(members) => members.iter().try_for_each(|(key, item)| {
-            let path = if field.is_empty() { key.clone() } else { format!("{field}.{key}") };
+            let path = if field.is_empty() {
+                key.clone()
+            } else {
+                format!("{field}.{key}")
+            };
             if key.contains('\0') {
                 return Err(InvalidField::new(
                     field,
@@ -82,9 +88,15 @@ fn plain_notation(text: &str) -> String {
     let (integer, decimals) = if point <= 0 {
         ("0".to_string(), format!("{}{digits}", "0".repeat((-point) as usize)))
     } else if point as usize >= digits.len() {
-        (format!("{digits}{}", "0".repeat(point as usize - digits.len())), String::new())
+        (
+            format!("{digits}{}", "0".repeat(point as usize - digits.len())),
+            String::new(),
+        )
     } else {
-        (digits[..point as usize].to_string(), digits[point as usize..].to_string())
+        (
+            digits[..point as usize].to_string(),
+            digits[point as usize..].to_string(),
+        )
     };
     let integer = integer.trim_start_matches('0');
     let integer = if integer.is_empty() { "0" } else { integer };
@@ -149,7 +161,11 @@ pub fn humane(message: &str) -> String {
             let name_end = text[name_start..]
                 .find(|c: char| !c.is_alphanumeric() && c != '_')
                 .map_or(text.len(), |i| name_start + i);
-            let wanted = if kind.contains("enum") { "one of the values this field takes" } else { "a JSON object" };
+            let wanted = if kind.contains("enum") {
+                "one of the values this field takes"
+            } else {
+                "a JSON object"
+            };
             text.replace_range(at..name_end, &format!("expected {wanted}"));
         }
     }
@@ -173,7 +189,10 @@ mod tests {
     #[test]
     fn refuses_what_cannot_come_back() {
         let huge: serde_json::Value = serde_json::from_str(r#"{"x": 1.7976931348623157e308}"#).unwrap();
-        assert_eq!(check_storable(&huge, "step.payload").unwrap_err().field, "step.payload.x");
+        assert_eq!(
+            check_storable(&huge, "step.payload").unwrap_err().field,
+            "step.payload.x"
+        );
         let nul = json!({"a": ["ok", "b\u{0}"]});
         assert_eq!(check_storable(&nul, "p").unwrap_err().field, "p.a[1]");
         let mut deep = json!(1);
@@ -194,7 +213,8 @@ mod tests {
 
     #[test]
     fn storable_mends_a_functions_answer() {
-        let huge: serde_json::Value = serde_json::from_str(r#"{"x": 1.7976931348623157e308, "s": "a\u0000b"}"#).unwrap();
+        let huge: serde_json::Value =
+            serde_json::from_str(r#"{"x": 1.7976931348623157e308, "s": "a\u0000b"}"#).unwrap();
         let mended = storable(huge);
         check_storable(&mended, "p").unwrap();
         assert_eq!(mended["s"], "a\u{FFFD}b");

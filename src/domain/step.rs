@@ -7,9 +7,9 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::json::humane;
 use crate::engine::model::{FunctionRef, RESERVED_ENVIRONMENT_KEYS, validate_qualifier};
 use crate::engine::runtimes::Language;
-use super::json::humane;
 
 /// Largest base64 client context Lambda accepts.
 const MAX_CLIENT_CONTEXT: usize = 3583;
@@ -139,7 +139,12 @@ impl Step {
             Some(serde_json::Value::String(kind)) if kind == "lambda_custom_code" => {
                 Step::LambdaCustomCode(fields_of("step", fields)?)
             }
-            None => return Err(InvalidField::new("step.type", "is missing: lambda_invoke or lambda_custom_code")),
+            None => {
+                return Err(InvalidField::new(
+                    "step.type",
+                    "is missing: lambda_invoke or lambda_custom_code",
+                ));
+            }
             Some(_) => {
                 return Err(InvalidField::new(
                     "step.type",
@@ -298,7 +303,11 @@ fn fields_of<T: serde::de::DeserializeOwned>(
 ) -> Result<T, InvalidField> {
     serde_path_to_error::deserialize(serde_json::Value::Object(fields)).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { prefix.to_string() } else { format!("{prefix}.{path}") };
+        let field = if path == "." {
+            prefix.to_string()
+        } else {
+            format!("{prefix}.{path}")
+        };
         InvalidField::new(&field, humane(&e.into_inner().to_string()))
     })
 }

@@ -16,7 +16,9 @@ pub async fn refuse_unreadable_urls(request: Request, next: Next) -> Response {
     let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8();
     let refused = match path {
         Err(_) => Some("the URL's path is not UTF-8 once percent-decoded"),
-        Ok(path) if path.contains('\0') => Some("the URL's path holds a NUL character (%00), which no name here may hold"),
+        Ok(path) if path.contains('\0') => {
+            Some("the URL's path holds a NUL character (%00), which no name here may hold")
+        }
         Ok(_) => None,
     };
     match refused {
@@ -45,15 +47,7 @@ pub async fn errors_as_json(request: Request, next: Next) -> Response {
     let text = String::from_utf8_lossy(&text).trim().to_string();
     let error = match status {
         StatusCode::NOT_FOUND => ApiError::NotFound(format!("{method} {path}: no such route")),
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed {
-            method,
-            allow: parts
-                .headers
-                .get(header::ALLOW)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string(),
-        },
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(method),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge("the request body is over the service's limit".into()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(text),
         status if status.is_server_error() => ApiError::Internal(anyhow::anyhow!("{status}: {text}")),

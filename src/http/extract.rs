@@ -27,9 +27,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match read_json(req, state).await? {
             Some(value) => Ok(Self(value)),
-            None => Err(ApiError::BadRequest(
-                "the request needs a JSON body".into(),
-            )),
+            None => Err(ApiError::BadRequest("the request needs a JSON body".into())),
         }
     }
 }
@@ -64,8 +62,8 @@ async fn read_json<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S)
             "send the body as JSON, with `Content-Type: application/json`".into(),
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
     check_storable(&value, "")?;
     deserialize(value, "").map(Some)
 }

@@ -10,8 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::domain::access::Caller;
-use crate::http::extract::QueryParams;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::QueryParams;
 use crate::store::keys::{self, KeyMetadata};
 
 const MAX_SECRET_BYTES: usize = 64 * 1024;

@@ -22,6 +22,7 @@ use crate::store::{runs, steps};
 const REPLAY_WINDOW_SECONDS: i64 = 300;
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SaveStep {
     #[schema(value_type = Step)]
     pub step: serde_json::Value,
@@ -78,6 +79,7 @@ pub async fn put(
 }
 
 #[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
 pub struct RunSavedStep {
     /// Another event for this run (default: the saved step's own).
     #[schema(value_type = Option<Object>)]
@@ -103,6 +105,7 @@ pub async fn run(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     /// The saved step the hook runs.
     pub step: String,

@@ -9,11 +9,12 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::domain::access::{Caller, Role, new_token};
-use crate::http::extract::JsonBody;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::JsonBody;
 use crate::store::{projects, tokens};
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewToken {
     pub name: String,
     pub role: Role,

@@ -20,11 +20,12 @@ pub async fn put(db: impl PgExecutor<'_>, project: &str, name: &str, step: &serd
 }
 
 pub async fn get(db: impl PgExecutor<'_>, project: &str, name: &str) -> sqlx::Result<Option<serde_json::Value>> {
-    let step: Option<String> = sqlx::query_scalar("SELECT step::text FROM saved_steps WHERE project = $1 AND name = $2")
-        .bind(project)
-        .bind(name)
-        .fetch_optional(db)
-        .await?;
+    let step: Option<String> =
+        sqlx::query_scalar("SELECT step::text FROM saved_steps WHERE project = $1 AND name = $2")
+            .bind(project)
+            .bind(name)
+            .fetch_optional(db)
+            .await?;
     Ok(step.map(|text| super::json_column(&text, "step")))
 }
 

@@ -11,6 +11,7 @@ mod engine_node;
 mod engine_python;
 mod engine_ruby;
 mod full_logs;
+mod hostile_input;
 mod iam_policy;
 mod moto;
 mod readme;

@@ -51,7 +51,7 @@ async fn bad_input_gets_a_4xx_naming_the_field_and_creates_no_run(db: PgPool) {
             "step.memory_mb",
         ),
         (json!({"type": "lambda_invoke"}), "step"),
-        (json!({"type": "teleport"}), "step"),
+        (json!({"type": "teleport"}), "step.type"),
     ];
     for (step, field) in cases {
         let (status, body) = service.submit("default", step).await;
