@@ -13,7 +13,7 @@ use crate::domain::access::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::store::keys::{self, KeyMetadata};
 
-const MAX_SECRET_BYTES: usize = 64 * 1024;
+pub const MAX_SECRET_BYTES: usize = 64 * 1024;
 
 #[derive(Serialize, ToSchema)]
 pub struct KeyPage {

@@ -16,7 +16,7 @@ use axum::routing::{get, post, put};
 use utoipa::OpenApi;
 
 use crate::app::AppState;
-use spec::StepUnion;
+use spec::{RequestBodies, StepUnion};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,7 +43,7 @@ use spec::StepUnion;
         projects::Project, projects::ProjectPage,
         crate::store::keys::KeyMetadata, keys::KeyPage,
         tokens::NewToken, tokens::CreatedToken, crate::domain::access::Role,
-        crate::settings::Resolved, crate::settings::Source, spec::ProjectSettings,
+        crate::settings::Resolved, crate::settings::Source, spec::ProjectSettings, spec::RunEvent,
         steps::SaveStep, steps::SavedStep, steps::RunSavedStep, steps::NewWebhook, steps::CreatedWebhook,
         crate::error::ErrorBody, crate::error::ErrorDetails,
     )),
@@ -57,7 +57,7 @@ use spec::StepUnion;
         (name = "steps", description = "Saved steps and webhooks"),
         (name = "health", description = "Liveness, readiness, metrics and this spec"),
     ),
-    modifiers(&BearerAuth, &StepUnion),
+    modifiers(&BearerAuth, &StepUnion, &RequestBodies),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
@@ -75,7 +75,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The spec as committed in `openapi/openapi.json`.
 pub fn openapi_json() -> String {
-    ApiDoc::openapi().to_pretty_json().expect("the spec serialises") + "\n"
+    spec::to_json(&ApiDoc::openapi())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -10,11 +10,17 @@
 //! - Rules that live in code as lists (runtimes, environment variable names) are copied
 //!   from those lists, so the spec cannot drift from them.
 //! - The project settings body: one property per setting name, with each name's own rule.
+//! - Request bodies: a secret as raw bytes, optional bodies, a token's project that goes
+//!   with its role.
+//! - A run's events as server-sent events.
+//! - Links written as OpenAPI spells them (see `to_json`).
 
+use utoipa::openapi::path::PathItem;
+use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::schema::{
-    AdditionalProperties, Discriminator, Object, ObjectBuilder, OneOf, Ref, Schema, Type,
+    AdditionalProperties, Discriminator, KnownFormat, Object, ObjectBuilder, OneOf, Ref, Schema, SchemaFormat, Type,
 };
-use utoipa::openapi::{OpenApi, RefOr};
+use utoipa::openapi::{Content, OpenApi, RefOr, Required};
 
 use crate::engine::model::RESERVED_ENVIRONMENT_KEYS;
 use crate::engine::runtimes::{KNOWN_RUNTIMES, Language};
@@ -80,6 +86,131 @@ impl utoipa::Modify for StepUnion {
     }
 }
 
+/// Request bodies the path attributes cannot state exactly.
+pub struct RequestBodies;
+
+impl utoipa::Modify for RequestBodies {
+    fn modify(&self, openapi: &mut OpenApi) {
+        // A secret is raw bytes (not an array of numbers), 1 to 64 KiB of them.
+        let secret = |format: Option<SchemaFormat>| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(format)
+                .min_length(Some(1))
+                .max_length(Some(crate::http::keys::MAX_SECRET_BYTES))
+                .build()
+        };
+        let put_key = request_body_mut(openapi, "/v1/keys/{path}", |p| &mut p.put);
+        put_key.content.insert(
+            "application/octet-stream".into(),
+            Content::new(Some(secret(Some(SchemaFormat::KnownFormat(KnownFormat::Binary))))),
+        );
+        put_key.content.insert("text/plain".into(), Content::new(Some(secret(None))));
+
+        // Without a body, a saved step runs with its own payload; `null` is not a body.
+        let run_saved = request_body_mut(openapi, "/v1/projects/{project}/steps/{name}/runs", |p| &mut p.post);
+        run_saved.required = Some(Required::False);
+        run_saved.content.insert(
+            "application/json".into(),
+            Content::new(Some(Ref::from_schema_name("RunSavedStep"))),
+        );
+
+        // Any body is an event, the empty one too: JSON as it is, anything else as a string.
+        let hook = request_body_mut(openapi, "/v1/hooks/{id}", |p| &mut p.post);
+        hook.required = Some(Required::False);
+        hook.content.insert(
+            "text/plain".into(),
+            Content::new(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some(NO_NUL)).build())),
+        );
+
+        // `project` goes with the role: none for `admin`, required for `runner` and `reader`.
+        let schemas = &mut openapi.components.get_or_insert_with(Default::default).schemas;
+        let token = object_mut(schemas.get_mut("NewToken"), "NewToken").clone();
+        let name = token.properties["name"].clone();
+        let variant = |roles: &[&str], project: Object, required: &[&str]| {
+            let mut builder = ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("name", name.clone())
+                .property(
+                    "role",
+                    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(roles.to_vec())),
+                )
+                .property("project", project);
+            for field in required {
+                builder = builder.required(*field);
+            }
+            Schema::Object(builder.build())
+        };
+        let mut new_token = OneOf::new();
+        new_token.items = vec![
+            variant(
+                &["admin"],
+                ObjectBuilder::new()
+                    .schema_type(Type::Null)
+                    .description(Some("An admin token is not bound to a project."))
+                    .build(),
+                &["name", "role"],
+            )
+            .into(),
+            variant(
+                &["runner", "reader"],
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("The project the token may run (`runner`) or read (`reader`)."))
+                    .build(),
+                &["name", "role", "project"],
+            )
+            .into(),
+        ];
+        new_token.description = token.description.clone();
+        schemas.insert("NewToken".into(), Schema::OneOf(new_token).into());
+    }
+}
+
+fn request_body_mut<'a>(
+    openapi: &'a mut OpenApi,
+    path: &str,
+    operation: impl FnOnce(&mut PathItem) -> &mut Option<utoipa::openapi::path::Operation>,
+) -> &'a mut RequestBody {
+    let item = openapi.paths.paths.get_mut(path).unwrap_or_else(|| panic!("{path} is in the spec"));
+    operation(item)
+        .as_mut()
+        .and_then(|o| o.request_body.as_mut())
+        .unwrap_or_else(|| panic!("{path} takes a body"))
+}
+
+/// One event of `GET /v1/runs/{id}/events`, as OpenAPI 3.1 describes a server-sent event.
+pub struct RunEvent;
+
+impl utoipa::PartialSchema for RunEvent {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "A server-sent event: `log` (`id` is the entry's seq, `data` a LogEntry), `status` (`data`: `{\"status\"}` when the run's status changes) or `end` (`data`: `{\"status\", \"last_seq\"}`, the last event).",
+            ))
+            .property(
+                "event",
+                ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["log", "status", "end"])),
+            )
+            .property(
+                "data",
+                ObjectBuilder::new().schema_type(Type::String).content_media_type("application/json"),
+            )
+            .property("id", ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]+$")))
+            .property("retry", ObjectBuilder::new().schema_type(Type::Integer))
+            .required("event")
+            .required("data")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RunEvent {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "RunEvent".into()
+    }
+}
+
 /// The body of `PUT /v1/projects/{project}/settings`: one optional property per setting
 /// name, each with the rule `crate::settings::validate` applies to it.
 pub struct ProjectSettings;
@@ -123,6 +254,27 @@ impl utoipa::ToSchema for ProjectSettings {
     fn name() -> std::borrow::Cow<'static, str> {
         "ProjectSettings".into()
     }
+}
+
+/// The document as JSON. utoipa 5 writes a link's `operationId` and `requestBody` in
+/// snake case (`operation_id`), which no OpenAPI tool reads, so they are renamed here.
+pub fn to_json(openapi: &OpenApi) -> String {
+    let mut doc = serde_json::to_value(openapi).expect("the spec serialises");
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        let operations = paths.values_mut().filter_map(|p| p.as_object_mut()).flat_map(|p| p.values_mut());
+        let responses = operations.filter_map(|o| o.get_mut("responses").and_then(|r| r.as_object_mut()));
+        for response in responses.flat_map(|r| r.values_mut()) {
+            let links = response.get_mut("links").and_then(|l| l.as_object_mut());
+            for link in links.into_iter().flat_map(|l| l.values_mut()).filter_map(|l| l.as_object_mut()) {
+                for (from, to) in [("operation_id", "operationId"), ("request_body", "requestBody")] {
+                    if let Some(value) = link.remove(from) {
+                        link.insert(to.into(), value);
+                    }
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&doc).expect("the spec serialises") + "\n"
 }
 
 fn object_mut<'a>(schema: Option<&'a mut RefOr<Schema>>, name: &str) -> &'a mut Object {

@@ -84,14 +84,15 @@ pub async fn put(
 
 #[derive(Deserialize, ToSchema, Default)]
 pub struct RunSavedStep {
-    /// Another event for this run, any JSON (default: the saved step's own).
-    #[schema(value_type = Value)]
+    /// Another event for this run, any JSON (absent or `null`: the saved step's own); the
+    /// same refusals as a step's payload.
+    #[schema(value_type = Value, required = false)]
     pub payload: Option<serde_json::Value>,
 }
 
 /// Runs a saved step, optionally with another payload.
 #[utoipa::path(post, path = "/v1/projects/{project}/steps/{name}/runs", tag = "steps", operation_id = "run_saved_step", params(("project" = String, Path, description = "The project's name"), ("name" = String, Path, pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description = "The saved step's name: 1 to 128 of A-Z, a-z, 0-9, `.`, `_` and `-`, starting with a letter or digit")),
-    request_body(content = Option<RunSavedStep>, description = "Optional: without a body, the step runs with its own payload"),
+    request_body(content = RunSavedStep, description = "Optional: without a body, the step runs with its own payload"),
     security(("bearer" = [])),
     responses((status = 202, description = "queued", body = Run, links(
             ("GetRun" = (operation_id = "get_run", parameters(("id" = "$response.body#/id")))),
