@@ -274,7 +274,21 @@ pub fn to_json(openapi: &OpenApi) -> String {
             }
         }
     }
+    sort_keys(&mut doc);
     serde_json::to_string_pretty(&doc).expect("the spec serialises") + "\n"
+}
+
+/// Keys in one order whether or not a build enables serde_json's `preserve_order` (the test
+/// build does, through a dev-dependency), so every build writes the same document.
+fn sort_keys(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.sort_keys();
+            map.values_mut().for_each(sort_keys);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
 }
 
 fn object_mut<'a>(schema: Option<&'a mut RefOr<Schema>>, name: &str) -> &'a mut Object {
