@@ -49,7 +49,10 @@ impl InvocationType {
 pub struct InvokeStep {
     /// Name, partial ARN or ARN, optionally with `:qualifier`: Lambda's own pattern, at most
     /// 170 characters.
-    #[schema(max_length = 170, pattern = "^(?:arn:[^:\\u0000]*:lambda:[^:\\u0000]*:[^:\\u0000]*:function:|[^:\\u0000]*:function:)?[A-Za-z0-9_-]{1,64}(?::(?:\\$LATEST|[A-Za-z0-9_-]{1,128}))?$")]
+    #[schema(
+        max_length = 170,
+        pattern = "^(?:arn:[^:\\u0000]*:lambda:[^:\\u0000]*:[^:\\u0000]*:function:|[^:\\u0000]*:function:)?[A-Za-z0-9_-]{1,64}(?::(?:\\$LATEST|[A-Za-z0-9_-]{1,128}))?$"
+    )]
     pub function_name: String,
     /// The event: any JSON (default `{}`). At most 6 MB as JSON text for `RequestResponse`
     /// and 1 MB for `Event` (the service's limits can be set lower or higher). Refused (422):
@@ -77,7 +80,10 @@ pub struct CustomCodeStep {
     /// A Python, Node.js or Ruby runtime.
     pub runtime: String,
     /// The handler's source code: not blank, at most 10 MiB.
-    #[schema(max_length = 10485760, pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$")]
+    #[schema(
+        max_length = 10485760,
+        pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
+    )]
     pub code: String,
     /// `file.function`, at most 128 characters. Default: `lambda_function.lambda_handler`
     /// (Python, Ruby) or `index.handler` (Node.js).

@@ -29,7 +29,10 @@ use crate::engine::runtimes::{KNOWN_RUNTIMES, Language};
 pub const NO_NUL: &str = "^[^\\u0000]*$";
 
 /// The `type` of each step kind and the schema of its fields.
-const STEP_KINDS: [(&str, &str); 2] = [("lambda_invoke", "InvokeStep"), ("lambda_custom_code", "CustomCodeStep")];
+const STEP_KINDS: [(&str, &str); 2] = [
+    ("lambda_invoke", "InvokeStep"),
+    ("lambda_custom_code", "CustomCodeStep"),
+];
 
 pub struct StepUnion;
 
@@ -105,7 +108,9 @@ impl utoipa::Modify for RequestBodies {
             "application/octet-stream".into(),
             Content::new(Some(secret(Some(SchemaFormat::KnownFormat(KnownFormat::Binary))))),
         );
-        put_key.content.insert("text/plain".into(), Content::new(Some(secret(None))));
+        put_key
+            .content
+            .insert("text/plain".into(), Content::new(Some(secret(None))));
 
         // Without a body, a saved step runs with its own payload; `null` is not a body.
         let run_saved = request_body_mut(openapi, "/v1/projects/{project}/steps/{name}/runs", |p| &mut p.post);
@@ -120,7 +125,12 @@ impl utoipa::Modify for RequestBodies {
         hook.required = Some(Required::False);
         hook.content.insert(
             "text/plain".into(),
-            Content::new(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some(NO_NUL)).build())),
+            Content::new(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(NO_NUL))
+                    .build(),
+            )),
         );
 
         // `project` goes with the role: none for `admin`, required for `runner` and `reader`.
@@ -133,7 +143,9 @@ impl utoipa::Modify for RequestBodies {
                 .property("name", name.clone())
                 .property(
                     "role",
-                    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(roles.to_vec())),
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(roles.to_vec())),
                 )
                 .property("project", project);
             for field in required {
@@ -172,7 +184,11 @@ fn request_body_mut<'a>(
     path: &str,
     operation: impl FnOnce(&mut PathItem) -> &mut Option<utoipa::openapi::path::Operation>,
 ) -> &'a mut RequestBody {
-    let item = openapi.paths.paths.get_mut(path).unwrap_or_else(|| panic!("{path} is in the spec"));
+    let item = openapi
+        .paths
+        .paths
+        .get_mut(path)
+        .unwrap_or_else(|| panic!("{path} is in the spec"));
     operation(item)
         .as_mut()
         .and_then(|o| o.request_body.as_mut())
@@ -239,7 +255,10 @@ impl utoipa::PartialSchema for ProjectSettings {
                 _ => (NO_NUL, Some(2048), "A non-empty string."),
             };
             let value = ObjectBuilder::new()
-                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]))
+                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                    Type::String,
+                    Type::Null,
+                ]))
                 .min_length(Some(1))
                 .max_length(max_length)
                 .pattern(Some(pattern))
@@ -261,11 +280,18 @@ impl utoipa::ToSchema for ProjectSettings {
 pub fn to_json(openapi: &OpenApi) -> String {
     let mut doc = serde_json::to_value(openapi).expect("the spec serialises");
     if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
-        let operations = paths.values_mut().filter_map(|p| p.as_object_mut()).flat_map(|p| p.values_mut());
+        let operations = paths
+            .values_mut()
+            .filter_map(|p| p.as_object_mut())
+            .flat_map(|p| p.values_mut());
         let responses = operations.filter_map(|o| o.get_mut("responses").and_then(|r| r.as_object_mut()));
         for response in responses.flat_map(|r| r.values_mut()) {
             let links = response.get_mut("links").and_then(|l| l.as_object_mut());
-            for link in links.into_iter().flat_map(|l| l.values_mut()).filter_map(|l| l.as_object_mut()) {
+            for link in links
+                .into_iter()
+                .flat_map(|l| l.values_mut())
+                .filter_map(|l| l.as_object_mut())
+            {
                 for (from, to) in [("operation_id", "operationId"), ("request_body", "requestBody")] {
                     if let Some(value) = link.remove(from) {
                         link.insert(to.into(), value);

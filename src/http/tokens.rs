@@ -15,7 +15,10 @@ use crate::store::{projects, tokens};
 #[derive(Deserialize, ToSchema)]
 pub struct NewToken {
     /// 1 to 200 characters once trimmed of white space.
-    #[schema(max_length = 200, pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
+    )]
     pub name: String,
     pub role: Role,
     /// Required for `runner` and `reader`; absent for `admin`.
