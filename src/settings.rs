@@ -141,9 +141,9 @@ pub fn validate(key: &str, value: &str) -> Result<(), String> {
         "endpoint_url" => {
             value == "embedded" || value == "aws" || value.starts_with("http://") || value.starts_with("https://")
         }
-        "secret_key_path" => !value.is_empty() && !value.contains("..") && value.len() <= 512,
+        "secret_key_path" => !value.is_empty() && !value.contains("..") && value.chars().count() <= 512,
         "access_key" => !value.is_empty() && value.len() <= 128 && value.chars().all(|c| c.is_ascii_alphanumeric()),
-        _ => !value.is_empty() && value.len() <= 2048,
+        _ => !value.is_empty() && value.chars().count() <= 2048,
     };
     if ok {
         Ok(())

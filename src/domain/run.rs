@@ -52,7 +52,7 @@ pub struct RunResult {
     pub request_id: Option<String>,
     pub function_error: Option<String>,
     /// The function's answer: JSON when it parses, else a string.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub payload: Option<serde_json::Value>,
     /// The function's error document, when it failed.
     pub error: Option<FunctionErrorDetails>,
@@ -84,7 +84,7 @@ pub struct Run {
     pub id: uuid::Uuid,
     pub project: String,
     pub status: RunStatus,
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::domain::step::Step)]
     pub step: serde_json::Value,
     pub attempt: i32,
     pub created_at: chrono::DateTime<chrono::Utc>,

@@ -48,17 +48,28 @@ impl InvocationType {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvokeStep {
-    /// Name, partial ARN or ARN, optionally with `:qualifier`.
+    /// Name, partial ARN or ARN, optionally with `:qualifier`: Lambda's own pattern, at most
+    /// 170 characters.
+    #[schema(
+        max_length = 170,
+        pattern = "^(?:arn:[^:\\u0000]*:lambda:[^:\\u0000]*:[^:\\u0000]*:function:|[^:\\u0000]*:function:)?[A-Za-z0-9_-]{1,64}(?::(?:\\$LATEST|[A-Za-z0-9_-]{1,128}))?$"
+    )]
     pub function_name: String,
-    /// The event: any JSON (default `{}`).
+    /// The event: any JSON (default `{}`). At most 6 MB as JSON text for `RequestResponse`
+    /// and 1 MB for `Event` (the service's limits can be set lower or higher). Refused (422):
+    /// NUL characters, numbers too large to store and read back, nesting deeper than 64.
     #[serde(default = "empty_object")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub payload: serde_json::Value,
     #[serde(default)]
     pub invocation_type: InvocationType,
-    /// A version number or alias.
+    /// `$LATEST`, a version number or an alias name; when `function_name` has a qualifier
+    /// too, the two must be the same.
+    #[schema(pattern = "^(?:\\$LATEST|[A-Za-z0-9_-]{1,128})$")]
     pub qualifier: Option<String>,
-    /// Client context (`{"custom": {...}, "env": {...}, "client": {...}}`); synchronous calls only.
+    /// Client context (`{"custom": {...}, "env": {...}, "client": {...}}`): only with
+    /// `invocation_type` `RequestResponse` (the default), at most 3,583 bytes once
+    /// base64-encoded; the same refusals as `payload`.
     #[schema(value_type = Option<Object>)]
     pub client_context: Option<serde_json::Value>,
 }
@@ -67,22 +78,35 @@ pub struct InvokeStep {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomCodeStep {
-    /// `python3.x`, `nodejs*` or `ruby3.x`.
+    /// A Python, Node.js or Ruby runtime.
     pub runtime: String,
-    /// The handler's source code.
+    /// The handler's source code: not blank, at most 10 MiB.
+    #[schema(
+        max_length = 10485760,
+        pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
+    )]
     pub code: String,
-    /// Default: `lambda_function.lambda_handler` (Python, Ruby) or `index.handler` (Node.js).
+    /// `file.function`, at most 128 characters. Default: `lambda_function.lambda_handler`
+    /// (Python, Ruby) or `index.handler` (Node.js).
+    #[schema(max_length = 128, pattern = "^[^\\u0000]*\\.[^\\u0000]*$")]
     pub handler: Option<String>,
+    /// The event: any JSON (default `{}`), at most 6 MB as JSON text; the same refusals as
+    /// `lambda_invoke`'s payload.
     #[serde(default = "empty_object")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub payload: serde_json::Value,
-    #[serde(default = "default_timeout")]
+    /// 1 to 900 (default 30).
+    #[serde(default = "default_timeout", deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 900)]
     pub timeout_seconds: u32,
-    #[serde(default = "default_memory")]
+    /// 128 to 10240 (default 128).
+    #[serde(default = "default_memory", deserialize_with = "whole_number")]
+    #[schema(minimum = 128, maximum = 10240)]
     pub memory_mb: u32,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
     /// Execution role; default: the project's or framework's `lambda_role_arn`.
+    #[schema(pattern = "^[^\\u0000]*$")]
     pub role_arn: Option<String>,
     /// Keep the function after the run instead of deleting it.
     #[serde(default)]
@@ -91,6 +115,21 @@ pub struct CustomCodeStep {
 
 fn empty_object() -> serde_json::Value {
     serde_json::json!({})
+}
+
+/// A whole number, also when written `30.0`: JSON Schema's integers include those, and
+/// clients generated from the spec may send them so.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| serde::de::Error::custom(format!("{number} is not a whole number from 0 to 4294967295")))
 }
 
 fn default_timeout() -> u32 {
@@ -249,7 +288,7 @@ impl CustomCodeStep {
             return Err(InvalidField::new("step.code", "is over 10 MB"));
         }
         if let Some(handler) = &self.handler
-            && (!handler.contains('.') || handler.len() > 128)
+            && (!handler.contains('.') || handler.chars().count() > 128)
         {
             return Err(InvalidField::new(
                 "step.handler",
@@ -382,6 +421,14 @@ mod tests {
         };
         assert_eq!(custom(json!({"runtime": "java21"})), "step.runtime");
         assert_eq!(custom(json!({"timeout_seconds": 901})), "step.timeout_seconds");
+        assert_eq!(custom(json!({"timeout_seconds": 2.5})), "step.timeout_seconds");
+        assert!(
+            Step::parse(
+                &json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": "x", "memory_mb": 256.0}),
+                LIMITS
+            )
+            .is_ok()
+        );
         assert_eq!(custom(json!({"memory_mb": 64})), "step.memory_mb");
         assert_eq!(custom(json!({"environment": {"AWS_REGION": "x"}})), "step.environment");
         assert_eq!(custom(json!({"code": "  "})), "step.code");

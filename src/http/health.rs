@@ -7,14 +7,16 @@ use axum::response::IntoResponse;
 use crate::app::AppState;
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "alive")))]
+#[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "healthz", security(()),
+    responses((status = 200, description = "alive: `{\"status\": \"ok\"}`", body = Object)))]
 pub async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
 
 /// The database answers: this replica can take work.
-#[utoipa::path(get, path = "/readyz", tag = "health",
-    responses((status = 200, description = "ready"), (status = 503, description = "the database does not answer")))]
+#[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "readyz", security(()),
+    responses((status = 200, description = "ready: `{\"status\": \"ready\"}`", body = Object),
+        (status = 503, description = "the database does not answer", body = Object)))]
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     match sqlx::query("SELECT 1").execute(&app.db).await {
         Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ready"}))),
@@ -25,6 +27,9 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "health", operation_id = "openapi", security(()),
+    responses((status = 200, description = "the OpenAPI document of this API", body = Object)))]
 pub async fn openapi() -> impl IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -33,9 +38,9 @@ pub async fn openapi() -> impl IntoResponse {
 }
 
 /// Prometheus metrics of this replica, and the queue's depth (admin token).
-#[utoipa::path(get, path = "/metrics", tag = "health", security(("bearer" = [])),
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
-        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/metrics", tag = "health", operation_id = "metrics", security(("bearer" = [])),
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn metrics(
     State(app): State<AppState>,
     caller: crate::domain::access::Caller,

@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::extract::QueryParams;
 use crate::store::keys::{self, KeyMetadata};
 
-const MAX_SECRET_BYTES: usize = 64 * 1024;
+pub const MAX_SECRET_BYTES: usize = 64 * 1024;
 
 #[derive(Serialize, ToSchema)]
 pub struct KeyPage {
@@ -42,11 +42,16 @@ fn valid_path(path: &str) -> ApiResult<()> {
 }
 
 /// Stores a secret (its raw bytes as the body); answers its metadata only.
-#[utoipa::path(put, path = "/v1/keys/{path}", tag = "keys", params(("path" = String, Path, description = "e.g. aws/prod/secret_key")),
-    request_body(content = String, content_type = "application/octet-stream"),
+#[utoipa::path(put, path = "/v1/keys/{path}", tag = "keys", operation_id = "put_key", params(("path" = String, Path, min_length = 1, max_length = 512, pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+))*$", description = "Segments of A-Z, a-z, 0-9, `.`, `_` and `-` (not `.` or `..`) joined by `/`, e.g. aws/prod/secret_key")),
+    request_body(description = "The secret's raw bytes: 1 to 65536 of them", content(
+        (Vec<u8> = "application/octet-stream"), (String = "text/plain"))),
     security(("bearer" = [])),
-    responses((status = 201, body = KeyMetadata), (status = 200, description = "replaced", body = KeyMetadata),
-        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses(
+        (status = 201, description = "stored", body = KeyMetadata, links(
+            ("GetKey" = (operation_id = "get_key", parameters(("path" = "$response.body#/path")))),
+            ("DeleteKey" = (operation_id = "delete_key", parameters(("path" = "$response.body#/path")))))),
+        (status = 200, description = "replaced", body = KeyMetadata),
+        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 413, description = "the body is over the size limit", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn put(
     State(app): State<AppState>,
     caller: Caller,
@@ -72,8 +77,8 @@ pub async fn put(
 }
 
 /// A secret's metadata (never its value).
-#[utoipa::path(get, path = "/v1/keys/{path}", tag = "keys", params(("path" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = KeyMetadata), (status = 404, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/keys/{path}", tag = "keys", operation_id = "get_key", params(("path" = String, Path, min_length = 1, max_length = 512, pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+))*$", description = "Segments of A-Z, a-z, 0-9, `.`, `_` and `-` (not `.` or `..`) joined by `/`, e.g. aws/prod/secret_key")), security(("bearer" = [])),
+    responses((status = 200, description = "the secret's metadata", body = KeyMetadata), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no secret at this path", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn get(
     State(app): State<AppState>,
     caller: Caller,
@@ -86,8 +91,9 @@ pub async fn get(
         .ok_or_else(|| ApiError::NotFound(format!("key {path}")))
 }
 
-#[utoipa::path(delete, path = "/v1/keys/{path}", tag = "keys", params(("path" = String, Path)), security(("bearer" = [])),
-    responses((status = 204, description = "deleted"), (status = 404, body = crate::error::ErrorBody)))]
+/// Deletes a secret.
+#[utoipa::path(delete, path = "/v1/keys/{path}", tag = "keys", operation_id = "delete_key", params(("path" = String, Path, min_length = 1, max_length = 512, pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+))*$", description = "Segments of A-Z, a-z, 0-9, `.`, `_` and `-` (not `.` or `..`) joined by `/`, e.g. aws/prod/secret_key")), security(("bearer" = [])),
+    responses((status = 204, description = "deleted"), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no secret at this path", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn delete(State(app): State<AppState>, caller: Caller, Path(path): Path<String>) -> ApiResult<StatusCode> {
     super::auth::require_admin(&caller)?;
     if keys::delete(&app.db, &path).await? {
@@ -101,12 +107,13 @@ pub async fn delete(State(app): State<AppState>, caller: Caller, Path(path): Pat
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
     /// Only paths starting with this.
+    #[param(pattern = "^[^\\u0000]*$")]
     prefix: Option<String>,
 }
 
 /// Metadata of the secrets under a prefix.
-#[utoipa::path(get, path = "/v1/keys", tag = "keys", params(ListQuery), security(("bearer" = [])),
-    responses((status = 200, body = KeyPage)))]
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", operation_id = "list_keys", params(ListQuery), security(("bearer" = [])),
+    responses((status = 200, description = "metadata of the secrets under the prefix, by path", body = KeyPage), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,

@@ -26,6 +26,7 @@ pub struct LogQuery {
     /// Entries with a seq above this (default 0: from the start).
     after: Option<i64>,
     /// 1 to 5000 (default 1000).
+    #[param(minimum = 1, maximum = 5000)]
     limit: Option<i64>,
 }
 
@@ -40,8 +41,10 @@ pub struct LogPage {
 }
 
 /// Log entries after a seq.
-#[utoipa::path(get, path = "/v1/runs/{id}/logs", tag = "logs", params(("id" = uuid::Uuid, Path), LogQuery),
-    responses((status = 200, body = LogPage), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/runs/{id}/logs", tag = "logs", operation_id = "get_run_logs", params(("id" = uuid::Uuid, Path, description = "The run's id"), LogQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "entries after `after`, in order", body = LogPage), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 404, description = "no such run, or not one this token may read", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn poll(
     State(app): State<AppState>,
     caller: Caller,
@@ -82,9 +85,11 @@ pub struct EventsQuery {
 /// The log as Server-Sent Events: `log` events (`id:` is the seq, data a log entry),
 /// `status` when the status changes, and a final `end` once the run is finished and every
 /// line was sent. Reconnect with `Last-Event-ID` to resume without a gap or a duplicate.
-#[utoipa::path(get, path = "/v1/runs/{id}/events", tag = "logs", params(("id" = uuid::Uuid, Path), EventsQuery),
-    responses((status = 200, description = "text/event-stream", content_type = "text/event-stream"),
-        (status = 404, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/runs/{id}/events", tag = "logs", operation_id = "stream_run_events",
+    params(("id" = uuid::Uuid, Path, description = "The run's id"), EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "The seq of the last event seen: resume after it (a value that is not a seq is ignored)")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "the log as Server-Sent Events, until the run is over", body = super::spec::RunEvent, content_type = "text/event-stream"),
+        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 404, description = "no such run, or not one this token may read", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn events(
     State(app): State<AppState>,
     caller: Caller,

@@ -9,6 +9,7 @@ pub mod logs;
 pub mod projects;
 pub mod runs;
 pub mod settings;
+pub mod spec;
 pub mod steps;
 pub mod tokens;
 
@@ -17,6 +18,7 @@ use axum::routing::{get, post, put};
 use utoipa::OpenApi;
 
 use crate::app::AppState;
+use spec::{RequestBodies, StepUnion};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,7 +34,7 @@ use crate::app::AppState;
         tokens::create, tokens::revoke,
         settings::get, settings::put,
         steps::put, steps::run, steps::create_hook, steps::hook,
-        health::healthz, health::readyz, health::metrics,
+        health::healthz, health::readyz, health::metrics, health::openapi,
     ),
     components(schemas(
         crate::domain::run::Run, crate::domain::run::RunStatus, crate::domain::run::RunResult,
@@ -43,7 +45,7 @@ use crate::app::AppState;
         projects::Project, projects::ProjectPage,
         crate::store::keys::KeyMetadata, keys::KeyPage,
         tokens::NewToken, tokens::CreatedToken, crate::domain::access::Role,
-        crate::settings::Resolved, crate::settings::Source,
+        crate::settings::Resolved, crate::settings::Source, spec::ProjectSettings, spec::RunEvent,
         steps::SaveStep, steps::SavedStep, steps::RunSavedStep, steps::NewWebhook, steps::CreatedWebhook,
         crate::error::ErrorBody, crate::error::ErrorDetails,
     )),
@@ -55,9 +57,9 @@ use crate::app::AppState;
         (name = "tokens", description = "API tokens (admin)"),
         (name = "settings", description = "Project AWS settings (admin)"),
         (name = "steps", description = "Saved steps and webhooks"),
-        (name = "health", description = "Liveness and readiness"),
+        (name = "health", description = "Liveness, readiness, metrics and this spec"),
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &StepUnion, &RequestBodies),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
@@ -75,7 +77,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The spec as committed in `openapi/openapi.json`.
 pub fn openapi_json() -> String {
-    ApiDoc::openapi().to_pretty_json().expect("the spec serialises") + "\n"
+    spec::to_json(&ApiDoc::openapi())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -24,9 +24,16 @@ pub struct ProjectPage {
 }
 
 /// Creates a project (201), or finds it there already (200).
-#[utoipa::path(put, path = "/v1/projects/{project}", tag = "projects",
-    params(("project" = String, Path, description = "1 to 63 of a-z, 0-9, - and _, starting with a letter or digit")),
-    responses((status = 201, body = Project), (status = 200, body = Project), (status = 422, body = crate::error::ErrorBody)))]
+#[utoipa::path(put, path = "/v1/projects/{project}", tag = "projects", operation_id = "put_project",
+    params(("project" = String, Path, pattern = "^[a-z0-9][a-z0-9_-]{0,62}$",
+        description = "1 to 63 of a-z, 0-9, - and _, starting with a letter or digit")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "created", body = Project, links(
+            ("ListRuns" = (operation_id = "list_runs", parameters(("project" = "$response.body#/name")))),
+            ("SubmitRun" = (operation_id = "submit_run", parameters(("project" = "$response.body#/name")))))),
+        (status = 200, description = "it was there already", body = Project),
+        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn put(
     State(app): State<AppState>,
     caller: Caller,
@@ -52,7 +59,8 @@ pub async fn put(
 }
 
 /// The projects the caller may read (all of them for an admin), by name.
-#[utoipa::path(get, path = "/v1/projects", tag = "projects", responses((status = 200, body = ProjectPage)))]
+#[utoipa::path(get, path = "/v1/projects", tag = "projects", operation_id = "list_projects", security(("bearer" = [])),
+    responses((status = 200, description = "the projects", body = ProjectPage), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn list(State(app): State<AppState>, caller: Caller) -> ApiResult<Json<ProjectPage>> {
     let items = projects::list(&app.db)
         .await?

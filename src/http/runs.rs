@@ -26,15 +26,24 @@ pub struct SubmitRun {
 
 /// Submits a step run. It is stored and queued before the answer (202); the same
 /// `Idempotency-Key` in the same project answers the first run again (200).
-#[utoipa::path(post, path = "/v1/projects/{project}/runs", tag = "runs",
-    params(("project" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 characters")),
+#[utoipa::path(post, path = "/v1/projects/{project}/runs", tag = "runs", operation_id = "submit_run",
+    params(("project" = String, Path, description = "The project's name"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]([\t -~]*[!-~])?$",
+            description = "1 to 255 visible ASCII characters: the same key in the same project answers the first run again")),
     security(("bearer" = [])),
     request_body = SubmitRun,
     responses(
-        (status = 202, description = "queued", body = Run),
-        (status = 200, description = "the run first submitted with this Idempotency-Key", body = Run),
-        (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
-        (status = 422, description = "a field is not acceptable; nothing was created", body = crate::error::ErrorBody)))]
+        (status = 202, description = "queued", body = Run, links(
+            ("GetRun" = (operation_id = "get_run", parameters(("id" = "$response.body#/id")))),
+            ("GetRunLogs" = (operation_id = "get_run_logs", parameters(("id" = "$response.body#/id")))),
+            ("CancelRun" = (operation_id = "cancel_run", parameters(("id" = "$response.body#/id")))),
+            ("StreamRunEvents" = (operation_id = "stream_run_events", parameters(("id" = "$response.body#/id")))))),
+        (status = 200, description = "the run first submitted with this Idempotency-Key", body = Run, links(
+            ("GetRun" = (operation_id = "get_run", parameters(("id" = "$response.body#/id")))),
+            ("GetRunLogs" = (operation_id = "get_run_logs", parameters(("id" = "$response.body#/id")))),
+            ("CancelRun" = (operation_id = "cancel_run", parameters(("id" = "$response.body#/id")))),
+            ("StreamRunEvents" = (operation_id = "stream_run_events", parameters(("id" = "$response.body#/id")))))),
+        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such project, or not one this token may use", body = crate::error::ErrorBody), (status = 413, description = "the body is over the size limit", body = crate::error::ErrorBody), (status = 415, description = "the body is not `application/json`", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn submit(
     State(app): State<AppState>,
     caller: Caller,
@@ -77,8 +86,9 @@ pub async fn submit(
 }
 
 /// One run.
-#[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = Run), (status = 404, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", operation_id = "get_run", params(("id" = uuid::Uuid, Path, description = "The run's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "the run", body = Run), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 404, description = "no such run, or not one this token may read", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn get(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Run>> {
     let id = super::run_id(&id)?;
     runs::get(&app.db, id)
@@ -91,10 +101,13 @@ pub async fn get(State(app): State<AppState>, caller: Caller, Path(id): Path<Str
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
     /// Only runs with this status.
+    #[param(value_type = Option<RunStatus>)]
     status: Option<String>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (any other string is refused).
+    #[param(pattern = "^[A-Za-z0-9_-]*$")]
     cursor: Option<String>,
     /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -106,9 +119,11 @@ pub struct RunPage {
 }
 
 /// A project's runs, newest first.
-#[utoipa::path(get, path = "/v1/projects/{project}/runs", tag = "runs",
-    params(("project" = String, Path), ListQuery),
-    responses((status = 200, body = RunPage), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/projects/{project}/runs", tag = "runs", operation_id = "list_runs",
+    params(("project" = String, Path, description = "The project's name"), ListQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "a page of runs, newest first", body = RunPage), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 404, description = "no such project, or not one this token may read", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -146,12 +161,13 @@ pub async fn list(
 
 /// Cancels a run: a queued one never starts (200); a running one stops being waited for,
 /// and its function is cleaned up (202, the run ends `cancelled` shortly).
-#[utoipa::path(post, path = "/v1/runs/{id}/cancel", tag = "runs", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(post, path = "/v1/runs/{id}/cancel", tag = "runs", operation_id = "cancel_run", params(("id" = uuid::Uuid, Path, description = "The run's id")),
+    security(("bearer" = [])),
     responses(
         (status = 200, description = "it was queued: cancelled", body = Run),
         (status = 202, description = "it is running: its worker was told to stop", body = Run),
-        (status = 404, body = crate::error::ErrorBody),
-        (status = 409, description = "it had already finished", body = crate::error::ErrorBody)))]
+        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such run, or not one this token may read", body = crate::error::ErrorBody),
+        (status = 409, description = "it had already finished", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn cancel(
     State(app): State<AppState>,
     caller: Caller,

@@ -37,9 +37,15 @@ pub struct SavedStep {
 }
 
 /// Saves (or replaces) a step definition under a name.
-#[utoipa::path(put, path = "/v1/projects/{project}/steps/{name}", tag = "steps", params(("project" = String, Path), ("name" = String, Path)),
+#[utoipa::path(put, path = "/v1/projects/{project}/steps/{name}", tag = "steps", operation_id = "save_step", params(("project" = String, Path, description = "The project's name"), ("name" = String, Path, pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description = "The saved step's name: 1 to 128 of A-Z, a-z, 0-9, `.`, `_` and `-`, starting with a letter or digit")),
     request_body = SaveStep, security(("bearer" = [])),
-    responses((status = 201, body = SavedStep), (status = 200, body = SavedStep), (status = 422, body = crate::error::ErrorBody)))]
+    responses(
+        (status = 201, description = "saved", body = SavedStep, links(
+            ("RunSavedStep" = (operation_id = "run_saved_step", parameters(("project" = "$response.body#/project"), ("name" = "$response.body#/name")))),
+            ("CreateWebhook" = (operation_id = "create_webhook", parameters(("project" = "$response.body#/project")),
+                request_body = json!({"step": "$response.body#/name"}))))),
+        (status = 200, description = "replaced", body = SavedStep),
+        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such project, or not one this token may use", body = crate::error::ErrorBody), (status = 413, description = "the body is over the size limit", body = crate::error::ErrorBody), (status = 415, description = "the body is not `application/json`", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn put(
     State(app): State<AppState>,
     caller: Caller,
@@ -81,15 +87,22 @@ pub async fn put(
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RunSavedStep {
-    /// Another event for this run (default: the saved step's own).
-    #[schema(value_type = Option<Object>)]
+    /// Another event for this run, any JSON (absent or `null`: the saved step's own); the
+    /// same refusals as a step's payload.
+    #[schema(value_type = Value, required = false)]
     pub payload: Option<serde_json::Value>,
 }
 
 /// Runs a saved step, optionally with another payload.
-#[utoipa::path(post, path = "/v1/projects/{project}/steps/{name}/runs", tag = "steps", params(("project" = String, Path), ("name" = String, Path)),
-    request_body = RunSavedStep, security(("bearer" = [])),
-    responses((status = 202, body = Run), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/projects/{project}/steps/{name}/runs", tag = "steps", operation_id = "run_saved_step", params(("project" = String, Path, description = "The project's name"), ("name" = String, Path, pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description = "The saved step's name: 1 to 128 of A-Z, a-z, 0-9, `.`, `_` and `-`, starting with a letter or digit")),
+    request_body(content = RunSavedStep, description = "Optional: without a body, the step runs with its own payload"),
+    security(("bearer" = [])),
+    responses((status = 202, description = "queued", body = Run, links(
+            ("GetRun" = (operation_id = "get_run", parameters(("id" = "$response.body#/id")))),
+            ("GetRunLogs" = (operation_id = "get_run_logs", parameters(("id" = "$response.body#/id")))),
+            ("CancelRun" = (operation_id = "cancel_run", parameters(("id" = "$response.body#/id")))),
+            ("StreamRunEvents" = (operation_id = "stream_run_events", parameters(("id" = "$response.body#/id")))))),
+        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such project or saved step, or not one this token may use", body = crate::error::ErrorBody), (status = 413, description = "the body is over the size limit", body = crate::error::ErrorBody), (status = 415, description = "the body is not `application/json`", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn run(
     State(app): State<AppState>,
     caller: Caller,
@@ -107,9 +120,10 @@ pub async fn run(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
-    /// The saved step the hook runs.
+    /// The name of the saved step the hook runs.
     pub step: String,
-    /// When set, callers must sign their requests with it.
+    /// When set, callers must sign their requests with it: at least 16 characters.
+    #[schema(min_length = 16)]
     pub secret: Option<String>,
 }
 
@@ -121,9 +135,12 @@ pub struct CreatedWebhook {
 }
 
 /// Binds a webhook to a saved step (admin only).
-#[utoipa::path(post, path = "/v1/projects/{project}/webhooks", tag = "steps", params(("project" = String, Path)),
+#[utoipa::path(post, path = "/v1/projects/{project}/webhooks", tag = "steps", operation_id = "create_webhook", params(("project" = String, Path, description = "The project's name")),
     request_body = NewWebhook, security(("bearer" = [])),
-    responses((status = 201, body = CreatedWebhook), (status = 404, body = crate::error::ErrorBody)))]
+    responses(
+        (status = 201, description = "created", body = CreatedWebhook, links(
+            ("CallWebhook" = (operation_id = "call_webhook", parameters(("id" = "$response.body#/id")))))),
+        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such project or saved step", body = crate::error::ErrorBody), (status = 413, description = "the body is over the size limit", body = crate::error::ErrorBody), (status = 415, description = "the body is not `application/json`", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn create_hook(
     State(app): State<AppState>,
     caller: Caller,
@@ -134,7 +151,7 @@ pub async fn create_hook(
     if steps::get(&app.db, &project, &body.step).await?.is_none() {
         return Err(ApiError::NotFound(format!("step {}", body.step)));
     }
-    if body.secret.as_ref().is_some_and(|s| s.len() < 16) {
+    if body.secret.as_ref().is_some_and(|s| s.chars().count() < 16) {
         return Err(ApiError::InvalidField {
             field: "secret".into(),
             message: "must be at least 16 characters".into(),
@@ -152,11 +169,22 @@ pub async fn create_hook(
 }
 
 /// Runs the hook's step with the request body as its event (no token; a signature when the hook has a secret).
-#[utoipa::path(post, path = "/v1/hooks/{id}", tag = "steps", params(("id" = uuid::Uuid, Path),
-        ("X-Lambda-Steps-Timestamp" = Option<String>, Header), ("X-Lambda-Steps-Signature" = Option<String>, Header)),
-    request_body(content = Object, content_type = "application/json"), security(()),
-    responses((status = 202, body = Run), (status = 401, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
-        (status = 413, body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/hooks/{id}", tag = "steps", operation_id = "call_webhook", params(("id" = uuid::Uuid, Path, description = "The webhook's id"),
+        ("X-Lambda-Steps-Timestamp" = Option<String>, Header, description = "Unix seconds, within 5 minutes of now (hooks with a secret)"),
+        ("X-Lambda-Steps-Signature" = Option<String>, Header, description = "`sha256=` and the hex HMAC-SHA256 of `{timestamp}.{body}` under the hook's secret (hooks with a secret)")),
+    request_body(description = "The event: a JSON body is the payload as it is; any other body becomes a string payload (no NUL characters)",
+        content((serde_json::Value = "application/json"), (String = "text/plain"))),
+    security(()),
+    responses((status = 202, description = "queued", body = Run, links(
+            ("GetRun" = (operation_id = "get_run", parameters(("id" = "$response.body#/id")))),
+            ("GetRunLogs" = (operation_id = "get_run_logs", parameters(("id" = "$response.body#/id")))),
+            ("CancelRun" = (operation_id = "cancel_run", parameters(("id" = "$response.body#/id")))),
+            ("StreamRunEvents" = (operation_id = "stream_run_events", parameters(("id" = "$response.body#/id")))))),
+        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody),
+        (status = 401, description = "the hook has a secret and the signature or timestamp is missing, malformed, stale or wrong", body = crate::error::ErrorBody),
+        (status = 404, description = "no such webhook", body = crate::error::ErrorBody),
+        (status = 413, description = "the body is over the webhook size limit", body = crate::error::ErrorBody),
+        (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn hook(
     State(app): State<AppState>,
     Path(id): Path<String>,

@@ -16,6 +16,11 @@ use crate::store::{projects, tokens};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    /// 1 to 200 characters once trimmed of white space.
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
+    )]
     pub name: String,
     pub role: Role,
     /// Required for `runner` and `reader`; absent for `admin`.
@@ -32,9 +37,12 @@ pub struct CreatedToken {
     pub project: Option<String>,
 }
 
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = NewToken, security(("bearer" = [])),
-    responses((status = 201, body = CreatedToken), (status = 403, body = crate::error::ErrorBody),
-        (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+/// Creates a token; the answer is the only place the token itself is ever shown.
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", operation_id = "create_token", request_body = NewToken, security(("bearer" = [])),
+    responses(
+        (status = 201, description = "created", body = CreatedToken, links(
+            ("RevokeToken" = (operation_id = "revoke_token", parameters(("id" = "$response.body#/id")))))),
+        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such project", body = crate::error::ErrorBody), (status = 413, description = "the body is over the size limit", body = crate::error::ErrorBody), (status = 415, description = "the body is not `application/json`", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -42,7 +50,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     super::auth::require_admin(&caller)?;
     let name = body.name.trim().to_string();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::InvalidField {
             field: "name".into(),
             message: "must be 1 to 200 characters".into(),
@@ -82,8 +90,8 @@ pub async fn create(
 }
 
 /// Revokes a token at once.
-#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", params(("id" = uuid::Uuid, Path)), security(("bearer" = [])),
-    responses((status = 204, description = "revoked"), (status = 404, body = crate::error::ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", operation_id = "revoke_token", params(("id" = uuid::Uuid, Path, description = "The token's id")), security(("bearer" = [])),
+    responses((status = 204, description = "revoked"), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such token", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
 pub async fn revoke(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
     super::auth::require_admin(&caller)?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::NotFound(format!("token {id}")))?;

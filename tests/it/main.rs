@@ -11,6 +11,7 @@ mod engine_node;
 mod engine_python;
 mod engine_ruby;
 mod full_logs;
+mod generated_client;
 mod hostile_input;
 mod iam_policy;
 mod moto;
