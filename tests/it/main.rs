@@ -3,6 +3,7 @@
 
 mod access;
 mod assume_role;
+mod cli;
 mod conformance;
 mod default_chain;
 mod engine_api;
