@@ -204,8 +204,9 @@ impl Client {
     pub fn new(connection: &Connection) -> Result<Self, Failure> {
         let base = reqwest::Url::parse(connection.url.trim_end_matches('/'))
             .map_err(|e| Failure::Usage(format!("--url {:?} is not a URL: {e}", connection.url)))?;
-        let (token, origin) = match &connection.token {
-            Some(secret) => (Some(secret.0.trim().to_string()), TokenOrigin::Given),
+        let given = connection.token.as_ref().map(|s| s.0.trim()).filter(|t| !t.is_empty());
+        let (token, origin) = match given {
+            Some(token) => (Some(token.to_string()), TokenOrigin::Given),
             None => {
                 let path = connection.data_dir.join("admin-token");
                 match std::fs::read_to_string(&path) {

@@ -11,6 +11,7 @@ mod engine_limits;
 mod engine_node;
 mod engine_python;
 mod engine_ruby;
+mod first_minute;
 mod full_logs;
 mod iam_policy;
 mod moto;
