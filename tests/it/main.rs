@@ -16,6 +16,7 @@ mod full_logs;
 mod iam_policy;
 mod moto;
 mod readme;
+mod rundeck;
 mod runner_api;
 mod runner_cancel;
 mod runner_crash;
