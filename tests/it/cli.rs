@@ -354,3 +354,58 @@ async fn a_dropped_stream_resumes_without_repeating_a_line(db: PgPool) {
     assert!(printed.contains(&"line 7"));
     service.stop().await;
 }
+
+/// Starts `run` of a function that sleeps, waits until it is invoked, and interrupts the
+/// client with SIGINT (Ctrl-C); answers (exit status, stderr, run id).
+async fn interrupt_while_running(service: &TestService, extra: &[&str]) -> (i32, String, String) {
+    let slow = code_file("import time\ndef lambda_handler(event, context):\n    time.sleep(60)\n");
+    let mut args = vec!["run", "--runtime", "python3.12", "--timeout-seconds", "120", "--code"];
+    args.push(slow.path().to_str().unwrap());
+    args.extend_from_slice(extra);
+    let mut child = cli(&service.url, ADMIN_TOKEN, &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut stderr, &mut first)
+        .await
+        .unwrap();
+    let id = first.split_whitespace().nth(1).unwrap_or_default().to_string();
+    for _ in 0..600 {
+        if service.log(&id).await.iter().any(|l| l.starts_with("invoking ")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) };
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).await.unwrap();
+    (status.code().unwrap_or(-1), first + &rest, id)
+}
+
+#[sqlx::test]
+async fn ctrl_c_leaves_the_run_going_or_cancels_it_when_asked(db: PgPool) {
+    let service = TestService::start(db, &[]).await;
+    let (status, err, id) = interrupt_while_running(&service, &[]).await;
+    assert_eq!(status, 130, "{err}");
+    assert!(
+        err.contains(&format!("lambda-steps logs {id} --follow")),
+        "says how to attach again:\n{err}"
+    );
+    let (_, run) = service.get(&format!("/v1/runs/{id}")).await;
+    assert_eq!(run["status"], "running", "the run goes on");
+    service.post(&format!("/v1/runs/{id}/cancel")).await;
+
+    let (status, err, id) = interrupt_while_running(&service, &["--cancel-on-interrupt"]).await;
+    assert_eq!(status, 4, "cancelled, and followed to its end:\n{err}");
+    let run = service.wait_finished(&id).await;
+    assert_eq!(run["status"], "cancelled");
+    service.stop().await;
+}
