@@ -76,13 +76,7 @@ impl Printer {
         match self.mode {
             Mode::Json => self.json_line(json!({"event": "log", "entry": raw})),
             Mode::Text => {
-                let mut out = std::io::stdout().lock();
-                if self.colour && line.source.as_deref() == Some("runner") {
-                    let dim = anstyle::Style::new().dimmed();
-                    let _ = writeln!(out, "{dim}{}{dim:#}", line.message);
-                } else {
-                    let _ = writeln!(out, "{}", line.message);
-                }
+                let _ = writeln!(std::io::stdout().lock(), "{}", styled(line, self.colour));
             }
             Mode::Quiet => {}
         }
@@ -122,5 +116,38 @@ impl Printer {
                 let _ = writeln!(out, "{line}");
             }
         }
+    }
+}
+
+/// A log line as the terminal shows it: the service's own lines dimmed, the function's
+/// plain; every line plain without colour or without a `source`.
+fn styled(line: &LogLine, colour: bool) -> String {
+    if colour && line.source.as_deref() == Some("runner") {
+        let dim = anstyle::Style::new().dimmed();
+        format!("{dim}{}{dim:#}", line.message)
+    } else {
+        line.message.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(source: Option<&str>) -> LogLine {
+        LogLine {
+            seq: 1,
+            level: "info".into(),
+            message: "m".into(),
+            source: source.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn only_runner_lines_are_dimmed_and_only_with_colour() {
+        assert_eq!(styled(&line(Some("runner")), true), "\x1b[2mm\x1b[0m");
+        assert_eq!(styled(&line(Some("runner")), false), "m");
+        assert_eq!(styled(&line(Some("function")), true), "m");
+        assert_eq!(styled(&line(None), true), "m", "an entry without a source is plain");
     }
 }

@@ -120,6 +120,21 @@ pub async fn main(args: RunArgs) -> Outcome {
 }
 
 async fn submit_and_follow(args: RunArgs) -> Result<Outcome, Failure> {
+    let readers: Vec<&str> = [
+        ("--code", &args.code),
+        ("--step", &args.step),
+        ("--payload", &args.payload),
+    ]
+    .into_iter()
+    .filter(|(_, source)| source.as_deref() == Some("-"))
+    .map(|(flag, _)| flag)
+    .collect();
+    if readers.len() > 1 {
+        return Err(Failure::Usage(format!(
+            "{} cannot all read stdin (-)",
+            readers.join(" and ")
+        )));
+    }
     let mut stdin = StdinOnce::default();
     let payload = args
         .payload
