@@ -64,15 +64,19 @@ async fn main() -> ExitCode {
         Command::Runs(args) => client::runs::main(*args).await,
         Command::Cancel(args) => client::cancel::main(*args).await,
         service => {
-            start_logging(match &service {
+            let format = match &service {
                 Command::Serve(settings) => settings.log_format,
                 Command::LambdaLocal(args) => args.log_format,
                 _ => LogFormat::Text,
-            });
+            };
+            start_logging(format);
             return match run_service(service).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    tracing::error!("{e:#}");
+                    // One line a person reads (no backtrace), and the collector's copy.
+                    if format == LogFormat::Json {
+                        tracing::error!("{e:#}");
+                    }
                     eprintln!("error: {e:#}");
                     ExitCode::FAILURE
                 }
