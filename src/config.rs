@@ -16,6 +16,10 @@
 //!
 //! - `LAMBDA_STEPS_LOG_FORMAT`: `text` (the default; colour only on a terminal) or `json`
 //!
+//! The client commands (`run`, `logs`, `runs`, `cancel`) read `LAMBDA_STEPS_URL`,
+//! `LAMBDA_STEPS_TOKEN`, `LAMBDA_STEPS_DATA_DIR`, `LAMBDA_STEPS_PROJECT` and `NO_COLOR`
+//! (see `client/mod.rs`).
+//!
 //! The embedded engine (`lambda-local`, and `serve` when the endpoint is `embedded`):
 //! - `LAMBDA_STEPS_ENGINE_LISTEN`: address of the Lambda API (default `127.0.0.1:9001`)
 //! - `LAMBDA_STEPS_DATA_DIR`: where functions and their code persist (default `./lambda-steps-data`)
