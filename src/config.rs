@@ -14,6 +14,12 @@
 //!   `LAMBDA_STEPS_DB_CONNECTIONS`, `LAMBDA_STEPS_MAX_SYNC_PAYLOAD_BYTES`,
 //!   `LAMBDA_STEPS_MAX_EVENT_PAYLOAD_BYTES`
 //!
+//! - `LAMBDA_STEPS_LOG_FORMAT`: `text` (the default; colour only on a terminal) or `json`
+//!
+//! The client commands (`run`, `logs`, `runs`, `cancel`) read `LAMBDA_STEPS_URL`,
+//! `LAMBDA_STEPS_TOKEN`, `LAMBDA_STEPS_DATA_DIR`, `LAMBDA_STEPS_PROJECT` and `NO_COLOR`
+//! (see `client/mod.rs`).
+//!
 //! The embedded engine (`lambda-local`, and `serve` when the endpoint is `embedded`):
 //! - `LAMBDA_STEPS_ENGINE_LISTEN`: address of the Lambda API (default `127.0.0.1:9001`)
 //! - `LAMBDA_STEPS_DATA_DIR`: where functions and their code persist (default `./lambda-steps-data`)
@@ -31,6 +37,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::engine::sandbox::SandboxMode;
+
+/// How the service writes its own log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people; colour only when stdout is a terminal and `NO_COLOR` is unset.
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
 
 /// The networks user code may reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,6 +73,9 @@ pub struct LambdaLocalArgs {
         default_value = "lambda-steps-data"
     )]
     pub data_dir: PathBuf,
+    /// The service's own log: `text` (colour only on a terminal) or `json` (one object a line).
+    #[arg(long, env = "LAMBDA_STEPS_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub engine: EngineSettings,
 }
@@ -154,6 +172,9 @@ pub struct ServeSettings {
     /// Largest payload of an Event step.
     #[arg(long, env = "LAMBDA_STEPS_MAX_EVENT_PAYLOAD_BYTES", default_value_t = 1024 * 1024)]
     pub max_event_payload_bytes: usize,
+    /// The service's own log: `text` (colour only on a terminal) or `json` (one object a line).
+    #[arg(long, env = "LAMBDA_STEPS_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub engine: EngineSettings,
 }

@@ -3,6 +3,7 @@
 //! `serve` is the whole service; tests call it with their own listener and database.
 
 pub mod app;
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -50,7 +51,12 @@ pub async fn serve(
             let engine = engine::Engine::start(settings.engine_settings())?;
             let engine_listener = tokio::net::TcpListener::bind(settings.engine_listen)
                 .await
-                .with_context(|| format!("binding the embedded engine to {}", settings.engine_listen))?;
+                .with_context(|| {
+                    format!(
+                        "cannot listen on {} for the embedded engine; choose another address with --engine-listen or LAMBDA_STEPS_ENGINE_LISTEN",
+                        settings.engine_listen
+                    )
+                })?;
             let url = format!("http://{}", engine_listener.local_addr()?);
             let task = tokio::spawn(engine.serve(engine_listener, engine_stop.clone()));
             (LambdaTarget::Embedded(url), Some(task))
@@ -66,10 +72,21 @@ pub async fn serve(
     std::fs::create_dir_all(&settings.data_dir)?;
     let admin_token = key_storage::admin_token(settings.admin_token.as_ref(), &settings.data_dir)?;
     let master_key = key_storage::MasterKey::load(settings.master_key.as_ref(), &settings.data_dir)?;
+    let address = listener.local_addr()?;
+    let token_at = match &settings.admin_token {
+        Some(_) => "the --admin-token / LAMBDA_STEPS_ADMIN_TOKEN setting".to_string(),
+        None => std::path::absolute(settings.data_dir.join("admin-token"))?
+            .display()
+            .to_string(),
+    };
     tracing::info!(
-        "lambda-steps listening on http://{}; running steps on {}",
-        listener.local_addr()?,
+        "lambda-steps listening on http://{address}; running steps on {}",
         target.describe()
+    );
+    tracing::info!(
+        console = %format!("http://{address}/"),
+        admin_token = %token_at,
+        "ready: console http://{address}/ ; admin token in {token_at} ; try `lambda-steps run --url http://{address} --runtime python3.12 --code FILE`"
     );
     let state = AppState::new(App {
         logs: queue::logs::LogSink::start(db.clone()),

@@ -1,10 +1,16 @@
 //! The `lambda-steps` binary: parses the command line, starts logging, runs a subcommand
-//! (`serve` when none is given).
+//! (`serve` when none is given). The same binary is the client of a running service
+//! (`run`, `logs`, `runs`, `cancel`; see `client/`), whose exit status is the outcome.
 
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use lambda_steps::config::{LambdaLocalArgs, ServeSettings};
+use lambda_steps::client;
+use lambda_steps::config::{LambdaLocalArgs, LogFormat, ServeSettings};
 use lambda_steps::engine::Engine;
 
 #[derive(Parser)]
@@ -12,6 +18,9 @@ use lambda_steps::engine::Engine;
     name = "lambda-steps",
     version,
     about = "Runs AWS Lambda workflow steps",
+    after_help = "The client commands exit with the run's outcome (`run`, `logs --follow`): 0 succeeded, \
+        1 failed, 3 timed out, 4 cancelled, 5 outcome unknown, 6 refused by the service or unreachable, \
+        2 usage error. See `lambda-steps run --help`.",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -35,26 +44,76 @@ enum Command {
     },
     /// Print the OpenAPI document of the REST API.
     Openapi,
+    /// Submit a step to a running service and follow its log; exits with the run's outcome.
+    Run(Box<client::run::RunArgs>),
+    /// Print a run's log (--follow: to its end, exiting with its outcome).
+    Logs(Box<client::logs::LogsArgs>),
+    /// List a project's runs, newest first.
+    Runs(Box<client::runs::RunsArgs>),
+    /// Cancel a run.
+    Cancel(Box<client::cancel::CancelArgs>),
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve(Box::new(cli.serve))) {
+    let command = cli.command.unwrap_or(Command::Serve(Box::new(cli.serve)));
+    let outcome = match command {
+        Command::Run(args) => client::run::main(*args).await,
+        Command::Logs(args) => client::logs::main(*args).await,
+        Command::Runs(args) => client::runs::main(*args).await,
+        Command::Cancel(args) => client::cancel::main(*args).await,
+        service => {
+            let format = match &service {
+                Command::Serve(settings) => settings.log_format,
+                Command::LambdaLocal(args) => args.log_format,
+                _ => LogFormat::Text,
+            };
+            start_logging(format);
+            return match run_service(service).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    // One line a person reads (no backtrace), and the collector's copy.
+                    if format == LogFormat::Json {
+                        tracing::error!("{e:#}");
+                    }
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    };
+    outcome.into()
+}
+
+/// The service's own log on stdout: colour only on a terminal (and never with `NO_COLOR`),
+/// or one JSON object a line for log collectors.
+fn start_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().with_current_span(false).init(),
+        LogFormat::Text => {
+            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            builder.with_ansi(colour).init()
+        }
+    }
+}
+
+async fn run_service(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(settings) => {
             let settings = *settings;
+            // Bind first: a taken port is the most common first-minute failure, and says so at once.
+            let listener = bind(settings.listen, "--listen", "LAMBDA_STEPS_LISTEN").await?;
             let db = lambda_steps::db::connect(settings.database_url.as_deref(), settings.db_connections).await?;
-            let listener = tokio::net::TcpListener::bind(settings.listen).await?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
             lambda_steps::serve(listener, settings, db, shutdown).await
         }
         Command::LambdaLocal(args) => {
             let settings = args.into_settings();
-            let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+            let listener = bind(settings.listen, "--listen", "LAMBDA_STEPS_ENGINE_LISTEN").await?;
             let address = listener.local_addr()?;
             let engine = Engine::start(settings)?;
             tracing::info!(
@@ -73,6 +132,21 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", lambda_steps::http::openapi_json());
             Ok(())
         }
+        Command::Run(_) | Command::Logs(_) | Command::Runs(_) | Command::Cancel(_) => {
+            unreachable!("client commands are dispatched in main")
+        }
+    }
+}
+
+/// Binds `address`, or says which address is taken and which flag or variable moves it.
+async fn bind(address: std::net::SocketAddr, flag: &str, variable: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => Ok(listener),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => anyhow::bail!(
+            "cannot listen on {address}: the address is already in use (another lambda-steps?); \
+             choose another with {flag} ADDRESS or {variable}=ADDRESS"
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot listen on {address} (set by {flag} or {variable})")),
     }
 }
 

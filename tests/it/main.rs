@@ -3,6 +3,7 @@
 
 mod access;
 mod assume_role;
+mod cli;
 mod conformance;
 mod default_chain;
 mod engine_api;
@@ -10,12 +11,14 @@ mod engine_limits;
 mod engine_node;
 mod engine_python;
 mod engine_ruby;
+mod first_minute;
 mod full_logs;
 mod generated_client;
 mod hostile_input;
 mod iam_policy;
 mod moto;
 mod readme;
+mod rundeck;
 mod runner_api;
 mod runner_cancel;
 mod runner_crash;

@@ -28,9 +28,12 @@ async fn wait_for_port(port: u16) {
 /// Runs a block with bash -euo pipefail, the venv's tools first on PATH; answers stdout.
 /// `log` is a service log to show if the block fails.
 async fn run_block(script: &str, dir: &Path, log: Option<&Path>) -> String {
+    // The venv's tools, and this build's `lambda-steps` (the CLI walkthrough calls it).
+    let binary_dir = Path::new(env!("CARGO_BIN_EXE_lambda-steps")).parent().unwrap();
     let path = format!(
-        "{}:{}",
+        "{}:{}:{}",
         venv().join("bin").display(),
+        binary_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let out = tokio::time::timeout(
@@ -109,6 +112,11 @@ async fn the_readme_curl_walkthrough_works_as_written(db: PgPool) {
         !access_out.contains("wJalrXUtnFEMI"),
         "the secret key came back:\n{access_out}"
     );
+    let cli = readme_block("cli").replace("127.0.0.1:8080", &api);
+    let cli_out = run_block(&cli, work.path(), Some(&log)).await;
+    for expected in ["\nhello sre\n", "\n{\"greeting\":\"hello cli\"}\n", "succeeded"] {
+        assert!(cli_out.contains(expected), "{expected} missing from:\n{cli_out}");
+    }
     let _ = service.child.kill().await;
     for expected in [
         "\"message\":\"queued lambda_custom_code step\"",
