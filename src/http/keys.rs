@@ -105,6 +105,7 @@ pub async fn delete(State(app): State<AppState>, caller: Caller, Path(path): Pat
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only paths starting with this.
     #[param(pattern = "^[^\\u0000]*$")]

@@ -22,6 +22,7 @@ use crate::store::logs::{LogEntry, read_after};
 use crate::store::runs;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Entries with a seq above this (default 0: from the start).
     after: Option<i64>,
@@ -77,6 +78,7 @@ pub async fn poll(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Resume after this seq (the `Last-Event-ID` header wins).
     after: Option<i64>,

@@ -99,6 +99,7 @@ pub async fn get(State(app): State<AppState>, caller: Caller, Path(id): Path<Str
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only runs with this status.
     #[param(value_type = Option<RunStatus>)]
