@@ -71,18 +71,19 @@ pub async fn serve(
         listener.local_addr()?,
         target.describe()
     );
+    let worker_id = format!(
+        "{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     let state = AppState::new(App {
         logs: queue::logs::LogSink::start(db.clone()),
-        writes: queue::batch::RunWrites::start(db.clone()),
+        writes: queue::batch::RunWrites::start(db.clone(), worker_id.clone()),
         notifications: queue::notify::Notifications::new(),
         admin_token_hash: domain::access::token_hash(&admin_token),
         function_timeouts: Default::default(),
         master_key,
-        worker_id: format!(
-            "{}-{}",
-            std::process::id(),
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        ),
+        worker_id: worker_id.clone(),
         db,
         settings,
         target,

@@ -46,7 +46,9 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve(Box::new(cli.serve))) {
         Command::Serve(settings) => {
             let settings = *settings;
-            let db = lambda_steps::db::connect(settings.database_url.as_deref(), settings.db_connections).await?;
+            let acquire_timeout = std::time::Duration::from_millis(settings.db_acquire_timeout_ms);
+            let db = lambda_steps::db::connect(settings.database_url.as_deref(), settings.db_connections, acquire_timeout)
+                .await?;
             let listener = tokio::net::TcpListener::bind(settings.listen).await?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
@@ -65,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
             engine.serve(listener, shutdown).await
         }
         Command::Migrate { database_url } => {
-            lambda_steps::db::connect(database_url.as_deref(), 2).await?;
+            lambda_steps::db::connect(database_url.as_deref(), 2, std::time::Duration::from_secs(10)).await?;
             tracing::info!("database migrated");
             Ok(())
         }

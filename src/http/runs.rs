@@ -34,7 +34,8 @@ pub struct SubmitRun {
         (status = 202, description = "queued", body = Run),
         (status = 200, description = "the run first submitted with this Idempotency-Key", body = Run),
         (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
-        (status = 422, description = "a field is not acceptable; nothing was created", body = crate::error::ErrorBody)))]
+        (status = 422, description = "a field is not acceptable; nothing was created", body = crate::error::ErrorBody),
+        (status = 503, description = "the database did not answer within `--db-acquire-timeout-ms`; nothing was created; try again after `Retry-After` seconds", body = crate::error::ErrorBody)))]
 pub async fn submit(
     State(app): State<AppState>,
     caller: Caller,

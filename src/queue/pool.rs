@@ -7,12 +7,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::store::fault::Backoff;
 use crate::store::queue::{self, ClaimedRun};
 
 /// Why a run in hand must stop.
@@ -123,13 +126,26 @@ pub async fn run(app: AppState, tracker: TaskTracker, execute: fn(AppState, Clai
 pub type RunFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// Renews every held lease every third of the lease; stops runs whose cancel was asked
-/// or whose lease another replica's rescuer took.
+/// or whose lease another replica's rescuer took. When the database does not answer, it
+/// tries again within a second (not a third of a lease later), so that the leases of
+/// runs holding answers are renewed as soon as the database is back, before any other
+/// replica's rescuer may look at them (rescue.rs waits a lease after a restart). During
+/// a shutdown it keeps renewing while runs finish, and ends once the last has.
 async fn heartbeat(app: AppState, held: HeldRuns) {
     let every = Duration::from_secs_f64((app.settings.lease_seconds as f64 / 3.0).max(0.2));
+    let mut next_beat = Instant::now() + every;
+    let mut retries: Option<Backoff> = None;
     loop {
+        let shutting_down = app.shutdown.is_cancelled();
+        // While shutting down, look often for the moment the last run is gone.
+        let wake = if shutting_down {
+            next_beat.min(Instant::now() + Duration::from_millis(50))
+        } else {
+            next_beat
+        };
         tokio::select! {
-            _ = app.shutdown.cancelled() => {}
-            _ = tokio::time::sleep(every) => {}
+            _ = app.shutdown.cancelled(), if !shutting_down => {}
+            _ = tokio::time::sleep_until(wake) => {}
         }
         let snapshot: Vec<(Uuid, i32)> = held
             .lock()
@@ -141,10 +157,19 @@ async fn heartbeat(app: AppState, held: HeldRuns) {
             if app.shutdown.is_cancelled() {
                 return;
             }
+            next_beat = Instant::now() + every;
             continue;
         }
+        if Instant::now() < next_beat {
+            continue;
+        }
+        let asked = Instant::now();
         match queue::heartbeat(&app.db, &app.worker_id, &snapshot, app.settings.lease_seconds as f64).await {
             Ok(alive) => {
+                if retries.take().is_some() {
+                    tracing::info!(runs = snapshot.len(), "leases renewed: the database answers again");
+                }
+                next_beat = asked + every;
                 let alive: HashMap<Uuid, bool> = alive.into_iter().collect();
                 let held = held.lock().expect("held lock");
                 for (id, _) in &snapshot {
@@ -156,7 +181,13 @@ async fn heartbeat(app: AppState, held: HeldRuns) {
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "heartbeat failed; leases may expire"),
+            Err(e) => {
+                let backoff = retries.get_or_insert_with(|| {
+                    tracing::warn!(error = %e, runs = snapshot.len(), "heartbeat failed; trying again until the database answers");
+                    Backoff::new(Duration::from_millis(100), every.min(Duration::from_secs(1)))
+                });
+                next_beat = Instant::now() + backoff.next_delay();
+            }
         }
     }
 }
