@@ -47,8 +47,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(settings) => {
             let settings = *settings;
             let acquire_timeout = std::time::Duration::from_millis(settings.db_acquire_timeout_ms);
-            let db = lambda_steps::db::connect(settings.database_url.as_deref(), settings.db_connections, acquire_timeout)
-                .await?;
+            let db = lambda_steps::db::connect(
+                settings.database_url.as_deref(),
+                settings.db_connections,
+                acquire_timeout,
+            )
+            .await?;
             let listener = tokio::net::TcpListener::bind(settings.listen).await?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));

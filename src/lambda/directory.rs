@@ -113,9 +113,7 @@ impl LambdaDirectory {
                     .await
                     .map_err(DirectoryError::reading("reading key storage"))?
                     .ok_or_else(|| {
-                        configuration(format!(
-                            "aws.secret_key_path names {path}, which is not in key storage"
-                        ))
+                        configuration(format!("aws.secret_key_path names {path}, which is not in key storage"))
                     })?;
                 let secret = master_key
                     .open(&sealed)

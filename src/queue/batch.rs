@@ -77,10 +77,15 @@ fn gather<T>(first: T, requests: &mut mpsc::UnboundedReceiver<T>) -> Vec<T> {
 async fn write_marks(db: sqlx::PgPool, mut requests: mpsc::UnboundedReceiver<((Uuid, i32), Reply)>) {
     while let Some(first) = requests.recv().await {
         let batch = gather(first, &mut requests);
-        write_until_landed("marking Invokes as sent", batch, |(id, _)| *id, |runs: Vec<(Uuid, i32)>| {
-            let db = db.clone();
-            async move { queue::mark_invokes_sent(&db, &runs).await }
-        })
+        write_until_landed(
+            "marking Invokes as sent",
+            batch,
+            |(id, _)| *id,
+            |runs: Vec<(Uuid, i32)>| {
+                let db = db.clone();
+                async move { queue::mark_invokes_sent(&db, &runs).await }
+            },
+        )
         .await;
     }
 }
@@ -88,10 +93,15 @@ async fn write_marks(db: sqlx::PgPool, mut requests: mpsc::UnboundedReceiver<((U
 async fn write_finishes(db: sqlx::PgPool, worker: String, mut requests: mpsc::UnboundedReceiver<(Finish, Reply)>) {
     while let Some(first) = requests.recv().await {
         let batch = gather(first, &mut requests);
-        write_until_landed("finishing runs", batch, |f| f.id, |finishes: Vec<Finish>| {
-            let (db, worker) = (db.clone(), worker.clone());
-            async move { queue::finish_many(&db, &worker, &finishes).await }
-        })
+        write_until_landed(
+            "finishing runs",
+            batch,
+            |f| f.id,
+            |finishes: Vec<Finish>| {
+                let (db, worker) = (db.clone(), worker.clone());
+                async move { queue::finish_many(&db, &worker, &finishes).await }
+            },
+        )
         .await;
     }
 }

@@ -182,11 +182,16 @@ async fn give_back(app: &AppState, run: &ClaimedRun, log: &RunLog) {
 /// the run still ends with the outcome Lambda gave, without the result, its log saying why.
 async fn finish_without_result(app: &AppState, log: &RunLog, finish: queue::Finish, refused: String) {
     tracing::error!(error = %refused, "the run's result could not be stored; finishing it without");
-    log.error(format!("the result could not be stored ({refused}); the run ends without it"));
+    log.error(format!(
+        "the result could not be stored ({refused}); the run ends without it"
+    ));
     log.flush().await;
     let error = RunError {
         code: "result_not_stored".into(),
-        message: format!("the run {} but its result could not be stored: {refused}", finish.status),
+        message: format!(
+            "the run {} but its result could not be stored: {refused}",
+            finish.status
+        ),
     };
     let bare = queue::Finish {
         result: None,

@@ -35,7 +35,7 @@ async fn a_database_restart_under_load_changes_no_outcome() {
         })
     })
     .await;
-    eprintln!("restart: {report:#?}");
+    eprintln!("restart: {report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -48,13 +48,13 @@ async fn a_five_second_outage_under_load_changes_no_outcome() {
         })
     })
     .await;
-    eprintln!("5 s outage: {report:#?}");
+    eprintln!("5 s outage: {report:?}");
     assert!(
         report.submits.unavailable > 0,
         "submits during a 5 s outage wait at most --db-acquire-timeout-ms, then get 503: {report:#?}"
     );
     assert!(
-        report.probes.iter().any(|(status, _)| *status == 503),
+        report.probes_503 > 0,
         "/readyz said 503 while the database was away: {report:#?}"
     );
 }
@@ -65,7 +65,8 @@ struct Report {
     submits: Submits,
     outcomes: crate::fake_lambda::Outcomes,
     probes_503: usize,
-    probes: Probes,
+    /// The slowest answer of /readyz.
+    slowest_probe: Duration,
     fault_took: Duration,
 }
 
@@ -78,16 +79,9 @@ async fn under_load(fault: impl FnOnce(Arc<PgCluster>) -> FaultFuture) -> Report
     let cluster = Arc::new(PgCluster::start().await);
     let (lambda_url, lambda) = FakeLambda::start(100..1500).await;
     let url = cluster.url("lambda_steps");
-    let connect = || lambda_steps::db::connect(Some(&url), 20, Duration::from_millis(1000));
+    let connect = || lambda_steps::db::connect(Some(&url), 20, Duration::from_millis(3000));
     let (first_db, second_db) = (connect().await.unwrap(), connect().await.unwrap());
-    let flags = [
-        "--aws-endpoint-url",
-        lambda_url.as_str(),
-        "--lease-seconds",
-        "2",
-        "--poll-ms",
-        "100",
-    ];
+    let flags = ["--aws-endpoint-url", lambda_url.as_str(), "--lease-seconds", "2"];
     let replicas = [
         TestService::start(first_db.clone(), &flags).await,
         TestService::start(second_db, &flags).await,
@@ -120,8 +114,16 @@ async fn under_load(fault: impl FnOnce(Arc<PgCluster>) -> FaultFuture) -> Report
 
     wait_all_ended(&first_db, Duration::from_secs(60)).await;
     let outcomes = check_outcomes(&first_db, &lambda).await;
-    assert!(submits.wrong.is_empty(), "submits answered other than 202 or 503: {:#?}", submits.wrong);
-    assert!(outcomes.other.is_empty(), "runs that ended wrongly: {:#?}", outcomes.other);
+    assert!(
+        submits.wrong.is_empty(),
+        "submits answered other than 202 or 503: {:#?}",
+        submits.wrong
+    );
+    assert!(
+        outcomes.other.is_empty(),
+        "runs that ended wrongly: {:#?}",
+        outcomes.other
+    );
     assert_eq!(
         outcomes.outcome_unknown, 0,
         "no replica died and every Invoke was answered, so no outcome is unknown"
@@ -135,16 +137,20 @@ async fn under_load(fault: impl FnOnce(Arc<PgCluster>) -> FaultFuture) -> Report
         probes.iter().all(|(_, took)| *took < Duration::from_millis(1500)),
         "/readyz always answered within a second or so: {probes:?}"
     );
-    assert_eq!(probes.last().map(|p| p.0), Some(200), "ready again after the fault: {probes:?}");
+    assert_eq!(
+        probes.last().map(|p| p.0),
+        Some(200),
+        "ready again after the fault: {probes:?}"
+    );
     for replica in replicas {
         replica.stop().await;
     }
     first_db.close().await;
     Report {
         probes_503: probes.iter().filter(|(s, _)| *s == 503).count(),
+        slowest_probe: probes.iter().map(|(_, took)| *took).max().unwrap_or_default(),
         submits,
         outcomes,
-        probes,
         fault_took,
     }
 }
@@ -189,7 +195,12 @@ async fn probe_readiness(url: String, stop: CancellationToken) -> Probes {
     let mut probes = Vec::new();
     loop {
         let asked = Instant::now();
-        let status = match http.get(format!("{url}/readyz")).timeout(Duration::from_secs(3)).send().await {
+        let status = match http
+            .get(format!("{url}/readyz"))
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await
+        {
             Ok(response) => response.status().as_u16(),
             Err(_) => 0,
         };

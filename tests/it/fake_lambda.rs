@@ -28,19 +28,17 @@ impl FakeLambda {
             )
             .route(
                 "/2015-03-31/functions/{name}/invocations",
-                axum::routing::post(
-                    move |State(lambda): State<Arc<Self>>, body: axum::body::Bytes| {
-                        let delay = Duration::from_millis(rand::random_range(delay_ms.clone()));
-                        async move {
-                            let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                            let n = event["n"].as_i64().unwrap_or(-1);
-                            *lambda.invoked.lock().unwrap().entry(n).or_default() += 1;
-                            tokio::time::sleep(delay).await;
-                            lambda.answered.lock().unwrap().insert(n);
-                            ([("x-amz-executed-version", "$LATEST")], r#"{"ok": true}"#)
-                        }
-                    },
-                ),
+                axum::routing::post(move |State(lambda): State<Arc<Self>>, body: axum::body::Bytes| {
+                    let delay = Duration::from_millis(rand::random_range(delay_ms.clone()));
+                    async move {
+                        let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                        let n = event["n"].as_i64().unwrap_or(-1);
+                        *lambda.invoked.lock().unwrap().entry(n).or_default() += 1;
+                        tokio::time::sleep(delay).await;
+                        lambda.answered.lock().unwrap().insert(n);
+                        ([("x-amz-executed-version", "$LATEST")], r#"{"ok": true}"#)
+                    }
+                }),
             )
             .with_state(lambda.clone());
         (crate::support::fake_endpoint(router).await, lambda)
@@ -96,14 +94,21 @@ pub async fn check_outcomes(db: &sqlx::PgPool, lambda: &FakeLambda) -> Outcomes 
                 assert!(
                     invocations == 1 && !lambda.answered(n),
                     "run {id} (n = {n}) ended outcome_unknown but Lambda {}",
-                    if lambda.answered(n) { "answered it" } else { "never got it" }
+                    if lambda.answered(n) {
+                        "answered it"
+                    } else {
+                        "never got it"
+                    }
                 );
                 outcomes.outcome_unknown += 1;
             }
             _ => outcomes.other.push(format!("run {id} (n = {n}): {status} {error:?}")),
         }
         if lambda.answered(n) {
-            assert_eq!(status, "succeeded", "run {id} (n = {n}): Lambda answered it, yet: {error:?}");
+            assert_eq!(
+                status, "succeeded",
+                "run {id} (n = {n}): Lambda answered it, yet: {error:?}"
+            );
         }
     }
     outcomes
@@ -120,10 +125,7 @@ pub async fn wait_all_ended(db: &sqlx::PgPool, within: Duration) {
         if open.as_ref().is_ok_and(|n| *n == 0) {
             return;
         }
-        assert!(
-            started.elapsed() < within,
-            "runs still open after {within:?}: {open:?}"
-        );
+        assert!(started.elapsed() < within, "runs still open after {within:?}: {open:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -74,7 +74,10 @@ async fn heartbeats_marks_and_finishes_of_overlapping_runs_never_deadlock(db: Pg
         .await
         .unwrap();
     }
-    assert!(rounds > 20, "only {rounds} rounds ran: too few to have met the old deadlock");
+    assert!(
+        rounds > 20,
+        "only {rounds} rounds ran: too few to have met the old deadlock"
+    );
 }
 
 /// `n` of the runs, in a random order.

@@ -20,7 +20,11 @@ impl PgCluster {
         let dir = tempfile::tempdir().unwrap();
         // Postgres refuses to run as root: the cluster then belongs to `postgres`.
         if is_root() {
-            run("chown", &["-R".into(), "postgres:".into(), dir.path().display().to_string()]).await;
+            run(
+                "chown",
+                &["-R".into(), "postgres:".into(), dir.path().display().to_string()],
+            )
+            .await;
         }
         let cluster = Self {
             bin,
@@ -45,7 +49,8 @@ impl PgCluster {
     /// Starts the stopped server and waits until it accepts connections.
     pub async fn start_again(&self) {
         let options = self.options();
-        self.pg_ctl(&["start", "-w", "-o", &options, "-l", &self.server_log()]).await;
+        self.pg_ctl(&["start", "-w", "-o", &options, "-l", &self.server_log()])
+            .await;
     }
 
     /// `pg_ctl restart -m fast`: every session is ended (57P01), the server is down for a
