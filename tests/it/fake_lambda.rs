@@ -1,6 +1,7 @@
 //! A Lambda endpoint for fault tests that knows the truth: each event carries `n`; it
 //! counts how often each `n` was invoked and remembers which it answered, after a random
-//! delay so that many Invokes are in flight when the fault strikes.
+//! delay so that many Invokes are in flight when the fault strikes. Reading the
+//! configuration of a function named `slow-config...` takes 1.5 s.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,10 @@ impl FakeLambda {
             .route(
                 "/2015-03-31/functions/{name}/configuration",
                 axum::routing::get(|Path(name): Path<String>| async move {
+                    // A window between a run's claim and its Invoke, for tests to strike in.
+                    if name.starts_with("slow-config") {
+                        tokio::time::sleep(Duration::from_millis(1500)).await;
+                    }
                     axum::Json(json!({"FunctionName": name, "Timeout": 10}))
                 }),
             )

@@ -4,6 +4,7 @@
 mod access;
 mod assume_role;
 mod conformance;
+mod db_fault_points;
 mod db_faults;
 mod default_chain;
 mod engine_api;
