@@ -98,12 +98,13 @@ pub async fn serve(
         state.notifications.clone(),
         shutdown.clone(),
     ));
-    tracker.spawn(queue::rescue::run(state.clone()));
+    let held = queue::pool::HeldRuns::default();
+    tracker.spawn(queue::rescue::run(state.clone(), held.clone()));
     tracker.spawn(worker::sweeper::run(
         state.clone(),
         Duration::from_secs(state.settings.sweep_seconds.max(1)),
     ));
-    let workers = tokio::spawn(queue::pool::run(state.clone(), tracker.clone(), worker::execute));
+    let workers = tokio::spawn(queue::pool::run(state.clone(), held, tracker.clone(), worker::execute));
 
     let router = http::router(state.clone());
     let stop = shutdown.clone();

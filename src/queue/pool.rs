@@ -45,11 +45,22 @@ impl StopSignal {
     }
 }
 
-type HeldRuns = Arc<Mutex<HashMap<Uuid, Held>>>;
+/// The runs this replica has in hand: a run is in it from its claim until its task ends
+/// (its finish landed, it was given back, or its lease was lost).
+pub type HeldRuns = Arc<Mutex<HashMap<Uuid, Held>>>;
+
+/// The ids of the runs in hand.
+pub fn held_ids(held: &HeldRuns) -> Vec<Uuid> {
+    held.lock().expect("held lock").keys().copied().collect()
+}
 
 /// Runs the pool until `app.shutdown`; run tasks are spawned on `tracker`.
-pub async fn run(app: AppState, tracker: TaskTracker, execute: fn(AppState, ClaimedRun, StopSignal) -> RunFuture) {
-    let held: HeldRuns = Arc::default();
+pub async fn run(
+    app: AppState,
+    held: HeldRuns,
+    tracker: TaskTracker,
+    execute: fn(AppState, ClaimedRun, StopSignal) -> RunFuture,
+) {
     let slots = Arc::new(Semaphore::new(app.settings.workers.max(1)));
     tracker.spawn(heartbeat(app.clone(), held.clone()));
     tracker.spawn(pass_cancels_on(app.clone(), held.clone()));

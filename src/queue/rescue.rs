@@ -6,7 +6,9 @@
 //! A lease that ran out while the database was away proves nothing about its worker: no
 //! worker could renew it. Failing such a run as `outcome_unknown` would throw away the
 //! answer a live worker holds and is about to write. So the rescuer gives every worker one
-//! whole lease of a reachable database before it judges a lease: leases expired during a
+//! whole lease of a reachable database before it judges a lease, and never judges the
+//! runs its own replica has in hand (it is alive: they are settled by their tasks, which
+//! retry until their writes land). Leases expired during a
 //! restart are left alone until the server has been up a lease (checked in SQL against
 //! `pg_postmaster_start_time()`, see store/queue.rs), and after this replica itself could
 //! not reach the database (a network cut, a failover) it waits a lease before rescuing
@@ -17,10 +19,11 @@
 use std::time::{Duration, Instant};
 
 use crate::app::AppState;
+use crate::queue::pool::{HeldRuns, held_ids};
 use crate::store::queue::rescue_expired;
 use crate::store::runs::notify_logs;
 
-pub async fn run(app: AppState) {
+pub async fn run(app: AppState, held: HeldRuns) {
     let lease = Duration::from_secs(app.settings.lease_seconds);
     let every = Duration::from_secs_f64((app.settings.lease_seconds as f64 / 2.0).clamp(0.2, 10.0));
     // When this replica last failed to reach the database.
@@ -33,7 +36,8 @@ pub async fn run(app: AppState) {
         if unreachable_at.is_some_and(|at| at.elapsed() < lease) {
             continue;
         }
-        match rescue_expired(&app.db, &app.worker_id, lease.as_secs_f64()).await {
+        let in_hand = held_ids(&held);
+        match rescue_expired(&app.db, &in_hand, lease.as_secs_f64()).await {
             Ok(rescued) if !rescued.is_empty() => {
                 for run in &rescued {
                     crate::metrics::run_rescued(run.status.clone());

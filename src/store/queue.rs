@@ -184,17 +184,21 @@ pub struct Rescued {
 /// Each gets a log line saying what happened.
 ///
 /// Two kinds of expired lease are left alone, because their worker may be alive and
-/// holding Lambda's answer: the runs of `worker` itself (the replica asking is alive, and
-/// settles its own runs), and every lease while the database has been up for less than
+/// holding Lambda's answer: the runs `in_hand` of the replica asking (it is alive, and
+/// settles them itself), and every lease while the database has been up for less than
 /// `lease_seconds` (a lease that ran out while the database was down says nothing about
 /// its worker: no worker could renew it; each live one renews it within a lease of the
 /// restart). So a database restart of any length never fails a run a live replica holds.
-pub async fn rescue_expired(db: impl PgExecutor<'_>, worker: &str, lease_seconds: f64) -> sqlx::Result<Vec<Rescued>> {
+pub async fn rescue_expired(
+    db: impl PgExecutor<'_>,
+    in_hand: &[Uuid],
+    lease_seconds: f64,
+) -> sqlx::Result<Vec<Rescued>> {
     sqlx::query_as(
         "WITH expired AS MATERIALIZED (
              SELECT id FROM runs
              WHERE status = 'running' AND lease_expires_at < now()
-               AND worker IS DISTINCT FROM $1
+               AND id <> ALL($1::uuid[])
                AND pg_postmaster_start_time() < now() - make_interval(secs => $2)
              ORDER BY id LIMIT 500 FOR NO KEY UPDATE SKIP LOCKED
          ), moved AS (
@@ -217,7 +221,7 @@ pub async fn rescue_expired(db: impl PgExecutor<'_>, worker: &str, lease_seconds
          )
          SELECT id, status FROM moved",
     )
-    .bind(worker)
+    .bind(in_hand)
     .bind(lease_seconds)
     .fetch_all(db)
     .await
