@@ -163,7 +163,7 @@ where
             Err(e) if is_transient(&e) => {
                 // One line when the fault starts, then one every few seconds: the log
                 // shows the delay without a line per retry.
-                if tries == 1 || tries % 10 == 0 {
+                if tries == 1 || tries.is_multiple_of(10) {
                     tracing::warn!(error = %e, requests, tries, "{what}: the database is away; trying again until it lands");
                 }
                 backoff.wait().await;

@@ -152,7 +152,7 @@ async fn insert_until_landed(db: &sqlx::PgPool, lines: &[NewLogLine]) -> sqlx::R
         match insert_batch(db, lines).await {
             Ok(()) => return Ok(()),
             Err(e) if is_transient(&e) => {
-                if tries == 1 || tries % 10 == 0 {
+                if tries == 1 || tries.is_multiple_of(10) {
                     tracing::warn!(error = %e, lines = lines.len(), "writing run logs failed; retrying");
                 }
                 backoff.wait().await;
