@@ -3,7 +3,8 @@
 //! fast` ends every session. Before the Invoke is marked as sent nothing went out: a
 //! fault reading the project's settings puts the run back in the queue (attempt counted,
 //! its log saying why) and it runs after; a fault marking the Invoke is waited through,
-//! and the Invoke goes out once.
+//! and the Invoke goes out once. After Lambda answered, a fault finishing the run is
+//! waited through too: the answer lands, the run `succeeded`.
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use crate::pg_cluster::PgCluster;
 use crate::service::TestService;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_fault_before_the_invoke_is_marked_sends_nothing_and_fails_nothing() {
+async fn faults_before_the_invoke_send_nothing_and_faults_after_it_lose_no_answer() {
     let cluster = PgCluster::start().await;
     let (lambda_url, lambda) = FakeLambda::start(50..100).await;
     let url = cluster.url("lambda_steps");
@@ -85,6 +86,40 @@ async fn a_fault_before_the_invoke_is_marked_sends_nothing_and_fails_nothing() {
         "{run}\n{log:#?}"
     );
     assert_eq!(lambda.invocations(2), 1);
+
+    // The finish meets the restart: Lambda's answer is written when the database is back.
+    let (_, run) = service
+        .submit(
+            "default",
+            json!({"type": "lambda_invoke", "function_name": "slow-answer", "payload": {"n": 3}}),
+        )
+        .await;
+    let id = run["id"].as_str().unwrap().to_string();
+    for _ in 0..100 {
+        if lambda.invocations(3) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut blocker = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
+    sqlx::query("SELECT 1 FROM runs WHERE id = $1::uuid FOR NO KEY UPDATE")
+        .bind(&id)
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    // Lambda answers after 1.5 s; then the finish waits on the lock.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert!(lambda.answered(3));
+    cluster.restart().await;
+    let run = service.wait_finished(&id).await;
+    let log = service.log(&id).await;
+    assert_eq!(
+        (run["status"].as_str(), run["attempt"].as_i64()),
+        (Some("succeeded"), Some(1)),
+        "{run}\n{log:#?}"
+    );
+    assert_eq!(lambda.invocations(3), 1);
     service.stop().await;
     db.close().await;
 }

@@ -1,7 +1,8 @@
 //! A Lambda endpoint for fault tests that knows the truth: each event carries `n`; it
 //! counts how often each `n` was invoked and remembers which it answered, after a random
 //! delay so that many Invokes are in flight when the fault strikes. Reading the
-//! configuration of a function named `slow-config...` takes 1.5 s.
+//! configuration of a function named `slow-config...` takes 1.5 s, and so does an Invoke
+//! of one named `slow-answer...`: windows for a test to strike in.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -33,17 +34,23 @@ impl FakeLambda {
             )
             .route(
                 "/2015-03-31/functions/{name}/invocations",
-                axum::routing::post(move |State(lambda): State<Arc<Self>>, body: axum::body::Bytes| {
-                    let delay = Duration::from_millis(rand::random_range(delay_ms.clone()));
-                    async move {
-                        let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                        let n = event["n"].as_i64().unwrap_or(-1);
-                        *lambda.invoked.lock().unwrap().entry(n).or_default() += 1;
-                        tokio::time::sleep(delay).await;
-                        lambda.answered.lock().unwrap().insert(n);
-                        ([("x-amz-executed-version", "$LATEST")], r#"{"ok": true}"#)
-                    }
-                }),
+                axum::routing::post(
+                    move |State(lambda): State<Arc<Self>>, Path(name): Path<String>, body: axum::body::Bytes| {
+                        let delay = if name.starts_with("slow-answer") {
+                            Duration::from_millis(1500)
+                        } else {
+                            Duration::from_millis(rand::random_range(delay_ms.clone()))
+                        };
+                        async move {
+                            let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                            let n = event["n"].as_i64().unwrap_or(-1);
+                            *lambda.invoked.lock().unwrap().entry(n).or_default() += 1;
+                            tokio::time::sleep(delay).await;
+                            lambda.answered.lock().unwrap().insert(n);
+                            ([("x-amz-executed-version", "$LATEST")], r#"{"ok": true}"#)
+                        }
+                    },
+                ),
             )
             .with_state(lambda.clone());
         (crate::support::fake_endpoint(router).await, lambda)
