@@ -119,6 +119,7 @@ async fn faults_before_the_invoke_send_nothing_and_faults_after_it_lose_no_answe
         (Some("succeeded"), Some(1)),
         "{run}\n{log:#?}"
     );
+    assert_eq!(run["result"]["payload"]["ok"], true, "Lambda's answer is stored: {run}");
     assert_eq!(lambda.invocations(3), 1);
     service.stop().await;
     db.close().await;

@@ -86,8 +86,9 @@ pub struct Outcomes {
 /// ended, none invoked twice, every answered one `succeeded`, and `outcome_unknown` only
 /// where the Invoke went out and no answer came back.
 pub async fn check_outcomes(db: &sqlx::PgPool, lambda: &FakeLambda) -> Outcomes {
-    let runs: Vec<(uuid::Uuid, String, i64, Option<serde_json::Value>, bool)> = sqlx::query_as(
+    let runs: Vec<(uuid::Uuid, String, i64, Option<serde_json::Value>, bool, bool)> = sqlx::query_as(
         "SELECT id, status, (step->'payload'->>'n')::bigint, error,
+                coalesce(result->'payload' = '{\"ok\": true}'::jsonb, false),
                 EXISTS (SELECT 1 FROM run_logs l WHERE l.run_id = runs.id AND l.message LIKE '%queued again%')
          FROM runs",
     )
@@ -95,13 +96,19 @@ pub async fn check_outcomes(db: &sqlx::PgPool, lambda: &FakeLambda) -> Outcomes 
     .await
     .unwrap();
     let mut outcomes = Outcomes::default();
-    for (id, status, n, error, requeued) in runs {
+    for (id, status, n, error, answer_stored, requeued) in runs {
         let invocations = lambda.invocations(n);
         assert!(invocations <= 1, "run {id} (n = {n}) was invoked {invocations} times");
         outcomes.requeued += usize::from(requeued);
         let code = error.as_ref().and_then(|e| e["code"].as_str()).unwrap_or_default();
         match (status.as_str(), code) {
-            ("succeeded", _) => outcomes.succeeded += 1,
+            ("succeeded", _) => {
+                assert!(
+                    answer_stored,
+                    "run {id} (n = {n}) succeeded without Lambda's answer: {error:?}"
+                );
+                outcomes.succeeded += 1;
+            }
             ("failed", "outcome_unknown") => {
                 assert!(
                     invocations == 1 && !lambda.answered(n),
