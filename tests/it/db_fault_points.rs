@@ -40,7 +40,9 @@ async fn faults_before_the_invoke_send_nothing_and_faults_after_it_lose_no_answe
         .await;
     assert_eq!(status, 202, "{run}");
     let id = run["id"].as_str().unwrap().to_string();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Claimed, then stuck reading the settings.
+    service.wait_for(&id, |run| run["status"] == "running").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     cluster.restart().await;
     let run = service.wait_finished(&id).await;
     let log = service.log(&id).await;
@@ -101,6 +103,7 @@ async fn faults_before_the_invoke_send_nothing_and_faults_after_it_lose_no_answe
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert_eq!(lambda.invocations(3), 1, "the Invoke went out");
     let mut blocker = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
     sqlx::query("SELECT 1 FROM runs WHERE id = $1::uuid FOR NO KEY UPDATE")
