@@ -31,7 +31,7 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
             tracing::warn!(error = %e, "not ready: the database refused the readiness check");
             "the database does not answer (see the service log)"
         }
-        Err(_) => "the database did not answer within a second",
+        Err(_) => "no answer from the database within a second (it is away, or every connection is busy)",
     };
     (
         StatusCode::SERVICE_UNAVAILABLE,
