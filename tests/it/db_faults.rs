@@ -201,7 +201,14 @@ async fn probe_readiness(url: String, stop: CancellationToken) -> Probes {
             .send()
             .await
         {
-            Ok(response) => response.status().as_u16(),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                if status == 503 {
+                    assert!(body["reason"].is_string(), "a 503 from /readyz says why: {body}");
+                }
+                status
+            }
             Err(_) => 0,
         };
         probes.push((status, asked.elapsed()));
