@@ -11,7 +11,8 @@
 //!   `LAMBDA_STEPS_INVOKE_TIMEOUT_MARGIN_SECONDS`
 //! - `LAMBDA_STEPS_ADMIN_TOKEN`, `LAMBDA_STEPS_MASTER_KEY` (secrets: never printed)
 //! - `LAMBDA_STEPS_CONFIG`: TOML file of framework settings (see `framework.rs`)
-//!   `LAMBDA_STEPS_DB_CONNECTIONS`, `LAMBDA_STEPS_MAX_SYNC_PAYLOAD_BYTES`,
+//!   `LAMBDA_STEPS_DB_CONNECTIONS`, `LAMBDA_STEPS_DB_ACQUIRE_TIMEOUT_MS`,
+//!   `LAMBDA_STEPS_MAX_SYNC_PAYLOAD_BYTES`,
 //!   `LAMBDA_STEPS_MAX_EVENT_PAYLOAD_BYTES`
 //!
 //! - `LAMBDA_STEPS_LOG_FORMAT`: `text` (the default; colour only on a terminal) or `json`
@@ -109,6 +110,10 @@ pub struct ServeSettings {
     /// Most database connections of this replica.
     #[arg(long, env = "LAMBDA_STEPS_DB_CONNECTIONS", default_value_t = 20)]
     pub db_connections: u32,
+    /// Milliseconds a request waits for a database connection (while the database is away
+    /// or every connection is busy) before it is answered 503 with Retry-After.
+    #[arg(long, env = "LAMBDA_STEPS_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 5000)]
+    pub db_acquire_timeout_ms: u64,
     /// `embedded` (the engine in this process, the default), `aws` (AWS Lambda), or a Lambda-compatible URL.
     #[arg(long = "aws-endpoint-url", env = "LAMBDA_STEPS_AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,

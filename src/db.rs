@@ -14,7 +14,14 @@ const LOCAL_CANDIDATES: &[&str] = &[
 ];
 
 /// Connects, creating the database when it is missing, and applies the migrations.
-pub async fn connect(database_url: Option<&str>, max_connections: u32) -> anyhow::Result<PgPool> {
+/// `acquire_timeout` bounds how long a statement waits for a connection while the
+/// database is away (the pool keeps reconnecting meanwhile): a request then gets a 503,
+/// and the queue's own writes try again (see store/fault.rs).
+pub async fn connect(
+    database_url: Option<&str>,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> anyhow::Result<PgPool> {
     let url = match database_url {
         Some(url) => url.to_string(),
         None => find_local().await?,
@@ -25,7 +32,7 @@ pub async fn connect(database_url: Option<&str>, max_connections: u32) -> anyhow
     }
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(acquire_timeout)
         .connect(&url)
         .await
         .context("connecting to Postgres")?;

@@ -32,15 +32,25 @@ pub enum ApiError {
     /// The router adds the `Allow` header, listing the methods the path takes.
     #[error("{0} is not allowed on this path; the Allow header lists the methods it takes")]
     MethodNotAllowed(String),
-    #[error("service unavailable")]
+    #[error("service unavailable: its database does not answer; try again after Retry-After seconds")]
     Unavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
+/// Seconds a client is asked to wait after a 503.
+const RETRY_AFTER_SECONDS: &str = "2";
+
 impl From<sqlx::Error> for ApiError {
+    /// A database fault that passes (the database restarting, no connection free within
+    /// `--db-acquire-timeout-ms`) is a 503 the client can retry; anything else is a bug.
     fn from(e: sqlx::Error) -> Self {
-        Self::Internal(e.into())
+        if crate::store::fault::is_transient(&e) {
+            tracing::warn!(error = %e, "the database is unavailable; answering 503");
+            Self::Unavailable
+        } else {
+            Self::Internal(e.into())
+        }
     }
 }
 
@@ -105,6 +115,12 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
             );
         }
         response

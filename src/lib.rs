@@ -88,18 +88,19 @@ pub async fn serve(
         admin_token = %token_at,
         "ready: console http://{address}/ ; admin token in {token_at} ; try `lambda-steps run --url http://{address} --runtime python3.12 --code FILE`"
     );
+    let worker_id = format!(
+        "{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     let state = AppState::new(App {
         logs: queue::logs::LogSink::start(db.clone()),
-        writes: queue::batch::RunWrites::start(db.clone()),
+        writes: queue::batch::RunWrites::start(db.clone(), worker_id.clone()),
         notifications: queue::notify::Notifications::new(),
         admin_token_hash: domain::access::token_hash(&admin_token),
         function_timeouts: Default::default(),
         master_key,
-        worker_id: format!(
-            "{}-{}",
-            std::process::id(),
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        ),
+        worker_id: worker_id.clone(),
         db,
         settings,
         target,
@@ -114,12 +115,13 @@ pub async fn serve(
         state.notifications.clone(),
         shutdown.clone(),
     ));
-    tracker.spawn(queue::rescue::run(state.clone()));
+    let held = queue::pool::HeldRuns::default();
+    tracker.spawn(queue::rescue::run(state.clone(), held.clone()));
     tracker.spawn(worker::sweeper::run(
         state.clone(),
         Duration::from_secs(state.settings.sweep_seconds.max(1)),
     ));
-    let workers = tokio::spawn(queue::pool::run(state.clone(), tracker.clone(), worker::execute));
+    let workers = tokio::spawn(queue::pool::run(state.clone(), held, tracker.clone(), worker::execute));
 
     let router = http::router(state.clone());
     let stop = shutdown.clone();

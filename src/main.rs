@@ -106,7 +106,13 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             let settings = *settings;
             // Bind first: a taken port is the most common first-minute failure, and says so at once.
             let listener = bind(settings.listen, "--listen", "LAMBDA_STEPS_LISTEN").await?;
-            let db = lambda_steps::db::connect(settings.database_url.as_deref(), settings.db_connections).await?;
+            let acquire_timeout = std::time::Duration::from_millis(settings.db_acquire_timeout_ms);
+            let db = lambda_steps::db::connect(
+                settings.database_url.as_deref(),
+                settings.db_connections,
+                acquire_timeout,
+            )
+            .await?;
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
             lambda_steps::serve(listener, settings, db, shutdown).await
@@ -124,7 +130,7 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             engine.serve(listener, shutdown).await
         }
         Command::Migrate { database_url } => {
-            lambda_steps::db::connect(database_url.as_deref(), 2).await?;
+            lambda_steps::db::connect(database_url.as_deref(), 2, std::time::Duration::from_secs(10)).await?;
             tracing::info!("database migrated");
             Ok(())
         }

@@ -16,6 +16,28 @@ use crate::store;
 
 const KEEP: Duration = Duration::from_secs(5);
 
+/// Why a project's Lambda could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// The settings or keys could not be read: the database is away, which passes.
+    #[error("{what}: {source}")]
+    Database {
+        what: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The settings name something that is not there or cannot be used: it will not pass
+    /// until someone changes a setting or a key. The message names the setting or key.
+    #[error("{0}")]
+    Configuration(String),
+}
+
+impl DirectoryError {
+    fn reading(what: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |source| Self::Database { what, source }
+    }
+}
+
 /// What a run needs to talk to its project's Lambda.
 pub struct ProjectLambda {
     pub clients: LambdaClients,
@@ -49,13 +71,14 @@ impl LambdaDirectory {
         self.projects.lock().expect("directory lock").clear();
     }
 
-    /// The Lambda of a project; the error says which setting or key is wrong (never a value).
+    /// The Lambda of a project; the error says which setting or key is wrong (never a
+    /// value), or that the database could not be read.
     pub async fn for_project(
         &self,
         db: &sqlx::PgPool,
         master_key: &MasterKey,
         project: &str,
-    ) -> Result<Arc<ProjectLambda>, String> {
+    ) -> Result<Arc<ProjectLambda>, DirectoryError> {
         if let Some((at, lambda)) = self.projects.lock().expect("directory lock").get(project)
             && at.elapsed() < KEEP
         {
@@ -63,28 +86,40 @@ impl LambdaDirectory {
         }
         let stored = store::settings::of_project(db, project)
             .await
-            .map_err(|e| format!("reading settings: {e}"))?;
+            .map_err(DirectoryError::reading("reading settings"))?;
         let resolved = resolve(&self.framework, &stored);
         let value = |name: &str| resolved[&format!("project.aws.{name}")].value.clone();
         let endpoint = value("endpoint_url").unwrap_or_else(|| "embedded".into());
         let target = match endpoint.as_str() {
-            "embedded" => LambdaTarget::Embedded(self.embedded_url.clone().ok_or(
-                "aws.endpoint_url is embedded for this project, but this service does not run the embedded engine (its framework endpoint is not embedded)",
-            )?),
+            "embedded" => LambdaTarget::Embedded(self.embedded_url.clone().ok_or_else(|| {
+                DirectoryError::Configuration(
+                    "aws.endpoint_url is embedded for this project, but this service does not run the embedded engine (its framework endpoint is not embedded)".into(),
+                )
+            })?),
             "aws" => LambdaTarget::Aws,
             url => LambdaTarget::Endpoint(url.to_string()),
         };
         let region = value("region").unwrap_or_else(|| "us-east-1".into());
         let keys = match (value("access_key"), value("secret_key_path")) {
             (None, _) => None,
-            (Some(_), None) => return Err("aws.access_key is set but aws.secret_key_path is not".into()),
+            (Some(_), None) => {
+                return Err(DirectoryError::Configuration(
+                    "aws.access_key is set but aws.secret_key_path is not".into(),
+                ));
+            }
             (Some(id), Some(path)) => {
+                let configuration = DirectoryError::Configuration;
                 let sealed = store::keys::sealed(db, &path)
                     .await
-                    .map_err(|e| format!("reading key storage: {e}"))?
-                    .ok_or_else(|| format!("the secret key path {path} is not in key storage"))?;
-                let secret = master_key.open(&sealed).map_err(|e| format!("key {path}: {e}"))?;
-                let secret = String::from_utf8(secret).map_err(|_| format!("key {path} is not text"))?;
+                    .map_err(DirectoryError::reading("reading key storage"))?
+                    .ok_or_else(|| {
+                        configuration(format!("aws.secret_key_path names {path}, which is not in key storage"))
+                    })?;
+                let secret = master_key
+                    .open(&sealed)
+                    .map_err(|e| configuration(format!("aws.secret_key_path {path}: {e}")))?;
+                let secret = String::from_utf8(secret)
+                    .map_err(|_| configuration(format!("aws.secret_key_path {path}: the key is not text")))?;
                 Some((id, secret.trim().to_string()))
             }
         };

@@ -2,12 +2,22 @@
 //! finishing it. One task per statement takes whatever requests are already waiting and
 //! writes them in one statement: no added wait when the service is idle, batches that
 //! grow by themselves under load.
+//!
+//! Both are written until they land: a finish carries Lambda's answer, which exists
+//! nowhere else, so a transient database fault (a restart, a lost connection, a deadlock
+//! victim) is waited through with backoff, never turned into an error. The run stays in
+//! its worker's hands meanwhile, so the heartbeat keeps its lease from the moment the
+//! database answers again; both statements are fenced by attempt and safe to repeat. A
+//! batch Postgres refuses for good is split, so only the request at fault gets the error.
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::store::fault::{Backoff, is_transient};
 use crate::store::queue::{self, Finish};
 
 const MAX_BATCH: usize = 1000;
@@ -22,15 +32,17 @@ pub struct RunWrites {
 }
 
 impl RunWrites {
-    pub fn start(db: sqlx::PgPool) -> Self {
+    /// Starts the writers of the replica named `worker` in leases.
+    pub fn start(db: sqlx::PgPool, worker: String) -> Self {
         let (marks, mark_requests) = mpsc::unbounded_channel();
         let (finishes, finish_requests) = mpsc::unbounded_channel();
         tokio::spawn(write_marks(db.clone(), mark_requests));
-        tokio::spawn(write_finishes(db, finish_requests));
+        tokio::spawn(write_finishes(db, worker, finish_requests));
         Self { marks, finishes }
     }
 
     /// Marks a run's Invoke as about to be sent; false when the attempt lost its lease.
+    /// Waits through transient faults; an error means Postgres refused the write for good.
     pub async fn mark_invoke_sent(&self, id: Uuid, attempt: i32) -> Result<bool, String> {
         let (reply, answer) = oneshot::channel();
         self.marks
@@ -39,7 +51,8 @@ impl RunWrites {
         answer.await.map_err(|_| "the writer stopped".to_string())?
     }
 
-    /// Finishes a run; false when the attempt lost its lease.
+    /// Finishes a run; false when the attempt lost its lease. Waits through transient
+    /// faults; an error means Postgres refused this finish for good (a value it cannot store).
     pub async fn finish(&self, finish: Finish) -> Result<bool, String> {
         let (reply, answer) = oneshot::channel();
         self.finishes
@@ -64,35 +77,104 @@ fn gather<T>(first: T, requests: &mut mpsc::UnboundedReceiver<T>) -> Vec<T> {
 async fn write_marks(db: sqlx::PgPool, mut requests: mpsc::UnboundedReceiver<((Uuid, i32), Reply)>) {
     while let Some(first) = requests.recv().await {
         let batch = gather(first, &mut requests);
-        let runs: Vec<(Uuid, i32)> = batch.iter().map(|(run, _)| *run).collect();
-        let outcome = queue::mark_invokes_sent(&db, &runs).await;
-        answer(batch, outcome, |((id, _), _)| *id);
+        write_until_landed(
+            "marking Invokes as sent",
+            batch,
+            |(id, _)| *id,
+            |runs: Vec<(Uuid, i32)>| {
+                let db = db.clone();
+                async move { queue::mark_invokes_sent(&db, &runs).await }
+            },
+        )
+        .await;
     }
 }
 
-async fn write_finishes(db: sqlx::PgPool, mut requests: mpsc::UnboundedReceiver<(Finish, Reply)>) {
+async fn write_finishes(db: sqlx::PgPool, worker: String, mut requests: mpsc::UnboundedReceiver<(Finish, Reply)>) {
     while let Some(first) = requests.recv().await {
         let batch = gather(first, &mut requests);
-        let finishes: Vec<Finish> = batch.iter().map(|(f, _)| f.clone()).collect();
-        let outcome = queue::finish_many(&db, &finishes).await;
-        answer(batch, outcome, |(f, _)| f.id);
+        write_until_landed(
+            "finishing runs",
+            batch,
+            |f| f.id,
+            |finishes: Vec<Finish>| {
+                let (db, worker) = (db.clone(), worker.clone());
+                async move { queue::finish_many(&db, &worker, &finishes).await }
+            },
+        )
+        .await;
     }
 }
 
-fn answer<T>(batch: Vec<(T, Reply)>, outcome: sqlx::Result<Vec<Uuid>>, id_of: impl Fn(&(T, Reply)) -> Uuid) {
-    match outcome {
-        Ok(written) => {
-            let written: HashSet<Uuid> = written.into_iter().collect();
-            for request in batch {
-                let held = written.contains(&id_of(&request));
-                let _ = request.1.send(Ok(held));
-            }
-        }
-        Err(e) => {
+/// Writes a batch, trying again through transient faults until it lands, and answers
+/// each request. When Postgres refuses the batch for good, each request is written alone
+/// (and waited through faults the same way), so one bad value fails only its own run.
+async fn write_until_landed<T, W, F>(what: &str, batch: Vec<(T, Reply)>, id_of: fn(&T) -> Uuid, write: W)
+where
+    T: Clone,
+    W: Fn(Vec<T>) -> F,
+    F: Future<Output = sqlx::Result<Vec<Uuid>>>,
+{
+    let items: Vec<T> = batch.iter().map(|(item, _)| item.clone()).collect();
+    match retry_transient(what, items.len(), || write(items.clone())).await {
+        Ok(written) => answer(batch, &written.into_iter().collect(), id_of),
+        Err(e) if batch.len() == 1 => {
             let message = e.to_string();
             for (_, reply) in batch {
                 let _ = reply.send(Err(message.clone()));
             }
         }
+        Err(e) => {
+            tracing::warn!(error = %e, requests = batch.len(), "Postgres refused a batch of {what}; writing each alone");
+            for (item, reply) in batch {
+                let outcome = retry_transient(what, 1, || write(vec![item.clone()])).await;
+                let _ = reply.send(
+                    outcome
+                        .map(|written| written.contains(&id_of(&item)))
+                        .map_err(|e| e.to_string()),
+                );
+            }
+        }
+    }
+}
+
+/// Runs `write` until it succeeds or fails with an error that will not pass.
+async fn retry_transient<F>(what: &str, requests: usize, write: impl Fn() -> F) -> sqlx::Result<Vec<Uuid>>
+where
+    F: Future<Output = sqlx::Result<Vec<Uuid>>>,
+{
+    let started = Instant::now();
+    let mut backoff = Backoff::for_writes();
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
+        match write().await {
+            Ok(written) => {
+                if tries > 1 {
+                    tracing::info!(
+                        requests,
+                        tries,
+                        waited_ms = started.elapsed().as_millis() as u64,
+                        "{what}: written once the database answered again"
+                    );
+                }
+                return Ok(written);
+            }
+            Err(e) if is_transient(&e) => {
+                // One line when the fault starts, then one every few seconds: the log
+                // shows the delay without a line per retry.
+                if tries == 1 || tries.is_multiple_of(10) {
+                    tracing::warn!(error = %e, requests, tries, "{what}: the database is away; trying again until it lands");
+                }
+                backoff.wait().await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn answer<T>(batch: Vec<(T, Reply)>, written: &HashSet<Uuid>, id_of: fn(&T) -> Uuid) {
+    for (item, reply) in batch {
+        let _ = reply.send(Ok(written.contains(&id_of(&item))));
     }
 }

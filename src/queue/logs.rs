@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::store::fault::{Backoff, is_transient};
 use crate::store::logs::{NewLogLine, insert_batch};
 use crate::store::runs::notify_logs;
 
@@ -122,23 +123,41 @@ async fn write_batches(db: sqlx::PgPool, mut commands: mpsc::UnboundedReceiver<C
     }
 }
 
-/// Writes a batch, retrying while the database is away: log lines are not dropped.
+/// Writes a batch, waiting through transient faults: log lines are not dropped while the
+/// database is away. A batch Postgres refuses for good is written line by line, so only a
+/// line it cannot store is lost (and said so in the service log), never its neighbours.
 async fn write(db: &sqlx::PgPool, lines: &[NewLogLine]) {
     let mut runs: Vec<Uuid> = lines.iter().map(|l| l.run_id).collect();
     runs.sort();
     runs.dedup();
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match insert_batch(db, lines).await {
-            Ok(()) => break,
-            Err(e) => {
-                tracing::warn!(error = %e, lines = lines.len(), "writing run logs failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
+    if let Err(e) = insert_until_landed(db, lines).await {
+        tracing::warn!(error = %e, lines = lines.len(), "Postgres refused a batch of run logs; writing each line alone");
+        for line in lines {
+            if let Err(e) = insert_until_landed(db, std::slice::from_ref(line)).await {
+                tracing::error!(error = %e, run.id = %line.run_id, seq = line.seq, "a log line could not be stored");
             }
         }
     }
     if let Err(e) = notify_logs(db, &runs).await {
         tracing::warn!(error = %e, "NOTIFY of new log lines failed; readers will poll");
+    }
+}
+
+/// Inserts lines, trying again until they land or Postgres refuses them for good.
+async fn insert_until_landed(db: &sqlx::PgPool, lines: &[NewLogLine]) -> sqlx::Result<()> {
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
+        match insert_batch(db, lines).await {
+            Ok(()) => return Ok(()),
+            Err(e) if is_transient(&e) => {
+                if tries == 1 || tries.is_multiple_of(10) {
+                    tracing::warn!(error = %e, lines = lines.len(), "writing run logs failed; retrying");
+                }
+                backoff.wait().await;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }

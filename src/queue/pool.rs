@@ -8,11 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::store::fault::Backoff;
 use crate::store::queue::{self, ClaimedRun};
 
 /// Why a run in hand must stop.
@@ -42,11 +44,22 @@ impl StopSignal {
     }
 }
 
-type HeldRuns = Arc<Mutex<HashMap<Uuid, Held>>>;
+/// The runs this replica has in hand: a run is in it from its claim until its task ends
+/// (its finish landed, it was given back, or its lease was lost).
+pub type HeldRuns = Arc<Mutex<HashMap<Uuid, Held>>>;
+
+/// The ids of the runs in hand.
+pub fn held_ids(held: &HeldRuns) -> Vec<Uuid> {
+    held.lock().expect("held lock").keys().copied().collect()
+}
 
 /// Runs the pool until `app.shutdown`; run tasks are spawned on `tracker`.
-pub async fn run(app: AppState, tracker: TaskTracker, execute: fn(AppState, ClaimedRun, StopSignal) -> RunFuture) {
-    let held: HeldRuns = Arc::default();
+pub async fn run(
+    app: AppState,
+    held: HeldRuns,
+    tracker: TaskTracker,
+    execute: fn(AppState, ClaimedRun, StopSignal) -> RunFuture,
+) {
     let slots = Arc::new(Semaphore::new(app.settings.workers.max(1)));
     tracker.spawn(heartbeat(app.clone(), held.clone()));
     tracker.spawn(pass_cancels_on(app.clone(), held.clone()));
@@ -123,13 +136,26 @@ pub async fn run(app: AppState, tracker: TaskTracker, execute: fn(AppState, Clai
 pub type RunFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// Renews every held lease every third of the lease; stops runs whose cancel was asked
-/// or whose lease another replica's rescuer took.
+/// or whose lease another replica's rescuer took. When the database does not answer, it
+/// tries again within a second (not a third of a lease later), so that the leases of
+/// runs holding answers are renewed as soon as the database is back, before any other
+/// replica's rescuer may look at them (rescue.rs waits a lease after a restart). During
+/// a shutdown it keeps renewing while runs finish, and ends once the last has.
 async fn heartbeat(app: AppState, held: HeldRuns) {
     let every = Duration::from_secs_f64((app.settings.lease_seconds as f64 / 3.0).max(0.2));
+    let mut next_beat = Instant::now() + every;
+    let mut retries: Option<Backoff> = None;
     loop {
+        let shutting_down = app.shutdown.is_cancelled();
+        // While shutting down, look often for the moment the last run is gone.
+        let wake = if shutting_down {
+            next_beat.min(Instant::now() + Duration::from_millis(50))
+        } else {
+            next_beat
+        };
         tokio::select! {
-            _ = app.shutdown.cancelled() => {}
-            _ = tokio::time::sleep(every) => {}
+            _ = app.shutdown.cancelled(), if !shutting_down => {}
+            _ = tokio::time::sleep_until(wake) => {}
         }
         let snapshot: Vec<(Uuid, i32)> = held
             .lock()
@@ -141,10 +167,19 @@ async fn heartbeat(app: AppState, held: HeldRuns) {
             if app.shutdown.is_cancelled() {
                 return;
             }
+            next_beat = Instant::now() + every;
             continue;
         }
+        if Instant::now() < next_beat {
+            continue;
+        }
+        let asked = Instant::now();
         match queue::heartbeat(&app.db, &app.worker_id, &snapshot, app.settings.lease_seconds as f64).await {
             Ok(alive) => {
+                if retries.take().is_some() {
+                    tracing::info!(runs = snapshot.len(), "leases renewed: the database answers again");
+                }
+                next_beat = asked + every;
                 let alive: HashMap<Uuid, bool> = alive.into_iter().collect();
                 let held = held.lock().expect("held lock");
                 for (id, _) in &snapshot {
@@ -156,7 +191,13 @@ async fn heartbeat(app: AppState, held: HeldRuns) {
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "heartbeat failed; leases may expire"),
+            Err(e) => {
+                let backoff = retries.get_or_insert_with(|| {
+                    tracing::warn!(error = %e, runs = snapshot.len(), "heartbeat failed; trying again until the database answers");
+                    Backoff::new(Duration::from_millis(100), every.min(Duration::from_secs(1)))
+                });
+                next_beat = Instant::now() + backoff.next_delay();
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Queries are checked at run time (`sqlx::query_as`) and covered by the integration
 //! tests against a real Postgres; every table's rules also live in CHECK constraints.
 
+pub mod fault;
 pub mod keys;
 pub mod logs;
 pub mod projects;

@@ -18,7 +18,8 @@ pub struct ClaimedRun {
 }
 
 /// Claims up to `limit` queued runs, oldest first, skipping rows other workers hold:
-/// one short statement, no transaction kept open afterwards.
+/// one short statement, no transaction kept open afterwards. SKIP LOCKED never waits for a
+/// lock, so this statement cannot take part in a deadlock whatever order it locks in.
 pub async fn claim(
     db: impl PgExecutor<'_>,
     worker: &str,
@@ -28,7 +29,7 @@ pub async fn claim(
     sqlx::query_as(
         "WITH next AS MATERIALIZED (
              SELECT id FROM runs WHERE status = 'queued'
-             ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
+             ORDER BY created_at, id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED
          )
          UPDATE runs r SET status = 'running', attempt = r.attempt + 1, worker = $2,
              started_at = coalesce(r.started_at, now()),
@@ -55,9 +56,14 @@ pub async fn heartbeat(
     let ids: Vec<Uuid> = held.iter().map(|(id, _)| *id).collect();
     let attempts: Vec<i32> = held.iter().map(|(_, a)| *a).collect();
     sqlx::query_as(
-        "UPDATE runs r SET lease_expires_at = now() + make_interval(secs => $4)
-         FROM unnest($2::uuid[], $3::int[]) AS held(id, attempt)
-         WHERE r.id = held.id AND r.attempt = held.attempt AND r.status = 'running' AND r.worker = $1
+        "WITH held AS MATERIALIZED (
+             SELECT r.id FROM runs r
+             JOIN unnest($2::uuid[], $3::int[]) AS h(id, attempt) ON r.id = h.id AND r.attempt = h.attempt
+             WHERE r.status = 'running' AND r.worker = $1
+             ORDER BY r.id FOR NO KEY UPDATE OF r
+         )
+         UPDATE runs r SET lease_expires_at = now() + make_interval(secs => $4)
+         FROM held WHERE r.id = held.id
          RETURNING r.id, r.cancel_requested",
     )
     .bind(worker)
@@ -70,12 +76,18 @@ pub async fn heartbeat(
 
 /// Records that the Invokes of these runs may go out now: from here they are never
 /// retried. Answers the runs this attempt still holds (the others lost their lease).
+/// Writing it twice is harmless, so a retry after a lost reply answers the same.
 pub async fn mark_invokes_sent(db: impl PgExecutor<'_>, runs: &[(Uuid, i32)]) -> sqlx::Result<Vec<Uuid>> {
     let (ids, attempts): (Vec<Uuid>, Vec<i32>) = runs.iter().copied().unzip();
     sqlx::query_scalar(
-        "UPDATE runs r SET invoke_sent = true
-         FROM unnest($1::uuid[], $2::int[]) AS m(id, attempt)
-         WHERE r.id = m.id AND r.attempt = m.attempt AND r.status = 'running'
+        "WITH marked AS MATERIALIZED (
+             SELECT r.id FROM runs r
+             JOIN unnest($1::uuid[], $2::int[]) AS m(id, attempt) ON r.id = m.id AND r.attempt = m.attempt
+             WHERE r.status = 'running'
+             ORDER BY r.id FOR NO KEY UPDATE OF r
+         )
+         UPDATE runs r SET invoke_sent = true
+         FROM marked WHERE r.id = marked.id
          RETURNING r.id",
     )
     .bind(ids)
@@ -106,24 +118,37 @@ pub struct Finish {
 }
 
 /// Finishes runs, each only if its attempt still holds it, and wakes their log readers.
-/// Answers the runs finished (the others were taken over by another worker).
-pub async fn finish_many(db: impl PgExecutor<'_>, finishes: &[Finish]) -> sqlx::Result<Vec<Uuid>> {
+/// Answers the runs finished (the others were taken over by another worker). A finish
+/// that had already landed for this attempt and worker, as when the reply to an earlier
+/// try was lost with its connection, is answered as finished again, not as taken over.
+pub async fn finish_many(db: impl PgExecutor<'_>, worker: &str, finishes: &[Finish]) -> sqlx::Result<Vec<Uuid>> {
     let ids: Vec<Uuid> = finishes.iter().map(|f| f.id).collect();
     let attempts: Vec<i32> = finishes.iter().map(|f| f.attempt).collect();
     let statuses: Vec<&str> = finishes.iter().map(|f| f.status).collect();
     let results: Vec<Option<serde_json::Value>> = finishes.iter().map(|f| f.result.clone()).collect();
     let errors: Vec<Option<serde_json::Value>> = finishes.iter().map(|f| f.error.clone()).collect();
     sqlx::query_scalar(
-        "WITH done AS (
+        "WITH f AS (
+             SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::jsonb[])
+                 AS f(id, attempt, status, result, error)
+         ), held AS MATERIALIZED (
+             SELECT r.id FROM runs r JOIN f ON r.id = f.id AND r.attempt = f.attempt
+             WHERE r.status = 'running'
+             ORDER BY r.id FOR NO KEY UPDATE OF r
+         ), done AS (
              UPDATE runs r SET status = f.status, result = f.result, error = f.error,
                  finished_at = now(), lease_expires_at = NULL
-             FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::jsonb[]) AS f(id, attempt, status, result, error)
-             WHERE r.id = f.id AND r.attempt = f.attempt AND r.status = 'running'
+             FROM held JOIN f ON f.id = held.id
+             WHERE r.id = held.id
              RETURNING r.id
+         ), landed_before AS (
+             SELECT r.id FROM runs r JOIN f ON r.id = f.id AND r.attempt = f.attempt
+             WHERE r.worker = $7 AND r.status = f.status AND r.finished_at IS NOT NULL
          ), woke AS (
              SELECT pg_notify($6, left(string_agg(id::text, ','), 7900)) FROM done
          )
-         SELECT id FROM done, woke",
+         SELECT id FROM done, woke
+         UNION ALL SELECT id FROM landed_before",
     )
     .bind(ids)
     .bind(attempts)
@@ -131,6 +156,7 @@ pub async fn finish_many(db: impl PgExecutor<'_>, finishes: &[Finish]) -> sqlx::
     .bind(results)
     .bind(errors)
     .bind(super::LOGS_CHANNEL)
+    .bind(worker)
     .fetch_all(db)
     .await
 }
@@ -158,11 +184,25 @@ pub struct Rescued {
 /// Runs whose worker stopped heart-beating: cancelled if cancel was asked, failed as
 /// `outcome_unknown` if an Invoke may have gone out (never sent twice), else queued again.
 /// Each gets a log line saying what happened.
-pub async fn rescue_expired(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Rescued>> {
+///
+/// Two kinds of expired lease are left alone, because their worker may be alive and
+/// holding Lambda's answer: the runs `in_hand` of the replica asking (it is alive, and
+/// settles them itself), and every lease while the database has been up for less than
+/// `lease_seconds` (a lease that ran out while the database was down says nothing about
+/// its worker: no worker could renew it; each live one renews it within a lease of the
+/// restart). So a database restart of any length never fails a run a live replica holds.
+pub async fn rescue_expired(
+    db: impl PgExecutor<'_>,
+    in_hand: &[Uuid],
+    lease_seconds: f64,
+) -> sqlx::Result<Vec<Rescued>> {
     sqlx::query_as(
         "WITH expired AS MATERIALIZED (
-             SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < now()
-             ORDER BY lease_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED
+             SELECT id FROM runs
+             WHERE status = 'running' AND lease_expires_at < now()
+               AND id <> ALL($1::uuid[])
+               AND pg_postmaster_start_time() < now() - make_interval(secs => $2)
+             ORDER BY id LIMIT 500 FOR NO KEY UPDATE SKIP LOCKED
          ), moved AS (
              UPDATE runs r SET
                  status = CASE WHEN r.cancel_requested THEN 'cancelled'
@@ -183,6 +223,8 @@ pub async fn rescue_expired(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Rescued
          )
          SELECT id, status FROM moved",
     )
+    .bind(in_hand)
+    .bind(lease_seconds)
     .fetch_all(db)
     .await
 }

@@ -16,6 +16,7 @@ use crate::lambda::create::{CreateWaits, create_function};
 use crate::lambda::invoke::InvokeCall;
 use crate::lambda::log_group;
 use crate::lambda::role::{ROLE_NAME, RoleError, find_or_create};
+use crate::store::fault::is_transient;
 use crate::store::queue;
 
 /// The role given to endpoints that do not check roles.
@@ -52,8 +53,14 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
     if ctx.app.shutdown.is_cancelled() {
         return Ending::Released;
     }
+    // Before any function exists and before the Invoke is marked: a database fault here
+    // sends nothing and creates nothing, so the run waits in the queue for the database.
     if let Err(e) = queue::set_function_name(&ctx.app.db, ctx.run.id, ctx.run.attempt, &name).await {
-        return Ending::failed("database_error", format!("could not record the function name: {e}"));
+        return if is_transient(&e) {
+            Ending::Requeued(format!("the function's name could not be recorded ({e})"))
+        } else {
+            Ending::failed("database_error", format!("could not record the function name: {e}"))
+        };
     }
     ctx.log.info(format!(
         "creating function {name}: {}, {file}, handler {handler}, {} MB, timeout {} s",

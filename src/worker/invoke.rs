@@ -100,15 +100,19 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
     if ctx.app.shutdown.is_cancelled() {
         return Ending::Released;
     }
+    // Waits through database faults: the Invoke goes out only once it is recorded.
+    let asked = Instant::now();
     match ctx.app.writes.mark_invoke_sent(ctx.run.id, ctx.run.attempt).await {
         Ok(true) => {}
         Ok(false) => return Ending::LeaseLost,
-        Err(e) => {
-            return Ending::failed(
-                "database_error",
-                format!("could not record the Invoke before sending it: {e}"),
-            );
-        }
+        // Nothing was sent: another attempt may send it.
+        Err(e) => return Ending::Requeued(format!("the Invoke could not be recorded before sending it ({e})")),
+    }
+    if asked.elapsed() > Duration::from_secs(1) {
+        ctx.log.warn(format!(
+            "the database was away; the Invoke was recorded after {:.1} s, when it answered again",
+            asked.elapsed().as_secs_f64()
+        ));
     }
     let qualifier = call
         .qualifier

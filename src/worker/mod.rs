@@ -11,8 +11,10 @@ use tracing::Instrument;
 use crate::app::AppState;
 use crate::domain::run::{RunError, RunResult, RunStatus};
 use crate::domain::step::Step;
+use crate::lambda::directory::DirectoryError;
 use crate::queue::logs::RunLog;
 use crate::queue::pool::{RunFuture, StopSignal};
+use crate::store::fault::{Backoff, is_transient};
 use crate::store::queue::{self, ClaimedRun};
 
 /// How a step ended, from the worker's side.
@@ -25,6 +27,10 @@ pub enum Ending {
     },
     /// Shutdown came before the Invoke went out: give the run back to the queue.
     Released,
+    /// A fault that passes (the database was away) came before the Invoke was marked as
+    /// sent: nothing went out, so the run goes back to the queue, its log saying why,
+    /// rather than failing for a reason that has nothing to do with the step.
+    Requeued(String),
     /// Another replica took the run over; this attempt must not write anything.
     LeaseLost,
 }
@@ -86,9 +92,12 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
     let ending = match serde_json::from_str::<Step>(&run.step) {
         Err(e) => Ending::failed("invalid_step", format!("the stored step cannot be read: {e}")),
         Ok(step) => match app.lambdas.for_project(&app.db, &app.master_key, &run.project).await {
+            Err(DirectoryError::Database { what, source }) if is_transient(&source) => {
+                Ending::Requeued(format!("the project's settings could not be read ({what}: {source})"))
+            }
             Err(why) => {
                 log.error(format!("cannot reach this project's Lambda: {why}"));
-                Ending::failed("configuration", why)
+                Ending::failed("configuration", why.to_string())
             }
             Ok(lambda) => {
                 let context = StepContext {
@@ -127,7 +136,7 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
                     .and_then(|e| serde_json::to_value(e).ok())
                     .map(crate::domain::json::storable),
             };
-            match app.writes.finish(finish).await {
+            match app.writes.finish(finish.clone()).await {
                 Ok(true) => {
                     crate::metrics::run_finished(status.as_str());
                     tracing::info!(
@@ -137,19 +146,75 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
                     );
                 }
                 Ok(false) => tracing::warn!("run was taken over by another worker; this attempt's result is dropped"),
-                Err(e) => tracing::error!(error = %e, "recording the end of a run failed; the rescuer will settle it"),
+                Err(e) => finish_without_result(&app, &log, finish, e).await,
             }
         }
         Ending::Released => {
             log.info("the service is shutting down before the Invoke went out: queued again for another worker");
-            log.flush().await;
-            if let Ok(true) = queue::release(&app.db, run.id, run.attempt).await {
-                let _ = crate::store::runs::notify_submitted(&app.db).await;
-            }
+            give_back(&app, &run, &log).await;
+        }
+        Ending::Requeued(why) => {
+            log.warn(format!(
+                "{why}; nothing was sent to Lambda: queued again (attempt {} counted)",
+                run.attempt
+            ));
+            tracing::warn!(why = %why, "the database was away before the Invoke went out; queued again");
+            give_back(&app, &run, &log).await;
         }
         Ending::LeaseLost => {
             log.flush().await;
             tracing::warn!("lease lost; another worker owns this run now");
         }
+    }
+}
+
+/// Gives a run whose Invoke never went out back to the queue, trying through transient
+/// faults: until the write lands the run stays in this worker's hands and its lease
+/// renewed, and if the lease is lost meanwhile, the rescuer queues it again all the same.
+async fn give_back(app: &AppState, run: &ClaimedRun, log: &RunLog) {
+    log.flush().await;
+    let mut backoff = Backoff::for_writes();
+    loop {
+        match queue::release(&app.db, run.id, run.attempt).await {
+            Ok(true) => {
+                let _ = crate::store::runs::notify_submitted(&app.db).await;
+                return;
+            }
+            Ok(false) => return,
+            Err(e) if is_transient(&e) => {
+                backoff.wait().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "giving a run back to the queue failed; the rescuer will once its lease expires");
+                return;
+            }
+        }
+    }
+}
+
+/// Postgres refused a finish for good (its result holds a value Postgres cannot store):
+/// the run still ends with the outcome Lambda gave, without the result, its log saying why.
+async fn finish_without_result(app: &AppState, log: &RunLog, finish: queue::Finish, refused: String) {
+    tracing::error!(error = %refused, "the run's result could not be stored; finishing it without");
+    log.error(format!(
+        "the result could not be stored ({refused}); the run ends without it"
+    ));
+    log.flush().await;
+    let error = RunError {
+        code: "result_not_stored".into(),
+        message: format!(
+            "the run {} but its result could not be stored: {refused}",
+            finish.status
+        ),
+    };
+    let bare = queue::Finish {
+        result: None,
+        error: serde_json::to_value(error).ok(),
+        ..finish
+    };
+    match app.writes.finish(bare).await {
+        Ok(true) => crate::metrics::run_finished(finish.status),
+        Ok(false) => tracing::warn!("run was taken over by another worker; this attempt's result is dropped"),
+        Err(e) => tracing::error!(error = %e, "finishing the run without its result failed too"),
     }
 }
