@@ -151,6 +151,8 @@ impl utoipa::Modify for RequestBodies {
             for field in required {
                 builder = builder.required(*field);
             }
+            // The handler refuses fields it does not know, as the derived schemas say.
+            builder = builder.additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
             Schema::Object(builder.build())
         };
         let mut new_token = OneOf::new();
