@@ -121,9 +121,10 @@ pub async fn run(
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     /// The name of the saved step the hook runs.
+    #[schema(pattern = "^[^\\u0000]*$")]
     pub step: String,
     /// When set, callers must sign their requests with it: at least 16 characters.
-    #[schema(min_length = 16)]
+    #[schema(min_length = 16, pattern = "^[^\\u0000]*$")]
     pub secret: Option<String>,
 }
 
