@@ -18,6 +18,12 @@ pub const RUNS_CHANNEL: &str = "lambda_steps_runs";
 /// The channel that wakes log readers: comma-separated run ids whose log or status moved.
 pub const LOGS_CHANNEL: &str = "lambda_steps_logs";
 
+/// The database answers a trivial statement (readiness).
+pub async fn ping(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {
+    sqlx::query!("SELECT 1 AS one").fetch_one(db).await?;
+    Ok(())
+}
+
 /// A JSON column read as text and parsed here, one row at a time: a value this service
 /// cannot read back (stored before the edge refused such values, or put there by hand)
 /// then spoils only its own row, never the statement that read a batch of them. Such a
