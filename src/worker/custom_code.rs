@@ -117,6 +117,7 @@ async fn create(
         _ = ctx.stop.token.cancelled() => return Err(stopped(ctx, "cancelled while the function was being created")),
     };
     if let Err(message) = created {
+        let message = message.to_string();
         ctx.log.error(message.clone());
         return Err(Ending::failed(RunErrorCode::LambdaError, message));
     }

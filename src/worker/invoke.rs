@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::{Ending, StepContext};
 use crate::domain::run::RunErrorCode;
 use crate::domain::step::{InvocationType, InvokeStep};
-use crate::lambda::full_log;
+use crate::lambda::full_log::{self, FullLogError};
 use crate::lambda::invoke::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
 use crate::lambda::outcome;
 use crate::queue::pool::StopReason;
@@ -212,10 +212,8 @@ async fn whole_log(
         .map(|f| f.name)
         .unwrap_or_else(|_| call.function_name.clone());
     let fetched = match request_id {
-        _ if !ctx.lambda.target.may_have_log_groups() => {
-            Err("the embedded engine keeps no log beyond the tail".to_string())
-        }
-        None => Err("Lambda gave no request id".to_string()),
+        _ if !ctx.lambda.target.may_have_log_groups() => Err(FullLogError::NoLogGroups),
+        None => Err(FullLogError::NoRequestId),
         // Five minutes of slack for clock skew between this host and AWS.
         Some(id) => full_log::fetch(&ctx.lambda.clients.logs, &function, id, sent_at_ms - 300_000).await,
     };
