@@ -96,11 +96,20 @@ impl RunError {
     }
 }
 
-/// Every code the service writes in a run's `error.code`. Stored inside the `runs.error`
-/// JSON document, so the SQL that writes one (cancel, the rescuer) spells it the same way.
+/// Why a run did not succeed:
+/// `function_error` (the function returned an error), `timed_out` (it ran past its
+/// timeout), `lambda_error` (Lambda refused the call, e.g. no such function),
+/// `throttled` (still throttled after every retry), `outcome_unknown` (the Invoke may
+/// have gone out but no answer came; never sent again), `cancelled`, `invalid_step` (the
+/// stored step cannot be read), `configuration` (a setting or key the project names
+/// cannot be used), `result_not_stored` (Postgres refused the result; the status is
+/// Lambda's), `database_error` (a write the step needed failed), `internal` (the service
+/// failed preparing the step), `unrecognized` (a stored code this version does not know).
 ///
-/// A stored code this version does not know (written by a newer version, or by hand) reads
-/// back as `unrecognized` with its message intact, so one such run never fails a list.
+/// Stored inside the `runs.error` JSON document, so the SQL that writes one (cancel, the
+/// rescuer) spells it the same way. A stored code this version does not know (written by
+/// a newer version, or by hand) reads back as `unrecognized` with its message intact, so
+/// one such run never fails a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunErrorCode {
