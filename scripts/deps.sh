@@ -72,14 +72,17 @@ ensure_sqlx_cli() {
 }
 
 # Fails when `.sqlx/` does not match the queries and the migrations: checks them against a
-# database migrated from scratch beside DATABASE_URL's (`lambda_steps_sqlx_check`).
+# database migrated from scratch beside DATABASE_URL's (`lambda_steps_sqlx_check_<pid>`, so
+# runs sharing a server do not meet), dropped afterwards.
 check_sqlx_data() {
-  local base="${DATABASE_URL%%\?*}" url
-  url="${base%/*}/lambda_steps_sqlx_check${DATABASE_URL#"$base"}"
-  sqlx database drop -y -f -D "$url" >/dev/null
+  local base="${DATABASE_URL%%\?*}" url status=0
+  url="${base%/*}/lambda_steps_sqlx_check_$$${DATABASE_URL#"$base"}"
+  sqlx database drop -y -D "$url" >/dev/null
   sqlx database create -D "$url"
   sqlx migrate run -D "$url" >/dev/null
-  DATABASE_URL="$url" cargo sqlx prepare --check -- --all-targets
+  DATABASE_URL="$url" cargo sqlx prepare --check -- --all-targets || status=$?
+  sqlx database drop -y -D "$url" >/dev/null
+  return "$status"
 }
 
 # Postgres for the service or the tests; exports DATABASE_URL (database $1) unless it is
