@@ -4,6 +4,9 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
+# The query data sqlx's macros read instead of a database (SQLX_OFFLINE in .cargo/config.toml).
+COPY .cargo .cargo
+COPY .sqlx .sqlx
 COPY src src
 COPY migrations migrations
 COPY benches benches

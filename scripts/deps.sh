@@ -59,6 +59,32 @@ ensure_rust_components() {
   fi
 }
 
+# sqlx-cli at the version of the sqlx in Cargo.lock, for `cargo sqlx prepare`: it refreshes
+# and checks `.sqlx/`, the query data the build reads instead of a database.
+ensure_sqlx_cli() {
+  local want
+  want="$(awk '$0 == "name = \"sqlx\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+  if [ "$(sqlx --version 2>/dev/null)" != "sqlx-cli $want" ]; then
+    echo "lambda-steps: installing sqlx-cli $want" >&2
+    cargo install sqlx-cli --version "$want" --no-default-features --features postgres,rustls --locked \
+      --target-dir "$CARGO_TARGET_DIR/sqlx-cli"
+  fi
+}
+
+# Fails when `.sqlx/` does not match the queries and the migrations: checks them against a
+# database migrated from scratch beside DATABASE_URL's (`lambda_steps_sqlx_check_<pid>`, so
+# runs sharing a server do not meet), dropped afterwards.
+check_sqlx_data() {
+  local base="${DATABASE_URL%%\?*}" url status=0
+  url="${base%/*}/lambda_steps_sqlx_check_$$${DATABASE_URL#"$base"}"
+  sqlx database drop -y -D "$url" >/dev/null
+  sqlx database create -D "$url"
+  sqlx migrate run -D "$url" >/dev/null
+  DATABASE_URL="$url" cargo sqlx prepare --check -- --all-targets || status=$?
+  sqlx database drop -y -D "$url" >/dev/null
+  return "$status"
+}
+
 # Postgres for the service or the tests; exports DATABASE_URL (database $1) unless it is
 # set. Tries a local server (socket as this user, then TCP as postgres), starts the
 # installed cluster if it is down, installs PostgreSQL if it is missing, and as a last

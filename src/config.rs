@@ -282,14 +282,22 @@ where
     A::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
+/// A number of days CloudWatch Logs does not accept as a retention.
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error(
+    "CloudWatch Logs keeps logs for one of {:?} days",
+    crate::lambda::log_group::RETENTION_DAYS
+)]
+struct NotARetention;
+
 /// A retention CloudWatch Logs accepts.
-fn retention_days(value: &str) -> Result<i32, String> {
+fn retention_days(value: &str) -> Result<i32, NotARetention> {
     let allowed = crate::lambda::log_group::RETENTION_DAYS;
     value
         .parse::<i32>()
         .ok()
         .filter(|days| allowed.contains(days))
-        .ok_or_else(|| format!("CloudWatch Logs keeps logs for one of {allowed:?} days"))
+        .ok_or(NotARetention)
 }
 
 #[cfg(test)]
@@ -297,7 +305,7 @@ mod tests {
     #[test]
     fn custom_code_log_days_must_be_a_cloudwatch_retention() {
         assert_eq!(super::retention_days("7"), Ok(7));
-        let refused = super::retention_days("2").unwrap_err();
+        let refused = super::retention_days("2").unwrap_err().to_string();
         assert!(
             refused.starts_with("CloudWatch Logs keeps logs for one of [1, 3, 5, 7"),
             "{refused}"

@@ -1,5 +1,23 @@
 //! The REST API's one error type: one status mapping, one body shape
 //! (`{"error": {"code", "message", "field"?}}`), and 5xx bodies that say nothing inside.
+//!
+//! # Error policy
+//!
+//! - **Each layer has its own errors**, small `thiserror` enums beside the code that fails
+//!   (`store`: `sqlx::Error`; `queue::batch::RunWriteError`; `lambda::create::CreateError`,
+//!   `lambda::full_log::FullLogError`, `lambda::directory::DirectoryError`...; the engine's
+//!   `StartError`, `CodeError`, `RuntimeUnavailable`; the engine's API its `LambdaError`).
+//!   No function returns `Result<_, String>`; a variant carries the values, its `#[error]`
+//!   the words.
+//! - **What reaches API callers** is only [`ApiError`]: handlers convert lower errors into
+//!   it with `?` (`From` impls below) or by choosing a variant. 4xx messages say what to
+//!   fix; `Internal` is opaque (`internal error; the service log has the details`), its
+//!   cause logged here; a database that is away is `Unavailable` (503 + `Retry-After`).
+//!   The embedded engine answers in AWS's error shapes instead (`engine::api::error`).
+//! - **What reaches a run** is a [`crate::domain::run::RunError`]: a
+//!   [`crate::domain::run::RunErrorCode`] (the closed list the spec shows) and a message
+//!   for people, made from the layer's error `Display`; the run's log says the same.
+//! - **Boot and the command line** use `anyhow`: the process prints the chain and exits.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -46,7 +46,7 @@ pub fn run_finished(status: &'static str) {
     metrics::counter!("lambda_steps_runs_finished_total", "status" => status).increment(1);
 }
 
-pub fn run_rescued(outcome: String) {
+pub fn run_rescued(outcome: &'static str) {
     metrics::counter!("lambda_steps_runs_rescued_total", "outcome" => outcome).increment(1);
 }
 

@@ -125,17 +125,20 @@ pub fn resolve(framework: &Framework, project: &BTreeMap<String, String>) -> BTr
         .collect()
 }
 
+/// Why a project setting is refused; the message shown for its field.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingRefused {
+    #[error("unknown setting; the names are {}", NAMES.iter().map(|n| format!("project.aws.{n}")).collect::<Vec<_>>().join(", "))]
+    UnknownName,
+    /// The setting's rule, in words.
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
 /// Checks one project setting before it is stored.
-pub fn validate(key: &str, value: &str) -> Result<(), String> {
+pub fn validate(key: &str, value: &str) -> Result<(), SettingRefused> {
     let Some(name) = key.strip_prefix("project.aws.").filter(|n| NAMES.contains(n)) else {
-        return Err(format!(
-            "unknown setting; the names are {}",
-            NAMES
-                .iter()
-                .map(|n| format!("project.aws.{n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        return Err(SettingRefused::UnknownName);
     };
     let ok = match name {
         "endpoint_url" => {
@@ -148,14 +151,12 @@ pub fn validate(key: &str, value: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(match name {
-            "endpoint_url" => "must be embedded, aws, or an http(s) URL".into(),
-            "secret_key_path" => {
-                "must be a key storage path (the secret itself is stored with PUT /v1/keys/{path})".into()
-            }
-            "access_key" => "must be an access key id (letters and digits)".into(),
-            _ => "must be a non-empty string".into(),
-        })
+        Err(SettingRefused::Invalid(match name {
+            "endpoint_url" => "must be embedded, aws, or an http(s) URL",
+            "secret_key_path" => "must be a key storage path (the secret itself is stored with PUT /v1/keys/{path})",
+            "access_key" => "must be an access key id (letters and digits)",
+            _ => "must be a non-empty string",
+        }))
     }
 }
 

@@ -111,7 +111,7 @@ pub async fn follow(client: &Client, id: &str, printer: &mut Printer) -> Result<
                         }
                         "end" => {
                             let run = client.run(id).await?;
-                            let view = RunView::read(&run).map_err(unreadable)?;
+                            let view = RunView::read(&run).map_err(|e| unreadable(e.to_string()))?;
                             return Ok((run, view));
                         }
                         _ => {}

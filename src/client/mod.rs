@@ -146,8 +146,8 @@ pub struct RunErrorView {
 }
 
 impl RunView {
-    pub fn read(run: &Value) -> Result<Self, String> {
-        serde_json::from_value(run.clone()).map_err(|e| format!("not a run: {e}"))
+    pub fn read(run: &Value) -> Result<Self, NotARun> {
+        serde_json::from_value(run.clone()).map_err(NotARun)
     }
 
     /// `None` while the run is not finished.
@@ -170,6 +170,11 @@ impl RunView {
         self.error.as_ref().map(|e| format!("{}: {}", e.code, e.message))
     }
 }
+
+/// The service answered something that does not read as a run.
+#[derive(Debug, thiserror::Error)]
+#[error("not a run: {0}")]
+pub struct NotARun(serde_json::Error);
 
 /// A page of `GET /v1/runs/{id}/logs`.
 #[derive(Debug, Deserialize)]
@@ -391,7 +396,10 @@ impl Client {
         &self,
         id: &str,
         after: i64,
-    ) -> Result<impl Stream<Item = Result<StreamEvent, String>> + use<>, Failure> {
+    ) -> Result<
+        impl Stream<Item = Result<StreamEvent, eventsource_stream::EventStreamError<reqwest::Error>>> + use<>,
+        Failure,
+    > {
         use eventsource_stream::Eventsource as _;
         let url = self.url(&["v1", "runs", id, "events"]);
         let mut request = self
@@ -403,12 +411,10 @@ impl Client {
         let response = request.send().await.map_err(|e| self.unreachable(e))?;
         let response = self.check(response).await?;
         Ok(response.bytes_stream().eventsource().map(|event| {
-            event
-                .map(|e| StreamEvent {
-                    event: e.event,
-                    data: e.data,
-                })
-                .map_err(|e| e.to_string())
+            event.map(|e| StreamEvent {
+                event: e.event,
+                data: e.data,
+            })
         }))
     }
 }

@@ -106,10 +106,15 @@ pub struct RunArgs {
     pub rundeck_data: bool,
 }
 
-fn key_value(raw: &str) -> Result<(String, String), String> {
+/// An `--env` value without `=`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not K=V")]
+struct NotKeyValue(String);
+
+fn key_value(raw: &str) -> Result<(String, String), NotKeyValue> {
     raw.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .ok_or_else(|| format!("{raw:?} is not K=V"))
+        .ok_or_else(|| NotKeyValue(raw.to_string()))
 }
 
 pub async fn main(args: RunArgs) -> Outcome {
@@ -156,7 +161,7 @@ async fn submit_and_follow(args: RunArgs) -> Result<Outcome, Failure> {
     };
     let view = RunView::read(&run).map_err(|why| Failure::Unreadable {
         url: client.base().to_string(),
-        why,
+        why: why.to_string(),
     })?;
     let mut printer = Printer::new(Mode::of(args.json, args.quiet));
     if args.no_follow {

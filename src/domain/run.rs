@@ -4,8 +4,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Where a run is in its life. `queued` and `running` are the only unfinished ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+///
+/// Stored in the text column `runs.status` under the same names (its CHECK constraint lists
+/// them); reading back any other value is an error, never a guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum RunStatus {
     Queued,
     Running,
@@ -44,6 +48,12 @@ impl RunStatus {
     }
 }
 
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What Lambda said about the invocation.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct RunResult {
@@ -70,12 +80,112 @@ pub struct FunctionErrorDetails {
     pub stack_trace: Vec<String>,
 }
 
-/// Why a run failed when it was not the function's own error.
+/// Why a run did not succeed: its code, and a message for people.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RunError {
-    /// snake_case: `function_error`, `timed_out`, `outcome_unknown`, `lambda_error`, `cancelled`...
-    pub code: String,
+    pub code: RunErrorCode,
     pub message: String,
+}
+
+impl RunError {
+    pub fn new(code: RunErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a run did not succeed:
+/// `function_error` (the function returned an error), `timed_out` (it ran past its
+/// timeout), `lambda_error` (Lambda refused the call, e.g. no such function),
+/// `throttled` (still throttled after every retry), `outcome_unknown` (the Invoke may
+/// have gone out but no answer came; never sent again), `cancelled`, `invalid_step` (the
+/// stored step cannot be read), `configuration` (a setting or key the project names
+/// cannot be used), `result_not_stored` (Postgres refused the result; the status is
+/// Lambda's), `database_error` (a write the step needed failed), `internal` (the service
+/// failed preparing the step), `unrecognized` (a stored code this version does not know).
+///
+/// Stored inside the `runs.error` JSON document, so the SQL that writes one (cancel, the
+/// rescuer) spells it the same way. A stored code this version does not know (written by
+/// a newer version, or by hand) reads back as `unrecognized` with its message intact, so
+/// one such run never fails a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunErrorCode {
+    /// The function ran and returned an error (`result.function_error` says which).
+    FunctionError,
+    /// The function ran past its timeout.
+    TimedOut,
+    /// Lambda refused the call (no such function, no permission, a bad parameter...).
+    LambdaError,
+    /// Lambda still throttled the call after every retry.
+    Throttled,
+    /// The Invoke may have been sent but its answer never came (the connection broke, the
+    /// wait ran out, the worker stopped): it is not sent again.
+    OutcomeUnknown,
+    /// Cancelled before it started, or its worker stopped it on request.
+    Cancelled,
+    /// Its stored step cannot be read.
+    InvalidStep,
+    /// A setting or key the project names cannot be used; the message names it.
+    Configuration,
+    /// Postgres refused the result for good; the status is Lambda's, the result is dropped.
+    ResultNotStored,
+    /// A database write the step needed failed (e.g. recording the created function's name).
+    DatabaseError,
+    /// The service itself failed preparing the step (e.g. zipping the code).
+    Internal,
+    /// A stored code this version does not know; read back, never written.
+    #[serde(other)]
+    Unrecognized,
+}
+
+impl RunErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FunctionError => "function_error",
+            Self::TimedOut => "timed_out",
+            Self::LambdaError => "lambda_error",
+            Self::Throttled => "throttled",
+            Self::OutcomeUnknown => "outcome_unknown",
+            Self::Cancelled => "cancelled",
+            Self::InvalidStep => "invalid_step",
+            Self::Configuration => "configuration",
+            Self::ResultNotStored => "result_not_stored",
+            Self::DatabaseError => "database_error",
+            Self::Internal => "internal",
+            Self::Unrecognized => "unrecognized",
+        }
+    }
+}
+
+impl std::fmt::Display for RunErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The level of a run's log line; stored in `run_logs.level` under the same names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
 }
 
 /// A step run as the API shows it.
@@ -92,4 +202,40 @@ pub struct Run {
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     pub result: Option<RunResult>,
     pub error: Option<RunError>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_read_back_and_an_unknown_one_does_not_fail() {
+        let known: RunError = serde_json::from_str(r#"{"code": "outcome_unknown", "message": "m"}"#).unwrap();
+        assert_eq!(known.code, RunErrorCode::OutcomeUnknown);
+        assert_eq!(serde_json::to_value(known.code).unwrap(), "outcome_unknown");
+        let unknown: RunError = serde_json::from_str(r#"{"code": "from_the_future", "message": "m"}"#).unwrap();
+        assert_eq!(unknown.code, RunErrorCode::Unrecognized);
+        assert_eq!(unknown.message, "m");
+    }
+
+    #[test]
+    fn error_code_names_match_serde() {
+        use RunErrorCode::*;
+        for code in [
+            FunctionError,
+            TimedOut,
+            LambdaError,
+            Throttled,
+            OutcomeUnknown,
+            Cancelled,
+            InvalidStep,
+            Configuration,
+            ResultNotStored,
+            DatabaseError,
+            Internal,
+            Unrecognized,
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
 }

@@ -26,7 +26,7 @@ impl CodeCache {
     }
 
     /// The directory holding `zip`'s files, extracting it on first use.
-    pub async fn unpacked(&self, zip: &Path) -> Result<PathBuf, String> {
+    pub async fn unpacked(&self, zip: &Path) -> Result<PathBuf, CodeError> {
         let key = zip
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
@@ -53,19 +53,34 @@ impl CodeCache {
         );
         tokio::task::spawn_blocking(move || extract(&zip, &staging).and_then(|()| rename(&staging, &target)))
             .await
-            .map_err(|e| e.to_string())??;
+            .map_err(CodeError::Task)??;
         Ok(dir)
     }
 }
 
-fn rename(from: &Path, to: &Path) -> Result<(), String> {
-    std::fs::rename(from, to).map_err(|e| format!("moving code into place: {e}"))
+/// Why a function's code could not be unpacked.
+#[derive(Debug, thiserror::Error)]
+pub enum CodeError {
+    #[error("unpacking function code ({what}): {detail}")]
+    Unpack { what: &'static str, detail: String },
+    #[error("moving code into place: {0}")]
+    Move(std::io::Error),
+    /// The blocking task that extracts it panicked or was cancelled.
+    #[error("{0}")]
+    Task(tokio::task::JoinError),
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), CodeError> {
+    std::fs::rename(from, to).map_err(CodeError::Move)
 }
 
 /// Extracts a zip with world-readable modes, keeping the executable bit; refuses paths
 /// that would land outside the target.
-fn extract(zip: &Path, target: &Path) -> Result<(), String> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| format!("unpacking function code ({what}): {e}");
+fn extract(zip: &Path, target: &Path) -> Result<(), CodeError> {
+    let fail = |what: &'static str, e: &dyn std::fmt::Display| CodeError::Unpack {
+        what,
+        detail: e.to_string(),
+    };
     let _ = std::fs::remove_dir_all(target);
     std::fs::create_dir_all(target).map_err(|e| fail("creating directory", &e))?;
     let file = std::fs::File::open(zip).map_err(|e| fail("opening zip", &e))?;

@@ -59,15 +59,15 @@ pub struct ExecutionEnvironment {
 
 impl ExecutionEnvironment {
     /// Starts the runtime process; it initialises while the first invocation waits.
-    pub async fn start(spec: EnvironmentSpec<'_>) -> Result<Self, String> {
+    pub async fn start(spec: EnvironmentSpec<'_>) -> Result<Self, StartError> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let tmp_dir = spec.work_dir.join(&id);
-        make_private_dir(&tmp_dir, spec.sandbox.user).map_err(|e| format!("creating environment directory: {e}"))?;
+        make_private_dir(&tmp_dir, spec.sandbox.user).map_err(io("creating environment directory"))?;
 
         // Isolated sandboxes get their Runtime API inside their own network namespace,
         // bound once the sandbox exists; the others get a host loopback port now.
         let gate = match spec.sandbox.isolate_network {
-            true => Some(NetworkGate::new().map_err(|e| format!("creating sandbox pipes: {e}"))?),
+            true => Some(NetworkGate::new().map_err(io("creating sandbox pipes"))?),
             false => None,
         };
         let (host_listener, runtime_api) = match gate {
@@ -75,8 +75,8 @@ impl ExecutionEnvironment {
             None => {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
-                    .map_err(|e| format!("binding the Runtime API: {e}"))?;
-                let address = listener.local_addr().map_err(|e| e.to_string())?;
+                    .map_err(io("binding the Runtime API"))?;
+                let address = listener.local_addr()?;
                 (Some(listener), address.to_string())
             }
         };
@@ -101,8 +101,8 @@ impl ExecutionEnvironment {
         );
         let (program, args) = command_line(&spec, &task_root, &runtime_dir)?;
 
-        let (reader, writer) = std::io::pipe().map_err(|e| format!("creating output pipe: {e}"))?;
-        let writer_err = writer.try_clone().map_err(|e| e.to_string())?;
+        let (reader, writer) = std::io::pipe().map_err(io("creating output pipe"))?;
+        let writer_err = writer.try_clone()?;
         let mut command = spec
             .sandbox
             .command(&mounts, &program, &args, &env, spec.limits, gate.as_ref());
@@ -110,12 +110,13 @@ impl ExecutionEnvironment {
             .stdin(std::process::Stdio::null())
             .stdout(writer)
             .stderr(writer_err);
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("starting runtime {}: {e}", program.display()))?;
+        let mut child = command.spawn().map_err(|source| StartError::Io {
+            what: format!("starting runtime {}", program.display()),
+            source,
+        })?;
         let pid = child.id().map(|p| p as i32).unwrap_or(0);
         let receiver = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
-            .map_err(|e| format!("reading runtime output: {e}"))?;
+            .map_err(io("reading runtime output"))?;
         let output = OutputCapture::start(receiver);
 
         let (exit_tx, exited) = watch::channel(None);
@@ -132,7 +133,7 @@ impl ExecutionEnvironment {
             (Some(listener), _) => listener,
             (None, Some(gate)) => gate.open().await.map_err(|e| {
                 kill_group(pid);
-                format!("opening the Runtime API inside the sandbox: {e}")
+                io("opening the Runtime API inside the sandbox")(e)
             })?,
             (None, None) => unreachable!("either a host listener or a gate"),
         };
@@ -295,21 +296,46 @@ fn make_private_dir(dir: &Path, owner: Option<(u32, u32)>) -> std::io::Result<()
     Ok(())
 }
 
+/// Why an execution environment could not start; the function's error message
+/// (`Runtime.InvalidEntrypoint`), as in Lambda.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A system call the start needs failed: what it was for, and why.
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error(transparent)]
+    Os(#[from] std::io::Error),
+    /// A `provided` runtime whose code has no `bootstrap` (the path as the sandbox sees it).
+    #[error("Couldn't find valid bootstrap(s): [{}/bootstrap]", .0.display())]
+    NoBootstrap(PathBuf),
+    #[error("no interpreter")]
+    NoInterpreter,
+    #[error(transparent)]
+    Runtime(#[from] super::runtimes::RuntimeUnavailable),
+    #[error(transparent)]
+    Code(#[from] super::code::CodeError),
+}
+
+/// Names what a failed system call was for.
+fn io(what: &'static str) -> impl Fn(std::io::Error) -> StartError {
+    move |source| StartError::Io {
+        what: what.to_string(),
+        source,
+    }
+}
+
 fn command_line(
     spec: &EnvironmentSpec,
     task_root: &Path,
     runtime_dir: &Path,
-) -> Result<(PathBuf, Vec<OsString>), String> {
+) -> Result<(PathBuf, Vec<OsString>), StartError> {
     let Some((bootstrap, _)) = spec.language.bootstrap() else {
         if !spec.code_dir.join("bootstrap").is_file() {
-            return Err(format!(
-                "Couldn't find valid bootstrap(s): [{}/bootstrap]",
-                task_root.display()
-            ));
+            return Err(StartError::NoBootstrap(task_root.to_path_buf()));
         }
         return Ok((task_root.join("bootstrap"), Vec::new()));
     };
-    let interpreter = spec.interpreter.ok_or("no interpreter")?.to_path_buf();
+    let interpreter = spec.interpreter.ok_or(StartError::NoInterpreter)?.to_path_buf();
     let mut args: Vec<OsString> = Vec::new();
     if spec.language == Language::Node {
         // What AWS gives the V8 heap of a function of this size.

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::Engine;
 use super::api::error::{ApiResult, LambdaError};
-use super::environment::{Ending, EnvironmentSpec, ExecutionEnvironment};
+use super::environment::{Ending, EnvironmentSpec, ExecutionEnvironment, StartError};
 use super::model::{FunctionRef, FunctionVersion};
 use super::runtime_api::{InvocationRequest, MAX_RESPONSE_BYTES, RuntimeReply};
 use super::runtimes::Language;
@@ -163,7 +163,8 @@ impl Engine {
         if cold_start.is_some() {
             match self.start_environment(name, version).await {
                 Ok(environment) => lease.hold(environment),
-                Err(message) => {
+                Err(why) => {
+                    let message = why.to_string();
                     lease.release(false);
                     let kind = "Runtime.InvalidEntrypoint";
                     let log = vec![
@@ -222,8 +223,13 @@ impl Engine {
         })
     }
 
-    async fn start_environment(&self, name: &str, version: &FunctionVersion) -> Result<ExecutionEnvironment, String> {
-        let language = Language::of(&version.runtime).ok_or_else(|| format!("unknown runtime {}", version.runtime))?;
+    async fn start_environment(
+        &self,
+        name: &str,
+        version: &FunctionVersion,
+    ) -> Result<ExecutionEnvironment, StartError> {
+        let language = Language::of(&version.runtime)
+            .ok_or_else(|| super::runtimes::RuntimeUnavailable::Unknown(version.runtime.clone()))?;
         let interpreter = self.interpreters.for_language(language)?;
         let code_dir = self.code.unpacked(&self.store.code_path(version)).await?;
         ExecutionEnvironment::start(EnvironmentSpec {

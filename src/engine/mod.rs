@@ -177,8 +177,9 @@ impl Engine {
     }
 
     /// Checks that this host can run a runtime; the error names what to install.
-    pub fn check_runtime(&self, runtime: &str) -> Result<Language, String> {
-        let language = Language::of(runtime).ok_or_else(|| format!("unknown runtime {runtime}"))?;
+    pub fn check_runtime(&self, runtime: &str) -> Result<Language, runtimes::RuntimeUnavailable> {
+        let language =
+            Language::of(runtime).ok_or_else(|| runtimes::RuntimeUnavailable::Unknown(runtime.to_string()))?;
         self.interpreters.for_language(language)?;
         Ok(language)
     }

@@ -96,7 +96,7 @@ impl Interpreters {
     }
 
     /// The interpreter of a language, or an error naming what to install.
-    pub fn for_language(&self, language: Language) -> Result<Option<&Path>, String> {
+    pub fn for_language(&self, language: Language) -> Result<Option<&Path>, RuntimeUnavailable> {
         let found = match language {
             Language::Python => &self.python,
             Language::Node => &self.node,
@@ -107,12 +107,24 @@ impl Interpreters {
             Some(path) => Ok(Some(path.as_path())),
             None => {
                 let (command, install) = language.interpreter().expect("interpreted language");
-                Err(format!(
-                    "The embedded Lambda engine cannot find `{command}` on this host to run this runtime: install {install}, or set its path in the engine settings"
-                ))
+                Err(RuntimeUnavailable::NoInterpreter { command, install })
             }
         }
     }
+}
+
+/// Why this host cannot run a runtime; the message names what to install.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeUnavailable {
+    #[error("unknown runtime {0}")]
+    Unknown(String),
+    #[error(
+        "The embedded Lambda engine cannot find `{command}` on this host to run this runtime: install {install}, or set its path in the engine settings"
+    )]
+    NoInterpreter {
+        command: &'static str,
+        install: &'static str,
+    },
 }
 
 fn find_command(name: &str) -> Option<PathBuf> {
@@ -147,7 +159,7 @@ mod tests {
     #[test]
     fn a_missing_interpreter_names_what_to_install() {
         let none = Interpreters::default();
-        let err = none.for_language(Language::Ruby).unwrap_err();
+        let err = none.for_language(Language::Ruby).unwrap_err().to_string();
         assert!(err.contains("apt-get install ruby"), "{err}");
     }
 }

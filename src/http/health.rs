@@ -25,7 +25,7 @@ const READY_WITHIN: Duration = Duration::from_millis(900);
     responses((status = 200, description = "ready: `{\"status\": \"ready\"}`", body = Object),
         (status = 503, description = "not ready: `{\"status\": \"unavailable\", \"reason\": ...}` when the database does not answer within a second", body = Object)))]
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
-    let checked = tokio::time::timeout(READY_WITHIN, sqlx::query("SELECT 1").execute(&app.db)).await;
+    let checked = tokio::time::timeout(READY_WITHIN, crate::store::ping(&app.db)).await;
     let reason = match checked {
         Ok(Ok(_)) => return (StatusCode::OK, axum::Json(serde_json::json!({"status": "ready"}))),
         Ok(Err(e)) => {
@@ -59,9 +59,7 @@ pub async fn metrics(
     caller: crate::domain::access::Caller,
 ) -> crate::error::ApiResult<impl IntoResponse> {
     super::auth::require_admin(&caller)?;
-    let depth: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE status = 'queued'")
-        .fetch_one(&app.db)
-        .await?;
+    let depth = crate::store::runs::queued_count(&app.db).await?;
     crate::metrics::queue_depth(depth);
     Ok((
         [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],

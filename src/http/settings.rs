@@ -49,9 +49,9 @@ pub async fn put(
     let mut values = BTreeMap::new();
     for (key, value) in body {
         let Some(value) = value else { continue };
-        validate(&key, &value).map_err(|message| ApiError::InvalidField {
+        validate(&key, &value).map_err(|refused| ApiError::InvalidField {
             field: key.clone(),
-            message,
+            message: refused.to_string(),
         })?;
         values.insert(key, value);
     }

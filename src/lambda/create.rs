@@ -35,6 +35,20 @@ impl Default for CreateWaits {
     }
 }
 
+/// Why a function could not be created and made Active; the run's message.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum CreateError {
+    /// CreateFunction failed for a reason other than a role still propagating.
+    #[error("CreateFunction failed: {0}")]
+    Refused(String),
+    #[error(
+        "Lambda still cannot assume {role} after {waited_seconds} s: its trust policy may not let lambda.amazonaws.com assume it, or these credentials lack iam:PassRole on it"
+    )]
+    RoleNotAssumable { role: String, waited_seconds: u64 },
+    #[error("the function did not become Active: {0}")]
+    NotActive(String),
+}
+
 /// Creates the function and returns once it is Active; the error is the run's message.
 /// `notice` gets the lines worth showing in the run's log while waiting.
 pub async fn create_function(
@@ -42,7 +56,7 @@ pub async fn create_function(
     request: CreateFunctionFluentBuilder,
     waits: CreateWaits,
     notice: &(dyn Fn(String) + Send + Sync),
-) -> Result<(), String> {
+) -> Result<(), CreateError> {
     let name = request.get_function_name().clone().unwrap_or_default();
     let role = request.get_role().clone().unwrap_or_default();
     let waiting_since = Instant::now();
@@ -53,13 +67,13 @@ pub async fn create_function(
             Err(error) => DisplayErrorContext(&error).to_string(),
         };
         if !is_propagation_error(&error) {
-            return Err(format!("CreateFunction failed: {error}"));
+            return Err(CreateError::Refused(error));
         }
         if waiting_since.elapsed() >= waits.role_propagation {
-            return Err(format!(
-                "Lambda still cannot assume {role} after {} s: its trust policy may not let lambda.amazonaws.com assume it, or these credentials lack iam:PassRole on it",
-                waiting_since.elapsed().as_secs()
-            ));
+            return Err(CreateError::RoleNotAssumable {
+                role,
+                waited_seconds: waiting_since.elapsed().as_secs(),
+            });
         }
         if delay == waits.first_backoff {
             notice(format!("waiting for the role {role} to propagate"));
@@ -75,7 +89,7 @@ pub async fn create_function(
             .function_name(&name)
             .wait(waits.active)
             .await
-            .map_err(|e| format!("the function did not become Active: {}", DisplayErrorContext(&e)))?;
+            .map_err(|e| CreateError::NotActive(DisplayErrorContext(&e).to_string()))?;
     }
     Ok(())
 }
@@ -108,7 +122,7 @@ mod tests {
             .build()
     }
 
-    async fn create(control: &Lambda, waits: CreateWaits) -> (Result<(), String>, Vec<String>) {
+    async fn create(control: &Lambda, waits: CreateWaits) -> (Result<(), CreateError>, Vec<String>) {
         let notices = Mutex::new(Vec::new());
         let notice = |line: String| notices.lock().unwrap().push(line);
         let request = control
@@ -155,7 +169,7 @@ mod tests {
             .build();
         let clients = clients(&[&create_rule]).await;
         let (created, notices) = create(&clients.control, CreateWaits::default()).await;
-        let error = created.unwrap_err();
+        let error = created.unwrap_err().to_string();
         assert!(
             error.contains("trust policy") && error.contains("iam:PassRole"),
             "{error}"
@@ -171,6 +185,11 @@ mod tests {
         let get_rule = mock!(Lambda::get_function).then_output(|| with_state(State::Failed));
         let clients = clients(&[&create_rule, &get_rule]).await;
         let (created, _) = create(&clients.control, CreateWaits::default()).await;
-        assert!(created.unwrap_err().starts_with("the function did not become Active"));
+        assert!(
+            created
+                .unwrap_err()
+                .to_string()
+                .starts_with("the function did not become Active")
+        );
     }
 }

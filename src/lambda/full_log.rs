@@ -5,9 +5,22 @@
 
 use std::time::{Duration, Instant};
 
-use super::log_group::describe;
+use super::log_group::{LogsCallError, describe};
 
 const ARRIVAL: Duration = Duration::from_secs(15);
+
+/// Why the whole log could not be had; said in the run's log.
+#[derive(Debug, thiserror::Error)]
+pub enum FullLogError {
+    #[error(transparent)]
+    Call(#[from] LogsCallError),
+    #[error("this request's log did not reach {group} within {seconds} s")]
+    NotArrived { group: String, seconds: u64 },
+    #[error("the embedded engine keeps no log beyond the tail")]
+    NoLogGroups,
+    #[error("Lambda gave no request id")]
+    NoRequestId,
+}
 
 /// The invocation's log lines, START to REPORT; the error says why they could not be read.
 pub async fn fetch(
@@ -15,7 +28,7 @@ pub async fn fetch(
     function: &str,
     request_id: &str,
     since_epoch_ms: i64,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, FullLogError> {
     let group = format!("/aws/lambda/{function}");
     let start_marker = format!("START RequestId: {request_id}");
     let report_marker = format!("REPORT RequestId: {request_id}");
@@ -45,10 +58,10 @@ pub async fn fetch(
             );
         }
         if waited.elapsed() > ARRIVAL {
-            return Err(format!(
-                "this request's log did not reach {group} within {} s",
-                ARRIVAL.as_secs()
-            ));
+            return Err(FullLogError::NotArrived {
+                group,
+                seconds: ARRIVAL.as_secs(),
+            });
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
@@ -153,7 +166,7 @@ mod tests {
             )
         });
         let clients = clients(&[&denied]).await;
-        let error = fetch(&clients.logs, "step", REQUEST, 0).await.unwrap_err();
+        let error = fetch(&clients.logs, "step", REQUEST, 0).await.unwrap_err().to_string();
         assert!(
             error.starts_with("FilterLogEvents: AccessDeniedException: User is not authorized"),
             "{error}"

@@ -14,12 +14,14 @@ use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
 use aws_sdk_lambda::primitives::Blob;
 use rand::Rng;
 
+use crate::domain::step::InvocationType;
+
 /// One Invoke call's parameters.
 #[derive(Debug, Clone)]
 pub struct InvokeCall {
     pub function_name: String,
     pub qualifier: Option<String>,
-    pub invocation_type: &'static str,
+    pub invocation_type: InvocationType,
     pub payload: Vec<u8>,
     pub client_context_base64: Option<String>,
     /// How long to wait for the answer: the function's own timeout plus a margin.
@@ -70,7 +72,7 @@ pub async fn invoke_at_most_once(
             .invoke()
             .function_name(&call.function_name)
             .set_qualifier(call.qualifier.clone())
-            .invocation_type(call.invocation_type.into())
+            .invocation_type(call.invocation_type.as_str().into())
             .log_type(aws_sdk_lambda::types::LogType::Tail)
             .set_client_context(call.client_context_base64.clone())
             .payload(Blob::new(call.payload.clone()))
@@ -222,7 +224,7 @@ mod tests {
         InvokeCall {
             function_name: "step".into(),
             qualifier: None,
-            invocation_type: "RequestResponse",
+            invocation_type: InvocationType::RequestResponse,
             payload: b"{}".to_vec(),
             client_context_base64: None,
             timeout: Duration::from_secs(60),

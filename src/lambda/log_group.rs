@@ -20,7 +20,7 @@ pub fn name_of(function: &str) -> String {
 }
 
 /// Creates the function's log group (or finds it) and sets its retention.
-pub async fn prepare(logs: &Client, function: &str, retention_days: i32) -> Result<(), String> {
+pub async fn prepare(logs: &Client, function: &str, retention_days: i32) -> Result<(), LogsCallError> {
     let group = name_of(function);
     match logs.create_log_group().log_group_name(&group).send().await {
         Ok(_) => {}
@@ -45,7 +45,7 @@ pub async fn sweep(
     prefix: &str,
     age: Duration,
     abandoned: &(dyn Fn(&str) -> bool + Send + Sync),
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, LogsCallError> {
     let cutoff = chrono::Utc::now().timestamp_millis() - age.as_millis() as i64;
     let mut deleted = Vec::new();
     let mut pages = logs
@@ -73,19 +73,28 @@ pub async fn sweep(
     Ok(deleted)
 }
 
-/// A CloudWatch Logs error as one line: the call, the error code and its message.
+/// A CloudWatch Logs call that failed; shown as one line: the call, the error code and
+/// its message (or the SDK's description when the service did not answer).
+#[derive(Debug, thiserror::Error)]
+#[error("{call}: {detail}")]
+pub struct LogsCallError {
+    pub call: &'static str,
+    pub detail: String,
+}
+
 pub(super) fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    call: &str,
+    call: &'static str,
     error: &aws_sdk_cloudwatchlogs::error::SdkError<E, R>,
-) -> String {
-    match error.as_service_error() {
+) -> LogsCallError {
+    let detail = match error.as_service_error() {
         Some(service) => format!(
-            "{call}: {}: {}",
+            "{}: {}",
             service.code().unwrap_or("Error"),
             service.message().unwrap_or_default()
         ),
-        None => format!("{call}: {}", DisplayErrorContext(error)),
-    }
+        None => DisplayErrorContext(error).to_string(),
+    };
+    LogsCallError { call, detail }
 }
 
 #[cfg(test)]

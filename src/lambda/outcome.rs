@@ -5,7 +5,8 @@ use aws_sdk_lambda::operation::RequestId;
 use aws_sdk_lambda::operation::invoke::InvokeOutput;
 use base64::Engine as _;
 
-use crate::domain::run::{FunctionErrorDetails, RunError, RunResult, RunStatus};
+use crate::domain::run::{FunctionErrorDetails, LogLevel, RunError, RunErrorCode, RunResult, RunStatus};
+use crate::domain::step::InvocationType;
 
 /// A finished invocation, ready to record.
 #[derive(Debug)]
@@ -16,11 +17,11 @@ pub struct Outcome {
     /// What the function printed, as Lambda's 4 KB tail has it.
     pub function_log: Vec<String>,
     /// The service's lines after it: the result, or the function's error.
-    pub log: Vec<(&'static str, String)>,
+    pub log: Vec<(LogLevel, String)>,
 }
 
 /// Reads an Invoke answer the way a user wants to see it.
-pub fn from_output(output: &InvokeOutput, invocation_type: &str) -> Outcome {
+pub fn from_output(output: &InvokeOutput, invocation_type: InvocationType) -> Outcome {
     let mut log = Vec::new();
     let tail = output
         .log_result()
@@ -53,9 +54,9 @@ pub fn from_output(output: &InvokeOutput, invocation_type: &str) -> Outcome {
     };
 
     let (status, error) = match (invocation_type, &error_details) {
-        ("Event", _) => {
+        (InvocationType::Event, _) => {
             log.push((
-                "info",
+                LogLevel::Info,
                 format!(
                     "Lambda accepted the event ({}); that says it is queued, not that the function ran or succeeded",
                     output.status_code()
@@ -63,44 +64,38 @@ pub fn from_output(output: &InvokeOutput, invocation_type: &str) -> Outcome {
             ));
             (RunStatus::Succeeded, None)
         }
-        ("DryRun", _) => {
+        (InvocationType::DryRun, _) => {
             log.push((
-                "info",
+                LogLevel::Info,
                 "DryRun: the parameters and permissions are valid; the function did not run".into(),
             ));
             (RunStatus::Succeeded, None)
         }
         (_, None) => {
             if let Some(payload) = &payload {
-                log.push(("info", "result:".into()));
+                log.push((LogLevel::Info, "result:".into()));
                 let pretty = serde_json::to_string_pretty(payload).unwrap_or_default();
-                log.extend(pretty.lines().map(|l| ("info", l.to_string())));
+                log.extend(pretty.lines().map(|l| (LogLevel::Info, l.to_string())));
             }
             (RunStatus::Succeeded, None)
         }
         (_, Some(details)) => {
             let kind = details.kind.clone().unwrap_or_else(|| "Unknown".into());
             let message = details.message.clone().unwrap_or_default();
-            log.push(("error", format!("the function failed: {kind}: {message}")));
+            log.push((LogLevel::Error, format!("the function failed: {kind}: {message}")));
             log.extend(
                 details
                     .stack_trace
                     .iter()
-                    .map(|frame| ("error", frame.trim_end().to_string())),
+                    .map(|frame| (LogLevel::Error, frame.trim_end().to_string())),
             );
             let timed_out = kind == "Sandbox.Timedout" || message.contains("Task timed out after");
             let (status, code) = if timed_out {
-                (RunStatus::TimedOut, "timed_out")
+                (RunStatus::TimedOut, RunErrorCode::TimedOut)
             } else {
-                (RunStatus::Failed, "function_error")
+                (RunStatus::Failed, RunErrorCode::FunctionError)
             };
-            (
-                status,
-                Some(RunError {
-                    code: code.into(),
-                    message: format!("{kind}: {message}"),
-                }),
-            )
+            (status, Some(RunError::new(code, format!("{kind}: {message}"))))
         }
     };
     if result.function_error.is_none() {
@@ -161,7 +156,7 @@ mod tests {
     #[test]
     fn a_success_logs_the_tail_and_the_pretty_result() {
         let tail = "START RequestId: r Version: $LATEST\nhi\nEND RequestId: r\nREPORT RequestId: r\tDuration: 3.21 ms\tBilled Duration: 4 ms\t\n";
-        let out = from_output(&output(r#"{"ok":true}"#, None, tail), "RequestResponse");
+        let out = from_output(&output(r#"{"ok":true}"#, None, tail), InvocationType::RequestResponse);
         assert_eq!(out.status, RunStatus::Succeeded);
         assert_eq!(out.result.duration_ms, Some(4));
         assert!(!out.result.log_tail_truncated);
@@ -178,10 +173,10 @@ mod tests {
                 Some("Unhandled"),
                 "x",
             ),
-            "RequestResponse",
+            InvocationType::RequestResponse,
         );
         assert_eq!(failed.status, RunStatus::Failed);
-        assert_eq!(failed.error.as_ref().unwrap().code, "function_error");
+        assert_eq!(failed.error.as_ref().unwrap().code, RunErrorCode::FunctionError);
         assert_eq!(failed.result.error.as_ref().unwrap().stack_trace, ["  File x"]);
         assert!(failed.result.log_tail_truncated, "a tail not starting at START was cut");
         let timed_out = from_output(
@@ -190,7 +185,7 @@ mod tests {
                 Some("Unhandled"),
                 "",
             ),
-            "RequestResponse",
+            InvocationType::RequestResponse,
         );
         assert_eq!(timed_out.status, RunStatus::TimedOut);
     }

@@ -10,10 +10,13 @@ const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Al
 const BASIC_EXECUTION: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
 
 /// Why no role could be had.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum RoleError {
     /// The endpoint serves no IAM at all (a Lambda-only endpoint, which takes any role).
+    #[error("IAM did not answer")]
     NoIam,
+    /// IAM answered with an error: what was asked and what it said.
+    #[error("{0}")]
     Failed(String),
 }
 

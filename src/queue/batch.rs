@@ -12,6 +12,7 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
@@ -22,7 +23,18 @@ use crate::store::queue::{self, Finish};
 
 const MAX_BATCH: usize = 1000;
 
-type Reply = oneshot::Sender<Result<bool, String>>;
+type Reply = oneshot::Sender<Result<bool, RunWriteError>>;
+
+/// Why a mark or a finish did not land (transient faults are waited through, never this).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RunWriteError {
+    /// Postgres refused this write for good (e.g. a value it cannot store).
+    #[error("{0}")]
+    Refused(Arc<sqlx::Error>),
+    /// The writer task is gone (the service is stopping).
+    #[error("the writer stopped")]
+    WriterStopped,
+}
 
 /// Where runs ask for their Invoke to be marked sent, and for their finish.
 #[derive(Clone)]
@@ -43,22 +55,22 @@ impl RunWrites {
 
     /// Marks a run's Invoke as about to be sent; false when the attempt lost its lease.
     /// Waits through transient faults; an error means Postgres refused the write for good.
-    pub async fn mark_invoke_sent(&self, id: Uuid, attempt: i32) -> Result<bool, String> {
+    pub async fn mark_invoke_sent(&self, id: Uuid, attempt: i32) -> Result<bool, RunWriteError> {
         let (reply, answer) = oneshot::channel();
         self.marks
             .send(((id, attempt), reply))
-            .map_err(|_| "the writer stopped".to_string())?;
-        answer.await.map_err(|_| "the writer stopped".to_string())?
+            .map_err(|_| RunWriteError::WriterStopped)?;
+        answer.await.map_err(|_| RunWriteError::WriterStopped)?
     }
 
     /// Finishes a run; false when the attempt lost its lease. Waits through transient
     /// faults; an error means Postgres refused this finish for good (a value it cannot store).
-    pub async fn finish(&self, finish: Finish) -> Result<bool, String> {
+    pub async fn finish(&self, finish: Finish) -> Result<bool, RunWriteError> {
         let (reply, answer) = oneshot::channel();
         self.finishes
             .send((finish, reply))
-            .map_err(|_| "the writer stopped".to_string())?;
-        answer.await.map_err(|_| "the writer stopped".to_string())?
+            .map_err(|_| RunWriteError::WriterStopped)?;
+        answer.await.map_err(|_| RunWriteError::WriterStopped)?
     }
 }
 
@@ -119,9 +131,9 @@ where
     match retry_transient(what, items.len(), || write(items.clone())).await {
         Ok(written) => answer(batch, &written.into_iter().collect(), id_of),
         Err(e) if batch.len() == 1 => {
-            let message = e.to_string();
+            let refused = RunWriteError::Refused(Arc::new(e));
             for (_, reply) in batch {
-                let _ = reply.send(Err(message.clone()));
+                let _ = reply.send(Err(refused.clone()));
             }
         }
         Err(e) => {
@@ -131,7 +143,7 @@ where
                 let _ = reply.send(
                     outcome
                         .map(|written| written.contains(&id_of(&item)))
-                        .map_err(|e| e.to_string()),
+                        .map_err(|e| RunWriteError::Refused(Arc::new(e))),
                 );
             }
         }

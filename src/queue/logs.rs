@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::domain::run::LogLevel;
 use crate::store::fault::{Backoff, is_transient};
 use crate::store::logs::{NewLogLine, insert_batch};
 use crate::store::runs::notify_logs;
@@ -57,7 +58,7 @@ pub struct RunLog {
 }
 
 impl RunLog {
-    pub fn line(&self, level: &'static str, message: impl Into<String>) {
+    pub fn line(&self, level: LogLevel, message: impl Into<String>) {
         let line = NewLogLine {
             run_id: self.run_id,
             seq: self.next_seq.fetch_add(1, Ordering::SeqCst),
@@ -69,15 +70,15 @@ impl RunLog {
     }
 
     pub fn info(&self, message: impl Into<String>) {
-        self.line("info", message);
+        self.line(LogLevel::Info, message);
     }
 
     pub fn warn(&self, message: impl Into<String>) {
-        self.line("warn", message);
+        self.line(LogLevel::Warn, message);
     }
 
     pub fn error(&self, message: impl Into<String>) {
-        self.line("error", message);
+        self.line(LogLevel::Error, message);
     }
 
     /// Waits until every line of this run so far is stored.

@@ -19,6 +19,7 @@
 use std::time::{Duration, Instant};
 
 use crate::app::AppState;
+use crate::domain::run::RunStatus;
 use crate::queue::pool::{HeldRuns, held_ids};
 use crate::store::queue::rescue_expired;
 use crate::store::runs::notify_logs;
@@ -40,12 +41,12 @@ pub async fn run(app: AppState, held: HeldRuns) {
         match rescue_expired(&app.db, &in_hand, lease.as_secs_f64()).await {
             Ok(rescued) if !rescued.is_empty() => {
                 for run in &rescued {
-                    crate::metrics::run_rescued(run.status.clone());
+                    crate::metrics::run_rescued(run.status.as_str());
                     tracing::warn!(run.id = %run.id, status = %run.status, "rescued a run whose worker stopped");
                 }
                 let ids: Vec<_> = rescued.iter().map(|r| r.id).collect();
                 let _ = notify_logs(&app.db, &ids).await;
-                if rescued.iter().any(|r| r.status == "queued") {
+                if rescued.iter().any(|r| r.status == RunStatus::Queued) {
                     let _ = crate::store::runs::notify_submitted(&app.db).await;
                 }
             }

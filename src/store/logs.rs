@@ -3,12 +3,14 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::domain::run::LogLevel;
+
 /// One line of a run's log.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct LogEntry {
     pub seq: i64,
     pub time: chrono::DateTime<chrono::Utc>,
-    pub level: String,
+    pub level: LogLevel,
     pub message: String,
 }
 
@@ -18,7 +20,7 @@ pub struct NewLogLine {
     pub run_id: Uuid,
     pub seq: i64,
     pub time: chrono::DateTime<chrono::Utc>,
-    pub level: &'static str,
+    pub level: LogLevel,
     pub message: String,
 }
 
@@ -27,19 +29,19 @@ pub async fn insert_batch(db: impl PgExecutor<'_>, lines: &[NewLogLine]) -> sqlx
     let run_ids: Vec<Uuid> = lines.iter().map(|l| l.run_id).collect();
     let seqs: Vec<i64> = lines.iter().map(|l| l.seq).collect();
     let times: Vec<chrono::DateTime<chrono::Utc>> = lines.iter().map(|l| l.time).collect();
-    let levels: Vec<&str> = lines.iter().map(|l| l.level).collect();
+    let levels: Vec<&str> = lines.iter().map(|l| l.level.as_str()).collect();
     // Postgres text cannot hold NUL bytes, which function output may contain.
     let messages: Vec<String> = lines.iter().map(|l| l.message.replace('\0', "\u{FFFD}")).collect();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO run_logs (run_id, seq, time, level, message)
          SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[])
          ON CONFLICT DO NOTHING",
+        &run_ids,
+        &seqs,
+        &times,
+        &levels as _,
+        &messages,
     )
-    .bind(run_ids)
-    .bind(seqs)
-    .bind(times)
-    .bind(levels)
-    .bind(messages)
     .execute(db)
     .await?;
     Ok(())
@@ -47,21 +49,14 @@ pub async fn insert_batch(db: impl PgExecutor<'_>, lines: &[NewLogLine]) -> sqlx
 
 /// Lines of a run after `after`, in order, at most `limit`.
 pub async fn read_after(db: impl PgExecutor<'_>, run_id: Uuid, after: i64, limit: i64) -> sqlx::Result<Vec<LogEntry>> {
-    let rows: Vec<(i64, chrono::DateTime<chrono::Utc>, String, String)> = sqlx::query_as(
-        "SELECT seq, time, level, message FROM run_logs WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    sqlx::query_as!(
+        LogEntry,
+        r#"SELECT seq, time, level AS "level: LogLevel", message FROM run_logs
+         WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"#,
+        run_id,
+        after,
+        limit
     )
-    .bind(run_id)
-    .bind(after)
-    .bind(limit)
     .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(seq, time, level, message)| LogEntry {
-            seq,
-            time,
-            level,
-            message,
-        })
-        .collect())
+    .await
 }

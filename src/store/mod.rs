@@ -1,7 +1,14 @@
 //! The only place with SQL: small functions over a pool or transaction.
 //!
-//! Queries are checked at run time (`sqlx::query_as`) and covered by the integration
-//! tests against a real Postgres; every table's rules also live in CHECK constraints.
+//! Every statement is a `sqlx::query!` / `query_as!` / `query_scalar!`, checked at compile
+//! time against the committed `.sqlx/` query data (refreshed with `cargo sqlx prepare --
+//! --all-targets` against a migrated database; `scripts/test` fails when it is stale), and
+//! covered by the integration tests against a real Postgres. Every table's rules also live
+//! in CHECK constraints. Enums stored as text (`RunStatus`, `LogLevel`) are read back with
+//! `AS "col: Type"` overrides, so an unknown value is an error, never a guess. JSON columns
+//! a run or step holds are read as text (`step::text AS "step!"`) and parsed row by row
+//! with [`json_column`], so one bad value spoils only its own row. Parameters the macros
+//! cannot type-check (arrays of nullable jsonb, text arrays of `&str`) are passed `as _`.
 
 pub mod fault;
 pub mod keys;
@@ -17,6 +24,12 @@ pub mod tokens;
 pub const RUNS_CHANNEL: &str = "lambda_steps_runs";
 /// The channel that wakes log readers: comma-separated run ids whose log or status moved.
 pub const LOGS_CHANNEL: &str = "lambda_steps_logs";
+
+/// The database answers a trivial statement (readiness).
+pub async fn ping(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {
+    sqlx::query!("SELECT 1 AS one").fetch_one(db).await?;
+    Ok(())
+}
 
 /// A JSON column read as text and parsed here, one row at a time: a value this service
 /// cannot read back (stored before the edge refused such values, or put there by hand)

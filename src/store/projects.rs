@@ -4,28 +4,32 @@ use sqlx::PgExecutor;
 
 /// Whether a project exists.
 pub async fn exists(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM projects WHERE name = $1)")
-        .bind(name)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM projects WHERE name = $1) AS "exists!""#,
+        name
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// Creates a project if it is not there; answers its creation time and whether this call
 /// created it, in one statement.
 pub async fn create(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<(chrono::DateTime<chrono::Utc>, bool)> {
-    sqlx::query_as(
-        "WITH inserted AS (INSERT INTO projects (name) VALUES ($1) ON CONFLICT DO NOTHING RETURNING created_at)
-         SELECT created_at, true FROM inserted
-         UNION ALL SELECT created_at, false FROM projects WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM inserted)",
+    let row = sqlx::query!(
+        r#"WITH inserted AS (INSERT INTO projects (name) VALUES ($1) ON CONFLICT DO NOTHING RETURNING created_at)
+         SELECT created_at AS "created_at!", true AS "created!" FROM inserted
+         UNION ALL SELECT created_at, false FROM projects WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM inserted)"#,
+        name
     )
-    .bind(name)
     .fetch_one(db)
-    .await
+    .await?;
+    Ok((row.created_at, row.created))
 }
 
 /// Every project, by name.
 pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
-    sqlx::query_as("SELECT name, created_at FROM projects ORDER BY name")
+    let rows = sqlx::query!("SELECT name, created_at FROM projects ORDER BY name")
         .fetch_all(db)
-        .await
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.name, r.created_at)).collect())
 }

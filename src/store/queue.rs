@@ -4,8 +4,10 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::domain::run::RunStatus;
+
 /// A run a worker claimed.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ClaimedRun {
     pub id: Uuid,
     pub project: String,
@@ -26,8 +28,9 @@ pub async fn claim(
     limit: i64,
     lease_seconds: f64,
 ) -> sqlx::Result<Vec<ClaimedRun>> {
-    sqlx::query_as(
-        "WITH next AS MATERIALIZED (
+    sqlx::query_as!(
+        ClaimedRun,
+        r#"WITH next AS MATERIALIZED (
              SELECT id FROM runs WHERE status = 'queued'
              ORDER BY created_at, id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED
          )
@@ -35,12 +38,12 @@ pub async fn claim(
              started_at = coalesce(r.started_at, now()),
              lease_expires_at = now() + make_interval(secs => $3)
          FROM next WHERE r.id = next.id
-         RETURNING r.id, r.project, r.step::text AS step, r.attempt,
-             (SELECT coalesce(max(seq), 0) + 1 FROM run_logs WHERE run_id = r.id) AS next_seq",
+         RETURNING r.id AS "id!", r.project AS "project!", r.step::text AS "step!", r.attempt AS "attempt!",
+             (SELECT coalesce(max(seq), 0) + 1 FROM run_logs WHERE run_id = r.id) AS "next_seq!""#,
+        limit,
+        worker,
+        lease_seconds,
     )
-    .bind(limit)
-    .bind(worker)
-    .bind(lease_seconds)
     .fetch_all(db)
     .await
 }
@@ -55,8 +58,8 @@ pub async fn heartbeat(
 ) -> sqlx::Result<Vec<(Uuid, bool)>> {
     let ids: Vec<Uuid> = held.iter().map(|(id, _)| *id).collect();
     let attempts: Vec<i32> = held.iter().map(|(_, a)| *a).collect();
-    sqlx::query_as(
-        "WITH held AS MATERIALIZED (
+    let rows = sqlx::query!(
+        r#"WITH held AS MATERIALIZED (
              SELECT r.id FROM runs r
              JOIN unnest($2::uuid[], $3::int[]) AS h(id, attempt) ON r.id = h.id AND r.attempt = h.attempt
              WHERE r.status = 'running' AND r.worker = $1
@@ -64,14 +67,15 @@ pub async fn heartbeat(
          )
          UPDATE runs r SET lease_expires_at = now() + make_interval(secs => $4)
          FROM held WHERE r.id = held.id
-         RETURNING r.id, r.cancel_requested",
+         RETURNING r.id AS "id!", r.cancel_requested AS "cancel_requested!""#,
+        worker,
+        &ids,
+        &attempts,
+        lease_seconds,
     )
-    .bind(worker)
-    .bind(ids)
-    .bind(attempts)
-    .bind(lease_seconds)
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.cancel_requested)).collect())
 }
 
 /// Records that the Invokes of these runs may go out now: from here they are never
@@ -79,8 +83,8 @@ pub async fn heartbeat(
 /// Writing it twice is harmless, so a retry after a lost reply answers the same.
 pub async fn mark_invokes_sent(db: impl PgExecutor<'_>, runs: &[(Uuid, i32)]) -> sqlx::Result<Vec<Uuid>> {
     let (ids, attempts): (Vec<Uuid>, Vec<i32>) = runs.iter().copied().unzip();
-    sqlx::query_scalar(
-        "WITH marked AS MATERIALIZED (
+    sqlx::query_scalar!(
+        r#"WITH marked AS MATERIALIZED (
              SELECT r.id FROM runs r
              JOIN unnest($1::uuid[], $2::int[]) AS m(id, attempt) ON r.id = m.id AND r.attempt = m.attempt
              WHERE r.status = 'running'
@@ -88,22 +92,24 @@ pub async fn mark_invokes_sent(db: impl PgExecutor<'_>, runs: &[(Uuid, i32)]) ->
          )
          UPDATE runs r SET invoke_sent = true
          FROM marked WHERE r.id = marked.id
-         RETURNING r.id",
+         RETURNING r.id AS "id!""#,
+        &ids,
+        &attempts,
     )
-    .bind(ids)
-    .bind(attempts)
     .fetch_all(db)
     .await
 }
 
 /// Remembers the function a custom-code step created, for cleanup after a crash.
 pub async fn set_function_name(db: impl PgExecutor<'_>, id: Uuid, attempt: i32, name: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE runs SET function_name = $3 WHERE id = $1 AND attempt = $2")
-        .bind(id)
-        .bind(attempt)
-        .bind(name)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "UPDATE runs SET function_name = $3 WHERE id = $1 AND attempt = $2",
+        id,
+        attempt,
+        name
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -112,7 +118,7 @@ pub async fn set_function_name(db: impl PgExecutor<'_>, id: Uuid, attempt: i32, 
 pub struct Finish {
     pub id: Uuid,
     pub attempt: i32,
-    pub status: &'static str,
+    pub status: RunStatus,
     pub result: Option<serde_json::Value>,
     pub error: Option<serde_json::Value>,
 }
@@ -124,11 +130,12 @@ pub struct Finish {
 pub async fn finish_many(db: impl PgExecutor<'_>, worker: &str, finishes: &[Finish]) -> sqlx::Result<Vec<Uuid>> {
     let ids: Vec<Uuid> = finishes.iter().map(|f| f.id).collect();
     let attempts: Vec<i32> = finishes.iter().map(|f| f.attempt).collect();
-    let statuses: Vec<&str> = finishes.iter().map(|f| f.status).collect();
+    let statuses: Vec<&str> = finishes.iter().map(|f| f.status.as_str()).collect();
     let results: Vec<Option<serde_json::Value>> = finishes.iter().map(|f| f.result.clone()).collect();
     let errors: Vec<Option<serde_json::Value>> = finishes.iter().map(|f| f.error.clone()).collect();
-    sqlx::query_scalar(
-        "WITH f AS (
+    // `as _`: Postgres arrays of nullable jsonb, which the macro's type check cannot name.
+    sqlx::query_scalar!(
+        r#"WITH f AS (
              SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::jsonb[])
                  AS f(id, attempt, status, result, error)
          ), held AS MATERIALIZED (
@@ -147,43 +154,45 @@ pub async fn finish_many(db: impl PgExecutor<'_>, worker: &str, finishes: &[Fini
          ), woke AS (
              SELECT pg_notify($6, left(string_agg(id::text, ','), 7900)) FROM done
          )
-         SELECT id FROM done, woke
-         UNION ALL SELECT id FROM landed_before",
+         SELECT id AS "id!" FROM done, woke
+         UNION ALL SELECT id FROM landed_before"#,
+        &ids,
+        &attempts,
+        &statuses as _,
+        &results as _,
+        &errors as _,
+        super::LOGS_CHANNEL,
+        worker,
     )
-    .bind(ids)
-    .bind(attempts)
-    .bind(statuses)
-    .bind(results)
-    .bind(errors)
-    .bind(super::LOGS_CHANNEL)
-    .bind(worker)
     .fetch_all(db)
     .await
 }
 
 /// Gives a run back to the queue (shutdown before its Invoke went out).
 pub async fn release(db: impl PgExecutor<'_>, id: Uuid, attempt: i32) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE runs SET status = 'queued', worker = NULL, lease_expires_at = NULL
          WHERE id = $1 AND attempt = $2 AND status = 'running' AND NOT invoke_sent",
+        id,
+        attempt,
     )
-    .bind(id)
-    .bind(attempt)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// What the rescuer did with one run whose lease had expired.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct Rescued {
     pub id: Uuid,
-    pub status: String,
+    /// `queued`, `cancelled` or `failed`.
+    pub status: RunStatus,
 }
 
 /// Runs whose worker stopped heart-beating: cancelled if cancel was asked, failed as
 /// `outcome_unknown` if an Invoke may have gone out (never sent twice), else queued again.
-/// Each gets a log line saying what happened.
+/// Each gets a log line saying what happened. The error documents written here carry
+/// the codes `RunErrorCode::Cancelled` and `RunErrorCode::OutcomeUnknown` as serde spells them.
 ///
 /// Two kinds of expired lease are left alone, because their worker may be alive and
 /// holding Lambda's answer: the runs `in_hand` of the replica asking (it is alive, and
@@ -196,8 +205,9 @@ pub async fn rescue_expired(
     in_hand: &[Uuid],
     lease_seconds: f64,
 ) -> sqlx::Result<Vec<Rescued>> {
-    sqlx::query_as(
-        "WITH expired AS MATERIALIZED (
+    sqlx::query_as!(
+        Rescued,
+        r#"WITH expired AS MATERIALIZED (
              SELECT id FROM runs
              WHERE status = 'running' AND lease_expires_at < now()
                AND id <> ALL($1::uuid[])
@@ -207,8 +217,8 @@ pub async fn rescue_expired(
              UPDATE runs r SET
                  status = CASE WHEN r.cancel_requested THEN 'cancelled'
                                WHEN r.invoke_sent THEN 'failed' ELSE 'queued' END,
-                 error = CASE WHEN r.cancel_requested THEN '{\"code\": \"cancelled\", \"message\": \"cancelled; its worker stopped\"}'::jsonb
-                              WHEN r.invoke_sent THEN '{\"code\": \"outcome_unknown\", \"message\": \"the worker running this step stopped after the Invoke may have been sent; it is not sent again\"}'::jsonb END,
+                 error = CASE WHEN r.cancel_requested THEN '{"code": "cancelled", "message": "cancelled; its worker stopped"}'::jsonb
+                              WHEN r.invoke_sent THEN '{"code": "outcome_unknown", "message": "the worker running this step stopped after the Invoke may have been sent; it is not sent again"}'::jsonb END,
                  finished_at = CASE WHEN r.cancel_requested OR r.invoke_sent THEN now() END,
                  lease_expires_at = NULL, worker = NULL
              FROM expired WHERE r.id = expired.id
@@ -221,10 +231,10 @@ pub async fn rescue_expired(
                                   ELSE 'its worker stopped after the Invoke may have been sent: outcome unknown, not sent again' END
              FROM moved m
          )
-         SELECT id, status FROM moved",
+         SELECT id AS "id!", status AS "status!: RunStatus" FROM moved"#,
+        in_hand,
+        lease_seconds,
     )
-    .bind(in_hand)
-    .bind(lease_seconds)
     .fetch_all(db)
     .await
 }

@@ -6,15 +6,13 @@ use uuid::Uuid;
 
 use crate::domain::run::{Run, RunError, RunResult, RunStatus};
 
-/// The columns of `runs` the API shows.
-/// The JSON ones come as text, parsed row by row (see [`super::json_column`]).
-const COLUMNS: &str = "id, project, status, step::text AS step, attempt, created_at, started_at, finished_at, result::text AS result, error::text AS error";
-
-#[derive(sqlx::FromRow)]
+/// A row of `runs` as the API shows it. The JSON columns come as text (`step::text AS step`),
+/// parsed row by row (see [`super::json_column`]); every statement below selects the same
+/// columns in this order.
 struct RunRow {
     id: Uuid,
     project: String,
-    status: String,
+    status: RunStatus,
     step: String,
     attempt: i32,
     created_at: chrono::DateTime<chrono::Utc>,
@@ -29,7 +27,7 @@ impl From<RunRow> for Run {
         Run {
             id: row.id,
             project: row.project,
-            status: RunStatus::parse(&row.status).unwrap_or(RunStatus::Failed),
+            status: row.status,
             step: super::json_column(&row.step, "step"),
             attempt: row.attempt,
             created_at: row.created_at,
@@ -57,32 +55,44 @@ pub async fn submit(
     idempotency_key: Option<&str>,
 ) -> Result<(Run, bool), SubmitRefused> {
     let first_line = format!("queued {} step", step["type"].as_str().unwrap_or("unknown"));
-    let inserted: Result<Option<RunRow>, sqlx::Error> = sqlx::query_as(&format!(
-        "WITH inserted AS (
+    // `woke` is read by the final SELECT so that it runs once per inserted row: a replay of
+    // an idempotency key inserts nothing and wakes nobody.
+    let inserted = sqlx::query_as!(
+        RunRow,
+        r#"WITH inserted AS (
              INSERT INTO runs (id, project, status, step, idempotency_key) VALUES ($1, $2, 'queued', $3, $4)
-             ON CONFLICT (project, idempotency_key) DO NOTHING RETURNING {COLUMNS}
+             ON CONFLICT (project, idempotency_key) DO NOTHING
+             RETURNING id, project, status, step::text AS step, attempt, created_at, started_at, finished_at,
+                 result::text AS result, error::text AS error
          ), first_line AS (
              INSERT INTO run_logs (run_id, seq, time, level, message)
              SELECT id, 1, created_at, 'info', $5 FROM inserted
+         ), woke AS (
+             SELECT pg_notify($6, 'submit') FROM inserted
          )
-         SELECT inserted.*, pg_notify($6, 'submit')::text AS woke FROM inserted"
-    ))
-    .bind(Uuid::new_v4())
-    .bind(project)
-    .bind(step)
-    .bind(idempotency_key)
-    .bind(first_line)
-    .bind(super::RUNS_CHANNEL)
+         SELECT id AS "id!", project AS "project!", status AS "status!: RunStatus", step AS "step!",
+             attempt AS "attempt!", created_at AS "created_at!", started_at, finished_at, result, error
+         FROM inserted, woke"#,
+        Uuid::new_v4(),
+        project,
+        step,
+        idempotency_key,
+        first_line,
+        super::RUNS_CHANNEL,
+    )
     .fetch_optional(db)
     .await;
     match inserted {
         Ok(Some(row)) => Ok((row.into(), true)),
         Ok(None) => {
-            let existing: RunRow = sqlx::query_as(&format!(
-                "SELECT {COLUMNS} FROM runs WHERE project = $1 AND idempotency_key = $2"
-            ))
-            .bind(project)
-            .bind(idempotency_key)
+            let existing = sqlx::query_as!(
+                RunRow,
+                r#"SELECT id, project, status AS "status: RunStatus", step::text AS "step!", attempt, created_at,
+                     started_at, finished_at, result::text AS result, error::text AS error
+                 FROM runs WHERE project = $1 AND idempotency_key = $2"#,
+                project,
+                idempotency_key,
+            )
             .fetch_one(db)
             .await
             .map_err(SubmitRefused::Database)?;
@@ -94,28 +104,30 @@ pub async fn submit(
 }
 
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Run>> {
-    let row: Option<RunRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
+    let row = sqlx::query_as!(
+        RunRow,
+        r#"SELECT id, project, status AS "status: RunStatus", step::text AS "step!", attempt, created_at,
+             started_at, finished_at, result::text AS result, error::text AS error
+         FROM runs WHERE id = $1"#,
+        id,
+    )
+    .fetch_optional(db)
+    .await?;
     Ok(row.map(Run::from))
 }
 
 /// The project a run belongs to (for access checks).
 pub async fn project_of(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT project FROM runs WHERE id = $1")
-        .bind(id)
+    sqlx::query_scalar!("SELECT project FROM runs WHERE id = $1", id)
         .fetch_optional(db)
         .await
 }
 
 /// Just the status of a run (log readers poll it).
 pub async fn status(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<RunStatus>> {
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
-        .bind(id)
+    sqlx::query_scalar!(r#"SELECT status AS "status: RunStatus" FROM runs WHERE id = $1"#, id)
         .fetch_optional(db)
-        .await?;
-    Ok(status.and_then(|s| RunStatus::parse(&s)))
+        .await
 }
 
 /// A page of a project's runs, newest first, after the cursor `(created_at, id)`.
@@ -126,20 +138,49 @@ pub async fn list(
     before: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
     limit: i64,
 ) -> sqlx::Result<Vec<Run>> {
-    let rows: Vec<RunRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM runs
+    let rows = sqlx::query_as!(
+        RunRow,
+        r#"SELECT id, project, status AS "status: RunStatus", step::text AS "step!", attempt, created_at,
+             started_at, finished_at, result::text AS result, error::text AS error
+         FROM runs
          WHERE project = $1 AND ($2::text IS NULL OR status = $2)
            AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
-         ORDER BY created_at DESC, id DESC LIMIT $5"
-    ))
-    .bind(project)
-    .bind(status.map(RunStatus::as_str))
-    .bind(before.map(|(t, _)| t))
-    .bind(before.map(|(_, id)| id))
-    .bind(limit)
+         ORDER BY created_at DESC, id DESC LIMIT $5"#,
+        project,
+        status.map(RunStatus::as_str),
+        before.map(|(t, _)| t),
+        before.map(|(_, id)| id),
+        limit,
+    )
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(Run::from).collect())
+}
+
+/// How many runs wait in the queue (the queue-depth gauge).
+pub async fn queued_count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM runs WHERE status = 'queued'"#)
+        .fetch_one(db)
+        .await
+}
+
+/// What the sweeper needs to know of the run that created a function.
+pub struct FunctionOwner {
+    pub status: RunStatus,
+    /// The step's `keep_function`, when it has one.
+    pub keep_function: Option<bool>,
+}
+
+/// The run a custom-code function belongs to, if this database has it.
+pub async fn function_owner(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<FunctionOwner>> {
+    sqlx::query_as!(
+        FunctionOwner,
+        r#"SELECT status AS "status: RunStatus", (step->>'keep_function')::boolean AS keep_function
+         FROM runs WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// What a cancel request did.
@@ -154,35 +195,34 @@ pub enum Cancelled {
 
 /// Cancels a queued run at once, or asks the worker of a running one to stop.
 pub async fn cancel(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Cancelled> {
-    let queued = sqlx::query(
-        "UPDATE runs SET status = 'cancelled', finished_at = now(),
-           error = '{\"code\": \"cancelled\", \"message\": \"cancelled before it started\"}'
-         WHERE id = $1 AND status = 'queued'",
+    // The code is `RunErrorCode::Cancelled` as serde spells it.
+    let queued = sqlx::query!(
+        r#"UPDATE runs SET status = 'cancelled', finished_at = now(),
+           error = '{"code": "cancelled", "message": "cancelled before it started"}'
+         WHERE id = $1 AND status = 'queued'"#,
+        id,
     )
-    .bind(id)
     .execute(&mut **tx)
     .await?;
     if queued.rows_affected() == 1 {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO run_logs (run_id, seq, time, level, message)
              SELECT $1, coalesce(max(seq), 0) + 1, now(), 'warn', 'cancelled before it started' FROM run_logs WHERE run_id = $1",
+            id,
         )
-        .bind(id)
         .execute(&mut **tx)
         .await?;
         notify_logs(&mut **tx, &[id]).await?;
         return Ok(Cancelled::Queued);
     }
-    let running = sqlx::query(
+    let running = sqlx::query!(
         "UPDATE runs SET cancel_requested = true WHERE id = $1 AND status = 'running' AND NOT cancel_requested",
+        id,
     )
-    .bind(id)
     .execute(&mut **tx)
     .await?;
     if running.rows_affected() == 1 {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(super::RUNS_CHANNEL)
-            .bind(format!("cancel:{id}"))
+        sqlx::query!("SELECT pg_notify($1, $2)", super::RUNS_CHANNEL, format!("cancel:{id}"))
             .execute(&mut **tx)
             .await?;
         return Ok(Cancelled::Running);
@@ -196,9 +236,7 @@ pub async fn notify_logs(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<
     // A NOTIFY payload holds under 8,000 bytes; readers re-read on any notification anyway.
     let mut joined = payload.join(",");
     joined.truncate(7_900);
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(super::LOGS_CHANNEL)
-        .bind(joined)
+    sqlx::query!("SELECT pg_notify($1, $2)", super::LOGS_CHANNEL, joined)
         .execute(db)
         .await?;
     Ok(())
@@ -206,8 +244,7 @@ pub async fn notify_logs(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<
 
 /// Wakes the workers of every replica (a run was queued again).
 pub async fn notify_submitted(db: impl PgExecutor<'_>) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_notify($1, 'submit')")
-        .bind(super::RUNS_CHANNEL)
+    sqlx::query!("SELECT pg_notify($1, 'submit')", super::RUNS_CHANNEL)
         .execute(db)
         .await?;
     Ok(())

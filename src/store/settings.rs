@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 use sqlx::{PgExecutor, Postgres, Transaction};
 
 pub async fn of_project(db: impl PgExecutor<'_>, project: &str) -> sqlx::Result<BTreeMap<String, String>> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM project_settings WHERE project = $1")
-        .bind(project)
+    let rows = sqlx::query!("SELECT key, value FROM project_settings WHERE project = $1", project)
         .fetch_all(db)
         .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows.into_iter().map(|r| (r.key, r.value)).collect())
 }
 
 /// Replaces a project's settings with `values`.
@@ -18,17 +17,18 @@ pub async fn replace(
     project: &str,
     values: &BTreeMap<String, String>,
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM project_settings WHERE project = $1")
-        .bind(project)
+    sqlx::query!("DELETE FROM project_settings WHERE project = $1", project)
         .execute(&mut **tx)
         .await?;
     for (key, value) in values {
-        sqlx::query("INSERT INTO project_settings (project, key, value) VALUES ($1, $2, $3)")
-            .bind(project)
-            .bind(key)
-            .bind(value)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query!(
+            "INSERT INTO project_settings (project, key, value) VALUES ($1, $2, $3)",
+            project,
+            key,
+            value
+        )
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

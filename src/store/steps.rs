@@ -7,25 +7,26 @@ use crate::key_storage::Sealed;
 
 /// Stores or replaces a saved step; true when it was new.
 pub async fn put(db: impl PgExecutor<'_>, project: &str, name: &str, step: &serde_json::Value) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "INSERT INTO saved_steps (project, name, step) VALUES ($1, $2, $3)
+    sqlx::query_scalar!(
+        r#"INSERT INTO saved_steps (project, name, step) VALUES ($1, $2, $3)
          ON CONFLICT (project, name) DO UPDATE SET step = excluded.step, updated_at = now()
-         RETURNING (xmax = 0)",
+         RETURNING (xmax = 0) AS "inserted!""#,
+        project,
+        name,
+        step
     )
-    .bind(project)
-    .bind(name)
-    .bind(step)
     .fetch_one(db)
     .await
 }
 
 pub async fn get(db: impl PgExecutor<'_>, project: &str, name: &str) -> sqlx::Result<Option<serde_json::Value>> {
-    let step: Option<String> =
-        sqlx::query_scalar("SELECT step::text FROM saved_steps WHERE project = $1 AND name = $2")
-            .bind(project)
-            .bind(name)
-            .fetch_optional(db)
-            .await?;
+    let step = sqlx::query_scalar!(
+        r#"SELECT step::text AS "step!" FROM saved_steps WHERE project = $1 AND name = $2"#,
+        project,
+        name
+    )
+    .fetch_optional(db)
+    .await?;
     Ok(step.map(|text| super::json_column(&text, "step")))
 }
 
@@ -36,14 +37,14 @@ pub async fn create_hook(
     secret: Option<&Sealed>,
 ) -> sqlx::Result<Uuid> {
     let id = Uuid::new_v4();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO webhooks (id, project, step_name, secret_nonce, secret_ciphertext) VALUES ($1, $2, $3, $4, $5)",
+        id,
+        project,
+        step,
+        secret.map(|s| s.nonce.as_slice()),
+        secret.map(|s| s.ciphertext.as_slice()),
     )
-    .bind(id)
-    .bind(project)
-    .bind(step)
-    .bind(secret.map(|s| s.nonce.clone()))
-    .bind(secret.map(|s| s.ciphertext.clone()))
     .execute(db)
     .await?;
     Ok(id)
@@ -56,22 +57,20 @@ pub struct Hook {
     pub secret: Option<Sealed>,
 }
 
-/// project, step, secret nonce, secret ciphertext
-type HookRow = (String, String, Option<Vec<u8>>, Option<Vec<u8>>);
-
 pub async fn hook(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Hook>> {
-    let row: Option<HookRow> = sqlx::query_as(
-        "SELECT h.project, s.step::text, h.secret_nonce, h.secret_ciphertext
-         FROM webhooks h JOIN saved_steps s ON s.project = h.project AND s.name = h.step_name WHERE h.id = $1",
+    let row = sqlx::query!(
+        r#"SELECT h.project, s.step::text AS "step!", h.secret_nonce, h.secret_ciphertext
+         FROM webhooks h JOIN saved_steps s ON s.project = h.project AND s.name = h.step_name WHERE h.id = $1"#,
+        id
     )
-    .bind(id)
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(project, step, nonce, ciphertext)| Hook {
-        project,
-        step: super::json_column(&step, "step"),
-        secret: nonce
-            .zip(ciphertext)
+    Ok(row.map(|row| Hook {
+        project: row.project,
+        step: super::json_column(&row.step, "step"),
+        secret: row
+            .secret_nonce
+            .zip(row.secret_ciphertext)
             .map(|(nonce, ciphertext)| Sealed { nonce, ciphertext }),
     }))
 }

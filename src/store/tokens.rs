@@ -14,25 +14,28 @@ pub async fn create(
     token: &str,
 ) -> sqlx::Result<Uuid> {
     let id = Uuid::new_v4();
-    sqlx::query("INSERT INTO api_tokens (id, name, role, project, token_hash) VALUES ($1, $2, $3, $4, $5)")
-        .bind(id)
-        .bind(name)
-        .bind(role.as_str())
-        .bind(project)
-        .bind(token_hash(token))
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO api_tokens (id, name, role, project, token_hash) VALUES ($1, $2, $3, $4, $5)",
+        id,
+        name,
+        role.as_str(),
+        project,
+        token_hash(token),
+    )
+    .execute(db)
+    .await?;
     Ok(id)
 }
 
 /// The caller a token belongs to, if it exists and is not revoked.
 pub async fn caller(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option<Caller>> {
-    let row: Option<(String, Option<String>)> =
-        sqlx::query_as("SELECT role, project FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
-            .bind(token_hash(token))
-            .fetch_optional(db)
-            .await?;
-    Ok(row.and_then(|(role, project)| match (Role::parse(&role)?, project) {
+    let row = sqlx::query!(
+        "SELECT role, project FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        token_hash(token)
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(|row| match (Role::parse(&row.role)?, row.project) {
         (Role::Admin, _) => Some(Caller::Admin),
         (role, Some(project)) => Some(Caller::Project { project, role }),
         (_, None) => None,
@@ -41,9 +44,11 @@ pub async fn caller(db: impl PgExecutor<'_>, token: &str) -> sqlx::Result<Option
 
 /// Revokes a token; false when there was no such live token.
 pub async fn revoke(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
-        .bind(id)
-        .execute(db)
-        .await?;
+    let done = sqlx::query!(
+        "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+        id
+    )
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -10,7 +10,8 @@ use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 
 use super::invoke::{invoke_and_record, stopped};
 use super::{Ending, StepContext};
-use crate::domain::step::CustomCodeStep;
+use crate::domain::run::RunErrorCode;
+use crate::domain::step::{CustomCodeStep, InvocationType};
 use crate::lambda::client::LambdaTarget;
 use crate::lambda::create::{CreateWaits, create_function};
 use crate::lambda::invoke::InvokeCall;
@@ -33,14 +34,14 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
     let (file, handler) = step.source_file_and_handler();
     let zip = match zip_source(file, &step.code) {
         Ok(zip) => zip,
-        Err(e) => return Ending::failed("internal", format!("zipping the code failed: {e}")),
+        Err(e) => return Ending::failed(RunErrorCode::Internal, format!("zipping the code failed: {e}")),
     };
     let role = match role(ctx, step).await {
         Ok(role) => role,
         Err(why) => {
             ctx.log.error(format!("no execution role: {why}"));
             return Ending::failed(
-                "configuration",
+                RunErrorCode::Configuration,
                 format!(
                     "no execution role ({why}): set the step's role_arn or aws.lambda_role_arn, or allow iam:GetRole, iam:CreateRole and iam:AttachRolePolicy"
                 ),
@@ -59,7 +60,10 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
         return if is_transient(&e) {
             Ending::Requeued(format!("the function's name could not be recorded ({e})"))
         } else {
-            Ending::failed("database_error", format!("could not record the function name: {e}"))
+            Ending::failed(
+                RunErrorCode::DatabaseError,
+                format!("could not record the function name: {e}"),
+            )
         };
     }
     ctx.log.info(format!(
@@ -113,8 +117,9 @@ async fn create(
         _ = ctx.stop.token.cancelled() => return Err(stopped(ctx, "cancelled while the function was being created")),
     };
     if let Err(message) = created {
+        let message = message.to_string();
         ctx.log.error(message.clone());
-        return Err(Ending::failed("lambda_error", message));
+        return Err(Ending::failed(RunErrorCode::LambdaError, message));
     }
     ctx.log.info(format!("function {name} is Active"));
     // A short retention on the function's log group, wherever there are log groups.
@@ -139,7 +144,7 @@ fn invoke_call(name: &str, step: &CustomCodeStep, timeout: Duration) -> InvokeCa
     InvokeCall {
         function_name: name.to_string(),
         qualifier: None,
-        invocation_type: "RequestResponse",
+        invocation_type: InvocationType::RequestResponse,
         payload: step.payload.to_string().into_bytes(),
         client_context_base64: None,
         timeout,
@@ -174,7 +179,7 @@ async fn clean_up(ctx: &StepContext<'_>, step: &CustomCodeStep, name: &str) {
 
 /// The step's role, the settings' role, a placeholder for the embedded engine (which does
 /// not check roles), or `lambda-steps-execution`, found or created once per credentials.
-async fn role(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Result<String, String> {
+async fn role(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Result<String, RoleError> {
     if let Some(role) = step.role_arn.clone().or_else(|| ctx.lambda.lambda_role_arn.clone()) {
         return Ok(role);
     }
@@ -197,8 +202,7 @@ async fn role(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Result<String, St
                         .info("this endpoint serves no IAM; using a placeholder execution role");
                     Ok(PLACEHOLDER_ROLE.to_string())
                 }
-                Err(RoleError::NoIam) => Err("IAM did not answer".to_string()),
-                Err(RoleError::Failed(why)) => Err(why),
+                Err(why) => Err(why),
             }
         })
         .await

@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use super::{Ending, StepContext};
+use crate::domain::run::RunErrorCode;
 use crate::domain::step::{InvocationType, InvokeStep};
-use crate::lambda::full_log;
+use crate::lambda::full_log::{self, FullLogError};
 use crate::lambda::invoke::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
 use crate::lambda::outcome;
 use crate::queue::pool::StopReason;
@@ -18,7 +19,7 @@ pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
                 // Lambda says there is no such function: nothing to invoke.
                 Err(missing) => {
                     ctx.log.error(format!("Lambda has no such function: {missing}"));
-                    return Ending::failed("lambda_error", missing);
+                    return Ending::failed(RunErrorCode::LambdaError, missing.to_string());
                 }
             }
         }
@@ -28,12 +29,19 @@ pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
     let call = InvokeCall {
         function_name: step.function_name.clone(),
         qualifier: step.qualifier.clone(),
-        invocation_type: step.invocation_type.as_str(),
+        invocation_type: step.invocation_type,
         payload: step.payload.to_string().into_bytes(),
         client_context_base64: step.client_context_base64(),
         timeout,
     };
     invoke_and_record(ctx, &call).await
+}
+
+/// Lambda answered that the function to invoke does not exist; Lambda's message.
+#[derive(Debug, thiserror::Error)]
+#[error("ResourceNotFoundException: {message}")]
+struct NoSuchFunction {
+    message: String,
 }
 
 /// The wait of an asynchronous or dry-run call.
@@ -49,7 +57,11 @@ pub fn call_timeout(ctx: &StepContext<'_>, function: Duration) -> Duration {
 /// The function's own timeout, from GetFunctionConfiguration, remembered for a minute;
 /// the longest Lambda allows when it cannot be read (no permission, say). Err when Lambda
 /// answers that the function does not exist.
-async fn function_timeout(ctx: &StepContext<'_>, function: &str, qualifier: Option<&str>) -> Result<Duration, String> {
+async fn function_timeout(
+    ctx: &StepContext<'_>,
+    function: &str,
+    qualifier: Option<&str>,
+) -> Result<Duration, NoSuchFunction> {
     let key = (
         ctx.run.project.clone(),
         function.to_string(),
@@ -80,7 +92,7 @@ async fn function_timeout(ctx: &StepContext<'_>, function: &str, qualifier: Opti
                 aws_sdk_lambda::error::ProvideErrorMetadata::message(e.as_service_error().expect("service error"))
                     .unwrap_or("Function not found")
                     .to_string();
-            return Err(format!("ResourceNotFoundException: {message}"));
+            return Err(NoSuchFunction { message });
         }
         _ => LONGEST_FUNCTION,
     };
@@ -121,7 +133,8 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
         .unwrap_or_default();
     ctx.log.info(format!(
         "invoking {} ({}{qualifier})",
-        call.function_name, call.invocation_type
+        call.function_name,
+        call.invocation_type.as_str()
     ));
     let policy = RetryPolicy {
         max_retries: ctx.app.settings.invoke_retries,
@@ -173,15 +186,15 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
             ctx.log.error(format!(
                 "outcome unknown after {elapsed} ms: {why}; it is not sent again"
             ));
-            Ending::failed("outcome_unknown", why)
+            Ending::failed(RunErrorCode::OutcomeUnknown, why)
         }
         Err(InvokeFailure::Refused { kind, message }) => {
             ctx.log.error(format!("Lambda refused the Invoke: {kind}: {message}"));
-            Ending::failed("lambda_error", format!("{kind}: {message}"))
+            Ending::failed(RunErrorCode::LambdaError, format!("{kind}: {message}"))
         }
         Err(InvokeFailure::GaveUp(why)) => {
             ctx.log.error(why.clone());
-            Ending::failed("throttled", why)
+            Ending::failed(RunErrorCode::Throttled, why)
         }
     }
 }
@@ -199,10 +212,8 @@ async fn whole_log(
         .map(|f| f.name)
         .unwrap_or_else(|_| call.function_name.clone());
     let fetched = match request_id {
-        _ if !ctx.lambda.target.may_have_log_groups() => {
-            Err("the embedded engine keeps no log beyond the tail".to_string())
-        }
-        None => Err("Lambda gave no request id".to_string()),
+        _ if !ctx.lambda.target.may_have_log_groups() => Err(FullLogError::NoLogGroups),
+        None => Err(FullLogError::NoRequestId),
         // Five minutes of slack for clock skew between this host and AWS.
         Some(id) => full_log::fetch(&ctx.lambda.clients.logs, &function, id, sent_at_ms - 300_000).await,
     };

@@ -9,9 +9,10 @@ use std::time::Instant;
 use tracing::Instrument;
 
 use crate::app::AppState;
-use crate::domain::run::{RunError, RunResult, RunStatus};
+use crate::domain::run::{LogLevel, RunError, RunErrorCode, RunResult, RunStatus};
 use crate::domain::step::Step;
 use crate::lambda::directory::DirectoryError;
+use crate::queue::batch::RunWriteError;
 use crate::queue::logs::RunLog;
 use crate::queue::pool::{RunFuture, StopSignal};
 use crate::store::fault::{Backoff, is_transient};
@@ -36,14 +37,11 @@ pub enum Ending {
 }
 
 impl Ending {
-    pub fn failed(code: &str, message: impl Into<String>) -> Self {
+    pub fn failed(code: RunErrorCode, message: impl Into<String>) -> Self {
         Self::Finished {
             status: RunStatus::Failed,
             result: None,
-            error: Some(RunError {
-                code: code.into(),
-                message: message.into(),
-            }),
+            error: Some(RunError::new(code, message)),
         }
     }
 
@@ -51,10 +49,7 @@ impl Ending {
         Self::Finished {
             status: RunStatus::Cancelled,
             result: None,
-            error: Some(RunError {
-                code: "cancelled".into(),
-                message: message.into(),
-            }),
+            error: Some(RunError::new(RunErrorCode::Cancelled, message)),
         }
     }
 }
@@ -90,14 +85,17 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
     let log = app.logs.for_run(run.id, run.next_seq);
     log.info(format!("claimed by worker {} (attempt {})", app.worker_id, run.attempt));
     let ending = match serde_json::from_str::<Step>(&run.step) {
-        Err(e) => Ending::failed("invalid_step", format!("the stored step cannot be read: {e}")),
+        Err(e) => Ending::failed(
+            RunErrorCode::InvalidStep,
+            format!("the stored step cannot be read: {e}"),
+        ),
         Ok(step) => match app.lambdas.for_project(&app.db, &app.master_key, &run.project).await {
             Err(DirectoryError::Database { what, source }) if is_transient(&source) => {
                 Ending::Requeued(format!("the project's settings could not be read ({what}: {source})"))
             }
             Err(why) => {
                 log.error(format!("cannot reach this project's Lambda: {why}"));
-                Ending::failed("configuration", why.to_string())
+                Ending::failed(RunErrorCode::Configuration, why.to_string())
             }
             Ok(lambda) => {
                 let context = StepContext {
@@ -120,14 +118,21 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
                 Some(e) => format!("run {} ({}: {})", status.as_str(), e.code, e.message),
                 None => format!("run {}", status.as_str()),
             };
-            log.line(if error.is_some() { "warn" } else { "info" }, summary);
+            log.line(
+                if error.is_some() {
+                    LogLevel::Warn
+                } else {
+                    LogLevel::Info
+                },
+                summary,
+            );
             // Every line is stored before the status changes, so a reader that sees the
             // run finished has all of its log.
             log.flush().await;
             let finish = queue::Finish {
                 id: run.id,
                 attempt: run.attempt,
-                status: status.as_str(),
+                status,
                 // Lambda chose these words, not the service: kept as they can be stored.
                 result: result
                     .and_then(|r| serde_json::to_value(r).ok())
@@ -194,26 +199,26 @@ async fn give_back(app: &AppState, run: &ClaimedRun, log: &RunLog) {
 
 /// Postgres refused a finish for good (its result holds a value Postgres cannot store):
 /// the run still ends with the outcome Lambda gave, without the result, its log saying why.
-async fn finish_without_result(app: &AppState, log: &RunLog, finish: queue::Finish, refused: String) {
+async fn finish_without_result(app: &AppState, log: &RunLog, finish: queue::Finish, refused: RunWriteError) {
     tracing::error!(error = %refused, "the run's result could not be stored; finishing it without");
     log.error(format!(
         "the result could not be stored ({refused}); the run ends without it"
     ));
     log.flush().await;
-    let error = RunError {
-        code: "result_not_stored".into(),
-        message: format!(
+    let error = RunError::new(
+        RunErrorCode::ResultNotStored,
+        format!(
             "the run {} but its result could not be stored: {refused}",
-            finish.status
+            finish.status.as_str()
         ),
-    };
+    );
     let bare = queue::Finish {
         result: None,
         error: serde_json::to_value(error).ok(),
         ..finish
     };
     match app.writes.finish(bare).await {
-        Ok(true) => crate::metrics::run_finished(finish.status),
+        Ok(true) => crate::metrics::run_finished(finish.status.as_str()),
         Ok(false) => tracing::warn!("run was taken over by another worker; this attempt's result is dropped"),
         Err(e) => tracing::error!(error = %e, "finishing the run without its result failed too"),
     }

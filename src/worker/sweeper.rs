@@ -77,16 +77,12 @@ async fn sweep_one(app: &AppState, lambda: &aws_sdk_lambda::Client) -> anyhow::R
         for function in page?.functions() {
             let Some(name) = function.function_name() else { continue };
             let Some(run_id) = run_of(name) else { continue };
-            let run: Option<(String, Option<bool>)> =
-                sqlx::query_as("SELECT status, (step->>'keep_function')::boolean FROM runs WHERE id = $1")
-                    .bind(run_id)
-                    .fetch_optional(&app.db)
-                    .await?;
+            let run = crate::store::runs::function_owner(&app.db, run_id).await?;
             let orphaned = match run {
                 // Not a run of this database: maybe another deployment's in the same
                 // account. Only its expiry tag says when it is surely abandoned.
                 None => expired(lambda, function.function_arn()).await,
-                Some((status, keep)) => !matches!(status.as_str(), "queued" | "running") && keep != Some(true),
+                Some(owner) => owner.status.is_finished() && owner.keep_function != Some(true),
             };
             if orphaned {
                 lambda.delete_function().function_name(name).send().await?;

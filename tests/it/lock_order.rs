@@ -93,7 +93,7 @@ fn finishing(ids: &[Uuid]) -> Vec<Finish> {
         .map(|id| Finish {
             id: *id,
             attempt: 1,
-            status: "succeeded",
+            status: lambda_steps::domain::run::RunStatus::Succeeded,
             result: Some(serde_json::json!({"ok": true})),
             error: None,
         })

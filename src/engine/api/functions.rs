@@ -339,7 +339,9 @@ fn validate_runtime(engine: &Engine, runtime: &str) -> ApiResult<Language> {
             KNOWN_RUNTIMES.join(", ")
         )));
     }
-    engine.check_runtime(runtime).map_err(LambdaError::invalid_parameter)
+    engine
+        .check_runtime(runtime)
+        .map_err(|e| LambdaError::invalid_parameter(e.to_string()))
 }
 
 fn code_zip(code: Option<Code>) -> ApiResult<CodeZip> {
