@@ -25,11 +25,11 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{EngineSettings, Network};
 use code::CodeCache;
+use logs::LogStore;
 use model::Location;
 use pool::Pools;
 use runtimes::{Interpreters, Language};
 use sandbox::Sandbox;
-use logs::LogStore;
 use store::FunctionStore;
 
 /// How often events past their group's retention are deleted (reads never return them).

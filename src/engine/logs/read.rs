@@ -61,13 +61,16 @@ pub fn stream_page(store: &LogStore, q: &StreamQuery) -> Result<StreamPage, Logs
         (spans, first, next, start_time)
     };
     let in_range = |seq: u64, e: &Event| {
-        seq >= first
-            && start_time.is_none_or(|t| e.timestamp >= t)
-            && q.end_time.is_none_or(|t| e.timestamp < t)
+        seq >= first && start_time.is_none_or(|t| e.timestamp >= t) && q.end_time.is_none_or(|t| e.timestamp < t)
     };
     let mut events: Vec<(u64, Event)> = Vec::new();
     match q.position {
-        Some(Position::Forward(seq)) => take_forward(SpanReader::new(spans).filter(|(s, _)| *s >= seq), &in_range, q.limit, &mut events),
+        Some(Position::Forward(seq)) => take_forward(
+            SpanReader::new(spans).filter(|(s, _)| *s >= seq),
+            &in_range,
+            q.limit,
+            &mut events,
+        ),
         None if q.start_from_head => take_forward(SpanReader::new(spans), &in_range, q.limit, &mut events),
         backward => {
             let before = match backward {
@@ -94,7 +97,9 @@ pub fn stream_page(store: &LogStore, q: &StreamQuery) -> Result<StreamPage, Logs
         }
     }
     let (next_forward, next_backward) = match (events.first(), events.last()) {
-        (Some((first_seq, _)), Some((last_seq, _))) => (Position::Forward(last_seq + 1), Position::Backward(*first_seq)),
+        (Some((first_seq, _)), Some((last_seq, _))) => {
+            (Position::Forward(last_seq + 1), Position::Backward(*first_seq))
+        }
         _ => match q.position {
             // Nothing more that way: the same token back, as CloudWatch answers.
             Some(Position::Forward(seq)) => (Position::Forward(seq), Position::Backward(seq)),
@@ -166,13 +171,7 @@ impl EventId {
 
 impl std::fmt::Display for EventId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:020}{:020}{:016}",
-            self.timestamp.max(0),
-            self.stream,
-            self.seq
-        )
+        write!(f, "{:020}{:020}{:016}", self.timestamp.max(0), self.stream, self.seq)
     }
 }
 
@@ -216,7 +215,13 @@ pub fn group_page(store: &LogStore, q: &GroupQuery) -> Result<GroupPage, LogsFai
     };
     for (i, (_, stream, reader)) in readers.iter_mut().enumerate() {
         if let Some((id, event)) = advance(reader, *stream) {
-            heads.push(Reverse((id, i, event.message.clone(), event.timestamp, event.ingestion_time)));
+            heads.push(Reverse((
+                id,
+                i,
+                event.message.clone(),
+                event.timestamp,
+                event.ingestion_time,
+            )));
         }
     }
     let mut events = Vec::new();
@@ -259,7 +264,10 @@ fn candidate_streams(group: &LogGroup, q: &GroupQuery, start_time: Option<i64>) 
         .values()
         .filter(|s| q.stream_names.is_none_or(|names| names.contains(&s.name)))
         .filter(|s| q.stream_prefix.is_none_or(|p| s.name.starts_with(p)))
-        .filter(|s| s.last_timestamp().is_some_and(|last| start_time.is_none_or(|t| last >= t)))
+        .filter(|s| {
+            s.last_timestamp()
+                .is_some_and(|last| start_time.is_none_or(|t| last >= t))
+        })
         .filter(|s| {
             s.first_timestamp()
                 .is_some_and(|first| q.end_time.is_none_or(|t| first < t))

@@ -88,14 +88,17 @@ impl LogStore {
         let mut groups = HashMap::new();
         for entry in std::fs::read_dir(&root)? {
             let dir = entry?.path();
-            let Ok(text) = std::fs::read(dir.join("group.json")) else { continue };
-            let file: GroupFile = serde_json::from_slice(&text).with_context(|| format!("parsing {}", dir.display()))?;
+            let Ok(text) = std::fs::read(dir.join("group.json")) else {
+                continue;
+            };
+            let file: GroupFile =
+                serde_json::from_slice(&text).with_context(|| format!("parsing {}", dir.display()))?;
             let mut streams = BTreeMap::new();
             for stream_dir in std::fs::read_dir(&dir)? {
                 let stream_dir = stream_dir?.path();
                 if stream_dir.is_dir() {
-                    let stream =
-                        LogStream::load(stream_dir.clone()).with_context(|| format!("indexing {}", stream_dir.display()))?;
+                    let stream = LogStream::load(stream_dir.clone())
+                        .with_context(|| format!("indexing {}", stream_dir.display()))?;
                     streams.insert(stream.name.clone(), stream);
                 }
             }

@@ -258,9 +258,7 @@ impl LogStream {
 
     /// Where to read from the event numbered `seq` (or the first stored after it) to the end.
     pub fn spans_from_seq(&self, seq: u64) -> Vec<Span> {
-        let start = self
-            .segments
-            .partition_point(|s| s.first_seq + s.events <= seq);
+        let start = self.segments.partition_point(|s| s.first_seq + s.events <= seq);
         self.spans(start, |segment| {
             let i = segment.checkpoints.partition_point(|c| c.seq <= seq);
             i.saturating_sub(1)
@@ -373,7 +371,9 @@ fn scan_segment(path: &Path, first_seq: u64) -> anyhow::Result<Segment> {
         if n == 0 || !line.ends_with(b"\n") {
             break;
         }
-        let Ok(event) = serde_json::from_slice::<Event>(&line) else { break };
+        let Ok(event) = serde_json::from_slice::<Event>(&line) else {
+            break;
+        };
         let seq = first_seq + segment.events;
         if segment.events.is_multiple_of(CHECKPOINT_EVERY) {
             segment.checkpoints.push(Checkpoint {
@@ -398,8 +398,8 @@ fn scan_segment(path: &Path, first_seq: u64) -> anyhow::Result<Segment> {
 
 /// FNV-1a of the stream's name, within 19 decimal digits so event ids stay fixed-width.
 fn stream_id(name: &str) -> u64 {
-    let hash = name
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     hash % 10u64.pow(19)
 }

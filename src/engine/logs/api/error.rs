@@ -65,10 +65,9 @@ impl IntoResponse for LogsError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"__type": self.kind, "message": self.message});
         let mut response = (self.status, body.to_string()).into_response();
-        response.headers_mut().insert(
-            "content-type",
-            HeaderValue::from_static("application/x-amz-json-1.1"),
-        );
+        response
+            .headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
         response
     }
 }

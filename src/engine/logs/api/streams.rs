@@ -43,7 +43,12 @@ pub fn describe(engine: &Engine, input: DescribeInput) -> LogsResult {
     let mut streams: Vec<_> = group
         .streams
         .values()
-        .filter(|s| input.log_stream_name_prefix.as_deref().is_none_or(|p| s.name.starts_with(p)))
+        .filter(|s| {
+            input
+                .log_stream_name_prefix
+                .as_deref()
+                .is_none_or(|p| s.name.starts_with(p))
+        })
         .collect();
     if by_time {
         streams.sort_by_key(|s| (s.last_timestamp(), s.name.clone()));
