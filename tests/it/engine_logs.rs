@@ -240,7 +240,8 @@ async fn twenty_thousand_lines_are_stored_once_each_in_order_and_read_back_with_
         .to_string();
     let mut read = Vec::new();
     let mut token: Option<String> = None;
-    loop {
+    let mut caught_up = false;
+    for _ in 0..10 {
         let page = logs
             .get_log_events()
             .log_group_name(group)
@@ -255,10 +256,12 @@ async fn twenty_thousand_lines_are_stored_once_each_in_order_and_read_back_with_
         let next = page.next_forward_token().unwrap().to_string();
         if token.as_deref() == Some(next.as_str()) {
             assert!(page.events().is_empty());
+            caught_up = true;
             break;
         }
         token = Some(next);
     }
+    assert!(caught_up, "the same forward token comes back at the end");
     let printed: Vec<String> = read.iter().filter(|m| m.starts_with("line ")).cloned().collect();
     assert_eq!(printed, expected);
     assert!(read[0].starts_with("START RequestId: ") && read.last().unwrap().starts_with("REPORT RequestId: "));
@@ -324,4 +327,50 @@ async fn all_messages(logs: &LogsClient, group: &str) -> Vec<String> {
             return messages;
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn boto3_and_the_aws_cli_read_the_engines_logs() {
+    let venv = crate::support::venv();
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &[]).await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/boto3_logs.py");
+    let out = tokio::process::Command::new(venv.join("bin/python"))
+        .arg(&script)
+        .arg(&engine.url)
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "boto3 logs script failed\n{stdout}\n{stderr}");
+    assert!(stdout.contains("boto3 logs: ok"), "{stdout}");
+
+    // The AWS CLI (v1 in the venv; v2's `logs tail` calls the same FilterLogEvents).
+    let group = "/aws/lambda/boto-logs";
+    let filtered = aws(&venv, &engine.url, &["filter-log-events", "--log-group-name", group, "--filter-pattern", "\"disk is full\""]).await;
+    let messages: Vec<&str> = filtered["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+    assert_eq!(messages.len(), 8, "{filtered}");
+    let streams = aws(&venv, &engine.url, &["describe-log-streams", "--log-group-name", group]).await;
+    let stream = streams["logStreams"][0]["logStreamName"].as_str().unwrap();
+    let head = aws(&venv, &engine.url, &["get-log-events", "--log-group-name", group, "--log-stream-name", stream, "--start-from-head"]).await;
+    let first = head["events"][0]["message"].as_str().unwrap();
+    assert!(first.starts_with("START RequestId: "), "{head}");
+    engine.stop().await;
+}
+
+/// Runs `aws logs ARGS` of the venv's AWS CLI against the engine; its JSON answer.
+async fn aws(venv: &std::path::Path, url: &str, args: &[&str]) -> serde_json::Value {
+    let out = tokio::process::Command::new(venv.join("bin/aws"))
+        .args(["logs", "--endpoint-url", url, "--region", "us-east-1", "--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .await
+        .expect("aws runs");
+    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
