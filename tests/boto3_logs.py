@@ -135,6 +135,24 @@ try:
 except logs.exceptions.InvalidParameterException:
     pass
 
+# StartLiveTail, with the `streaming-` host prefix off (a local endpoint cannot take it):
+# lines printed after the session starts arrive while the function runs.
+import threading
+tail = boto3.client("logs", **{**common, "config": Config(inject_host_prefix=False, read_timeout=10, retries={"max_attempts": 1})})
+session = tail.start_live_tail(logGroupIdentifiers=[group], logEventFilterPattern="item")
+stream_events = iter(session["responseStream"])
+assert "sessionStart" in next(stream_events)
+invoker = threading.Thread(target=lambda: lam.invoke(FunctionName="boto-logs", Payload=json.dumps({"n": 5})))
+invoker.start()
+tailed = []
+for update in stream_events:
+    tailed.extend(r["message"] for r in update["sessionUpdate"]["sessionResults"])
+    if len(tailed) >= 5:
+        break
+session["responseStream"].close()
+invoker.join()
+assert tailed == [line(i) for i in range(5)], tailed
+
 # Deleting the function keeps its log group, as on AWS.
 lam.delete_function(FunctionName="boto-logs")
 assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]

@@ -137,7 +137,11 @@ async fn follow_ticks(engine: &TestEngine, logs: &LogsClient, name: &str) -> Vec
         })
         .collect();
     let order: Vec<usize> = ticks.iter().map(|t| t.0).collect();
-    assert_eq!(order, (0..10).collect::<Vec<_>>(), "{name}: every tick once, in order: {messages:#?}");
+    assert_eq!(
+        order,
+        (0..10).collect::<Vec<_>>(),
+        "{name}: every tick once, in order: {messages:#?}"
+    );
     let (_, _, _, first_seen) = ticks[0];
     assert!(
         answered.duration_since(first_seen) >= Duration::from_millis(1500),
@@ -150,9 +154,15 @@ async fn follow_ticks(engine: &TestEngine, logs: &LogsClient, name: &str) -> Vec
             "{name}: tick {i} printed at {printed} but stamped {stamped}"
         );
     }
-    let start = messages.iter().position(|m| m.starts_with("START RequestId: ")).unwrap();
+    let start = messages
+        .iter()
+        .position(|m| m.starts_with("START RequestId: "))
+        .unwrap();
     let end = messages.iter().position(|m| m.starts_with("END RequestId: ")).unwrap();
-    assert!(start < end && messages[end + 1].starts_with("REPORT RequestId: "), "{messages:#?}");
+    assert!(
+        start < end && messages[end + 1].starts_with("REPORT RequestId: "),
+        "{messages:#?}"
+    );
     let unterminated = messages.iter().position(|m| m == "no newline at the end");
     assert!(unterminated.is_some_and(|i| i < end), "{name}: {messages:#?}");
     messages
@@ -163,9 +173,30 @@ async fn output_is_in_the_log_group_while_the_function_runs_in_every_language() 
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &[]).await;
     let logs = logs_client(&engine.url);
-    create(&engine.client, "live-py", "python3.12", "app.handler", &[("app.py", PYTHON_TICKS)]).await;
-    create(&engine.client, "live-node", "nodejs20.x", "index.handler", &[("index.mjs", NODE_TICKS)]).await;
-    create(&engine.client, "live-rb", "ruby3.3", "app.handler", &[("app.rb", RUBY_TICKS)]).await;
+    create(
+        &engine.client,
+        "live-py",
+        "python3.12",
+        "app.handler",
+        &[("app.py", PYTHON_TICKS)],
+    )
+    .await;
+    create(
+        &engine.client,
+        "live-node",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.mjs", NODE_TICKS)],
+    )
+    .await;
+    create(
+        &engine.client,
+        "live-rb",
+        "ruby3.3",
+        "app.handler",
+        &[("app.rb", RUBY_TICKS)],
+    )
+    .await;
 
     let (python, node, ruby) = tokio::join!(
         follow_ticks(&engine, &logs, "live-py"),
@@ -175,7 +206,12 @@ async fn output_is_in_the_log_group_while_the_function_runs_in_every_language() 
     assert!(python.iter().any(|m| m.starts_with("tick 0 at ")), "{python:#?}");
     assert!(ruby.iter().any(|m| m.starts_with("tick 0 at ")), "{ruby:#?}");
     // The Node runtime's own format: time, request id, level, message.
-    let request_id = node[0].strip_prefix("START RequestId: ").unwrap().split(' ').next().unwrap();
+    let request_id = node[0]
+        .strip_prefix("START RequestId: ")
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
     let tick = node.iter().find(|m| m.contains("tick 3 at ")).unwrap();
     let fields: Vec<&str> = tick.split('\t').collect();
     assert_eq!(fields.len(), 4, "{tick}");
@@ -186,10 +222,23 @@ async fn output_is_in_the_log_group_while_the_function_runs_in_every_language() 
     assert_eq!((fields[1], fields[2]), (request_id, "INFO"), "{tick}");
 
     // A group per function, a stream per environment named as AWS names them.
-    let groups = logs.describe_log_groups().log_group_name_prefix("/aws/lambda/live-").send().await.unwrap();
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix("/aws/lambda/live-")
+        .send()
+        .await
+        .unwrap();
     let names: Vec<&str> = groups.log_groups().iter().filter_map(|g| g.log_group_name()).collect();
-    assert_eq!(names, ["/aws/lambda/live-node", "/aws/lambda/live-py", "/aws/lambda/live-rb"]);
-    let streams = logs.describe_log_streams().log_group_name("/aws/lambda/live-py").send().await.unwrap();
+    assert_eq!(
+        names,
+        ["/aws/lambda/live-node", "/aws/lambda/live-py", "/aws/lambda/live-rb"]
+    );
+    let streams = logs
+        .describe_log_streams()
+        .log_group_name("/aws/lambda/live-py")
+        .send()
+        .await
+        .unwrap();
     let stream = streams.log_streams()[0].log_stream_name().unwrap();
     let today = chrono::Utc::now().format("%Y/%m/%d/[$LATEST]").to_string();
     assert!(stream.starts_with(&today), "{stream}");
@@ -203,11 +252,22 @@ async fn twenty_thousand_lines_are_stored_once_each_in_order_and_read_back_with_
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &[]).await;
     let logs = logs_client(&engine.url);
-    let source = "def handler(event, context):\n    for i in range(20000):\n        print(f'line {i:05d}')\n    return 'ok'\n";
-    create(&engine.client, "many-lines", "python3.12", "app.handler", &[("app.py", source)]).await;
+    let source =
+        "def handler(event, context):\n    for i in range(20000):\n        print(f'line {i:05d}')\n    return 'ok'\n";
+    create(
+        &engine.client,
+        "many-lines",
+        "python3.12",
+        "app.handler",
+        &[("app.py", source)],
+    )
+    .await;
     let invoked = invoke(&engine.client, "many-lines", json!({})).await;
     assert_eq!(invoked.payload, "ok");
-    assert!(invoked.log.len() <= 4096 && invoked.log.contains("line 19999"), "the tail is still 4 KB");
+    assert!(
+        invoked.log.len() <= 4096 && invoked.log.contains("line 19999"),
+        "the tail is still 4 KB"
+    );
 
     let expected: Vec<String> = (0..20000).map(|i| format!("line {i:05}")).collect();
     let group = "/aws/lambda/many-lines";
@@ -234,7 +294,13 @@ async fn twenty_thousand_lines_are_stored_once_each_in_order_and_read_back_with_
     assert_eq!(filtered, expected);
 
     // GetLogEvents from the head, forward, until the same token comes back.
-    let stream = logs.describe_log_streams().log_group_name(group).send().await.unwrap().log_streams()[0]
+    let stream = logs
+        .describe_log_streams()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap()
+        .log_streams()[0]
         .log_stream_name()
         .unwrap()
         .to_string();
@@ -275,37 +341,93 @@ async fn events_outlive_a_restart_and_the_function_and_the_cap_drops_the_oldest(
     let logs = logs_client(&engine.url);
     // About 3 MB of events into a group capped at 1 MiB.
     let source = "def handler(event, context):\n    for i in range(30000):\n        print(f'line {i:05d} ' + 'x' * 60)\n    return 'ok'\n";
-    create(&engine.client, "capped", "python3.12", "app.handler", &[("app.py", source)]).await;
+    create(
+        &engine.client,
+        "capped",
+        "python3.12",
+        "app.handler",
+        &[("app.py", source)],
+    )
+    .await;
     assert_eq!(invoke(&engine.client, "capped", json!({})).await.payload, "ok");
     let group = "/aws/lambda/capped";
     let before = all_messages(&logs, group).await;
-    assert!(before.len() < 30000 && before.len() > 5000, "{} events kept", before.len());
-    assert!(before.last().unwrap().starts_with("REPORT RequestId: "), "the newest stay");
+    assert!(
+        before.len() < 30000 && before.len() > 5000,
+        "{} events kept",
+        before.len()
+    );
+    assert!(
+        before.last().unwrap().starts_with("REPORT RequestId: "),
+        "the newest stay"
+    );
     let first_kept: usize = before[0][5..10].parse().unwrap();
-    let expected: Vec<String> = (first_kept..30000).map(|i| format!("line {i:05} {}", "x".repeat(60))).collect();
+    let expected: Vec<String> = (first_kept..30000)
+        .map(|i| format!("line {i:05} {}", "x".repeat(60)))
+        .collect();
     let printed: Vec<String> = before.iter().filter(|m| m.starts_with("line ")).cloned().collect();
     assert_eq!(printed, expected, "the oldest went first, and only they");
-    let described = logs.describe_log_groups().log_group_name_prefix(group).send().await.unwrap();
+    let described = logs
+        .describe_log_groups()
+        .log_group_name_prefix(group)
+        .send()
+        .await
+        .unwrap();
     assert!(described.log_groups()[0].stored_bytes().unwrap() <= 1024 * 1024);
 
     // Deleting the function keeps its group, as on AWS; a restart keeps the events.
-    engine.client.delete_function().function_name("capped").send().await.unwrap();
+    engine
+        .client
+        .delete_function()
+        .function_name("capped")
+        .send()
+        .await
+        .unwrap();
     engine.stop().await;
     let engine = TestEngine::start(dir.path(), &["--log-group-max-mb", "1"]).await;
     let logs = logs_client(&engine.url);
     assert_eq!(all_messages(&logs, group).await, before);
 
     // Retention is kept and shown; a deleted group is gone, with AWS's typed error.
-    logs.put_retention_policy().log_group_name(group).retention_in_days(7).send().await.unwrap();
-    let described = logs.describe_log_groups().log_group_name_prefix(group).send().await.unwrap();
+    logs.put_retention_policy()
+        .log_group_name(group)
+        .retention_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let described = logs
+        .describe_log_groups()
+        .log_group_name_prefix(group)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(described.log_groups()[0].retention_in_days(), Some(7));
-    let refused = logs.put_retention_policy().log_group_name(group).retention_in_days(2).send().await;
-    assert!(refused.unwrap_err().into_service_error().is_invalid_parameter_exception());
+    let refused = logs
+        .put_retention_policy()
+        .log_group_name(group)
+        .retention_in_days(2)
+        .send()
+        .await;
+    assert!(
+        refused
+            .unwrap_err()
+            .into_service_error()
+            .is_invalid_parameter_exception()
+    );
     logs.delete_log_group().log_group_name(group).send().await.unwrap();
     let gone = logs.filter_log_events().log_group_name(group).send().await.unwrap_err();
     assert!(gone.into_service_error().is_resource_not_found_exception());
-    logs.create_log_group().log_group_name("/custom/group").send().await.unwrap();
-    let again = logs.create_log_group().log_group_name("/custom/group").send().await.unwrap_err();
+    logs.create_log_group()
+        .log_group_name("/custom/group")
+        .send()
+        .await
+        .unwrap();
+    let again = logs
+        .create_log_group()
+        .log_group_name("/custom/group")
+        .send()
+        .await
+        .unwrap_err();
     assert!(again.into_service_error().is_resource_already_exists_exception());
     engine.stop().await;
 }
@@ -348,12 +470,40 @@ async fn boto3_and_the_aws_cli_read_the_engines_logs() {
 
     // The AWS CLI (v1 in the venv; v2's `logs tail` calls the same FilterLogEvents).
     let group = "/aws/lambda/boto-logs";
-    let filtered = aws(&venv, &engine.url, &["filter-log-events", "--log-group-name", group, "--filter-pattern", "\"disk is full\""]).await;
-    let messages: Vec<&str> = filtered["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
-    assert_eq!(messages.len(), 8, "{filtered}");
+    let filtered = aws(
+        &venv,
+        &engine.url,
+        &[
+            "filter-log-events",
+            "--log-group-name",
+            group,
+            "--filter-pattern",
+            "\"disk is full\"",
+        ],
+    )
+    .await;
+    let messages: Vec<&str> = filtered["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 9, "{filtered}");
     let streams = aws(&venv, &engine.url, &["describe-log-streams", "--log-group-name", group]).await;
     let stream = streams["logStreams"][0]["logStreamName"].as_str().unwrap();
-    let head = aws(&venv, &engine.url, &["get-log-events", "--log-group-name", group, "--log-stream-name", stream, "--start-from-head"]).await;
+    let head = aws(
+        &venv,
+        &engine.url,
+        &[
+            "get-log-events",
+            "--log-group-name",
+            group,
+            "--log-stream-name",
+            stream,
+            "--start-from-head",
+        ],
+    )
+    .await;
     let first = head["events"][0]["message"].as_str().unwrap();
     assert!(first.starts_with("START RequestId: "), "{head}");
     engine.stop().await;
@@ -362,7 +512,15 @@ async fn boto3_and_the_aws_cli_read_the_engines_logs() {
 /// Runs `aws logs ARGS` of the venv's AWS CLI against the engine; its JSON answer.
 async fn aws(venv: &std::path::Path, url: &str, args: &[&str]) -> serde_json::Value {
     let out = tokio::process::Command::new(venv.join("bin/aws"))
-        .args(["logs", "--endpoint-url", url, "--region", "us-east-1", "--output", "json"])
+        .args([
+            "logs",
+            "--endpoint-url",
+            url,
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ])
         .args(args)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -371,6 +529,10 @@ async fn aws(venv: &std::path::Path, url: &str, args: &[&str]) -> serde_json::Va
         .output()
         .await
         .expect("aws runs");
-    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }

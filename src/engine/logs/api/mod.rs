@@ -5,6 +5,7 @@
 pub mod error;
 mod events;
 mod groups;
+mod live_tail;
 mod streams;
 
 use axum::extract::State;
@@ -28,6 +29,12 @@ pub async fn dispatch(State(engine): State<Engine>, headers: HeaderMap, body: By
         return LogsError::unknown_operation(&target).into_response();
     };
     let body: &[u8] = if body.is_empty() { b"{}" } else { &body };
+    if operation == "StartLiveTail" {
+        return match parse(body).and_then(|input| live_tail::start(engine, input)) {
+            Ok(response) => response,
+            Err(error) => error.into_response(),
+        };
+    }
     let engine_for_task = engine.clone();
     let operation_name = operation.to_string();
     let body = body.to_vec();
