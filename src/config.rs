@@ -33,6 +33,7 @@
 //! - `LAMBDA_STEPS_ENGINE_PYTHON`, `..._NODE`, `..._RUBY`: interpreter paths
 //! - `LAMBDA_STEPS_ENGINE_MAX_PROCESSES`, `..._CPU_SECONDS`, `..._FILE_SIZE_MB`,
 //!   `..._ADDRESS_SPACE_HEADROOM_MB`: resource limits of user code
+//! - `LAMBDA_STEPS_ENGINE_LOG_GROUP_MAX_MB`: most bytes of events one log group keeps
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -255,6 +256,9 @@ pub struct EngineSettings {
     /// Address space allowed above the function's MemorySize (Python and Ruby), in MB.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_ADDRESS_SPACE_HEADROOM_MB", default_value_t = 512)]
     pub address_space_headroom_mb: u32,
+    /// Most bytes of events one CloudWatch log group keeps; past it the oldest go first.
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_LOG_GROUP_MAX_MB", default_value_t = 64)]
+    pub log_group_max_mb: u64,
 }
 
 impl EngineSettings {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::logs::{LogSink, LogStore, function_log_group};
 use super::network::{ISOLATED_RUNTIME_API, NetworkGate};
 use super::output::OutputCapture;
 use super::runtime_api::{self, Invocation, InvocationRequest, RuntimeChannel, RuntimeReply};
@@ -32,6 +33,7 @@ pub struct EnvironmentSpec<'a> {
     pub work_dir: &'a Path,
     pub sandbox: &'a Sandbox,
     pub limits: Limits,
+    pub logs: &'a std::sync::Arc<LogStore>,
 }
 
 /// How one invocation in an environment ended.
@@ -52,6 +54,8 @@ pub struct ExecutionEnvironment {
     pid: i32,
     exited: watch::Receiver<Option<String>>,
     pub output: OutputCapture,
+    /// The environment's CloudWatch log stream, for the lines the engine writes itself.
+    pub log: LogSink,
     last_used: Mutex<Instant>,
     server: tokio::task::JoinHandle<()>,
     tmp_dir: PathBuf,
@@ -117,7 +121,8 @@ impl ExecutionEnvironment {
         let pid = child.id().map(|p| p as i32).unwrap_or(0);
         let receiver = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
             .map_err(io("reading runtime output"))?;
-        let output = OutputCapture::start(receiver);
+        let log = LogSink::new(spec.logs.clone(), function_log_group(spec.function_name), log_stream);
+        let output = OutputCapture::start(receiver, log.clone());
 
         let (exit_tx, exited) = watch::channel(None);
         tokio::spawn(async move {
@@ -148,6 +153,7 @@ impl ExecutionEnvironment {
             pid,
             exited,
             output,
+            log,
             last_used: Mutex::new(Instant::now()),
             server,
             tmp_dir,

@@ -182,6 +182,8 @@ impl Engine {
             }
         }
         let environment = lease.environment().expect("leased environment");
+        let start_line = format!("START RequestId: {request_id} Version: {}", version.version);
+        environment.log.write_now(std::slice::from_ref(&start_line));
         let started = Instant::now();
         invocation.deadline_epoch_ms = (chrono::Utc::now().timestamp_millis() as u64) + timeout.as_millis() as u64;
         let ending = environment.run(invocation, timeout).await;
@@ -200,11 +202,13 @@ impl Engine {
         environment.output.drain().await;
         let (printed, dropped) = environment.output.take();
 
-        let mut log = vec![format!("START RequestId: {request_id} Version: {}", version.version)];
+        let mut log = vec![start_line];
         if dropped > 0 {
             log.push(format!("[{dropped} earlier lines of output were not kept]"));
         }
         log.extend(printed);
+        // What the engine writes after the function's own lines goes to the stream too.
+        let printed_end = log.len();
         let (payload, function_error, status, reusable) = conclude(ending, &request_id, version, &mut log);
         log.push(format!("END RequestId: {request_id}"));
         log.push(report_line(
@@ -215,6 +219,7 @@ impl Engine {
             environment.max_memory_used_mb(),
             status,
         ));
+        environment.log.write_now(&log[printed_end..]);
         lease.release(reusable);
         Ok(Execution {
             payload,
@@ -255,6 +260,7 @@ impl Engine {
                 open_files: 1024,
                 cap_address_space: !matches!(language, Language::Node | Language::Provided),
             },
+            logs: &self.logs,
         })
         .await
     }

@@ -5,6 +5,7 @@ pub mod api;
 mod code;
 mod environment;
 mod invoke;
+pub mod logs;
 pub mod model;
 mod network;
 mod output;
@@ -24,11 +25,15 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{EngineSettings, Network};
 use code::CodeCache;
+use logs::LogStore;
 use model::Location;
 use pool::Pools;
 use runtimes::{Interpreters, Language};
 use sandbox::Sandbox;
 use store::FunctionStore;
+
+/// How often events past their group's retention are deleted (reads never return them).
+const EXPIRY_EVERY: Duration = Duration::from_secs(60);
 
 pub use invoke::{InvocationType, InvokeOutcome, InvokeRequest};
 
@@ -40,6 +45,8 @@ pub struct EngineInner {
     pub settings: EngineSettings,
     pub location: Location,
     store: FunctionStore,
+    /// What functions printed, as CloudWatch Logs keeps it.
+    pub logs: Arc<LogStore>,
     pools: Pools,
     code: CodeCache,
     interpreters: Interpreters,
@@ -69,6 +76,7 @@ impl Engine {
             .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
         let data_dir = settings.data_dir.canonicalize()?;
         let store = FunctionStore::open(&data_dir)?;
+        let logs = Arc::new(LogStore::open(&data_dir, settings.log_group_max_mb * 1024 * 1024)?);
         let work_dir = tempfile::Builder::new()
             .prefix("lambda-steps-engine-")
             .tempdir()
@@ -113,6 +121,7 @@ impl Engine {
             pools: Pools::new(settings.max_environments),
             settings,
             store,
+            logs,
             code,
             interpreters,
             sandbox,
@@ -126,7 +135,7 @@ impl Engine {
         Ok(engine)
     }
 
-    /// The Lambda REST API of this engine.
+    /// The Lambda REST API and the CloudWatch Logs API of this engine.
     pub fn router(&self) -> axum::Router {
         api::router(self.clone())
     }
@@ -151,12 +160,15 @@ impl Engine {
         self.pools.retire_all();
     }
 
+    /// Stops idle environments, and (every `EXPIRY_EVERY`) deletes log events past their
+    /// group's retention.
     fn spawn_reaper(&self) {
         let idle = Duration::from_secs(self.settings.idle_seconds);
         let every = (idle / 4).clamp(Duration::from_millis(250), Duration::from_secs(30));
         let weak = Arc::downgrade(&self.0);
         let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
+            let mut last_expiry = std::time::Instant::now() - EXPIRY_EVERY;
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
@@ -164,6 +176,10 @@ impl Engine {
                 }
                 let Some(engine) = weak.upgrade() else { return };
                 let reaped = engine.pools.reap(idle);
+                if last_expiry.elapsed() >= EXPIRY_EVERY {
+                    engine.logs.expire();
+                    last_expiry = std::time::Instant::now();
+                }
                 if reaped > 0 {
                     tracing::debug!(reaped, "stopped idle execution environments");
                 }

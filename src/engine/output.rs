@@ -1,11 +1,16 @@
 //! Capture of everything an execution environment prints. Its stdout and stderr share one
-//! pipe, read line by line; `drain` reads what the kernel still holds, so a line printed
-//! before the runtime answered is never attributed to the next invocation or lost.
+//! pipe, read line by line as it arrives: each line goes at once, stamped with the time it
+//! was read, to the environment's CloudWatch log stream (so a reader sees it while the
+//! function runs), and to the invocation's tail (for `LogResult`). `drain` reads what the
+//! kernel still holds and ends a line left without its newline, so a line printed before
+//! the runtime answered is never attributed to the next invocation or lost.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot};
+
+use super::logs::{LogSink, now_ms};
 
 /// At most this much of an invocation's output is kept (its tail); the log tail AWS
 /// returns is only 4 KB, so this is generous.
@@ -41,10 +46,14 @@ impl CapturedLines {
 
 impl OutputCapture {
     /// Starts reading `receiver` until the process closes it.
-    pub fn start(receiver: pipe::Receiver) -> Self {
+    pub fn start(receiver: pipe::Receiver, sink: LogSink) -> Self {
         let lines = Arc::new(Mutex::new(CapturedLines::default()));
         let (drain_requests, requests) = mpsc::channel(4);
-        tokio::spawn(read_output(receiver, lines.clone(), requests));
+        let output = Output {
+            lines: lines.clone(),
+            sink,
+        };
+        tokio::spawn(read_output(receiver, output, requests));
         Self { lines, drain_requests }
     }
 
@@ -65,11 +74,27 @@ impl OutputCapture {
     }
 }
 
-async fn read_output(
-    receiver: pipe::Receiver,
+/// Where lines read from the pipe go.
+struct Output {
     lines: Arc<Mutex<CapturedLines>>,
-    mut requests: mpsc::Receiver<oneshot::Sender<()>>,
-) {
+    sink: LogSink,
+}
+
+impl Output {
+    fn push(&self, stamped: &[(i64, String)]) {
+        if stamped.is_empty() {
+            return;
+        }
+        let borrowed: Vec<(i64, &str)> = stamped.iter().map(|(t, l)| (*t, l.as_str())).collect();
+        self.sink.write(&borrowed);
+        let mut captured = self.lines.lock().expect("output lock");
+        for (_, line) in stamped {
+            captured.push(line.clone());
+        }
+    }
+}
+
+async fn read_output(receiver: pipe::Receiver, lines: Output, mut requests: mpsc::Receiver<oneshot::Sender<()>>) {
     let mut partial: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut open = true;
@@ -96,23 +121,23 @@ async fn read_output(
 }
 
 /// Reads until the pipe is empty; false once the writer closed it.
-fn read_available(
-    receiver: &pipe::Receiver,
-    buf: &mut [u8],
-    partial: &mut Vec<u8>,
-    lines: &Mutex<CapturedLines>,
-) -> bool {
+fn read_available(receiver: &pipe::Receiver, buf: &mut [u8], partial: &mut Vec<u8>, lines: &Output) -> bool {
     loop {
         match receiver.try_read(buf) {
             Ok(0) => return false,
             Ok(n) => {
                 partial.extend_from_slice(&buf[..n]);
-                let mut captured = lines.lock().expect("output lock");
-                while let Some(end) = partial.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = partial.drain(..=end).collect();
-                    let text = String::from_utf8_lossy(&line[..line.len() - 1]);
-                    captured.push(text.trim_end_matches('\r').to_string());
+                let now = now_ms();
+                let mut stamped = Vec::new();
+                let mut start = 0;
+                while let Some(end) = partial[start..].iter().position(|&b| b == b'\n') {
+                    let line = &partial[start..start + end];
+                    let text = String::from_utf8_lossy(line);
+                    stamped.push((now, text.trim_end_matches('\r').to_string()));
+                    start += end + 1;
                 }
+                partial.drain(..start);
+                lines.push(&stamped);
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -121,10 +146,11 @@ fn read_available(
     }
 }
 
-fn flush_partial(partial: &mut Vec<u8>, lines: &Mutex<CapturedLines>) {
+/// A line printed without its newline becomes an event of its own when the invocation ends.
+fn flush_partial(partial: &mut Vec<u8>, lines: &Output) {
     if !partial.is_empty() {
         let text = String::from_utf8_lossy(partial).to_string();
-        lines.lock().expect("output lock").push(text);
+        lines.push(&[(now_ms(), text)]);
         partial.clear();
     }
 }

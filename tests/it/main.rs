@@ -10,6 +10,7 @@ mod db_faults;
 mod default_chain;
 mod engine_api;
 mod engine_limits;
+mod engine_logs;
 mod engine_node;
 mod engine_python;
 mod engine_ruby;

@@ -236,3 +236,15 @@ pub fn assert_refused_as_not_found(run: &serde_json::Value) {
     let message = run["error"]["message"].as_str().unwrap_or_default();
     assert!(message.starts_with("ResourceNotFoundException"), "{run}");
 }
+
+/// A CloudWatch Logs client for the engine at `url`, SDK retries off.
+pub fn logs_client(url: &str) -> aws_sdk_cloudwatchlogs::Client {
+    let config = aws_sdk_cloudwatchlogs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(url)
+        .retry_config(aws_sdk_cloudwatchlogs::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_cloudwatchlogs::Client::from_conf(config)
+}

@@ -1,4 +1,5 @@
-//! The Lambda REST API (2015-03-31 paths) the engine serves, as AWS SDKs call it.
+//! The Lambda REST API (2015-03-31 paths) the engine serves, as AWS SDKs call it, and the
+//! route of its CloudWatch Logs API (`engine::logs::api`) on the same listener.
 
 mod aliases;
 pub mod error;
@@ -47,6 +48,8 @@ pub fn router(engine: Engine) -> axum::Router {
             get(aliases::get).put(aliases::update).delete(aliases::delete),
         )
         .route(&format!("{functions}/{{name}}/invocations"), post(invoke::invoke))
+        // The CloudWatch Logs API: JSON 1.1, the operation in `X-Amz-Target`.
+        .route("/", post(super::logs::api::dispatch))
         .route(
             "/2017-03-31/tags/{arn}",
             get(tags::list).post(tags::tag).delete(tags::untag),
