@@ -32,6 +32,15 @@ impl LogsError {
         }
     }
 
+    /// A request that names no CloudWatch Logs operation: the engine serves no such API.
+    pub fn not_served(target: &str) -> Self {
+        Self {
+            kind: "UnknownOperationException",
+            status: StatusCode::NOT_FOUND,
+            message: format!("Operation {target} is not served by the embedded engine."),
+        }
+    }
+
     pub fn serialization(message: impl Into<String>) -> Self {
         Self {
             kind: "SerializationException",

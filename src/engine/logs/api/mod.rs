@@ -26,7 +26,10 @@ pub async fn dispatch(State(engine): State<Engine>, headers: HeaderMap, body: By
         .unwrap_or_default()
         .to_string();
     let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
-        return LogsError::unknown_operation(&target).into_response();
+        // Not a CloudWatch Logs call at all (IAM's and STS's query protocol also POST to
+        // `/`): answer as for any path the engine does not serve, a 404, so a client that
+        // probes for IAM learns that this endpoint has none.
+        return LogsError::not_served(&target).into_response();
     };
     let body: &[u8] = if body.is_empty() { b"{}" } else { &body };
     if operation == "StartLiveTail" {
