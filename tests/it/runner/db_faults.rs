@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::fake_lambda::{FakeLambda, check_outcomes, wait_all_ended};
-use crate::pg_cluster::PgCluster;
-use crate::service::{ADMIN_TOKEN, TestService, authorized};
+use crate::support::fake_lambda::{FakeLambda, check_outcomes, wait_all_ended};
+use crate::support::pg_cluster::PgCluster;
+use crate::support::service::{ADMIN_TOKEN, TestService, authorized};
 
 /// What the submitters saw.
 #[derive(Debug, Default)]
@@ -63,7 +63,7 @@ async fn a_five_second_outage_under_load_changes_no_outcome() {
 #[allow(dead_code)] // read through Debug in the test's output
 struct Report {
     submits: Submits,
-    outcomes: crate::fake_lambda::Outcomes,
+    outcomes: crate::support::fake_lambda::Outcomes,
     probes_503: usize,
     /// The slowest answer of /readyz.
     slowest_probe: Duration,

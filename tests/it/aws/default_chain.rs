@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::service::{ADMIN_TOKEN, ServeProcess};
+use crate::support::service::{ADMIN_TOKEN, ServeProcess};
 
 #[sqlx::test]
 async fn without_a_key_the_default_credential_chain_signs(db: PgPool) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::service::{ADMIN_TOKEN, ServeProcess, TestService};
+use crate::support::service::{ADMIN_TOKEN, ServeProcess, TestService};
 
 #[sqlx::test]
 async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPool) {

@@ -12,8 +12,8 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::service::{ADMIN_TOKEN, TestService};
 use crate::support::free_port;
+use crate::support::service::{ADMIN_TOKEN, TestService};
 
 /// The client binary with the service's URL and token in its environment, run in an
 /// empty directory (so no `admin-token` file is found by accident).

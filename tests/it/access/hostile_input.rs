@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::service::TestService;
+use crate::support::service::TestService;
 
 /// The largest double: jsonb keeps it, and prints it back as a 309-digit integer.
 const HUGE: &str = "1.7976931348623157e308";

@@ -12,8 +12,8 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::iam_policy::{actions_of, readme_policy};
-use crate::service::TestService;
+use crate::aws::iam_policy::{actions_of, readme_policy};
+use crate::support::service::TestService;
 use crate::support::venv;
 
 /// A moto server on a free port, recording every request it is sent; killed when dropped.

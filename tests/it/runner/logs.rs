@@ -5,7 +5,7 @@ use futures::StreamExt;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::service::TestService;
+use crate::support::service::TestService;
 
 const CHATTY: &str = "import time\ndef lambda_handler(e, c):\n    for i in range(40):\n        print('line', i)\n    time.sleep(1)\n    return 'done'\n";
 

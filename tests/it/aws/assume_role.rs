@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::service::TestService;
+use crate::support::service::TestService;
 
 /// (what was called, its Authorization header, its body)
 type Seen = Arc<Mutex<Vec<(String, String, String)>>>;

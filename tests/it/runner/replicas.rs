@@ -8,7 +8,7 @@ use axum::extract::State;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::service::TestService;
+use crate::support::service::TestService;
 
 /// A Lambda endpoint that notes each event's `n` and answers after `delay`.
 async fn counting_lambda(delay: Duration) -> (String, Arc<Mutex<Vec<i64>>>) {

@@ -2,6 +2,10 @@
 //! aws-sdk-lambda client pointed at it, zips built in memory, free ports, fake AWS endpoints
 //! and README code blocks.
 
+pub mod fake_lambda;
+pub mod pg_cluster;
+pub mod service;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

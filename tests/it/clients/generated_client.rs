@@ -7,7 +7,7 @@ use std::path::Path;
 
 use sqlx::PgPool;
 
-use crate::service::{ADMIN_TOKEN, TestService};
+use crate::support::service::{ADMIN_TOKEN, TestService};
 use crate::support::venv;
 
 #[sqlx::test]

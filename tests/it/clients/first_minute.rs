@@ -9,8 +9,8 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::io::AsyncBufReadExt;
 
-use crate::cli::run_cli;
-use crate::service::ServeProcess;
+use crate::clients::cli::run_cli;
+use crate::support::service::ServeProcess;
 
 #[tokio::test]
 async fn serve_on_a_taken_address_says_which_and_how_to_move_it() {
@@ -89,7 +89,7 @@ async fn serve_says_where_its_console_and_token_are_and_the_client_finds_the_tok
     );
 
     // Run from the service's directory with no token: the client reads the same file.
-    let mut client = crate::cli::cli(&service.api, "", &["runs"]);
+    let mut client = crate::clients::cli::cli(&service.api, "", &["runs"]);
     client.env_remove("LAMBDA_STEPS_TOKEN").current_dir(work.path());
     let output = client.output().await.unwrap();
     assert_eq!(

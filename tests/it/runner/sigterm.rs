@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::fake_lambda::{FakeLambda, check_outcomes, wait_all_ended};
-use crate::service::{ADMIN_TOKEN, ServeProcess, TestService};
+use crate::support::fake_lambda::{FakeLambda, check_outcomes, wait_all_ended};
+use crate::support::service::{ADMIN_TOKEN, ServeProcess, TestService};
 
 const ROUNDS: i64 = 10;
 const RUNS: i64 = 50;

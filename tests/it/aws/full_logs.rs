@@ -7,7 +7,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::service::TestService;
+use crate::support::service::TestService;
 
 const REQUEST: &str = "9d0f4c1e-0000-4000-8000-000000000001";
 

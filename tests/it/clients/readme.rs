@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::service::ServeProcess;
+use crate::support::service::ServeProcess;
 use crate::support::{free_port, readme_code, venv};
 
 /// The first bash block after `<!-- readme-test:{name} -->`.

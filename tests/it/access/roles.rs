@@ -10,7 +10,7 @@ use hmac::Mac;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::service::{ADMIN_TOKEN, ServeProcess, TestService, authorized};
+use crate::support::service::{ADMIN_TOKEN, ServeProcess, TestService, authorized};
 
 /// Creates a token; answers (id, token).
 async fn token(service: &TestService, role: &str, project: Option<&str>) -> (String, String) {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::service::{ADMIN_TOKEN, TestService};
+use crate::support::service::{ADMIN_TOKEN, TestService};
 
 const NAME: &str = "lambda-steps-rundeck-plugin";
 

@@ -4,7 +4,7 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::service::TestService;
+use crate::support::service::TestService;
 
 async fn run_count(db: &PgPool) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM runs")

@@ -11,9 +11,9 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::Connection;
 
-use crate::fake_lambda::FakeLambda;
-use crate::pg_cluster::PgCluster;
-use crate::service::TestService;
+use crate::support::fake_lambda::FakeLambda;
+use crate::support::pg_cluster::PgCluster;
+use crate::support::service::TestService;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn faults_before_the_invoke_send_nothing_and_faults_after_it_lose_no_answer() {

@@ -4,7 +4,7 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::service::TestService;
+use crate::support::service::TestService;
 
 const SLEEPY: &str = "import time\ndef lambda_handler(e, c):\n    print('started', flush=True)\n    time.sleep(60)\n";
 

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::service::TestService;
+use crate::support::service::TestService;
 use crate::support::{TestEngine, create};
 
 /// Invoke calls per function name; `throttled-N` answers 429 (Retry-After: 1) N times.

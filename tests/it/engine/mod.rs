@@ -1,0 +1,9 @@
+//! The embedded engine over HTTP: its Lambda API, limits, each runtime, and conformance with
+//! AWS's own runtime interface client.
+
+mod api;
+mod conformance;
+mod limits;
+mod node;
+mod python;
+mod ruby;
