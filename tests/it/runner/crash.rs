@@ -46,7 +46,16 @@ async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPo
     );
     let other = survivor.wait_finished(&waiting).await;
     assert_eq!(other["attempt"], 1, "the queued run ran once, on the survivor");
-    assert_ne!(other["status"], "queued");
+    // It ran on the survivor, as a fresh Invoke that Lambda refused, and was not swept up
+    // with the invoked run as an outcome unknown.
+    assert_eq!(other["status"], "failed", "{other}");
+    assert_eq!(other["error"]["code"], "lambda_error", "{other}");
+    assert!(
+        other["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("ResourceNotFoundException")),
+        "{other}"
+    );
 
     let again = tokio::time::timeout(Duration::from_secs(3), invocations.accept()).await;
     assert!(again.is_err(), "the function was invoked a second time");

@@ -70,10 +70,18 @@ impl TestService {
         }
     }
 
+    /// Shuts the service down and fails the test when `serve()` returned an error, panicked
+    /// or did not return within its drain bound.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(40), self.task).await;
+        let ended = tokio::time::timeout(Duration::from_secs(40), self.task).await;
         self.engine.stop().await;
+        match ended {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => panic!("serve() returned an error: {e:#}"),
+            Ok(Err(e)) => panic!("serve() panicked: {e}"),
+            Err(_) => panic!("serve() did not return within 40 s of the shutdown"),
+        }
     }
 
     /// POSTs a step to a project; answers the status and body.
