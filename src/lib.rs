@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod key_storage;
 pub mod lambda;
+pub mod lambda_rules;
 pub mod metrics;
 pub mod queue;
 pub mod settings;

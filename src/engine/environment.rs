@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::network::{ISOLATED_RUNTIME_API, NetworkGate};
 use super::output::OutputCapture;
 use super::runtime_api::{self, Invocation, InvocationRequest, RuntimeChannel, RuntimeReply};
-use super::runtimes::Language;
 use super::sandbox::{Limits, Mounts, Sandbox};
+use crate::lambda_rules::Language;
 
 /// What an environment needs to start.
 pub struct EnvironmentSpec<'a> {
@@ -300,7 +300,7 @@ fn command_line(
     task_root: &Path,
     runtime_dir: &Path,
 ) -> Result<(PathBuf, Vec<OsString>), String> {
-    let Some((bootstrap, _)) = spec.language.bootstrap() else {
+    let Some((bootstrap, _)) = super::runtimes::bootstrap(spec.language) else {
         if !spec.code_dir.join("bootstrap").is_file() {
             return Err(format!(
                 "Couldn't find valid bootstrap(s): [{}/bootstrap]",

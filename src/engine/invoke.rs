@@ -8,43 +8,17 @@ use base64::Engine as _;
 use bytes::Bytes;
 
 use super::Engine;
-use super::api::error::{ApiResult, LambdaError};
 use super::environment::{Ending, EnvironmentSpec, ExecutionEnvironment};
-use super::model::{FunctionRef, FunctionVersion};
+use super::error::{EngineError, EngineResult};
+use super::model::FunctionVersion;
 use super::runtime_api::{InvocationRequest, MAX_RESPONSE_BYTES, RuntimeReply};
-use super::runtimes::Language;
 use super::sandbox::Limits;
+use crate::lambda_rules::{
+    FunctionRef, InvocationType, Language, MAX_ASYNC_PAYLOAD, MAX_CLIENT_CONTEXT, MAX_SYNC_PAYLOAD,
+};
 
-/// Largest synchronous request payload.
-pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
-/// Largest asynchronous (Event) request payload.
-pub const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
-/// Largest base64 client context Lambda accepts.
-pub const MAX_CLIENT_CONTEXT: usize = 3583;
 /// The log tail Lambda returns with `X-Amz-Log-Type: Tail`.
 const LOG_TAIL_BYTES: usize = 4096;
-
-/// How the caller wants the function invoked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InvocationType {
-    RequestResponse,
-    Event,
-    DryRun,
-}
-
-impl InvocationType {
-    pub fn parse(raw: Option<&str>) -> ApiResult<Self> {
-        match raw {
-            None | Some("RequestResponse") => Ok(Self::RequestResponse),
-            Some("Event") => Ok(Self::Event),
-            Some("DryRun") => Ok(Self::DryRun),
-            Some(other) => Err(LambdaError::invalid_parameter(format!(
-                "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: \
-                 Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
-            ))),
-        }
-    }
-}
 
 /// An Invoke call as it arrived.
 #[derive(Debug)]
@@ -77,7 +51,7 @@ struct Execution {
 
 impl Engine {
     /// Invoke, with AWS's validation, limits and invocation types.
-    pub async fn invoke(&self, request: InvokeRequest) -> ApiResult<InvokeOutcome> {
+    pub async fn invoke(&self, request: InvokeRequest) -> EngineResult<InvokeOutcome> {
         let name = &request.function.name;
         let version = self.store.resolve(name, request.function.qualifier.as_deref())?;
         let limit = match request.invocation_type {
@@ -90,7 +64,7 @@ impl Engine {
             } else {
                 "InvokeFunction"
             };
-            return Err(LambdaError::too_large(format!(
+            return Err(EngineError::too_large(format!(
                 "Request must be smaller than {limit} bytes for the {operation} operation"
             )));
         }
@@ -152,12 +126,12 @@ impl Engine {
         name: &str,
         version: &FunctionVersion,
         mut invocation: InvocationRequest,
-    ) -> ApiResult<Execution> {
+    ) -> EngineResult<Execution> {
         let request_id = invocation.request_id.clone();
         let timeout = Duration::from_secs(u64::from(version.timeout_seconds));
         let queue = Duration::from_secs(self.settings.queue_seconds);
         let Some(mut lease) = self.pools.acquire(name, &version.version, queue).await else {
-            return Err(LambdaError::too_many_requests("Rate Exceeded.", 1));
+            return Err(EngineError::too_many_requests("Rate Exceeded.", 1));
         };
         let cold_start = lease.environment().is_none().then(Instant::now);
         if cold_start.is_some() {
@@ -365,23 +339,23 @@ fn log_tail(log: &[String]) -> String {
 }
 
 /// Lambda takes any JSON document as the event; an empty body is `{}`.
-fn event_payload(payload: Bytes) -> ApiResult<Bytes> {
+fn event_payload(payload: Bytes) -> EngineResult<Bytes> {
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(Bytes::from_static(b"{}"));
     }
     match serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
         Ok(_) => Ok(payload),
-        Err(e) => Err(LambdaError::invalid_content(format!(
+        Err(e) => Err(EngineError::invalid_content(format!(
             "Could not parse request body into json: Could not parse payload into json: {e}"
         ))),
     }
 }
 
 /// The client context: base64 of a JSON object, at most 3,583 bytes encoded.
-fn client_context(raw: Option<&str>) -> ApiResult<Option<String>> {
+fn client_context(raw: Option<&str>) -> EngineResult<Option<String>> {
     let Some(raw) = raw else { return Ok(None) };
     if raw.len() > MAX_CLIENT_CONTEXT {
-        return Err(LambdaError::invalid_parameter(format!(
+        return Err(EngineError::invalid_parameter(format!(
             "Client context must be at most {MAX_CLIENT_CONTEXT} bytes when base64-encoded"
         )));
     }
@@ -390,7 +364,7 @@ fn client_context(raw: Option<&str>) -> ApiResult<Option<String>> {
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .filter(|text| serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_object()))
-        .ok_or_else(|| LambdaError::invalid_parameter("Client context must be a valid Base64-encoded JSON object."))?;
+        .ok_or_else(|| EngineError::invalid_parameter("Client context must be a valid Base64-encoded JSON object."))?;
     Ok(Some(decoded))
 }
 
@@ -428,6 +402,6 @@ mod tests {
     fn empty_event_is_an_empty_object_and_bad_json_is_refused() {
         assert_eq!(event_payload(Bytes::new()).unwrap(), Bytes::from_static(b"{}"));
         let err = event_payload(Bytes::from_static(b"{nope")).unwrap_err();
-        assert_eq!(err.kind, "InvalidRequestContentException");
+        assert_eq!(err.kind.aws_type(), "InvalidRequestContentException");
     }
 }

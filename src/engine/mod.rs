@@ -3,14 +3,16 @@
 
 pub mod api;
 mod code;
+mod config;
 mod environment;
+pub mod error;
 mod invoke;
-pub mod model;
+mod model;
 mod network;
 mod output;
 mod pool;
 mod runtime_api;
-pub mod runtimes;
+mod runtimes;
 pub mod sandbox;
 mod store;
 
@@ -22,15 +24,16 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{EngineSettings, Network};
+use crate::lambda_rules::Language;
 use code::CodeCache;
 use model::Location;
 use pool::Pools;
-use runtimes::{Interpreters, Language};
+use runtimes::Interpreters;
 use sandbox::Sandbox;
 use store::FunctionStore;
 
-pub use invoke::{InvocationType, InvokeOutcome, InvokeRequest};
+pub use config::{EngineSettings, Network};
+pub use invoke::{InvokeOutcome, InvokeRequest};
 
 /// The engine: its store, its environments and how it runs code. Cheap to clone.
 #[derive(Clone)]
@@ -194,7 +197,7 @@ impl Drop for EngineInner {
 fn write_bootstraps(dir: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     for language in [Language::Python, Language::Node, Language::Ruby] {
-        if let Some((name, source)) = language.bootstrap() {
+        if let Some((name, source)) = runtimes::bootstrap(language) {
             std::fs::write(dir.join(name), source)?;
         }
     }

@@ -12,7 +12,7 @@ use std::sync::RwLock;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-use super::api::error::{ApiResult, LambdaError};
+use super::error::{EngineError, EngineResult};
 use super::model::{FunctionRecord, FunctionVersion};
 
 /// The function store. Reads are cheap clones; writes persist before they return.
@@ -31,9 +31,9 @@ pub struct CodeZip {
 
 impl CodeZip {
     /// Checks that the bytes are a readable zip archive, as CreateFunction does.
-    pub fn parse(bytes: Vec<u8>) -> ApiResult<Self> {
+    pub fn parse(bytes: Vec<u8>) -> EngineResult<Self> {
         zip::ZipArchive::new(std::io::Cursor::new(&bytes)).map_err(|_| {
-            LambdaError::invalid_parameter(
+            EngineError::invalid_parameter(
                 "Could not unzip uploaded file. Please check your file, then try to upload again.",
             )
         })?;
@@ -81,7 +81,7 @@ impl FunctionStore {
         })
     }
 
-    pub fn get(&self, name: &str) -> ApiResult<FunctionRecord> {
+    pub fn get(&self, name: &str) -> EngineResult<FunctionRecord> {
         self.functions
             .read()
             .expect("store lock")
@@ -91,7 +91,7 @@ impl FunctionStore {
     }
 
     /// One version of a function, resolved through a qualifier (version or alias).
-    pub fn resolve(&self, name: &str, qualifier: Option<&str>) -> ApiResult<FunctionVersion> {
+    pub fn resolve(&self, name: &str, qualifier: Option<&str>) -> EngineResult<FunctionVersion> {
         let functions = self.functions.read().expect("store lock");
         let record = functions.get(name).ok_or_else(|| self.not_found(name))?;
         record.resolve(qualifier).map(|(v, _)| v.clone())
@@ -105,10 +105,10 @@ impl FunctionStore {
     }
 
     /// Stores a new function with its code; 409 if the name is taken.
-    pub fn create(&self, record: FunctionRecord, code: &CodeZip) -> ApiResult<FunctionRecord> {
+    pub fn create(&self, record: FunctionRecord, code: &CodeZip) -> EngineResult<FunctionRecord> {
         let mut functions = self.functions.write().expect("store lock");
         if functions.contains_key(&record.name) {
-            return Err(LambdaError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "Function already exist: {}",
                 record.name
             )));
@@ -125,8 +125,8 @@ impl FunctionStore {
         &self,
         name: &str,
         code: Option<&CodeZip>,
-        change: impl FnOnce(&mut FunctionRecord) -> ApiResult<T>,
-    ) -> ApiResult<T> {
+        change: impl FnOnce(&mut FunctionRecord) -> EngineResult<T>,
+    ) -> EngineResult<T> {
         let mut functions = self.functions.write().expect("store lock");
         let record = functions.get_mut(name).ok_or_else(|| self.not_found(name))?;
         let mut changed = record.clone();
@@ -140,11 +140,11 @@ impl FunctionStore {
     }
 
     /// Removes a function, its file and any code no other function uses.
-    pub fn delete(&self, name: &str) -> ApiResult<FunctionRecord> {
+    pub fn delete(&self, name: &str) -> EngineResult<FunctionRecord> {
         let mut functions = self.functions.write().expect("store lock");
         let record = functions.remove(name).ok_or_else(|| self.not_found(name))?;
         let path = self.record_path(name);
-        std::fs::remove_file(&path).map_err(|e| LambdaError::service(format!("removing {}: {e}", path.display())))?;
+        std::fs::remove_file(&path).map_err(|e| EngineError::service(format!("removing {}: {e}", path.display())))?;
         self.collect_code(&functions);
         Ok(record)
     }
@@ -172,15 +172,15 @@ impl FunctionStore {
         self.root.join("code").join(code_file_name(&version.code_sha256))
     }
 
-    fn not_found(&self, name: &str) -> LambdaError {
-        LambdaError::not_found(format!("Function not found: {name}"))
+    fn not_found(&self, name: &str) -> EngineError {
+        EngineError::not_found(format!("Function not found: {name}"))
     }
 
     fn record_path(&self, name: &str) -> PathBuf {
         self.root.join("functions").join(format!("{name}.json"))
     }
 
-    fn write_code(&self, code: &CodeZip) -> ApiResult<()> {
+    fn write_code(&self, code: &CodeZip) -> EngineResult<()> {
         let path = self.root.join("code").join(format!("{}.zip", code.sha256_hex));
         if path.exists() {
             return Ok(());
@@ -188,15 +188,15 @@ impl FunctionStore {
         write_atomically(&path, &code.bytes)
     }
 
-    fn write_record(&self, record: &FunctionRecord) -> ApiResult<()> {
-        let json = serde_json::to_vec_pretty(record).map_err(|e| LambdaError::service(e.to_string()))?;
+    fn write_record(&self, record: &FunctionRecord) -> EngineResult<()> {
+        let json = serde_json::to_vec_pretty(record).map_err(|e| EngineError::service(e.to_string()))?;
         write_atomically(&self.record_path(&record.name), &json)
     }
 }
 
 /// Write to a temporary sibling, fsync, rename: a crash leaves the old file or the new one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> ApiResult<()> {
-    let fail = |e: std::io::Error| LambdaError::service(format!("writing {}: {e}", path.display()));
+fn write_atomically(path: &Path, bytes: &[u8]) -> EngineResult<()> {
+    let fail = |e: std::io::Error| EngineError::service(format!("writing {}: {e}", path.display()));
     let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
     let mut file = std::fs::File::create(&tmp).map_err(fail)?;
     file.write_all(bytes).map_err(fail)?;

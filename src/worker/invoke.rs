@@ -195,7 +195,7 @@ async fn whole_log(
     sent_at_ms: i64,
     tail: Vec<String>,
 ) -> Vec<String> {
-    let function = crate::engine::model::FunctionRef::parse(&call.function_name)
+    let function = crate::lambda_rules::FunctionRef::parse(&call.function_name)
         .map(|f| f.name)
         .unwrap_or_else(|_| call.function_name.clone());
     let fetched = match request_id {

@@ -13,8 +13,8 @@ use aws_sdk_lambda::Client;
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_lambda::primitives::Blob;
 use base64::Engine as _;
-use lambda_steps::config::EngineSettings;
 use lambda_steps::engine::Engine;
+use lambda_steps::engine::EngineSettings;
 use tokio_util::sync::CancellationToken;
 
 /// A port nothing listens on now.
