@@ -19,6 +19,7 @@ pub mod settings;
 pub mod store;
 pub mod worker;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -40,14 +41,50 @@ pub async fn serve(
     db: PgPool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let engine_stop = CancellationToken::new();
     let framework = settings::Framework::load(settings.config_file.as_deref())?.with_flags(
         settings.endpoint_url.as_deref(),
         settings.region.as_deref(),
         settings.lambda_role_arn.as_deref(),
     );
+    let (target, engine) = start_lambda(&settings, &framework).await?;
+    let state = build_state(settings, db, framework, &target, shutdown.clone())?;
+    announce(listener.local_addr()?, &target, &state.settings)?;
+
+    // Everything below the HTTP server is on this tracker and ends with `shutdown`.
+    let tracker = TaskTracker::new();
+    start_background_work(&state, &tracker);
+    let stop = shutdown.clone();
+    axum::serve(listener, http::router(state.clone()))
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await?;
+    drain(&tracker, Duration::from_secs(state.settings.drain_seconds)).await;
+    if let Some(engine) = engine {
+        engine.stop().await;
+    }
+    Ok(())
+}
+
+/// The embedded engine running in this process. It has its own stop, fired only after the
+/// drain: the steps in hand still call it while they finish.
+struct RunningEngine {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningEngine {
+    async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// Where steps run: the embedded engine (started here), AWS, or a Lambda-compatible URL.
+async fn start_lambda(
+    settings: &ServeSettings,
+    framework: &settings::Framework,
+) -> anyhow::Result<(LambdaTarget, Option<RunningEngine>)> {
     let endpoint = framework.get("endpoint_url").unwrap_or("embedded").to_string();
-    let (target, engine_task) = match endpoint.as_str() {
+    Ok(match endpoint.as_str() {
         "embedded" => {
             let engine = engine::Engine::start(settings.engine_settings())?;
             let engine_listener = tokio::net::TcpListener::bind(settings.engine_listen)
@@ -59,13 +96,24 @@ pub async fn serve(
                     )
                 })?;
             let url = format!("http://{}", engine_listener.local_addr()?);
-            let task = tokio::spawn(engine.serve(engine_listener, engine_stop.clone()));
-            (LambdaTarget::Embedded(url), Some(task))
+            let stop = CancellationToken::new();
+            let task = tokio::spawn(engine.serve(engine_listener, stop.clone()));
+            (LambdaTarget::Embedded(url), Some(RunningEngine { stop, task }))
         }
         "aws" => (LambdaTarget::Aws, None),
         url => (LambdaTarget::Endpoint(url.to_string()), None),
-    };
-    let embedded_url = match &target {
+    })
+}
+
+/// The state the handlers share: secrets loaded, writers started, this replica named.
+fn build_state(
+    settings: ServeSettings,
+    db: PgPool,
+    framework: settings::Framework,
+    target: &LambdaTarget,
+    shutdown: CancellationToken,
+) -> anyhow::Result<AppState> {
+    let embedded_url = match target {
         LambdaTarget::Embedded(url) => Some(url.clone()),
         _ => None,
     };
@@ -73,7 +121,27 @@ pub async fn serve(
     std::fs::create_dir_all(&settings.data_dir)?;
     let admin_token = key_storage::admin_token(settings.admin_token.as_ref(), &settings.data_dir)?;
     let master_key = key_storage::MasterKey::load(settings.master_key.as_ref(), &settings.data_dir)?;
-    let address = listener.local_addr()?;
+    let worker_id = format!(
+        "{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    Ok(AppState::new(App {
+        logs: queue::logs::LogSink::start(db.clone()),
+        writes: queue::batch::RunWrites::start(db.clone(), worker_id.clone()),
+        notifications: queue::notify::Notifications::new(),
+        admin_token_hash: domain::access::token_hash(&admin_token),
+        master_key,
+        worker_id,
+        db,
+        settings,
+        lambdas: std::sync::Arc::new(lambdas),
+        shutdown,
+    }))
+}
+
+/// The startup lines: where the API listens, where steps run, where the admin token is.
+fn announce(address: SocketAddr, target: &LambdaTarget, settings: &ServeSettings) -> anyhow::Result<()> {
     let token_at = match &settings.admin_token {
         Some(_) => "the --admin-token / LAMBDA_STEPS_ADMIN_TOKEN setting".to_string(),
         None => std::path::absolute(settings.data_dir.join("admin-token"))?
@@ -89,58 +157,36 @@ pub async fn serve(
         admin_token = %token_at,
         "ready: console http://{address}/ ; admin token in {token_at} ; try `lambda-steps run --url http://{address} --runtime python3.12 --code FILE`"
     );
-    let worker_id = format!(
-        "{}-{}",
-        std::process::id(),
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
-    let state = AppState::new(App {
-        logs: queue::logs::LogSink::start(db.clone()),
-        writes: queue::batch::RunWrites::start(db.clone(), worker_id.clone()),
-        notifications: queue::notify::Notifications::new(),
-        admin_token_hash: domain::access::token_hash(&admin_token),
-        function_timeouts: Default::default(),
-        master_key,
-        worker_id: worker_id.clone(),
-        db,
-        settings,
-        target,
-        lambdas,
-        shutdown: shutdown.clone(),
-    });
+    Ok(())
+}
 
+/// The NOTIFY listener, the rescuer, the sweeper and the worker pool, each given the
+/// context it needs, all on `tracker`.
+fn start_background_work(state: &AppState, tracker: &TaskTracker) {
     metrics::handle();
-    let tracker = TaskTracker::new();
+    let queue = state.queue_context();
+    let worker = state.worker_context();
     tracker.spawn(queue::notify::listen(
         state.db.clone(),
         state.notifications.clone(),
-        shutdown.clone(),
+        state.shutdown.clone(),
     ));
     let held = queue::pool::HeldRuns::default();
-    tracker.spawn(queue::rescue::run(state.clone(), held.clone()));
+    tracker.spawn(queue::rescue::run(queue.clone(), held.clone()));
     tracker.spawn(worker::sweeper::run(
-        state.clone(),
+        worker.clone(),
         Duration::from_secs(state.settings.sweep_seconds.max(1)),
     ));
-    let workers = tokio::spawn(queue::pool::run(state.clone(), held, tracker.clone(), worker::execute));
+    let execute = move |run, stop| worker::execute(worker.clone(), run, stop);
+    tracker.spawn(queue::pool::run(queue, held, tracker.clone(), execute));
+}
 
-    let router = http::router(state.clone());
-    let stop = shutdown.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await?;
-
-    let _ = workers.await;
+/// Waits for the pool and the steps in hand, up to the drain time.
+async fn drain(tracker: &TaskTracker, drain: Duration) {
     tracker.close();
-    let drain = Duration::from_secs(state.settings.drain_seconds);
     if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
         tracing::warn!(
             "steps still running after the drain time; their leases will expire and the rescuer settles them"
         );
     }
-    engine_stop.cancel();
-    if let Some(task) = engine_task {
-        let _ = task.await;
-    }
-    Ok(())
 }

@@ -43,7 +43,7 @@ const LONGEST_FUNCTION: Duration = Duration::from_secs(15 * 60);
 
 /// How long to wait for a synchronous answer: the function's timeout plus the margin.
 pub fn call_timeout(ctx: &StepContext<'_>, function: Duration) -> Duration {
-    function.min(LONGEST_FUNCTION) + Duration::from_secs(ctx.app.settings.invoke_timeout_margin_seconds)
+    function.min(LONGEST_FUNCTION) + Duration::from_secs(ctx.worker.settings.invoke_timeout_margin_seconds)
 }
 
 /// The function's own timeout, from GetFunctionConfiguration, remembered for a minute;
@@ -55,7 +55,7 @@ async fn function_timeout(ctx: &StepContext<'_>, function: &str, qualifier: Opti
         function.to_string(),
         qualifier.map(str::to_string),
     );
-    if let Some((at, timeout)) = ctx.app.function_timeouts.lock().expect("timeouts lock").get(&key)
+    if let Some((at, timeout)) = ctx.worker.function_timeouts.lock().expect("timeouts lock").get(&key)
         && at.elapsed() < Duration::from_secs(60)
     {
         return Ok(*timeout);
@@ -84,7 +84,7 @@ async fn function_timeout(ctx: &StepContext<'_>, function: &str, qualifier: Opti
         }
         _ => LONGEST_FUNCTION,
     };
-    ctx.app
+    ctx.worker
         .function_timeouts
         .lock()
         .expect("timeouts lock")
@@ -97,12 +97,12 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
     if ctx.stop.token.is_cancelled() {
         return stopped(ctx, "cancelled before the Invoke was sent");
     }
-    if ctx.app.shutdown.is_cancelled() {
+    if ctx.worker.shutdown.is_cancelled() {
         return Ending::Released;
     }
     // Waits through database faults: the Invoke goes out only once it is recorded.
     let asked = Instant::now();
-    match ctx.app.writes.mark_invoke_sent(ctx.run.id, ctx.run.attempt).await {
+    match ctx.worker.writes.mark_invoke_sent(ctx.run.id, ctx.run.attempt).await {
         Ok(true) => {}
         Ok(false) => return Ending::LeaseLost,
         // Nothing was sent: another attempt may send it.
@@ -124,7 +124,7 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
         call.function_name, call.invocation_type
     ));
     let policy = RetryPolicy {
-        max_retries: ctx.app.settings.invoke_retries,
+        max_retries: ctx.worker.settings.invoke_retries,
         base: Duration::from_millis(200),
         cap: Duration::from_secs(20),
     };
