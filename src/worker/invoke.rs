@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_lambda::operation::invoke::InvokeOutput;
+
 use super::{Ending, StepContext};
 use crate::domain::step::{InvocationType, InvokeStep};
 use crate::lambda::full_log;
@@ -92,21 +94,50 @@ async fn function_timeout(ctx: &StepContext<'_>, function: &str, qualifier: Opti
     Ok(timeout)
 }
 
-/// Sends the Invoke (at most once) and turns the answer into the run's ending and log.
+/// Sends the Invoke (at most once) and turns the answer into the run's ending and log:
+/// the one Invoke path every step ends with.
 pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Ending {
+    if let Err(ending) = record_sending(ctx).await {
+        return ending;
+    }
+    let sent_at = chrono::Utc::now().timestamp_millis();
+    let started = Instant::now();
+    let answer = match send(ctx, call).await {
+        Ok(answer) => answer,
+        Err(ending) => return ending,
+    };
+    let elapsed = started.elapsed().as_millis();
+    match answer {
+        Ok(output) => {
+            crate::metrics::invoke_answered(started.elapsed().as_secs_f64());
+            ctx.log
+                .info(format!("Lambda answered {} in {elapsed} ms", output.status_code()));
+            answered(ctx, call, &output, sent_at).await
+        }
+        Err(failure) => failed(ctx, failure, elapsed),
+    }
+}
+
+/// Marks the Invoke as sent before it goes out, so it is never sent twice; Err with the
+/// ending when it must not go out (cancelled, shutting down, lease lost, database away).
+async fn record_sending(ctx: &StepContext<'_>) -> Result<(), Ending> {
     if ctx.stop.token.is_cancelled() {
-        return stopped(ctx, "cancelled before the Invoke was sent");
+        return Err(stopped(ctx, "cancelled before the Invoke was sent"));
     }
     if ctx.worker.shutdown.is_cancelled() {
-        return Ending::Released;
+        return Err(Ending::Released);
     }
     // Waits through database faults: the Invoke goes out only once it is recorded.
     let asked = Instant::now();
     match ctx.worker.writes.mark_invoke_sent(ctx.run.id, ctx.run.attempt).await {
         Ok(true) => {}
-        Ok(false) => return Ending::LeaseLost,
+        Ok(false) => return Err(Ending::LeaseLost),
         // Nothing was sent: another attempt may send it.
-        Err(e) => return Ending::Requeued(format!("the Invoke could not be recorded before sending it ({e})")),
+        Err(e) => {
+            return Err(Ending::Requeued(format!(
+                "the Invoke could not be recorded before sending it ({e})"
+            )));
+        }
     }
     if asked.elapsed() > Duration::from_secs(1) {
         ctx.log.warn(format!(
@@ -114,6 +145,12 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
             asked.elapsed().as_secs_f64()
         ));
     }
+    Ok(())
+}
+
+/// Sends the Invoke with the retry policy; Err with the ending when the run is stopped
+/// while it waits.
+async fn send(ctx: &StepContext<'_>, call: &InvokeCall) -> Result<Result<InvokeOutput, InvokeFailure>, Ending> {
     let qualifier = call
         .qualifier
         .as_deref()
@@ -130,56 +167,57 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Endi
     };
     let log = ctx.log.clone();
     let notice = move |message: String| log.warn(message);
-    let started = Instant::now();
-    let sent_at = chrono::Utc::now().timestamp_millis();
-    let answer = tokio::select! {
-        answer = invoke_at_most_once(&ctx.lambda.clients.invoke, call, policy, &notice) => answer,
+    tokio::select! {
+        answer = invoke_at_most_once(&ctx.lambda.clients.invoke, call, policy, &notice) => Ok(answer),
         _ = ctx.stop.token.cancelled() => {
-            return stopped(ctx, "cancelled while the function ran; it is no longer waited for");
+            Err(stopped(ctx, "cancelled while the function ran; it is no longer waited for"))
         }
+    }
+}
+
+/// Lambda answered: the function's log (whole when the tail was cut), what the service
+/// read in the answer, and the run's outcome.
+async fn answered(ctx: &StepContext<'_>, call: &InvokeCall, output: &InvokeOutput, sent_at: i64) -> Ending {
+    let outcome = outcome::from_output(output, call.invocation_type);
+    let function_log = if outcome.result.log_tail_truncated {
+        whole_log(
+            ctx,
+            call,
+            outcome.result.request_id.as_deref(),
+            sent_at,
+            outcome.function_log,
+        )
+        .await
+    } else {
+        outcome.function_log
     };
-    let elapsed = started.elapsed().as_millis();
-    match answer {
-        Ok(output) => {
-            crate::metrics::invoke_answered(started.elapsed().as_secs_f64());
-            ctx.log
-                .info(format!("Lambda answered {} in {elapsed} ms", output.status_code()));
-            let outcome = outcome::from_output(&output, call.invocation_type);
-            let function_log = if outcome.result.log_tail_truncated {
-                whole_log(
-                    ctx,
-                    call,
-                    outcome.result.request_id.as_deref(),
-                    sent_at,
-                    outcome.function_log,
-                )
-                .await
-            } else {
-                outcome.function_log
-            };
-            for line in function_log {
-                ctx.log.info(line);
-            }
-            for (level, line) in outcome.log {
-                ctx.log.line(level, line);
-            }
-            Ending::Finished {
-                status: outcome.status,
-                result: Some(Box::new(outcome.result)),
-                error: outcome.error,
-            }
-        }
-        Err(InvokeFailure::OutcomeUnknown(why)) => {
+    for line in function_log {
+        ctx.log.info(line);
+    }
+    for (level, line) in outcome.log {
+        ctx.log.line(level, line);
+    }
+    Ending::Finished {
+        status: outcome.status,
+        result: Some(Box::new(outcome.result)),
+        error: outcome.error,
+    }
+}
+
+/// Lambda gave no answer to record: the run fails, saying whether it may have run.
+fn failed(ctx: &StepContext<'_>, failure: InvokeFailure, elapsed: u128) -> Ending {
+    match failure {
+        InvokeFailure::OutcomeUnknown(why) => {
             ctx.log.error(format!(
                 "outcome unknown after {elapsed} ms: {why}; it is not sent again"
             ));
             Ending::failed("outcome_unknown", why)
         }
-        Err(InvokeFailure::Refused { kind, message }) => {
+        InvokeFailure::Refused { kind, message } => {
             ctx.log.error(format!("Lambda refused the Invoke: {kind}: {message}"));
             Ending::failed("lambda_error", format!("{kind}: {message}"))
         }
-        Err(InvokeFailure::GaveUp(why)) => {
+        InvokeFailure::GaveUp(why) => {
             ctx.log.error(why.clone());
             Ending::failed("throttled", why)
         }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::WorkerContext;
 use super::custom_code::{EXPIRES_TAG, FUNCTION_PREFIX};
+use crate::lambda::directory::ClientKey;
 use crate::lambda::log_group;
 
 /// How often log groups are listed: they live for days, and an account can hold many
@@ -34,7 +35,10 @@ pub async fn run(worker: WorkerContext, every: Duration) {
 /// One pass over every project's Lambda (projects can have their own endpoint and
 /// account), and over the log groups of each Lambda not swept within `LOG_GROUPS_EVERY`
 /// (`log_groups_swept` remembers when each was); returns how many functions it deleted.
-pub async fn sweep(worker: &WorkerContext, log_groups_swept: &mut HashMap<usize, Instant>) -> anyhow::Result<usize> {
+pub async fn sweep(
+    worker: &WorkerContext,
+    log_groups_swept: &mut HashMap<ClientKey, Instant>,
+) -> anyhow::Result<usize> {
     let mut deleted = 0;
     let mut swept = HashSet::new();
     for (project, _) in crate::store::projects::list(&worker.db).await? {
@@ -50,15 +54,14 @@ pub async fn sweep(worker: &WorkerContext, log_groups_swept: &mut HashMap<usize,
             }
         };
         // Projects sharing one set of clients share one sweep.
-        let clients = std::sync::Arc::as_ptr(&lambda.clients.execution_role) as usize;
-        if swept.insert(clients) {
+        if swept.insert(lambda.client_key.clone()) {
             let functions = sweep_one(worker, &lambda.clients.control).await?;
             deleted += functions.deleted;
             let due = log_groups_swept
-                .get(&clients)
+                .get(&lambda.client_key)
                 .is_none_or(|at| at.elapsed() >= LOG_GROUPS_EVERY);
             if due && lambda.target.may_have_log_groups() {
-                log_groups_swept.insert(clients, Instant::now());
+                log_groups_swept.insert(lambda.client_key.clone(), Instant::now());
                 sweep_log_groups(worker, &lambda.clients.logs, &functions.kept).await;
             }
         }
