@@ -3,6 +3,7 @@
 //! `serve` is the whole service; tests call it with their own listener and database.
 
 pub mod app;
+pub mod aws_settings;
 pub mod client;
 pub mod config;
 pub mod db;
@@ -15,7 +16,6 @@ pub mod lambda;
 pub mod lambda_rules;
 pub mod metrics;
 pub mod queue;
-pub mod settings;
 pub mod store;
 pub mod worker;
 
@@ -41,7 +41,7 @@ pub async fn serve(
     db: PgPool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let framework = settings::Framework::load(settings.config_file.as_deref())?.with_flags(
+    let framework = aws_settings::Framework::load(settings.config_file.as_deref())?.with_flags(
         settings.endpoint_url.as_deref(),
         settings.region.as_deref(),
         settings.lambda_role_arn.as_deref(),
@@ -81,7 +81,7 @@ impl RunningEngine {
 /// Where steps run: the embedded engine (started here), AWS, or a Lambda-compatible URL.
 async fn start_lambda(
     settings: &ServeSettings,
-    framework: &settings::Framework,
+    framework: &aws_settings::Framework,
 ) -> anyhow::Result<(LambdaTarget, Option<RunningEngine>)> {
     let endpoint = framework.get("endpoint_url").unwrap_or("embedded").to_string();
     Ok(match endpoint.as_str() {
@@ -109,7 +109,7 @@ async fn start_lambda(
 fn build_state(
     settings: ServeSettings,
     db: PgPool,
-    framework: settings::Framework,
+    framework: aws_settings::Framework,
     target: &LambdaTarget,
     shutdown: CancellationToken,
 ) -> anyhow::Result<AppState> {

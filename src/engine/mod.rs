@@ -6,7 +6,8 @@ mod code;
 mod config;
 mod environment;
 pub mod error;
-mod invoke;
+mod function_files;
+mod invocation;
 mod model;
 mod network;
 mod output;
@@ -14,7 +15,6 @@ mod pool;
 mod runtime_api;
 mod runtimes;
 pub mod sandbox;
-mod store;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,23 +26,23 @@ use tokio_util::task::TaskTracker;
 
 use crate::lambda_rules::Language;
 use code::CodeCache;
+use function_files::FunctionFiles;
 use model::Location;
 use pool::Pools;
 use runtimes::Interpreters;
 use sandbox::Sandbox;
-use store::FunctionStore;
 
 pub use config::{EngineSettings, Network};
-pub use invoke::{InvokeOutcome, InvokeRequest};
+pub use invocation::{InvokeOutcome, InvokeRequest};
 
-/// The engine: its store, its environments and how it runs code. Cheap to clone.
+/// The engine: its function files, its environments and how it runs code. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine(Arc<EngineInner>);
 
 pub struct EngineInner {
     pub settings: EngineSettings,
     pub location: Location,
-    store: FunctionStore,
+    functions: FunctionFiles,
     pools: Pools,
     code: CodeCache,
     interpreters: Interpreters,
@@ -66,12 +66,12 @@ impl std::ops::Deref for Engine {
 }
 
 impl Engine {
-    /// Opens the store, finds interpreters and the sandbox, and starts the reaper.
+    /// Opens the function files, finds interpreters and the sandbox, and starts the reaper.
     pub fn start(settings: EngineSettings) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
         let data_dir = settings.data_dir.canonicalize()?;
-        let store = FunctionStore::open(&data_dir)?;
+        let functions = FunctionFiles::open(&data_dir)?;
         let work_dir = tempfile::Builder::new()
             .prefix("lambda-steps-engine-")
             .tempdir()
@@ -99,7 +99,7 @@ impl Engine {
             Interpreters::discover(settings.python.clone(), settings.node.clone(), settings.ruby.clone());
         tracing::info!(
             data_dir = %data_dir.display(),
-            functions = store.list().len(),
+            functions = functions.list().len(),
             bubblewrap = sandbox.bubblewrap.is_some(),
             network_isolated = sandbox.isolate_network,
             sandbox_user = ?sandbox.user,
@@ -115,7 +115,7 @@ impl Engine {
             },
             pools: Pools::new(settings.max_environments),
             settings,
-            store,
+            functions,
             code,
             interpreters,
             sandbox,

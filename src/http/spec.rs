@@ -227,7 +227,7 @@ impl utoipa::ToSchema for RunEvent {
 }
 
 /// The body of `PUT /v1/projects/{project}/settings`: one optional property per setting
-/// name, each with the rule `crate::settings::validate` applies to it.
+/// name, each with the rule `crate::aws_settings::validate` applies to it.
 pub struct ProjectSettings;
 
 impl utoipa::PartialSchema for ProjectSettings {
@@ -238,7 +238,7 @@ impl utoipa::PartialSchema for ProjectSettings {
                 "The project's settings, replaced as a whole; `null` or absent: not set (the framework's value or the default applies).",
             ))
             .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
-        for name in crate::settings::NAMES {
+        for name in crate::aws_settings::NAMES {
             let (pattern, max_length, description) = match *name {
                 "endpoint_url" => (
                     "^(embedded|aws|https?://[^\\u0000]*)$",

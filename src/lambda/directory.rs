@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::client::{LambdaClients, LambdaTarget};
+use crate::aws_settings::{Framework, resolve};
 use crate::key_storage::MasterKey;
-use crate::settings::{Framework, resolve};
 use crate::store;
 
 const KEEP: Duration = Duration::from_secs(5);

@@ -8,12 +8,12 @@ use std::time::Duration;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 
-use super::invoke::{invoke_and_record, stopped};
+use super::lambda_invoke::{invoke_and_record, stopped};
 use super::{Ending, StepContext};
 use crate::domain::step::CustomCodeStep;
+use crate::lambda::at_most_once::InvokeCall;
 use crate::lambda::client::LambdaTarget;
 use crate::lambda::create::{CreateWaits, create_function};
-use crate::lambda::invoke::InvokeCall;
 use crate::lambda::log_group;
 use crate::lambda::role::{ROLE_NAME, RoleError, find_or_create};
 use crate::store::fault::is_transient;
@@ -69,7 +69,7 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
     let created = create(ctx, step, &name, &handler, &role, zip).await;
     let ending = match created {
         Ok(()) => {
-            let timeout = super::invoke::call_timeout(ctx, Duration::from_secs(u64::from(step.timeout_seconds)));
+            let timeout = super::lambda_invoke::call_timeout(ctx, Duration::from_secs(u64::from(step.timeout_seconds)));
             invoke_and_record(ctx, &invoke_call(&name, step, timeout)).await
         }
         Err(ending) => ending,

@@ -1,7 +1,7 @@
 //! Running one claimed run: its span and log, the step, and finishing it fenced by attempt.
 
 mod custom_code;
-mod invoke;
+mod lambda_invoke;
 pub mod sweeper;
 
 use std::collections::HashMap;
@@ -172,7 +172,7 @@ async fn execute_run(worker: WorkerContext, run: ClaimedRun, stop: StopSignal) {
                     stop: &stop,
                 };
                 match &step {
-                    Step::LambdaInvoke(step) => invoke::run(&context, step).await,
+                    Step::LambdaInvoke(step) => lambda_invoke::run(&context, step).await,
                     Step::LambdaCustomCode(step) => custom_code::run(&context, step).await,
                 }
             }

@@ -33,7 +33,7 @@ pub async fn create(
     let target = body
         .function_version
         .ok_or_else(|| EngineError::invalid_parameter("FunctionVersion is required"))?;
-    let alias = engine.store.update(&reference.name, None, |record| {
+    let alias = engine.functions.update(&reference.name, None, |record| {
         record.resolve_version(&target)?;
         if record.aliases.contains_key(&name) {
             return Err(EngineError::conflict(format!(
@@ -59,7 +59,7 @@ pub async fn create(
 
 pub async fn get(State(engine): State<Engine>, Path((raw, alias)): Path<(String, String)>) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
-    let record = engine.store.get(&reference.name)?;
+    let record = engine.functions.get(&reference.name)?;
     let found = record
         .aliases
         .get(&alias)
@@ -69,7 +69,7 @@ pub async fn get(State(engine): State<Engine>, Path((raw, alias)): Path<(String,
 
 pub async fn list(State(engine): State<Engine>, Path(raw): Path<String>) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
-    let record = engine.store.get(&reference.name)?;
+    let record = engine.functions.get(&reference.name)?;
     let aliases: Vec<_> = record
         .aliases
         .values()
@@ -92,7 +92,7 @@ pub async fn update(
     AwsJson(body): AwsJson<UpdateAlias>,
 ) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
-    let alias = engine.store.update(&reference.name, None, |record| {
+    let alias = engine.functions.update(&reference.name, None, |record| {
         if let Some(target) = &body.function_version {
             record.resolve_version(target)?;
         }
@@ -120,7 +120,7 @@ pub async fn update(
 
 pub async fn delete(State(engine): State<Engine>, Path((raw, name)): Path<(String, String)>) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
-    engine.store.update(&reference.name, None, |record| {
+    engine.functions.update(&reference.name, None, |record| {
         record.aliases.remove(&name);
         Ok(())
     })?;

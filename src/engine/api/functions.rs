@@ -13,8 +13,8 @@ use serde::Deserialize;
 use super::{AwsJson, QualifierQuery};
 use crate::engine::Engine;
 use crate::engine::error::{EngineError, EngineResult};
+use crate::engine::function_files::CodeZip;
 use crate::engine::model::{self, FunctionRecord, FunctionVersion};
-use crate::engine::store::CodeZip;
 use crate::lambda_rules::{self, FunctionRef, KNOWN_RUNTIMES, LATEST, Language, RESERVED_ENVIRONMENT_KEYS};
 
 #[derive(Debug, Deserialize)]
@@ -105,7 +105,7 @@ pub async fn create(State(engine): State<Engine>, AwsJson(body): AwsJson<CreateF
     } else {
         record.latest.clone()
     };
-    engine.store.create(record, &code)?;
+    engine.functions.create(record, &code)?;
     tracing::info!(function = %name, "function created");
     Ok((StatusCode::CREATED, Json(engine.location.configuration(&name, &shown))).into_response())
 }
@@ -117,7 +117,7 @@ pub async fn get(
 ) -> EngineResult<Response> {
     let (record, qualifier) = lookup(&engine, &raw, q.qualifier)?;
     let (version, _) = record.resolve(qualifier.as_deref())?;
-    let location = engine.store.code_path(version);
+    let location = engine.functions.code_path(version);
     Ok(Json(serde_json::json!({
         "Configuration": engine.location.configuration(&record.name, version),
         "Code": {"RepositoryType": "S3", "Location": format!("file://{}", location.display())},
@@ -147,7 +147,7 @@ pub struct ListQuery {
 /// ListFunctions: `$LATEST` of every function, by name, paged by a name marker.
 pub async fn list(State(engine): State<Engine>, Query(q): Query<ListQuery>) -> EngineResult<Response> {
     let limit = q.max_items.unwrap_or(50).clamp(1, 10_000);
-    let all = engine.store.list();
+    let all = engine.functions.list();
     let start = q
         .marker
         .as_deref()
@@ -176,7 +176,7 @@ pub async fn delete(
     let (record, qualifier) = lookup(&engine, &raw, q.qualifier)?;
     match qualifier.as_deref() {
         None => {
-            engine.store.delete(&record.name)?;
+            engine.functions.delete(&record.name)?;
             engine.pools.retire(&record.name, None);
             tracing::info!(function = %record.name, "function deleted");
         }
@@ -191,7 +191,7 @@ pub async fn delete(
                     "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias",
                 )
             })?;
-            engine.store.update(&record.name, None, |r| {
+            engine.functions.update(&record.name, None, |r| {
                 if let Some(alias) = r.aliases.values().find(|a| a.function_version == version) {
                     return Err(EngineError::conflict(format!(
                         "Unable to delete version because the following aliases reference it: [{}]",
@@ -230,7 +230,7 @@ pub async fn update_code(
         s3_bucket: body.s3_bucket,
         image_uri: body.image_uri,
     }))?;
-    let shown = engine.store.update(&reference.name, Some(&code), |record| {
+    let shown = engine.functions.update(&reference.name, Some(&code), |record| {
         check_revision(&record.latest, body.revision_id.as_deref())?;
         record.latest.code_sha256 = code.sha256_base64.clone();
         record.latest.code_size = code.bytes.len() as u64;
@@ -270,7 +270,7 @@ pub async fn update_configuration(
     let timeout_seconds = body.timeout.map(|t| timeout(Some(t))).transpose()?;
     let memory_mb = body.memory_size.map(|m| memory(Some(m))).transpose()?;
     let variables = body.environment.map(|e| environment(Some(e))).transpose()?;
-    let shown = engine.store.update(&reference.name, None, |record| {
+    let shown = engine.functions.update(&reference.name, None, |record| {
         let latest = &mut record.latest;
         check_revision(latest, body.revision_id.as_deref())?;
         if let Some(runtime) = body.runtime {
@@ -315,7 +315,7 @@ pub fn lookup(engine: &Engine, raw: &str, query: Option<String>) -> EngineResult
     if let Some(q) = &qualifier {
         lambda_rules::validate_qualifier(q)?;
     }
-    Ok((engine.store.get(&reference.name)?, qualifier))
+    Ok((engine.functions.get(&reference.name)?, qualifier))
 }
 
 fn touch(version: &mut FunctionVersion) {

@@ -15,7 +15,7 @@ use crate::lambda_rules::FunctionRef;
 
 pub async fn list(State(engine): State<Engine>, Path(arn): Path<String>) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&arn)?;
-    let record = engine.store.get(&reference.name)?;
+    let record = engine.functions.get(&reference.name)?;
     Ok(Json(serde_json::json!({"Tags": record.tags})).into_response())
 }
 
@@ -31,7 +31,7 @@ pub async fn tag(
     AwsJson(body): AwsJson<TagResource>,
 ) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&arn)?;
-    engine.store.update(&reference.name, None, |record| {
+    engine.functions.update(&reference.name, None, |record| {
         record.tags.extend(body.tags);
         Ok(())
     })?;
@@ -50,7 +50,7 @@ pub async fn untag(
         .filter(|(k, _)| k == "tagKeys")
         .map(|(_, v)| v)
         .collect();
-    engine.store.update(&reference.name, None, |record| {
+    engine.functions.update(&reference.name, None, |record| {
         record.tags.retain(|k, _| !keys.contains(k));
         Ok(())
     })?;

@@ -26,7 +26,7 @@ pub async fn publish(
     AwsJson(body): AwsJson<PublishVersion>,
 ) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
-    let published = engine.store.update(&reference.name, None, |record| {
+    let published = engine.functions.update(&reference.name, None, |record| {
         if let Some(sha) = &body.code_sha256
             && sha != &record.latest.code_sha256
         {
@@ -53,7 +53,7 @@ pub async fn publish(
 
 pub async fn list(State(engine): State<Engine>, Path(raw): Path<String>) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
-    let record = engine.store.get(&reference.name)?;
+    let record = engine.functions.get(&reference.name)?;
     let versions: Vec<_> = std::iter::once(&record.latest)
         .chain(record.versions.values())
         .map(|v| engine.location.configuration(&record.name, v))

@@ -7,8 +7,8 @@ use aws_sdk_lambda::operation::invoke::InvokeOutput;
 
 use super::{Ending, StepContext};
 use crate::domain::step::{InvocationType, InvokeStep};
+use crate::lambda::at_most_once::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
 use crate::lambda::full_log;
-use crate::lambda::invoke::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
 use crate::lambda::outcome;
 use crate::queue::pool::StopReason;
 

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 
 use super::Engine;
-use super::environment::{Ending, EnvironmentSpec, ExecutionEnvironment};
+use super::environment::{EnvironmentSpec, ExecutionEnvironment, InvocationEnd};
 use super::error::{EngineError, EngineResult};
 use super::model::FunctionVersion;
 use super::runtime_api::{InvocationRequest, MAX_RESPONSE_BYTES, RuntimeReply};
@@ -53,7 +53,7 @@ impl Engine {
     /// Invoke, with AWS's validation, limits and invocation types.
     pub async fn invoke(&self, request: InvokeRequest) -> EngineResult<InvokeOutcome> {
         let name = &request.function.name;
-        let version = self.store.resolve(name, request.function.qualifier.as_deref())?;
+        let version = self.functions.resolve(name, request.function.qualifier.as_deref())?;
         let limit = match request.invocation_type {
             InvocationType::Event => MAX_ASYNC_PAYLOAD,
             _ => MAX_SYNC_PAYLOAD,
@@ -167,7 +167,7 @@ impl Engine {
                 .saturating_duration_since(spawned)
         });
         let duration = initialized.map_or(started, |i| i.max(started)).elapsed();
-        if matches!(ending, Ending::TimedOut) {
+        if matches!(ending, InvocationEnd::TimedOut) {
             environment.kill_and_wait().await;
         }
         environment.output.drain().await;
@@ -199,7 +199,7 @@ impl Engine {
     async fn start_environment(&self, name: &str, version: &FunctionVersion) -> Result<ExecutionEnvironment, String> {
         let language = Language::of(&version.runtime).ok_or_else(|| format!("unknown runtime {}", version.runtime))?;
         let interpreter = self.interpreters.for_language(language)?;
-        let code_dir = self.code.unpacked(&self.store.code_path(version)).await?;
+        let code_dir = self.code.unpacked(&self.functions.code_path(version)).await?;
         ExecutionEnvironment::start(EnvironmentSpec {
             function_name: name,
             version: &version.version,
@@ -230,7 +230,7 @@ impl Engine {
 
 /// The answer, function error, REPORT status and whether the environment may be reused.
 fn conclude(
-    ending: Ending,
+    ending: InvocationEnd,
     request_id: &str,
     version: &FunctionVersion,
     log: &mut Vec<String>,
@@ -239,8 +239,8 @@ fn conclude(
         Bytes::from(serde_json::json!({"errorType": kind, "errorMessage": message}).to_string())
     };
     match ending {
-        Ending::Reply(RuntimeReply::Response(body)) => (body, None, None, true),
-        Ending::Reply(RuntimeReply::Error(body)) => {
+        InvocationEnd::Reply(RuntimeReply::Response(body)) => (body, None, None, true),
+        InvocationEnd::Reply(RuntimeReply::Error(body)) => {
             let kind = error_type(&body);
             (
                 body,
@@ -249,7 +249,7 @@ fn conclude(
                 true,
             )
         }
-        Ending::Reply(RuntimeReply::InitError(body)) => {
+        InvocationEnd::Reply(RuntimeReply::InitError(body)) => {
             let kind = error_type(&body);
             (
                 body,
@@ -258,7 +258,7 @@ fn conclude(
                 false,
             )
         }
-        Ending::Reply(RuntimeReply::ResponseTooLarge) => {
+        InvocationEnd::Reply(RuntimeReply::ResponseTooLarge) => {
             let kind = "Function.ResponseSizeTooLarge";
             let message =
                 format!("Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).");
@@ -270,7 +270,7 @@ fn conclude(
                 true,
             )
         }
-        Ending::TimedOut => {
+        InvocationEnd::TimedOut => {
             let seconds = format!("{}.00", version.timeout_seconds);
             log.push(format!(
                 "{} {request_id} Task timed out after {seconds} seconds",
@@ -284,7 +284,7 @@ fn conclude(
                 false,
             )
         }
-        Ending::Exited(how) => {
+        InvocationEnd::Exited(how) => {
             let kind = "Runtime.ExitError";
             let message = format!("RequestId: {request_id} Error: Runtime exited with error: {how}");
             log.push(format!("{} {request_id} {message}", timestamp()));

@@ -1,4 +1,4 @@
-//! The engine's function store: every function, version, alias and tag in memory, each
+//! The engine's function files (not to be confused with the Postgres `store`): every function, version, alias and tag in memory, each
 //! function persisted as one JSON file and its code as content-addressed zips, so the
 //! engine comes back with all of them after a restart.
 //!
@@ -17,7 +17,7 @@ use super::model::{FunctionRecord, FunctionVersion};
 
 /// The function store. Reads are cheap clones; writes persist before they return.
 #[derive(Debug)]
-pub struct FunctionStore {
+pub struct FunctionFiles {
     root: PathBuf,
     functions: RwLock<HashMap<String, FunctionRecord>>,
 }
@@ -57,7 +57,7 @@ pub fn code_file_name(sha256_base64: &str) -> String {
     format!("{hex}.zip")
 }
 
-impl FunctionStore {
+impl FunctionFiles {
     /// Opens (creating if needed) the store under `data_dir` and loads every function.
     pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
         let root = data_dir.to_path_buf();
