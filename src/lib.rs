@@ -1,6 +1,34 @@
 //! lambda-steps: runs AWS Lambda workflow steps, with an embedded Docker-free Lambda engine.
 //!
 //! `serve` is the whole service; tests call it with their own listener and database.
+//!
+//! # The layers, and which may use which
+//!
+//! ```text
+//! main.rs, lib.rs, db       wiring: boot (serve), the one shutdown token and task tracker
+//! http                      the REST API; error.rs is its one error shape
+//! app                       AppState for the handlers; builds QueueContext and WorkerContext
+//! config                    process flags; flattens engine::EngineSettings
+//! worker                    one run's step and its one Invoke path; the sweeper (WorkerContext)
+//! queue                     claim, heartbeat, rescue, log writer, run writes (QueueContext)
+//! lambda                    Lambda clients per project, the at-most-once Invoke, CloudWatch
+//! aws_settings              AWS settings by Rundeck's names, resolved
+//! store                     the only SQL (Postgres)
+//! key_storage               the master key, sealed secrets, the admin token
+//! domain                    Run, Step, Caller: parsed at the edge
+//! lambda_rules, metrics     Lambda's own rules (names, ARNs, limits, runtimes); Prometheus
+//!
+//! engine                    the embedded Lambda engine: uses lambda_rules only
+//! client                    the command line client: talks HTTP to a service
+//! ```
+//!
+//! A module uses only those listed below it: the queue and the workers get narrow contexts
+//! from `app` and never see `AppState`; the pool runs whatever `execute` it is handed, so
+//! `queue` knows nothing of `worker`; `domain` and `lambda_rules` are pure (no HTTP, no
+//! database, no engine). The engine uses only `lambda_rules`; only `main.rs`, `lib.rs` and
+//! `config` reach into it. So a change to the retry policy of an
+//! Invoke goes in `lambda/at_most_once.rs`, to how a project's Lambda is resolved in
+//! `lambda/directory.rs` and `aws_settings.rs`, to what a step may contain in `domain/step.rs`.
 
 pub mod app;
 pub mod aws_settings;
