@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_lambda::primitives::Blob;
-use lambda_steps::config::EngineSettings;
 use lambda_steps::engine::Engine;
+use lambda_steps::engine::EngineSettings;
 
 const ECHO: &str = "def handler(event, context):\n    return event\n";
 const WARM_INVOKES: usize = 2000;

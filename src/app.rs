@@ -1,4 +1,5 @@
-//! The application state every handler and worker shares: cheap to clone.
+//! The application state the HTTP handlers share, and the narrow contexts built from it for
+//! the queue and the workers (which never see `AppState`). Cheap to clone.
 
 use std::sync::Arc;
 
@@ -7,24 +8,21 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ServeSettings;
 use crate::domain::step::PayloadLimits;
-use crate::lambda::client::LambdaTarget;
+use crate::lambda::directory::LambdaDirectory;
 use crate::queue::batch::RunWrites;
 use crate::queue::logs::LogSink;
 use crate::queue::notify::Notifications;
+use crate::queue::{QueueContext, QueueSettings};
+use crate::worker::{Worker, WorkerContext, WorkerSettings};
 
 #[derive(Clone)]
 pub struct AppState(Arc<App>);
 
-/// Functions' timeouts as read from Lambda: (project, function, qualifier) to (when, timeout).
-pub type FunctionTimeouts =
-    std::collections::HashMap<(String, String, Option<String>), (std::time::Instant, std::time::Duration)>;
-
 pub struct App {
     pub db: PgPool,
     pub settings: ServeSettings,
-    pub target: LambdaTarget,
     /// Each project's Lambda (settings resolved, credentials opened).
-    pub lambdas: crate::lambda::directory::LambdaDirectory,
+    pub lambdas: Arc<LambdaDirectory>,
     pub logs: LogSink,
     /// Group-committed run writes: Invoke marks and finishes.
     pub writes: RunWrites,
@@ -35,8 +33,6 @@ pub struct App {
     pub worker_id: String,
     /// SHA-256 of the bootstrap admin token.
     pub admin_token_hash: Vec<u8>,
-    /// Functions' own timeouts, by (project, function, qualifier), with when they were read.
-    pub function_timeouts: std::sync::Mutex<FunctionTimeouts>,
     /// The key secrets are encrypted under.
     pub master_key: crate::key_storage::MasterKey,
 }
@@ -58,5 +54,41 @@ impl AppState {
             sync_bytes: self.settings.max_sync_payload_bytes,
             event_bytes: self.settings.max_event_payload_bytes,
         }
+    }
+
+    /// What the queue (pool, heartbeat, rescuer) works with.
+    pub fn queue_context(&self) -> QueueContext {
+        QueueContext {
+            db: self.db.clone(),
+            worker_id: self.worker_id.clone(),
+            notifications: self.notifications.clone(),
+            shutdown: self.shutdown.clone(),
+            settings: QueueSettings {
+                workers: self.settings.workers,
+                lease_seconds: self.settings.lease_seconds,
+                poll_ms: self.settings.poll_ms,
+                claim_batch: self.settings.claim_batch,
+            },
+        }
+    }
+
+    /// What the workers and the sweeper work with. Built once per service: it holds the
+    /// functions' timeouts the workers remember.
+    pub fn worker_context(&self) -> WorkerContext {
+        WorkerContext::new(Worker {
+            db: self.db.clone(),
+            logs: self.logs.clone(),
+            writes: self.writes.clone(),
+            lambdas: self.lambdas.clone(),
+            master_key: self.master_key.clone(),
+            worker_id: self.worker_id.clone(),
+            shutdown: self.shutdown.clone(),
+            function_timeouts: Default::default(),
+            settings: WorkerSettings {
+                invoke_retries: self.settings.invoke_retries,
+                invoke_timeout_margin_seconds: self.settings.invoke_timeout_margin_seconds,
+                custom_code_log_days: self.settings.custom_code_log_days,
+            },
+        })
     }
 }

@@ -1,4 +1,6 @@
-//! Typed settings, read once at start from flags and environment variables.
+//! Typed process configuration, read once at start from flags and environment variables.
+//! The engine's own settings live in `engine/config.rs`; this file flattens them into
+//! `serve` and `lambda-local`.
 //!
 //! The service (`serve`, each also a flag):
 //! - `LAMBDA_STEPS_LISTEN`: address of the REST API (default `127.0.0.1:8080`)
@@ -10,7 +12,7 @@
 //!   `LAMBDA_STEPS_SWEEP_SECONDS`, `LAMBDA_STEPS_MAX_WEBHOOK_BYTES`,
 //!   `LAMBDA_STEPS_INVOKE_TIMEOUT_MARGIN_SECONDS`
 //! - `LAMBDA_STEPS_ADMIN_TOKEN`, `LAMBDA_STEPS_MASTER_KEY` (secrets: never printed)
-//! - `LAMBDA_STEPS_CONFIG`: TOML file of framework settings (see `framework.rs`)
+//! - `LAMBDA_STEPS_CONFIG`: TOML file of framework settings (see `aws_settings.rs`)
 //!   `LAMBDA_STEPS_DB_CONNECTIONS`, `LAMBDA_STEPS_DB_ACQUIRE_TIMEOUT_MS`,
 //!   `LAMBDA_STEPS_MAX_SYNC_PAYLOAD_BYTES`,
 //!   `LAMBDA_STEPS_MAX_EVENT_PAYLOAD_BYTES`
@@ -38,7 +40,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::engine::sandbox::SandboxMode;
+use crate::engine::EngineSettings;
 
 /// How the service writes its own log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -47,15 +49,6 @@ pub enum LogFormat {
     Text,
     /// One JSON object a line, for log collectors.
     Json,
-}
-
-/// The networks user code may reach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Network {
-    /// Whatever the host reaches, as a Lambda function outside a VPC.
-    Host,
-    /// Nothing but the function's own Runtime API.
-    None,
 }
 
 /// `lambda-local`: the engine on its own.
@@ -205,64 +198,9 @@ impl ServeSettings {
     }
 }
 
-/// Settings of the embedded Lambda engine.
-#[derive(Debug, Clone, clap::Args)]
-pub struct EngineSettings {
-    /// Set from `lambda-local --listen` or `serve --engine-listen`.
-    #[arg(skip = SocketAddr::from(([127, 0, 0, 1], 9001)))]
-    pub listen: SocketAddr,
-    /// Set from `--data-dir`.
-    #[arg(skip)]
-    pub data_dir: PathBuf,
-    /// Region named in ARNs and given to functions as AWS_REGION.
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_REGION", default_value = "us-east-1")]
-    pub region: String,
-    /// Account id named in ARNs.
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_ACCOUNT_ID", default_value = "000000000000")]
-    pub account_id: String,
-    /// Execution environments one function version may run at once.
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_MAX_ENVIRONMENTS", default_value_t = 64)]
-    pub max_environments: usize,
-    /// Seconds after which an idle environment is stopped.
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_IDLE_SECONDS", default_value_t = 300)]
-    pub idle_seconds: u64,
-    /// Seconds an invoke waits for an environment of a busy function before a 429.
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_QUEUE_SECONDS", default_value_t = 60)]
-    pub queue_seconds: u64,
-    /// Isolation of user code.
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_SANDBOX", value_enum, default_value = "auto")]
-    pub sandbox: SandboxMode,
-    /// What networks user code reaches: `host`, or `none` (only its Runtime API; needs bubblewrap).
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_NETWORK", value_enum, default_value = "host")]
-    pub network: Network,
-    /// Python interpreter (default: python3 from /usr/local/bin, /usr/bin, then PATH).
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_PYTHON")]
-    pub python: Option<PathBuf>,
-    /// Node.js interpreter (default: node, found as python3 is).
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_NODE")]
-    pub node: Option<PathBuf>,
-    /// Ruby interpreter (default: ruby, found as python3 is).
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_RUBY")]
-    pub ruby: Option<PathBuf>,
-    /// Most processes and threads the sandbox user may have (only when the engine runs as root).
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_MAX_PROCESSES", default_value_t = 4096)]
-    pub max_processes: u64,
-    /// CPU seconds one environment may use over its life before it is killed and replaced.
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_CPU_SECONDS", default_value_t = 3600)]
-    pub cpu_seconds: u64,
-    /// Largest file user code may write, in MB.
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_FILE_SIZE_MB", default_value_t = 512)]
-    pub file_size_mb: u64,
-    /// Address space allowed above the function's MemorySize (Python and Ruby), in MB.
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_ADDRESS_SPACE_HEADROOM_MB", default_value_t = 512)]
-    pub address_space_headroom_mb: u32,
-    /// Most bytes of events one CloudWatch log group keeps; past it the oldest go first.
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_LOG_GROUP_MAX_MB", default_value_t = 64)]
-    pub log_group_max_mb: u64,
-}
-
+// The engine owns its settings; only parsing them as `lambda-local` would lives here.
 impl EngineSettings {
-    /// Settings as the command line would give them, for tests and embedding.
+    /// Settings as `lambda-local`'s command line would give them, for tests and embedding.
     pub fn from_args<I, T>(args: I) -> Self
     where
         I: IntoIterator<Item = T>,

@@ -1,8 +1,37 @@
 //! lambda-steps: runs AWS Lambda workflow steps, with an embedded Docker-free Lambda engine.
 //!
 //! `serve` is the whole service; tests call it with their own listener and database.
+//!
+//! # The layers, and which may use which
+//!
+//! ```text
+//! main.rs, lib.rs, db       wiring: boot (serve), the one shutdown token and task tracker
+//! http                      the REST API; error.rs is its one error shape
+//! app                       AppState for the handlers; builds QueueContext and WorkerContext
+//! config                    process flags; flattens engine::EngineSettings
+//! worker                    one run's step and its one Invoke path; the sweeper (WorkerContext)
+//! queue                     claim, heartbeat, rescue, log writer, run writes (QueueContext)
+//! lambda                    Lambda clients per project, the at-most-once Invoke, CloudWatch
+//! aws_settings              AWS settings by Rundeck's names, resolved
+//! store                     the only SQL (Postgres)
+//! key_storage               the master key, sealed secrets, the admin token
+//! domain                    Run, Step, Caller: parsed at the edge
+//! lambda_rules, metrics     Lambda's own rules (names, ARNs, limits, runtimes); Prometheus
+//!
+//! engine                    the embedded Lambda engine: uses lambda_rules only
+//! client                    the command line client: talks HTTP to a service
+//! ```
+//!
+//! A module uses only those listed below it: the queue and the workers get narrow contexts
+//! from `app` and never see `AppState`; the pool runs whatever `execute` it is handed, so
+//! `queue` knows nothing of `worker`; `domain` and `lambda_rules` are pure (no HTTP, no
+//! database, no engine). The engine uses only `lambda_rules`; only `main.rs`, `lib.rs` and
+//! `config` reach into it. So a change to the retry policy of an
+//! Invoke goes in `lambda/at_most_once.rs`, to how a project's Lambda is resolved in
+//! `lambda/directory.rs` and `aws_settings.rs`, to what a step may contain in `domain/step.rs`.
 
 pub mod app;
+pub mod aws_settings;
 pub mod client;
 pub mod config;
 pub mod db;
@@ -12,12 +41,13 @@ pub mod error;
 pub mod http;
 pub mod key_storage;
 pub mod lambda;
+pub mod lambda_rules;
 pub mod metrics;
 pub mod queue;
-pub mod settings;
 pub mod store;
 pub mod worker;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -39,14 +69,50 @@ pub async fn serve(
     db: PgPool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let engine_stop = CancellationToken::new();
-    let framework = settings::Framework::load(settings.config_file.as_deref())?.with_flags(
+    let framework = aws_settings::Framework::load(settings.config_file.as_deref())?.with_flags(
         settings.endpoint_url.as_deref(),
         settings.region.as_deref(),
         settings.lambda_role_arn.as_deref(),
     );
+    let (target, engine) = start_lambda(&settings, &framework).await?;
+    let state = build_state(settings, db, framework, &target, shutdown.clone())?;
+    announce(listener.local_addr()?, &target, &state.settings)?;
+
+    // Everything below the HTTP server is on this tracker and ends with `shutdown`.
+    let tracker = TaskTracker::new();
+    start_background_work(&state, &tracker);
+    let stop = shutdown.clone();
+    axum::serve(listener, http::router(state.clone()))
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await?;
+    drain(&tracker, Duration::from_secs(state.settings.drain_seconds)).await;
+    if let Some(engine) = engine {
+        engine.stop().await;
+    }
+    Ok(())
+}
+
+/// The embedded engine running in this process. It has its own stop, fired only after the
+/// drain: the steps in hand still call it while they finish.
+struct RunningEngine {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningEngine {
+    async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// Where steps run: the embedded engine (started here), AWS, or a Lambda-compatible URL.
+async fn start_lambda(
+    settings: &ServeSettings,
+    framework: &aws_settings::Framework,
+) -> anyhow::Result<(LambdaTarget, Option<RunningEngine>)> {
     let endpoint = framework.get("endpoint_url").unwrap_or("embedded").to_string();
-    let (target, engine_task) = match endpoint.as_str() {
+    Ok(match endpoint.as_str() {
         "embedded" => {
             let engine = engine::Engine::start(settings.engine_settings())?;
             let engine_listener = tokio::net::TcpListener::bind(settings.engine_listen)
@@ -58,13 +124,24 @@ pub async fn serve(
                     )
                 })?;
             let url = format!("http://{}", engine_listener.local_addr()?);
-            let task = tokio::spawn(engine.serve(engine_listener, engine_stop.clone()));
-            (LambdaTarget::Embedded(url), Some(task))
+            let stop = CancellationToken::new();
+            let task = tokio::spawn(engine.serve(engine_listener, stop.clone()));
+            (LambdaTarget::Embedded(url), Some(RunningEngine { stop, task }))
         }
         "aws" => (LambdaTarget::Aws, None),
         url => (LambdaTarget::Endpoint(url.to_string()), None),
-    };
-    let embedded_url = match &target {
+    })
+}
+
+/// The state the handlers share: secrets loaded, writers started, this replica named.
+fn build_state(
+    settings: ServeSettings,
+    db: PgPool,
+    framework: aws_settings::Framework,
+    target: &LambdaTarget,
+    shutdown: CancellationToken,
+) -> anyhow::Result<AppState> {
+    let embedded_url = match target {
         LambdaTarget::Embedded(url) => Some(url.clone()),
         _ => None,
     };
@@ -72,7 +149,27 @@ pub async fn serve(
     std::fs::create_dir_all(&settings.data_dir)?;
     let admin_token = key_storage::admin_token(settings.admin_token.as_ref(), &settings.data_dir)?;
     let master_key = key_storage::MasterKey::load(settings.master_key.as_ref(), &settings.data_dir)?;
-    let address = listener.local_addr()?;
+    let worker_id = format!(
+        "{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    Ok(AppState::new(App {
+        logs: queue::logs::LogSink::start(db.clone()),
+        writes: queue::batch::RunWrites::start(db.clone(), worker_id.clone()),
+        notifications: queue::notify::Notifications::new(),
+        admin_token_hash: domain::access::token_hash(&admin_token),
+        master_key,
+        worker_id,
+        db,
+        settings,
+        lambdas: std::sync::Arc::new(lambdas),
+        shutdown,
+    }))
+}
+
+/// The startup lines: where the API listens, where steps run, where the admin token is.
+fn announce(address: SocketAddr, target: &LambdaTarget, settings: &ServeSettings) -> anyhow::Result<()> {
     let token_at = match &settings.admin_token {
         Some(_) => "the --admin-token / LAMBDA_STEPS_ADMIN_TOKEN setting".to_string(),
         None => std::path::absolute(settings.data_dir.join("admin-token"))?
@@ -88,58 +185,36 @@ pub async fn serve(
         admin_token = %token_at,
         "ready: console http://{address}/ ; admin token in {token_at} ; try `lambda-steps run --url http://{address} --runtime python3.12 --code FILE`"
     );
-    let worker_id = format!(
-        "{}-{}",
-        std::process::id(),
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
-    let state = AppState::new(App {
-        logs: queue::logs::LogSink::start(db.clone()),
-        writes: queue::batch::RunWrites::start(db.clone(), worker_id.clone()),
-        notifications: queue::notify::Notifications::new(),
-        admin_token_hash: domain::access::token_hash(&admin_token),
-        function_timeouts: Default::default(),
-        master_key,
-        worker_id: worker_id.clone(),
-        db,
-        settings,
-        target,
-        lambdas,
-        shutdown: shutdown.clone(),
-    });
+    Ok(())
+}
 
+/// The NOTIFY listener, the rescuer, the sweeper and the worker pool, each given the
+/// context it needs, all on `tracker`.
+fn start_background_work(state: &AppState, tracker: &TaskTracker) {
     metrics::handle();
-    let tracker = TaskTracker::new();
+    let queue = state.queue_context();
+    let worker = state.worker_context();
     tracker.spawn(queue::notify::listen(
         state.db.clone(),
         state.notifications.clone(),
-        shutdown.clone(),
+        state.shutdown.clone(),
     ));
     let held = queue::pool::HeldRuns::default();
-    tracker.spawn(queue::rescue::run(state.clone(), held.clone()));
+    tracker.spawn(queue::rescue::run(queue.clone(), held.clone()));
     tracker.spawn(worker::sweeper::run(
-        state.clone(),
+        worker.clone(),
         Duration::from_secs(state.settings.sweep_seconds.max(1)),
     ));
-    let workers = tokio::spawn(queue::pool::run(state.clone(), held, tracker.clone(), worker::execute));
+    let execute = move |run, stop| worker::execute(worker.clone(), run, stop);
+    tracker.spawn(queue::pool::run(queue, held, tracker.clone(), execute));
+}
 
-    let router = http::router(state.clone());
-    let stop = shutdown.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await?;
-
-    let _ = workers.await;
+/// Waits for the pool and the steps in hand, up to the drain time.
+async fn drain(tracker: &TaskTracker, drain: Duration) {
     tracker.close();
-    let drain = Duration::from_secs(state.settings.drain_seconds);
     if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
         tracing::warn!(
             "steps still running after the drain time; their leases will expire and the rescuer settles them"
         );
     }
-    engine_stop.cancel();
-    if let Some(task) = engine_task {
-        let _ = task.await;
-    }
-    Ok(())
 }

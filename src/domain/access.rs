@@ -93,7 +93,16 @@ mod tests {
         assert!(!runner.may_run("b") && !runner.may_read("b"));
         assert!(reader.may_read("a") && !reader.may_run("a"));
         assert!(Caller::Admin.may_run("anything"));
-        assert_ne!(new_token(), new_token());
-        assert_eq!(token_hash("x"), token_hash("x"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_stored_as_their_sha256() {
+        let token = new_token();
+        assert!(token.starts_with("lst_") && token.len() == 4 + 43, "{token}");
+        assert_ne!(token, new_token());
+        // SHA-256("abc"), FIPS 180-2 appendix B.1: what is stored must be the plain digest.
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let hex: String = token_hash("abc").iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, abc);
     }
 }

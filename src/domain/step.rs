@@ -8,11 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::json::humane;
-use crate::engine::model::{FunctionRef, RESERVED_ENVIRONMENT_KEYS, validate_qualifier};
-use crate::engine::runtimes::Language;
-
-/// Largest base64 client context Lambda accepts.
-const MAX_CLIENT_CONTEXT: usize = 3583;
+pub use crate::lambda_rules::InvocationType;
+use crate::lambda_rules::{FunctionRef, Language, MAX_CLIENT_CONTEXT, RESERVED_ENVIRONMENT_KEYS, validate_qualifier};
 
 /// A step: invoke an existing function, or create one from code, run it and clean it up.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -20,28 +17,6 @@ const MAX_CLIENT_CONTEXT: usize = 3583;
 pub enum Step {
     LambdaInvoke(InvokeStep),
     LambdaCustomCode(CustomCodeStep),
-}
-
-/// How Lambda runs the invocation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum InvocationType {
-    /// Synchronous: wait for the function's answer.
-    #[default]
-    RequestResponse,
-    /// Asynchronous: Lambda queues the event and answers 202.
-    Event,
-    /// Validate parameters and permissions without running.
-    DryRun,
-}
-
-impl InvocationType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RequestResponse => "RequestResponse",
-            Self::Event => "Event",
-            Self::DryRun => "DryRun",
-        }
-    }
 }
 
 /// `lambda_invoke`: invoke an existing function.

@@ -14,8 +14,8 @@ use super::logs::{LogSink, LogStore, function_log_group};
 use super::network::{ISOLATED_RUNTIME_API, NetworkGate};
 use super::output::OutputCapture;
 use super::runtime_api::{self, Invocation, InvocationRequest, RuntimeChannel, RuntimeReply};
-use super::runtimes::Language;
 use super::sandbox::{Limits, Mounts, Sandbox};
+use crate::lambda_rules::Language;
 
 /// What an environment needs to start.
 pub struct EnvironmentSpec<'a> {
@@ -38,7 +38,7 @@ pub struct EnvironmentSpec<'a> {
 
 /// How one invocation in an environment ended.
 #[derive(Debug)]
-pub enum Ending {
+pub enum InvocationEnd {
     Reply(RuntimeReply),
     TimedOut,
     /// The runtime process exited before answering; Go-style description as AWS prints.
@@ -162,29 +162,29 @@ impl ExecutionEnvironment {
 
     /// Hands one invocation to the runtime and waits for its answer, the timeout or the
     /// process's exit, whichever comes first.
-    pub async fn run(&self, request: InvocationRequest, timeout: Duration) -> Ending {
+    pub async fn run(&self, request: InvocationRequest, timeout: Duration) -> InvocationEnd {
         let (reply_tx, mut reply) = oneshot::channel();
         let invocation = Invocation {
             request,
             reply: reply_tx,
         };
         if self.inbox.send(invocation).await.is_err() {
-            return Ending::Exited("runtime API closed".into());
+            return InvocationEnd::Exited("runtime API closed".into());
         }
         let mut exited = self.exited.clone();
         let ending = tokio::select! {
             biased;
             answer = &mut reply => match answer {
-                Ok(answer) => Ending::Reply(answer),
-                Err(_) => Ending::Exited("runtime API closed".into()),
+                Ok(answer) => InvocationEnd::Reply(answer),
+                Err(_) => InvocationEnd::Exited("runtime API closed".into()),
             },
-            _ = tokio::time::sleep(timeout) => Ending::TimedOut,
+            _ = tokio::time::sleep(timeout) => InvocationEnd::TimedOut,
             status = exited.wait_for(Option::is_some) => {
                 let description = status.ok().and_then(|s| s.clone()).unwrap_or_default();
                 // An answer posted just before exiting still counts.
                 match reply.try_recv() {
-                    Ok(answer) => Ending::Reply(answer),
-                    Err(_) => Ending::Exited(description),
+                    Ok(answer) => InvocationEnd::Reply(answer),
+                    Err(_) => InvocationEnd::Exited(description),
                 }
             }
         };
@@ -335,7 +335,7 @@ fn command_line(
     task_root: &Path,
     runtime_dir: &Path,
 ) -> Result<(PathBuf, Vec<OsString>), StartError> {
-    let Some((bootstrap, _)) = spec.language.bootstrap() else {
+    let Some((bootstrap, _)) = super::runtimes::bootstrap(spec.language) else {
         if !spec.code_dir.join("bootstrap").is_file() {
             return Err(StartError::NoBootstrap(task_root.to_path_buf()));
         }

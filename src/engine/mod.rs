@@ -3,17 +3,19 @@
 
 pub mod api;
 mod code;
+mod config;
 mod environment;
-mod invoke;
+pub mod error;
+mod function_files;
+mod invocation;
 pub mod logs;
-pub mod model;
+mod model;
 mod network;
 mod output;
 mod pool;
 mod runtime_api;
-pub mod runtimes;
+mod runtimes;
 pub mod sandbox;
-mod store;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,28 +25,29 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{EngineSettings, Network};
+use crate::lambda_rules::Language;
 use code::CodeCache;
+use function_files::FunctionFiles;
 use logs::LogStore;
 use model::Location;
 use pool::Pools;
-use runtimes::{Interpreters, Language};
+use runtimes::Interpreters;
 use sandbox::Sandbox;
-use store::FunctionStore;
 
 /// How often events past their group's retention are deleted (reads never return them).
 const EXPIRY_EVERY: Duration = Duration::from_secs(60);
 
-pub use invoke::{InvocationType, InvokeOutcome, InvokeRequest};
+pub use config::{EngineSettings, Network};
+pub use invocation::{InvokeOutcome, InvokeRequest};
 
-/// The engine: its store, its environments and how it runs code. Cheap to clone.
+/// The engine: its function files, its environments and how it runs code. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine(Arc<EngineInner>);
 
 pub struct EngineInner {
     pub settings: EngineSettings,
     pub location: Location,
-    store: FunctionStore,
+    functions: FunctionFiles,
     /// What functions printed, as CloudWatch Logs keeps it.
     pub logs: Arc<LogStore>,
     pools: Pools,
@@ -70,12 +73,12 @@ impl std::ops::Deref for Engine {
 }
 
 impl Engine {
-    /// Opens the store, finds interpreters and the sandbox, and starts the reaper.
+    /// Opens the function files, finds interpreters and the sandbox, and starts the reaper.
     pub fn start(settings: EngineSettings) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
         let data_dir = settings.data_dir.canonicalize()?;
-        let store = FunctionStore::open(&data_dir)?;
+        let functions = FunctionFiles::open(&data_dir)?;
         let logs = Arc::new(LogStore::open(&data_dir, settings.log_group_max_mb * 1024 * 1024)?);
         let work_dir = tempfile::Builder::new()
             .prefix("lambda-steps-engine-")
@@ -104,7 +107,7 @@ impl Engine {
             Interpreters::discover(settings.python.clone(), settings.node.clone(), settings.ruby.clone());
         tracing::info!(
             data_dir = %data_dir.display(),
-            functions = store.list().len(),
+            functions = functions.list().len(),
             bubblewrap = sandbox.bubblewrap.is_some(),
             network_isolated = sandbox.isolate_network,
             sandbox_user = ?sandbox.user,
@@ -120,7 +123,7 @@ impl Engine {
             },
             pools: Pools::new(settings.max_environments),
             settings,
-            store,
+            functions,
             logs,
             code,
             interpreters,
@@ -211,7 +214,7 @@ impl Drop for EngineInner {
 fn write_bootstraps(dir: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     for language in [Language::Python, Language::Node, Language::Ruby] {
-        if let Some((name, source)) = language.bootstrap() {
+        if let Some((name, source)) = runtimes::bootstrap(language) {
             std::fs::write(dir.join(name), source)?;
         }
     }

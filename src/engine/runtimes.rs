@@ -1,73 +1,28 @@
-//! The runtimes the engine knows, and how each starts on this host: which interpreter
+//! How each of Lambda's runtimes (`lambda_rules::Language`) starts on this host: which interpreter
 //! (found on the host, whatever minor version the runtime names) and which bundled
 //! bootstrap speaks the Runtime API for it.
 
 use std::path::{Path, PathBuf};
 
-/// The language family of a runtime identifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Language {
-    Python,
-    Node,
-    Ruby,
-    /// `provided.*`: the zip's own executable `bootstrap` is the runtime.
-    Provided,
+use crate::lambda_rules::Language;
+
+/// A language's interpreter command name, and what to install when it is missing.
+fn interpreter(language: Language) -> Option<(&'static str, &'static str)> {
+    match language {
+        Language::Python => Some(("python3", "Python 3 (Debian/Ubuntu: apt-get install python3)")),
+        Language::Node => Some(("node", "Node.js 18 or newer (Debian/Ubuntu: apt-get install nodejs)")),
+        Language::Ruby => Some(("ruby", "Ruby 3 (Debian/Ubuntu: apt-get install ruby)")),
+        Language::Provided => None,
+    }
 }
 
-/// Every runtime identifier CreateFunction accepts.
-pub const KNOWN_RUNTIMES: &[&str] = &[
-    "python3.9",
-    "python3.10",
-    "python3.11",
-    "python3.12",
-    "python3.13",
-    "python3.14",
-    "nodejs18.x",
-    "nodejs20.x",
-    "nodejs22.x",
-    "nodejs24.x",
-    "ruby3.2",
-    "ruby3.3",
-    "ruby3.4",
-    "provided",
-    "provided.al2",
-    "provided.al2023",
-];
-
-impl Language {
-    pub fn of(runtime: &str) -> Option<Self> {
-        if !KNOWN_RUNTIMES.contains(&runtime) {
-            return None;
-        }
-        Some(if runtime.starts_with("python") {
-            Self::Python
-        } else if runtime.starts_with("nodejs") {
-            Self::Node
-        } else if runtime.starts_with("ruby") {
-            Self::Ruby
-        } else {
-            Self::Provided
-        })
-    }
-
-    /// The interpreter's command name, and what to install when it is missing.
-    fn interpreter(self) -> Option<(&'static str, &'static str)> {
-        match self {
-            Self::Python => Some(("python3", "Python 3 (Debian/Ubuntu: apt-get install python3)")),
-            Self::Node => Some(("node", "Node.js 18 or newer (Debian/Ubuntu: apt-get install nodejs)")),
-            Self::Ruby => Some(("ruby", "Ruby 3 (Debian/Ubuntu: apt-get install ruby)")),
-            Self::Provided => None,
-        }
-    }
-
-    /// The bundled bootstrap's file name and source.
-    pub fn bootstrap(self) -> Option<(&'static str, &'static str)> {
-        match self {
-            Self::Python => Some(("bootstrap.py", include_str!("bootstraps/bootstrap.py"))),
-            Self::Node => Some(("bootstrap.mjs", include_str!("bootstraps/bootstrap.mjs"))),
-            Self::Ruby => Some(("bootstrap.rb", include_str!("bootstraps/bootstrap.rb"))),
-            Self::Provided => None,
-        }
+/// A language's bundled bootstrap: its file name and source.
+pub fn bootstrap(language: Language) -> Option<(&'static str, &'static str)> {
+    match language {
+        Language::Python => Some(("bootstrap.py", include_str!("bootstraps/bootstrap.py"))),
+        Language::Node => Some(("bootstrap.mjs", include_str!("bootstraps/bootstrap.mjs"))),
+        Language::Ruby => Some(("bootstrap.rb", include_str!("bootstraps/bootstrap.rb"))),
+        Language::Provided => None,
     }
 }
 
@@ -106,7 +61,7 @@ impl Interpreters {
         match found {
             Some(path) => Ok(Some(path.as_path())),
             None => {
-                let (command, install) = language.interpreter().expect("interpreted language");
+                let (command, install) = interpreter(language).expect("interpreted language");
                 Err(RuntimeUnavailable::NoInterpreter { command, install })
             }
         }
@@ -145,16 +100,6 @@ fn is_executable(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn maps_runtime_identifiers_to_languages() {
-        assert_eq!(Language::of("python3.12"), Some(Language::Python));
-        assert_eq!(Language::of("nodejs20.x"), Some(Language::Node));
-        assert_eq!(Language::of("ruby3.3"), Some(Language::Ruby));
-        assert_eq!(Language::of("provided.al2023"), Some(Language::Provided));
-        assert_eq!(Language::of("python2.7"), None);
-        assert_eq!(Language::of("java21"), None);
-    }
 
     #[test]
     fn a_missing_interpreter_names_what_to_install() {

@@ -45,7 +45,7 @@ use spec::{RequestBodies, StepUnion};
         projects::Project, projects::ProjectPage,
         crate::store::keys::KeyMetadata, keys::KeyPage,
         tokens::NewToken, tokens::CreatedToken, crate::domain::access::Role,
-        crate::settings::Resolved, crate::settings::Source, spec::ProjectSettings, spec::RunEvent,
+        crate::aws_settings::Resolved, crate::aws_settings::Source, spec::ProjectSettings, spec::RunEvent,
         steps::SaveStep, steps::SavedStep, steps::RunSavedStep, steps::NewWebhook, steps::CreatedWebhook,
         crate::error::ErrorBody, crate::error::ErrorDetails,
     )),

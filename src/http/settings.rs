@@ -7,10 +7,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 
 use crate::app::AppState;
+use crate::aws_settings::{Resolved, resolve, validate};
 use crate::domain::access::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::JsonBody;
-use crate::settings::{Resolved, resolve, validate};
 use crate::store::{projects, settings};
 
 /// A project's settings, resolved: project over framework over default.

@@ -22,8 +22,7 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::{Content, OpenApi, RefOr, Required};
 
-use crate::engine::model::RESERVED_ENVIRONMENT_KEYS;
-use crate::engine::runtimes::{KNOWN_RUNTIMES, Language};
+use crate::lambda_rules::{KNOWN_RUNTIMES, Language, RESERVED_ENVIRONMENT_KEYS};
 
 /// A string with no NUL character: Postgres cannot store one, so the service refuses it.
 pub const NO_NUL: &str = "^[^\\u0000]*$";
@@ -230,7 +229,7 @@ impl utoipa::ToSchema for RunEvent {
 }
 
 /// The body of `PUT /v1/projects/{project}/settings`: one optional property per setting
-/// name, each with the rule `crate::settings::validate` applies to it.
+/// name, each with the rule `crate::aws_settings::validate` applies to it.
 pub struct ProjectSettings;
 
 impl utoipa::PartialSchema for ProjectSettings {
@@ -241,7 +240,7 @@ impl utoipa::PartialSchema for ProjectSettings {
                 "The project's settings, replaced as a whole; `null` or absent: not set (the framework's value or the default applies).",
             ))
             .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
-        for name in crate::settings::NAMES {
+        for name in crate::aws_settings::NAMES {
             let (pattern, max_length, description) = match *name {
                 "endpoint_url" => (
                     "^(embedded|aws|https?://[^\\u0000]*)$",

@@ -1,17 +1,15 @@
 //! The Lambda a run's project uses: its settings resolved (project over framework over
 //! default), its secret key opened from key storage in memory, and clients built once per
-//! distinct endpoint, region and credentials. Resolutions are kept a few seconds, and
+//! `ClientKey` (endpoint, region and credentials). Resolutions are kept a few seconds, and
 //! dropped at once when this replica changes settings or keys.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sha2::Digest;
-
 use super::client::{LambdaClients, LambdaTarget};
+use crate::aws_settings::{Framework, resolve};
 use crate::key_storage::MasterKey;
-use crate::settings::{Framework, resolve};
 use crate::store;
 
 const KEEP: Duration = Duration::from_secs(5);
@@ -41,15 +39,41 @@ impl DirectoryError {
 /// What a run needs to talk to its project's Lambda.
 pub struct ProjectLambda {
     pub clients: LambdaClients,
+    /// Which set of clients these are: projects with the same key share them.
+    pub client_key: ClientKey,
     pub target: LambdaTarget,
     pub lambda_role_arn: Option<String>,
+}
+
+/// What tells one set of Lambda clients from another: where they call, and as whom.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ClientKey {
+    /// `embedded`, `aws` or a URL, as the settings say.
+    pub endpoint: String,
+    pub region: String,
+    /// Access key id and secret, when the settings give keys (else the default chain).
+    keys: Option<(String, String)>,
+    pub assume_role_arn: Option<String>,
+    pub external_id: Option<String>,
+}
+
+impl std::fmt::Debug for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientKey")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.keys.as_ref().map(|(id, _)| id))
+            .field("assume_role_arn", &self.assume_role_arn)
+            .field("external_id", &self.external_id)
+            .finish()
+    }
 }
 
 pub struct LambdaDirectory {
     framework: Framework,
     embedded_url: Option<String>,
     projects: Mutex<HashMap<String, (Instant, Arc<ProjectLambda>)>>,
-    clients: tokio::sync::Mutex<HashMap<Vec<u8>, LambdaClients>>,
+    clients: tokio::sync::Mutex<HashMap<ClientKey, LambdaClients>>,
 }
 
 impl LambdaDirectory {
@@ -79,10 +103,8 @@ impl LambdaDirectory {
         master_key: &MasterKey,
         project: &str,
     ) -> Result<Arc<ProjectLambda>, DirectoryError> {
-        if let Some((at, lambda)) = self.projects.lock().expect("directory lock").get(project)
-            && at.elapsed() < KEEP
-        {
-            return Ok(lambda.clone());
+        if let Some(lambda) = self.recent(project) {
+            return Ok(lambda);
         }
         let stored = store::settings::of_project(db, project)
             .await
@@ -90,72 +112,18 @@ impl LambdaDirectory {
         let resolved = resolve(&self.framework, &stored);
         let value = |name: &str| resolved[&format!("project.aws.{name}")].value.clone();
         let endpoint = value("endpoint_url").unwrap_or_else(|| "embedded".into());
-        let target = match endpoint.as_str() {
-            "embedded" => LambdaTarget::Embedded(self.embedded_url.clone().ok_or_else(|| {
-                DirectoryError::Configuration(
-                    "aws.endpoint_url is embedded for this project, but this service does not run the embedded engine (its framework endpoint is not embedded)".into(),
-                )
-            })?),
-            "aws" => LambdaTarget::Aws,
-            url => LambdaTarget::Endpoint(url.to_string()),
-        };
-        let region = value("region").unwrap_or_else(|| "us-east-1".into());
-        let keys = match (value("access_key"), value("secret_key_path")) {
-            (None, _) => None,
-            (Some(_), None) => {
-                return Err(DirectoryError::Configuration(
-                    "aws.access_key is set but aws.secret_key_path is not".into(),
-                ));
-            }
-            (Some(id), Some(path)) => {
-                let configuration = DirectoryError::Configuration;
-                let sealed = store::keys::sealed(db, &path)
-                    .await
-                    .map_err(DirectoryError::reading("reading key storage"))?
-                    .ok_or_else(|| {
-                        configuration(format!("aws.secret_key_path names {path}, which is not in key storage"))
-                    })?;
-                let secret = master_key
-                    .open(&sealed)
-                    .map_err(|e| configuration(format!("aws.secret_key_path {path}: {e}")))?;
-                let secret = String::from_utf8(secret)
-                    .map_err(|_| configuration(format!("aws.secret_key_path {path}: the key is not text")))?;
-                Some((id, secret.trim().to_string()))
-            }
-        };
-        let cache_key = {
-            let mut digest = sha2::Sha256::new();
-            for part in [endpoint.as_str(), region.as_str()] {
-                digest.update(part.as_bytes());
-                digest.update([0]);
-            }
-            if let Some((id, secret)) = &keys {
-                digest.update(id.as_bytes());
-                digest.update([0]);
-                digest.update(secret.as_bytes());
-            }
-            for part in [value("assume_role_arn"), value("external_id")].into_iter().flatten() {
-                digest.update([1]);
-                digest.update(part.as_bytes());
-            }
-            digest.finalize().to_vec()
-        };
-        let clients = {
-            let mut cache = self.clients.lock().await;
-            match cache.get(&cache_key) {
-                Some(clients) => clients.clone(),
-                None => {
-                    let keys = keys.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
-                    let (role, external_id) = (value("assume_role_arn"), value("external_id"));
-                    let assume = role.as_deref().map(|role| (role, external_id.as_deref()));
-                    let clients = LambdaClients::new(&target, &region, keys, assume).await;
-                    cache.insert(cache_key, clients.clone());
-                    clients
-                }
-            }
+        let target = self.target_of(&endpoint)?;
+        let keys = open_keys(db, master_key, value("access_key"), value("secret_key_path")).await?;
+        let client_key = ClientKey {
+            endpoint,
+            region: value("region").unwrap_or_else(|| "us-east-1".into()),
+            keys,
+            assume_role_arn: value("assume_role_arn"),
+            external_id: value("external_id"),
         };
         let lambda = Arc::new(ProjectLambda {
-            clients,
+            clients: self.clients_for(&client_key, &target).await,
+            client_key,
             target,
             lambda_role_arn: value("lambda_role_arn"),
         });
@@ -165,4 +133,70 @@ impl LambdaDirectory {
             .insert(project.to_string(), (Instant::now(), lambda.clone()));
         Ok(lambda)
     }
+
+    /// The project's resolution, if made within `KEEP`.
+    fn recent(&self, project: &str) -> Option<Arc<ProjectLambda>> {
+        let projects = self.projects.lock().expect("directory lock");
+        let (at, lambda) = projects.get(project)?;
+        (at.elapsed() < KEEP).then(|| lambda.clone())
+    }
+
+    /// Where an `aws.endpoint_url` setting points.
+    fn target_of(&self, endpoint: &str) -> Result<LambdaTarget, DirectoryError> {
+        Ok(match endpoint {
+            "embedded" => LambdaTarget::Embedded(self.embedded_url.clone().ok_or_else(|| {
+                DirectoryError::Configuration(
+                    "aws.endpoint_url is embedded for this project, but this service does not run the embedded engine (its framework endpoint is not embedded)".into(),
+                )
+            })?),
+            "aws" => LambdaTarget::Aws,
+            url => LambdaTarget::Endpoint(url.to_string()),
+        })
+    }
+
+    /// The clients of a key, built the first time it is seen.
+    async fn clients_for(&self, key: &ClientKey, target: &LambdaTarget) -> LambdaClients {
+        let mut cache = self.clients.lock().await;
+        if let Some(clients) = cache.get(key) {
+            return clients.clone();
+        }
+        let keys = key.keys.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
+        let assume = key
+            .assume_role_arn
+            .as_deref()
+            .map(|role| (role, key.external_id.as_deref()));
+        let clients = LambdaClients::new(target, &key.region, keys, assume).await;
+        cache.insert(key.clone(), clients.clone());
+        clients
+    }
+}
+
+/// The access key id and its secret, opened from key storage: none when no access key is
+/// set (the default credential chain is used).
+async fn open_keys(
+    db: &sqlx::PgPool,
+    master_key: &MasterKey,
+    access_key: Option<String>,
+    secret_key_path: Option<String>,
+) -> Result<Option<(String, String)>, DirectoryError> {
+    let (id, path) = match (access_key, secret_key_path) {
+        (None, _) => return Ok(None),
+        (Some(_), None) => {
+            return Err(DirectoryError::Configuration(
+                "aws.access_key is set but aws.secret_key_path is not".into(),
+            ));
+        }
+        (Some(id), Some(path)) => (id, path),
+    };
+    let configuration = DirectoryError::Configuration;
+    let sealed = store::keys::sealed(db, &path)
+        .await
+        .map_err(DirectoryError::reading("reading key storage"))?
+        .ok_or_else(|| configuration(format!("aws.secret_key_path names {path}, which is not in key storage")))?;
+    let secret = master_key
+        .open(&sealed)
+        .map_err(|e| configuration(format!("aws.secret_key_path {path}: {e}")))?;
+    let secret = String::from_utf8(secret)
+        .map_err(|_| configuration(format!("aws.secret_key_path {path}: the key is not text")))?;
+    Ok(Some((id, secret.trim().to_string())))
 }

@@ -1,11 +1,11 @@
 //! Talking to Lambda: clients per target, the at-most-once Invoke, and turning Lambda's
 //! answer (payload, function error, log tail) into a run's result and log.
 
+pub mod at_most_once;
 pub mod client;
 pub mod create;
 pub mod directory;
 pub mod full_log;
-pub mod invoke;
 pub mod log_group;
 #[cfg(test)]
 mod mock;

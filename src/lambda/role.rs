@@ -1,7 +1,7 @@
 //! The execution role of custom-code functions on AWS or an AWS-like endpoint, when neither
 //! the step nor the settings name one: `lambda-steps-execution`, found, or created with
 //! Lambda's trust policy and AWSLambdaBasicExecutionRole. A new role takes seconds to become
-//! assumable, so CreateFunction waits for it (see worker/custom_code.rs).
+//! assumable, so CreateFunction waits for it (see lambda/create.rs).
 
 use aws_sdk_iam::error::DisplayErrorContext;
 

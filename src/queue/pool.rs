@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use super::QueueContext;
 use crate::store::fault::Backoff;
 use crate::store::queue::{self, ClaimedRun};
 
@@ -53,44 +53,44 @@ pub fn held_ids(held: &HeldRuns) -> Vec<Uuid> {
     held.lock().expect("held lock").keys().copied().collect()
 }
 
-/// Runs the pool until `app.shutdown`; run tasks are spawned on `tracker`.
+/// Runs the pool until `ctx.shutdown`; run tasks are spawned on `tracker`.
 pub async fn run(
-    app: AppState,
+    ctx: QueueContext,
     held: HeldRuns,
     tracker: TaskTracker,
-    execute: fn(AppState, ClaimedRun, StopSignal) -> RunFuture,
+    execute: impl Fn(ClaimedRun, StopSignal) -> RunFuture + Clone + Send + 'static,
 ) {
-    let slots = Arc::new(Semaphore::new(app.settings.workers.max(1)));
-    tracker.spawn(heartbeat(app.clone(), held.clone()));
-    tracker.spawn(pass_cancels_on(app.clone(), held.clone()));
-    let poll = Duration::from_millis(app.settings.poll_ms.max(10));
-    let lease = app.settings.lease_seconds as f64;
+    let slots = Arc::new(Semaphore::new(ctx.settings.workers.max(1)));
+    tracker.spawn(heartbeat(ctx.clone(), held.clone()));
+    tracker.spawn(pass_cancels_on(ctx.clone(), held.clone()));
+    let poll = Duration::from_millis(ctx.settings.poll_ms.max(10));
+    let lease = ctx.settings.lease_seconds as f64;
     loop {
         // Register for a wake-up before looking, so a submit in between is not missed.
-        let submitted = app.notifications.submitted.clone();
+        let submitted = ctx.notifications.submitted.clone();
         let woken = submitted.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
 
         let first = tokio::select! {
-            _ = app.shutdown.cancelled() => return,
+            _ = ctx.shutdown.cancelled() => return,
             permit = slots.clone().acquire_owned() => permit.expect("slots never close"),
         };
         let mut permits = vec![first];
-        while permits.len() < app.settings.claim_batch.max(1) {
+        while permits.len() < ctx.settings.claim_batch.max(1) {
             match slots.clone().try_acquire_owned() {
                 Ok(permit) => permits.push(permit),
                 Err(_) => break,
             }
         }
         let wanted = permits.len();
-        let claimed = match queue::claim(&app.db, &app.worker_id, wanted as i64, lease).await {
+        let claimed = match queue::claim(&ctx.db, &ctx.worker_id, wanted as i64, lease).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming runs failed; retrying");
                 drop(permits);
                 tokio::select! {
-                    _ = app.shutdown.cancelled() => return,
+                    _ = ctx.shutdown.cancelled() => return,
                     _ = tokio::time::sleep(poll) => continue,
                 }
             }
@@ -110,10 +110,10 @@ pub async fn run(
             );
             crate::metrics::runs_in_hand(in_hand.len());
             drop(in_hand);
-            let (app, held) = (app.clone(), held.clone());
+            let (execute, held) = (execute.clone(), held.clone());
             tracker.spawn(async move {
                 let id = run.id;
-                execute(app, run, StopSignal { token: stop, reason }).await;
+                execute(run, StopSignal { token: stop, reason }).await;
                 let mut in_hand = held.lock().expect("held lock");
                 in_hand.remove(&id);
                 crate::metrics::runs_in_hand(in_hand.len());
@@ -125,7 +125,7 @@ pub async fn run(
             continue; // there may be more waiting
         }
         tokio::select! {
-            _ = app.shutdown.cancelled() => return,
+            _ = ctx.shutdown.cancelled() => return,
             _ = &mut woken => {}
             _ = tokio::time::sleep(poll) => {}
         }
@@ -141,12 +141,12 @@ pub type RunFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Se
 /// runs holding answers are renewed as soon as the database is back, before any other
 /// replica's rescuer may look at them (rescue.rs waits a lease after a restart). During
 /// a shutdown it keeps renewing while runs finish, and ends once the last has.
-async fn heartbeat(app: AppState, held: HeldRuns) {
-    let every = Duration::from_secs_f64((app.settings.lease_seconds as f64 / 3.0).max(0.2));
+async fn heartbeat(ctx: QueueContext, held: HeldRuns) {
+    let every = Duration::from_secs_f64((ctx.settings.lease_seconds as f64 / 3.0).max(0.2));
     let mut next_beat = Instant::now() + every;
     let mut retries: Option<Backoff> = None;
     loop {
-        let shutting_down = app.shutdown.is_cancelled();
+        let shutting_down = ctx.shutdown.is_cancelled();
         // While shutting down, look often for the moment the last run is gone.
         let wake = if shutting_down {
             next_beat.min(Instant::now() + Duration::from_millis(50))
@@ -154,7 +154,7 @@ async fn heartbeat(app: AppState, held: HeldRuns) {
             next_beat
         };
         tokio::select! {
-            _ = app.shutdown.cancelled(), if !shutting_down => {}
+            _ = ctx.shutdown.cancelled(), if !shutting_down => {}
             _ = tokio::time::sleep_until(wake) => {}
         }
         let snapshot: Vec<(Uuid, i32)> = held
@@ -164,7 +164,7 @@ async fn heartbeat(app: AppState, held: HeldRuns) {
             .map(|(id, h)| (*id, h.attempt))
             .collect();
         if snapshot.is_empty() {
-            if app.shutdown.is_cancelled() {
+            if ctx.shutdown.is_cancelled() {
                 return;
             }
             next_beat = Instant::now() + every;
@@ -174,7 +174,7 @@ async fn heartbeat(app: AppState, held: HeldRuns) {
             continue;
         }
         let asked = Instant::now();
-        match queue::heartbeat(&app.db, &app.worker_id, &snapshot, app.settings.lease_seconds as f64).await {
+        match queue::heartbeat(&ctx.db, &ctx.worker_id, &snapshot, ctx.settings.lease_seconds as f64).await {
             Ok(alive) => {
                 if retries.take().is_some() {
                     tracing::info!(runs = snapshot.len(), "leases renewed: the database answers again");
@@ -203,11 +203,11 @@ async fn heartbeat(app: AppState, held: HeldRuns) {
 }
 
 /// Cancel requests arrive by NOTIFY at once; the heartbeat catches any that were missed.
-async fn pass_cancels_on(app: AppState, held: HeldRuns) {
-    let mut cancels = app.notifications.cancels.subscribe();
+async fn pass_cancels_on(ctx: QueueContext, held: HeldRuns) {
+    let mut cancels = ctx.notifications.cancels.subscribe();
     loop {
         let id = tokio::select! {
-            _ = app.shutdown.cancelled() => return,
+            _ = ctx.shutdown.cancelled() => return,
             id = cancels.recv() => match id {
                 Ok(id) => id,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,

@@ -18,36 +18,36 @@
 
 use std::time::{Duration, Instant};
 
-use crate::app::AppState;
 use crate::domain::run::RunStatus;
+use crate::queue::QueueContext;
 use crate::queue::pool::{HeldRuns, held_ids};
 use crate::store::queue::rescue_expired;
 use crate::store::runs::notify_logs;
 
-pub async fn run(app: AppState, held: HeldRuns) {
-    let lease = Duration::from_secs(app.settings.lease_seconds);
-    let every = Duration::from_secs_f64((app.settings.lease_seconds as f64 / 2.0).clamp(0.2, 10.0));
+pub async fn run(ctx: QueueContext, held: HeldRuns) {
+    let lease = Duration::from_secs(ctx.settings.lease_seconds);
+    let every = Duration::from_secs_f64((ctx.settings.lease_seconds as f64 / 2.0).clamp(0.2, 10.0));
     // When this replica last failed to reach the database.
     let mut unreachable_at: Option<Instant> = None;
     loop {
         tokio::select! {
-            _ = app.shutdown.cancelled() => return,
+            _ = ctx.shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
         if unreachable_at.is_some_and(|at| at.elapsed() < lease) {
             continue;
         }
         let in_hand = held_ids(&held);
-        match rescue_expired(&app.db, &in_hand, lease.as_secs_f64()).await {
+        match rescue_expired(&ctx.db, &in_hand, lease.as_secs_f64()).await {
             Ok(rescued) if !rescued.is_empty() => {
                 for run in &rescued {
                     crate::metrics::run_rescued(run.status.as_str());
                     tracing::warn!(run.id = %run.id, status = %run.status, "rescued a run whose worker stopped");
                 }
                 let ids: Vec<_> = rescued.iter().map(|r| r.id).collect();
-                let _ = notify_logs(&app.db, &ids).await;
+                let _ = notify_logs(&ctx.db, &ids).await;
                 if rescued.iter().any(|r| r.status == RunStatus::Queued) {
-                    let _ = crate::store::runs::notify_submitted(&app.db).await;
+                    let _ = crate::store::runs::notify_submitted(&ctx.db).await;
                 }
             }
             Ok(_) => {}

@@ -8,13 +8,13 @@ use std::time::Duration;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 
-use super::invoke::{invoke_and_record, stopped};
+use super::lambda_invoke::{invoke_and_record, stopped};
 use super::{Ending, StepContext};
 use crate::domain::run::RunErrorCode;
 use crate::domain::step::{CustomCodeStep, InvocationType};
+use crate::lambda::at_most_once::InvokeCall;
 use crate::lambda::client::LambdaTarget;
 use crate::lambda::create::{CreateWaits, create_function};
-use crate::lambda::invoke::InvokeCall;
 use crate::lambda::log_group;
 use crate::lambda::role::{ROLE_NAME, RoleError, find_or_create};
 use crate::store::fault::is_transient;
@@ -51,12 +51,12 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
     if ctx.stop.token.is_cancelled() {
         return stopped(ctx, "cancelled before the function was created");
     }
-    if ctx.app.shutdown.is_cancelled() {
+    if ctx.worker.shutdown.is_cancelled() {
         return Ending::Released;
     }
     // Before any function exists and before the Invoke is marked: a database fault here
     // sends nothing and creates nothing, so the run waits in the queue for the database.
-    if let Err(e) = queue::set_function_name(&ctx.app.db, ctx.run.id, ctx.run.attempt, &name).await {
+    if let Err(e) = queue::set_function_name(&ctx.worker.db, ctx.run.id, ctx.run.attempt, &name).await {
         return if is_transient(&e) {
             Ending::Requeued(format!("the function's name could not be recorded ({e})"))
         } else {
@@ -73,7 +73,7 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
     let created = create(ctx, step, &name, &handler, &role, zip).await;
     let ending = match created {
         Ok(()) => {
-            let timeout = super::invoke::call_timeout(ctx, Duration::from_secs(u64::from(step.timeout_seconds)));
+            let timeout = super::lambda_invoke::call_timeout(ctx, Duration::from_secs(u64::from(step.timeout_seconds)));
             invoke_and_record(ctx, &invoke_call(&name, step, timeout)).await
         }
         Err(ending) => ending,
@@ -124,7 +124,7 @@ async fn create(
     ctx.log.info(format!("function {name} is Active"));
     // A short retention on the function's log group, wherever there are log groups.
     if ctx.lambda.target.may_have_log_groups() {
-        let (group, days) = (log_group::name_of(name), ctx.app.settings.custom_code_log_days);
+        let (group, days) = (log_group::name_of(name), ctx.worker.settings.custom_code_log_days);
         let prepared = tokio::select! {
             prepared = log_group::prepare(&ctx.lambda.clients.logs, name, days) => prepared,
             // A cancel stops the run at the Invoke that comes next; no need to wait here.

@@ -1,22 +1,78 @@
 //! Running one claimed run: its span and log, the step, and finishing it fenced by attempt.
 
 mod custom_code;
-mod invoke;
+mod lambda_invoke;
 pub mod sweeper;
 
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 
 use tracing::Instrument;
 
-use crate::app::AppState;
 use crate::domain::run::{LogLevel, RunError, RunErrorCode, RunResult, RunStatus};
 use crate::domain::step::Step;
-use crate::lambda::directory::DirectoryError;
-use crate::queue::batch::RunWriteError;
+use crate::key_storage::MasterKey;
+use crate::lambda::directory::{DirectoryError, LambdaDirectory};
+use crate::queue::batch::{RunWriteError, RunWrites};
+use crate::queue::logs::LogSink;
 use crate::queue::logs::RunLog;
 use crate::queue::pool::{RunFuture, StopSignal};
 use crate::store::fault::{Backoff, is_transient};
 use crate::store::queue::{self, ClaimedRun};
+
+/// What the workers work with, built by `app`: cheap to clone.
+#[derive(Clone)]
+pub struct WorkerContext(Arc<Worker>);
+
+/// The parts of the service one run needs.
+pub struct Worker {
+    pub db: PgPool,
+    pub logs: LogSink,
+    /// Group-committed run writes: Invoke marks and finishes.
+    pub writes: RunWrites,
+    /// Each project's Lambda (settings resolved, credentials opened).
+    pub lambdas: Arc<LambdaDirectory>,
+    /// The key project secrets are encrypted under.
+    pub master_key: MasterKey,
+    /// Names this replica in claims, leases and run logs.
+    pub worker_id: String,
+    /// Fires when the service is shutting down: a step not yet sent gives its run back.
+    pub shutdown: CancellationToken,
+    /// Functions' own timeouts, by (project, function, qualifier), with when they were read.
+    pub function_timeouts: Mutex<FunctionTimeouts>,
+    pub settings: WorkerSettings,
+}
+
+/// Functions' timeouts as read from Lambda: (project, function, qualifier) to (when, timeout).
+pub type FunctionTimeouts = HashMap<(String, String, Option<String>), (std::time::Instant, Duration)>;
+
+/// The workers' part of the process configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerSettings {
+    /// Retries of an Invoke that never reached Lambda (throttled, unreachable).
+    pub invoke_retries: u32,
+    /// Seconds waited for a synchronous answer beyond the function's own timeout.
+    pub invoke_timeout_margin_seconds: u64,
+    /// Retention of custom-code functions' log groups.
+    pub custom_code_log_days: i32,
+}
+
+impl WorkerContext {
+    pub fn new(worker: Worker) -> Self {
+        Self(Arc::new(worker))
+    }
+}
+
+impl std::ops::Deref for WorkerContext {
+    type Target = Worker;
+    fn deref(&self) -> &Worker {
+        &self.0
+    }
+}
 
 /// How a step ended, from the worker's side.
 pub enum Ending {
@@ -56,7 +112,7 @@ impl Ending {
 
 /// What a step works with.
 pub struct StepContext<'a> {
-    pub app: &'a AppState,
+    pub worker: &'a WorkerContext,
     /// The Lambda of the run's project.
     pub lambda: &'a crate::lambda::directory::ProjectLambda,
     pub run: &'a ClaimedRun,
@@ -65,10 +121,10 @@ pub struct StepContext<'a> {
 }
 
 /// The worker pool's entry point for one claimed run.
-pub fn execute(app: AppState, run: ClaimedRun, stop: StopSignal) -> RunFuture {
+pub fn execute(worker: WorkerContext, run: ClaimedRun, stop: StopSignal) -> RunFuture {
     let kind = step_kind(&run.step);
     let span = tracing::info_span!("run", run.id = %run.id, step.type = %kind, attempt = run.attempt);
-    Box::pin(execute_run(app, run, stop).instrument(span))
+    Box::pin(execute_run(worker, run, stop).instrument(span))
 }
 
 /// The step's `type`, read without reading the rest (which may not be readable).
@@ -80,16 +136,23 @@ fn step_kind(step: &str) -> String {
     serde_json::from_str::<Kind>(step).map_or_else(|_| "unknown".into(), |k| k.r#type)
 }
 
-async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
+async fn execute_run(worker: WorkerContext, run: ClaimedRun, stop: StopSignal) {
     let started = Instant::now();
-    let log = app.logs.for_run(run.id, run.next_seq);
-    log.info(format!("claimed by worker {} (attempt {})", app.worker_id, run.attempt));
+    let log = worker.logs.for_run(run.id, run.next_seq);
+    log.info(format!(
+        "claimed by worker {} (attempt {})",
+        worker.worker_id, run.attempt
+    ));
     let ending = match serde_json::from_str::<Step>(&run.step) {
         Err(e) => Ending::failed(
             RunErrorCode::InvalidStep,
             format!("the stored step cannot be read: {e}"),
         ),
-        Ok(step) => match app.lambdas.for_project(&app.db, &app.master_key, &run.project).await {
+        Ok(step) => match worker
+            .lambdas
+            .for_project(&worker.db, &worker.master_key, &run.project)
+            .await
+        {
             Err(DirectoryError::Database { what, source }) if is_transient(&source) => {
                 Ending::Requeued(format!("the project's settings could not be read ({what}: {source})"))
             }
@@ -99,14 +162,14 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
             }
             Ok(lambda) => {
                 let context = StepContext {
-                    app: &app,
+                    worker: &worker,
                     lambda: &lambda,
                     run: &run,
                     log: &log,
                     stop: &stop,
                 };
                 match &step {
-                    Step::LambdaInvoke(step) => invoke::run(&context, step).await,
+                    Step::LambdaInvoke(step) => lambda_invoke::run(&context, step).await,
                     Step::LambdaCustomCode(step) => custom_code::run(&context, step).await,
                 }
             }
@@ -141,7 +204,7 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
                     .and_then(|e| serde_json::to_value(e).ok())
                     .map(crate::domain::json::storable),
             };
-            match app.writes.finish(finish.clone()).await {
+            match worker.writes.finish(finish.clone()).await {
                 Ok(true) => {
                     crate::metrics::run_finished(status.as_str());
                     tracing::info!(
@@ -151,12 +214,12 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
                     );
                 }
                 Ok(false) => tracing::warn!("run was taken over by another worker; this attempt's result is dropped"),
-                Err(e) => finish_without_result(&app, &log, finish, e).await,
+                Err(e) => finish_without_result(&worker, &log, finish, e).await,
             }
         }
         Ending::Released => {
             log.info("the service is shutting down before the Invoke went out: queued again for another worker");
-            give_back(&app, &run, &log).await;
+            give_back(&worker, &run, &log).await;
         }
         Ending::Requeued(why) => {
             log.warn(format!(
@@ -164,7 +227,7 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
                 run.attempt
             ));
             tracing::warn!(why = %why, "the database was away before the Invoke went out; queued again");
-            give_back(&app, &run, &log).await;
+            give_back(&worker, &run, &log).await;
         }
         Ending::LeaseLost => {
             log.flush().await;
@@ -176,13 +239,13 @@ async fn execute_run(app: AppState, run: ClaimedRun, stop: StopSignal) {
 /// Gives a run whose Invoke never went out back to the queue, trying through transient
 /// faults: until the write lands the run stays in this worker's hands and its lease
 /// renewed, and if the lease is lost meanwhile, the rescuer queues it again all the same.
-async fn give_back(app: &AppState, run: &ClaimedRun, log: &RunLog) {
+async fn give_back(worker: &WorkerContext, run: &ClaimedRun, log: &RunLog) {
     log.flush().await;
     let mut backoff = Backoff::for_writes();
     loop {
-        match queue::release(&app.db, run.id, run.attempt).await {
+        match queue::release(&worker.db, run.id, run.attempt).await {
             Ok(true) => {
-                let _ = crate::store::runs::notify_submitted(&app.db).await;
+                let _ = crate::store::runs::notify_submitted(&worker.db).await;
                 return;
             }
             Ok(false) => return,
@@ -199,7 +262,7 @@ async fn give_back(app: &AppState, run: &ClaimedRun, log: &RunLog) {
 
 /// Postgres refused a finish for good (its result holds a value Postgres cannot store):
 /// the run still ends with the outcome Lambda gave, without the result, its log saying why.
-async fn finish_without_result(app: &AppState, log: &RunLog, finish: queue::Finish, refused: RunWriteError) {
+async fn finish_without_result(worker: &WorkerContext, log: &RunLog, finish: queue::Finish, refused: RunWriteError) {
     tracing::error!(error = %refused, "the run's result could not be stored; finishing it without");
     log.error(format!(
         "the result could not be stored ({refused}); the run ends without it"
@@ -217,7 +280,7 @@ async fn finish_without_result(app: &AppState, log: &RunLog, finish: queue::Fini
         error: serde_json::to_value(error).ok(),
         ..finish
     };
-    match app.writes.finish(bare).await {
+    match worker.writes.finish(bare).await {
         Ok(true) => crate::metrics::run_finished(finish.status.as_str()),
         Ok(false) => tracing::warn!("run was taken over by another worker; this attempt's result is dropped"),
         Err(e) => tracing::error!(error = %e, "finishing the run without its result failed too"),

@@ -8,22 +8,23 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
+use super::WorkerContext;
 use super::custom_code::{EXPIRES_TAG, FUNCTION_PREFIX};
-use crate::app::AppState;
+use crate::lambda::directory::ClientKey;
 use crate::lambda::log_group;
 
 /// How often log groups are listed: they live for days, and an account can hold many
 /// (DescribeLogGroups pages 50 at a time), so once a minute would be wasted calls.
 const LOG_GROUPS_EVERY: Duration = Duration::from_secs(3600);
 
-pub async fn run(app: AppState, every: Duration) {
+pub async fn run(worker: WorkerContext, every: Duration) {
     let mut log_groups_swept = HashMap::new();
     loop {
         tokio::select! {
-            _ = app.shutdown.cancelled() => return,
+            _ = worker.shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        match sweep(&app, &mut log_groups_swept).await {
+        match sweep(&worker, &mut log_groups_swept).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "sweeper deleted functions of finished runs"),
             Err(e) => tracing::warn!(error = %e, "sweeping orphaned functions failed"),
@@ -34,11 +35,18 @@ pub async fn run(app: AppState, every: Duration) {
 /// One pass over every project's Lambda (projects can have their own endpoint and
 /// account), and over the log groups of each Lambda not swept within `LOG_GROUPS_EVERY`
 /// (`log_groups_swept` remembers when each was); returns how many functions it deleted.
-pub async fn sweep(app: &AppState, log_groups_swept: &mut HashMap<usize, Instant>) -> anyhow::Result<usize> {
+pub async fn sweep(
+    worker: &WorkerContext,
+    log_groups_swept: &mut HashMap<ClientKey, Instant>,
+) -> anyhow::Result<usize> {
     let mut deleted = 0;
     let mut swept = HashSet::new();
-    for (project, _) in crate::store::projects::list(&app.db).await? {
-        let lambda = match app.lambdas.for_project(&app.db, &app.master_key, &project).await {
+    for (project, _) in crate::store::projects::list(&worker.db).await? {
+        let lambda = match worker
+            .lambdas
+            .for_project(&worker.db, &worker.master_key, &project)
+            .await
+        {
             Ok(lambda) => lambda,
             Err(why) => {
                 tracing::debug!(project = %project, why = %why, "not sweeping a project whose Lambda cannot be reached");
@@ -46,16 +54,15 @@ pub async fn sweep(app: &AppState, log_groups_swept: &mut HashMap<usize, Instant
             }
         };
         // Projects sharing one set of clients share one sweep.
-        let clients = std::sync::Arc::as_ptr(&lambda.clients.execution_role) as usize;
-        if swept.insert(clients) {
-            let functions = sweep_one(app, &lambda.clients.control).await?;
+        if swept.insert(lambda.client_key.clone()) {
+            let functions = sweep_one(worker, &lambda.clients.control).await?;
             deleted += functions.deleted;
             let due = log_groups_swept
-                .get(&clients)
+                .get(&lambda.client_key)
                 .is_none_or(|at| at.elapsed() >= LOG_GROUPS_EVERY);
             if due && lambda.target.may_have_log_groups() {
-                log_groups_swept.insert(clients, Instant::now());
-                sweep_log_groups(app, &lambda.clients.logs, &functions.kept).await;
+                log_groups_swept.insert(lambda.client_key.clone(), Instant::now());
+                sweep_log_groups(worker, &lambda.clients.logs, &functions.kept).await;
             }
         }
     }
@@ -69,7 +76,7 @@ struct Swept {
     kept: HashSet<String>,
 }
 
-async fn sweep_one(app: &AppState, lambda: &aws_sdk_lambda::Client) -> anyhow::Result<Swept> {
+async fn sweep_one(worker: &WorkerContext, lambda: &aws_sdk_lambda::Client) -> anyhow::Result<Swept> {
     let mut deleted = 0;
     let mut kept = HashSet::new();
     let mut pages = lambda.list_functions().into_paginator().send();
@@ -77,7 +84,7 @@ async fn sweep_one(app: &AppState, lambda: &aws_sdk_lambda::Client) -> anyhow::R
         for function in page?.functions() {
             let Some(name) = function.function_name() else { continue };
             let Some(run_id) = run_of(name) else { continue };
-            let run = crate::store::runs::function_owner(&app.db, run_id).await?;
+            let run = crate::store::runs::function_owner(&worker.db, run_id).await?;
             let orphaned = match run {
                 // Not a run of this database: maybe another deployment's in the same
                 // account. Only its expiry tag says when it is surely abandoned.
@@ -98,8 +105,8 @@ async fn sweep_one(app: &AppState, lambda: &aws_sdk_lambda::Client) -> anyhow::R
 
 /// Deletes the log groups of custom-code functions that are gone, once the retention has
 /// had its time; a failure is only logged (the credentials may not allow it).
-async fn sweep_log_groups(app: &AppState, logs: &aws_sdk_cloudwatchlogs::Client, live: &HashSet<String>) {
-    let age = Duration::from_secs(u64::try_from(app.settings.custom_code_log_days).unwrap_or(1) * 86_400);
+async fn sweep_log_groups(worker: &WorkerContext, logs: &aws_sdk_cloudwatchlogs::Client, live: &HashSet<String>) {
+    let age = Duration::from_secs(u64::try_from(worker.settings.custom_code_log_days).unwrap_or(1) * 86_400);
     // Only groups of functions this service names: a user's `lambda-steps-demo` is not ours.
     let abandoned = |function: &str| run_of(function).is_some() && !live.contains(function);
     match log_group::sweep(logs, FUNCTION_PREFIX, age, &abandoned).await {

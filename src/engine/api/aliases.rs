@@ -7,9 +7,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::AwsJson;
-use super::error::{ApiResult, LambdaError};
 use crate::engine::Engine;
-use crate::engine::model::{self, Alias, FunctionRef};
+use crate::engine::error::{EngineError, EngineResult};
+use crate::engine::model::{self, Alias};
+use crate::lambda_rules::FunctionRef;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -23,19 +24,19 @@ pub async fn create(
     State(engine): State<Engine>,
     Path(raw): Path<String>,
     AwsJson(body): AwsJson<CreateAlias>,
-) -> ApiResult<Response> {
+) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
     let name = body
         .name
-        .ok_or_else(|| LambdaError::invalid_parameter("Name is required"))?;
+        .ok_or_else(|| EngineError::invalid_parameter("Name is required"))?;
     validate_alias_name(&name)?;
     let target = body
         .function_version
-        .ok_or_else(|| LambdaError::invalid_parameter("FunctionVersion is required"))?;
-    let alias = engine.store.update(&reference.name, None, |record| {
+        .ok_or_else(|| EngineError::invalid_parameter("FunctionVersion is required"))?;
+    let alias = engine.functions.update(&reference.name, None, |record| {
         record.resolve_version(&target)?;
         if record.aliases.contains_key(&name) {
-            return Err(LambdaError::conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "Alias already exists: {}",
                 engine.location.qualified_arn(&record.name, &name)
             )));
@@ -56,9 +57,9 @@ pub async fn create(
         .into_response())
 }
 
-pub async fn get(State(engine): State<Engine>, Path((raw, alias)): Path<(String, String)>) -> ApiResult<Response> {
+pub async fn get(State(engine): State<Engine>, Path((raw, alias)): Path<(String, String)>) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
-    let record = engine.store.get(&reference.name)?;
+    let record = engine.functions.get(&reference.name)?;
     let found = record
         .aliases
         .get(&alias)
@@ -66,9 +67,9 @@ pub async fn get(State(engine): State<Engine>, Path((raw, alias)): Path<(String,
     Ok(Json(engine.location.alias(&record.name, found)).into_response())
 }
 
-pub async fn list(State(engine): State<Engine>, Path(raw): Path<String>) -> ApiResult<Response> {
+pub async fn list(State(engine): State<Engine>, Path(raw): Path<String>) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
-    let record = engine.store.get(&reference.name)?;
+    let record = engine.functions.get(&reference.name)?;
     let aliases: Vec<_> = record
         .aliases
         .values()
@@ -89,9 +90,9 @@ pub async fn update(
     State(engine): State<Engine>,
     Path((raw, name)): Path<(String, String)>,
     AwsJson(body): AwsJson<UpdateAlias>,
-) -> ApiResult<Response> {
+) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
-    let alias = engine.store.update(&reference.name, None, |record| {
+    let alias = engine.functions.update(&reference.name, None, |record| {
         if let Some(target) = &body.function_version {
             record.resolve_version(target)?;
         }
@@ -101,7 +102,7 @@ pub async fn update(
             .get_mut(&name)
             .ok_or_else(|| not_found(&engine, &function, &name))?;
         if body.revision_id.as_deref().is_some_and(|r| r != alias.revision_id) {
-            return Err(LambdaError::precondition_failed(
+            return Err(EngineError::precondition_failed(
                 "The Revision Id provided does not match the latest Revision Id.",
             ));
         }
@@ -117,24 +118,24 @@ pub async fn update(
     Ok(Json(engine.location.alias(&reference.name, &alias)).into_response())
 }
 
-pub async fn delete(State(engine): State<Engine>, Path((raw, name)): Path<(String, String)>) -> ApiResult<Response> {
+pub async fn delete(State(engine): State<Engine>, Path((raw, name)): Path<(String, String)>) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
-    engine.store.update(&reference.name, None, |record| {
+    engine.functions.update(&reference.name, None, |record| {
         record.aliases.remove(&name);
         Ok(())
     })?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn not_found(engine: &Engine, function: &str, alias: &str) -> LambdaError {
-    LambdaError::not_found(format!(
+fn not_found(engine: &Engine, function: &str, alias: &str) -> EngineError {
+    EngineError::not_found(format!(
         "Cannot find alias arn: {}",
         engine.location.qualified_arn(function, alias)
     ))
 }
 
 /// Alias names: 1 to 128 of letters, digits, `-` and `_`, not only digits.
-fn validate_alias_name(name: &str) -> ApiResult<()> {
+fn validate_alias_name(name: &str) -> EngineResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 128
         && name
@@ -144,7 +145,7 @@ fn validate_alias_name(name: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(LambdaError::invalid_parameter(format!(
+        Err(EngineError::invalid_parameter(format!(
             "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: \
              Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
         )))

@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::error::{ApiResult, LambdaError};
 use super::{AwsJson, QualifierQuery};
 use crate::engine::Engine;
-use crate::engine::model::{self, FunctionRecord, FunctionRef, FunctionVersion, LATEST, RESERVED_ENVIRONMENT_KEYS};
-use crate::engine::runtimes::{KNOWN_RUNTIMES, Language};
-use crate::engine::store::CodeZip;
+use crate::engine::error::{EngineError, EngineResult};
+use crate::engine::function_files::CodeZip;
+use crate::engine::model::{self, FunctionRecord, FunctionVersion};
+use crate::lambda_rules::{self, FunctionRef, KNOWN_RUNTIMES, LATEST, Language, RESERVED_ENVIRONMENT_KEYS};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -56,11 +56,11 @@ struct EphemeralStorage {
     size: u32,
 }
 
-pub async fn create(State(engine): State<Engine>, AwsJson(body): AwsJson<CreateFunction>) -> ApiResult<Response> {
+pub async fn create(State(engine): State<Engine>, AwsJson(body): AwsJson<CreateFunction>) -> EngineResult<Response> {
     let name = body.function_name.ok_or_else(|| missing("FunctionName"))?;
-    model::validate_name(&name)?;
+    lambda_rules::validate_name(&name)?;
     if body.package_type.as_deref().is_some_and(|p| p != "Zip") {
-        return Err(LambdaError::invalid_parameter(
+        return Err(EngineError::invalid_parameter(
             "The embedded Lambda engine runs Zip packages only; container images need AWS.",
         ));
     }
@@ -105,7 +105,7 @@ pub async fn create(State(engine): State<Engine>, AwsJson(body): AwsJson<CreateF
     } else {
         record.latest.clone()
     };
-    engine.store.create(record, &code)?;
+    engine.functions.create(record, &code)?;
     tracing::info!(function = %name, "function created");
     Ok((StatusCode::CREATED, Json(engine.location.configuration(&name, &shown))).into_response())
 }
@@ -114,10 +114,10 @@ pub async fn get(
     State(engine): State<Engine>,
     Path(raw): Path<String>,
     Query(q): Query<QualifierQuery>,
-) -> ApiResult<Response> {
+) -> EngineResult<Response> {
     let (record, qualifier) = lookup(&engine, &raw, q.qualifier)?;
     let (version, _) = record.resolve(qualifier.as_deref())?;
-    let location = engine.store.code_path(version);
+    let location = engine.functions.code_path(version);
     Ok(Json(serde_json::json!({
         "Configuration": engine.location.configuration(&record.name, version),
         "Code": {"RepositoryType": "S3", "Location": format!("file://{}", location.display())},
@@ -130,7 +130,7 @@ pub async fn get_configuration(
     State(engine): State<Engine>,
     Path(raw): Path<String>,
     Query(q): Query<QualifierQuery>,
-) -> ApiResult<Response> {
+) -> EngineResult<Response> {
     let (record, qualifier) = lookup(&engine, &raw, q.qualifier)?;
     let (version, _) = record.resolve(qualifier.as_deref())?;
     Ok(Json(engine.location.configuration(&record.name, version)).into_response())
@@ -145,9 +145,9 @@ pub struct ListQuery {
 }
 
 /// ListFunctions: `$LATEST` of every function, by name, paged by a name marker.
-pub async fn list(State(engine): State<Engine>, Query(q): Query<ListQuery>) -> ApiResult<Response> {
+pub async fn list(State(engine): State<Engine>, Query(q): Query<ListQuery>) -> EngineResult<Response> {
     let limit = q.max_items.unwrap_or(50).clamp(1, 10_000);
-    let all = engine.store.list();
+    let all = engine.functions.list();
     let start = q
         .marker
         .as_deref()
@@ -172,28 +172,28 @@ pub async fn delete(
     State(engine): State<Engine>,
     Path(raw): Path<String>,
     Query(q): Query<QualifierQuery>,
-) -> ApiResult<Response> {
+) -> EngineResult<Response> {
     let (record, qualifier) = lookup(&engine, &raw, q.qualifier)?;
     match qualifier.as_deref() {
         None => {
-            engine.store.delete(&record.name)?;
+            engine.functions.delete(&record.name)?;
             engine.pools.retire(&record.name, None);
             tracing::info!(function = %record.name, "function deleted");
         }
         Some(LATEST) => {
-            return Err(LambdaError::invalid_parameter(
+            return Err(EngineError::invalid_parameter(
                 "$LATEST version cannot be deleted without deleting the function.",
             ));
         }
         Some(version) => {
             let number: u32 = version.parse().map_err(|_| {
-                LambdaError::invalid_parameter(
+                EngineError::invalid_parameter(
                     "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias",
                 )
             })?;
-            engine.store.update(&record.name, None, |r| {
+            engine.functions.update(&record.name, None, |r| {
                 if let Some(alias) = r.aliases.values().find(|a| a.function_version == version) {
-                    return Err(LambdaError::conflict(format!(
+                    return Err(EngineError::conflict(format!(
                         "Unable to delete version because the following aliases reference it: [{}]",
                         alias.name
                     )));
@@ -201,7 +201,7 @@ pub async fn delete(
                 r.versions
                     .remove(&number)
                     .map(|_| ())
-                    .ok_or_else(|| LambdaError::not_found(format!("Function not found: {}:{version}", r.name)))
+                    .ok_or_else(|| EngineError::not_found(format!("Function not found: {}:{version}", r.name)))
             })?;
             engine.pools.retire(&record.name, Some(version));
         }
@@ -223,14 +223,14 @@ pub async fn update_code(
     State(engine): State<Engine>,
     Path(raw): Path<String>,
     AwsJson(body): AwsJson<UpdateCode>,
-) -> ApiResult<Response> {
+) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
     let code = code_zip(Some(Code {
         zip_file: body.zip_file,
         s3_bucket: body.s3_bucket,
         image_uri: body.image_uri,
     }))?;
-    let shown = engine.store.update(&reference.name, Some(&code), |record| {
+    let shown = engine.functions.update(&reference.name, Some(&code), |record| {
         check_revision(&record.latest, body.revision_id.as_deref())?;
         record.latest.code_sha256 = code.sha256_base64.clone();
         record.latest.code_size = code.bytes.len() as u64;
@@ -262,7 +262,7 @@ pub async fn update_configuration(
     State(engine): State<Engine>,
     Path(raw): Path<String>,
     AwsJson(body): AwsJson<UpdateConfiguration>,
-) -> ApiResult<Response> {
+) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
     if let Some(runtime) = &body.runtime {
         validate_runtime(&engine, runtime)?;
@@ -270,7 +270,7 @@ pub async fn update_configuration(
     let timeout_seconds = body.timeout.map(|t| timeout(Some(t))).transpose()?;
     let memory_mb = body.memory_size.map(|m| memory(Some(m))).transpose()?;
     let variables = body.environment.map(|e| environment(Some(e))).transpose()?;
-    let shown = engine.store.update(&reference.name, None, |record| {
+    let shown = engine.functions.update(&reference.name, None, |record| {
         let latest = &mut record.latest;
         check_revision(latest, body.revision_id.as_deref())?;
         if let Some(runtime) = body.runtime {
@@ -302,20 +302,20 @@ pub async fn update_configuration(
 }
 
 /// The function a path names, and the qualifier from the path or the query (which must agree).
-pub fn lookup(engine: &Engine, raw: &str, query: Option<String>) -> ApiResult<(FunctionRecord, Option<String>)> {
+pub fn lookup(engine: &Engine, raw: &str, query: Option<String>) -> EngineResult<(FunctionRecord, Option<String>)> {
     let reference = FunctionRef::parse(raw)?;
     let qualifier = match (reference.qualifier, query.filter(|q| !q.is_empty())) {
         (Some(a), Some(b)) if a != b => {
-            return Err(LambdaError::invalid_parameter(
+            return Err(EngineError::invalid_parameter(
                 "The derived qualifier from the function name does not match the specified qualifier.",
             ));
         }
         (a, b) => a.or(b),
     };
     if let Some(q) = &qualifier {
-        model::validate_qualifier(q)?;
+        lambda_rules::validate_qualifier(q)?;
     }
-    Ok((engine.store.get(&reference.name)?, qualifier))
+    Ok((engine.functions.get(&reference.name)?, qualifier))
 }
 
 fn touch(version: &mut FunctionVersion) {
@@ -323,60 +323,60 @@ fn touch(version: &mut FunctionVersion) {
     version.revision_id = model::new_revision_id();
 }
 
-fn check_revision(version: &FunctionVersion, expected: Option<&str>) -> ApiResult<()> {
+fn check_revision(version: &FunctionVersion, expected: Option<&str>) -> EngineResult<()> {
     match expected {
-        Some(id) if id != version.revision_id => Err(LambdaError::precondition_failed(
+        Some(id) if id != version.revision_id => Err(EngineError::precondition_failed(
             "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
         )),
         _ => Ok(()),
     }
 }
 
-fn validate_runtime(engine: &Engine, runtime: &str) -> ApiResult<Language> {
+fn validate_runtime(engine: &Engine, runtime: &str) -> EngineResult<Language> {
     if Language::of(runtime).is_none() {
-        return Err(LambdaError::invalid_parameter(format!(
+        return Err(EngineError::invalid_parameter(format!(
             "Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
             KNOWN_RUNTIMES.join(", ")
         )));
     }
     engine
         .check_runtime(runtime)
-        .map_err(|e| LambdaError::invalid_parameter(e.to_string()))
+        .map_err(|e| EngineError::invalid_parameter(e.to_string()))
 }
 
-fn code_zip(code: Option<Code>) -> ApiResult<CodeZip> {
+fn code_zip(code: Option<Code>) -> EngineResult<CodeZip> {
     let code = code.ok_or_else(|| missing("Code"))?;
     if code.s3_bucket.is_some() || code.image_uri.is_some() {
-        return Err(LambdaError::invalid_parameter(
+        return Err(EngineError::invalid_parameter(
             "The embedded Lambda engine takes code as ZipFile only (no S3 or container images).",
         ));
     }
     let encoded = code.zip_file.ok_or_else(|| missing("Code.ZipFile"))?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
-        .map_err(|_| LambdaError::invalid_parameter("Code.ZipFile is not valid base64"))?;
+        .map_err(|_| EngineError::invalid_parameter("Code.ZipFile is not valid base64"))?;
     CodeZip::parse(bytes)
 }
 
-fn timeout(value: Option<u32>) -> ApiResult<u32> {
+fn timeout(value: Option<u32>) -> EngineResult<u32> {
     match value.unwrap_or(3) {
         t @ 1..=900 => Ok(t),
-        t => Err(LambdaError::invalid_parameter(format!(
+        t => Err(EngineError::invalid_parameter(format!(
             "1 validation error detected: Value '{t}' at 'timeout' failed to satisfy constraint: Member must have value between 1 and 900"
         ))),
     }
 }
 
-fn memory(value: Option<u32>) -> ApiResult<u32> {
+fn memory(value: Option<u32>) -> EngineResult<u32> {
     match value.unwrap_or(128) {
         m @ 128..=10240 => Ok(m),
-        m => Err(LambdaError::invalid_parameter(format!(
+        m => Err(EngineError::invalid_parameter(format!(
             "1 validation error detected: Value '{m}' at 'memorySize' failed to satisfy constraint: Member must have value between 128 and 10240"
         ))),
     }
 }
 
-fn environment(environment: Option<Environment>) -> ApiResult<BTreeMap<String, String>> {
+fn environment(environment: Option<Environment>) -> EngineResult<BTreeMap<String, String>> {
     let variables = environment.and_then(|e| e.variables).unwrap_or_default();
     let reserved: Vec<&str> = variables
         .keys()
@@ -384,7 +384,7 @@ fn environment(environment: Option<Environment>) -> ApiResult<BTreeMap<String, S
         .map(String::as_str)
         .collect();
     if !reserved.is_empty() {
-        return Err(LambdaError::invalid_parameter(format!(
+        return Err(EngineError::invalid_parameter(format!(
             "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {}",
             reserved.join(", ")
         )));
@@ -392,6 +392,6 @@ fn environment(environment: Option<Environment>) -> ApiResult<BTreeMap<String, S
     Ok(variables)
 }
 
-fn missing(field: &str) -> LambdaError {
-    LambdaError::invalid_parameter(format!("{field} is required"))
+fn missing(field: &str) -> EngineError {
+    EngineError::invalid_parameter(format!("{field} is required"))
 }

@@ -6,9 +6,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::QualifierQuery;
-use super::error::ApiResult;
-use crate::engine::model::FunctionRef;
-use crate::engine::{Engine, InvocationType, InvokeRequest};
+use crate::engine::error::EngineResult;
+use crate::engine::{Engine, InvokeRequest};
+use crate::lambda_rules::{FunctionRef, InvocationType};
 
 pub async fn invoke(
     State(engine): State<Engine>,
@@ -16,7 +16,7 @@ pub async fn invoke(
     Query(q): Query<QualifierQuery>,
     headers: HeaderMap,
     payload: Bytes,
-) -> ApiResult<Response> {
+) -> EngineResult<Response> {
     let (record, qualifier) = super::functions::lookup(&engine, &raw, q.qualifier)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let request = InvokeRequest {

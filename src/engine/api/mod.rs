@@ -9,11 +9,10 @@ mod tags;
 mod versions;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 
 use super::Engine;
-use error::LambdaError;
+use crate::engine::error::{EngineError, ErrorKind};
 
 /// CreateFunction takes a 50 MB zip, base64-encoded in JSON.
 const MAX_REQUEST_BYTES: usize = 70 * 1024 * 1024;
@@ -54,14 +53,7 @@ pub fn router(engine: Engine) -> axum::Router {
             "/2017-03-31/tags/{arn}",
             get(tags::list).post(tags::tag).delete(tags::untag),
         )
-        .fallback(|| async {
-            LambdaError {
-                kind: "UnknownOperationException",
-                status: StatusCode::NOT_FOUND,
-                message: "Unknown operation".into(),
-                retry_after: None,
-            }
-        })
+        .fallback(|| async { EngineError::new(ErrorKind::UnknownOperation, "Unknown operation") })
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(engine)
 }
@@ -74,16 +66,16 @@ where
     T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
-    type Rejection = LambdaError;
+    type Rejection = EngineError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| LambdaError::invalid_content(e.body_text()))?;
+            .map_err(|e| EngineError::invalid_content(e.body_text()))?;
         let text: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
         serde_json::from_slice(text)
             .map(AwsJson)
-            .map_err(|e| LambdaError::invalid_content(format!("Could not parse request body into json: {e}")))
+            .map_err(|e| EngineError::invalid_content(format!("Could not parse request body into json: {e}")))
     }
 }
 

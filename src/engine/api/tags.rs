@@ -9,13 +9,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::AwsJson;
-use super::error::ApiResult;
 use crate::engine::Engine;
-use crate::engine::model::FunctionRef;
+use crate::engine::error::EngineResult;
+use crate::lambda_rules::FunctionRef;
 
-pub async fn list(State(engine): State<Engine>, Path(arn): Path<String>) -> ApiResult<Response> {
+pub async fn list(State(engine): State<Engine>, Path(arn): Path<String>) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&arn)?;
-    let record = engine.store.get(&reference.name)?;
+    let record = engine.functions.get(&reference.name)?;
     Ok(Json(serde_json::json!({"Tags": record.tags})).into_response())
 }
 
@@ -29,9 +29,9 @@ pub async fn tag(
     State(engine): State<Engine>,
     Path(arn): Path<String>,
     AwsJson(body): AwsJson<TagResource>,
-) -> ApiResult<Response> {
+) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&arn)?;
-    engine.store.update(&reference.name, None, |record| {
+    engine.functions.update(&reference.name, None, |record| {
         record.tags.extend(body.tags);
         Ok(())
     })?;
@@ -43,14 +43,14 @@ pub async fn untag(
     State(engine): State<Engine>,
     Path(arn): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
-) -> ApiResult<Response> {
+) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&arn)?;
     let keys: Vec<String> = pairs
         .into_iter()
         .filter(|(k, _)| k == "tagKeys")
         .map(|(_, v)| v)
         .collect();
-    engine.store.update(&reference.name, None, |record| {
+    engine.functions.update(&reference.name, None, |record| {
         record.tags.retain(|k, _| !keys.contains(k));
         Ok(())
     })?;

@@ -7,9 +7,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::AwsJson;
-use super::error::{ApiResult, LambdaError};
 use crate::engine::Engine;
-use crate::engine::model::{self, FunctionRecord, FunctionRef, FunctionVersion};
+use crate::engine::error::{EngineError, EngineResult};
+use crate::engine::model::{self, FunctionRecord, FunctionVersion};
+use crate::lambda_rules::FunctionRef;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -23,13 +24,13 @@ pub async fn publish(
     State(engine): State<Engine>,
     Path(raw): Path<String>,
     AwsJson(body): AwsJson<PublishVersion>,
-) -> ApiResult<Response> {
+) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
-    let published = engine.store.update(&reference.name, None, |record| {
+    let published = engine.functions.update(&reference.name, None, |record| {
         if let Some(sha) = &body.code_sha256
             && sha != &record.latest.code_sha256
         {
-            return Err(LambdaError::invalid_parameter(format!(
+            return Err(EngineError::invalid_parameter(format!(
                 "CodeSHA256 ({sha}) is different from current CodeSHA256 in $LATEST ({}). Please try again with the CodeSHA256 in $LATEST.",
                 record.latest.code_sha256
             )));
@@ -37,7 +38,7 @@ pub async fn publish(
         if let Some(revision) = &body.revision_id
             && revision != &record.latest.revision_id
         {
-            return Err(LambdaError::precondition_failed(
+            return Err(EngineError::precondition_failed(
                 "The Revision Id provided does not match the latest Revision Id.",
             ));
         }
@@ -50,9 +51,9 @@ pub async fn publish(
         .into_response())
 }
 
-pub async fn list(State(engine): State<Engine>, Path(raw): Path<String>) -> ApiResult<Response> {
+pub async fn list(State(engine): State<Engine>, Path(raw): Path<String>) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
-    let record = engine.store.get(&reference.name)?;
+    let record = engine.functions.get(&reference.name)?;
     let versions: Vec<_> = std::iter::once(&record.latest)
         .chain(record.versions.values())
         .map(|v| engine.location.configuration(&record.name, v))

@@ -1,0 +1,72 @@
+//! Settings of the embedded Lambda engine, as flags and `LAMBDA_STEPS_ENGINE_*` variables;
+//! the process configuration (`src/config.rs`) flattens them into `serve` and `lambda-local`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::sandbox::SandboxMode;
+
+/// The networks user code may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Network {
+    /// Whatever the host reaches, as a Lambda function outside a VPC.
+    Host,
+    /// Nothing but the function's own Runtime API.
+    None,
+}
+
+/// Settings of the embedded Lambda engine.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineSettings {
+    /// Set from `lambda-local --listen` or `serve --engine-listen`.
+    #[arg(skip = SocketAddr::from(([127, 0, 0, 1], 9001)))]
+    pub listen: SocketAddr,
+    /// Set from `--data-dir`.
+    #[arg(skip)]
+    pub data_dir: PathBuf,
+    /// Region named in ARNs and given to functions as AWS_REGION.
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Account id named in ARNs.
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+    /// Execution environments one function version may run at once.
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_MAX_ENVIRONMENTS", default_value_t = 64)]
+    pub max_environments: usize,
+    /// Seconds after which an idle environment is stopped.
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_IDLE_SECONDS", default_value_t = 300)]
+    pub idle_seconds: u64,
+    /// Seconds an invoke waits for an environment of a busy function before a 429.
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_QUEUE_SECONDS", default_value_t = 60)]
+    pub queue_seconds: u64,
+    /// Isolation of user code.
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_SANDBOX", value_enum, default_value = "auto")]
+    pub sandbox: SandboxMode,
+    /// What networks user code reaches: `host`, or `none` (only its Runtime API; needs bubblewrap).
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_NETWORK", value_enum, default_value = "host")]
+    pub network: Network,
+    /// Python interpreter (default: python3 from /usr/local/bin, /usr/bin, then PATH).
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_PYTHON")]
+    pub python: Option<PathBuf>,
+    /// Node.js interpreter (default: node, found as python3 is).
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_NODE")]
+    pub node: Option<PathBuf>,
+    /// Ruby interpreter (default: ruby, found as python3 is).
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_RUBY")]
+    pub ruby: Option<PathBuf>,
+    /// Most processes and threads the sandbox user may have (only when the engine runs as root).
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_MAX_PROCESSES", default_value_t = 4096)]
+    pub max_processes: u64,
+    /// CPU seconds one environment may use over its life before it is killed and replaced.
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_CPU_SECONDS", default_value_t = 3600)]
+    pub cpu_seconds: u64,
+    /// Largest file user code may write, in MB.
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_FILE_SIZE_MB", default_value_t = 512)]
+    pub file_size_mb: u64,
+    /// Address space allowed above the function's MemorySize (Python and Ruby), in MB.
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_ADDRESS_SPACE_HEADROOM_MB", default_value_t = 512)]
+    pub address_space_headroom_mb: u32,
+    /// Most bytes of events one CloudWatch log group keeps; past it the oldest go first.
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_LOG_GROUP_MAX_MB", default_value_t = 64)]
+    pub log_group_max_mb: u64,
+}

@@ -1,0 +1,290 @@
+//! The `lambda_invoke` step, and the Invoke every step ends with: marked as sent before it
+//! goes out, never sent twice, stopped waiting for on cancel.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_lambda::operation::invoke::InvokeOutput;
+
+use super::{Ending, StepContext};
+use crate::domain::run::RunErrorCode;
+use crate::domain::step::{InvocationType, InvokeStep};
+use crate::lambda::at_most_once::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
+use crate::lambda::full_log::{self, FullLogError};
+use crate::lambda::outcome;
+use crate::queue::pool::StopReason;
+
+pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
+    let timeout = match step.invocation_type {
+        InvocationType::RequestResponse => {
+            match function_timeout(ctx, &step.function_name, step.qualifier.as_deref()).await {
+                Ok(function) => call_timeout(ctx, function),
+                // Lambda says there is no such function: nothing to invoke.
+                Err(missing) => {
+                    ctx.log.error(format!("Lambda has no such function: {missing}"));
+                    return Ending::failed(RunErrorCode::LambdaError, missing.to_string());
+                }
+            }
+        }
+        // Lambda answers these at once, without running the function.
+        InvocationType::Event | InvocationType::DryRun => QUICK_CALL,
+    };
+    let call = InvokeCall {
+        function_name: step.function_name.clone(),
+        qualifier: step.qualifier.clone(),
+        invocation_type: step.invocation_type,
+        payload: step.payload.to_string().into_bytes(),
+        client_context_base64: step.client_context_base64(),
+        timeout,
+    };
+    invoke_and_record(ctx, &call).await
+}
+
+/// Lambda answered that the function to invoke does not exist; Lambda's message.
+#[derive(Debug, thiserror::Error)]
+#[error("ResourceNotFoundException: {message}")]
+struct NoSuchFunction {
+    message: String,
+}
+
+/// The wait of an asynchronous or dry-run call.
+const QUICK_CALL: Duration = Duration::from_secs(60);
+/// Lambda's longest function timeout, used when the function's own cannot be read.
+const LONGEST_FUNCTION: Duration = Duration::from_secs(15 * 60);
+
+/// How long to wait for a synchronous answer: the function's timeout plus the margin.
+pub fn call_timeout(ctx: &StepContext<'_>, function: Duration) -> Duration {
+    function.min(LONGEST_FUNCTION) + Duration::from_secs(ctx.worker.settings.invoke_timeout_margin_seconds)
+}
+
+/// The function's own timeout, from GetFunctionConfiguration, remembered for a minute;
+/// the longest Lambda allows when it cannot be read (no permission, say). Err when Lambda
+/// answers that the function does not exist.
+async fn function_timeout(
+    ctx: &StepContext<'_>,
+    function: &str,
+    qualifier: Option<&str>,
+) -> Result<Duration, NoSuchFunction> {
+    let key = (
+        ctx.run.project.clone(),
+        function.to_string(),
+        qualifier.map(str::to_string),
+    );
+    if let Some((at, timeout)) = ctx.worker.function_timeouts.lock().expect("timeouts lock").get(&key)
+        && at.elapsed() < Duration::from_secs(60)
+    {
+        return Ok(*timeout);
+    }
+    let asked = ctx
+        .lambda
+        .clients
+        .control
+        .get_function_configuration()
+        .function_name(function)
+        .set_qualifier(qualifier.map(str::to_string))
+        .send();
+    let timeout = match tokio::time::timeout(Duration::from_secs(10), asked).await {
+        Ok(Ok(config)) => config
+            .timeout()
+            .map_or(LONGEST_FUNCTION, |t| Duration::from_secs(t.max(1) as u64)),
+        Ok(Err(e))
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            let message =
+                aws_sdk_lambda::error::ProvideErrorMetadata::message(e.as_service_error().expect("service error"))
+                    .unwrap_or("Function not found")
+                    .to_string();
+            return Err(NoSuchFunction { message });
+        }
+        _ => LONGEST_FUNCTION,
+    };
+    ctx.worker
+        .function_timeouts
+        .lock()
+        .expect("timeouts lock")
+        .insert(key, (Instant::now(), timeout));
+    Ok(timeout)
+}
+
+/// Sends the Invoke (at most once) and turns the answer into the run's ending and log:
+/// the one Invoke path every step ends with.
+pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Ending {
+    if let Err(ending) = record_sending(ctx).await {
+        return ending;
+    }
+    let sent_at = chrono::Utc::now().timestamp_millis();
+    let started = Instant::now();
+    let answer = match send(ctx, call).await {
+        Ok(answer) => answer,
+        Err(ending) => return ending,
+    };
+    let elapsed = started.elapsed().as_millis();
+    match answer {
+        Ok(output) => {
+            crate::metrics::invoke_answered(started.elapsed().as_secs_f64());
+            ctx.log
+                .info(format!("Lambda answered {} in {elapsed} ms", output.status_code()));
+            answered(ctx, call, &output, sent_at).await
+        }
+        Err(failure) => failed(ctx, failure, elapsed),
+    }
+}
+
+/// Marks the Invoke as sent before it goes out, so it is never sent twice; Err with the
+/// ending when it must not go out (cancelled, shutting down, lease lost, database away).
+async fn record_sending(ctx: &StepContext<'_>) -> Result<(), Ending> {
+    if ctx.stop.token.is_cancelled() {
+        return Err(stopped(ctx, "cancelled before the Invoke was sent"));
+    }
+    if ctx.worker.shutdown.is_cancelled() {
+        return Err(Ending::Released);
+    }
+    // Waits through database faults: the Invoke goes out only once it is recorded.
+    let asked = Instant::now();
+    match ctx.worker.writes.mark_invoke_sent(ctx.run.id, ctx.run.attempt).await {
+        Ok(true) => {}
+        Ok(false) => return Err(Ending::LeaseLost),
+        // Nothing was sent: another attempt may send it.
+        Err(e) => {
+            return Err(Ending::Requeued(format!(
+                "the Invoke could not be recorded before sending it ({e})"
+            )));
+        }
+    }
+    if asked.elapsed() > Duration::from_secs(1) {
+        ctx.log.warn(format!(
+            "the database was away; the Invoke was recorded after {:.1} s, when it answered again",
+            asked.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(())
+}
+
+/// Sends the Invoke with the retry policy; Err with the ending when the run is stopped
+/// while it waits.
+async fn send(ctx: &StepContext<'_>, call: &InvokeCall) -> Result<Result<InvokeOutput, InvokeFailure>, Ending> {
+    let qualifier = call
+        .qualifier
+        .as_deref()
+        .map(|q| format!(" qualifier {q}"))
+        .unwrap_or_default();
+    ctx.log.info(format!(
+        "invoking {} ({}{qualifier})",
+        call.function_name,
+        call.invocation_type.as_str()
+    ));
+    let policy = RetryPolicy {
+        max_retries: ctx.worker.settings.invoke_retries,
+        base: Duration::from_millis(200),
+        cap: Duration::from_secs(20),
+    };
+    let log = ctx.log.clone();
+    let notice = move |message: String| log.warn(message);
+    tokio::select! {
+        answer = invoke_at_most_once(&ctx.lambda.clients.invoke, call, policy, &notice) => Ok(answer),
+        _ = ctx.stop.token.cancelled() => {
+            Err(stopped(ctx, "cancelled while the function ran; it is no longer waited for"))
+        }
+    }
+}
+
+/// Lambda answered: the function's log (whole when the tail was cut), what the service
+/// read in the answer, and the run's outcome.
+async fn answered(ctx: &StepContext<'_>, call: &InvokeCall, output: &InvokeOutput, sent_at: i64) -> Ending {
+    let outcome = outcome::from_output(output, call.invocation_type);
+    let function_log = if outcome.result.log_tail_truncated {
+        whole_log(
+            ctx,
+            call,
+            outcome.result.request_id.as_deref(),
+            sent_at,
+            outcome.function_log,
+        )
+        .await
+    } else {
+        outcome.function_log
+    };
+    for line in function_log {
+        ctx.log.info(line);
+    }
+    for (level, line) in outcome.log {
+        ctx.log.line(level, line);
+    }
+    Ending::Finished {
+        status: outcome.status,
+        result: Some(Box::new(outcome.result)),
+        error: outcome.error,
+    }
+}
+
+/// Lambda gave no answer to record: the run fails, saying whether it may have run.
+fn failed(ctx: &StepContext<'_>, failure: InvokeFailure, elapsed: u128) -> Ending {
+    match failure {
+        InvokeFailure::OutcomeUnknown(why) => {
+            ctx.log.error(format!(
+                "outcome unknown after {elapsed} ms: {why}; it is not sent again"
+            ));
+            Ending::failed(RunErrorCode::OutcomeUnknown, why)
+        }
+        InvokeFailure::Refused { kind, message } => {
+            ctx.log.error(format!("Lambda refused the Invoke: {kind}: {message}"));
+            Ending::failed(RunErrorCode::LambdaError, format!("{kind}: {message}"))
+        }
+        InvokeFailure::GaveUp(why) => {
+            ctx.log.error(why.clone());
+            Ending::failed(RunErrorCode::Throttled, why)
+        }
+    }
+}
+
+/// Lambda's tail was cut: the whole log from CloudWatch Logs where the credentials allow
+/// it, else the tail, with a line saying why.
+async fn whole_log(
+    ctx: &StepContext<'_>,
+    call: &InvokeCall,
+    request_id: Option<&str>,
+    sent_at_ms: i64,
+    tail: Vec<String>,
+) -> Vec<String> {
+    let function = crate::lambda_rules::FunctionRef::parse(&call.function_name)
+        .map(|f| f.name)
+        .unwrap_or_else(|_| call.function_name.clone());
+    let fetched = match request_id {
+        _ if !ctx.lambda.target.may_have_log_groups() => Err(FullLogError::NoLogGroups),
+        None => Err(FullLogError::NoRequestId),
+        // Five minutes of slack for clock skew between this host and AWS.
+        Some(id) => full_log::fetch(&ctx.lambda.clients.logs, &function, id, sent_at_ms - 300_000).await,
+    };
+    match fetched {
+        Ok(lines) if !lines.is_empty() => {
+            ctx.log
+                .info("[Lambda's 4 KB log tail was cut; the whole log, from CloudWatch Logs:]");
+            lines
+        }
+        Ok(_) => {
+            ctx.log.warn("[the start of the function's log was cut: Lambda returns only its last 4 KB; CloudWatch Logs had no more]");
+            tail
+        }
+        Err(why) => {
+            ctx.log.warn(format!(
+                "[the start of the function's log was cut: Lambda returns only its last 4 KB; the whole log could not be read from CloudWatch Logs: {why}]"
+            ));
+            tail
+        }
+    }
+}
+
+/// The ending of a step stopped from outside: by cancel, or by losing its lease.
+pub fn stopped(ctx: &StepContext<'_>, when: &str) -> Ending {
+    match ctx.stop.reason() {
+        Some(StopReason::LeaseLost) => {
+            ctx.log
+                .warn("this worker lost the run's lease; another worker settles it");
+            Ending::LeaseLost
+        }
+        _ => {
+            ctx.log.warn(when.to_string());
+            Ending::cancelled(when.to_string())
+        }
+    }
+}

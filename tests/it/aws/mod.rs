@@ -1,0 +1,8 @@
+//! Real AWS's shapes: credentials (assumed roles, the default chain), CloudWatch whole logs,
+//! the README's IAM policy, and the runner against moto.
+
+mod assume_role;
+mod default_chain;
+mod full_logs;
+pub mod iam_policy;
+mod moto;

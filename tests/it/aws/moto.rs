@@ -1,0 +1,205 @@
+//! Against an independent AWS endpoint: `moto_server` (PyPI moto[server], from the test
+//! venv) with IAM's managed policies loaded and Lambda answering without Docker. The
+//! project reaches it with its own key and its secret from key storage; the execution role
+//! is created once and reused, custom-code functions are created, invoked and deleted
+//! (their log groups made with a short retention), an existing function is invoked with
+//! moto's canned answer, and a missing function is reported as such.
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::aws::iam_policy::{actions_of, readme_policy};
+use crate::support::service::TestService;
+use crate::support::venv;
+
+/// A moto server on a free port, recording every request it is sent; killed when dropped.
+struct Moto {
+    url: String,
+    recording: std::path::PathBuf,
+    _process: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Moto {
+    /// What the test's own clients of moto use (keys other than the project's, so the
+    /// recording tells the service's calls from the test's).
+    fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_iam::config::SharedCredentialsProvider::new(
+                aws_sdk_iam::config::Credentials::new("test", "test", None, None, "test"),
+            ))
+            .endpoint_url(&self.url)
+            .build()
+    }
+}
+
+async fn moto() -> Moto {
+    let port = crate::support::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("requests.jsonl");
+    let process = tokio::process::Command::new(venv().join("bin/moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        .env("MOTO_ENABLE_RECORDING", "true")
+        .env("MOTO_RECORDER_FILEPATH", &recording)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("moto_server runs (scripts/test installs moto[server] into the venv)");
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if http.get(format!("{url}/moto-api/")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Lambda answers Invoke without running code (moto needs Docker for that).
+    let configured = http
+        .post(format!("{url}/moto-api/config"))
+        .json(&json!({"lambda": {"use_docker": false}}))
+        .send()
+        .await
+        .expect("moto answers");
+    assert!(configured.status().is_success());
+    Moto {
+        url,
+        recording,
+        _process: process,
+        _dir: dir,
+    }
+}
+
+#[sqlx::test]
+async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: PgPool) {
+    let moto = moto().await;
+    // The project reaches moto with its own key, its secret from key storage.
+    // The sweeper runs every second, so its calls are among those checked below.
+    let service = TestService::start(db, &["--sweep-seconds", "1"]).await;
+    assert_eq!(service.put("/v1/projects/aws-team", "").await, 201);
+    assert_eq!(service.put("/v1/keys/aws-team/secret", "moto-secret-key").await, 201);
+    let settings = json!({"project.aws.endpoint_url": moto.url, "project.aws.access_key": "AKIDMOTOTEAM",
+        "project.aws.secret_key_path": "aws-team/secret"});
+    assert_eq!(service.put_json("/v1/projects/aws-team/settings", &settings).await, 200);
+    let run_in_project = |step: serde_json::Value| {
+        let service = &service;
+        async move {
+            let (status, run) = service.submit("aws-team", step).await;
+            assert_eq!(status, 202, "{run}");
+            service.wait_finished(run["id"].as_str().unwrap()).await
+        }
+    };
+    let step = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": "def lambda_handler(e, c):\n    return 1\n"});
+
+    let first = run_in_project(step.clone()).await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    let log = service.log(first["id"].as_str().unwrap()).await;
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("created execution role lambda-steps-execution")),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter().any(|l| l.starts_with("deleted function lambda-steps-")),
+        "{log:#?}"
+    );
+    // Its log group was made beforehand with a short retention, so it does not pile up.
+    let group = format!(
+        "/aws/lambda/lambda-steps-{}",
+        first["id"].as_str().unwrap().replace('-', "")
+    );
+    assert!(
+        log.contains(&format!("log group {group} keeps its lines 1 day(s)")),
+        "{log:#?}"
+    );
+    let moto_logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk_config());
+    let groups = moto_logs
+        .describe_log_groups()
+        .log_group_name_prefix(&group)
+        .send()
+        .await
+        .unwrap();
+    let retention: Vec<_> = groups.log_groups().iter().map(|g| g.retention_in_days()).collect();
+    assert_eq!(retention, [Some(1)]);
+
+    let second = run_in_project(step).await;
+    assert_eq!(second["status"], "succeeded", "{second}");
+    let log = service.log(second["id"].as_str().unwrap()).await;
+    assert!(
+        !log.iter().any(|l| l.contains("execution role")),
+        "the role is reused: {log:#?}"
+    );
+
+    let iam = aws_sdk_iam::Client::new(&moto.sdk_config());
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name("lambda-steps-execution")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<_> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_name())
+        .collect();
+    assert_eq!(names, ["AWSLambdaBasicExecutionRole"]);
+    let moto_lambda = crate::support::client(&moto.url);
+    let left = moto_lambda.list_functions().send().await.unwrap();
+    assert!(left.functions().is_empty(), "every custom-code function was deleted");
+    // The project's functions live on moto itself, not on the service's default Lambda.
+    let mut kept_step = json!({"type": "lambda_custom_code", "runtime": "python3.12", "keep_function": true});
+    kept_step["code"] = json!("def lambda_handler(e, c):\n    return 1\n");
+    let kept = run_in_project(kept_step).await;
+    assert_eq!(kept["status"], "succeeded", "{kept}");
+    let on_moto = moto_lambda.list_functions().send().await.unwrap();
+    let names: Vec<_> = on_moto.functions().iter().filter_map(|f| f.function_name()).collect();
+    assert_eq!(
+        names,
+        [format!(
+            "lambda-steps-{}",
+            kept["id"].as_str().unwrap().replace('-', "")
+        )]
+    );
+
+    // An existing function, invoked through the project; moto answers what it was told to.
+    let told = reqwest::Client::new()
+        .post(format!("{}/moto-api/static/lambda-simple/response", moto.url))
+        .json(&json!({"results": [r#"{"canned": 42}"#], "region": "us-east-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(told.status().is_success());
+    let invoked = run_in_project(json!({"type": "lambda_invoke", "function_name": names[0]})).await;
+    assert_eq!(invoked["status"], "succeeded", "{invoked}");
+    assert_eq!(invoked["result"]["payload"], json!({"canned": 42}));
+
+    // Asked of moto through the project: a missing function is reported, nothing invoked.
+    let missing = run_in_project(json!({"type": "lambda_invoke", "function_name": "not-on-moto"})).await;
+    crate::support::assert_refused_as_not_found(&missing);
+
+    // Every call the service made to moto, sweeper included, is allowed by the README's
+    // IAM policy.
+    let mut called = BTreeSet::new();
+    for _ in 0..100 {
+        called = actions_of(&moto.recording, "AKIDMOTOTEAM");
+        if called.contains("lambda:ListFunctions") && called.contains("logs:DescribeLogGroups") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(called.contains("logs:DescribeLogGroups"), "the sweeper ran: {called:?}");
+    let allowed = readme_policy();
+    let missing: Vec<_> = called.difference(&allowed).collect();
+    assert!(
+        missing.is_empty(),
+        "the README's policy lacks {missing:?} (called: {called:?})"
+    );
+    service.stop().await;
+}

@@ -1,0 +1,106 @@
+//! The first minute, as a person meets it, through the real binary: a taken port is named
+//! with the flag and variable that move it (no backtrace); `serve` says where its console
+//! and admin token are, with no colour codes when its log is not a terminal; the client
+//! finds that token by itself; `--log-format json` writes one JSON object a line.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::io::AsyncBufReadExt;
+
+use crate::clients::cli::run_cli;
+use crate::support::service::ServeProcess;
+
+#[tokio::test]
+async fn serve_on_a_taken_address_says_which_and_how_to_move_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
+        .args(["serve", "--listen", &address])
+        .env("RUST_BACKTRACE", "1")
+        // Nothing answers here: the address is checked before the database.
+        .env("DATABASE_URL", "postgres://127.0.0.1:1/none")
+        .stdin(Stdio::null())
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {address}: the address is already in use")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--listen") && stderr.contains("LAMBDA_STEPS_LISTEN"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+}
+
+#[tokio::test]
+async fn log_format_json_writes_one_object_a_line() {
+    let data = tempfile::tempdir().unwrap();
+    let mut engine = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
+        .args(["lambda-local", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .env("LAMBDA_STEPS_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(engine.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await {
+        let object: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON object ({e}): {line:?}"));
+        assert!(
+            object["level"].is_string() && object["fields"]["message"].is_string(),
+            "{object}"
+        );
+        let listening = line.contains("embedded Lambda engine listening");
+        seen.push(line);
+        if listening {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|l| l.contains("listening")), "{seen:#?}");
+    engine.kill().await.unwrap();
+}
+
+#[sqlx::test]
+async fn serve_says_where_its_console_and_token_are_and_the_client_finds_the_token(db: PgPool) {
+    let work = tempfile::tempdir().unwrap();
+    // No LAMBDA_STEPS_ADMIN_TOKEN: the token is generated into the data directory.
+    let service = ServeProcess::start(&db, work.path(), &[], &[]).await;
+    let log = std::fs::read_to_string(&service.log).unwrap();
+    let token_file = work.path().join("lambda-steps-data/admin-token");
+    assert!(log.contains(&format!("console {}/", service.api)), "{log}");
+    assert!(
+        log.contains(&format!("admin token in {}", token_file.display())),
+        "{log}"
+    );
+    assert!(
+        !log.contains('\x1b'),
+        "no colour codes in a log that is not a terminal:\n{log}"
+    );
+
+    // Run from the service's directory with no token: the client reads the same file.
+    let mut client = crate::clients::cli::cli(&service.api, "", &["runs"]);
+    client.env_remove("LAMBDA_STEPS_TOKEN").current_dir(work.path());
+    let output = client.output().await.unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let (status, _, err) = run_cli(&service.api, "", &["runs"]).await;
+    assert_eq!(status, 6, "elsewhere, without a token: refused");
+    assert!(err.contains("rejected the token (none was given"), "{err}");
+    assert!(!err.contains(token.trim()), "the token is never printed");
+}

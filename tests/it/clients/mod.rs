@@ -1,0 +1,8 @@
+//! What users run and read: the command line client, the Rundeck plugin, the generated
+//! OpenAPI client, the README's examples and the first minute of a new user.
+
+pub mod cli;
+mod first_minute;
+mod generated_client;
+mod readme;
+mod rundeck;

@@ -1,0 +1,131 @@
+//! The README's walkthroughs, run as written: its shell blocks (after the `readme-test:*`
+//! markers) against real `lambda-steps` processes, with the AWS CLI from the test venv.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use crate::support::service::ServeProcess;
+use crate::support::{free_port, readme_code, venv};
+
+/// The first bash block after `<!-- readme-test:{name} -->`.
+fn readme_block(name: &str) -> String {
+    readme_code(&format!("<!-- readme-test:{name} -->"), "bash")
+}
+
+async fn wait_for_port(port: u16) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nothing listens on {port}");
+}
+
+/// Runs a block with bash -euo pipefail, the venv's tools first on PATH; answers stdout.
+/// `log` is a service log to show if the block fails.
+async fn run_block(script: &str, dir: &Path, log: Option<&Path>) -> String {
+    // The venv's tools, and this build's `lambda-steps` (the CLI walkthrough calls it).
+    let binary_dir = Path::new(env!("CARGO_BIN_EXE_lambda-steps")).parent().unwrap();
+    let path = format!(
+        "{}:{}:{}",
+        venv().join("bin").display(),
+        binary_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(dir)
+            .env("PATH", path)
+            .output(),
+    )
+    .await
+    .expect("the README block finishes")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let service_log = log.and_then(|l| std::fs::read_to_string(l).ok()).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "README block failed:\n{stdout}\n{}\nservice log:\n{service_log}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_aws_cli_walkthrough_works_as_written() {
+    let work = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut engine = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
+        .args(["lambda-local", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(work.path().join("data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for_port(port).await;
+    let stdout = run_block(
+        &readme_block("engine").replace("127.0.0.1:9001", &format!("127.0.0.1:{port}")),
+        work.path(),
+        None,
+    )
+    .await;
+    let _ = engine.kill().await;
+    assert!(
+        stdout.contains("hello world"),
+        "the function's print shows in the log tail:\n{stdout}"
+    );
+    assert!(stdout.contains("REPORT RequestId:"), "{stdout}");
+    assert!(
+        stdout.contains(r#"{"greeting": "hello world"}"#),
+        "the result is printed:\n{stdout}"
+    );
+}
+
+#[sqlx::test]
+async fn the_readme_curl_walkthrough_works_as_written(db: PgPool) {
+    let work = tempfile::tempdir().unwrap();
+    let mut service = ServeProcess::start(&db, work.path(), &[], &[]).await;
+    let (api, log) = (
+        service.api.trim_start_matches("http://").to_string(),
+        service.log.clone(),
+    );
+    let script = readme_block("runner").replace("127.0.0.1:8080", &api);
+    let stdout = run_block(&script, work.path(), Some(&log)).await;
+    let access = readme_block("access").replace("127.0.0.1:8080", &api);
+    let access_out = run_block(&access, work.path(), Some(&log)).await;
+    for expected in [
+        "\"source\":\"project\"",
+        "\"role\":\"runner\"",
+        "restarting worker-3",
+        "event: end",
+    ] {
+        assert!(access_out.contains(expected), "{expected} missing from:\n{access_out}");
+    }
+    assert!(
+        !access_out.contains("wJalrXUtnFEMI"),
+        "the secret key came back:\n{access_out}"
+    );
+    let cli = readme_block("cli").replace("127.0.0.1:8080", &api);
+    let cli_out = run_block(&cli, work.path(), Some(&log)).await;
+    for expected in ["\nhello sre\n", "\n{\"greeting\":\"hello cli\"}\n", "succeeded"] {
+        assert!(cli_out.contains(expected), "{expected} missing from:\n{cli_out}");
+    }
+    let _ = service.child.kill().await;
+    for expected in [
+        "\"message\":\"queued lambda_custom_code step\"",
+        "\"message\":\"hello sre\"",
+        "\"message\":\"run succeeded\"",
+        "event: end",
+        "\"status\": \"succeeded\"",
+        "\"greeting\": \"hello sre\"",
+    ] {
+        assert!(stdout.contains(expected), "{expected} missing from:\n{stdout}");
+    }
+}

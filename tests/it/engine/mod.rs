@@ -1,0 +1,10 @@
+//! The embedded engine over HTTP: its Lambda API, its CloudWatch Logs API, limits, each runtime, and conformance with
+//! AWS's own runtime interface client.
+
+mod api;
+mod conformance;
+mod limits;
+mod logs;
+mod node;
+mod python;
+mod ruby;

@@ -1,0 +1,63 @@
+//! A worker killed mid-run (SIGKILL of a real `lambda-steps serve` process) leaves no run
+//! stuck forever and none invoked twice: another replica's rescuer fails the invoked run
+//! as `outcome_unknown` and runs the one that had not started.
+
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::support::service::{ADMIN_TOKEN, ServeProcess, TestService};
+
+#[sqlx::test]
+async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPool) {
+    // Every invocation of the function reports itself here.
+    let invocations = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = invocations.local_addr().unwrap().port();
+    let code = format!(
+        "import socket, time\ndef lambda_handler(e, c):\n    socket.create_connection(('127.0.0.1', {port})).close()\n    time.sleep(120)\n"
+    );
+    let work = tempfile::tempdir().unwrap();
+    let flags = ["--lease-seconds", "2", "--poll-ms", "100", "--workers", "1"];
+    let mut doomed = ServeProcess::start(&db, work.path(), &flags, &[("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
+    let invoked = doomed
+        .submit(json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": code, "timeout_seconds": 300}))
+        .await;
+    // The one worker slot is busy: this one waits in the queue.
+    let waiting = doomed
+        .submit(json!({"type": "lambda_invoke", "function_name": "absent", "invocation_type": "DryRun"}))
+        .await;
+
+    let (first, _) = tokio::time::timeout(Duration::from_secs(60), invocations.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    drop(first);
+    doomed.child.kill().await.unwrap(); // SIGKILL: no shutdown, no cleanup
+
+    let survivor = TestService::start(db, &["--lease-seconds", "2"]).await;
+    let rescued = survivor.wait_finished(&invoked).await;
+    assert_eq!(rescued["status"], "failed", "{rescued}");
+    assert_eq!(rescued["error"]["code"], "outcome_unknown");
+    let log = survivor.log(&invoked).await;
+    assert!(
+        log.iter().any(|l| l.contains("outcome unknown, not sent again")),
+        "{log:#?}"
+    );
+    let other = survivor.wait_finished(&waiting).await;
+    assert_eq!(other["attempt"], 1, "the queued run ran once, on the survivor");
+    // It ran on the survivor, as a fresh Invoke that Lambda refused, and was not swept up
+    // with the invoked run as an outcome unknown.
+    assert_eq!(other["status"], "failed", "{other}");
+    assert_eq!(other["error"]["code"], "lambda_error", "{other}");
+    assert!(
+        other["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("ResourceNotFoundException")),
+        "{other}"
+    );
+
+    let again = tokio::time::timeout(Duration::from_secs(3), invocations.accept()).await;
+    assert!(again.is_err(), "the function was invoked a second time");
+    survivor.stop().await;
+}

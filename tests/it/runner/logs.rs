@@ -1,0 +1,118 @@
+//! The log by poll and by SSE: ordered, complete, and resumable without a gap or a
+//! duplicate across reconnects.
+
+use futures::StreamExt;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::support::service::TestService;
+
+const CHATTY: &str = "import time\ndef lambda_handler(e, c):\n    for i in range(40):\n        print('line', i)\n    time.sleep(1)\n    return 'done'\n";
+
+/// Reads SSE events until `stop_after` log events or the `end` event; answers the
+/// (event, id, data) triples.
+async fn read_events(
+    service: &TestService,
+    id: &str,
+    last_event_id: Option<i64>,
+    stop_after: Option<usize>,
+) -> Vec<(String, Option<i64>, String)> {
+    let mut request = service.http.get(format!("{}/v1/runs/{id}/events", service.url));
+    if let Some(last) = last_event_id {
+        request = request.header("Last-Event-ID", last.to_string());
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut body = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let mut logs = 0;
+    while let Some(chunk) = tokio::time::timeout(std::time::Duration::from_secs(60), body.next())
+        .await
+        .unwrap()
+    {
+        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let (mut event, mut event_id, mut data) = (String::new(), None, String::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
+                    event = v.to_string();
+                } else if let Some(v) = line.strip_prefix("id: ").or_else(|| line.strip_prefix("id:")) {
+                    event_id = v.parse().ok();
+                } else if let Some(v) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
+                    data = v.to_string();
+                }
+            }
+            if event.is_empty() {
+                continue; // keep-alive comment
+            }
+            let is_end = event == "end";
+            logs += usize::from(event == "log");
+            events.push((event, event_id, data));
+            if is_end || stop_after.is_some_and(|n| logs >= n) {
+                return events;
+            }
+        }
+    }
+    events
+}
+
+#[sqlx::test]
+async fn sse_resumes_after_a_reconnect_without_a_gap_or_a_duplicate(db: PgPool) {
+    let service = TestService::start(db, &[]).await;
+    let (_, run) = service
+        .submit(
+            "default",
+            json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": CHATTY}),
+        )
+        .await;
+    let id = run["id"].as_str().unwrap();
+
+    let first = read_events(&service, id, None, Some(3)).await;
+    let first_ids: Vec<i64> = first.iter().filter(|e| e.0 == "log").filter_map(|e| e.1).collect();
+    assert_eq!(first_ids, [1, 2, 3]);
+    let rest = read_events(&service, id, Some(3), None).await;
+    let rest_ids: Vec<i64> = rest.iter().filter(|e| e.0 == "log").filter_map(|e| e.1).collect();
+    assert_eq!(
+        rest.last().unwrap().0,
+        "end",
+        "the stream ends once the run is finished"
+    );
+    assert!(rest.iter().any(|e| e.0 == "status" && e.2.contains("succeeded")));
+
+    let all: Vec<i64> = first_ids.iter().chain(&rest_ids).copied().collect();
+    let expected: Vec<i64> = (1..=all.len() as i64).collect();
+    assert_eq!(all, expected, "every seq exactly once, in order");
+    let messages: Vec<String> = rest
+        .iter()
+        .filter(|e| e.0 == "log")
+        .map(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.2).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for i in 0..40 {
+        assert!(messages.contains(&format!("line {i}")), "line {i} missing");
+    }
+
+    // Polling agrees with the stream, and says when nothing is left.
+    let (_, page) = service.get(&format!("/v1/runs/{id}/logs?after=0&limit=5000")).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), all.len());
+    assert_eq!(page["completed"], true);
+    assert_eq!(page["next_after"], *all.last().unwrap());
+    let (_, partial) = service.get(&format!("/v1/runs/{id}/logs?after=0&limit=2")).await;
+    assert_eq!(
+        (partial["completed"].as_bool(), partial["next_after"].as_i64()),
+        (Some(false), Some(2))
+    );
+    service.stop().await;
+}

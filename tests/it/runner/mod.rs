@@ -1,0 +1,14 @@
+//! The runner end to end: the API, steps, retries, logs, cancellation, replicas, crashes,
+//! SIGTERM, and database faults on a private Postgres.
+
+mod api;
+mod cancel;
+mod crash;
+mod db_fault_points;
+mod db_faults;
+mod lock_order;
+mod logs;
+mod replicas;
+mod retries;
+mod sigterm;
+mod steps;

@@ -1,0 +1,132 @@
+//! Several replicas on one database share the queue without running anything twice, and
+//! a replica shutting down finishes the steps it holds and leaves the rest queued.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::support::service::TestService;
+
+/// A Lambda endpoint that notes each event's `n` and answers after `delay`.
+async fn counting_lambda(delay: Duration) -> (String, Arc<Mutex<Vec<i64>>>) {
+    let seen: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let router = axum::Router::new()
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            axum::routing::post(
+                move |State(seen): State<Arc<Mutex<Vec<i64>>>>, body: axum::body::Bytes| async move {
+                    let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                    seen.lock().unwrap().push(event["n"].as_i64().unwrap_or(-1));
+                    tokio::time::sleep(delay).await;
+                    ([("x-amz-executed-version", "$LATEST")], "{}")
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    let url = crate::support::fake_endpoint(router).await;
+    (url, seen)
+}
+
+#[sqlx::test]
+async fn two_replicas_on_one_database_run_every_step_exactly_once(db: PgPool) {
+    let (lambda, seen) = counting_lambda(Duration::from_millis(20)).await;
+    let flags = ["--aws-endpoint-url", lambda.as_str(), "--claim-batch", "4"];
+    let first = TestService::start(db.clone(), &flags).await;
+    let second = TestService::start(db.clone(), &flags).await;
+    let mut ids = Vec::new();
+    for n in 0..60 {
+        let service = if n % 2 == 0 { &first } else { &second };
+        let (_, run) = service
+            .submit(
+                "default",
+                json!({"type": "lambda_invoke", "function_name": "counted", "payload": {"n": n}}),
+            )
+            .await;
+        ids.push(run["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        let run = first.wait_finished(id).await;
+        assert_eq!(
+            (run["status"].as_str(), run["attempt"].as_i64()),
+            (Some("succeeded"), Some(1)),
+            "{run}"
+        );
+    }
+    let mut invoked = seen.lock().unwrap().clone();
+    invoked.sort();
+    assert_eq!(invoked, (0..60).collect::<Vec<i64>>(), "each step invoked exactly once");
+    let workers: i64 = sqlx::query_scalar("SELECT count(DISTINCT worker) FROM runs")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(workers, 2, "both replicas took work");
+    first.stop().await;
+    second.stop().await;
+}
+
+#[sqlx::test]
+async fn a_replica_shutting_down_finishes_what_it_holds_and_leaves_the_rest_queued(db: PgPool) {
+    let (lambda, seen) = counting_lambda(Duration::from_millis(1500)).await;
+    let flags = [
+        "--aws-endpoint-url",
+        lambda.as_str(),
+        "--workers",
+        "1",
+        "--drain-seconds",
+        "20",
+    ];
+    let leaving = TestService::start(db.clone(), &flags).await;
+    let (_, held) = leaving
+        .submit(
+            "default",
+            json!({"type": "lambda_invoke", "function_name": "slow", "payload": {"n": 1}}),
+        )
+        .await;
+    let (_, waiting) = leaving
+        .submit(
+            "default",
+            json!({"type": "lambda_invoke", "function_name": "slow", "payload": {"n": 2}}),
+        )
+        .await;
+    let (held, waiting) = (
+        held["id"].as_str().unwrap().to_string(),
+        waiting["id"].as_str().unwrap().to_string(),
+    );
+    for _ in 0..200 {
+        if !seen.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    leaving.stop().await; // mid-invoke of the first run
+
+    let status = |id: String| {
+        let db = db.clone();
+        async move {
+            let status: String = sqlx::query_scalar("SELECT status FROM runs WHERE id = $1::uuid")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+            status
+        }
+    };
+    assert_eq!(
+        status(held.clone()).await,
+        "succeeded",
+        "the run in hand was finished before the replica left"
+    );
+    assert_eq!(
+        status(waiting.clone()).await,
+        "queued",
+        "the one it never took stays queued for others"
+    );
+    let staying = TestService::start(db, &["--aws-endpoint-url", lambda.as_str()]).await;
+    let run = staying.wait_finished(&waiting).await;
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(*seen.lock().unwrap(), [1, 2], "each invoked once");
+    staying.stop().await;
+}

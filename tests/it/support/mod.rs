@@ -1,0 +1,254 @@
+//! Test support: an embedded engine on a free port with its own data directory, an
+//! aws-sdk-lambda client pointed at it, zips built in memory, free ports, fake AWS endpoints
+//! and README code blocks.
+
+pub mod fake_lambda;
+pub mod pg_cluster;
+pub mod service;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_lambda::primitives::Blob;
+use base64::Engine as _;
+use lambda_steps::engine::Engine;
+use lambda_steps::engine::EngineSettings;
+use tokio_util::sync::CancellationToken;
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Serves a fake AWS endpoint in the background; answers its URL.
+pub async fn fake_endpoint(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+/// The first `language` code block of the README after the text `after`.
+pub fn readme_code(after: &str, language: &str) -> String {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    readme
+        .split(after)
+        .nth(1)
+        .and_then(|rest| rest.split(&format!("```{language}\n")).nth(1))
+        .and_then(|code| code.split("```").next())
+        .unwrap_or_else(|| panic!("README has a {language} block after {after:?}"))
+        .to_string()
+}
+
+/// A running engine and a client for it.
+pub struct TestEngine {
+    pub client: Client,
+    pub url: String,
+    pub engine: Engine,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestEngine {
+    /// Starts an engine on `data_dir` with extra `lambda-local` flags.
+    pub async fn start(data_dir: &Path, flags: &[&str]) -> Self {
+        let mut args = vec!["--data-dir".to_string(), data_dir.display().to_string()];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let engine = Engine::start(EngineSettings::from_args(args)).expect("engine starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn({
+            let (engine, shutdown) = (engine.clone(), shutdown.clone());
+            async move { engine.serve(listener, shutdown).await.expect("engine serves") }
+        });
+        Self {
+            client: client(&url),
+            url,
+            engine,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Stops the server and every environment.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// A Lambda client for `url` with SDK retries off, so each test sees the raw answer.
+pub fn client(url: &str) -> Client {
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(url)
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+        .timeout_config(
+            aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(std::time::Duration::from_secs(120))
+                .build(),
+        )
+        .build();
+    Client::from_conf(config)
+}
+
+/// A zip of `(name, content)` files; names ending in `bootstrap` are executable.
+pub fn zip(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in files {
+        let mode = if name.ends_with("bootstrap") { 0o755 } else { 0o644 };
+        let options = zip::write::SimpleFileOptions::default().unix_permissions(mode);
+        out.start_file(*name, options).unwrap();
+        out.write_all(content.as_bytes()).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+/// Creates a function from source files.
+pub async fn create(client: &Client, name: &str, runtime: &str, handler: &str, files: &[(&str, &str)]) {
+    create_with(client, name, runtime, handler, files, 10, 256).await;
+}
+
+pub async fn create_with(
+    client: &Client,
+    name: &str,
+    runtime: &str,
+    handler: &str,
+    files: &[(&str, &str)],
+    timeout: i32,
+    memory: i32,
+) {
+    create_request(client, name, runtime, handler, zip(files))
+        .timeout(timeout)
+        .memory_size(memory)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {:?}", e.into_service_error()));
+}
+
+/// A CreateFunction call with `zip_bytes` as the code, ready to send or to adjust.
+pub fn create_request(
+    client: &Client,
+    name: &str,
+    runtime: &str,
+    handler: &str,
+    zip_bytes: Vec<u8>,
+) -> aws_sdk_lambda::operation::create_function::builders::CreateFunctionFluentBuilder {
+    client
+        .create_function()
+        .function_name(name)
+        .runtime(runtime.into())
+        .role("arn:aws:iam::000000000000:role/test")
+        .handler(handler)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(Blob::new(zip_bytes))
+                .build(),
+        )
+}
+
+/// What a synchronous invoke answered.
+#[derive(Debug)]
+pub struct Invoked {
+    pub status: i32,
+    pub function_error: Option<String>,
+    pub executed_version: Option<String>,
+    pub payload: serde_json::Value,
+    pub log: String,
+}
+
+/// Invokes with a JSON payload and the log tail.
+pub async fn invoke(client: &Client, name: &str, payload: serde_json::Value) -> Invoked {
+    invoke_qualified(client, name, None, payload).await
+}
+
+pub async fn invoke_qualified(
+    client: &Client,
+    name: &str,
+    qualifier: Option<&str>,
+    payload: serde_json::Value,
+) -> Invoked {
+    let out = client
+        .invoke()
+        .function_name(name)
+        .set_qualifier(qualifier.map(str::to_string))
+        .log_type(aws_sdk_lambda::types::LogType::Tail)
+        .payload(Blob::new(payload.to_string()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("invoke {name}: {:?}", e.into_service_error()));
+    let bytes = out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default();
+    Invoked {
+        status: out.status_code(),
+        function_error: out.function_error().map(str::to_string),
+        executed_version: out.executed_version().map(str::to_string),
+        payload: serde_json::from_slice(&bytes).unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into()),
+        log: decode_tail(out.log_result()),
+    }
+}
+
+pub fn decode_tail(tail: Option<&str>) -> String {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(tail.unwrap_or_default())
+        .expect("log tail is base64");
+    String::from_utf8_lossy(&bytes).to_string()
+}
+
+/// The venv holding boto3, awslambdaric and ministack; created by `scripts/test`.
+pub fn venv() -> PathBuf {
+    let venv = default_venv();
+    assert!(
+        venv.join("bin/python").exists(),
+        "no test venv at {}: run scripts/test, which creates it (python3 -m venv; pip install -r tests/requirements.txt)",
+        venv.display()
+    );
+    venv
+}
+
+/// Where scripts/deps.sh puts the venv: under /opt as root (user code then runs as
+/// `nobody`, who must be able to run it), else `.venv` in the checkout.
+fn default_venv() -> PathBuf {
+    if let Some(venv) = std::env::var_os("LAMBDA_STEPS_TEST_VENV") {
+        return venv.into();
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return "/opt/lambda-steps-test-venv".into();
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv")
+}
+
+/// A fresh data directory for one test.
+pub fn data_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// A finished run that failed because Lambda has no such function (`lambda_error`,
+/// `ResourceNotFoundException: ...`).
+pub fn assert_refused_as_not_found(run: &serde_json::Value) {
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["code"], "lambda_error", "{run}");
+    let message = run["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("ResourceNotFoundException"), "{run}");
+}
+
+/// A CloudWatch Logs client for the engine at `url`, SDK retries off.
+pub fn logs_client(url: &str) -> aws_sdk_cloudwatchlogs::Client {
+    let config = aws_sdk_cloudwatchlogs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(url)
+        .retry_config(aws_sdk_cloudwatchlogs::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_cloudwatchlogs::Client::from_conf(config)
+}

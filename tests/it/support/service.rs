@@ -1,0 +1,260 @@
+//! Test support for the step runner: the real service (`lambda_steps::serve`) on a free
+//! port, against a fresh Postgres database from `#[sqlx::test]` and an engine of its own.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{TestEngine, free_port};
+
+/// The bootstrap admin token of every test service.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// An HTTP client that sends `Authorization: Bearer <token>`.
+pub fn authorized(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+pub struct TestService {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub engine: TestEngine,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _data: tempfile::TempDir,
+}
+
+impl TestService {
+    /// The service talking to its own engine over HTTP, as with any Lambda endpoint.
+    pub async fn start(db: PgPool, flags: &[&str]) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let engine = TestEngine::start(&data.path().join("engine"), &[]).await;
+        Self::start_with_engine(db, engine, data, flags).await
+    }
+
+    pub async fn start_with_engine(db: PgPool, engine: TestEngine, data: tempfile::TempDir, flags: &[&str]) -> Self {
+        // The service talks to its engine unless the test points it elsewhere.
+        let mut args = if flags.contains(&"--aws-endpoint-url") {
+            Vec::new()
+        } else {
+            vec!["--aws-endpoint-url".to_string(), engine.url.clone()]
+        };
+        args.extend([
+            "--data-dir".into(),
+            data.path().display().to_string(),
+            "--poll-ms".into(),
+            "200".into(),
+            "--admin-token".into(),
+            ADMIN_TOKEN.into(),
+        ]);
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let settings = lambda_steps::config::ServeSettings::from_args(args);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(lambda_steps::serve(listener, settings, db, shutdown.clone()));
+        Self {
+            url,
+            http: authorized(ADMIN_TOKEN),
+            engine,
+            shutdown,
+            task,
+            _data: data,
+        }
+    }
+
+    /// Shuts the service down and fails the test when `serve()` returned an error, panicked
+    /// or did not return within its drain bound.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let ended = tokio::time::timeout(Duration::from_secs(40), self.task).await;
+        self.engine.stop().await;
+        match ended {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => panic!("serve() returned an error: {e:#}"),
+            Ok(Err(e)) => panic!("serve() panicked: {e}"),
+            Err(_) => panic!("serve() did not return within 40 s of the shutdown"),
+        }
+    }
+
+    /// POSTs a step to a project; answers the status and body.
+    pub async fn submit(&self, project: &str, step: Value) -> (u16, Value) {
+        self.submit_with_key(project, step, None).await
+    }
+
+    pub async fn submit_with_key(&self, project: &str, step: Value, key: Option<&str>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/v1/projects/{project}/runs", self.url))
+            .json(&json!({"step": step}));
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs a JSON body; answers the status and body.
+    pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// PUTs a raw body (a secret, an empty body); answers the status.
+    pub async fn put(&self, path: &str, body: impl Into<reqwest::Body>) -> u16 {
+        let request = self.http.put(format!("{}{path}", self.url)).body(body);
+        request.send().await.unwrap().status().as_u16()
+    }
+
+    /// PUTs a JSON body; answers the status.
+    pub async fn put_json(&self, path: &str, body: &Value) -> u16 {
+        let request = self.http.put(format!("{}{path}", self.url)).json(body);
+        request.send().await.unwrap().status().as_u16()
+    }
+
+    pub async fn post(&self, path: &str) -> (u16, Value) {
+        let response = self.http.post(format!("{}{path}", self.url)).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Submits and waits for the run to finish; answers the finished run.
+    pub async fn run(&self, step: Value) -> Value {
+        let (status, run) = self.submit("default", step).await;
+        assert_eq!(status, 202, "{run}");
+        self.wait_finished(run["id"].as_str().unwrap()).await
+    }
+
+    pub async fn wait_finished(&self, id: &str) -> Value {
+        self.wait_for(id, |run| !matches!(run["status"].as_str(), Some("queued" | "running")))
+            .await
+    }
+
+    pub async fn wait_for(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..1200 {
+            let (_, run) = self.get(&format!("/v1/runs/{id}")).await;
+            if done(&run) {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("run {id} did not get there in 60 s");
+    }
+
+    /// Every log message of a run, in order.
+    pub async fn log(&self, id: &str) -> Vec<String> {
+        let (_, page) = self.get(&format!("/v1/runs/{id}/logs?limit=5000")).await;
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// The URL of the database a `#[sqlx::test]` pool points at, for a child process.
+pub fn database_url(db: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set by scripts/test");
+    let name = db
+        .connect_options()
+        .get_database()
+        .expect("test database name")
+        .to_string();
+    let (server, _) = base.rsplit_once('/').expect("DATABASE_URL ends with /database");
+    format!("{server}/{name}")
+}
+
+/// A real `lambda-steps serve` process on a test database, for what only a process shows
+/// (its own log output, a SIGKILL). Its stdout goes to `log`.
+pub struct ServeProcess {
+    pub child: tokio::process::Child,
+    pub api: String,
+    pub log: std::path::PathBuf,
+}
+
+impl ServeProcess {
+    /// Starts it with `work` as its working and data directory's parent, and waits until
+    /// it answers HTTP.
+    pub async fn start(db: &PgPool, work: &std::path::Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
+        let (api_port, engine_port) = (free_port(), free_port());
+        let log = work.join("service.log");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{api_port}")])
+            .args(["--engine-listen", &format!("127.0.0.1:{engine_port}")])
+            .arg("--data-dir")
+            .arg(work.join("lambda-steps-data"))
+            .args(flags)
+            .env("DATABASE_URL", database_url(db))
+            .envs(env.iter().copied())
+            .current_dir(work)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let api = format!("http://127.0.0.1:{api_port}");
+        for _ in 0..400 {
+            // Answering HTTP (not just a bound port) means the admin token file is written.
+            if reqwest::get(format!("{api}/healthz"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Self { child, api, log };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the service did not start:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    /// Submits a step to the default project as the admin (the process must have been
+    /// started with `LAMBDA_STEPS_ADMIN_TOKEN` = `ADMIN_TOKEN`); answers the run's id.
+    pub async fn submit(&self, step: Value) -> String {
+        let response = authorized(ADMIN_TOKEN)
+            .post(format!("{}/v1/projects/default/runs", self.api))
+            .json(&json!({"step": step}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 202);
+        let run: Value = response.json().await.unwrap();
+        run["id"].as_str().unwrap().to_string()
+    }
+
+    /// Submits and waits until the run is over; answers the finished run.
+    pub async fn run(&self, step: Value) -> Value {
+        let url = format!("{}/v1/runs/{}", self.api, self.submit(step).await);
+        let http = authorized(ADMIN_TOKEN);
+        for _ in 0..1200 {
+            let run: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+            if !matches!(run["status"].as_str(), Some("queued" | "running")) {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{url} did not finish in 60 s");
+    }
+}
