@@ -4,6 +4,11 @@
 //! JSON (`{ $.x = 1 }`), space-delimited (`[a, b]`) and regex (`%...%`) patterns are
 //! refused, so a caller learns the engine does not evaluate them rather than seeing nothing.
 
+/// Why a filter pattern was refused: InvalidParameterException's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid filter pattern: {0}")]
+pub struct PatternRefused(String);
+
 /// A parsed filter pattern.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FilterPattern {
@@ -17,12 +22,12 @@ pub struct FilterPattern {
 
 impl FilterPattern {
     /// Parses a pattern; the error is InvalidParameterException's message.
-    pub fn parse(pattern: &str) -> Result<Self, String> {
+    pub fn parse(pattern: &str) -> Result<Self, PatternRefused> {
         let trimmed = pattern.trim();
         if trimmed.starts_with('{') || trimmed.starts_with('[') || trimmed.starts_with('%') {
-            return Err(format!(
-                "Invalid filter pattern: the embedded engine evaluates terms and quoted phrases only: {pattern}"
-            ));
+            return Err(PatternRefused(format!(
+                "the embedded engine evaluates terms and quoted phrases only: {pattern}"
+            )));
         }
         let mut parsed = Self::default();
         let mut rest = trimmed;
@@ -35,7 +40,7 @@ impl FilterPattern {
             let (term, remaining) = if let Some(quoted) = after.strip_prefix('"') {
                 let end = quoted
                     .find('"')
-                    .ok_or_else(|| format!("Invalid filter pattern: unterminated quote: {pattern}"))?;
+                    .ok_or_else(|| PatternRefused(format!("unterminated quote: {pattern}")))?;
                 (quoted[..end].to_string(), &quoted[end + 1..])
             } else {
                 let end = after.find(char::is_whitespace).unwrap_or(after.len());

@@ -72,8 +72,8 @@ pub fn filter(engine: &Engine, input: FilterInput) -> LogsResult {
             "logStreamNames and logStreamNamePrefix are mutually exclusive parameters.",
         ));
     }
-    let pattern =
-        FilterPattern::parse(input.filter_pattern.as_deref().unwrap_or("")).map_err(LogsError::invalid_parameter)?;
+    let pattern = FilterPattern::parse(input.filter_pattern.as_deref().unwrap_or(""))
+        .map_err(|e| LogsError::invalid_parameter(e.to_string()))?;
     let after = input
         .next_token
         .as_deref()

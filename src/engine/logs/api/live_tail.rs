@@ -59,7 +59,7 @@ pub fn start(engine: Engine, input: StartInput) -> Result<Response, LogsError> {
         ));
     }
     let pattern = FilterPattern::parse(input.log_event_filter_pattern.as_deref().unwrap_or(""))
-        .map_err(LogsError::invalid_parameter)?;
+        .map_err(|e| LogsError::invalid_parameter(e.to_string()))?;
     let groups: Vec<(String, String)> = input
         .log_group_identifiers
         .iter()
