@@ -181,9 +181,10 @@ fn announce(address: SocketAddr, target: &LambdaTarget, settings: &ServeSettings
         target.describe()
     );
     tracing::info!(
-        console = %format!("http://{address}/"),
+        // The web console (issue 14) will be served at `/`; until then the API is the door.
+        api = %format!("http://{address}/v1"),
         admin_token = %token_at,
-        "ready: console http://{address}/ ; admin token in {token_at} ; try `lambda-steps run --url http://{address} --runtime python3.12 --code FILE`"
+        "ready: API http://{address}/v1 (spec http://{address}/openapi.json) ; admin token in {token_at} ; try `lambda-steps run --url http://{address} --runtime python3.12 --code FILE`"
     );
     Ok(())
 }

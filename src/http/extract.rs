@@ -64,6 +64,14 @@ async fn read_json<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S)
     }
     let value: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    // Every JSON body of this API is an object; serde would also read a struct from an
+    // array of its fields in order, which no client means.
+    if !value.is_object() {
+        return Err(ApiError::InvalidField {
+            field: "body".into(),
+            message: "must be a JSON object".into(),
+        });
+    }
     check_storable(&value, "")?;
     deserialize(value, "").map(Some)
 }

@@ -220,6 +220,16 @@ async fn every_rejection_answers_the_one_error_shape(db: PgPool) {
     )
     .await;
     assert_error(status, &body, 422, "invalid_field", None);
+    // serde reads a struct from an array of its fields too; the API takes objects only.
+    let (status, _, body) = send(
+        &service,
+        post.clone(),
+        "/v1/projects/default/steps/hello/runs",
+        json,
+        "[[]]",
+    )
+    .await;
+    assert_error(status, &body, 422, "invalid_field", Some("body"));
 
     for path in [
         "/v1/projects/default/runs?limit=abc",
