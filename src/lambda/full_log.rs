@@ -22,13 +22,27 @@ pub enum FullLogError {
     NoRequestId,
 }
 
+/// One line the function printed, with the millisecond it was printed (its event time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintedLine {
+    pub time_ms: Option<i64>,
+    pub message: String,
+}
+
+impl PrintedLine {
+    /// The print time as a timestamp, when CloudWatch gave one.
+    pub fn time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.time_ms.and_then(chrono::DateTime::from_timestamp_millis)
+    }
+}
+
 /// The invocation's log lines, START to REPORT; the error says why they could not be read.
 pub async fn fetch(
     logs: &aws_sdk_cloudwatchlogs::Client,
     function: &str,
     request_id: &str,
     since_epoch_ms: i64,
-) -> Result<Vec<String>, FullLogError> {
+) -> Result<Vec<PrintedLine>, FullLogError> {
     let group = format!("/aws/lambda/{function}");
     let start_marker = format!("START RequestId: {request_id}");
     let report_marker = format!("REPORT RequestId: {request_id}");
@@ -80,7 +94,10 @@ pub async fn fetch(
             let message = event.message().unwrap_or_default().trim_end_matches(['\n', '\r']);
             inside |= message.starts_with(&start_marker);
             if inside {
-                lines.push(message.to_string());
+                lines.push(PrintedLine {
+                    time_ms: event.timestamp(),
+                    message: message.to_string(),
+                });
             }
             if message.starts_with(&report_marker) {
                 return Ok(lines);
@@ -144,13 +161,16 @@ mod tests {
             .build();
         let clients = clients(&[&search, &read]).await;
         let lines = fetch(&clients.logs, "step", REQUEST, 0).await.unwrap();
+        let messages: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();
+        let times: Vec<Option<i64>> = lines.iter().map(|l| l.time_ms).collect();
+        assert_eq!(times, [Some(10), Some(11), Some(50), Some(99)]);
         assert_eq!(
-            lines,
+            messages,
             [
-                format!("START RequestId: {REQUEST} Version: $LATEST"),
-                "line 0".into(),
-                "line 1".into(),
-                format!("REPORT RequestId: {REQUEST}\tDuration: 2 ms"),
+                format!("START RequestId: {REQUEST} Version: $LATEST").as_str(),
+                "line 0",
+                "line 1",
+                format!("REPORT RequestId: {REQUEST}\tDuration: 2 ms").as_str(),
             ]
         );
         assert_eq!((search.num_calls(), read.num_calls()), (1, 2));

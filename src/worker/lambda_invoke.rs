@@ -9,7 +9,7 @@ use super::{Ending, StepContext};
 use crate::domain::run::RunErrorCode;
 use crate::domain::step::{InvocationType, InvokeStep};
 use crate::lambda::at_most_once::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
-use crate::lambda::full_log::{self, FullLogError};
+use crate::lambda::full_log::{self, FullLogError, PrintedLine};
 use crate::lambda::outcome;
 use crate::queue::pool::StopReason;
 
@@ -198,14 +198,14 @@ async fn answered(ctx: &StepContext<'_>, call: &InvokeCall, output: &InvokeOutpu
             call,
             outcome.result.request_id.as_deref(),
             sent_at,
-            outcome.function_log,
+            tail_lines(outcome.function_log),
         )
         .await
     } else {
-        outcome.function_log
+        tail_lines(outcome.function_log)
     };
     for line in function_log {
-        ctx.log.info(line);
+        ctx.log.function_line(line.time(), line.message);
     }
     for (level, line) in outcome.log {
         ctx.log.line(level, line);
@@ -215,6 +215,13 @@ async fn answered(ctx: &StepContext<'_>, call: &InvokeCall, output: &InvokeOutpu
         result: Some(Box::new(outcome.result)),
         error: outcome.error,
     }
+}
+
+/// The 4 KB tail's lines: Lambda gives no print times with them.
+fn tail_lines(tail: Vec<String>) -> Vec<PrintedLine> {
+    tail.into_iter()
+        .map(|message| PrintedLine { time_ms: None, message })
+        .collect()
 }
 
 /// Lambda gave no answer to record: the run fails, saying whether it may have run.
@@ -244,8 +251,8 @@ async fn whole_log(
     call: &InvokeCall,
     request_id: Option<&str>,
     sent_at_ms: i64,
-    tail: Vec<String>,
-) -> Vec<String> {
+    tail: Vec<PrintedLine>,
+) -> Vec<PrintedLine> {
     let function = crate::lambda_rules::FunctionRef::parse(&call.function_name)
         .map(|f| f.name)
         .unwrap_or_else(|_| call.function_name.clone());
