@@ -1,7 +1,7 @@
 //! Following a custom-code run's function log while the Invoke is in flight: the run owns
 //! its function, so every line of `/aws/lambda/{function}` is the run's. Polls
-//! FilterLogEvents (every 100 ms on the embedded engine, every second elsewhere, kind to
-//! CloudWatch's quota), dedupes by event id and writes each line into the run's log with
+//! FilterLogEvents (every 100 ms on the engine or another local endpoint, every second on
+//! AWS, kind to CloudWatch's quota), dedupes by event id and writes each line into the run's log with
 //! its print time. StartLiveTail is not used yet: polling is what this runner does.
 //!
 //! When the Invoke returns, the follower reads on until this request's REPORT line (within
@@ -26,7 +26,7 @@ pub struct FollowPace {
 }
 
 impl FollowPace {
-    pub const ENGINE: Self = Self {
+    pub const LOCAL: Self = Self {
         interval: Duration::from_millis(100),
         report_wait: Duration::from_secs(2),
     };

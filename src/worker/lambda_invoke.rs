@@ -118,9 +118,10 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall, follow:
     }
     let sent_at = chrono::Utc::now().timestamp_millis();
     let follower = follow.map(|function| {
+        // A local endpoint (the engine, in process or not) has no quota to spare.
         let pace = match ctx.lambda.target {
-            LambdaTarget::Embedded(_) => FollowPace::ENGINE,
-            _ => FollowPace::AWS,
+            LambdaTarget::Aws => FollowPace::AWS,
+            LambdaTarget::Embedded(_) | LambdaTarget::Endpoint(_) => FollowPace::LOCAL,
         };
         Follower::start(
             ctx.lambda.clients.logs.clone(),
