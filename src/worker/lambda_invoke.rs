@@ -12,7 +12,7 @@ use crate::domain::run::RunErrorCode;
 use crate::domain::step::{InvocationType, InvokeStep};
 use crate::lambda::at_most_once::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
 use crate::lambda::client::LambdaTarget;
-use crate::lambda::full_log::{self, FullLogError, PrintedLine};
+use crate::lambda::full_log::{self, Arrival, FullLogError, PrintedLine};
 use crate::lambda::outcome;
 use crate::queue::pool::StopReason;
 
@@ -265,11 +265,37 @@ async fn tail_or_whole(
     sent_at: i64,
 ) -> Vec<PrintedLine> {
     let tail = tail_lines(outcome.function_log.clone());
+    let local = !matches!(ctx.lambda.target, LambdaTarget::Aws);
     if outcome.result.log_tail_truncated {
         whole_log(ctx, call, outcome.result.request_id.as_deref(), sent_at, tail).await
+    } else if local
+        && !tail.is_empty()
+        && let Some(id) = outcome.result.request_id.as_deref()
+    {
+        // A local endpoint has the whole log at once: read it for the print times; the
+        // tail is as good when it cannot (an endpoint without CloudWatch Logs).
+        match full_log::fetch(
+            &ctx.lambda.clients.logs,
+            &function_name(call),
+            id,
+            sent_at - 1_000,
+            Arrival::LOCAL,
+        )
+        .await
+        {
+            Ok(lines) if !lines.is_empty() => lines,
+            _ => tail,
+        }
     } else {
         tail
     }
+}
+
+/// The function's name, without a qualifier or ARN around it.
+fn function_name(call: &InvokeCall) -> String {
+    crate::lambda_rules::FunctionRef::parse(&call.function_name)
+        .map(|f| f.name)
+        .unwrap_or_else(|_| call.function_name.clone())
 }
 
 /// The 4 KB tail's lines: Lambda gives no print times with them.
@@ -308,14 +334,15 @@ async fn whole_log(
     sent_at_ms: i64,
     tail: Vec<PrintedLine>,
 ) -> Vec<PrintedLine> {
-    let function = crate::lambda_rules::FunctionRef::parse(&call.function_name)
-        .map(|f| f.name)
-        .unwrap_or_else(|_| call.function_name.clone());
+    let function = function_name(call);
+    let arrival = match ctx.lambda.target {
+        LambdaTarget::Aws => Arrival::AWS,
+        LambdaTarget::Embedded(_) | LambdaTarget::Endpoint(_) => Arrival::LOCAL,
+    };
     let fetched = match request_id {
-        _ if !ctx.lambda.target.may_have_log_groups() => Err(FullLogError::NoLogGroups),
         None => Err(FullLogError::NoRequestId),
         // Five minutes of slack for clock skew between this host and AWS.
-        Some(id) => full_log::fetch(&ctx.lambda.clients.logs, &function, id, sent_at_ms - 300_000).await,
+        Some(id) => full_log::fetch(&ctx.lambda.clients.logs, &function, id, sent_at_ms - 300_000, arrival).await,
     };
     match fetched {
         Ok(lines) if !lines.is_empty() => {

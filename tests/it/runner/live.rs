@@ -194,6 +194,67 @@ async fn a_long_print_and_a_timeout_lose_no_line(db: PgPool) {
         &lines[..5]
     );
 
+    // Invoke of an existing function: its lines come with the answer, but whole (not only
+    // the last 4 KB) and with their print times, read from the engine's log by request id.
+    let lambda = &service.engine.client;
+    // One cut tail (3,000 lines), one whole tail read again for its times (100 lines, then
+    // half a second before the answer, so a time taken from the answer would be off).
+    for (name, lines, pause) in [("long-printer", 3000, 0.0), ("short-printer", 100, 0.5)] {
+        crate::support::create(
+            lambda,
+            name,
+            "python3.12",
+            "app.handler",
+            &[(
+                "app.py",
+                &format!(
+                    "import time\ndef handler(e, c):\n    for i in range({lines}):\n        print('at', i, int(time.time() * 1000))\n    time.sleep({pause})\n    return 'done'\n"
+                ),
+            )],
+        )
+        .await;
+        let invoked = service
+            .run(json!({"type": "lambda_invoke", "function_name": name, "payload": {}}))
+            .await;
+        assert_eq!(invoked["status"], "succeeded", "{invoked}");
+        let id = invoked["id"].as_str().unwrap();
+        let mut entries = Vec::new();
+        let mut after = 0;
+        loop {
+            let (_, page) = service
+                .get(&format!("/v1/runs/{id}/logs?after={after}&limit=5000"))
+                .await;
+            entries.extend(page["items"].as_array().unwrap().iter().cloned());
+            if page["completed"] == true {
+                break;
+            }
+            after = page["next_after"].as_i64().unwrap();
+        }
+        let printed: Vec<(u32, i64, &Value)> = entries
+            .iter()
+            .filter_map(|e| {
+                let mut words = e["message"].as_str()?.strip_prefix("at ")?.split_whitespace();
+                Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?, e))
+            })
+            .collect();
+        let order: Vec<u32> = printed.iter().map(|p| p.0).collect();
+        assert_eq!(
+            order,
+            (0..lines).collect::<Vec<u32>>(),
+            "{name}: the whole log, once, in order"
+        );
+        for (i, at, entry) in &printed {
+            assert_eq!(entry["source"], "function");
+            let time = chrono::DateTime::parse_from_rfc3339(entry["time"].as_str().unwrap())
+                .unwrap()
+                .timestamp_millis();
+            assert!(
+                (time - at).abs() <= 100,
+                "{name}: line {i} printed at {at}, its entry says {time}"
+            );
+        }
+    }
+
     let id = timing_out["id"].as_str().unwrap();
     let timed_out = service.wait_finished(id).await;
     assert_eq!(timed_out["status"], "timed_out", "{timed_out}");
