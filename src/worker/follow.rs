@@ -136,7 +136,12 @@ async fn follow(
         }
         tokio::select! {
             _ = tokio::time::sleep(pace.interval) => {}
-            _ = until.changed(), if matches!(target, Until::Running) => {}
+            changed = until.changed(), if matches!(target, Until::Running) => {
+                // The run's task is gone without finishing the follow: stop with it.
+                if changed.is_err() {
+                    return Followed::Incomplete { last: reader.last };
+                }
+            }
         }
     }
 }
