@@ -188,6 +188,25 @@ impl LogLevel {
     }
 }
 
+/// Who wrote a run's log line: the service (`runner`) or the function (`function`, what it
+/// printed); stored in `run_logs.source` under the same names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum LogSource {
+    Runner,
+    Function,
+}
+
+impl LogSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Runner => "runner",
+            Self::Function => "function",
+        }
+    }
+}
+
 /// A step run as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Run {

@@ -7,7 +7,25 @@ use std::time::{Duration, Instant};
 
 use super::log_group::{LogsCallError, describe};
 
-const ARRIVAL: Duration = Duration::from_secs(15);
+/// How long to look for a request's lines, and how often.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    pub within: Duration,
+    pub every: Duration,
+}
+
+impl Arrival {
+    /// CloudWatch Logs on AWS: logs arrive within seconds.
+    pub const AWS: Self = Self {
+        within: Duration::from_secs(15),
+        every: Duration::from_secs(1),
+    };
+    /// The engine (or another local endpoint) has them as they are printed.
+    pub const LOCAL: Self = Self {
+        within: Duration::from_secs(2),
+        every: Duration::from_millis(100),
+    };
+}
 
 /// Why the whole log could not be had; said in the run's log.
 #[derive(Debug, thiserror::Error)]
@@ -16,10 +34,22 @@ pub enum FullLogError {
     Call(#[from] LogsCallError),
     #[error("this request's log did not reach {group} within {seconds} s")]
     NotArrived { group: String, seconds: u64 },
-    #[error("the embedded engine keeps no log beyond the tail")]
-    NoLogGroups,
     #[error("Lambda gave no request id")]
     NoRequestId,
+}
+
+/// One line the function printed, with the millisecond it was printed (its event time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintedLine {
+    pub time_ms: Option<i64>,
+    pub message: String,
+}
+
+impl PrintedLine {
+    /// The print time as a timestamp, when CloudWatch gave one.
+    pub fn time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.time_ms.and_then(chrono::DateTime::from_timestamp_millis)
+    }
 }
 
 /// The invocation's log lines, START to REPORT; the error says why they could not be read.
@@ -28,7 +58,8 @@ pub async fn fetch(
     function: &str,
     request_id: &str,
     since_epoch_ms: i64,
-) -> Result<Vec<String>, FullLogError> {
+    arrival: Arrival,
+) -> Result<Vec<PrintedLine>, FullLogError> {
     let group = format!("/aws/lambda/{function}");
     let start_marker = format!("START RequestId: {request_id}");
     let report_marker = format!("REPORT RequestId: {request_id}");
@@ -57,13 +88,13 @@ pub async fn fetch(
                 report.timestamp().unwrap_or(i64::MAX - 1),
             );
         }
-        if waited.elapsed() > ARRIVAL {
+        if waited.elapsed() > arrival.within {
             return Err(FullLogError::NotArrived {
                 group,
-                seconds: ARRIVAL.as_secs(),
+                seconds: arrival.within.as_secs(),
             });
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(arrival.every).await;
     };
     let mut lines = Vec::new();
     let mut inside = false;
@@ -80,7 +111,10 @@ pub async fn fetch(
             let message = event.message().unwrap_or_default().trim_end_matches(['\n', '\r']);
             inside |= message.starts_with(&start_marker);
             if inside {
-                lines.push(message.to_string());
+                lines.push(PrintedLine {
+                    time_ms: event.timestamp(),
+                    message: message.to_string(),
+                });
             }
             if message.starts_with(&report_marker) {
                 return Ok(lines);
@@ -143,14 +177,17 @@ mod tests {
             })
             .build();
         let clients = clients(&[&search, &read]).await;
-        let lines = fetch(&clients.logs, "step", REQUEST, 0).await.unwrap();
+        let lines = fetch(&clients.logs, "step", REQUEST, 0, Arrival::AWS).await.unwrap();
+        let messages: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();
+        let times: Vec<Option<i64>> = lines.iter().map(|l| l.time_ms).collect();
+        assert_eq!(times, [Some(10), Some(11), Some(50), Some(99)]);
         assert_eq!(
-            lines,
+            messages,
             [
-                format!("START RequestId: {REQUEST} Version: $LATEST"),
-                "line 0".into(),
-                "line 1".into(),
-                format!("REPORT RequestId: {REQUEST}\tDuration: 2 ms"),
+                format!("START RequestId: {REQUEST} Version: $LATEST").as_str(),
+                "line 0",
+                "line 1",
+                format!("REPORT RequestId: {REQUEST}\tDuration: 2 ms").as_str(),
             ]
         );
         assert_eq!((search.num_calls(), read.num_calls()), (1, 2));
@@ -166,7 +203,10 @@ mod tests {
             )
         });
         let clients = clients(&[&denied]).await;
-        let error = fetch(&clients.logs, "step", REQUEST, 0).await.unwrap_err().to_string();
+        let error = fetch(&clients.logs, "step", REQUEST, 0, Arrival::AWS)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             error.starts_with("FilterLogEvents: AccessDeniedException: User is not authorized"),
             "{error}"

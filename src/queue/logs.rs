@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::domain::run::LogLevel;
+use crate::domain::run::{LogLevel, LogSource};
 use crate::store::fault::{Backoff, is_transient};
 use crate::store::logs::{NewLogLine, insert_batch};
 use crate::store::runs::notify_logs;
@@ -59,12 +59,24 @@ pub struct RunLog {
 
 impl RunLog {
     pub fn line(&self, level: LogLevel, message: impl Into<String>) {
+        self.write(chrono::Utc::now(), level, LogSource::Runner, message.into());
+    }
+
+    /// A line the function printed, at the time it printed it where that is known
+    /// (its CloudWatch event time), else now.
+    pub fn function_line(&self, time: Option<chrono::DateTime<chrono::Utc>>, message: impl Into<String>) {
+        let time = time.unwrap_or_else(chrono::Utc::now);
+        self.write(time, LogLevel::Info, LogSource::Function, message.into());
+    }
+
+    fn write(&self, time: chrono::DateTime<chrono::Utc>, level: LogLevel, source: LogSource, message: String) {
         let line = NewLogLine {
             run_id: self.run_id,
             seq: self.next_seq.fetch_add(1, Ordering::SeqCst),
-            time: chrono::Utc::now(),
+            time,
             level,
-            message: message.into(),
+            source,
+            message,
         };
         let _ = self.sink.commands.send(Command::Line(line));
     }

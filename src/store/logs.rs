@@ -1,16 +1,19 @@
-//! Run logs: ordered rows `(run_id, seq, time, level, message)`, written in batches.
+//! Run logs: ordered rows `(run_id, seq, time, level, source, message)`, written in batches.
 
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::domain::run::LogLevel;
+use crate::domain::run::{LogLevel, LogSource};
 
 /// One line of a run's log.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct LogEntry {
     pub seq: i64,
+    /// When it happened: for a function's line, when the function printed it (its
+    /// CloudWatch event time) where that is known, else when the service read it.
     pub time: chrono::DateTime<chrono::Utc>,
     pub level: LogLevel,
+    pub source: LogSource,
     pub message: String,
 }
 
@@ -21,6 +24,7 @@ pub struct NewLogLine {
     pub seq: i64,
     pub time: chrono::DateTime<chrono::Utc>,
     pub level: LogLevel,
+    pub source: LogSource,
     pub message: String,
 }
 
@@ -30,16 +34,18 @@ pub async fn insert_batch(db: impl PgExecutor<'_>, lines: &[NewLogLine]) -> sqlx
     let seqs: Vec<i64> = lines.iter().map(|l| l.seq).collect();
     let times: Vec<chrono::DateTime<chrono::Utc>> = lines.iter().map(|l| l.time).collect();
     let levels: Vec<&str> = lines.iter().map(|l| l.level.as_str()).collect();
+    let sources: Vec<&str> = lines.iter().map(|l| l.source.as_str()).collect();
     // Postgres text cannot hold NUL bytes, which function output may contain.
     let messages: Vec<String> = lines.iter().map(|l| l.message.replace('\0', "\u{FFFD}")).collect();
     sqlx::query!(
-        "INSERT INTO run_logs (run_id, seq, time, level, message)
-         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[])
+        "INSERT INTO run_logs (run_id, seq, time, level, source, message)
+         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
          ON CONFLICT DO NOTHING",
         &run_ids,
         &seqs,
         &times,
         &levels as _,
+        &sources as _,
         &messages,
     )
     .execute(db)
@@ -51,7 +57,7 @@ pub async fn insert_batch(db: impl PgExecutor<'_>, lines: &[NewLogLine]) -> sqlx
 pub async fn read_after(db: impl PgExecutor<'_>, run_id: Uuid, after: i64, limit: i64) -> sqlx::Result<Vec<LogEntry>> {
     sqlx::query_as!(
         LogEntry,
-        r#"SELECT seq, time, level AS "level: LogLevel", message FROM run_logs
+        r#"SELECT seq, time, level AS "level: LogLevel", source AS "source: LogSource", message FROM run_logs
          WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"#,
         run_id,
         after,

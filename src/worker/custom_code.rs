@@ -74,7 +74,7 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
     let ending = match created {
         Ok(()) => {
             let timeout = super::lambda_invoke::call_timeout(ctx, Duration::from_secs(u64::from(step.timeout_seconds)));
-            invoke_and_record(ctx, &invoke_call(&name, step, timeout)).await
+            invoke_and_record(ctx, &invoke_call(&name, step, timeout), Some(&name)).await
         }
         Err(ending) => ending,
     };

@@ -3,13 +3,16 @@
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_lambda::operation::RequestId;
 use aws_sdk_lambda::operation::invoke::InvokeOutput;
 
+use super::follow::{FollowPace, Followed, Follower};
 use super::{Ending, StepContext};
 use crate::domain::run::RunErrorCode;
 use crate::domain::step::{InvocationType, InvokeStep};
 use crate::lambda::at_most_once::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
-use crate::lambda::full_log::{self, FullLogError};
+use crate::lambda::client::LambdaTarget;
+use crate::lambda::full_log::{self, Arrival, FullLogError, PrintedLine};
 use crate::lambda::outcome;
 use crate::queue::pool::StopReason;
 
@@ -36,7 +39,7 @@ pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
         client_context_base64: step.client_context_base64(),
         timeout,
     };
-    invoke_and_record(ctx, &call).await
+    invoke_and_record(ctx, &call, None).await
 }
 
 /// Lambda answered that the function to invoke does not exist; Lambda's message.
@@ -107,26 +110,55 @@ async fn function_timeout(
 }
 
 /// Sends the Invoke (at most once) and turns the answer into the run's ending and log:
-/// the one Invoke path every step ends with.
-pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall) -> Ending {
+/// the one Invoke path every step ends with. `follow` names a function the run owns: its
+/// log is followed live while the Invoke is in flight.
+pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall, follow: Option<&str>) -> Ending {
     if let Err(ending) = record_sending(ctx).await {
         return ending;
     }
     let sent_at = chrono::Utc::now().timestamp_millis();
+    let follower = follow.map(|function| {
+        // A local endpoint (the engine, in process or not) has no quota to spare.
+        let pace = match ctx.lambda.target {
+            LambdaTarget::Aws => FollowPace::AWS,
+            LambdaTarget::Embedded(_) | LambdaTarget::Endpoint(_) => FollowPace::LOCAL,
+        };
+        Follower::start(
+            ctx.lambda.clients.logs.clone(),
+            ctx.log.clone(),
+            function,
+            sent_at,
+            pace,
+        )
+    });
     let started = Instant::now();
     let answer = match send(ctx, call).await {
         Ok(answer) => answer,
-        Err(ending) => return ending,
+        Err(ending) => {
+            if let Some(follower) = follower {
+                follower.finish(None).await;
+            }
+            return ending;
+        }
     };
     let elapsed = started.elapsed().as_millis();
     match answer {
         Ok(output) => {
             crate::metrics::invoke_answered(started.elapsed().as_secs_f64());
+            let followed = match follower {
+                Some(follower) => Some(follower.finish(output.request_id()).await),
+                None => None,
+            };
             ctx.log
                 .info(format!("Lambda answered {} in {elapsed} ms", output.status_code()));
-            answered(ctx, call, &output, sent_at).await
+            answered(ctx, call, &output, sent_at, followed).await
         }
-        Err(failure) => failed(ctx, failure, elapsed),
+        Err(failure) => {
+            if let Some(follower) = follower {
+                follower.finish(None).await;
+            }
+            failed(ctx, failure, elapsed)
+        }
     }
 }
 
@@ -190,22 +222,30 @@ async fn send(ctx: &StepContext<'_>, call: &InvokeCall) -> Result<Result<InvokeO
 
 /// Lambda answered: the function's log (whole when the tail was cut), what the service
 /// read in the answer, and the run's outcome.
-async fn answered(ctx: &StepContext<'_>, call: &InvokeCall, output: &InvokeOutput, sent_at: i64) -> Ending {
+async fn answered(
+    ctx: &StepContext<'_>,
+    call: &InvokeCall,
+    output: &InvokeOutput,
+    sent_at: i64,
+    followed: Option<Followed>,
+) -> Ending {
     let outcome = outcome::from_output(output, call.invocation_type);
-    let function_log = if outcome.result.log_tail_truncated {
-        whole_log(
-            ctx,
-            call,
-            outcome.result.request_id.as_deref(),
-            sent_at,
-            outcome.function_log,
-        )
-        .await
-    } else {
-        outcome.function_log
+    let function_log = match followed {
+        // Every printed line is in the log already.
+        Some(Followed::Complete) => Vec::new(),
+        Some(Followed::Incomplete { last: Some(last) }) => {
+            ctx.log
+                .warn("[the function's log did not reach its REPORT line in time; the rest from Lambda's 4 KB tail]");
+            // The tail's lines after the last one followed; the whole tail when it has not
+            // that line (then some may be there twice).
+            let tail = outcome.function_log.clone();
+            let after = tail.iter().rposition(|l| *l == last).map_or(0, |i| i + 1);
+            tail_lines(tail[after..].to_vec())
+        }
+        _ => tail_or_whole(ctx, call, &outcome, sent_at).await,
     };
     for line in function_log {
-        ctx.log.info(line);
+        ctx.log.function_line(line.time(), line.message);
     }
     for (level, line) in outcome.log {
         ctx.log.line(level, line);
@@ -215,6 +255,54 @@ async fn answered(ctx: &StepContext<'_>, call: &InvokeCall, output: &InvokeOutpu
         result: Some(Box::new(outcome.result)),
         error: outcome.error,
     }
+}
+
+/// The function's lines from Lambda's answer: the tail, or the whole log when it was cut.
+async fn tail_or_whole(
+    ctx: &StepContext<'_>,
+    call: &InvokeCall,
+    outcome: &outcome::Outcome,
+    sent_at: i64,
+) -> Vec<PrintedLine> {
+    let tail = tail_lines(outcome.function_log.clone());
+    let local = !matches!(ctx.lambda.target, LambdaTarget::Aws);
+    if outcome.result.log_tail_truncated {
+        whole_log(ctx, call, outcome.result.request_id.as_deref(), sent_at, tail).await
+    } else if local
+        && !tail.is_empty()
+        && let Some(id) = outcome.result.request_id.as_deref()
+    {
+        // A local endpoint has the whole log at once: read it for the print times; the
+        // tail is as good when it cannot (an endpoint without CloudWatch Logs).
+        match full_log::fetch(
+            &ctx.lambda.clients.logs,
+            &function_name(call),
+            id,
+            sent_at - 1_000,
+            Arrival::LOCAL,
+        )
+        .await
+        {
+            Ok(lines) if !lines.is_empty() => lines,
+            _ => tail,
+        }
+    } else {
+        tail
+    }
+}
+
+/// The function's name, without a qualifier or ARN around it.
+fn function_name(call: &InvokeCall) -> String {
+    crate::lambda_rules::FunctionRef::parse(&call.function_name)
+        .map(|f| f.name)
+        .unwrap_or_else(|_| call.function_name.clone())
+}
+
+/// The 4 KB tail's lines: Lambda gives no print times with them.
+fn tail_lines(tail: Vec<String>) -> Vec<PrintedLine> {
+    tail.into_iter()
+        .map(|message| PrintedLine { time_ms: None, message })
+        .collect()
 }
 
 /// Lambda gave no answer to record: the run fails, saying whether it may have run.
@@ -244,16 +332,17 @@ async fn whole_log(
     call: &InvokeCall,
     request_id: Option<&str>,
     sent_at_ms: i64,
-    tail: Vec<String>,
-) -> Vec<String> {
-    let function = crate::lambda_rules::FunctionRef::parse(&call.function_name)
-        .map(|f| f.name)
-        .unwrap_or_else(|_| call.function_name.clone());
+    tail: Vec<PrintedLine>,
+) -> Vec<PrintedLine> {
+    let function = function_name(call);
+    let arrival = match ctx.lambda.target {
+        LambdaTarget::Aws => Arrival::AWS,
+        LambdaTarget::Embedded(_) | LambdaTarget::Endpoint(_) => Arrival::LOCAL,
+    };
     let fetched = match request_id {
-        _ if !ctx.lambda.target.may_have_log_groups() => Err(FullLogError::NoLogGroups),
         None => Err(FullLogError::NoRequestId),
         // Five minutes of slack for clock skew between this host and AWS.
-        Some(id) => full_log::fetch(&ctx.lambda.clients.logs, &function, id, sent_at_ms - 300_000).await,
+        Some(id) => full_log::fetch(&ctx.lambda.clients.logs, &function, id, sent_at_ms - 300_000, arrival).await,
     };
     match fetched {
         Ok(lines) if !lines.is_empty() => {

@@ -1,6 +1,7 @@
 //! Running one claimed run: its span and log, the step, and finishing it fenced by attempt.
 
 mod custom_code;
+mod follow;
 mod lambda_invoke;
 pub mod sweeper;
 

@@ -109,6 +109,24 @@ async fn sse_resumes_after_a_reconnect_without_a_gap_or_a_duplicate(db: PgPool) 
     assert_eq!(page["items"].as_array().unwrap().len(), all.len());
     assert_eq!(page["completed"], true);
     assert_eq!(page["next_after"], *all.last().unwrap());
+    // Each entry says who wrote it: what the function printed is `function`, the
+    // service's own lines (the Invoke, the result) are `runner`.
+    let items = page["items"].as_array().unwrap();
+    let source_of = |wanted: &str| {
+        items
+            .iter()
+            .find(|e| e["message"].as_str().is_some_and(|m| m.starts_with(wanted)))
+            .unwrap_or_else(|| panic!("no line starting {wanted:?} in {items:#?}"))["source"]
+            .clone()
+    };
+    assert_eq!(source_of("line 7"), "function");
+    assert_eq!(source_of("START RequestId:"), "function");
+    assert_eq!(source_of("REPORT RequestId:"), "function");
+    assert_eq!(source_of("invoking "), "runner");
+    assert_eq!(source_of("result:"), "runner");
+    for item in items {
+        assert!(item["source"] == "runner" || item["source"] == "function", "{item}");
+    }
     let (_, partial) = service.get(&format!("/v1/runs/{id}/logs?after=0&limit=2")).await;
     assert_eq!(
         (partial["completed"].as_bool(), partial["next_after"].as_i64()),
