@@ -136,10 +136,15 @@ pub enum SettingRefused {
 }
 
 /// Checks one project setting before it is stored.
+/// The short name of a project setting's key (`project.aws.region` → `region`).
+pub fn setting_name(key: &str) -> Result<&str, SettingRefused> {
+    key.strip_prefix("project.aws.")
+        .filter(|n| NAMES.contains(n))
+        .ok_or(SettingRefused::UnknownName)
+}
+
 pub fn validate(key: &str, value: &str) -> Result<(), SettingRefused> {
-    let Some(name) = key.strip_prefix("project.aws.").filter(|n| NAMES.contains(n)) else {
-        return Err(SettingRefused::UnknownName);
-    };
+    let name = setting_name(key)?;
     let ok = match name {
         "endpoint_url" => {
             value == "embedded" || value == "aws" || value.starts_with("http://") || value.starts_with("https://")

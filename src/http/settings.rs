@@ -48,11 +48,16 @@ pub async fn put(
     }
     let mut values = BTreeMap::new();
     for (key, value) in body {
-        let Some(value) = value else { continue };
-        validate(&key, &value).map_err(|refused| ApiError::InvalidField {
+        let refused = |refused: crate::aws_settings::SettingRefused| ApiError::InvalidField {
             field: key.clone(),
             message: refused.to_string(),
-        })?;
+        };
+        // A null unsets a setting, but only one that exists.
+        let Some(value) = value else {
+            crate::aws_settings::setting_name(&key).map_err(refused)?;
+            continue;
+        };
+        validate(&key, &value).map_err(refused)?;
         values.insert(key, value);
     }
     let mut tx = app.db.begin().await?;

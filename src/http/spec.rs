@@ -169,6 +169,7 @@ impl utoipa::Modify for RequestBodies {
                 &["runner", "reader"],
                 ObjectBuilder::new()
                     .schema_type(Type::String)
+                    .pattern(Some(NO_NUL))
                     .description(Some("The project the token may run (`runner`) or read (`reader`)."))
                     .build(),
                 &["name", "role", "project"],

@@ -220,6 +220,15 @@ async fn every_rejection_answers_the_one_error_shape(db: PgPool) {
     )
     .await;
     assert_error(status, &body, 422, "invalid_field", None);
+    let (status, _, body) = send(
+        &service,
+        put.clone(),
+        "/v1/projects/default/settings",
+        json,
+        r#"{"": null}"#,
+    )
+    .await;
+    assert_error(status, &body, 422, "invalid_field", Some(""));
     // serde reads a struct from an array of its fields too; the API takes objects only.
     let (status, _, body) = send(
         &service,
