@@ -133,6 +133,24 @@ fn make_storable(value: serde_json::Value, depth: usize) -> serde_json::Value {
     }
 }
 
+/// Deserializes `value` into `T`; a failure names the field at fault under `prefix`
+/// (`step.timeout_seconds`), or `body` for a request body's top level.
+pub fn deserialize_at<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    prefix: &str,
+) -> Result<T, InvalidField> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = match (prefix.is_empty(), path == ".") {
+            (true, true) => "body".to_string(),
+            (true, false) => path,
+            (false, true) => prefix.to_string(),
+            (false, false) => format!("{prefix}.{path}"),
+        };
+        InvalidField::new(&field, humane(&e.into_inner().to_string()))
+    })
+}
+
 /// serde's messages in a JSON user's words: no Rust type names.
 pub fn humane(message: &str) -> String {
     const WORDS: &[(&str, &str)] = &[

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::json::humane;
+use super::json::deserialize_at;
 pub use crate::lambda_rules::InvocationType;
 use crate::lambda_rules::{FunctionRef, Language, MAX_CLIENT_CONTEXT, RESERVED_ENVIRONMENT_KEYS, validate_qualifier};
 
@@ -148,10 +148,10 @@ impl Step {
         };
         let step = match fields.remove("type") {
             Some(serde_json::Value::String(kind)) if kind == "lambda_invoke" => {
-                Step::LambdaInvoke(fields_of("step", fields)?)
+                Step::LambdaInvoke(deserialize_at(serde_json::Value::Object(fields), "step")?)
             }
             Some(serde_json::Value::String(kind)) if kind == "lambda_custom_code" => {
-                Step::LambdaCustomCode(fields_of("step", fields)?)
+                Step::LambdaCustomCode(deserialize_at(serde_json::Value::Object(fields), "step")?)
             }
             None => {
                 return Err(InvalidField::new(
@@ -308,22 +308,6 @@ impl CustomCodeStep {
         };
         (file, self.handler.clone().unwrap_or_else(|| handler.to_string()))
     }
-}
-
-/// A step's fields (its `type` taken off), with the field at fault named on failure.
-fn fields_of<T: serde::de::DeserializeOwned>(
-    prefix: &str,
-    fields: serde_json::Map<String, serde_json::Value>,
-) -> Result<T, InvalidField> {
-    serde_path_to_error::deserialize(serde_json::Value::Object(fields)).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            prefix.to_string()
-        } else {
-            format!("{prefix}.{path}")
-        };
-        InvalidField::new(&field, humane(&e.into_inner().to_string()))
-    })
 }
 
 fn looks_like_common_js(code: &str) -> bool {

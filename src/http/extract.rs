@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
-use crate::domain::json::{check_storable, humane};
+use crate::domain::json::{check_storable, deserialize_at, humane};
 use crate::error::ApiError;
 
 /// A JSON request body, checked for what can be stored and deserialized into `T`.
@@ -73,24 +73,7 @@ async fn read_json<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S)
         });
     }
     check_storable(&value, "")?;
-    deserialize(value, "").map(Some)
-}
-
-/// Deserializes `value` into `T`, naming the field at fault under `prefix`.
-pub fn deserialize<T: DeserializeOwned>(value: serde_json::Value, prefix: &str) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let field = match (prefix.is_empty(), path == ".") {
-            (true, true) => "body".to_string(),
-            (true, false) => path,
-            (false, true) => prefix.to_string(),
-            (false, false) => format!("{prefix}.{path}"),
-        };
-        ApiError::InvalidField {
-            field,
-            message: humane(&e.into_inner().to_string()),
-        }
-    })
+    Ok(Some(deserialize_at(value, "")?))
 }
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
@@ -98,7 +81,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
-        for (name, value) in form_urlencoded_pairs(query) {
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
             if value.contains('\0') || name.contains('\0') {
                 return Err(ApiError::InvalidField {
                     field: name.replace('\0', "\u{FFFD}"),
@@ -106,7 +89,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
                 });
             }
         }
-        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
             .map(Self)
             .map_err(|e| ApiError::InvalidField {
@@ -114,12 +97,4 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
                 message: humane(&e.into_inner().to_string()),
             })
     }
-}
-
-fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
-    form_urlencoded::parse(query.as_bytes())
-}
-
-fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    form_urlencoded_parse(query).map(|(k, v)| (k.into_owned(), v.into_owned()))
 }
