@@ -110,8 +110,11 @@ impl RunError {
 /// rescuer) spells it the same way. A stored code this version does not know (written by
 /// a newer version, or by hand) reads back as `unrecognized` with its message intact, so
 /// one such run never fails a list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::IntoStaticStr, strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum RunErrorCode {
     /// The function ran and returned an error (`result.function_error` says which).
     FunctionError,
@@ -142,21 +145,9 @@ pub enum RunErrorCode {
 }
 
 impl RunErrorCode {
+    /// The stored and serialized name (`outcome_unknown`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::FunctionError => "function_error",
-            Self::TimedOut => "timed_out",
-            Self::LambdaError => "lambda_error",
-            Self::Throttled => "throttled",
-            Self::OutcomeUnknown => "outcome_unknown",
-            Self::Cancelled => "cancelled",
-            Self::InvalidStep => "invalid_step",
-            Self::Configuration => "configuration",
-            Self::ResultNotStored => "result_not_stored",
-            Self::DatabaseError => "database_error",
-            Self::Internal => "internal",
-            Self::Unrecognized => "unrecognized",
-        }
+        self.into()
     }
 }
 
@@ -239,21 +230,8 @@ mod tests {
 
     #[test]
     fn error_code_names_match_serde() {
-        use RunErrorCode::*;
-        for code in [
-            FunctionError,
-            TimedOut,
-            LambdaError,
-            Throttled,
-            OutcomeUnknown,
-            Cancelled,
-            InvalidStep,
-            Configuration,
-            ResultNotStored,
-            DatabaseError,
-            Internal,
-            Unrecognized,
-        ] {
+        use strum::IntoEnumIterator;
+        for code in RunErrorCode::iter() {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
     }

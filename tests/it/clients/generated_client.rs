@@ -7,26 +7,25 @@ use std::path::Path;
 
 use sqlx::PgPool;
 
+use crate::support::run_python_check;
 use crate::support::service::{ADMIN_TOKEN, TestService};
-use crate::support::venv;
 
 #[sqlx::test]
 async fn a_client_generated_from_the_spec_submits_both_step_kinds_and_reads_the_runs(db: PgPool) {
     let service = TestService::start(db, &[]).await;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let work = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new(venv().join("bin/python"))
-        .arg(root.join("tests/generated_client.py"))
-        .arg(root.join("openapi/openapi.json"))
-        .arg(&service.url)
-        .arg(ADMIN_TOKEN)
-        .arg(work.path())
-        .output()
-        .await
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the generated client failed\n{stdout}\n{stderr}");
-    assert!(stdout.contains("generated client: ok"), "{stdout}");
+    let spec = root.join("openapi/openapi.json");
+    run_python_check(
+        "generated_client.py",
+        &[
+            spec.as_ref(),
+            service.url.as_ref(),
+            ADMIN_TOKEN.as_ref(),
+            work.path().as_ref(),
+        ],
+        "generated client: ok",
+    )
+    .await;
     service.stop().await;
 }

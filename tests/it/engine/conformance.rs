@@ -1,11 +1,9 @@
 //! Conformance with AWS's own clients: the official `awslambdaric` runtime client runs a
 //! handler against the engine's Runtime API, and boto3 drives the Lambda API from Python.
 
-use std::path::Path;
-
 use serde_json::json;
 
-use crate::support::{TestEngine, create, data_dir, invoke, venv};
+use crate::support::{TestEngine, create, data_dir, invoke, run_python_check, venv};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn awslambdaric_runs_a_handler_against_the_runtime_api() {
@@ -50,20 +48,9 @@ async fn awslambdaric_runs_a_handler_against_the_runtime_api() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn boto3_creates_invokes_and_deletes_functions_in_all_three_languages() {
-    let venv = venv();
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &[]).await;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/boto3_engine.py");
-    let out = tokio::process::Command::new(venv.join("bin/python"))
-        .arg(&script)
-        .arg(&engine.url)
-        .output()
-        .await
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "boto3 script failed\n{stdout}\n{stderr}");
-    assert!(stdout.contains("boto3 conformance: ok"), "{stdout}");
+    run_python_check("boto3_engine.py", &[engine.url.as_ref()], "boto3 conformance: ok").await;
     engine.stop().await;
 }
 

@@ -456,17 +456,7 @@ async fn boto3_and_the_aws_cli_read_the_engines_logs() {
     let venv = crate::support::venv();
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &[]).await;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/boto3_logs.py");
-    let out = tokio::process::Command::new(venv.join("bin/python"))
-        .arg(&script)
-        .arg(&engine.url)
-        .output()
-        .await
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "boto3 logs script failed\n{stdout}\n{stderr}");
-    assert!(stdout.contains("boto3 logs: ok"), "{stdout}");
+    crate::support::run_python_check("boto3_logs.py", &[engine.url.as_ref()], "boto3 logs: ok").await;
 
     // The AWS CLI (v1 in the venv; v2's `logs tail` calls the same FilterLogEvents).
     let group = "/aws/lambda/boto-logs";

@@ -26,31 +26,15 @@ async fn faults_before_the_invoke_send_nothing_and_faults_after_it_lose_no_answe
     let service = TestService::start(db.clone(), &["--aws-endpoint-url", &lambda_url, "--lease-seconds", "2"]).await;
 
     // The project's settings cannot be read.
-    let mut blocker = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
-    sqlx::query("LOCK TABLE project_settings IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
-    let (status, run) = service
-        .submit(
-            "default",
-            json!({"type": "lambda_invoke", "function_name": "answer", "payload": {"n": 1}}),
-        )
-        .await;
+    let _blocker = hold(&url, "LOCK TABLE project_settings IN ACCESS EXCLUSIVE MODE", None).await;
+    let (status, run) = submit(&service, "answer", 1).await;
     assert_eq!(status, 202, "{run}");
     let id = run["id"].as_str().unwrap().to_string();
     // Claimed, then stuck reading the settings.
     service.wait_for(&id, |run| run["status"] == "running").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     cluster.restart().await;
-    let run = service.wait_finished(&id).await;
-    let log = service.log(&id).await;
-    assert_eq!(
-        (run["status"].as_str(), run["attempt"].as_i64()),
-        (Some("succeeded"), Some(2)),
-        "{run}\n{log:#?}"
-    );
+    let (_, log) = succeeded_on_attempt(&service, &id, 2).await;
     assert!(
         log.iter()
             .any(|l| l.contains("the project's settings could not be read")
@@ -60,42 +44,20 @@ async fn faults_before_the_invoke_send_nothing_and_faults_after_it_lose_no_answe
     assert_eq!(lambda.invocations(1), 1);
 
     // Marking the Invoke as sent meets the restart: it is written when the database is back.
-    let (_, run) = service
-        .submit(
-            "default",
-            json!({"type": "lambda_invoke", "function_name": "slow-config", "payload": {"n": 2}}),
-        )
-        .await;
+    let (_, run) = submit(&service, "slow-config", 2).await;
     let id = run["id"].as_str().unwrap().to_string();
     service.wait_for(&id, |run| run["status"] == "running").await;
-    let mut blocker = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
     // NO KEY UPDATE: the mark waits; the run's log lines (which only share-lock the key) do not.
-    sqlx::query("SELECT 1 FROM runs WHERE id = $1::uuid FOR NO KEY UPDATE")
-        .bind(&id)
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    let _blocker = hold(&url, LOCK_RUN, Some(&id)).await;
     // The function's configuration takes 1.5 s; then the mark waits on the lock.
     tokio::time::sleep(Duration::from_millis(2000)).await;
     assert_eq!(lambda.invocations(2), 0, "the Invoke waits for its mark");
     cluster.restart().await;
-    let run = service.wait_finished(&id).await;
-    let log = service.log(&id).await;
-    assert_eq!(
-        (run["status"].as_str(), run["attempt"].as_i64()),
-        (Some("succeeded"), Some(1)),
-        "{run}\n{log:#?}"
-    );
+    succeeded_on_attempt(&service, &id, 1).await;
     assert_eq!(lambda.invocations(2), 1);
 
     // The finish meets the restart: Lambda's answer is written when the database is back.
-    let (_, run) = service
-        .submit(
-            "default",
-            json!({"type": "lambda_invoke", "function_name": "slow-answer", "payload": {"n": 3}}),
-        )
-        .await;
+    let (_, run) = submit(&service, "slow-answer", 3).await;
     let id = run["id"].as_str().unwrap().to_string();
     for _ in 0..100 {
         if lambda.invocations(3) == 1 {
@@ -104,26 +66,52 @@ async fn faults_before_the_invoke_send_nothing_and_faults_after_it_lose_no_answe
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(lambda.invocations(3), 1, "the Invoke went out");
-    let mut blocker = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut blocker).await.unwrap();
-    sqlx::query("SELECT 1 FROM runs WHERE id = $1::uuid FOR NO KEY UPDATE")
-        .bind(&id)
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    let _blocker = hold(&url, LOCK_RUN, Some(&id)).await;
     // Lambda answers after 1.5 s; then the finish waits on the lock.
     tokio::time::sleep(Duration::from_millis(2000)).await;
     assert!(lambda.answered(3));
     cluster.restart().await;
-    let run = service.wait_finished(&id).await;
-    let log = service.log(&id).await;
-    assert_eq!(
-        (run["status"].as_str(), run["attempt"].as_i64()),
-        (Some("succeeded"), Some(1)),
-        "{run}\n{log:#?}"
-    );
+    let (run, _) = succeeded_on_attempt(&service, &id, 1).await;
     assert_eq!(run["result"]["payload"]["ok"], true, "Lambda's answer is stored: {run}");
     assert_eq!(lambda.invocations(3), 1);
     service.stop().await;
     db.close().await;
+}
+
+const LOCK_RUN: &str = "SELECT 1 FROM runs WHERE id = $1::uuid FOR NO KEY UPDATE";
+
+/// A session of the test's own holding `lock` (bound to `run` when given) in an open
+/// transaction, until the cluster restarts.
+async fn hold(url: &str, lock: &str, run: Option<&str>) -> sqlx::PgConnection {
+    let mut session = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut session).await.unwrap();
+    let query = sqlx::query(lock);
+    let query = match run {
+        Some(id) => query.bind(id.to_string()),
+        None => query,
+    };
+    query.execute(&mut session).await.unwrap();
+    session
+}
+
+/// Submits an Invoke of the fake Lambda's `function` with payload `{"n": n}`.
+async fn submit(service: &TestService, function: &str, n: u32) -> (u16, serde_json::Value) {
+    service
+        .submit(
+            "default",
+            json!({"type": "lambda_invoke", "function_name": function, "payload": {"n": n}}),
+        )
+        .await
+}
+
+/// Waits for the run to finish and asserts it succeeded on `attempt`.
+async fn succeeded_on_attempt(service: &TestService, id: &str, attempt: i64) -> (serde_json::Value, Vec<String>) {
+    let run = service.wait_finished(id).await;
+    let log = service.log(id).await;
+    assert_eq!(
+        (run["status"].as_str(), run["attempt"].as_i64()),
+        (Some("succeeded"), Some(attempt)),
+        "{run}\n{log:#?}"
+    );
+    (run, log)
 }

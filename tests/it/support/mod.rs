@@ -214,6 +214,23 @@ pub fn venv() -> PathBuf {
     venv
 }
 
+/// Runs `tests/{script}` with the venv's Python and `args`; asserts it exits 0 and prints
+/// `ok_line` (each script's last line says what it checked), and returns its stdout.
+pub async fn run_python_check(script: &str, args: &[&std::ffi::OsStr], ok_line: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(script);
+    let out = tokio::process::Command::new(venv().join("bin/python"))
+        .arg(&path)
+        .args(args)
+        .output()
+        .await
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script} failed\n{stdout}\n{stderr}");
+    assert!(stdout.contains(ok_line), "{script} did not say {ok_line:?}\n{stdout}");
+    stdout
+}
+
 /// Where scripts/deps.sh puts the venv: under /opt as root (user code then runs as
 /// `nobody`, who must be able to run it), else `.venv` in the checkout.
 fn default_venv() -> PathBuf {
