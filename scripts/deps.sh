@@ -15,12 +15,16 @@ as_root() {
   fi
 }
 
-# Debian packages: the interpreters of the embedded engine's runtimes, bubblewrap for its
-# sandbox, and python3-venv for the test venv. `strict` fails when one cannot be installed.
+# Debian packages: the interpreters of the embedded engine's runtimes, npm and pip for custom
+# code's packages, bubblewrap for its sandbox, and python3-venv for the test venv. `strict`
+# fails when one cannot be installed.
 ensure_packages() {
   local mode="${1:-strict}" need=()
   command -v ruby >/dev/null 2>&1 || need+=(ruby)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
+  # The installers of custom code's `packages` (pip takes wheels only, npm runs no scripts).
+  command -v npm >/dev/null 2>&1 || need+=(npm)
+  command -v pip3 >/dev/null 2>&1 || need+=(python3-pip)
   command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
   { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1; } || need+=(python3 python3-venv)
   [ ${#need[@]} -eq 0 ] && return 0

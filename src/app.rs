@@ -35,6 +35,8 @@ pub struct App {
     pub admin_token_hash: Vec<u8>,
     /// The key secrets are encrypted under.
     pub master_key: crate::key_storage::MasterKey,
+    /// Custom-code steps' packages, installed once per list.
+    pub packages: Arc<crate::worker::packages::PackageCache>,
 }
 
 impl std::ops::Deref for AppState {
@@ -84,6 +86,7 @@ impl AppState {
             worker_id: self.worker_id.clone(),
             shutdown: self.shutdown.clone(),
             function_timeouts: Default::default(),
+            packages: self.packages.clone(),
             settings: WorkerSettings {
                 invoke_retries: self.settings.invoke_retries,
                 invoke_timeout_margin_seconds: self.settings.invoke_timeout_margin_seconds,

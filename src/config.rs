@@ -18,6 +18,9 @@
 //!   `LAMBDA_STEPS_MAX_EVENT_PAYLOAD_BYTES`
 //!
 //! - `LAMBDA_STEPS_LOG_FORMAT`: `text` (the default; colour only on a terminal) or `json`
+//! - `LAMBDA_STEPS_PIP`, `LAMBDA_STEPS_NPM`, `LAMBDA_STEPS_GEM`: the installers of custom
+//!   code's `packages` (default `pip3`, `npm`, `gem` on PATH);
+//!   `LAMBDA_STEPS_PACKAGE_INSTALL_SECONDS`: how long one install may take (default 600)
 //!
 //! The client commands (`run`, `logs`, `runs`, `cancel`) read `LAMBDA_STEPS_URL`,
 //! `LAMBDA_STEPS_TOKEN`, `LAMBDA_STEPS_DATA_DIR`, `LAMBDA_STEPS_PROJECT` and `NO_COLOR`
@@ -150,6 +153,18 @@ pub struct ServeSettings {
     #[arg(long, env = "LAMBDA_STEPS_CUSTOM_CODE_LOG_DAYS", default_value_t = 1,
         value_parser = retention_days)]
     pub custom_code_log_days: i32,
+    /// pip that installs Python custom code's `packages` (wheels only; default: pip3 on PATH).
+    #[arg(long, env = "LAMBDA_STEPS_PIP", default_value = "pip3")]
+    pub pip: PathBuf,
+    /// npm that installs Node.js custom code's `packages` (with scripts off).
+    #[arg(long, env = "LAMBDA_STEPS_NPM", default_value = "npm")]
+    pub npm: PathBuf,
+    /// gem that installs Ruby custom code's `packages` (gems without native extensions).
+    #[arg(long, env = "LAMBDA_STEPS_GEM", default_value = "gem")]
+    pub gem: PathBuf,
+    /// Seconds one install of a step's packages may take.
+    #[arg(long, env = "LAMBDA_STEPS_PACKAGE_INSTALL_SECONDS", default_value_t = 600)]
+    pub package_install_seconds: u64,
     /// Seconds a shutdown waits for running steps before it leaves them to the rescuer.
     #[arg(long, env = "LAMBDA_STEPS_DRAIN_SECONDS", default_value_t = 30)]
     pub drain_seconds: u64,

@@ -145,6 +145,7 @@ fn build_state(
         LambdaTarget::Embedded(url) => Some(url.clone()),
         _ => None,
     };
+    let packages = package_cache(&settings, embedded_url.is_some());
     let lambdas = lambda::directory::LambdaDirectory::new(framework, embedded_url);
     std::fs::create_dir_all(&settings.data_dir)?;
     let admin_token = key_storage::admin_token(settings.admin_token.as_ref(), &settings.data_dir)?;
@@ -165,7 +166,26 @@ fn build_state(
         settings,
         lambdas: std::sync::Arc::new(lambdas),
         shutdown,
+        packages: std::sync::Arc::new(packages),
     }))
+}
+
+/// The cache of custom-code packages, under the data directory; packages of functions the
+/// embedded engine runs are installed for its interpreters.
+fn package_cache(settings: &ServeSettings, embedded: bool) -> worker::packages::PackageCache {
+    let engine = &settings.engine;
+    let interpreters = embedded.then(|| {
+        engine::runtimes::Interpreters::discover(engine.python.clone(), engine.node.clone(), engine.ruby.clone())
+    });
+    let installers = worker::packages::Installers {
+        pip: settings.pip.clone(),
+        npm: settings.npm.clone(),
+        gem: settings.gem.clone(),
+        engine_python: interpreters.as_ref().and_then(|i| i.python.clone()),
+        engine_ruby: interpreters.and_then(|i| i.ruby),
+        timeout: Duration::from_secs(settings.package_install_seconds),
+    };
+    worker::packages::PackageCache::new(settings.data_dir.join("packages"), installers)
 }
 
 /// The startup lines: where the API listens, where steps run, where the admin token is.

@@ -66,6 +66,13 @@ pub struct RunArgs {
         help_heading = "Custom code"
     )]
     pub packages: Vec<String>,
+    /// The created function's description.
+    #[arg(long, value_name = "TEXT", requires = "runtime", help_heading = "Custom code")]
+    pub description: Option<String>,
+    /// A tag of the created function (repeat for more).
+    #[arg(long = "tag", value_name = "K=V", value_parser = key_value, requires = "runtime",
+        help_heading = "Custom code")]
+    pub tags: Vec<(String, String)>,
     /// The function's execution role (default: the project's lambda_role_arn).
     #[arg(long, value_name = "ARN", requires = "runtime", help_heading = "Custom code")]
     pub role_arn: Option<String>,
@@ -216,9 +223,13 @@ fn step_of(args: &RunArgs, payload: Option<Value>, stdin: &mut StdinOnce) -> Res
             let environment: Map<String, Value> = args.environment.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
             step.insert("environment".into(), Value::Object(environment));
         }
-        // Only sent when given: the service refuses it by name where it does not take packages.
         if !args.packages.is_empty() {
             step.insert("packages".into(), json!(args.packages));
+        }
+        insert_some(&mut step, "description", args.description.as_ref().map(|d| json!(d)));
+        if !args.tags.is_empty() {
+            let tags: Map<String, Value> = args.tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+            step.insert("tags".into(), Value::Object(tags));
         }
         if args.keep_function {
             step.insert("keep_function".into(), json!(true));
@@ -334,6 +345,27 @@ mod tests {
             ]),
             json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": "def h(e, c):\n    return 1\n",
                 "timeout_seconds": 3, "environment": {"A": "b=c"}})
+        );
+        assert_eq!(
+            step(&[
+                "--runtime",
+                "python3.12",
+                "--code",
+                path,
+                "--package",
+                "six==1.16.0",
+                "--package",
+                "requests>=2,<3",
+                "--description",
+                "restart worker",
+                "--tag",
+                "team=sre",
+                "--tag",
+                "owner=a=b",
+            ]),
+            json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": "def h(e, c):\n    return 1\n",
+                "packages": ["six==1.16.0", "requests>=2,<3"], "description": "restart worker",
+                "tags": {"team": "sre", "owner": "a=b"}})
         );
     }
 

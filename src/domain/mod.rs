@@ -1,6 +1,8 @@
 //! The domain: runs, their statuses and steps, parsed and validated at the edge.
 
 pub mod access;
+pub mod function_tags;
 pub mod json;
+pub mod packages;
 pub mod run;
 pub mod step;

@@ -101,7 +101,8 @@ impl RunError {
 /// timeout), `lambda_error` (Lambda refused the call, e.g. no such function),
 /// `throttled` (still throttled after every retry), `outcome_unknown` (the Invoke may
 /// have gone out but no answer came; never sent again), `cancelled`, `invalid_step` (the
-/// stored step cannot be read), `configuration` (a setting or key the project names
+/// stored step cannot be read), `package_install_failed` (a custom-code step's `packages`
+/// could not be installed; no function was created), `configuration` (a setting or key the project names
 /// cannot be used), `result_not_stored` (Postgres refused the result; the status is
 /// Lambda's), `database_error` (a write the step needed failed), `internal` (the service
 /// failed preparing the step), `unrecognized` (a stored code this version does not know).
@@ -131,6 +132,9 @@ pub enum RunErrorCode {
     Cancelled,
     /// Its stored step cannot be read.
     InvalidStep,
+    /// The step's `packages` could not be installed (the installer's message names the
+    /// package), or with them the code is over Lambda's size limits; no function was created.
+    PackageInstallFailed,
     /// A setting or key the project names cannot be used; the message names it.
     Configuration,
     /// Postgres refused the result for good; the status is Lambda's, the result is dropped.

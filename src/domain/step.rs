@@ -86,6 +86,22 @@ pub struct CustomCodeStep {
     /// Keep the function after the run instead of deleting it.
     #[serde(default)]
     pub keep_function: bool,
+    /// Packages installed with the code, in the runtime's own form: pip requirement lines
+    /// for Python (`requests==2.32.3`; wheels only), npm `name@version` for Node.js (install
+    /// scripts off), gem `name` or `name:version` for Ruby (no native extensions). No
+    /// installer options, paths or URLs; at most 50, each at most 200 characters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 50)]
+    pub packages: Vec<String>,
+    /// The created function's description, at most 256 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 256)]
+    pub description: Option<String>,
+    /// The created function's tags: at most 48 (Lambda's 50 less the service's own two),
+    /// keys of 1 to 128 and values of at most 256 letters, numbers, spaces and
+    /// `_ . : / = + - @`; keys under `aws:` and `lambda-steps:` are refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -247,15 +263,15 @@ impl InvokeStep {
 
 impl CustomCodeStep {
     fn validate(&self, limits: PayloadLimits) -> Result<(), InvalidField> {
-        match Language::of(&self.runtime) {
+        let language = match Language::of(&self.runtime) {
             Some(Language::Provided) | None => {
                 return Err(InvalidField::new(
                     "step.runtime",
                     "must be a Python (python3.9 to python3.14), Node.js (nodejs18.x to nodejs24.x) or Ruby (ruby3.2 to ruby3.4) runtime",
                 ));
             }
-            Some(_) => {}
-        }
+            Some(language) => language,
+        };
         if self.code.trim().is_empty() {
             return Err(InvalidField::new("step.code", "is empty"));
         }
@@ -295,6 +311,9 @@ impl CustomCodeStep {
                 ));
             }
         }
+        super::packages::check(language, &self.packages)?;
+        super::function_tags::check_description(self.description.as_deref())?;
+        super::function_tags::check_tags(&self.tags)?;
         check_payload(&self.payload, limits.sync_bytes)
     }
 
@@ -346,7 +365,8 @@ mod tests {
         assert_eq!(Step::parse(&invoke, LIMITS).unwrap().kind(), "lambda_invoke");
         let custom = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": "def lambda_handler(event, context):\n    return {'ok': True}\n",
             "handler": "lambda_function.lambda_handler", "payload": {}, "timeout_seconds": 30, "memory_mb": 128,
-            "environment": {"K": "V"}, "role_arn": null, "keep_function": false});
+            "environment": {"K": "V"}, "role_arn": null, "keep_function": false,
+            "packages": ["requests==2.32.3"], "description": "restart worker", "tags": {"team": "sre"}});
         assert_eq!(Step::parse(&custom, LIMITS).unwrap().kind(), "lambda_custom_code");
     }
 
@@ -394,6 +414,16 @@ mod tests {
         assert_eq!(field_of(json!({"type": "nope"})), "step.type");
         assert_eq!(custom(json!({"timeout_seconds": "long"})), "step.timeout_seconds");
         assert_eq!(custom(json!({"surprise": 1})), "step.surprise");
+        assert_eq!(
+            custom(json!({"packages": ["six", "--index-url=x"]})),
+            "step.packages[1]"
+        );
+        assert_eq!(custom(json!({"packages": "six"})), "step.packages");
+        assert_eq!(custom(json!({"description": "d".repeat(257)})), "step.description");
+        assert_eq!(
+            custom(json!({"tags": {"lambda-steps:run-id": "x"}})),
+            "step.tags.lambda-steps:run-id"
+        );
     }
 
     #[test]
@@ -408,6 +438,9 @@ mod tests {
             environment: BTreeMap::new(),
             role_arn: None,
             keep_function: false,
+            packages: Vec::new(),
+            description: None,
+            tags: BTreeMap::new(),
         };
         assert_eq!(step("python3.12", "").source_file_and_handler().0, "lambda_function.py");
         assert_eq!(

@@ -14,7 +14,7 @@ mod network;
 mod output;
 mod pool;
 mod runtime_api;
-mod runtimes;
+pub mod runtimes;
 pub mod sandbox;
 
 use std::path::PathBuf;

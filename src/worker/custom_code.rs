@@ -1,6 +1,7 @@
-//! The `lambda_custom_code` step: zip the code in memory under the file name the runtime
-//! expects, create a uniquely named, tagged function, wait until it is Active, invoke it,
-//! and delete it afterwards whatever happened (unless `keep_function`).
+//! The `lambda_custom_code` step: install its packages (or find them in the cache), zip the
+//! code in memory under the file name the runtime expects with the packages beside it,
+//! create a uniquely named, tagged function, wait until it is Active, invoke it, and delete
+//! it afterwards whatever happened (unless `keep_function`).
 
 use std::io::Write;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 
 use super::lambda_invoke::{invoke_and_record, stopped};
+use super::packages::{self, Bundle, PackageError, Platform};
 use super::{Ending, StepContext};
 use crate::domain::run::RunErrorCode;
 use crate::domain::step::{CustomCodeStep, InvocationType};
@@ -32,10 +34,24 @@ pub const FUNCTION_PREFIX: &str = "lambda-steps-";
 pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
     let name = format!("{FUNCTION_PREFIX}{}", ctx.run.id.simple());
     let (file, handler) = step.source_file_and_handler();
-    let zip = match zip_source(file, &step.code) {
+    let bundle = if step.packages.is_empty() {
+        None
+    } else {
+        match install_packages(ctx, step).await {
+            Ok(bundle) => Some(bundle),
+            Err(ending) => return ending,
+        }
+    };
+    let zip = match zip_source(file, &step.code, bundle.as_ref()) {
         Ok(zip) => zip,
         Err(e) => return Ending::failed(RunErrorCode::Internal, format!("zipping the code failed: {e}")),
     };
+    if let Some(bundle) = &bundle
+        && let Err(too_large) = packages::check_limits(zip.len() as u64, bundle.unpacked_bytes + step.code.len() as u64)
+    {
+        ctx.log.error(too_large.to_string());
+        return Ending::failed(RunErrorCode::PackageInstallFailed, too_large.to_string());
+    }
     let role = match role(ctx, step).await {
         Ok(role) => role,
         Err(why) => {
@@ -107,6 +123,8 @@ async fn create(
                 .set_variables(Some(step.environment.clone().into_iter().collect()))
                 .build(),
         )
+        .set_description(step.description.clone())
+        .set_tags(Some(step.tags.clone().into_iter().collect()))
         .tags("lambda-steps:run-id", ctx.run.id.to_string())
         .tags(EXPIRES_TAG, expires.to_rfc3339())
         .code(FunctionCode::builder().zip_file(Blob::new(zip)).build());
@@ -209,11 +227,58 @@ async fn role(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Result<String, Ro
         .cloned()
 }
 
-/// A zip holding one file.
-fn zip_source(file: &str, code: &str) -> zip::result::ZipResult<Vec<u8>> {
+/// Installs the step's packages for where its function runs, or finds them in the cache;
+/// the run's log says which and how long it took. A package that cannot be installed fails
+/// the run here, before any function exists.
+async fn install_packages(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Result<Bundle, Ending> {
+    let platform = match ctx.lambda.target {
+        LambdaTarget::Embedded(_) => Platform::Engine,
+        _ => Platform::Aws,
+    };
+    let list = step.packages.join(", ");
+    ctx.log.info(format!("preparing packages for {}: {list}", step.runtime));
+    let started = std::time::Instant::now();
+    let installed = tokio::select! {
+        installed = ctx.worker.packages.bundle(&step.runtime, platform, &step.packages) => installed,
+        _ = ctx.stop.token.cancelled() => return Err(stopped(ctx, "cancelled while installing packages")),
+        _ = ctx.worker.shutdown.cancelled() => return Err(Ending::Released),
+    };
+    let took = started.elapsed().as_secs_f64();
+    match installed {
+        Ok(bundle) => {
+            let size = bundle.unpacked_bytes as f64 / (1024.0 * 1024.0);
+            let how = if bundle.cached {
+                "found in the cache"
+            } else {
+                "installed"
+            };
+            ctx.log.info(format!(
+                "packages {how} in {took:.1} s ({}; {size:.1} MB unpacked; cache entry {})",
+                bundle.target,
+                &bundle.key[..12]
+            ));
+            Ok(bundle)
+        }
+        Err(why) => {
+            let message = match &why {
+                PackageError::Install(detail) => format!("could not install packages ({list}): {detail}"),
+                PackageError::TooLarge(detail) => detail.clone(),
+            };
+            ctx.log.error(message.clone());
+            Err(Ending::failed(RunErrorCode::PackageInstallFailed, message))
+        }
+    }
+}
+
+/// A zip holding the code's one file, and the packages' files beside it.
+fn zip_source(file: &str, code: &str, bundle: Option<&Bundle>) -> zip::result::ZipResult<Vec<u8>> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default().unix_permissions(0o644);
     writer.start_file(file, options)?;
     writer.write_all(code.as_bytes())?;
+    if let Some(bundle) = bundle {
+        let packages = zip::ZipArchive::new(std::fs::File::open(&bundle.zip)?)?;
+        writer.merge_archive(packages)?;
+    }
     Ok(writer.finish()?.into_inner())
 }

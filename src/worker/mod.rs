@@ -3,6 +3,7 @@
 mod custom_code;
 mod follow;
 mod lambda_invoke;
+pub mod packages;
 pub mod sweeper;
 
 use std::collections::HashMap;
@@ -45,6 +46,8 @@ pub struct Worker {
     pub shutdown: CancellationToken,
     /// Functions' own timeouts, by (project, function, qualifier), with when they were read.
     pub function_timeouts: Mutex<FunctionTimeouts>,
+    /// Custom-code steps' packages, installed once per list and shared by every run.
+    pub packages: Arc<packages::PackageCache>,
     pub settings: WorkerSettings,
 }
 

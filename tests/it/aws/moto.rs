@@ -203,3 +203,95 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
     );
     service.stop().await;
 }
+
+/// The body of the one CreateFunction request moto recorded, as JSON.
+fn recorded_create_function(recording: &std::path::Path) -> serde_json::Value {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(recording).unwrap_or_default();
+    let created: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a recorded request"))
+        .filter(|r| {
+            r["method"] == "POST"
+                && r["url"]
+                    .as_str()
+                    .is_some_and(|u| u.trim_end_matches('/').ends_with("/2015-03-31/functions"))
+        })
+        .collect();
+    assert_eq!(created.len(), 1, "one CreateFunction: {created:#?}");
+    let body = created[0]["body"].as_str().unwrap();
+    let body = if created[0]["body_encoded"] == true {
+        base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+    } else {
+        body.as_bytes().to_vec()
+    };
+    serde_json::from_slice(&body).expect("CreateFunction's body is JSON")
+}
+
+#[sqlx::test]
+async fn custom_code_on_moto_uploads_its_packages_inside_the_zip_with_description_and_tags(db: PgPool) {
+    use base64::Engine as _;
+    let moto = moto().await;
+    // The project's Lambda is moto, so packages are installed as for AWS (manylinux wheels).
+    let service = TestService::start(db, &[]).await;
+    assert_eq!(service.put("/v1/projects/aws-team", "").await, 201);
+    assert_eq!(service.put("/v1/keys/aws-team/secret", "moto-secret-key").await, 201);
+    let settings = json!({"project.aws.endpoint_url": moto.url, "project.aws.access_key": "AKIDMOTOTEAM",
+        "project.aws.secret_key_path": "aws-team/secret"});
+    assert_eq!(service.put_json("/v1/projects/aws-team/settings", &settings).await, 200);
+    let step = json!({"type": "lambda_custom_code", "runtime": "python3.12",
+        "code": "import six\n\ndef lambda_handler(e, c):\n    return six.__version__\n",
+        "packages": ["six==1.16.0"], "description": "restart worker", "tags": {"team": "sre"},
+        "keep_function": true});
+    let (status, run) = service.submit("aws-team", step).await;
+    assert_eq!(status, 202, "{run}");
+    let run = service.wait_finished(run["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let log = service.log(run["id"].as_str().unwrap()).await;
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("packages installed in ") && l.contains("Lambda, Python 3.12 on x86_64")),
+        "{log:#?}"
+    );
+
+    let created = recorded_create_function(&moto.recording);
+    assert_eq!(created["Description"], "restart worker");
+    assert_eq!(created["Tags"]["team"], "sre");
+    assert!(
+        created["Tags"]["lambda-steps:run-id"].is_string(),
+        "{}",
+        created["Tags"]
+    );
+    let zip = base64::engine::general_purpose::STANDARD
+        .decode(created["Code"]["ZipFile"].as_str().unwrap())
+        .unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let names: BTreeSet<String> = archive.file_names().map(str::to_string).collect();
+    assert!(names.contains("lambda_function.py"), "{names:?}");
+    assert!(names.contains("six.py"), "the package beside the code: {names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("six-1.16.0.dist-info/")),
+        "{names:?}"
+    );
+    let mut six = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("six.py").unwrap(), &mut six).unwrap();
+    assert!(six.contains("__version__ = \"1.16.0\""));
+
+    // What moto kept: the description and tags on the function it created.
+    let name = format!("lambda-steps-{}", run["id"].as_str().unwrap().replace('-', ""));
+    let on_moto = crate::support::client(&moto.url)
+        .get_function()
+        .function_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        on_moto.configuration().and_then(|c| c.description()),
+        Some("restart worker")
+    );
+    assert_eq!(
+        on_moto.tags().and_then(|t| t.get("team")).map(String::as_str),
+        Some("sre")
+    );
+    service.stop().await;
+}

@@ -279,14 +279,15 @@ async fn the_plugins_steps_run_on_the_service_and_fail_when_the_function_does(db
         ("runtime", "python3.12"),
         (
             "code",
-            "def lambda_handler(event, context):\n    print('custom', event['n'])\n    return event['n'] * 2\n",
+            "import six\n\ndef lambda_handler(event, context):\n    print('custom', event['n'])\n    return event['n'] * 2\n",
         ),
         ("payload", r#"{"n": 21}"#),
         ("delete_function", "true"),
         ("timeout_seconds", "30"),
         ("memory_mb", "128"),
         ("description", "restart worker"),
-        ("packages", ""),
+        ("tags", "team=sre, stage=test\nowner=ops"),
+        ("packages", "six==1.16.0\n# a comment\n"),
     ]);
     let (status, out, err) = step(&script, "custom-code", &custom).await;
     assert_eq!(status, 0, "{out}\n{err}");
@@ -304,7 +305,18 @@ async fn the_plugins_steps_run_on_the_service_and_fail_when_the_function_does(db
         .find_map(|l| l.strip_prefix("RUNDECK:DATA:function_name = "))
         .unwrap_or_else(|| panic!("the created function's name:\n{out}"));
     assert!(name.starts_with("lambda-steps-"), "{name}");
-    assert!(err.contains("description and tags are not sent"), "{err}");
+    // The step the service ran has the Custom Code step's description, tags and packages.
+    let run_id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("RUNDECK:DATA:run_id = "))
+        .unwrap();
+    let (_, run) = service.get(&format!("/v1/runs/{run_id}")).await;
+    assert_eq!(run["step"]["description"], "restart worker", "{run}");
+    assert_eq!(
+        run["step"]["tags"],
+        serde_json::json!({"team": "sre", "stage": "test", "owner": "ops"})
+    );
+    assert_eq!(run["step"]["packages"], serde_json::json!(["six==1.16.0"]));
 
     let failing = [(
         "code",

@@ -9,6 +9,7 @@ mod db_faults;
 mod live;
 mod lock_order;
 mod logs;
+mod packages;
 mod replicas;
 mod retries;
 mod sigterm;

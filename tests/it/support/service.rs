@@ -54,6 +54,14 @@ impl TestService {
             "--admin-token".into(),
             ADMIN_TOKEN.into(),
         ]);
+        // Custom code's Python packages come through the test venv's pip, which is there
+        // on every machine scripts/test prepares (a system pip3 may not be).
+        if !flags.contains(&"--pip") {
+            args.extend([
+                "--pip".into(),
+                crate::support::venv().join("bin/pip").display().to_string(),
+            ]);
+        }
         args.extend(flags.iter().map(|f| f.to_string()));
         let settings = lambda_steps::config::ServeSettings::from_args(args);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
