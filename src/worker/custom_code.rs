@@ -246,14 +246,14 @@ async fn install_packages(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Resul
     let took = started.elapsed().as_secs_f64();
     match installed {
         Ok(bundle) => {
-            let size = bundle.unpacked_bytes as f64 / (1024.0 * 1024.0);
+            let size = human_size(bundle.unpacked_bytes);
             let how = if bundle.cached {
                 "found in the cache"
             } else {
                 "installed"
             };
             ctx.log.info(format!(
-                "packages {how} in {took:.1} s ({}; {size:.1} MB unpacked; cache entry {})",
+                "packages {how} in {took:.1} s ({}; {size} unpacked; cache entry {})",
                 bundle.target,
                 &bundle.key[..12]
             ));
@@ -267,6 +267,14 @@ async fn install_packages(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Resul
             ctx.log.error(message.clone());
             Err(Ending::failed(RunErrorCode::PackageInstallFailed, message))
         }
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{:.0} KB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MB", bytes as f64 / 1_048_576.0),
     }
 }
 

@@ -315,7 +315,15 @@ async fn install(
                 if let Some(version) = version {
                     args.extend(["--version".into(), version.into()]);
                 }
-                run(installers, &installers.gem, "gem fetch", &args, &fetched).await?;
+                let before = gem_files(&fetched)?.len();
+                let output = run(installers, &installers.gem, "gem fetch", &args, &fetched).await?;
+                // gem fetch says it found nothing, and still exits 0.
+                if gem_files(&fetched)?.len() == before {
+                    return Err(PackageError::Install(format!(
+                        "gem fetch found no gem for {package}: {}",
+                        installer_message(&output.stderr, &output.stdout)
+                    )));
+                }
             }
             let gems = gem_files(&fetched)?;
             for gem in &gems {
@@ -328,7 +336,9 @@ async fn install(
                     &fetched,
                 )
                 .await?;
-                let has_extensions = extensions.lines().any(|l| l.trim_start().starts_with("- "));
+                let has_extensions = String::from_utf8_lossy(&extensions.stdout)
+                    .lines()
+                    .any(|l| l.trim_start().starts_with("- "));
                 if has_extensions {
                     return Err(PackageError::Install(format!(
                         "{} has native extensions to build, which is not done on the service's host; use a gem without them",
@@ -373,14 +383,14 @@ fn gem_files(dir: &Path) -> Result<Vec<PathBuf>, PackageError> {
 }
 
 /// Runs an installer, without the service's own secrets in its environment; answers its
-/// standard output, or its error output as the run's message.
+/// output, or its error lines as the run's message.
 async fn run(
     installers: &Installers,
     program: &Path,
     what: &str,
     args: &[String],
     dir: &Path,
-) -> Result<String, PackageError> {
+) -> Result<std::process::Output, PackageError> {
     let mut command = tokio::process::Command::new(program);
     command
         .args(args)
@@ -409,7 +419,7 @@ async fn run(
         Ok(Ok(output)) => output,
     };
     if output.status.success() {
-        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+        return Ok(output);
     }
     let status = output
         .status

@@ -28,6 +28,7 @@ async fn packages_are_installed_once_per_list_and_imported_by_the_function(db: P
         json!({"six": "1.16.0", "text": "str", "bundled": true})
     );
     let log = service.log(first["id"].as_str().unwrap()).await;
+    print_package_lines("first python run", &log);
     assert!(
         log.iter()
             .any(|l| l == "preparing packages for python3.12: six==1.16.0"),
@@ -75,6 +76,7 @@ async fn packages_are_installed_once_per_list_and_imported_by_the_function(db: P
     assert_eq!(second["status"], "succeeded", "{second}");
     assert_eq!(second["result"]["payload"]["bundled"], true, "{second}");
     let log = service.log(second["id"].as_str().unwrap()).await;
+    print_package_lines("second python run", &log);
     assert!(
         log.iter().any(|l| l.starts_with("packages found in the cache in ")),
         "the second run with the same list reuses the cache: {log:#?}"
@@ -90,6 +92,7 @@ async fn packages_are_installed_once_per_list_and_imported_by_the_function(db: P
     assert_eq!(node["status"], "succeeded", "{node}");
     assert_eq!(node["result"]["payload"], json!({"five": true, "word": false}));
     let log = service.log(node["id"].as_str().unwrap()).await;
+    print_package_lines("node run", &log);
     assert!(log.iter().any(|l| l.starts_with("packages installed in ")), "{log:#?}");
     service.stop().await;
 }
@@ -156,4 +159,107 @@ async fn packages_description_and_tags_are_refused_at_the_edge_naming_the_field(
     let (_, runs) = service.get("/v1/projects/default/runs").await;
     assert_eq!(runs["items"], json!([]), "no run was created");
     service.stop().await;
+}
+
+/// The engine does not put `vendor/bundle` on `GEM_PATH` (yet), so the function does what
+/// Lambda's Ruby runtime does with its `GEM_PATH` before requiring the gem.
+const HELLO_GEM: &str = "def lambda_handler(event:, context:)\n  vendor = Dir[File.join(ENV['LAMBDA_TASK_ROOT'], 'vendor/bundle/ruby/*')]\n  Gem.paths = { 'GEM_PATH' => vendor.first }\n  require 'hello_steps'\n  { 'hi' => HelloSteps.hi, 'dirs' => vendor.map { |d| File.basename(d) },\n    'bundled' => Gem.loaded_specs['hello_steps'].full_gem_path.start_with?(ENV['LAMBDA_TASK_ROOT']) }\nend\n";
+
+#[sqlx::test]
+async fn gems_are_installed_under_vendor_bundle_and_gems_with_native_extensions_are_refused(db: PgPool) {
+    let source = crate::support::gems::GemSource::start().await;
+    let gem = source.gem.display().to_string();
+    let service = TestService::start(db, &["--gem", &gem]).await;
+    let step = |packages: serde_json::Value| json!({"type": "lambda_custom_code", "runtime": "ruby3.3", "code": HELLO_GEM, "packages": packages});
+
+    let run = service.run(step(json!(["hello_steps:1.2.0"]))).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        run["result"]["payload"],
+        json!({"hi": "hi from a gem", "dirs": ["3.3.0"], "bundled": true}),
+        "under vendor/bundle/ruby/3.3.0, where Lambda's ruby3.3 looks"
+    );
+
+    let native = service.run(step(json!(["hello_steps", "native_steps:0.1.0"]))).await;
+    assert_eq!(native["status"], "failed", "{native}");
+    assert_eq!(native["error"]["code"], "package_install_failed");
+    let message = native["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("native_steps-0.1.0.gem has native extensions"),
+        "{message}"
+    );
+
+    let missing = service.run(step(json!(["lambda_steps_no_such_gem"]))).await;
+    assert_eq!(missing["error"]["code"], "package_install_failed", "{missing}");
+    let message = missing["error"]["message"].as_str().unwrap();
+    assert!(message.contains("lambda_steps_no_such_gem"), "{message}");
+    let left = service.engine.client.list_functions().send().await.unwrap();
+    assert!(left.functions().is_empty(), "no function is left behind");
+    service.stop().await;
+}
+
+/// The install's figures, for `cargo test --test it runner::packages -- --nocapture`.
+fn print_package_lines(what: &str, log: &[String]) {
+    for line in log.iter().filter(|l| l.starts_with("packages ")) {
+        println!("{what}: {line}");
+    }
+}
+
+#[sqlx::test]
+async fn on_the_embedded_engine_concurrent_runs_with_one_list_install_it_once_for_its_python(db: PgPool) {
+    use crate::support::service::{ADMIN_TOKEN, ServeProcess, authorized};
+    let work = tempfile::tempdir().unwrap();
+    let pip = crate::support::venv().join("bin/pip");
+    // `serve` with its own engine in-process: packages are installed for the engine's Python.
+    let service = ServeProcess::start(
+        &db,
+        work.path(),
+        &["--pip", pip.to_str().unwrap()],
+        &[("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN)],
+    )
+    .await;
+    let step = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": SIX, "packages": ["six==1.16.0"]});
+    let (first, second) = tokio::join!(service.run(step.clone()), service.run(step));
+    let http = authorized(ADMIN_TOKEN);
+    let mut installs = Vec::new();
+    for run in [&first, &second] {
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["result"]["payload"]["bundled"], true, "{run}");
+        let url = format!(
+            "{}/v1/runs/{}/logs?limit=5000",
+            service.api,
+            run["id"].as_str().unwrap()
+        );
+        let page: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
+        let lines: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["message"].as_str())
+            .filter(|m| m.starts_with("packages "))
+            .map(str::to_string)
+            .collect();
+        print_package_lines("embedded engine", &lines);
+        installs.extend(lines);
+    }
+    assert_eq!(installs.len(), 2, "{installs:#?}");
+    assert_eq!(
+        installs
+            .iter()
+            .filter(|l| l.starts_with("packages installed in "))
+            .count(),
+        1,
+        "one install, the other run waited for it: {installs:#?}"
+    );
+    assert!(
+        installs.iter().all(|l| l.contains("(the embedded engine, Python 3.")),
+        "{installs:#?}"
+    );
+    let cache = work.path().join("lambda-steps-data/packages");
+    let zips: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "zip"))
+        .collect();
+    assert_eq!(zips.len(), 1, "one cache entry under the data directory");
 }

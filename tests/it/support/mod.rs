@@ -3,6 +3,7 @@
 //! and README code blocks.
 
 pub mod fake_lambda;
+pub mod gems;
 pub mod pg_cluster;
 pub mod service;
 
