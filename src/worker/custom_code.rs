@@ -42,8 +42,12 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
             Err(ending) => return ending,
         }
     };
-    let zip = match zip_source(file, &step.code, bundle.as_ref()) {
-        Ok(zip) => zip,
+    // Packages may be tens of MB: zipped off the async threads.
+    let (code, packages_zip) = (step.code.clone(), bundle.as_ref().map(|b| b.zip.clone()));
+    let zipped = tokio::task::spawn_blocking(move || zip_source(file, &code, packages_zip.as_deref())).await;
+    let zip = match zipped {
+        Ok(Ok(zip)) => zip,
+        Ok(Err(e)) => return Ending::failed(RunErrorCode::Internal, format!("zipping the code failed: {e}")),
         Err(e) => return Ending::failed(RunErrorCode::Internal, format!("zipping the code failed: {e}")),
     };
     if let Some(bundle) = &bundle
@@ -279,14 +283,13 @@ fn human_size(bytes: u64) -> String {
 }
 
 /// A zip holding the code's one file, and the packages' files beside it.
-fn zip_source(file: &str, code: &str, bundle: Option<&Bundle>) -> zip::result::ZipResult<Vec<u8>> {
+fn zip_source(file: &str, code: &str, packages: Option<&std::path::Path>) -> zip::result::ZipResult<Vec<u8>> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default().unix_permissions(0o644);
     writer.start_file(file, options)?;
     writer.write_all(code.as_bytes())?;
-    if let Some(bundle) = bundle {
-        let packages = zip::ZipArchive::new(std::fs::File::open(&bundle.zip)?)?;
-        writer.merge_archive(packages)?;
+    if let Some(packages) = packages {
+        writer.merge_archive(zip::ZipArchive::new(std::fs::File::open(packages)?)?)?;
     }
     Ok(writer.finish()?.into_inner())
 }
