@@ -244,6 +244,24 @@ impl ServeProcess {
         run["id"].as_str().unwrap().to_string()
     }
 
+    /// A run's log messages.
+    pub async fn log(&self, id: &str) -> Vec<String> {
+        let page: Value = authorized(ADMIN_TOKEN)
+            .get(format!("{}/v1/runs/{id}/logs?limit=5000", self.api))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// Submits and waits until the run is over; answers the finished run.
     pub async fn run(&self, step: Value) -> Value {
         let url = format!("{}/v1/runs/{}", self.api, self.submit(step).await);
