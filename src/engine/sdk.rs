@@ -160,7 +160,7 @@ fn install(dir: &Path, interpreters: &super::runtimes::Interpreters) -> anyhow::
     let mut said = Vec::new();
     let mut failed = Vec::new();
     let python = interpreters.python.clone();
-    let steps: [(&str, Box<dyn Fn(&Path) -> anyhow::Result<SdkManifest>>); 3] = [
+    let steps: [(&str, Box<Installer>); 3] = [
         (
             "python",
             Box::new(move |staging| install_python(staging, python.as_deref())),
@@ -216,6 +216,9 @@ fn install(dir: &Path, interpreters: &super::runtimes::Interpreters) -> anyhow::
         anyhow::bail!("{}\n(done: {})", failed.join("\n"), said.join("; "))
     }
 }
+
+/// Installs one language's SDK into a staging directory; answers what it installed.
+type Installer = dyn Fn(&Path) -> anyhow::Result<SdkManifest>;
 
 /// What a language's directory must hold to count as installed.
 fn wanted(language: &str) -> BTreeMap<String, String> {

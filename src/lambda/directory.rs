@@ -73,6 +73,9 @@ impl std::fmt::Debug for ClientKey {
     }
 }
 
+/// The credentials an issuer assumes roles with, and the STS endpoint it calls.
+type IssuerKey = (ClientKey, Option<String>);
+
 pub struct LambdaDirectory {
     framework: Framework,
     embedded_url: Option<String>,
@@ -81,7 +84,7 @@ pub struct LambdaDirectory {
     projects: Mutex<HashMap<String, (Instant, Arc<ProjectLambda>)>>,
     clients: tokio::sync::Mutex<HashMap<ClientKey, LambdaClients>>,
     /// Issuers of execution-role credentials, by credentials and STS endpoint.
-    issuers: tokio::sync::Mutex<HashMap<(ClientKey, Option<String>), Arc<StsIssuer>>>,
+    issuers: tokio::sync::Mutex<HashMap<IssuerKey, Arc<StsIssuer>>>,
 }
 
 impl LambdaDirectory {

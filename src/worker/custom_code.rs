@@ -72,7 +72,7 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
     ));
     // The engine in this process learns, before the function exists, where its AWS calls
     // go and whose credentials it assumes its role with; nothing of it is in the request.
-    ctx.worker.lambdas.announce_function(&name, &ctx.lambda);
+    ctx.worker.lambdas.announce_function(&name, ctx.lambda);
     let created = create(ctx, step, &name, &handler, &role, zip).await;
     let ending = match created {
         Ok(()) => {
