@@ -234,8 +234,7 @@ impl ExecutionEnvironment {
     /// Whether the credentials it was given outlast an invocation of `timeout` (always,
     /// when it has none).
     pub fn fresh_for(&self, timeout: Duration) -> bool {
-        self.credentials_expire_at
-            .is_none_or(|at| std::time::SystemTime::now() + timeout + CREDENTIALS_MARGIN < at)
+        outlasts(self.credentials_expire_at, std::time::SystemTime::now(), timeout)
     }
 
     pub fn idle_for(&self) -> Duration {
@@ -460,6 +459,12 @@ fn environment_variables(
     env
 }
 
+/// Whether credentials expiring at `expire_at` (none: never) still hold, with the margin,
+/// at the end of an invocation of `timeout` starting `now`.
+fn outlasts(expire_at: Option<std::time::SystemTime>, now: std::time::SystemTime, timeout: Duration) -> bool {
+    expire_at.is_none_or(|at| now + timeout + CREDENTIALS_MARGIN < at)
+}
+
 /// The variable that puts a language's SDK on its module path.
 fn module_path_variable(language: Language) -> Option<&'static str> {
     match language {
@@ -491,5 +496,31 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
         (None, Some(libc::SIGXFSZ)) => "signal: file size limit exceeded".into(),
         (None, Some(signal)) => format!("signal: {signal}"),
         (None, None) => "exited".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_environment_takes_no_invocation_its_credentials_could_not_outlast() {
+        let now = std::time::SystemTime::now();
+        let hour = Duration::from_secs(3600);
+        assert!(outlasts(None, now, hour), "no credentials never expire");
+        let expire = Some(now + hour);
+        assert!(outlasts(expire, now, Duration::from_secs(60)));
+        // 15 minutes of timeout an hour minus 10 minutes later: they would expire mid-call.
+        assert!(!outlasts(
+            expire,
+            now + Duration::from_secs(3000),
+            Duration::from_secs(900)
+        ));
+        // Within the margin of the expiry, even a short invocation is refused.
+        assert!(!outlasts(
+            expire,
+            now + hour - Duration::from_secs(30),
+            Duration::from_secs(1)
+        ));
     }
 }

@@ -74,3 +74,24 @@ async fn without_the_sdk_a_function_gets_its_languages_own_import_error() {
     );
     engine.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_bubblewrap_the_sdk_is_found_at_its_host_paths() {
+    let runtimes = runtimes_dir();
+    let dir = data_dir();
+    let engine = TestEngine::start(
+        dir.path(),
+        &["--sandbox", "none", "--runtimes-dir", runtimes.to_str().unwrap()],
+    )
+    .await;
+    let c = &engine.client;
+    let python = "import boto3\ndef handler(e, c):\n    return boto3.__version__\n";
+    create(c, "py-host", "python3.12", "app.handler", &[("app.py", python)]).await;
+    assert_eq!(invoke(c, "py-host", json!({})).await.payload, "1.44.5");
+    let esm =
+        "import { STSClient } from '@aws-sdk/client-sts';\nexport const handler = async () => typeof STSClient;\n";
+    create(c, "node-host", "nodejs20.x", "index.handler", &[("index.mjs", esm)]).await;
+    let out = invoke(c, "node-host", json!({})).await;
+    assert_eq!(out.payload, "function", "{}", out.log);
+    engine.stop().await;
+}
