@@ -216,6 +216,19 @@ mod tests {
         assert!(validate("project.aws.secret_key", "x").is_err());
         assert!(validate("project.aws.endpoint_url", "ftp://x").is_err());
         assert!(validate("project.aws.region", "us-east-2").is_ok());
+        assert_eq!(
+            resolved["project.aws.function_credentials"].value.as_deref(),
+            Some("role")
+        );
+        assert_eq!(
+            resolved["project.aws.function_credentials"].source,
+            Some(Source::Default)
+        );
+        assert_eq!(resolved["project.aws.function_endpoint_url"].value, None);
+        assert!(validate("project.aws.function_credentials", "none").is_ok());
+        assert!(validate("project.aws.function_credentials", "keys").is_err());
+        assert!(validate("project.aws.function_endpoint_url", "http://127.0.0.1:5000").is_ok());
+        assert!(validate("project.aws.function_endpoint_url", "embedded").is_err());
     }
 
     #[test]

@@ -125,6 +125,29 @@ async fn each_runtime_calls_aws_as_its_execution_role_at_the_function_endpoint(d
         assert!(!run.to_string().contains(SECRET), "{runtime}: {run}");
         assert!(!log.iter().any(|l| l.contains(SECRET)), "{runtime}: {log:#?}");
     }
+
+    // `function_credentials = none`: the endpoint still, credentials no more.
+    let settings = json!({"project.aws.access_key": "AKIDRUNBOOKS", "project.aws.secret_key_path": "aws/runbooks",
+        "project.aws.function_endpoint_url": moto.url, "project.aws.function_credentials": "none"});
+    let set = http
+        .put(format!("{}/v1/projects/default/settings", service.api))
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status().as_u16(), 200);
+    let code = "import os\ndef lambda_handler(e, c):\n    return {k: v for k, v in os.environ.items() if k.startswith('AWS_')}\n";
+    let run = service
+        .run(json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": code, "role_arn": ROLE}))
+        .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let env = &run["result"]["payload"];
+    assert_eq!(env["AWS_ENDPOINT_URL"], moto.url.as_str(), "{env}");
+    assert!(
+        env.get("AWS_ACCESS_KEY_ID").is_none() && env.get("AWS_SESSION_TOKEN").is_none(),
+        "{env}"
+    );
+
     let service_log = std::fs::read_to_string(&service.log).unwrap();
     assert!(!service_log.contains(SECRET), "{service_log}");
     assert!(
