@@ -205,3 +205,45 @@ async fn without_the_sdk_the_runs_log_names_the_command_that_installs_it(db: PgP
         "{service_log}"
     );
 }
+
+#[sqlx::test]
+async fn functions_made_through_the_engines_own_api_get_the_framework_settings(db: PgPool) {
+    let moto = moto().await;
+    let work = tempfile::tempdir().unwrap();
+    let runtimes = runtimes_dir().display().to_string();
+    // The framework: user code's calls go to moto, roles assumed with the default chain's
+    // credentials (here the service's own environment).
+    let env = [
+        ("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN),
+        ("LAMBDA_STEPS_RUNTIMES_DIR", runtimes.as_str()),
+        ("LAMBDA_STEPS_AWS_FUNCTION_ENDPOINT_URL", moto.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "AKIDFRAMEWORKCHAIN"),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+    ];
+    let service = ServeProcess::start(&db, work.path(), &[], &env).await;
+    let lambda = crate::support::client(&service.engine);
+    let code = "import os, boto3\ndef handler(e, c):\n    return [boto3.client('sts').get_caller_identity()['Arn'], dict(os.environ)]\n";
+    crate::support::create_request(
+        &lambda,
+        "made-by-hand",
+        "python3.12",
+        "app.handler",
+        crate::support::zip(&[("app.py", code)]),
+    )
+    .role("arn:aws:iam::123456789012:role/by-hand")
+    .timeout(30)
+    .send()
+    .await
+    .unwrap();
+    let out = crate::support::invoke(&lambda, "made-by-hand", json!({})).await;
+    assert_eq!(out.function_error, None, "{:?} {}", out.payload, out.log);
+    assert_eq!(
+        out.payload[0], "arn:aws:sts::123456789012:assumed-role/by-hand/made-by-hand",
+        "{}",
+        out.log
+    );
+    let env = &out.payload[1];
+    assert_eq!(env["AWS_ENDPOINT_URL"], moto.url.as_str());
+    assert!(!env.to_string().contains(SECRET), "{env}");
+    assert_ne!(env["AWS_ACCESS_KEY_ID"], "AKIDFRAMEWORKCHAIN");
+}

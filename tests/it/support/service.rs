@@ -190,6 +190,8 @@ pub fn database_url(db: &PgPool) -> String {
 pub struct ServeProcess {
     pub child: tokio::process::Child,
     pub api: String,
+    /// Its embedded engine's Lambda API.
+    pub engine: String,
     pub log: std::path::PathBuf,
 }
 
@@ -220,7 +222,13 @@ impl ServeProcess {
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
-                return Self { child, api, log };
+                let engine = format!("http://127.0.0.1:{engine_port}");
+                return Self {
+                    child,
+                    api,
+                    engine,
+                    log,
+                };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
