@@ -13,13 +13,17 @@ COPY benches benches
 COPY tests tests
 RUN cargo build --release --locked --bin lambda-steps
 
-# The runtime image carries the interpreters the engine runs functions with.
+# The runtime image carries the interpreters the engine runs functions with, and each
+# runtime's AWS SDK (boto3, the JavaScript v3 clients, Debian's Ruby gems) baked in.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates python3 nodejs ruby bubblewrap \
+ && apt-get install -y --no-install-recommends ca-certificates python3 python3-venv nodejs npm ruby \
+      ruby-aws-sdk-core ruby-aws-sdk-s3 bubblewrap \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/lambda-steps --create-home lambda-steps
 COPY --from=build /src/target/release/lambda-steps /usr/local/bin/lambda-steps
+ENV LAMBDA_STEPS_RUNTIMES_DIR=/opt/lambda-steps-runtimes
+RUN lambda-steps runtimes install
 USER lambda-steps
 WORKDIR /var/lib/lambda-steps
 ENV LAMBDA_STEPS_LISTEN=0.0.0.0:8080 \

@@ -22,9 +22,16 @@ ensure_packages() {
   local mode="${1:-strict}" need=()
   command -v ruby >/dev/null 2>&1 || need+=(ruby)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
-  # The installers of custom code's `packages` (pip takes wheels only, npm runs no scripts).
+  # npm installs the AWS SDK for JavaScript (`lambda-steps runtimes install`) and custom
+  # code's npm `packages` (with scripts off); pip installs its Python `packages` (wheels only).
   command -v npm >/dev/null 2>&1 || need+=(npm)
   command -v pip3 >/dev/null 2>&1 || need+=(python3-pip)
+  # The Ruby SDK comes from Debian where rubygems.org may be out of reach: aws-sdk-core
+  # (with STS) and aws-sdk-s3, on Ruby's own path.
+  if ! ruby -e 'require "aws-sdk-core"; require "aws-sdk-s3"' >/dev/null 2>&1 &&
+    apt-cache show ruby-aws-sdk-core >/dev/null 2>&1; then
+    need+=(ruby-aws-sdk-core ruby-aws-sdk-s3)
+  fi
   command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
   { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1; } || need+=(python3 python3-venv)
   [ ${#need[@]} -eq 0 ] && return 0
@@ -54,6 +61,16 @@ ensure_test_venv() {
     "$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
     echo "$want" >"$venv/.requirements.sha256"
   fi
+}
+
+# The runtimes' AWS SDKs for the tests' engines (`lambda-steps runtimes install`), kept
+# across runs: under /opt as root (user code runs as `nobody` then and must read them),
+# else .runtimes in the checkout. A second run finds them installed and is quick.
+ensure_test_runtimes() {
+  local default="$PWD/.runtimes"
+  [ "$(id -u)" = 0 ] && default=/opt/lambda-steps-runtimes
+  export LAMBDA_STEPS_TEST_RUNTIMES_DIR="${LAMBDA_STEPS_TEST_RUNTIMES_DIR:-$default}"
+  cargo run --quiet -- runtimes install --runtimes-dir "$LAMBDA_STEPS_TEST_RUNTIMES_DIR"
 }
 
 ensure_rust_components() {

@@ -19,6 +19,8 @@ pub const NAMES: &[&str] = &[
     "assume_role_arn",
     "external_id",
     "lambda_role_arn",
+    "function_credentials",
+    "function_endpoint_url",
 ];
 
 /// Values when neither level sets them.
@@ -26,7 +28,27 @@ fn default_of(name: &str) -> Option<&'static str> {
     match name {
         "region" => Some("us-east-1"),
         "endpoint_url" => Some("embedded"),
+        "function_credentials" => Some("role"),
         _ => None,
+    }
+}
+
+/// What user code on the embedded engine gets as credentials (`function_credentials`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionCredentials {
+    /// Its execution role's temporary credentials, assumed with the project's.
+    Role,
+    /// None at all.
+    None,
+}
+
+impl FunctionCredentials {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "role" => Some(Self::Role),
+            "none" => Some(Self::None),
+            _ => None,
+        }
     }
 }
 
@@ -151,6 +173,12 @@ pub fn validate(key: &str, value: &str) -> Result<(), SettingRefused> {
         }
         "secret_key_path" => !value.is_empty() && !value.contains("..") && value.chars().count() <= 512,
         "access_key" => !value.is_empty() && value.len() <= 128 && value.chars().all(|c| c.is_ascii_alphanumeric()),
+        "function_credentials" => FunctionCredentials::parse(value).is_some(),
+        "function_endpoint_url" => {
+            (value.starts_with("http://") || value.starts_with("https://"))
+                && value.chars().count() <= 2048
+                && !value.contains('\0')
+        }
         _ => !value.is_empty() && value.chars().count() <= 2048,
     };
     if ok {
@@ -160,6 +188,8 @@ pub fn validate(key: &str, value: &str) -> Result<(), SettingRefused> {
             "endpoint_url" => "must be embedded, aws, or an http(s) URL",
             "secret_key_path" => "must be a key storage path (the secret itself is stored with PUT /v1/keys/{path})",
             "access_key" => "must be an access key id (letters and digits)",
+            "function_credentials" => "must be role or none",
+            "function_endpoint_url" => "must be an http(s) URL",
             _ => "must be a non-empty string",
         }))
     }
@@ -186,6 +216,19 @@ mod tests {
         assert!(validate("project.aws.secret_key", "x").is_err());
         assert!(validate("project.aws.endpoint_url", "ftp://x").is_err());
         assert!(validate("project.aws.region", "us-east-2").is_ok());
+        assert_eq!(
+            resolved["project.aws.function_credentials"].value.as_deref(),
+            Some("role")
+        );
+        assert_eq!(
+            resolved["project.aws.function_credentials"].source,
+            Some(Source::Default)
+        );
+        assert_eq!(resolved["project.aws.function_endpoint_url"].value, None);
+        assert!(validate("project.aws.function_credentials", "none").is_ok());
+        assert!(validate("project.aws.function_credentials", "keys").is_err());
+        assert!(validate("project.aws.function_endpoint_url", "http://127.0.0.1:5000").is_ok());
+        assert!(validate("project.aws.function_endpoint_url", "embedded").is_err());
     }
 
     #[test]

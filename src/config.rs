@@ -39,6 +39,8 @@
 //! - `LAMBDA_STEPS_ENGINE_MAX_PROCESSES`, `..._CPU_SECONDS`, `..._FILE_SIZE_MB`,
 //!   `..._ADDRESS_SPACE_HEADROOM_MB`: resource limits of user code
 //! - `LAMBDA_STEPS_ENGINE_LOG_GROUP_MAX_MB`: most bytes of events one log group keeps
+//! - `LAMBDA_STEPS_RUNTIMES_DIR`: the runtimes' AWS SDKs (default: the data directory's
+//!   `runtimes`), as `lambda-steps runtimes install` puts them there
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -52,6 +54,33 @@ pub enum LogFormat {
     Text,
     /// One JSON object a line, for log collectors.
     Json,
+}
+
+/// `runtimes install`: the AWS SDK of each runtime, for user code on the embedded engine.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RuntimesInstallArgs {
+    /// Where functions and their code persist; the SDKs go in its `runtimes` directory.
+    #[arg(
+        long = "data-dir",
+        env = "LAMBDA_STEPS_DATA_DIR",
+        default_value = "lambda-steps-data"
+    )]
+    pub data_dir: PathBuf,
+    /// Where the SDKs go instead (the engine reads the same variable).
+    #[arg(long = "runtimes-dir", env = "LAMBDA_STEPS_RUNTIMES_DIR")]
+    pub runtimes_dir: Option<PathBuf>,
+    /// The Python that pip installs for (default: python3, found as the engine finds it).
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_PYTHON")]
+    pub python: Option<PathBuf>,
+}
+
+impl RuntimesInstallArgs {
+    /// The directory the SDKs go to.
+    pub fn dir(&self) -> PathBuf {
+        self.runtimes_dir
+            .clone()
+            .unwrap_or_else(|| crate::engine::sdk::default_dir(&self.data_dir))
+    }
 }
 
 /// `lambda-local`: the engine on its own.

@@ -18,14 +18,16 @@
 //! domain                    Run, Step, Caller: parsed at the edge
 //! lambda_rules, metrics     Lambda's own rules (names, ARNs, limits, runtimes); Prometheus
 //!
-//! engine                    the embedded Lambda engine: uses lambda_rules only
+//! engine                    the embedded Lambda engine: uses lambda_rules and function_aws only
+//! function_aws              what user code on the engine gets for its own AWS calls (endpoint,
+//!                           role credentials), announced per function by the worker in-process
 //! client                    the command line client: talks HTTP to a service
 //! ```
 //!
 //! A module uses only those listed below it: the queue and the workers get narrow contexts
 //! from `app` and never see `AppState`; the pool runs whatever `execute` it is handed, so
 //! `queue` knows nothing of `worker`; `domain` and `lambda_rules` are pure (no HTTP, no
-//! database, no engine). The engine uses only `lambda_rules`; only `main.rs`, `lib.rs` and
+//! database, no engine). The engine uses only `lambda_rules` and `function_aws`; only `main.rs`, `lib.rs` and
 //! `config` reach into it. So a change to the retry policy of an
 //! Invoke goes in `lambda/at_most_once.rs`, to how a project's Lambda is resolved in
 //! `lambda/directory.rs` and `aws_settings.rs`, to what a step may contain in `domain/step.rs`.
@@ -38,6 +40,7 @@ pub mod db;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod function_aws;
 pub mod http;
 pub mod key_storage;
 pub mod lambda;
@@ -75,7 +78,11 @@ pub async fn serve(
         settings.lambda_role_arn.as_deref(),
     );
     let (target, engine) = start_lambda(&settings, &framework).await?;
-    let state = build_state(settings, db, framework, &target, shutdown.clone())?;
+    let functions = engine.as_ref().map(|e| e.functions.clone());
+    let state = build_state(settings, db, framework, &target, functions, shutdown.clone())?;
+    if let Err(e) = state.lambdas.set_engine_default(&state.db, &state.master_key).await {
+        tracing::warn!("functions created through the engine's own Lambda API get no AWS credentials: {e}");
+    }
     announce(listener.local_addr()?, &target, &state.settings)?;
 
     // Everything below the HTTP server is on this tracker and ends with `shutdown`.
@@ -95,6 +102,8 @@ pub async fn serve(
 /// The embedded engine running in this process. It has its own stop, fired only after the
 /// drain: the steps in hand still call it while they finish.
 struct RunningEngine {
+    /// What each function gets for its own AWS calls.
+    functions: function_aws::FunctionAwsDirectory,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -125,8 +134,12 @@ async fn start_lambda(
                 })?;
             let url = format!("http://{}", engine_listener.local_addr()?);
             let stop = CancellationToken::new();
+            let functions = engine.function_aws().clone();
             let task = tokio::spawn(engine.serve(engine_listener, stop.clone()));
-            (LambdaTarget::Embedded(url), Some(RunningEngine { stop, task }))
+            (
+                LambdaTarget::Embedded(url),
+                Some(RunningEngine { functions, stop, task }),
+            )
         }
         "aws" => (LambdaTarget::Aws, None),
         url => (LambdaTarget::Endpoint(url.to_string()), None),
@@ -139,6 +152,7 @@ fn build_state(
     db: PgPool,
     framework: aws_settings::Framework,
     target: &LambdaTarget,
+    functions: Option<function_aws::FunctionAwsDirectory>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<AppState> {
     let embedded_url = match target {
@@ -146,7 +160,7 @@ fn build_state(
         _ => None,
     };
     let packages = package_cache(&settings, embedded_url.is_some());
-    let lambdas = lambda::directory::LambdaDirectory::new(framework, embedded_url);
+    let lambdas = lambda::directory::LambdaDirectory::new(framework, embedded_url, functions);
     std::fs::create_dir_all(&settings.data_dir)?;
     let admin_token = key_storage::admin_token(settings.admin_token.as_ref(), &settings.data_dir)?;
     let master_key = key_storage::MasterKey::load(settings.master_key.as_ref(), &settings.data_dir)?;

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use lambda_steps::client;
-use lambda_steps::config::{LambdaLocalArgs, LogFormat, ServeSettings};
+use lambda_steps::config::{LambdaLocalArgs, LogFormat, RuntimesInstallArgs, ServeSettings};
 use lambda_steps::engine::Engine;
 
 #[derive(Parser)]
@@ -44,6 +44,10 @@ enum Command {
     },
     /// Print the OpenAPI document of the REST API.
     Openapi,
+    /// The AWS SDK of each runtime (boto3, the JavaScript v3 clients, the Ruby gems) for
+    /// user code on the embedded engine.
+    #[command(subcommand)]
+    Runtimes(RuntimesCommand),
     /// Submit a step to a running service and follow its log; exits with the run's outcome.
     Run(Box<client::run::RunArgs>),
     /// Print a run's log (--follow: to its end, exiting with its outcome).
@@ -52,6 +56,12 @@ enum Command {
     Runs(Box<client::runs::RunsArgs>),
     /// Cancel a run.
     Cancel(Box<client::cancel::CancelArgs>),
+}
+
+#[derive(Subcommand)]
+enum RuntimesCommand {
+    /// Install what is missing or out of date (fast, and no network, when all is there).
+    Install(RuntimesInstallArgs),
 }
 
 #[tokio::main]
@@ -122,6 +132,11 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             let listener = bind(settings.listen, "--listen", "LAMBDA_STEPS_ENGINE_LISTEN").await?;
             let address = listener.local_addr()?;
             let engine = Engine::start(settings)?;
+            // Alone, the engine has no key storage: its functions assume their roles with
+            // the default credential chain, per the framework's function settings.
+            let framework = lambda_steps::aws_settings::Framework::load(None)?;
+            let functions = lambda_steps::lambda::function_credentials::engine_alone(&framework).await?;
+            engine.function_aws().set_default(functions);
             tracing::info!(
                 "embedded Lambda engine listening on http://{address} (aws lambda --endpoint-url http://{address} ...)"
             );
@@ -136,6 +151,16 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
         }
         Command::Openapi => {
             print!("{}", lambda_steps::http::openapi_json());
+            Ok(())
+        }
+        Command::Runtimes(RuntimesCommand::Install(args)) => {
+            let dir = args.dir();
+            let said =
+                tokio::task::spawn_blocking(move || lambda_steps::engine::sdk::install_for_host(&dir, args.python))
+                    .await??;
+            for line in said {
+                tracing::info!("{line}");
+            }
             Ok(())
         }
         Command::Run(_) | Command::Logs(_) | Command::Runs(_) | Command::Cancel(_) => {

@@ -66,6 +66,10 @@ pub struct EngineSettings {
     /// Address space allowed above the function's MemorySize (Python and Ruby), in MB.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_ADDRESS_SPACE_HEADROOM_MB", default_value_t = 512)]
     pub address_space_headroom_mb: u32,
+    /// Where `lambda-steps runtimes install` put the runtimes' AWS SDKs (default: the data
+    /// directory's `runtimes`).
+    #[arg(long, env = "LAMBDA_STEPS_RUNTIMES_DIR")]
+    pub runtimes_dir: Option<PathBuf>,
     /// Most bytes of events one CloudWatch log group keeps; past it the oldest go first.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_LOG_GROUP_MAX_MB", default_value_t = 64)]
     pub log_group_max_mb: u64,

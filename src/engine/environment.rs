@@ -15,7 +15,12 @@ use super::network::{ISOLATED_RUNTIME_API, NetworkGate};
 use super::output::OutputCapture;
 use super::runtime_api::{self, Invocation, InvocationRequest, RuntimeChannel, RuntimeReply};
 use super::sandbox::{Limits, Mounts, Sandbox};
+use crate::function_aws::RoleCredentials;
 use crate::lambda_rules::Language;
+
+/// An environment stops taking invocations this long before its credentials expire, on
+/// top of the invocation's own timeout, so no call is signed with expired credentials.
+const CREDENTIALS_MARGIN: Duration = Duration::from_secs(60);
 
 /// What an environment needs to start.
 pub struct EnvironmentSpec<'a> {
@@ -34,6 +39,15 @@ pub struct EnvironmentSpec<'a> {
     pub sandbox: &'a Sandbox,
     pub limits: Limits,
     pub logs: &'a std::sync::Arc<LogStore>,
+    /// The language's AWS SDK on the host, when installed.
+    pub sdk: Option<&'a Path>,
+    /// `AWS_ENDPOINT_URL` for the function's own AWS calls.
+    pub aws_endpoint_url: Option<&'a str>,
+    /// The execution role's temporary credentials, when it has some.
+    pub credentials: Option<&'a RoleCredentials>,
+    /// A line the engine writes to the environment's log stream first (why it has no
+    /// credentials, say).
+    pub notice: Option<String>,
 }
 
 /// How one invocation in an environment ended.
@@ -59,6 +73,8 @@ pub struct ExecutionEnvironment {
     last_used: Mutex<Instant>,
     server: tokio::task::JoinHandle<()>,
     tmp_dir: PathBuf,
+    /// When the credentials given to the runtime expire.
+    credentials_expire_at: Option<std::time::SystemTime>,
 }
 
 impl ExecutionEnvironment {
@@ -88,11 +104,20 @@ impl ExecutionEnvironment {
         let channel = RuntimeChannel::new(invocations);
         let router = runtime_api::router(channel.clone());
 
+        let sdk_mounts: Vec<(PathBuf, &'static str)> = spec
+            .sdk
+            .and_then(|host| sdk_place(spec.language).map(|place| (host.to_path_buf(), place)))
+            .into_iter()
+            .collect();
         let mounts = Mounts {
             task_root: spec.code_dir,
             runtime_dir: spec.runtime_dir,
             tmp_dir: &tmp_dir,
+            sdks: &sdk_mounts,
         };
+        let sdk_visible = sdk_mounts
+            .first()
+            .map(|(host, place)| spec.sandbox.visible_sdk(host, place));
         let (task_root, runtime_dir, tmp) = spec.sandbox.visible_paths(&mounts);
         let log_stream = format!("{}/[{}]{id}", chrono::Utc::now().format("%Y/%m/%d"), spec.version);
         let env = environment_variables(
@@ -102,6 +127,7 @@ impl ExecutionEnvironment {
             &runtime_dir,
             &tmp,
             &log_stream,
+            sdk_visible.as_deref(),
         );
         let (program, args) = command_line(&spec, &task_root, &runtime_dir)?;
 
@@ -122,6 +148,9 @@ impl ExecutionEnvironment {
         let receiver = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
             .map_err(io("reading runtime output"))?;
         let log = LogSink::new(spec.logs.clone(), function_log_group(spec.function_name), log_stream);
+        if let Some(notice) = &spec.notice {
+            log.write_now(std::slice::from_ref(notice));
+        }
         let output = OutputCapture::start(receiver, log.clone());
 
         let (exit_tx, exited) = watch::channel(None);
@@ -157,6 +186,7 @@ impl ExecutionEnvironment {
             last_used: Mutex::new(Instant::now()),
             server,
             tmp_dir,
+            credentials_expire_at: spec.credentials.map(|c| c.expires_at),
         })
     }
 
@@ -199,6 +229,12 @@ impl ExecutionEnvironment {
 
     pub fn is_alive(&self) -> bool {
         self.exited.borrow().is_none()
+    }
+
+    /// Whether the credentials it was given outlast an invocation of `timeout` (always,
+    /// when it has none).
+    pub fn fresh_for(&self, timeout: Duration) -> bool {
+        outlasts(self.credentials_expire_at, std::time::SystemTime::now(), timeout)
     }
 
     pub fn idle_for(&self) -> Duration {
@@ -360,12 +396,39 @@ fn environment_variables(
     runtime_dir: &Path,
     tmp: &Path,
     log_stream: &str,
+    sdk: Option<&Path>,
 ) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = spec
         .user_environment
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // The SDK comes after what the function's own settings put on the path, as AWS's
+    // /var/runtime comes after /var/task and the layers.
+    if let (Some(sdk), Some(variable)) = (sdk, module_path_variable(spec.language)) {
+        let sdk = sdk.display().to_string();
+        match env.iter_mut().find(|(k, _)| k == variable) {
+            Some((_, value)) => *value = format!("{value}:{sdk}"),
+            None => env.push((variable.to_string(), sdk)),
+        }
+    }
+    let mut aws: Vec<(&str, String)> = Vec::new();
+    if let Some(url) = spec.aws_endpoint_url {
+        aws.push(("AWS_ENDPOINT_URL", url.to_string()));
+    }
+    if let Some(credentials) = spec.credentials {
+        aws.push(("AWS_ACCESS_KEY_ID", credentials.access_key_id.clone()));
+        aws.push(("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key.clone()));
+        aws.push(("AWS_SESSION_TOKEN", credentials.session_token.clone()));
+    }
+    // Reserved as on AWS: a function's own variables cannot replace its role's credentials.
+    env.retain(|(k, _)| {
+        !matches!(
+            k.as_str(),
+            "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN"
+        ) && !aws.iter().any(|(a, _)| a == k)
+    });
+    env.extend(aws.into_iter().map(|(k, v)| (k.to_string(), v)));
     let fixed = [
         ("_HANDLER", spec.handler.to_string()),
         ("AWS_REGION", spec.region.to_string()),
@@ -396,6 +459,32 @@ fn environment_variables(
     env
 }
 
+/// Whether credentials expiring at `expire_at` (none: never) still hold, with the margin,
+/// at the end of an invocation of `timeout` starting `now`.
+fn outlasts(expire_at: Option<std::time::SystemTime>, now: std::time::SystemTime, timeout: Duration) -> bool {
+    expire_at.is_none_or(|at| now + timeout + CREDENTIALS_MARGIN < at)
+}
+
+/// The variable that puts a language's SDK on its module path.
+fn module_path_variable(language: Language) -> Option<&'static str> {
+    match language {
+        Language::Python => Some("PYTHONPATH"),
+        Language::Node => Some("NODE_PATH"),
+        Language::Ruby => Some("GEM_PATH"),
+        Language::Provided => None,
+    }
+}
+
+/// Where a language's SDK is mounted in the sandbox (one of `sandbox::SDK_MOUNTS`).
+fn sdk_place(language: Language) -> Option<&'static str> {
+    match language {
+        Language::Python => Some("python"),
+        Language::Node => Some("node_modules"),
+        Language::Ruby => Some("gems"),
+        Language::Provided => None,
+    }
+}
+
 /// Go's wording, which is what AWS prints in `Runtime exited with error: ...`.
 fn describe_exit(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
@@ -407,5 +496,31 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
         (None, Some(libc::SIGXFSZ)) => "signal: file size limit exceeded".into(),
         (None, Some(signal)) => format!("signal: {signal}"),
         (None, None) => "exited".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_environment_takes_no_invocation_its_credentials_could_not_outlast() {
+        let now = std::time::SystemTime::now();
+        let hour = Duration::from_secs(3600);
+        assert!(outlasts(None, now, hour), "no credentials never expire");
+        let expire = Some(now + hour);
+        assert!(outlasts(expire, now, Duration::from_secs(60)));
+        // 15 minutes of timeout an hour minus 10 minutes later: they would expire mid-call.
+        assert!(!outlasts(
+            expire,
+            now + Duration::from_secs(3000),
+            Duration::from_secs(900)
+        ));
+        // Within the margin of the expiry, even a short invocation is refused.
+        assert!(!outlasts(
+            expire,
+            now + hour - Duration::from_secs(30),
+            Duration::from_secs(1)
+        ));
     }
 }

@@ -130,7 +130,7 @@ impl Engine {
         let request_id = invocation.request_id.clone();
         let timeout = Duration::from_secs(u64::from(version.timeout_seconds));
         let queue = Duration::from_secs(self.settings.queue_seconds);
-        let Some(mut lease) = self.pools.acquire(name, &version.version, queue).await else {
+        let Some(mut lease) = self.pools.acquire(name, &version.version, timeout, queue).await else {
             return Err(EngineError::too_many_requests("Rate Exceeded.", 1));
         };
         let cold_start = lease.environment().is_none().then(Instant::now);
@@ -211,6 +211,24 @@ impl Engine {
             .ok_or_else(|| super::runtimes::RuntimeUnavailable::Unknown(version.runtime.clone()))?;
         let interpreter = self.interpreters.for_language(language)?;
         let code_dir = self.code.unpacked(&self.functions.code_path(version)).await?;
+        let aws = self.function_aws.of(name);
+        let (credentials, notice) = match &aws.issuer {
+            None => (None, None),
+            Some(issuer) => match issuer.issue(&version.role, name).await {
+                Ok(credentials) => (credentials, None),
+                Err(why) => (
+                    None,
+                    Some(format!(
+                        "lambda-steps: could not assume the execution role {} ({why}); this environment has no AWS credentials",
+                        version.role
+                    )),
+                ),
+            },
+        };
+        let sdk = self
+            .sdks
+            .for_language(language)
+            .and_then(|sdk| sdk.module_dir.as_deref());
         ExecutionEnvironment::start(EnvironmentSpec {
             function_name: name,
             version: &version.version,
@@ -235,6 +253,10 @@ impl Engine {
                 cap_address_space: !matches!(language, Language::Node | Language::Provided),
             },
             logs: &self.logs,
+            sdk,
+            aws_endpoint_url: aws.endpoint_url.as_deref(),
+            credentials: credentials.as_ref(),
+            notice,
         })
         .await
     }
@@ -298,8 +320,10 @@ fn conclude(
         }
         InvocationEnd::Exited(how) => {
             let kind = "Runtime.ExitError";
-            let message = format!("RequestId: {request_id} Error: Runtime exited with error: {how}");
-            log.push(format!("{} {request_id} {message}", timestamp()));
+            let message = format!("RequestId: {request_id} Error: {}", exit_reason(&how));
+            // AWS's platform lines: the message, then the error type on a line of its own.
+            log.push(message.clone());
+            log.push(kind.to_string());
             (
                 error(kind, message),
                 Some("Unhandled"),
@@ -307,6 +331,15 @@ fn conclude(
                 false,
             )
         }
+    }
+}
+
+/// AWS's words for a runtime that exited mid-invocation: a clean exit gave no reason, any
+/// other is an error with Go's description of the status.
+fn exit_reason(how: &str) -> String {
+    match how {
+        "exit status 0" => "Runtime exited without providing a reason".to_string(),
+        how => format!("Runtime exited with error: {how}"),
     }
 }
 

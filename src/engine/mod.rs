@@ -16,6 +16,7 @@ mod pool;
 mod runtime_api;
 pub mod runtimes;
 pub mod sandbox;
+pub mod sdk;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +34,9 @@ use model::Location;
 use pool::Pools;
 use runtimes::Interpreters;
 use sandbox::Sandbox;
+use sdk::RuntimeSdks;
+
+use crate::function_aws::FunctionAwsDirectory;
 
 /// How often events past their group's retention are deleted (reads never return them).
 const EXPIRY_EVERY: Duration = Duration::from_secs(60);
@@ -53,6 +57,10 @@ pub struct EngineInner {
     pools: Pools,
     code: CodeCache,
     interpreters: Interpreters,
+    /// The AWS SDK of each runtime, found at start.
+    sdks: RuntimeSdks,
+    /// Where each function's AWS calls go and with which credentials.
+    function_aws: FunctionAwsDirectory,
     sandbox: Sandbox,
     /// Bundled bootstraps, readable by the sandbox user.
     runtime_dir: PathBuf,
@@ -105,6 +113,12 @@ impl Engine {
         }
         let interpreters =
             Interpreters::discover(settings.python.clone(), settings.node.clone(), settings.ruby.clone());
+        let runtimes_dir = settings
+            .runtimes_dir
+            .clone()
+            .unwrap_or_else(|| sdk::default_dir(&data_dir));
+        let sdks = RuntimeSdks::discover(&runtimes_dir);
+        link_node_sdk_for_modules(work_dir.path(), &sandbox, &sdks)?;
         tracing::info!(
             data_dir = %data_dir.display(),
             functions = functions.list().len(),
@@ -115,6 +129,11 @@ impl Engine {
             node = ?interpreters.node,
             ruby = ?interpreters.ruby,
             "embedded Lambda engine ready"
+        );
+        tracing::info!(
+            runtimes_dir = %runtimes_dir.display(),
+            "AWS SDKs offered to functions: {}",
+            sdks.describe()
         );
         let engine = Self(Arc::new(EngineInner {
             location: Location {
@@ -127,6 +146,8 @@ impl Engine {
             logs,
             code,
             interpreters,
+            sdks,
+            function_aws: FunctionAwsDirectory::default(),
             sandbox,
             runtime_dir,
             environments_dir,
@@ -195,6 +216,12 @@ impl Engine {
         self.pools.idle_count()
     }
 
+    /// Where each function's AWS calls go and with which credentials; the service in the
+    /// same process announces the functions it creates here.
+    pub fn function_aws(&self) -> &FunctionAwsDirectory {
+        &self.function_aws
+    }
+
     /// Checks that this host can run a runtime; the error names what to install.
     pub fn check_runtime(&self, runtime: &str) -> Result<Language, runtimes::RuntimeUnavailable> {
         let language =
@@ -213,6 +240,11 @@ impl Drop for EngineInner {
 
 fn write_bootstraps(dir: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
+    // Where the sandbox mounts each runtime's SDK, as AWS has them under /var/runtime.
+    for sdk_mount in sandbox::SDK_MOUNTS {
+        std::fs::create_dir_all(dir.join(sdk_mount))?;
+        open_to_sandbox(&dir.join(sdk_mount))?;
+    }
     for language in [Language::Python, Language::Node, Language::Ruby] {
         if let Some((name, source)) = runtimes::bootstrap(language) {
             std::fs::write(dir.join(name), source)?;
@@ -221,7 +253,25 @@ fn write_bootstraps(dir: &std::path::Path) -> anyhow::Result<()> {
     open_to_sandbox(dir)?;
     for entry in std::fs::read_dir(dir)? {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(entry?.path(), std::fs::Permissions::from_mode(0o644))?;
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o644))?;
+        }
+    }
+    Ok(())
+}
+
+/// ES modules do not read NODE_PATH: they find packages in a `node_modules` beside or above
+/// the importing file. Without bubblewrap a function's code is under `<work>/code/<zip>`,
+/// so `<work>/code/node_modules` is where the SDK goes (under bubblewrap the sandbox has
+/// `/var/node_modules`); the function's own `node_modules` is nearer, and wins.
+fn link_node_sdk_for_modules(work_dir: &std::path::Path, sandbox: &Sandbox, sdks: &RuntimeSdks) -> anyhow::Result<()> {
+    if sandbox.bubblewrap.is_some() {
+        return Ok(());
+    }
+    if let Some(modules) = sdks.node.as_ref().and_then(|sdk| sdk.module_dir.as_ref()) {
+        std::fs::create_dir_all(work_dir.join("code"))?;
+        std::os::unix::fs::symlink(modules, work_dir.join("code").join("node_modules"))?;
     }
     Ok(())
 }

@@ -90,8 +90,15 @@ impl Pools {
     }
 
     /// A slot for one invocation of `function`/`version`, with a warm environment when
-    /// one is idle; waits up to `queue_timeout` when all are busy, then gives up (None).
-    pub async fn acquire(&self, function: &str, version: &str, queue_timeout: Duration) -> Option<Lease> {
+    /// one is idle whose credentials outlast `timeout` (an older one is retired); waits up
+    /// to `queue_timeout` when all are busy, then gives up (None).
+    pub async fn acquire(
+        &self,
+        function: &str,
+        version: &str,
+        timeout: Duration,
+        queue_timeout: Duration,
+    ) -> Option<Lease> {
         let pool = self
             .pools
             .lock()
@@ -115,7 +122,7 @@ impl Pools {
         };
         let environment = {
             let mut idle = pool.idle.lock().expect("pool lock");
-            std::iter::from_fn(|| idle.pop()).find(ExecutionEnvironment::is_alive)
+            std::iter::from_fn(|| idle.pop()).find(|e| e.is_alive() && e.fresh_for(timeout))
         };
         let id = LEASES.fetch_add(1, Ordering::Relaxed);
         if let Some(environment) = &environment {
@@ -157,7 +164,7 @@ impl Pools {
         for pool in pools {
             let mut idle = pool.idle.lock().expect("pool lock");
             let before = idle.len();
-            idle.retain(|e| e.is_alive() && e.idle_for() < idle_timeout);
+            idle.retain(|e| e.is_alive() && e.idle_for() < idle_timeout && e.fresh_for(Duration::ZERO));
             reaped += before - idle.len();
         }
         reaped

@@ -11,6 +11,14 @@ use super::network::{self, NetworkGate};
 pub const SANDBOX_TASK_ROOT: &str = "/var/task";
 pub const SANDBOX_RUNTIME_DIR: &str = "/var/runtime";
 
+/// The directories under the runtime directory where each language's AWS SDK is mounted:
+/// Python's modules, Node's `node_modules`, Ruby's gems.
+pub const SDK_MOUNTS: [&str; 3] = ["python", "node_modules", "gems"];
+
+/// Where ES modules under /var/task find packages besides their own: a `node_modules` in
+/// a directory above the importing file.
+const SANDBOX_ESM_MODULES: &str = "/var/node_modules";
+
 /// Which isolation user code gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SandboxMode {
@@ -54,6 +62,8 @@ pub struct Mounts<'a> {
     pub task_root: &'a Path,
     pub runtime_dir: &'a Path,
     pub tmp_dir: &'a Path,
+    /// SDK directories on the host, each with its place in `SDK_MOUNTS`, mounted read-only.
+    pub sdks: &'a [(PathBuf, &'static str)],
 }
 
 impl Sandbox {
@@ -102,6 +112,7 @@ impl Sandbox {
             task_root: &dir,
             runtime_dir: &dir,
             tmp_dir: &dir,
+            sdks: &[],
         };
         let mut command = self.bubblewrap_command(bwrap, &mounts, Path::new("/bin/true"), &[], &[]);
         self.apply_user(&mut command);
@@ -116,6 +127,14 @@ impl Sandbox {
                 tracing::warn!(error = %e, "bubblewrap did not start; running user code without it");
                 false
             }
+        }
+    }
+
+    /// The path the runtime process sees for an SDK directory mounted at `place`.
+    pub fn visible_sdk(&self, host: &Path, place: &str) -> PathBuf {
+        match self.bubblewrap {
+            Some(_) => Path::new(SANDBOX_RUNTIME_DIR).join(place),
+            None => host.to_path_buf(),
         }
     }
 
@@ -197,6 +216,13 @@ impl Sandbox {
             .arg("--ro-bind")
             .arg(mounts.runtime_dir)
             .arg(SANDBOX_RUNTIME_DIR);
+        for (host, place) in mounts.sdks {
+            let inside = Path::new(SANDBOX_RUNTIME_DIR).join(place);
+            command.arg("--ro-bind").arg(host).arg(&inside);
+            if *place == "node_modules" {
+                command.arg("--symlink").arg(&inside).arg(SANDBOX_ESM_MODULES);
+            }
+        }
         command
             .args(["--chdir", SANDBOX_TASK_ROOT, "--"])
             .arg(program)

@@ -254,6 +254,16 @@ impl utoipa::PartialSchema for ProjectSettings {
                     "A key storage path (the secret itself is stored with `PUT /v1/keys/{path}`); no `..`.",
                 ),
                 "access_key" => ("^[A-Za-z0-9]*$", Some(128), "An access key id: letters and digits."),
+                "function_credentials" => (
+                    "^(role|none)$",
+                    None,
+                    "Embedded engine only: `role` (user code gets its execution role's temporary credentials) or `none`.",
+                ),
+                "function_endpoint_url" => (
+                    "^https?://[^\\u0000]*$",
+                    Some(2048),
+                    "Embedded engine only: an http(s) URL where user code's AWS calls go (`AWS_ENDPOINT_URL`).",
+                ),
                 _ => (NO_NUL, Some(2048), "A non-empty string."),
             };
             let value = ObjectBuilder::new()

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::client::{LambdaClients, LambdaTarget};
-use crate::aws_settings::{Framework, resolve};
+use super::function_credentials::StsIssuer;
+use crate::aws_settings::{Framework, FunctionCredentials, resolve};
+use crate::function_aws::{FunctionAws, FunctionAwsDirectory};
 use crate::key_storage::MasterKey;
 use crate::store;
 
@@ -43,6 +45,8 @@ pub struct ProjectLambda {
     pub client_key: ClientKey,
     pub target: LambdaTarget,
     pub lambda_role_arn: Option<String>,
+    /// What user code gets for its own AWS calls, on the embedded engine of this process.
+    pub function_aws: Option<FunctionAws>,
 }
 
 /// What tells one set of Lambda clients from another: where they call, and as whom.
@@ -69,21 +73,109 @@ impl std::fmt::Debug for ClientKey {
     }
 }
 
+/// The credentials an issuer assumes roles with, and the STS endpoint it calls.
+type IssuerKey = (ClientKey, Option<String>);
+
 pub struct LambdaDirectory {
     framework: Framework,
     embedded_url: Option<String>,
+    /// The embedded engine's per-function AWS directory, when the engine runs in this process.
+    embedded_functions: Option<FunctionAwsDirectory>,
     projects: Mutex<HashMap<String, (Instant, Arc<ProjectLambda>)>>,
     clients: tokio::sync::Mutex<HashMap<ClientKey, LambdaClients>>,
+    /// Issuers of execution-role credentials, by credentials and STS endpoint.
+    issuers: tokio::sync::Mutex<HashMap<IssuerKey, Arc<StsIssuer>>>,
 }
 
 impl LambdaDirectory {
-    pub fn new(framework: Framework, embedded_url: Option<String>) -> Self {
+    pub fn new(
+        framework: Framework,
+        embedded_url: Option<String>,
+        embedded_functions: Option<FunctionAwsDirectory>,
+    ) -> Self {
         Self {
             framework,
             embedded_url,
+            embedded_functions,
             projects: Mutex::default(),
             clients: tokio::sync::Mutex::default(),
+            issuers: tokio::sync::Mutex::default(),
         }
+    }
+
+    /// Tells the embedded engine what a function about to be created gets (its project's
+    /// endpoint and role credentials); nothing for other targets.
+    pub fn announce_function(&self, name: &str, lambda: &ProjectLambda) {
+        if let (Some(functions), Some(aws)) = (&self.embedded_functions, &lambda.function_aws) {
+            functions.announce(name, aws.clone());
+        }
+    }
+
+    /// Forgets a deleted function.
+    pub fn forget_function(&self, name: &str) {
+        if let Some(functions) = &self.embedded_functions {
+            functions.forget(name);
+        }
+    }
+
+    /// Gives functions created through the engine's own Lambda API (not by a run) what the
+    /// framework settings say.
+    pub async fn set_engine_default(&self, db: &sqlx::PgPool, master_key: &MasterKey) -> Result<(), DirectoryError> {
+        let Some(functions) = &self.embedded_functions else {
+            return Ok(());
+        };
+        let resolved = resolve(&self.framework, &Default::default());
+        let value = |name: &str| resolved[&format!("project.aws.{name}")].value.clone();
+        let keys = open_keys(db, master_key, value("access_key"), value("secret_key_path")).await?;
+        let client_key = ClientKey {
+            endpoint: value("endpoint_url").unwrap_or_else(|| "embedded".into()),
+            region: value("region").unwrap_or_else(|| "us-east-1".into()),
+            keys,
+            assume_role_arn: value("assume_role_arn"),
+            external_id: value("external_id"),
+        };
+        let aws = self
+            .function_aws_of(
+                &client_key,
+                value("function_endpoint_url"),
+                value("function_credentials"),
+            )
+            .await?;
+        functions.set_default(aws);
+        Ok(())
+    }
+
+    /// What user code gets: `function_endpoint_url`, and an issuer of role credentials
+    /// unless `function_credentials` is `none`.
+    async fn function_aws_of(
+        &self,
+        key: &ClientKey,
+        endpoint_url: Option<String>,
+        credentials: Option<String>,
+    ) -> Result<FunctionAws, DirectoryError> {
+        let credentials = credentials.unwrap_or_else(|| "role".into());
+        let credentials = FunctionCredentials::parse(&credentials).ok_or_else(|| {
+            DirectoryError::Configuration(format!(
+                "aws.function_credentials is {credentials}; it must be role or none"
+            ))
+        })?;
+        let issuer = match credentials {
+            FunctionCredentials::None => None,
+            FunctionCredentials::Role => {
+                let mut issuers = self.issuers.lock().await;
+                let issuer = match issuers.get(&(key.clone(), endpoint_url.clone())) {
+                    Some(issuer) => issuer.clone(),
+                    None => {
+                        let keys = key.keys.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
+                        let issuer = Arc::new(StsIssuer::new(&key.region, keys, endpoint_url.as_deref()).await);
+                        issuers.insert((key.clone(), endpoint_url.clone()), issuer.clone());
+                        issuer
+                    }
+                };
+                Some(issuer as Arc<dyn crate::function_aws::CredentialIssuer>)
+            }
+        };
+        Ok(FunctionAws { endpoint_url, issuer })
     }
 
     pub fn framework(&self) -> &Framework {
@@ -121,11 +213,23 @@ impl LambdaDirectory {
             assume_role_arn: value("assume_role_arn"),
             external_id: value("external_id"),
         };
+        let function_aws = match target {
+            LambdaTarget::Embedded(_) if self.embedded_functions.is_some() => Some(
+                self.function_aws_of(
+                    &client_key,
+                    value("function_endpoint_url"),
+                    value("function_credentials"),
+                )
+                .await?,
+            ),
+            _ => None,
+        };
         let lambda = Arc::new(ProjectLambda {
             clients: self.clients_for(&client_key, &target).await,
             client_key,
             target,
             lambda_role_arn: value("lambda_role_arn"),
+            function_aws,
         });
         self.projects
             .lock()

@@ -6,6 +6,7 @@ pub mod client;
 pub mod create;
 pub mod directory;
 pub mod full_log;
+pub mod function_credentials;
 pub mod log_group;
 #[cfg(test)]
 mod mock;

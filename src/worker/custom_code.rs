@@ -90,6 +90,9 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
         "creating function {name}: {}, {file}, handler {handler}, {} MB, timeout {} s",
         step.runtime, step.memory_mb, step.timeout_seconds
     ));
+    // The engine in this process learns, before the function exists, where its AWS calls
+    // go and whose credentials it assumes its role with; nothing of it is in the request.
+    ctx.worker.lambdas.announce_function(&name, ctx.lambda);
     let created = create(ctx, step, &name, &handler, &role, zip).await;
     let ending = match created {
         Ok(()) => {
@@ -98,8 +101,44 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
         }
         Err(ending) => ending,
     };
+    if matches!(ctx.lambda.target, LambdaTarget::Embedded(_))
+        && let Some(sdk) = missing_sdk(&ending)
+    {
+        ctx.log.warn(format!(
+            "the embedded engine has no {sdk} for this import: `lambda-steps runtimes install` installs the AWS SDK of each runtime (scripts/start runs it); restart the service afterwards"
+        ));
+    }
     clean_up(ctx, step, &name).await;
+    if !step.keep_function {
+        ctx.worker.lambdas.forget_function(&name);
+    }
     ending
+}
+
+/// The AWS SDK a function failed to import, from its error document.
+fn missing_sdk(ending: &Ending) -> Option<&'static str> {
+    let Ending::Finished {
+        result: Some(result), ..
+    } = ending
+    else {
+        return None;
+    };
+    let error = result.error.as_ref()?;
+    let message = error.message.as_deref().unwrap_or_default();
+    let python = [
+        "No module named 'boto3'",
+        "No module named 'botocore'",
+        "No module named 's3transfer'",
+    ];
+    if python.iter().any(|m| message.contains(m)) {
+        Some("boto3 (the AWS SDK for Python)")
+    } else if message.contains("'@aws-sdk/") && (message.contains("Cannot find") || message.contains("not found")) {
+        Some("AWS SDK for JavaScript v3 client")
+    } else if message.contains("cannot load such file -- aws-sdk") {
+        Some("AWS SDK for Ruby gem")
+    } else {
+        None
+    }
 }
 
 async fn create(

@@ -4,5 +4,6 @@
 mod assume_role;
 mod default_chain;
 mod full_logs;
+mod function_credentials;
 pub mod iam_policy;
-mod moto;
+pub mod moto;

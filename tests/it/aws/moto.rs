@@ -17,8 +17,8 @@ use crate::support::service::TestService;
 use crate::support::venv;
 
 /// A moto server on a free port, recording every request it is sent; killed when dropped.
-struct Moto {
-    url: String,
+pub struct Moto {
+    pub url: String,
     recording: std::path::PathBuf,
     _process: tokio::process::Child,
     _dir: tempfile::TempDir,
@@ -39,7 +39,7 @@ impl Moto {
     }
 }
 
-async fn moto() -> Moto {
+pub async fn moto() -> Moto {
     let port = crate::support::free_port();
     let dir = tempfile::tempdir().unwrap();
     let recording = dir.path().join("requests.jsonl");

@@ -8,7 +8,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use crate::support::service::ServeProcess;
-use crate::support::{free_port, readme_code, venv};
+use crate::support::{free_port, readme_code, runtimes_dir, venv};
 
 /// The first bash block after `<!-- readme-test:{name} -->`.
 fn readme_block(name: &str) -> String {
@@ -128,4 +128,34 @@ async fn the_readme_curl_walkthrough_works_as_written(db: PgPool) {
     ] {
         assert!(stdout.contains(expected), "{expected} missing from:\n{stdout}");
     }
+}
+
+#[sqlx::test]
+async fn the_readme_runbook_lists_ec2_instances_on_moto_as_written(db: PgPool) {
+    let work = tempfile::tempdir().unwrap();
+    let runtimes = runtimes_dir();
+    let mut service = ServeProcess::start(
+        &db,
+        work.path(),
+        &[],
+        &[("LAMBDA_STEPS_RUNTIMES_DIR", runtimes.to_str().unwrap())],
+    )
+    .await;
+    let moto = free_port();
+    let script = readme_block("runbook")
+        .replace("127.0.0.1:8080", service.api.trim_start_matches("http://"))
+        .replace("-p 5000", &format!("-p {moto}"))
+        .replace("127.0.0.1:5000", &format!("127.0.0.1:{moto}"));
+    let stdout = run_block(&script, work.path(), Some(&service.log)).await;
+    let _ = service.child.kill().await;
+    assert!(
+        stdout.contains("running as arn:aws:sts::123456789012:assumed-role/runbook/lambda-steps-"),
+        "{stdout}"
+    );
+    let running = stdout
+        .lines()
+        .filter(|l| l.starts_with("i-") && l.ends_with(" running"))
+        .count();
+    assert_eq!(running, 2, "{stdout}");
+    assert!(stdout.contains("\"instances\": 2"), "{stdout}");
 }

@@ -93,15 +93,62 @@ async fn a_runtime_that_exits_mid_invoke_is_a_runtime_exit_error() {
     )
     .await;
     let out = invoke(&engine.client, "quitter", json!({})).await;
-    assert_eq!(out.payload["errorType"], "Runtime.ExitError");
-    assert!(
-        out.payload["errorMessage"]
-            .as_str()
-            .unwrap()
-            .ends_with("Runtime exited with error: exit status 3")
+    let request_id = request_id_of(&out.log);
+    // AWS's document, word for word.
+    assert_eq!(
+        out.payload,
+        json!({"errorType": "Runtime.ExitError",
+            "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: exit status 3")})
     );
+    assert_eq!(out.function_error.as_deref(), Some("Unhandled"));
     assert!(out.log.contains("leaving"), "{}", out.log);
+    assert!(
+        out.log.contains(&format!(
+            "RequestId: {request_id} Error: Runtime exited with error: exit status 3\nRuntime.ExitError\n"
+        )),
+        "{}",
+        out.log
+    );
+
+    // A clean exit (status 0) in the middle of an invocation gives no reason, in AWS's words.
+    let clean = "import os\ndef handler(e, c):\n    os._exit(0)\n";
+    create(
+        &engine.client,
+        "clean-quitter",
+        "python3.12",
+        "app.handler",
+        &[("app.py", clean)],
+    )
+    .await;
+    let out = invoke(&engine.client, "clean-quitter", json!({})).await;
+    let request_id = request_id_of(&out.log);
+    assert_eq!(
+        out.payload,
+        json!({"errorType": "Runtime.ExitError",
+            "errorMessage": format!("RequestId: {request_id} Error: Runtime exited without providing a reason")})
+    );
+    assert!(
+        out.log.contains(&format!(
+            "RequestId: {request_id} Error: Runtime exited without providing a reason\nRuntime.ExitError\n"
+        )),
+        "{}",
+        out.log
+    );
+    assert!(
+        out.log.contains("Status: error\tError Type: Runtime.ExitError"),
+        "{}",
+        out.log
+    );
     engine.stop().await;
+}
+
+/// The request id on the START line of a log tail.
+fn request_id_of(log: &str) -> String {
+    log.lines()
+        .find_map(|l| l.strip_prefix("START RequestId: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no START line in {log}"))
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,3 +8,4 @@ mod logs;
 mod node;
 mod python;
 mod ruby;
+mod sdk;

@@ -270,3 +270,24 @@ pub fn logs_client(url: &str) -> aws_sdk_cloudwatchlogs::Client {
         .build();
     aws_sdk_cloudwatchlogs::Client::from_conf(config)
 }
+
+/// The runtimes' AWS SDKs, installed once for the whole suite by `lambda-steps runtimes
+/// install`'s own code (scripts/deps.sh installs them first, so this is a check that
+/// finds them there). Kept where the sandbox user can read them: under /opt as root.
+pub fn runtimes_dir() -> PathBuf {
+    static INSTALLED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let dir = match std::env::var_os("LAMBDA_STEPS_TEST_RUNTIMES_DIR") {
+                Some(dir) => PathBuf::from(dir),
+                // SAFETY: geteuid has no preconditions.
+                None if unsafe { libc::geteuid() } == 0 => "/opt/lambda-steps-runtimes".into(),
+                None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".runtimes"),
+            };
+            let said = lambda_steps::engine::sdk::install_for_host(&dir, None)
+                .unwrap_or_else(|e| panic!("installing the runtimes' AWS SDKs into {}: {e:#}", dir.display()));
+            eprintln!("runtimes' AWS SDKs in {}: {}", dir.display(), said.join("; "));
+            dir
+        })
+        .clone()
+}

@@ -198,6 +198,8 @@ pub fn database_url(db: &PgPool) -> String {
 pub struct ServeProcess {
     pub child: tokio::process::Child,
     pub api: String,
+    /// Its embedded engine's Lambda API.
+    pub engine: String,
     pub log: std::path::PathBuf,
 }
 
@@ -228,7 +230,13 @@ impl ServeProcess {
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
-                return Self { child, api, log };
+                let engine = format!("http://127.0.0.1:{engine_port}");
+                return Self {
+                    child,
+                    api,
+                    engine,
+                    log,
+                };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -250,6 +258,24 @@ impl ServeProcess {
         assert_eq!(response.status().as_u16(), 202);
         let run: Value = response.json().await.unwrap();
         run["id"].as_str().unwrap().to_string()
+    }
+
+    /// A run's log messages.
+    pub async fn log(&self, id: &str) -> Vec<String> {
+        let page: Value = authorized(ADMIN_TOKEN)
+            .get(format!("{}/v1/runs/{id}/logs?limit=5000", self.api))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap().to_string())
+            .collect()
     }
 
     /// Submits and waits until the run is over; answers the finished run.

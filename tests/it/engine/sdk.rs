@@ -1,0 +1,97 @@
+//! The AWS SDK of each runtime, as `lambda-steps runtimes install` puts it: on the module
+//! path after the function's own code (a bundled copy wins, as on AWS), for `require` and
+//! for ES module `import` alike; an engine without it answers the language's own import error.
+
+use serde_json::json;
+
+use crate::support::{TestEngine, create, data_dir, invoke, runtimes_dir};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_runtime_finds_its_aws_sdk_after_the_functions_own_code() {
+    let runtimes = runtimes_dir();
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &["--runtimes-dir", runtimes.to_str().unwrap()]).await;
+    let c = &engine.client;
+
+    let python = "import boto3, botocore\ndef handler(e, c):\n    return [boto3.__version__, botocore.__version__, boto3.__file__]\n";
+    create(c, "py-sdk", "python3.12", "app.handler", &[("app.py", python)]).await;
+    let out = invoke(c, "py-sdk", json!({})).await;
+    assert_eq!(out.payload[0], "1.44.5", "{:?} {}", out.payload, out.log);
+    assert_eq!(out.payload[1], "1.44.5", "{:?}", out.payload);
+
+    // A function's own copy comes first, as /var/task comes before /var/runtime on AWS.
+    let bundled = "import boto3\ndef handler(e, c):\n    return boto3.__version__\n";
+    create(
+        c,
+        "py-bundled",
+        "python3.12",
+        "app.handler",
+        &[("app.py", bundled), ("boto3/__init__.py", "__version__ = 'bundled'\n")],
+    )
+    .await;
+    assert_eq!(invoke(c, "py-bundled", json!({})).await.payload, "bundled");
+
+    let esm = "import { STSClient } from '@aws-sdk/client-sts';\nimport { S3Client } from '@aws-sdk/client-s3';\nexport const handler = async () => [typeof STSClient, typeof S3Client];\n";
+    create(c, "node-esm", "nodejs20.x", "index.handler", &[("index.mjs", esm)]).await;
+    let out = invoke(c, "node-esm", json!({})).await;
+    assert_eq!(out.payload, json!(["function", "function"]), "{}", out.log);
+    let cjs = "const { EC2Client } = require('@aws-sdk/client-ec2');\nconst pkg = require('@aws-sdk/client-sts/package.json');\nexports.handler = async () => [typeof EC2Client, pkg.version];\n";
+    create(c, "node-cjs", "nodejs20.x", "index.handler", &[("index.js", cjs)]).await;
+    let out = invoke(c, "node-cjs", json!({})).await;
+    assert_eq!(out.payload, json!(["function", "3.1164.0"]), "{}", out.log);
+
+    let ruby = "require 'aws-sdk-core'\nrequire 'aws-sdk-s3'\ndef handler(event:, context:)\n  [Aws::CORE_GEM_VERSION, Aws::STS::Client.name, Aws::S3::Client.name]\nend\n";
+    create(c, "rb-sdk", "ruby3.3", "app.handler", &[("app.rb", ruby)]).await;
+    let out = invoke(c, "rb-sdk", json!({})).await;
+    assert_eq!(out.payload[1], "Aws::STS::Client", "{:?} {}", out.payload, out.log);
+    assert_eq!(out.payload[2], "Aws::S3::Client", "{:?}", out.payload);
+    engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_sdk_a_function_gets_its_languages_own_import_error() {
+    let dir = data_dir();
+    let empty = tempfile::tempdir().unwrap();
+    let engine = TestEngine::start(dir.path(), &["--runtimes-dir", empty.path().to_str().unwrap()]).await;
+    let c = &engine.client;
+    create(
+        c,
+        "no-sdk",
+        "python3.12",
+        "app.handler",
+        &[("app.py", "import boto3\ndef handler(e, c):\n    return 1\n")],
+    )
+    .await;
+    let out = invoke(c, "no-sdk", json!({})).await;
+    assert_eq!(
+        out.payload["errorType"], "Runtime.ImportModuleError",
+        "{:?}",
+        out.payload
+    );
+    assert_eq!(
+        out.payload["errorMessage"],
+        "Unable to import module 'app': No module named 'boto3'"
+    );
+    engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_bubblewrap_the_sdk_is_found_at_its_host_paths() {
+    let runtimes = runtimes_dir();
+    let dir = data_dir();
+    let engine = TestEngine::start(
+        dir.path(),
+        &["--sandbox", "none", "--runtimes-dir", runtimes.to_str().unwrap()],
+    )
+    .await;
+    let c = &engine.client;
+    let python = "import boto3\ndef handler(e, c):\n    return boto3.__version__\n";
+    create(c, "py-host", "python3.12", "app.handler", &[("app.py", python)]).await;
+    assert_eq!(invoke(c, "py-host", json!({})).await.payload, "1.44.5");
+    let esm =
+        "import { STSClient } from '@aws-sdk/client-sts';\nexport const handler = async () => typeof STSClient;\n";
+    create(c, "node-host", "nodejs20.x", "index.handler", &[("index.mjs", esm)]).await;
+    let out = invoke(c, "node-host", json!({})).await;
+    assert_eq!(out.payload, "function", "{}", out.log);
+    engine.stop().await;
+}
