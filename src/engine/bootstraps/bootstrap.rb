@@ -75,6 +75,12 @@ end
 
 api = RuntimeApi.new(ENV['AWS_LAMBDA_RUNTIME_API'])
 $LOAD_PATH.unshift(ENV['LAMBDA_TASK_ROOT'])
+# As Lambda's GEM_PATH does: the function's bundled gems (`vendor/bundle`, where `packages`
+# puts them) come before the runtime's own; under the runtime's version (`ruby3.3`: 3.3.0),
+# or this host Ruby's where the engine installed them for it.
+versions = [ENV.fetch('AWS_EXECUTION_ENV', '')[/ruby(\d+\.\d+)/, 1]&.then { |v| "#{v}.0" }, RbConfig::CONFIG['ruby_version']]
+bundled = versions.compact.uniq.map { |v| File.join(ENV['LAMBDA_TASK_ROOT'], 'vendor', 'bundle', 'ruby', v) }.select { |d| Dir.exist?(d) }
+Gem.paths = { 'GEM_PATH' => (bundled + Gem.path).join(File::PATH_SEPARATOR) } unless bundled.empty?
 
 begin
   receiver, method_name = load_handler(ENV['_HANDLER'])

@@ -161,9 +161,8 @@ async fn packages_description_and_tags_are_refused_at_the_edge_naming_the_field(
     service.stop().await;
 }
 
-/// The engine does not put `vendor/bundle` on `GEM_PATH` (yet), so the function does what
-/// Lambda's Ruby runtime does with its `GEM_PATH` before requiring the gem.
-const HELLO_GEM: &str = "def lambda_handler(event:, context:)\n  vendor = Dir[File.join(ENV['LAMBDA_TASK_ROOT'], 'vendor/bundle/ruby/*')]\n  Gem.paths = { 'GEM_PATH' => vendor.first }\n  require 'hello_steps'\n  { 'hi' => HelloSteps.hi, 'dirs' => vendor.map { |d| File.basename(d) },\n    'bundled' => Gem.loaded_specs['hello_steps'].full_gem_path.start_with?(ENV['LAMBDA_TASK_ROOT']) }\nend\n";
+/// Required as a bundled gem: the engine puts `vendor/bundle` first on `GEM_PATH`, as Lambda does.
+const HELLO_GEM: &str = "def lambda_handler(event:, context:)\n  vendor = Dir[File.join(ENV['LAMBDA_TASK_ROOT'], 'vendor/bundle/ruby/*')]\n  require 'hello_steps'\n  { 'hi' => HelloSteps.hi, 'dirs' => vendor.map { |d| File.basename(d) },\n    'bundled' => Gem.loaded_specs['hello_steps'].full_gem_path.start_with?(ENV['LAMBDA_TASK_ROOT']) }\nend\n";
 
 #[sqlx::test]
 async fn gems_are_installed_under_vendor_bundle_and_gems_with_native_extensions_are_refused(db: PgPool) {
