@@ -75,14 +75,14 @@ async function render(ctx) {
     pinned,
     figures,
     h('h2', {}, 'Timeline'), timeline,
-    h('h2', {}, 'Step'), stepSection(run.step),
-    result,
     h('h2', { id: 'log-heading' }, 'Log'),
     h('div', { class: 'log-tools' },
       h('label', { for: 'log-search', class: 'visually-hidden' }, 'Search'), searchBox, searchNote,
       h('span', {}, followBox, ' ', h('label', { for: 'follow' }, 'Follow')),
       download),
-    view.element);
+    view.element,
+    result,
+    h('h2', {}, 'Step'), stepSection(run.step));
 
   const mayRun = session.mayRun(ctx.session, run.project);
   const drawRun = () => {
