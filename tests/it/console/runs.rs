@@ -100,6 +100,19 @@ async fn a_finished_run_is_listed_and_its_page_shows_its_output_status_and_resul
             .await
             .contains("print('hello from the console test')")
     );
+    // Search keeps the matching lines, with their own line numbers.
+    let search = browser.wait_for("#log-search").await;
+    search.send_keys("HELLO from").await.unwrap();
+    browser.wait_text("#log-count", |t| t == "1 matching line").await;
+    let rows = browser
+        .js("return [...document.querySelectorAll('#log .log-row')].map(r => r.textContent)")
+        .await;
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert!(
+        rows[0].as_str().unwrap().contains("hello from the console test"),
+        "{rows}"
+    );
+    search.clear().await.unwrap();
     browser
         .screenshot(&std::env::temp_dir().join("lambda-steps-console/finished-run.png"))
         .await;
