@@ -249,3 +249,31 @@ async fn the_runs_list_filters_by_status_and_pages_newest_first(db: PgPool) {
     browser.finish(ADMIN_TOKEN, &[]).await;
     service.stop().await;
 }
+
+#[sqlx::test]
+async fn at_a_phones_width_the_list_updates_a_status_by_itself(db: PgPool) {
+    let service = TestService::start(db, &[]).await;
+    let (status, run) = service.submit("default", python(TICKS, json!({"ticks": 6}))).await;
+    assert_eq!(status, 202, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+
+    let browser = Browser::open_sized(&service.url, 390, 844).await;
+    browser.goto("/runs").await;
+    browser.sign_in(ADMIN_TOKEN).await;
+    let badge = format!("tr[data-run='{id}'] .badge");
+    browser.wait_text(&badge, |t| t == "running").await;
+    // No reload, no navigation: the list polls, and the badge changes by itself.
+    browser.wait_text(&badge, |t| t == "succeeded").await;
+    let fits = browser
+        .js("return document.documentElement.scrollWidth <= window.innerWidth")
+        .await;
+    assert_eq!(fits, true, "the page is no wider than a phone's screen");
+    browser.goto(&format!("/runs/{id}")).await;
+    browser.wait_text("#run-status", |t| t == "succeeded").await;
+    let fits = browser
+        .js("return document.documentElement.scrollWidth <= window.innerWidth")
+        .await;
+    assert_eq!(fits, true, "a run's page is no wider than a phone's screen");
+    browser.finish(ADMIN_TOKEN, &[]).await;
+    service.stop().await;
+}
