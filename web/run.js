@@ -254,7 +254,8 @@ function errorBox(run) {
   return h('div', { class: 'pinned', role: 'alert', id: 'run-error' },
     run.error ? h('strong', {}, run.error.code.replace(/_/g, ' '), ': ') : null,
     run.error ? run.error.message : null,
-    fn && (fn.type || fn.message) ? h('p', {}, h('code', {}, fn.type ?? 'Error'), ' ', fn.message ?? '') : null,
+    fn && (fn.type || fn.message) && !(run.error?.message ?? '').includes(fn.message ?? '\0')
+      ? h('p', {}, h('code', {}, fn.type ?? 'Error'), ' ', fn.message ?? '') : null,
     fn?.stack_trace?.length ? h('pre', {}, fn.stack_trace.join('\n')) : null);
 }
 

@@ -277,3 +277,35 @@ async fn at_a_phones_width_the_list_updates_a_status_by_itself(db: PgPool) {
     browser.finish(ADMIN_TOKEN, &[]).await;
     service.stop().await;
 }
+
+#[sqlx::test]
+async fn a_failed_run_has_its_error_type_message_and_stack_pinned_on_top(db: PgPool) {
+    let service = TestService::start(db, &[]).await;
+    let failing =
+        "def lambda_handler(event, context):\n    print('about to fail')\n    raise ValueError('the input was bad')\n";
+    let run = service.run(python(failing, json!({}))).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let id = run["id"].as_str().unwrap();
+
+    let browser = Browser::open(&service.url).await;
+    browser.goto(&format!("/runs/{id}")).await;
+    browser.sign_in(ADMIN_TOKEN).await;
+    browser.wait_text("#run-status", |t| t == "failed").await;
+    let pinned = browser.wait_text("#run-error", |t| !t.is_empty()).await;
+    assert!(
+        pinned.contains("ValueError") && pinned.contains("the input was bad"),
+        "{pinned}"
+    );
+    assert!(pinned.contains("lambda_function.py"), "the stack: {pinned}");
+    // Pinned above the log: the first thing after the run's header.
+    let above = browser
+        .js("return document.getElementById('run-error').compareDocumentPosition(document.getElementById('log')) & Node.DOCUMENT_POSITION_FOLLOWING")
+        .await;
+    assert_ne!(above, 0, "the error comes before the log");
+    wait_log_line(&browser, "about to fail").await;
+    browser
+        .screenshot(&std::env::temp_dir().join("lambda-steps-console/failed-run.png"))
+        .await;
+    browser.finish(ADMIN_TOKEN, &[]).await;
+    service.stop().await;
+}
