@@ -279,7 +279,7 @@ async fn at_a_phones_width_the_list_updates_a_status_by_itself(db: PgPool) {
 }
 
 #[sqlx::test]
-async fn a_failed_run_has_its_error_type_message_and_stack_pinned_on_top(db: PgPool) {
+async fn a_failed_run_pins_its_error_on_top_and_download_saves_its_whole_log(db: PgPool) {
     let service = TestService::start(db, &[]).await;
     let failing =
         "def lambda_handler(event, context):\n    print('about to fail')\n    raise ValueError('the input was bad')\n";
@@ -306,6 +306,25 @@ async fn a_failed_run_has_its_error_type_message_and_stack_pinned_on_top(db: PgP
     browser
         .screenshot(&std::env::temp_dir().join("lambda-steps-console/failed-run.png"))
         .await;
+
+    // Download saves the whole log, every line the API holds, in order.
+    browser.click("#download").await;
+    let saved = browser.downloaded(&format!("run-{id}.log")).await;
+    let (_, page) = service.get(&format!("/v1/runs/{id}/logs?limit=5000")).await;
+    let expected: String = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {:<8} {}\n",
+                e["time"].as_str().unwrap(),
+                e["source"].as_str().unwrap(),
+                e["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(saved, expected);
     browser.finish(ADMIN_TOKEN, &[]).await;
     service.stop().await;
 }
