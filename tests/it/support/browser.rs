@@ -192,6 +192,22 @@ impl Browser {
         path
     }
 
+    /// Waits until the page's URL (path, query and fragment) is `expected`.
+    pub async fn wait_path(&self, expected: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let path = self.path().await;
+            if path == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the URL is still {path}, not {expected}, after {PATIENCE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Saves a PNG of the window to `path`.
     pub async fn screenshot(&self, path: &Path) {
         let png = self.client.screenshot().await.unwrap();
