@@ -35,6 +35,20 @@ ensure_packages() {
   fi
 }
 
+# Headless Chromium and its WebDriver for the web console's browser tests (scripts/test
+# only: the service itself needs no browser). Fails loudly: no browser test may skip.
+ensure_browser() {
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "lambda-steps: installing chromium chromium-driver for the console's browser tests" >&2
+  if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }; then
+    echo "lambda-steps: could not install chromium and chromium-driver; the console's browser tests need them" >&2
+    return 1
+  fi
+}
+
 # The venv with boto3, awslambdaric, ministack and the AWS CLI. Built from the system
 # Python and, when running as root, kept under /opt: user code runs as `nobody` then, and
 # the awslambdaric test runs that venv's Python inside the sandbox.

@@ -168,7 +168,7 @@ fn build_state(
     }))
 }
 
-/// The startup lines: where the API listens, where steps run, where the admin token is.
+/// The startup lines: where the console and the API are, where steps run, where the admin token is.
 fn announce(address: SocketAddr, target: &LambdaTarget, settings: &ServeSettings) -> anyhow::Result<()> {
     let token_at = match &settings.admin_token {
         Some(_) => "the --admin-token / LAMBDA_STEPS_ADMIN_TOKEN setting".to_string(),
@@ -181,10 +181,10 @@ fn announce(address: SocketAddr, target: &LambdaTarget, settings: &ServeSettings
         target.describe()
     );
     tracing::info!(
-        // The web console (issue 14) will be served at `/`; until then the API is the door.
+        console = %format!("http://{address}/"),
         api = %format!("http://{address}/v1"),
         admin_token = %token_at,
-        "ready: API http://{address}/v1 (spec http://{address}/openapi.json) ; admin token in {token_at} ; try `lambda-steps run --url http://{address} --runtime python3.12 --code FILE`"
+        "ready: console http://{address}/ ; API http://{address}/v1 (spec http://{address}/openapi.json) ; admin token in {token_at} ; try `lambda-steps run --url http://{address} --runtime python3.12 --code FILE`"
     );
     Ok(())
 }

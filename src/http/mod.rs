@@ -1,6 +1,7 @@
 //! The REST API v1: one file per resource; the OpenAPI document comes from these handlers.
 
 pub mod auth;
+pub mod console;
 pub mod edge;
 pub mod extract;
 pub mod health;
@@ -12,6 +13,7 @@ pub mod settings;
 pub mod spec;
 pub mod steps;
 pub mod tokens;
+pub mod whoami;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -31,7 +33,7 @@ use spec::{RequestBodies, StepUnion};
         logs::poll, logs::events,
         projects::put, projects::list,
         keys::put, keys::get, keys::delete, keys::list,
-        tokens::create, tokens::revoke,
+        tokens::create, tokens::revoke, whoami::whoami,
         settings::get, settings::put,
         steps::put, steps::list, steps::run, steps::create_hook, steps::hook,
         health::healthz, health::readyz, health::metrics, health::openapi,
@@ -44,7 +46,7 @@ use spec::{RequestBodies, StepUnion};
         crate::store::logs::LogEntry, logs::LogPage, runs::SubmitRun, runs::RunPage,
         projects::Project, projects::ProjectPage,
         crate::store::keys::KeyMetadata, keys::KeyPage,
-        tokens::NewToken, tokens::CreatedToken, crate::domain::access::Role,
+        tokens::NewToken, tokens::CreatedToken, whoami::Whoami, crate::domain::access::Role,
         crate::aws_settings::Resolved, crate::aws_settings::Source, spec::ProjectSettings, spec::RunEvent,
         steps::SaveStep, steps::SavedStep, steps::SavedStepPage, steps::RunSavedStep, steps::NewWebhook, steps::CreatedWebhook,
         crate::error::ErrorBody, crate::error::ErrorDetails,
@@ -103,7 +105,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(health::openapi))
-        .fallback(edge::no_route)
+        .route("/v1/whoami", get(whoami::whoami))
+        .route("/", get(console::page))
+        .route("/assets/{version}/{*name}", get(console::asset))
+        .fallback(console::fallback)
         .layer(axum::middleware::from_fn(edge::errors_as_json))
         .layer(axum::middleware::from_fn(edge::refuse_unreadable_urls))
         .layer(tower_http::trace::TraceLayer::new_for_http())

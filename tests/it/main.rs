@@ -6,6 +6,7 @@
 mod access;
 mod aws;
 mod clients;
+mod console;
 mod engine;
 mod runner;
 mod support;

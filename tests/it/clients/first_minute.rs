@@ -1,6 +1,6 @@
 //! The first minute, as a person meets it, through the real binary: a taken port is named
-//! with the flag and variable that move it (no backtrace); `serve` says where its API
-//! and admin token are, with no colour codes when its log is not a terminal; the client
+//! with the flag and variable that move it (no backtrace); `serve` says where its console,
+//! API and admin token are, with no colour codes when its log is not a terminal; the client
 //! finds that token by itself; `--log-format json` writes one JSON object a line.
 
 use std::process::Stdio;
@@ -79,6 +79,7 @@ async fn serve_says_where_its_api_and_token_are_and_the_client_finds_the_token(d
     let log = std::fs::read_to_string(&service.log).unwrap();
     let token_file = work.path().join("lambda-steps-data/admin-token");
     assert!(log.contains(&format!("API {}/v1", service.api)), "{log}");
+    assert!(log.contains(&format!("console {}/ ", service.api)), "{log}");
     assert!(
         log.contains(&format!("admin token in {}", token_file.display())),
         "{log}"

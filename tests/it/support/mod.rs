@@ -2,6 +2,7 @@
 //! aws-sdk-lambda client pointed at it, zips built in memory, free ports, fake AWS endpoints
 //! and README code blocks.
 
+pub mod browser;
 pub mod fake_lambda;
 pub mod pg_cluster;
 pub mod service;

@@ -1,0 +1,6 @@
+//! The web console in real headless Chromium against a real `serve`: sign in, the runs
+//! list, a run's page with its live log, cancel and re-run, roles, a 100,000-line log; and
+//! what the server promises about the page itself (headers, budget, fallbacks).
+
+mod page;
+mod sign_in;
