@@ -1,23 +1,35 @@
-// A run's log as a virtual list: every row is ROW pixels high and only the rows in view
-// (and a few around them) are in the page, so 100,000 lines scroll like 100. Line numbers
-// link to #L<n>; runner and function lines are told apart; follow keeps the end in view
-// until the reader scrolls up, and resumes when they scroll back to the bottom.
+// A run's log as a virtual list. Row n is the line with seq n (seqs number a run's lines
+// from 1), every row is ROW pixels high, and only the rows in view (and a few around them)
+// are in the page: a 100,000-line log scrolls like a short one. Lines are fetched in chunks
+// of CHUNK seqs as they come into view (the log API's `after`/`limit`), so opening a long
+// log or jumping to its end loads only what is shown; the live stream appends at the end.
+// Line numbers link to #L<n>; runner and function lines are told apart; follow keeps the
+// end in view until the reader scrolls up, and resumes when they scroll back to the bottom.
 
 import { h } from './dom.js';
 import * as ansi from './ansi.js';
 
 const ROW = 20;
 const OVERSCAN = 20;
+export const CHUNK = 2000;
 
 export class LogView {
-  constructor({ onFollowChange } = {}) {
-    this.entries = [];
-    this.lastSeq = 0;
-    this.shown = null; // indices matching the search, or null for all
+  /**
+   * fetchChunk(after, limit) answers a log page ({items, last_seq}); onEntries(entries) sees
+   * every line as it arrives, in whatever order chunks come.
+   */
+  constructor({ fetchChunk, onEntries = () => {}, onFollowChange = () => {}, onError = () => {} }) {
+    this.fetchChunk = fetchChunk;
+    this.onEntries = onEntries;
+    this.onFollowChange = onFollowChange;
+    this.onError = onError;
+    this.entries = []; // sparse: entries[seq - 1]
+    this.total = 0; // the highest seq known
+    this.chunks = new Map(); // chunk index -> 'loading' | 'loaded'
+    this.shown = null; // seqs matching the search, or null for all
     this.term = '';
     this.follow = true;
     this.highlight = null;
-    this.onFollowChange = onFollowChange ?? (() => {});
     this.rows = h('div', { class: 'log-rows' });
     this.spacer = h('div', { class: 'log-spacer' });
     this.element = h('div', { class: 'log', id: 'log', tabindex: '0', role: 'log', 'aria-label': 'Log' }, this.spacer, this.rows);
@@ -26,35 +38,73 @@ export class LogView {
     this.expectedTop = null;
   }
 
-  /** Adds entries after the last one held; any already held (same or lower seq) is dropped. */
-  append(entries) {
-    let added = 0;
+  /** Takes lines (from a chunk or the live stream); a seq already held is kept once. */
+  put(entries) {
+    const fresh = [];
     for (const entry of entries) {
-      if (entry.seq <= this.lastSeq) continue;
-      this.lastSeq = entry.seq;
-      this.entries.push(entry);
-      added++;
-      if (this.shown && this.matches(entry)) this.shown.push(this.entries.length - 1);
+      if (this.entries[entry.seq - 1]) continue;
+      this.entries[entry.seq - 1] = entry;
+      fresh.push(entry);
+      if (entry.seq > this.total) this.total = entry.seq;
+      if (this.shown && this.matches(entry)) this.shown.push(entry.seq);
     }
-    if (added) this.schedule();
-    return added;
+    if (fresh.length) {
+      this.onEntries(fresh);
+      this.schedule();
+    }
+  }
+
+  /** The log holds at least `seq` lines (from a page's last_seq). */
+  grow(seq) {
+    if (seq > this.total) {
+      this.total = seq;
+      this.schedule();
+    }
+  }
+
+  /** A chunk already fetched by the caller (the first page). */
+  loaded(index, page) {
+    this.chunks.set(index, 'loaded');
+    this.put(page.items);
+    this.grow(page.last_seq ?? 0);
+  }
+
+  async load(index) {
+    if (this.chunks.has(index)) return;
+    this.chunks.set(index, 'loading');
+    try {
+      const page = await this.fetchChunk(index * CHUNK, CHUNK);
+      this.loaded(index, page);
+    } catch (e) {
+      this.chunks.delete(index);
+      if (e.name !== 'AbortError') this.onError(e);
+    }
+  }
+
+  /** Fetches every chunk not yet held (for search). */
+  async loadAll() {
+    const last = Math.ceil(this.total / CHUNK);
+    for (let i = 0; i < last; i++) await this.load(i);
   }
 
   get count() {
-    return this.shown ? this.shown.length : this.entries.length;
+    return this.shown ? this.shown.length : this.total;
   }
 
   matches(entry) {
     return entry.message.toLowerCase().includes(this.term);
   }
 
-  search(term) {
+  /** Keeps only the lines holding `term` (all of them for ''); answers how many. */
+  async search(term) {
     this.term = term.toLowerCase();
     if (!this.term) {
       this.shown = null;
     } else {
+      await this.loadAll();
       this.shown = [];
-      this.entries.forEach((entry, i) => this.matches(entry) && this.shown.push(i));
+      this.entries.forEach((entry) => entry && this.matches(entry) && this.shown.push(entry.seq));
+      this.shown.sort((a, b) => a - b);
     }
     this.element.scrollTop = 0;
     this.setFollow(false);
@@ -69,13 +119,17 @@ export class LogView {
     if (on) this.schedule();
   }
 
-  /** Scrolls line `n` (1-based, in the whole log) into the middle of the view. */
+  /** Scrolls line `n` into the middle of the view and marks it. */
   reveal(n) {
-    if (n < 1 || n > this.entries.length) return false;
-    if (this.shown) this.search('');
+    if (n < 1 || n > this.total) return false;
+    if (this.shown) {
+      this.term = '';
+      this.shown = null;
+    }
     this.highlight = n;
     this.setFollow(false);
     const top = Math.max(0, (n - 1) * ROW - this.element.clientHeight / 2);
+    this.spacer.style.height = `${this.count * ROW}px`;
     this.expectedTop = Math.round(top);
     this.element.scrollTop = top;
     this.schedule();
@@ -87,10 +141,8 @@ export class LogView {
     const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW;
     if (this.expectedTop !== null && Math.abs(el.scrollTop - this.expectedTop) <= 1) {
       this.expectedTop = null;
-    } else if (atBottom) {
-      this.setFollow(true);
     } else {
-      this.setFollow(false);
+      this.setFollow(atBottom);
     }
     this.schedule();
   }
@@ -103,7 +155,6 @@ export class LogView {
     });
   }
 
-  /** Draws now (also what schedule() does on the next frame). */
   draw() {
     const el = this.element;
     const count = this.count;
@@ -111,7 +162,7 @@ export class LogView {
     if (this.follow) {
       const bottom = Math.max(0, count * ROW - el.clientHeight);
       if (Math.abs(el.scrollTop - bottom) > 1) {
-        this.expectedTop = Math.round(Math.min(bottom, el.scrollHeight - el.clientHeight));
+        this.expectedTop = Math.round(bottom);
         el.scrollTop = bottom;
       }
     }
@@ -119,13 +170,22 @@ export class LogView {
     const last = Math.min(count, Math.ceil((el.scrollTop + el.clientHeight) / ROW) + OVERSCAN);
     this.rows.style.transform = `translateY(${first * ROW}px)`;
     const out = [];
-    for (let i = first; i < last; i++) out.push(this.row(this.shown ? this.shown[i] : i));
+    for (let i = first; i < last; i++) {
+      const seq = this.shown ? this.shown[i] : i + 1;
+      const entry = this.entries[seq - 1];
+      if (!entry) this.load(Math.floor((seq - 1) / CHUNK));
+      out.push(entry ? this.row(entry) : this.pending(seq));
+    }
     this.rows.replaceChildren(...out);
   }
 
-  row(index) {
-    const entry = this.entries[index];
-    const n = index + 1;
+  pending(seq) {
+    return h('div', { class: 'log-row pending', id: `L${seq}` },
+      h('a', { class: 'ln', href: `#L${seq}` }, String(seq)), h('span', { class: 'src' }), h('span', { class: 'msg muted' }, '…'));
+  }
+
+  row(entry) {
+    const n = entry.seq;
     const msg = h('span', { class: 'msg' });
     if (this.term) {
       const text = ansi.strip(entry.message);
@@ -145,17 +205,10 @@ export class LogView {
     return h('div', {
       class: `log-row ${entry.source} level-${entry.level}${this.highlight === n ? ' hit-line' : ''}`,
       id: `L${n}`,
-      'data-seq': entry.seq,
       title: `${entry.time} · ${runner ? 'runner' : 'function'}`,
     },
     h('a', { class: 'ln', href: `#L${n}`, 'aria-label': `line ${n}` }, String(n)),
     h('span', { class: 'src', 'aria-label': runner ? 'runner' : 'function' }, runner ? '▸' : ' '),
     msg);
   }
-
-  /** The whole log as text (what download saves when the log is fully loaded). */
-  text() {
-    return this.entries.map((e) => `${e.time} ${e.source.padEnd(8)} ${ansi.strip(e.message)}`).join('\n') + '\n';
-  }
 }
-

@@ -5,7 +5,7 @@
 import { h, fill, statusBadge, duration, time } from './dom.js';
 import * as api from './api.js';
 import * as session from './session.js';
-import { LogView } from './log_view.js';
+import { LogView, CHUNK } from './log_view.js';
 import { kind, target, runDuration } from './runs.js';
 
 export const routes = [{ path: '/runs/:id', title: 'Run', render }];
@@ -53,17 +53,24 @@ async function render(ctx) {
   const message = h('p', { class: 'error', role: 'alert' });
 
   const followBox = h('input', { type: 'checkbox', id: 'follow', checked: true });
-  const view = new LogView({ onFollowChange: (on) => (followBox.checked = on) });
+  const logPage = (after, limit) => api.get(`${api.path`/v1/runs/${id}/logs`}?after=${after}&limit=${limit}`, { signal });
+  const view = new LogView({
+    fetchChunk: logPage,
+    onEntries: (entries) => take(entries),
+    onFollowChange: (on) => (followBox.checked = on),
+    onError: (e) => fill(message, `Part of the log could not be read: ${e.message}`),
+  });
   followBox.addEventListener('change', () => view.setFollow(followBox.checked));
   const searchBox = h('input', { type: 'search', id: 'log-search', placeholder: 'Search the log', autocomplete: 'off' });
   const searchNote = h('span', { class: 'muted', id: 'log-count', role: 'status' });
   let searchTimer = 0;
   searchBox.addEventListener('input', () => {
     clearTimeout(searchTimer);
-    searchTimer = setTimeout(() => {
-      const found = view.search(searchBox.value);
+    searchTimer = setTimeout(async () => {
+      if (searchBox.value) fill(searchNote, 'searching…');
+      const found = await view.search(searchBox.value);
       fill(searchNote, found === null ? '' : `${found} matching line${found === 1 ? '' : 's'}`);
-    }, 120);
+    }, 150);
   });
   const download = h('button', { type: 'button', class: 'secondary', id: 'download' }, 'Download log');
   download.addEventListener('click', () => downloadLog(id, download).catch((e) => fill(message, e.message)));
@@ -75,14 +82,14 @@ async function render(ctx) {
     pinned,
     figures,
     h('h2', {}, 'Timeline'), timeline,
-    h('h2', {}, 'Step'), stepSection(run.step),
-    result,
     h('h2', { id: 'log-heading' }, 'Log'),
     h('div', { class: 'log-tools' },
       h('label', { for: 'log-search', class: 'visually-hidden' }, 'Search'), searchBox, searchNote,
       h('span', {}, followBox, ' ', h('label', { for: 'follow' }, 'Follow')),
       download),
-    view.element);
+    view.element,
+    result,
+    h('h2', {}, 'Step'), stepSection(run.step));
 
   const mayRun = session.mayRun(ctx.session, run.project);
   const drawRun = () => {
@@ -136,8 +143,7 @@ async function render(ctx) {
     }
   }
 
-  const take = (entries) => {
-    view.append(entries);
+  function take(entries) {
     let changed = false;
     for (const entry of entries) {
       if (entry.source === 'runner') {
@@ -156,7 +162,7 @@ async function render(ctx) {
       }
     }
     if (changed) drawTimeline(timeline, phases, run);
-  };
+  }
 
   const revealHash = () => {
     const line = /^#L(\d+)$/.exec(location.hash);
@@ -167,29 +173,27 @@ async function render(ctx) {
 
   drawRun();
   if (FINISHED.has(run.status)) view.setFollow(false);
-  // The live part: the backlog in pages, then the stream, resumed from the last seq.
+  // The first chunk, then the stream from the log's end as it was then (the lines between
+  // are fetched as they come into view); after a drop, the stream resumes after the last
+  // line it gave.
   (async () => {
-    let first = true;
-    for (;;) {
-      const page = await api.get(`${api.path`/v1/runs/${id}/logs`}?after=${view.lastSeq}&limit=${PAGE}`, { signal });
-      take(page.items);
-      if (first) {
-        first = false;
-        revealHash();
-      }
-      if (page.completed) return;
-      if (page.items.length < PAGE) break;
-    }
+    const first = await logPage(0, CHUNK);
+    view.loaded(0, first);
     revealHash();
+    if (first.completed) return;
+    let last = first.last_seq;
     while (!signal.aborted) {
       let ended = false;
       try {
-        await api.events(`${api.path`/v1/runs/${id}/events`}?after=${view.lastSeq}`, {
+        await api.events(`${api.path`/v1/runs/${id}/events`}?after=${last}`, {
           signal,
-          lastEventId: view.lastSeq,
+          lastEventId: last,
           onEvent: ({ event, data }) => {
-            if (event === 'log') take([JSON.parse(data)]);
-            else if (event === 'status') refresh().catch(() => {});
+            if (event === 'log') {
+              const entry = JSON.parse(data);
+              last = Math.max(last, entry.seq);
+              view.put([entry]);
+            } else if (event === 'status') refresh().catch(() => {});
             else if (event === 'end') ended = true;
           },
         });
@@ -250,7 +254,8 @@ function errorBox(run) {
   return h('div', { class: 'pinned', role: 'alert', id: 'run-error' },
     run.error ? h('strong', {}, run.error.code.replace(/_/g, ' '), ': ') : null,
     run.error ? run.error.message : null,
-    fn && (fn.type || fn.message) ? h('p', {}, h('code', {}, fn.type ?? 'Error'), ' ', fn.message ?? '') : null,
+    fn && (fn.type || fn.message) && !(run.error?.message ?? '').includes(fn.message ?? '\0')
+      ? h('p', {}, h('code', {}, fn.type ?? 'Error'), ' ', fn.message ?? '') : null,
     fn?.stack_trace?.length ? h('pre', {}, fn.stack_trace.join('\n')) : null);
 }
 

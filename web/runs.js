@@ -79,7 +79,12 @@ async function render(ctx) {
     if (status) q.set('status', status);
     if (cursor) q.set('cursor', cursor);
     const page = await api.get(`${api.path`/v1/projects/${project}/runs`}?${q}`, { signal });
-    fill(body, page.items.map(row));
+    // Rows whose run did not change stay as they are, so a focused link keeps its focus.
+    const before = new Map([...body.children].map((tr) => [tr.dataset.run, tr]));
+    fill(body, page.items.map((run) => {
+      const kept = before.get(run.id);
+      return kept && kept.dataset.version === version(run) ? kept : row(run);
+    }));
     fill(note, page.items.length ? '' : (status ? `No ${status.replace('_', ' ')} runs in ${project}.` : `No runs in ${project} yet.`));
     fill(pager,
       cursor ? h('a', { href: url(project, status, '', limit) }, 'First page') : null,
@@ -91,9 +96,14 @@ async function render(ctx) {
   signal.addEventListener('abort', () => clearInterval(timer));
 }
 
+/** What a row shows that can change; a running run's duration changes every time. */
+function version(run) {
+  return run.finished_at ? `${run.status} ${run.started_at} ${run.finished_at}` : `${run.status} ${Date.now()}`;
+}
+
 function row(run) {
   const link = `/runs/${run.id}`;
-  return h('tr', { 'data-run': run.id },
+  return h('tr', { 'data-run': run.id, 'data-version': version(run) },
     h('td', {}, statusBadge(run.status)),
     h('td', {}, kind(run.step)),
     h('td', { class: 'mono' }, target(run.step)),

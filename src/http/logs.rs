@@ -18,7 +18,7 @@ use crate::domain::access::Caller;
 use crate::domain::run::RunStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::QueryParams;
-use crate::store::logs::{LogEntry, read_after};
+use crate::store::logs::{LogEntry, last_seq, read_after};
 use crate::store::runs;
 
 #[derive(Deserialize, IntoParams)]
@@ -36,6 +36,9 @@ pub struct LogPage {
     pub items: Vec<LogEntry>,
     /// Pass as `after` for the next call.
     pub next_after: i64,
+    /// The highest seq the run's log holds so far (0 when none): with seqs numbered from 1
+    /// as lines are written, how long the log is now, so a reader can page to its end.
+    pub last_seq: i64,
     pub status: RunStatus,
     /// True only once the run is finished and no entry is left to read.
     pub completed: bool,
@@ -67,11 +70,13 @@ pub async fn poll(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run {id}")))?;
     let items = read_after(&app.db, id, after, limit).await?;
+    let last_seq = last_seq(&app.db, id).await?.max(items.last().map_or(0, |e| e.seq));
     let next_after = items.last().map_or(after, |e| e.seq);
     let completed = status.is_finished() && (items.len() as i64) < limit;
     Ok(Json(LogPage {
         items,
         next_after,
+        last_seq,
         status,
         completed,
     }))

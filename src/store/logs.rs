@@ -53,6 +53,16 @@ pub async fn insert_batch(db: impl PgExecutor<'_>, lines: &[NewLogLine]) -> sqlx
     Ok(())
 }
 
+/// The highest seq stored for a run so far (0 when it has no line yet): how long its log is.
+pub async fn last_seq(db: impl PgExecutor<'_>, run_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"SELECT coalesce(max(seq), 0) AS "last!" FROM run_logs WHERE run_id = $1"#,
+        run_id
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// Lines of a run after `after`, in order, at most `limit`.
 pub async fn read_after(db: impl PgExecutor<'_>, run_id: Uuid, after: i64, limit: i64) -> sqlx::Result<Vec<LogEntry>> {
     sqlx::query_as!(

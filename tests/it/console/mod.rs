@@ -3,4 +3,6 @@
 //! what the server promises about the page itself (headers, budget, fallbacks).
 
 mod page;
+mod run_page;
+mod runs;
 mod sign_in;

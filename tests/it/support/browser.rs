@@ -22,6 +22,8 @@ pub struct Browser {
     pub client: Client,
     /// The service's base URL, `http://127.0.0.1:PORT`.
     pub base: String,
+    /// Where downloads land.
+    pub downloads: tempfile::TempDir,
     driver: tokio::process::Child,
     _profile: tempfile::TempDir,
 }
@@ -58,11 +60,16 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let profile = tempfile::tempdir().unwrap();
+        let downloads = tempfile::tempdir().unwrap();
         let capabilities = json!({
             "browserName": "chrome",
             "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
+                "prefs": {
+                    "download.default_directory": downloads.path().display().to_string(),
+                    "download.prompt_for_download": false,
+                },
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -84,6 +91,7 @@ impl Browser {
         Self {
             client,
             base: base.to_string(),
+            downloads,
             driver,
             _profile: profile,
         }
@@ -183,6 +191,17 @@ impl Browser {
             std::fs::create_dir_all(dir).unwrap();
         }
         std::fs::write(path, png).unwrap();
+    }
+
+    /// Waits for a finished download named `name`; answers its content.
+    pub async fn downloaded(&self, name: &str) -> String {
+        let path = self.downloads.path().join(name);
+        let deadline = Instant::now() + PATIENCE;
+        while !path.exists() {
+            assert!(Instant::now() < deadline, "no download {name} in {PATIENCE:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        std::fs::read_to_string(path).unwrap()
     }
 
     /// What the browser console logged since the last call: (level, message).
