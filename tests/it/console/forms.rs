@@ -399,6 +399,12 @@ async fn the_readme_screenshots_show_the_runs_a_live_run_a_failed_run_and_the_fo
     let live_id = live["id"].as_str().unwrap().to_string();
 
     let browser = Browser::open_sized(&service.url, 1280, 800).await;
+    // The window's size counts the browser's own frame; the picture is the page: 1,280 × 800.
+    let frame = browser
+        .js("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]")
+        .await;
+    let (dw, dh) = (frame[0].as_u64().unwrap() as u32, frame[1].as_u64().unwrap() as u32);
+    browser.client.set_window_size(1280 + dw, 800 + dh).await.unwrap();
     let shoot = |name: &'static str| {
         let path = docs.join(name);
         let browser = &browser;
