@@ -146,7 +146,6 @@ async function renderSettings(ctx, body) {
     }
     try {
       await api.put(api.path`/v1/projects/${project}/settings`, values, { signal });
-      status.textContent = 'Saved.';
       await renderSettings(ctx, body);
       body.querySelector('.form-status').textContent = 'Saved.';
     } catch (e) {

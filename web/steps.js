@@ -7,7 +7,10 @@ import { mayRun } from './session.js';
 import { field, formAlert, parseJson, placeApiError, setFieldError, clearErrors } from './fields.js';
 
 export const routes = [{ path: '/steps', title: 'Saved steps', render: renderSteps }];
-export const nav = [{ label: 'Saved steps', href: (ctx) => `/steps?project=${encodeURIComponent(ctx.project)}` }];
+// Offered to those who may run them; a reader who opens the page sees the list only.
+export const nav = [
+  { label: 'Saved steps', href: (ctx) => `/steps?project=${encodeURIComponent(ctx.project)}`, show: (s) => s.role !== 'reader' },
+];
 
 /** One page of a project's saved steps. */
 export function listSavedSteps(project, cursor, signal) {
