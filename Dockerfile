@@ -8,6 +8,8 @@ COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY .cargo .cargo
 COPY .sqlx .sqlx
 COPY src src
+# The web console's files, compiled into the binary.
+COPY web web
 COPY migrations migrations
 COPY benches benches
 COPY tests tests

@@ -328,3 +328,38 @@ async fn a_failed_run_pins_its_error_on_top_and_download_saves_its_whole_log(db:
     browser.finish(ADMIN_TOKEN, &[]).await;
     service.stop().await;
 }
+
+#[sqlx::test]
+async fn the_live_log_resumes_after_the_service_drops_it_with_no_line_twice(db: PgPool) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let service = TestService::start_on(db.clone(), listener, &[]).await;
+    let (status, run) = service.submit("default", python(TICKS, json!({"ticks": 8}))).await;
+    assert_eq!(status, 202, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+
+    let browser = Browser::open(&service.url).await;
+    browser.goto(&format!("/runs/{id}")).await;
+    browser.sign_in(ADMIN_TOKEN).await;
+    wait_log_line(&browser, "tick 1").await;
+    // The service stops (its streams end; the run finishes during the drain) and comes back
+    // on the same address: the page reconnects and asks only for what it has not seen.
+    service.stop().await;
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+    let service = TestService::start_on(db, listener, &[]).await;
+    browser.wait_text("#run-status", |t| t == "succeeded").await;
+    wait_log_line(&browser, "tick 7").await;
+    let ticks = browser
+        .js("return [...document.querySelectorAll('#log .log-row .msg')].map(m => m.textContent).filter(t => t.startsWith('tick '))")
+        .await;
+    let expected: Vec<String> = (0..8).map(|i| format!("tick {i}")).collect();
+    assert_eq!(ticks, json!(expected), "each line once, in order");
+    let rows = browser
+        .js("return [...document.querySelectorAll('#log .log-row')].map(r => r.id)")
+        .await;
+    let logged = service.log(&id).await;
+    assert_eq!(rows.as_array().unwrap().len(), logged.len(), "{rows}");
+    // While the service was away the browser's reconnects were refused: that, and only that.
+    browser.finish(ADMIN_TOKEN, &["net::ERR_CONNECTION_REFUSED"]).await;
+    service.stop().await;
+}

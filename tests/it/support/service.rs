@@ -39,7 +39,25 @@ impl TestService {
         Self::start_with_engine(db, engine, data, flags).await
     }
 
+    /// The service on `listener` (a test that restarts it on the same address).
+    pub async fn start_on(db: PgPool, listener: tokio::net::TcpListener, flags: &[&str]) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let engine = TestEngine::start(&data.path().join("engine"), &[]).await;
+        Self::start_with_listener(db, engine, data, flags, listener).await
+    }
+
     pub async fn start_with_engine(db: PgPool, engine: TestEngine, data: tempfile::TempDir, flags: &[&str]) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_with_listener(db, engine, data, flags, listener).await
+    }
+
+    async fn start_with_listener(
+        db: PgPool,
+        engine: TestEngine,
+        data: tempfile::TempDir,
+        flags: &[&str],
+        listener: tokio::net::TcpListener,
+    ) -> Self {
         // The service talks to its engine unless the test points it elsewhere.
         let mut args = if flags.contains(&"--aws-endpoint-url") {
             Vec::new()
@@ -56,7 +74,6 @@ impl TestService {
         ]);
         args.extend(flags.iter().map(|f| f.to_string()));
         let settings = lambda_steps::config::ServeSettings::from_args(args);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(lambda_steps::serve(listener, settings, db, shutdown.clone()));
