@@ -1,15 +1,17 @@
 //! The new-run form and saved steps in a browser: the API's 422 shown beside the field its
-//! path names (and no run created); a valid Invoke and a valid Custom Code submit opening
-//! the run's page, the run finishing; the code editor (Tab indents, Escape then Tab
-//! leaves, the gutter follows scrolling, a runnable handler per runtime); a step saved from
-//! the form, listed, and run with another payload. With `UPDATE_SCREENSHOTS=1` the last test
-//! writes the README's screenshots under `docs/` (1,280 × 800); without it, it still walks
-//! the same pages.
+//! path names (and no run created), readable in light and dark mode; a valid Invoke and a
+//! valid Custom Code submit opening the run's page, the run finishing; the code editor (Tab
+//! indents, Escape then Tab leaves, the gutter follows scrolling, a runnable handler per
+//! runtime); a step saved from the form, listed, and run with another payload. With
+//! `UPDATE_SCREENSHOTS=1` the last test writes the README's screenshots under `docs/`
+//! (1,280 × 800); without it, it still walks the same pages.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
+
+use fantoccini::wd::WebDriverCompatibleCommand;
 
 use crate::support::browser::{Browser, PATIENCE};
 use crate::support::create;
@@ -187,6 +189,29 @@ async fn a_form_with_a_bad_field_shows_the_apis_message_beside_it_and_creates_no
 
     let (_, runs) = service.get("/v1/projects/default/runs").await;
     assert_eq!(runs["items"], json!([]), "no refused form created a run");
+
+    // The error reads well in light and in dark mode (WCAG AA: contrast at least 4.5).
+    for scheme in ["light", "dark"] {
+        browser.client.issue_cmd(ColorScheme(scheme)).await.unwrap();
+        let contrast = browser
+            .js("const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+                 const lum = (c) => { const [r, g, b] = rgb(c).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                                      return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+                 const fg = lum(getComputedStyle(document.querySelector('.field-error:not([hidden])')).color);
+                 const bg = lum(getComputedStyle(document.body).backgroundColor);
+                 return [matchMedia('(prefers-color-scheme: dark)').matches, (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05)];")
+            .await;
+        assert_eq!(contrast[0], scheme == "dark", "{scheme} mode is in force");
+        println!(
+            "{scheme} mode: a field error's contrast with the page is {:.2}",
+            contrast[1].as_f64().unwrap()
+        );
+        assert!(
+            contrast[1].as_f64().unwrap() >= 4.5,
+            "{scheme}: the error's contrast is {}",
+            contrast[1]
+        );
+    }
     browser.finish(ADMIN_TOKEN, &[REFUSED]).await;
     service.stop().await;
 }
@@ -441,4 +466,21 @@ async fn the_readme_screenshots_show_the_runs_a_live_run_a_failed_run_and_the_fo
     shoot("console-new-run.png").await;
     browser.finish(ADMIN_TOKEN, &[]).await;
     service.stop().await;
+}
+
+/// chromedriver's DevTools passthrough: `Emulation.setEmulatedMedia` with
+/// `prefers-color-scheme` set, as a reader's light or dark setting would.
+#[derive(Debug)]
+struct ColorScheme(&'static str);
+
+impl WebDriverCompatibleCommand for ColorScheme {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let params = json!({"features": [{"name": "prefers-color-scheme", "value": self.0}]});
+        let body = json!({"cmd": "Emulation.setEmulatedMedia", "params": params});
+        (http::Method::POST, Some(body.to_string()))
+    }
 }
