@@ -105,7 +105,7 @@ export async function renderKeys(ctx, body) {
       if (e.name !== 'AbortError') placeApiError([path, secret], alert, e.status === 413 ? Object.assign(e, { field: 'secret' }) : e);
     }
   });
-  fill(body, h('section', { 'aria-labelledby': 'keys-title' }, h('h2', { id: 'keys-title' }, 'Secrets'), filter, table, listStatus), add);
+  fill(body, h('section', { 'aria-labelledby': 'keys-title' }, h('h2', { id: 'keys-title' }, 'Secrets'), filter, h('div', { class: 'table-wrap' }, table), listStatus), add);
   await load();
 }
 

@@ -51,7 +51,7 @@ async function renderSteps(ctx) {
     main,
     h('h1', {}, 'Saved steps'),
     h('p', { class: 'lede' }, 'in project ', h('strong', {}, project), runner ? [' · ', h('a', { href: `/new?project=${encodeURIComponent(project)}` }, 'new run')] : null),
-    table,
+    h('div', { class: 'table-wrap' }, table),
     empty,
     more,
   );

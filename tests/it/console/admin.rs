@@ -2,7 +2,7 @@
 //! nor, for a reader, the new-run form; an admin creates a project and a setting (the
 //! API's 422 beside the field), stores a secret whose value is never displayed afterwards,
 //! creates a token shown once and revokes one, and creates a webhook whose signing example,
-//! run as shown, runs the step.
+//! run as shown, runs the step; at a phone's width the form and every admin page fit the screen.
 
 use std::time::{Duration, Instant};
 
@@ -361,5 +361,44 @@ async fn an_admin_creates_a_webhook_and_its_signing_example_runs_the_step(db: Pg
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["result"]["payload"], json!({"host": "worker-3"}));
     browser.finish(ADMIN_TOKEN, &[REFUSED]).await;
+    service.stop().await;
+}
+
+#[sqlx::test]
+async fn at_a_phones_width_the_form_and_the_admin_pages_fit_the_screen(db: PgPool) {
+    let service = TestService::start(db, &[]).await;
+    let step = json!({"step": {"type": "lambda_custom_code", "runtime": "python3.12", "code": ECHO}});
+    assert_eq!(
+        service
+            .put_json("/v1/projects/default/steps/a-rather-long-saved-step-name", &step)
+            .await,
+        201
+    );
+    let browser = Browser::open_sized(&service.url, 390, 844).await;
+    browser.goto("/new?project=default").await;
+    browser.sign_in(ADMIN_TOKEN).await;
+    for (page, shows) in [
+        ("/new?project=default", "form.new-run"),
+        ("/steps?project=default", "tr[data-step]"),
+        ("/admin", "li[data-project]"),
+        ("/admin/projects/default", "form.settings"),
+        ("/admin/keys", "main form"),
+        ("/admin/tokens", "main form"),
+        ("/admin/webhooks", "[name=step] option[value]"),
+    ] {
+        browser.goto(page).await;
+        browser.wait_for(shows).await;
+        if page.starts_with("/new") {
+            browser.click("input[value=lambda_custom_code]").await;
+        }
+        let widths = browser
+            .js("return [document.documentElement.scrollWidth, window.innerWidth]")
+            .await;
+        assert!(
+            widths[0].as_u64() <= widths[1].as_u64(),
+            "{page} is wider than the screen: {widths}"
+        );
+    }
+    browser.finish(ADMIN_TOKEN, &[]).await;
     service.stop().await;
 }
