@@ -2,7 +2,8 @@
 //! nor, for a reader, the new-run form; an admin creates a project and a setting (the
 //! API's 422 beside the field), stores a secret whose value is never displayed afterwards,
 //! creates a token shown once and revokes one, and creates a webhook whose signing example,
-//! run as shown, runs the step; at a phone's width the form and every admin page fit the screen.
+//! run as shown, runs the step; at a phone's width the form and every admin page fit the
+//! screen.
 
 use std::time::{Duration, Instant};
 
