@@ -264,6 +264,7 @@ async fn at_a_phones_width_the_list_updates_a_status_by_itself(db: PgPool) {
     browser.wait_text(&badge, |t| t == "running").await;
     // No reload, no navigation: the list polls, and the badge changes by itself.
     browser.wait_text(&badge, |t| t == "succeeded").await;
+    assert_eq!(browser.js("return window.innerWidth").await, 390, "a phone's viewport");
     let fits = browser
         .js("return document.documentElement.scrollWidth <= window.innerWidth")
         .await;
@@ -274,6 +275,9 @@ async fn at_a_phones_width_the_list_updates_a_status_by_itself(db: PgPool) {
         .js("return document.documentElement.scrollWidth <= window.innerWidth")
         .await;
     assert_eq!(fits, true, "a run's page is no wider than a phone's screen");
+    browser
+        .screenshot(&std::env::temp_dir().join("lambda-steps-console/phone-run.png"))
+        .await;
     browser.finish(ADMIN_TOKEN, &[]).await;
     service.stop().await;
 }

@@ -27,7 +27,7 @@ async fn sign_in_with_enter_survives_a_reload_and_sign_out_forgets_it(db: PgPool
     assert!(!browser.has("#sign-out").await);
 
     browser.sign_in(ADMIN_TOKEN).await;
-    assert_eq!(browser.path().await, "/runs?project=default");
+    browser.wait_path("/runs?project=default").await;
     assert_eq!(browser.text("#who .role").await, "admin");
     browser.assert_token_kept_secret(ADMIN_TOKEN).await;
     let stored = browser
@@ -40,7 +40,7 @@ async fn sign_in_with_enter_survives_a_reload_and_sign_out_forgets_it(db: PgPool
 
     browser.client.refresh().await.unwrap();
     browser.wait_for("#sign-out").await;
-    assert_eq!(browser.path().await, "/runs?project=default");
+    browser.wait_path("/runs?project=default").await;
 
     browser.click("#sign-out").await;
     browser.wait_for("#token").await;

@@ -88,6 +88,14 @@ impl Browser {
             .connect(&webdriver)
             .await
             .expect("a Chromium session starts");
+        if width < 500 {
+            // Chromium's window is never narrower than 500 px: a phone's viewport is emulated.
+            let metrics = json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": true});
+            client
+                .issue_cmd(Cdp("Emulation.setDeviceMetricsOverride", metrics))
+                .await
+                .expect("chromedriver emulates a phone's viewport");
+        }
         Self {
             client,
             base: base.to_string(),
@@ -182,6 +190,22 @@ impl Browser {
             path = format!("{path}#{fragment}");
         }
         path
+    }
+
+    /// Waits until the page's URL (path, query and fragment) is `expected`.
+    pub async fn wait_path(&self, expected: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let path = self.path().await;
+            if path == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the URL is still {path}, not {expected}, after {PATIENCE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// Saves a PNG of the window to `path`.
@@ -281,5 +305,22 @@ impl WebDriverCompatibleCommand for BrowserLog {
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(json!({"type": "browser"}).to_string()))
+    }
+}
+
+/// chromedriver's `POST /session/{id}/goog/cdp/execute`: one Chrome DevTools Protocol command.
+#[derive(Debug)]
+struct Cdp(&'static str, Value);
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({"cmd": self.0, "params": self.1}).to_string()),
+        )
     }
 }
