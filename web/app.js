@@ -21,7 +21,7 @@ import * as api from './api.js';
 import * as session from './session.js';
 import { renderSignIn } from './signin.js';
 
-const PAGES = ['./runs.js', './run.js'];
+const PAGES = ['./runs.js', './run.js', './new_run.js', './steps.js', './admin.js'];
 
 const main = document.getElementById('main');
 const navEl = document.getElementById('nav');

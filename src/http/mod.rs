@@ -35,7 +35,7 @@ use spec::{RequestBodies, StepUnion};
         keys::put, keys::get, keys::delete, keys::list,
         tokens::create, tokens::revoke, whoami::whoami,
         settings::get, settings::put,
-        steps::put, steps::run, steps::create_hook, steps::hook,
+        steps::put, steps::list, steps::run, steps::create_hook, steps::hook,
         health::healthz, health::readyz, health::metrics, health::openapi,
     ),
     components(schemas(
@@ -48,7 +48,7 @@ use spec::{RequestBodies, StepUnion};
         crate::store::keys::KeyMetadata, keys::KeyPage,
         tokens::NewToken, tokens::CreatedToken, whoami::Whoami, crate::domain::access::Role,
         crate::aws_settings::Resolved, crate::aws_settings::Source, spec::ProjectSettings, spec::RunEvent,
-        steps::SaveStep, steps::SavedStep, steps::RunSavedStep, steps::NewWebhook, steps::CreatedWebhook,
+        steps::SaveStep, steps::SavedStep, steps::SavedStepPage, steps::RunSavedStep, steps::NewWebhook, steps::CreatedWebhook,
         crate::error::ErrorBody, crate::error::ErrorDetails,
     )),
     tags(
@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/keys", get(keys::list))
         .route("/v1/keys/{*path}", put(keys::put).get(keys::get).delete(keys::delete))
         .route("/v1/projects/{project}/settings", get(settings::get).put(settings::put))
+        .route("/v1/projects/{project}/steps", get(steps::list))
         .route("/v1/projects/{project}/steps/{name}", put(steps::put))
         .route("/v1/projects/{project}/steps/{name}/runs", post(steps::run))
         .route("/v1/projects/{project}/webhooks", post(steps::create_hook))

@@ -1,4 +1,4 @@
-//! Saved steps, run by name (optionally with another payload), and the webhooks bound to
+//! Saved steps, listed by name and run by name (optionally with another payload), and the webhooks bound to
 //! them: `POST /v1/hooks/{id}` runs the step with the request body as its event, without a
 //! token; a hook with a secret needs `X-Lambda-Steps-Timestamp` (unix seconds, within 5
 //! minutes) and `X-Lambda-Steps-Signature: sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">`.
@@ -9,17 +9,25 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::domain::access::Caller;
 use crate::domain::run::Run;
 use crate::domain::step::Step;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, OptionalJsonBody};
-use crate::store::{runs, steps};
+use crate::http::extract::{JsonBody, OptionalJsonBody, QueryParams};
+use crate::store::{projects, runs, steps};
 
 const REPLAY_WINDOW_SECONDS: i64 = 300;
+
+/// A saved step's name, as the `saved_steps` CHECK constraint has it.
+fn is_step_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -53,11 +61,7 @@ pub async fn put(
     JsonBody(body): JsonBody<SaveStep>,
 ) -> ApiResult<(StatusCode, Json<SavedStep>)> {
     super::auth::require_run(&caller, &project)?;
-    let valid_name = !name.is_empty()
-        && name.len() <= 128
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if !valid_name {
+    if !is_step_name(&name) {
         return Err(ApiError::InvalidField {
             field: "name".into(),
             message: "must be 1 to 128 of A-Z, a-z, 0-9, '.', '_' and '-'".into(),
@@ -82,6 +86,71 @@ pub async fn put(
             step: stored,
         }),
     ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `next_cursor` of the previous page (any other string is refused).
+    #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    cursor: Option<String>,
+    /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SavedStepPage {
+    pub items: Vec<SavedStep>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A project's saved steps, by name.
+#[utoipa::path(get, path = "/v1/projects/{project}/steps", tag = "steps", operation_id = "list_saved_steps",
+    params(("project" = String, Path, description = "The project's name"), ListQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "a page of saved steps, by name", body = SavedStepPage), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 404, description = "no such project, or not one this token may read", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> ApiResult<Json<SavedStepPage>> {
+    super::auth::require_read(&caller, &project)?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::InvalidField {
+            field: "limit".into(),
+            message: "must be between 1 and 200".into(),
+        });
+    }
+    if query.cursor.as_deref().is_some_and(|c| !is_step_name(c)) {
+        return Err(ApiError::InvalidField {
+            field: "cursor".into(),
+            message: "must be the next_cursor of a previous page".into(),
+        });
+    }
+    if !projects::exists(&app.db, &project).await? {
+        return Err(ApiError::NotFound(format!("project {project}")));
+    }
+    let mut rows = steps::list(&app.db, &project, query.cursor.as_deref(), limit + 1).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|(name, _)| name.clone())
+    } else {
+        None
+    };
+    let items = rows
+        .into_iter()
+        .map(|(name, step)| SavedStep {
+            project: project.clone(),
+            name,
+            step,
+        })
+        .collect();
+    Ok(Json(SavedStepPage { items, next_cursor }))
 }
 
 #[derive(Deserialize, ToSchema, Default)]

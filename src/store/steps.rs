@@ -74,3 +74,26 @@ pub async fn hook(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Hook
             .map(|(nonce, ciphertext)| Sealed { nonce, ciphertext }),
     }))
 }
+
+/// A project's saved steps by name, after the name `after` when given, at most `limit`.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    project: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, serde_json::Value)>> {
+    let rows = sqlx::query!(
+        r#"SELECT name, step::text AS "step!" FROM saved_steps
+         WHERE project = $1 AND ($2::text IS NULL OR name > $2)
+         ORDER BY name LIMIT $3"#,
+        project,
+        after,
+        limit
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.name, super::json_column(&row.step, "step")))
+        .collect())
+}

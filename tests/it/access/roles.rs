@@ -159,6 +159,12 @@ async fn every_route_checks_the_caller_and_nothing_leaks_across_projects(db: PgP
             [201, 200, 403, 404, 401, 401],
         ),
         (
+            "GET",
+            "/v1/projects/alpha/steps".into(),
+            None,
+            [200, 200, 200, 404, 401, 401],
+        ),
+        (
             "POST",
             "/v1/projects/alpha/steps/nightly/runs".into(),
             Some(json!({})),

@@ -2,6 +2,8 @@
 //! list, a run's page with its live log, cancel and re-run, roles, a 100,000-line log; and
 //! what the server promises about the page itself (headers, budget, fallbacks).
 
+mod admin;
+mod forms;
 mod page;
 mod run_page;
 mod runs;

@@ -1,5 +1,5 @@
 //! The REST API's contract: bad input is refused naming the field and creates nothing;
-//! idempotency; listing with filters and cursors; projects; 404s; the committed spec.
+//! idempotency; listing runs and saved steps with filters and cursors; projects; 404s; the committed spec.
 
 use serde_json::json;
 use sqlx::PgPool;
@@ -166,6 +166,46 @@ async fn runs_are_listed_newest_first_with_a_status_filter_and_a_cursor(db: PgPo
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["default", "ops"]);
+    service.stop().await;
+}
+
+#[sqlx::test]
+async fn saved_steps_are_listed_by_name_a_page_at_a_time(db: PgPool) {
+    let service = TestService::start(db, &[]).await;
+    let step =
+        |n: u32| json!({"step": {"type": "lambda_invoke", "function_name": format!("fn-{n}"), "payload": {"n": n}}});
+    for (i, name) in ["charlie", "alpha", "bravo"].iter().enumerate() {
+        let status = service
+            .put_json(&format!("/v1/projects/default/steps/{name}"), &step(i as u32))
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (status, first) = service.get("/v1/projects/default/steps?limit=2").await;
+    assert_eq!(status, 200, "{first}");
+    let names: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha", "bravo"]);
+    assert_eq!(first["items"][0]["project"], "default");
+    assert_eq!(first["items"][0]["step"]["function_name"], "fn-1");
+    assert_eq!(first["items"][0]["step"]["payload"], json!({"n": 1}));
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (status, second) = service
+        .get(&format!("/v1/projects/default/steps?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second["items"][0]["name"], "charlie");
+    assert!(second["next_cursor"].is_null(), "{second}");
+    let (status, body) = service.get("/v1/projects/default/steps?limit=0").await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("limit")));
+    let (status, body) = service.get("/v1/projects/default/steps?cursor=a%20b").await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("cursor")));
+    let (status, _) = service.get("/v1/projects/nowhere/steps").await;
+    assert_eq!(status, 404);
     service.stop().await;
 }
 
