@@ -76,6 +76,11 @@ impl Follower {
         Self { until, task }
     }
 
+    /// Stops at once, reading nothing more: the run is no longer this worker's.
+    pub fn abandon(self) {
+        self.task.abort();
+    }
+
     /// Lambda answered (with this request id, when it gave one): reads on until the
     /// request's REPORT line or the bound, and says how complete the log is.
     pub async fn finish(self, request_id: Option<&str>) -> Followed {

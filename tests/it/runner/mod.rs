@@ -7,6 +7,7 @@ mod crash;
 mod db_fault_points;
 mod db_faults;
 mod live;
+mod live_faults;
 mod lock_order;
 mod logs;
 mod replicas;
