@@ -1,5 +1,6 @@
 //! The log writer: every run's lines go through one channel to one task per replica,
-//! which writes them in batches (every ~100 ms or 500 lines) with one NOTIFY per batch.
+//! which writes them in batches (every ~100 ms or 500 lines; within 5 ms of a flush, or of a
+//! follower's burst of function lines that a reader watches live) with one NOTIFY per batch.
 //! The channel is unbounded so that logging never blocks or reorders a run: lines reach
 //! the writer in the order their seq numbers were given.
 
@@ -25,6 +26,9 @@ enum Command {
     Line(NewLogLine, bool),
     /// Acknowledged once every line sent before it is in the database.
     Flush(oneshot::Sender<()>),
+    /// The lines sent before it are a burst someone is watching for: write the batch now
+    /// rather than wait for more.
+    Soon,
 }
 
 /// Where runs send their log lines.
@@ -108,6 +112,12 @@ impl RunLog {
         self.line(LogLevel::Error, message);
     }
 
+    /// Asks for the lines sent so far to be stored without waiting for a fuller batch
+    /// (a follower's burst of a function's lines: a reader is watching them live).
+    pub fn soon(&self) {
+        let _ = self.sink.commands.send(Command::Soon);
+    }
+
     /// Waits until every line of this run so far is stored.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
@@ -138,6 +148,7 @@ async fn write_batches(db: sqlx::PgPool, mut commands: mpsc::UnboundedReceiver<C
                     flushes.push(done);
                     deadline = deadline.min(tokio::time::Instant::now() + FLUSH_WAIT);
                 }
+                Some(Command::Soon) => deadline = deadline.min(tokio::time::Instant::now() + FLUSH_WAIT),
                 None => {}
             }
             if lines.len() >= BATCH_LINES {
