@@ -5,12 +5,17 @@
 //! connector, so this builds the SDK's other supported stack, hyper 0.14 + rustls through
 //! aws-smithy-http-client's `hyper_014` builder, on a TCP connector with keepalive on.
 
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::LazyLock;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use aws_sdk_lambda::config::{SharedHttpClient, SharedInterceptor};
 use aws_smithy_http_client::hyper_014::HyperClientBuilder;
 use hyper::client::HttpConnector;
+use hyper::client::connect::dns::Name;
 
 /// Idle time before the first probe (later ones follow at the system's interval, 75 s on
 /// Linux); well under NAT's 350 s.
@@ -30,7 +35,16 @@ impl Transport {
     /// engine, moto), else HTTPS with the platform's root certificates.
     pub fn network(endpoint: Option<&str>) -> Self {
         let http = match endpoint {
-            Some(url) if url.starts_with("http://") => HyperClientBuilder::new().build(tcp()),
+            Some(url) if url.starts_with("http://") => {
+                let host = url
+                    .parse::<hyper::Uri>()
+                    .ok()
+                    .and_then(|u| u.host().map(str::to_string))
+                    .unwrap_or_default();
+                let mut tcp = HttpConnector::new_with_resolver(StreamingPrefix { host });
+                keepalive(&mut tcp);
+                HyperClientBuilder::new().build(tcp)
+            }
             _ => HyperClientBuilder::new().build(HTTPS.clone()),
         };
         Self {
@@ -42,10 +56,52 @@ impl Transport {
 
 fn tcp() -> HttpConnector {
     let mut tcp = HttpConnector::new();
+    keepalive(&mut tcp);
+    tcp
+}
+
+fn keepalive<R>(tcp: &mut HttpConnector<R>) {
     tcp.set_keepalive(Some(KEEPALIVE));
     tcp.set_nodelay(true);
     tcp.enforce_http(false);
-    tcp
+}
+
+/// Resolves `streaming-<endpoint host>` as the endpoint's host, and any other name as the
+/// system does. The SDK puts its model's host prefix before the endpoint's host for
+/// StartLiveTail (`streaming-`), and the Rust SDK has no setting to turn that off (boto3's
+/// `inject_host_prefix=False`, the other SDKs' `AWS_DISABLE_HOST_PREFIX_INJECTION`); so
+/// against `http://127.0.0.1:9001` it calls `streaming-127.0.0.1:9001`, which no DNS
+/// knows. Only a local `http://` endpoint gets this resolver: AWS's `streaming-logs.*`
+/// hosts resolve as they are.
+#[derive(Clone, Debug)]
+struct StreamingPrefix {
+    host: String,
+}
+
+impl hyper::service::Service<Name> for StreamingPrefix {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let asked = name.as_str();
+        let host = match asked.strip_prefix("streaming-") {
+            Some(rest) if rest.eq_ignore_ascii_case(&self.host) => rest.to_string(),
+            _ => asked.to_string(),
+        };
+        Box::pin(async move {
+            // The connector sets the port.
+            if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+                return Ok(vec![SocketAddr::new(ip, 0)].into_iter());
+            }
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            Ok(found.into_iter())
+        })
+    }
 }
 
 // Loading the platform's certificates is slow: once per process.

@@ -1,5 +1,6 @@
 //! The log writer: every run's lines go through one channel to one task per replica,
-//! which writes them in batches (every ~100 ms or 500 lines) with one NOTIFY per batch.
+//! which writes them in batches (every ~100 ms or 500 lines; within 5 ms of a flush, or of a
+//! follower's burst of function lines that a reader watches live) with one NOTIFY per batch.
 //! The channel is unbounded so that logging never blocks or reorders a run: lines reach
 //! the writer in the order their seq numbers were given.
 
@@ -20,9 +21,14 @@ const BATCH_WAIT: Duration = Duration::from_millis(100);
 const FLUSH_WAIT: Duration = Duration::from_millis(5);
 
 enum Command {
-    Line(NewLogLine),
+    /// A line, and whether its time is when a function printed it (then its lag from
+    /// print to stored is measured).
+    Line(NewLogLine, bool),
     /// Acknowledged once every line sent before it is in the database.
     Flush(oneshot::Sender<()>),
+    /// The lines sent before it are a burst someone is watching for: write the batch now
+    /// rather than wait for more.
+    Soon,
 }
 
 /// Where runs send their log lines.
@@ -39,10 +45,11 @@ impl LogSink {
         Self { commands }
     }
 
-    /// The log of one run, numbering its lines from `next_seq`.
-    pub fn for_run(&self, run_id: Uuid, next_seq: i64) -> RunLog {
+    /// The log of one attempt at a run, numbering its lines from `next_seq`.
+    pub fn for_run(&self, run_id: Uuid, attempt: i32, next_seq: i64) -> RunLog {
         RunLog {
             run_id,
+            attempt,
             next_seq: Arc::new(AtomicI64::new(next_seq)),
             sink: self.clone(),
         }
@@ -53,23 +60,34 @@ impl LogSink {
 #[derive(Clone)]
 pub struct RunLog {
     pub run_id: Uuid,
+    attempt: i32,
     next_seq: Arc<AtomicI64>,
     sink: LogSink,
 }
 
 impl RunLog {
     pub fn line(&self, level: LogLevel, message: impl Into<String>) {
-        self.write(chrono::Utc::now(), level, LogSource::Runner, message.into());
+        self.write(chrono::Utc::now(), level, LogSource::Runner, message.into(), false);
     }
 
     /// A line the function printed, at the time it printed it where that is known
-    /// (its CloudWatch event time), else now.
+    /// (its CloudWatch event time), else now. Stored only while this attempt still holds
+    /// the run: a worker that lost its lease (paused, cut off) and comes back writes none
+    /// of the function's output into a run another replica settled.
     pub fn function_line(&self, time: Option<chrono::DateTime<chrono::Utc>>, message: impl Into<String>) {
+        let printed = time.is_some();
         let time = time.unwrap_or_else(chrono::Utc::now);
-        self.write(time, LogLevel::Info, LogSource::Function, message.into());
+        self.write(time, LogLevel::Info, LogSource::Function, message.into(), printed);
     }
 
-    fn write(&self, time: chrono::DateTime<chrono::Utc>, level: LogLevel, source: LogSource, message: String) {
+    fn write(
+        &self,
+        time: chrono::DateTime<chrono::Utc>,
+        level: LogLevel,
+        source: LogSource,
+        message: String,
+        printed: bool,
+    ) {
         let line = NewLogLine {
             run_id: self.run_id,
             seq: self.next_seq.fetch_add(1, Ordering::SeqCst),
@@ -77,8 +95,9 @@ impl RunLog {
             level,
             source,
             message,
+            held_by: (source == LogSource::Function).then_some(self.attempt),
         };
-        let _ = self.sink.commands.send(Command::Line(line));
+        let _ = self.sink.commands.send(Command::Line(line, printed));
     }
 
     pub fn info(&self, message: impl Into<String>) {
@@ -93,6 +112,12 @@ impl RunLog {
         self.line(LogLevel::Error, message);
     }
 
+    /// Asks for the lines sent so far to be stored without waiting for a fuller batch
+    /// (a follower's burst of a function's lines: a reader is watching them live).
+    pub fn soon(&self) {
+        let _ = self.sink.commands.send(Command::Soon);
+    }
+
     /// Waits until every line of this run so far is stored.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
@@ -105,18 +130,25 @@ impl RunLog {
 async fn write_batches(db: sqlx::PgPool, mut commands: mpsc::UnboundedReceiver<Command>) {
     while let Some(first) = commands.recv().await {
         let mut lines = Vec::new();
+        let mut printed_at = Vec::new();
         let mut flushes = Vec::new();
         let mut deadline = tokio::time::Instant::now() + BATCH_WAIT;
         let mut next = Some(first);
         loop {
             match next.take() {
-                Some(Command::Line(line)) => lines.push(line),
+                Some(Command::Line(line, printed)) => {
+                    if printed {
+                        printed_at.push(line.time);
+                    }
+                    lines.push(line);
+                }
                 // Someone waits for this batch: close it soon, but let the flushes of
                 // runs finishing at the same moment share it.
                 Some(Command::Flush(done)) => {
                     flushes.push(done);
                     deadline = deadline.min(tokio::time::Instant::now() + FLUSH_WAIT);
                 }
+                Some(Command::Soon) => deadline = deadline.min(tokio::time::Instant::now() + FLUSH_WAIT),
                 None => {}
             }
             if lines.len() >= BATCH_LINES {
@@ -129,6 +161,9 @@ async fn write_batches(db: sqlx::PgPool, mut commands: mpsc::UnboundedReceiver<C
         }
         if !lines.is_empty() {
             write(&db, &lines).await;
+        }
+        for printed in printed_at {
+            crate::metrics::function_line_stored(printed);
         }
         for done in flushes {
             let _ = done.send(());

@@ -26,9 +26,12 @@ pub struct NewLogLine {
     pub level: LogLevel,
     pub source: LogSource,
     pub message: String,
+    /// Stored only while this attempt holds the run (`running`); None: always stored.
+    pub held_by: Option<i32>,
 }
 
-/// Writes many lines of many runs in one statement.
+/// Writes many lines of many runs in one statement; a line held by an attempt that no
+/// longer holds its run is left out.
 pub async fn insert_batch(db: impl PgExecutor<'_>, lines: &[NewLogLine]) -> sqlx::Result<()> {
     let run_ids: Vec<Uuid> = lines.iter().map(|l| l.run_id).collect();
     let seqs: Vec<i64> = lines.iter().map(|l| l.seq).collect();
@@ -37,9 +40,14 @@ pub async fn insert_batch(db: impl PgExecutor<'_>, lines: &[NewLogLine]) -> sqlx
     let sources: Vec<&str> = lines.iter().map(|l| l.source.as_str()).collect();
     // Postgres text cannot hold NUL bytes, which function output may contain.
     let messages: Vec<String> = lines.iter().map(|l| l.message.replace('\0', "\u{FFFD}")).collect();
+    let held_by: Vec<Option<i32>> = lines.iter().map(|l| l.held_by).collect();
     sqlx::query!(
         "INSERT INTO run_logs (run_id, seq, time, level, source, message)
-         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
+         SELECT l.run_id, l.seq, l.time, l.level, l.source, l.message
+         FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::int[])
+              AS l(run_id, seq, time, level, source, message, held_by)
+         WHERE l.held_by IS NULL
+            OR EXISTS (SELECT 1 FROM runs r WHERE r.id = l.run_id AND r.attempt = l.held_by AND r.status = 'running')
          ON CONFLICT DO NOTHING",
         &run_ids,
         &seqs,
@@ -47,6 +55,7 @@ pub async fn insert_batch(db: impl PgExecutor<'_>, lines: &[NewLogLine]) -> sqlx
         &levels as _,
         &sources as _,
         &messages,
+        &held_by as _,
     )
     .execute(db)
     .await?;

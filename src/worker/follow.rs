@@ -8,7 +8,7 @@
 //! a bound), so the run's log has every printed line once, in print order; when it cannot,
 //! the caller falls back to Lambda's 4 KB tail.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
@@ -23,16 +23,24 @@ pub struct FollowPace {
     pub interval: Duration,
     /// How long to wait for the REPORT line once Lambda has answered.
     pub report_wait: Duration,
+    /// Each read starts again this long before the newest event seen, for events that
+    /// reach the group after newer ones (CloudWatch's ingestion is not in order; the
+    /// engine stores each line as it is printed). What it reads twice is skipped by id, but
+    /// read: a function printing 50,000 lines a second made a one-second margin re-read
+    /// every line about ten times.
+    pub late: Duration,
 }
 
 impl FollowPace {
     pub const LOCAL: Self = Self {
         interval: Duration::from_millis(100),
         report_wait: Duration::from_secs(2),
+        late: Duration::from_millis(50),
     };
     pub const AWS: Self = Self {
         interval: Duration::from_secs(1),
         report_wait: Duration::from_secs(10),
+        late: Duration::from_secs(1),
     };
 }
 
@@ -76,6 +84,11 @@ impl Follower {
         Self { until, task }
     }
 
+    /// Stops at once, reading nothing more: the run is no longer this worker's.
+    pub fn abandon(self) {
+        self.task.abort();
+    }
+
     /// Lambda answered (with this request id, when it gave one): reads on until the
     /// request's REPORT line or the bound, and says how complete the log is.
     pub async fn finish(self, request_id: Option<&str>) -> Followed {
@@ -95,10 +108,12 @@ async fn follow(
 ) -> Followed {
     log.info("following the function's log live (CloudWatch Logs FilterLogEvents polling; StartLiveTail is not used)");
     let mut reader = Reader {
-        seen: HashSet::new(),
+        seen: HashMap::new(),
+        late_ms: pace.late.as_millis() as i64,
         // Events are read again from a little before the newest one seen (late arrivals),
         // and the ones already written are skipped by id.
         cursor_ms: since_ms - 1_000,
+        newest_ms: i64::MIN,
         last: None,
         reports: Vec::new(),
         log,
@@ -152,8 +167,11 @@ enum Refusal {
 }
 
 struct Reader {
-    seen: HashSet<String>,
+    /// The ids of the events written at or after the cursor, with their times.
+    seen: HashMap<String, i64>,
     cursor_ms: i64,
+    late_ms: i64,
+    newest_ms: i64,
     last: Option<String>,
     /// The REPORT lines written so far.
     reports: Vec<String>,
@@ -200,12 +218,12 @@ impl Reader {
             };
             for event in page.events() {
                 let id = event.event_id().unwrap_or_default();
-                if !id.is_empty() && !self.seen.insert(id.to_string()) {
+                let time_ms = event.timestamp();
+                if !id.is_empty() && self.seen.insert(id.to_string(), time_ms.unwrap_or(i64::MAX)).is_some() {
                     continue;
                 }
-                let time_ms = event.timestamp();
                 if let Some(at) = time_ms {
-                    self.cursor_ms = self.cursor_ms.max(at - 1_000);
+                    self.newest_ms = self.newest_ms.max(at);
                 }
                 let message = event.message().unwrap_or_default().trim_end_matches(['\n', '\r']);
                 self.log
@@ -216,7 +234,15 @@ impl Reader {
                 }
             }
             token = page.next_token().map(str::to_string);
+            if !page.events().is_empty() {
+                self.log.soon();
+            }
             if token.is_none() {
+                // The next read starts a margin before the newest event; only the ids it
+                // may meet again are kept.
+                self.cursor_ms = self.cursor_ms.max(self.newest_ms.saturating_sub(self.late_ms));
+                let cursor = self.cursor_ms;
+                self.seen.retain(|_, at| *at >= cursor);
                 return Ok(());
             }
         }

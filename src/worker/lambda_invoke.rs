@@ -135,8 +135,15 @@ pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall, follow:
     let answer = match send(ctx, call).await {
         Ok(answer) => answer,
         Err(ending) => {
-            if let Some(follower) = follower {
-                follower.finish(None).await;
+            match follower {
+                // Another replica settled the run: nothing more of the function's output
+                // belongs in its log from this one.
+                Some(follower) if matches!(ending, Ending::LeaseLost) => follower.abandon(),
+                // Cancelled: every line printed before the cancel is read, once.
+                Some(follower) => {
+                    follower.finish(None).await;
+                }
+                None => {}
             }
             return ending;
         }

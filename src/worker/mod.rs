@@ -142,7 +142,7 @@ fn step_kind(step: &str) -> String {
 
 async fn execute_run(worker: WorkerContext, run: ClaimedRun, stop: StopSignal) {
     let started = Instant::now();
-    let log = worker.logs.for_run(run.id, run.next_seq);
+    let log = worker.logs.for_run(run.id, run.attempt, run.next_seq);
     log.info(format!(
         "claimed by worker {} (attempt {})",
         worker.worker_id, run.attempt

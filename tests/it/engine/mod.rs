@@ -4,6 +4,7 @@
 mod api;
 mod conformance;
 mod limits;
+mod live_tail;
 mod logs;
 mod node;
 mod python;

@@ -140,6 +140,28 @@ async fn python_node_and_ruby_output_is_streamed_while_the_function_runs(db: PgP
         assert_eq!(reports, 1, "{runtime}: the tail's lines are not written again");
     }
     eprintln!("worst print -> SSE lag: {worst_lag} ms");
+    // The service measures the same lag up to the store, as a histogram.
+    let metrics = service
+        .http
+        .get(format!("{}/metrics", service.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("lambda_steps_function_line_lag_seconds_count "))
+        .unwrap_or_else(|| panic!("no lag histogram in /metrics: {metrics}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(count >= 36.0, "every tick's lag was measured: {count}");
+    assert!(
+        metrics.contains("lambda_steps_function_line_lag_seconds_bucket{le=\"0.25\"}"),
+        "{metrics}"
+    );
     service.stop().await;
 }
 

@@ -7,6 +7,8 @@ mod crash;
 mod db_fault_points;
 mod db_faults;
 mod live;
+mod live_faults;
+mod live_refused;
 mod lock_order;
 mod logs;
 mod packages;

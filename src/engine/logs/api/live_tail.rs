@@ -5,8 +5,9 @@
 //! caller hangs up or the session reaches CloudWatch's three-hour limit.
 //!
 //! SDKs put `streaming-` before the endpoint's host for this operation: against a local
-//! endpoint the caller turns that off (boto3: `Config(inject_host_prefix=False)`; the Rust
-//! SDK: an interceptor that unsets the `EndpointPrefix`, as `tests/it/engine_logs.rs` does).
+//! endpoint the caller turns that off (boto3: `Config(inject_host_prefix=False)`) or, with
+//! the Rust SDK, which cannot, resolves `streaming-<host>` as the host (the service's
+//! transport does, `lambda/transport.rs`; `tests/it/engine/live_tail.rs`).
 
 use std::time::{Duration, Instant};
 

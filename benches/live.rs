@@ -1,0 +1,332 @@
+//! Benchmark of live function output: `lambda_steps::serve` in this process with its
+//! embedded engine (the default endpoint), on a fresh database, running Python
+//! `lambda_custom_code` steps that print lines stamped with the epoch millisecond they were
+//! printed, read back over each run's SSE stream. Prints print -> SSE lag p50 / p99 for one
+//! run at a time and for 100 runs at once, and lines per second from one function printing
+//! 100,000 lines. Asserts that every one of those lines is stored exactly once, in order.
+//!
+//! Run: `scripts/bench live` (it provides Postgres and sets DATABASE_URL), or
+//! `DATABASE_URL=postgres://... cargo bench --bench live`.
+
+use std::time::{Duration, Instant};
+
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use sqlx::migrate::MigrateDatabase;
+use sqlx::{PgPool, Postgres};
+use tokio_util::sync::CancellationToken;
+
+const TOKEN: &str = "bench-admin-token";
+/// One run at a time: this many runs, one after another, each printing `ONE_LINES` lines
+/// every `ONE_EVERY` seconds.
+const ONE_RUNS: usize = 3;
+const ONE_LINES: usize = 100;
+const ONE_EVERY: f64 = 0.05;
+/// Runs at once, each printing `MANY_LINES` lines every `MANY_EVERY` seconds.
+const MANY_RUNS: usize = 100;
+const MANY_LINES: usize = 20;
+const MANY_EVERY: f64 = 0.25;
+/// Lines of the long print.
+const LONG_LINES: usize = 100_000;
+
+const TICKER: &str = "import time\ndef lambda_handler(event, context):\n    for i in range(event['lines']):\n        print('tick', i, int(time.time() * 1000))\n        time.sleep(event['every'])\n    return 'done'\n";
+
+#[derive(Clone)]
+struct Service {
+    api: String,
+    http: reqwest::Client,
+    db: PgPool,
+}
+
+#[tokio::main]
+async fn main() {
+    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL (scripts/bench sets it)");
+    let (server, _) = admin.rsplit_once('/').expect("DATABASE_URL ends with /database");
+    let url = format!("{server}/lambda_steps_bench_live_{}", std::process::id());
+    let db = lambda_steps::db::connect(Some(&url), 40, Duration::from_secs(30))
+        .await
+        .expect("the bench database");
+    let data = tempfile::tempdir().unwrap();
+    let settings = lambda_steps::config::ServeSettings::from_args([
+        "--data-dir".to_string(),
+        data.path().display().to_string(),
+        "--engine-listen".into(),
+        "127.0.0.1:0".into(),
+        "--admin-token".into(),
+        TOKEN.into(),
+    ]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    let served = tokio::spawn(lambda_steps::serve(listener, settings, db.clone(), shutdown.clone()));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {TOKEN}").parse().unwrap(),
+    );
+    let http = reqwest::Client::builder().default_headers(headers).build().unwrap();
+    let service = Service { api, http, db };
+    wait_ready(&service).await;
+    println!(
+        "lambda-steps live output benchmark: {} cores, serve + embedded engine in one process, Python 3.12 functions",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    // Warm the engine's runtime once, so the first measured run is not also a first start.
+    ticks(&service, 1, 2, 0.01).await;
+
+    let before_one = Stored::scrape(&service).await;
+    let mut one = Vec::new();
+    for _ in 0..ONE_RUNS {
+        one.extend(ticks(&service, 1, ONE_LINES, ONE_EVERY).await);
+    }
+    let before_many = Stored::scrape(&service).await;
+    let many = ticks(&service, MANY_RUNS, MANY_LINES, MANY_EVERY).await;
+    let before_long = Stored::scrape(&service).await;
+    let long = long_print(&service).await;
+    let after_long = Stored::scrape(&service).await;
+
+    shutdown.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(60), served).await;
+    service.db.close().await;
+    let _ = Postgres::drop_database(&url).await;
+
+    println!();
+    println!("| measure | figure |");
+    println!("|---|---|");
+    println!(
+        "| print -> SSE lag, one run at a time ({ONE_RUNS} runs x {ONE_LINES} lines, one every {} ms): p50 / p99 / max (ms) | {:.0} / {:.0} / {:.0} |",
+        ONE_EVERY * 1000.0,
+        pct(&one, 0.5),
+        pct(&one, 0.99),
+        pct(&one, 1.0)
+    );
+    println!(
+        "| print -> SSE lag, {MANY_RUNS} runs at once ({MANY_LINES} lines each, one every {} ms): p50 / p99 / max (ms) | {:.0} / {:.0} / {:.0} |",
+        MANY_EVERY * 1000.0,
+        pct(&many, 0.5),
+        pct(&many, 0.99),
+        pct(&many, 1.0)
+    );
+    println!(
+        "| {LONG_LINES} lines printed in a loop: printed in (s) / stored in (s, from the first print to the run's end) / lines stored per s | {:.1} / {:.1} / {:.0} |",
+        long.printing_s,
+        long.stored_s,
+        LONG_LINES as f64 / long.stored_s
+    );
+    println!("| ... each of them stored exactly once, in print order | yes |");
+    println!(
+        "| print -> stored (the service's lambda_steps_function_line_lag_seconds): one run / {MANY_RUNS} at once / the long print | {} / {} / {} |",
+        before_many.since(before_one),
+        before_long.since(before_many),
+        after_long.since(before_long)
+    );
+}
+
+/// Starts `runs` ticker runs at once and answers every tick's print -> SSE lag (ms).
+async fn ticks(service: &Service, runs: usize, lines: usize, every: f64) -> Vec<f64> {
+    // Each run is watched from its submit on, as a user following it would.
+    let mut watchers = Vec::new();
+    for _ in 0..runs {
+        let id = submit(service, json!({"lines": lines, "every": every}), TICKER).await;
+        let service = service.clone();
+        watchers.push(tokio::spawn(async move {
+            let ticks = follow(&service, &id).await;
+            (id, ticks)
+        }));
+    }
+    let mut lags = Vec::new();
+    for watcher in watchers {
+        let (id, ticks) = watcher.await.unwrap();
+        let indexes: Vec<usize> = ticks.iter().map(|t| t.0).collect();
+        assert_eq!(
+            indexes,
+            (0..lines).collect::<Vec<_>>(),
+            "run {id}: every tick once, in order"
+        );
+        lags.extend(ticks.iter().map(|t| t.1));
+    }
+    lags
+}
+
+/// Submits a Python custom-code step; answers its id.
+async fn submit(service: &Service, payload: Value, code: &str) -> String {
+    let step = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": code,
+                      "payload": payload, "timeout_seconds": 600});
+    let response = service
+        .http
+        .post(format!("{}/v1/projects/default/runs", service.api))
+        .json(&json!({"step": step}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let run: Value = response.json().await.unwrap();
+    run["id"].as_str().unwrap().to_string()
+}
+
+/// Reads a run's SSE stream to its end: each tick's index and print -> arrival lag (ms).
+async fn follow(service: &Service, id: &str) -> Vec<(usize, f64)> {
+    let response = service
+        .http
+        .get(format!("{}/v1/runs/{id}/events", service.api))
+        .send()
+        .await
+        .unwrap();
+    let mut events = response.bytes_stream().eventsource();
+    let mut ticks = Vec::new();
+    while let Some(event) = tokio::time::timeout(Duration::from_secs(600), events.next())
+        .await
+        .expect("the stream moves")
+    {
+        let event = event.unwrap();
+        match event.event.as_str() {
+            "log" => {
+                let arrived = chrono::Utc::now().timestamp_millis();
+                let entry: Value = serde_json::from_str(&event.data).unwrap();
+                let mut words = entry["message"].as_str().unwrap_or_default().split_whitespace();
+                if words.next() == Some("tick")
+                    && let (Some(Ok(i)), Some(Ok(printed))) = (
+                        words.next().map(str::parse::<usize>),
+                        words.next().map(str::parse::<i64>),
+                    )
+                {
+                    ticks.push((i, (arrived - printed) as f64));
+                }
+            }
+            "end" => {
+                let end: Value = serde_json::from_str(&event.data).unwrap();
+                assert_eq!(end["status"], "succeeded", "run {id}");
+                return ticks;
+            }
+            _ => {}
+        }
+    }
+    panic!("run {id}: the stream ended without an end event");
+}
+
+struct LongPrint {
+    /// From the first line printed to the last.
+    printing_s: f64,
+    /// From the first line printed to the run's end (every line stored by then).
+    stored_s: f64,
+}
+
+/// One function printing `LONG_LINES` lines as fast as it can; checks that each is stored
+/// exactly once, in print order.
+async fn long_print(service: &Service) -> LongPrint {
+    let code = format!(
+        "def lambda_handler(event, context):\n    for i in range({LONG_LINES}):\n        print('row', i)\n    return 'done'\n"
+    );
+    let started = Instant::now();
+    let id = submit(service, json!({}), &code).await;
+    let run: uuid::Uuid = id.parse().unwrap();
+    loop {
+        let finished: Option<String> =
+            sqlx::query_scalar("SELECT status FROM runs WHERE id = $1 AND finished_at IS NOT NULL")
+                .bind(run)
+                .fetch_optional(&service.db)
+                .await
+                .unwrap();
+        match finished.as_deref() {
+            Some("succeeded") => break,
+            Some(other) => panic!("the long print ended {other}"),
+            None if started.elapsed() > Duration::from_secs(600) => panic!("the long print did not end in 10 minutes"),
+            None => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    let rows: Vec<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT message, time FROM run_logs WHERE run_id = $1 AND source = 'function' AND message LIKE 'row %' ORDER BY seq",
+    )
+    .bind(run)
+    .fetch_all(&service.db)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), LONG_LINES, "every printed line stored, and once");
+    for (i, (message, _)) in rows.iter().enumerate() {
+        assert_eq!(message, &format!("row {i}"), "in print order");
+    }
+    let (first, last) = (rows[0].1, rows[rows.len() - 1].1);
+    let finished: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT finished_at FROM runs WHERE id = $1")
+        .bind(run)
+        .fetch_one(&service.db)
+        .await
+        .unwrap();
+    LongPrint {
+        printing_s: (last - first).as_seconds_f64(),
+        stored_s: (finished - first).as_seconds_f64(),
+    }
+}
+
+/// The service's own print -> stored histogram: count, sum (s), and lines within 250 ms.
+#[derive(Clone, Copy, Default)]
+struct Stored {
+    count: f64,
+    sum: f64,
+    within: f64,
+}
+
+impl Stored {
+    async fn scrape(service: &Service) -> Self {
+        let text = service
+            .http
+            .get(format!("{}/metrics", service.api))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let value = |prefix: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        Self {
+            count: value("lambda_steps_function_line_lag_seconds_count "),
+            sum: value("lambda_steps_function_line_lag_seconds_sum "),
+            within: value("lambda_steps_function_line_lag_seconds_bucket{le=\"0.25\"} "),
+        }
+    }
+
+    /// What was recorded since `before`, as "mean X ms, Y% within 250 ms".
+    fn since(self, before: Self) -> String {
+        let (count, sum, within) = (
+            self.count - before.count,
+            self.sum - before.sum,
+            self.within - before.within,
+        );
+        format!(
+            "mean {:.0} ms, {:.1}% within 250 ms",
+            sum / count * 1000.0,
+            within / count * 100.0
+        )
+    }
+}
+
+async fn wait_ready(service: &Service) {
+    for _ in 0..600 {
+        if service
+            .http
+            .get(format!("{}/readyz", service.api))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the service did not become ready");
+}
+
+fn pct(samples: &[f64], q: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    sorted
+        .get(((sorted.len().max(1) - 1) as f64 * q).round() as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
+}
