@@ -7,6 +7,7 @@ pub mod extract;
 pub mod health;
 pub mod keys;
 pub mod logs;
+pub mod paging;
 pub mod projects;
 pub mod runs;
 pub mod settings;

@@ -139,24 +139,13 @@ pub async fn list(
             message: "must be queued, running, succeeded, failed, timed_out or cancelled".into(),
         })?),
     };
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::InvalidField {
-            field: "limit".into(),
-            message: "must be between 1 and 200".into(),
-        });
-    }
+    let limit = super::paging::limit(query.limit)?;
     let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
     if !projects::exists(&app.db, &project).await? {
         return Err(ApiError::NotFound(format!("project {project}")));
     }
     let mut items = runs::list(&app.db, &project, status, before, limit + 1).await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|r| encode_cursor(r.created_at, r.id))
-    } else {
-        None
-    };
+    let next_cursor = super::paging::next_cursor(&mut items, limit, |r| encode_cursor(r.created_at, r.id));
     Ok(Json(RunPage { items, next_cursor }))
 }
 

@@ -119,13 +119,7 @@ pub async fn list(
     QueryParams(query): QueryParams<ListQuery>,
 ) -> ApiResult<Json<SavedStepPage>> {
     super::auth::require_read(&caller, &project)?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::InvalidField {
-            field: "limit".into(),
-            message: "must be between 1 and 200".into(),
-        });
-    }
+    let limit = super::paging::limit(query.limit)?;
     if query.cursor.as_deref().is_some_and(|c| !is_step_name(c)) {
         return Err(ApiError::InvalidField {
             field: "cursor".into(),
@@ -136,12 +130,7 @@ pub async fn list(
         return Err(ApiError::NotFound(format!("project {project}")));
     }
     let mut rows = steps::list(&app.db, &project, query.cursor.as_deref(), limit + 1).await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|(name, _)| name.clone())
-    } else {
-        None
-    };
+    let next_cursor = super::paging::next_cursor(&mut rows, limit, |(name, _)| name.clone());
     let items = rows
         .into_iter()
         .map(|(name, step)| SavedStep {
