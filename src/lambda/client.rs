@@ -23,12 +23,6 @@ pub enum LambdaTarget {
 }
 
 impl LambdaTarget {
-    /// Whether CloudWatch Logs may be there: the embedded engine keeps no log groups, so
-    /// nothing asks it for one.
-    pub fn may_have_log_groups(&self) -> bool {
-        !matches!(self, Self::Embedded(_))
-    }
-
     /// The URL the SDK is pointed at; None for AWS's own endpoints.
     pub fn endpoint(&self) -> Option<&str> {
         match self {

@@ -49,14 +49,15 @@ pub enum CreateError {
     NotActive(String),
 }
 
-/// Creates the function and returns once it is Active; the error is the run's message.
+/// Creates the function and returns its ARN once it is Active; the error is the run's
+/// message.
 /// `notice` gets the lines worth showing in the run's log while waiting.
 pub async fn create_function(
     control: &Client,
     request: CreateFunctionFluentBuilder,
     waits: CreateWaits,
     notice: &(dyn Fn(String) + Send + Sync),
-) -> Result<(), CreateError> {
+) -> Result<Option<String>, CreateError> {
     let name = request.get_function_name().clone().unwrap_or_default();
     let role = request.get_role().clone().unwrap_or_default();
     let waiting_since = Instant::now();
@@ -91,7 +92,7 @@ pub async fn create_function(
             .await
             .map_err(|e| CreateError::NotActive(DisplayErrorContext(&e).to_string()))?;
     }
-    Ok(())
+    Ok(created.function_arn().map(str::to_string))
 }
 
 #[cfg(test)]
@@ -122,7 +123,7 @@ mod tests {
             .build()
     }
 
-    async fn create(control: &Lambda, waits: CreateWaits) -> (Result<(), CreateError>, Vec<String>) {
+    async fn create(control: &Lambda, waits: CreateWaits) -> (Result<Option<String>, CreateError>, Vec<String>) {
         let notices = Mutex::new(Vec::new());
         let notice = |line: String| notices.lock().unwrap().push(line);
         let request = control
@@ -139,7 +140,12 @@ mod tests {
             .sequence()
             .error(not_assumable)
             .times(2)
-            .output(|| CreateFunctionOutput::builder().state(State::Pending).build())
+            .output(|| {
+                CreateFunctionOutput::builder()
+                    .function_arn("arn:aws:lambda:us-east-1:123456789012:function:f")
+                    .state(State::Pending)
+                    .build()
+            })
             .build();
         let get_rule = mock!(Lambda::get_function)
             .sequence()
@@ -148,7 +154,10 @@ mod tests {
             .build();
         let clients = clients(&[&create_rule, &get_rule]).await;
         let (created, notices) = create(&clients.control, CreateWaits::default()).await;
-        assert_eq!(created, Ok(()));
+        assert_eq!(
+            created,
+            Ok(Some("arn:aws:lambda:us-east-1:123456789012:function:f".to_string()))
+        );
         assert_eq!(create_rule.num_calls(), 3, "two refusals while the role propagated");
         assert_eq!(get_rule.num_calls(), 2, "Pending, then Active");
         assert_eq!(

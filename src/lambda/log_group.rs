@@ -19,6 +19,20 @@ pub fn name_of(function: &str) -> String {
     format!("/aws/lambda/{function}")
 }
 
+/// The ARN of a function's log group, from the function's ARN
+/// (`arn:{partition}:lambda:{region}:{account}:function:{name}[:qualifier]`): StartLiveTail
+/// takes a group only by ARN on AWS.
+pub fn arn_of(function_arn: &str) -> Option<String> {
+    let parts: Vec<&str> = function_arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "lambda", region, account, "function", name, ..] => Some(format!(
+            "arn:{partition}:logs:{region}:{account}:log-group:{}",
+            name_of(name)
+        )),
+        _ => None,
+    }
+}
+
 /// Creates the function's log group (or finds it) and sets its retention.
 pub async fn prepare(logs: &Client, function: &str, retention_days: i32) -> Result<(), LogsCallError> {
     let group = name_of(function);
@@ -109,6 +123,19 @@ mod tests {
     use aws_smithy_mocks::mock;
 
     use super::*;
+
+    #[test]
+    fn a_functions_log_group_arn_is_read_off_its_arn() {
+        assert_eq!(
+            arn_of("arn:aws:lambda:eu-west-1:123456789012:function:lambda-steps-abc").as_deref(),
+            Some("arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/lambda-steps-abc")
+        );
+        assert_eq!(
+            arn_of("arn:aws-cn:lambda:cn-north-1:123456789012:function:f:$LATEST").as_deref(),
+            Some("arn:aws-cn:logs:cn-north-1:123456789012:log-group:/aws/lambda/f")
+        );
+        assert_eq!(arn_of("lambda-steps-abc"), None);
+    }
     use crate::lambda::mock::clients;
 
     #[tokio::test]

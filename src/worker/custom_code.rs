@@ -9,6 +9,7 @@ use std::time::Duration;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 
+use super::follow::FunctionLog;
 use super::lambda_invoke::{invoke_and_record, stopped};
 use super::packages::{self, Bundle, PackageError, Platform};
 use super::{Ending, StepContext};
@@ -95,9 +96,10 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
     ctx.worker.lambdas.announce_function(&name, ctx.lambda);
     let created = create(ctx, step, &name, &handler, &role, zip).await;
     let ending = match created {
-        Ok(()) => {
+        Ok(arn) => {
             let timeout = super::lambda_invoke::call_timeout(ctx, Duration::from_secs(u64::from(step.timeout_seconds)));
-            invoke_and_record(ctx, &invoke_call(&name, step, timeout), Some(&name)).await
+            let follow = FunctionLog::of(&name, arn.as_deref());
+            invoke_and_record(ctx, &invoke_call(&name, step, timeout), Some(follow)).await
         }
         Err(ending) => ending,
     };
@@ -148,7 +150,7 @@ async fn create(
     handler: &str,
     role: &str,
     zip: Vec<u8>,
-) -> Result<(), Ending> {
+) -> Result<Option<String>, Ending> {
     let expires = chrono::Utc::now() + chrono::Duration::seconds(i64::from(step.timeout_seconds) + 3600);
     let request = ctx
         .lambda
@@ -177,28 +179,30 @@ async fn create(
         created = create_function(&ctx.lambda.clients.control, request, CreateWaits::default(), &notice) => created,
         _ = ctx.stop.token.cancelled() => return Err(stopped(ctx, "cancelled while the function was being created")),
     };
-    if let Err(message) = created {
-        let message = message.to_string();
-        ctx.log.error(message.clone());
-        return Err(Ending::failed(RunErrorCode::LambdaError, message));
-    }
-    ctx.log.info(format!("function {name} is Active"));
-    // A short retention on the function's log group, wherever there are log groups.
-    if ctx.lambda.target.may_have_log_groups() {
-        let (group, days) = (log_group::name_of(name), ctx.worker.settings.custom_code_log_days);
-        let prepared = tokio::select! {
-            prepared = log_group::prepare(&ctx.lambda.clients.logs, name, days) => prepared,
-            // A cancel stops the run at the Invoke that comes next; no need to wait here.
-            _ = ctx.stop.token.cancelled() => return Ok(()),
-        };
-        match prepared {
-            Ok(()) => ctx.log.info(format!("log group {group} keeps its lines {days} day(s)")),
-            Err(why) => ctx.log.warn(format!(
-                "could not set a retention on {group} ({why}); Lambda's default keeps its lines forever"
-            )),
+    let arn = match created {
+        Ok(arn) => arn,
+        Err(message) => {
+            let message = message.to_string();
+            ctx.log.error(message.clone());
+            return Err(Ending::failed(RunErrorCode::LambdaError, message));
         }
+    };
+    ctx.log.info(format!("function {name} is Active"));
+    // A short retention on the function's log group (the engine keeps groups as
+    // CloudWatch does); the group exists before the Invoke, so Live Tail can follow it.
+    let (group, days) = (log_group::name_of(name), ctx.worker.settings.custom_code_log_days);
+    let prepared = tokio::select! {
+        prepared = log_group::prepare(&ctx.lambda.clients.logs, name, days) => prepared,
+        // A cancel stops the run at the Invoke that comes next; no need to wait here.
+        _ = ctx.stop.token.cancelled() => return Ok(arn),
+    };
+    match prepared {
+        Ok(()) => ctx.log.info(format!("log group {group} keeps its lines {days} day(s)")),
+        Err(why) => ctx.log.warn(format!(
+            "could not set a retention on {group} ({why}); Lambda's default keeps its lines forever"
+        )),
     }
-    Ok(())
+    Ok(arn)
 }
 
 fn invoke_call(name: &str, step: &CustomCodeStep, timeout: Duration) -> InvokeCall {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_lambda::operation::RequestId;
 use aws_sdk_lambda::operation::invoke::InvokeOutput;
 
-use super::follow::{FollowPace, Followed, Follower};
+use super::follow::{FollowPace, Followed, Follower, FunctionLog};
 use super::{Ending, StepContext};
 use crate::domain::run::RunErrorCode;
 use crate::domain::step::{InvocationType, InvokeStep};
@@ -112,25 +112,28 @@ async fn function_timeout(
 /// Sends the Invoke (at most once) and turns the answer into the run's ending and log:
 /// the one Invoke path every step ends with. `follow` names a function the run owns: its
 /// log is followed live while the Invoke is in flight.
-pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall, follow: Option<&str>) -> Ending {
+pub async fn invoke_and_record(ctx: &StepContext<'_>, call: &InvokeCall, follow: Option<FunctionLog>) -> Ending {
+    let sent_at = chrono::Utc::now().timestamp_millis();
+    // Following starts before the Invoke is marked sent: the wait for a Live Tail session
+    // is not a time when a crash leaves the Invoke's fate unknown.
+    let follower = match follow {
+        Some(function) => {
+            // A local endpoint (the engine, in process or not) has no quota to spare.
+            let pace = match ctx.lambda.target {
+                LambdaTarget::Aws => FollowPace::AWS,
+                LambdaTarget::Embedded(_) | LambdaTarget::Endpoint(_) => FollowPace::LOCAL,
+            };
+            let logs = ctx.lambda.clients.logs.clone();
+            Some(Follower::start(logs, ctx.log.clone(), function, sent_at, pace).await)
+        }
+        None => None,
+    };
     if let Err(ending) = record_sending(ctx).await {
+        if let Some(follower) = follower {
+            follower.abandon();
+        }
         return ending;
     }
-    let sent_at = chrono::Utc::now().timestamp_millis();
-    let follower = follow.map(|function| {
-        // A local endpoint (the engine, in process or not) has no quota to spare.
-        let pace = match ctx.lambda.target {
-            LambdaTarget::Aws => FollowPace::AWS,
-            LambdaTarget::Embedded(_) | LambdaTarget::Endpoint(_) => FollowPace::LOCAL,
-        };
-        Follower::start(
-            ctx.lambda.clients.logs.clone(),
-            ctx.log.clone(),
-            function,
-            sent_at,
-            pace,
-        )
-    });
     let started = Instant::now();
     let answer = match send(ctx, call).await {
         Ok(answer) => answer,

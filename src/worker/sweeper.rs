@@ -60,7 +60,7 @@ pub async fn sweep(
             let due = log_groups_swept
                 .get(&lambda.client_key)
                 .is_none_or(|at| at.elapsed() >= LOG_GROUPS_EVERY);
-            if due && lambda.target.may_have_log_groups() {
+            if due {
                 log_groups_swept.insert(lambda.client_key.clone(), Instant::now());
                 sweep_log_groups(worker, &lambda.clients.logs, &functions.kept).await;
             }

@@ -126,7 +126,10 @@ async fn python_node_and_ruby_output_is_streamed_while_the_function_runs(db: PgP
                 .clone()
         };
         assert_eq!(runner_line("invoking "), "runner");
-        assert_eq!(runner_line("following the function's log live"), "runner");
+        assert_eq!(
+            runner_line("following the function's log live (CloudWatch Logs StartLiveTail)"),
+            "runner"
+        );
         assert_eq!(runner_line("START RequestId:"), "function");
         assert_eq!(runner_line("REPORT RequestId:"), "function");
         let reports = logs
