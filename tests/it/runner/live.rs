@@ -218,6 +218,12 @@ async fn a_long_print_and_a_timeout_lose_no_line(db: PgPool) {
         "no fallback to the tail: {:?}",
         &lines[..5]
     );
+    // Past 500 lines an update Live Tail samples; polling read every line instead.
+    let sampled = lines
+        .iter()
+        .filter(|l| l.starts_with("Live Tail sampled the function's output"))
+        .count();
+    assert_eq!(sampled, 1, "said once: {:?}", &lines[..8]);
 
     // Invoke of an existing function: its lines come with the answer, but whole (not only
     // the last 4 KB) and with their print times, read from the engine's log by request id.
