@@ -11,6 +11,7 @@ mod live_faults;
 mod live_refused;
 mod lock_order;
 mod logs;
+mod notify;
 mod packages;
 mod replicas;
 mod retries;
