@@ -16,6 +16,7 @@ mod pool;
 mod runtime_api;
 pub mod runtimes;
 pub mod sandbox;
+mod sandbox_reach;
 pub mod sdk;
 
 use std::path::PathBuf;
@@ -117,7 +118,11 @@ impl Engine {
             .runtimes_dir
             .clone()
             .unwrap_or_else(|| sdk::default_dir(&data_dir));
-        let sdks = RuntimeSdks::discover(&runtimes_dir);
+        let mut sdks = RuntimeSdks::discover(&runtimes_dir);
+        if let Some(user) = sandbox.user {
+            check_work_dir_reach(user, work_dir.path());
+            sdks.withhold_unreadable(user, &runtimes_dir);
+        }
         link_node_sdk_for_modules(work_dir.path(), &sandbox, &sdks)?;
         tracing::info!(
             data_dir = %data_dir.display(),
@@ -274,6 +279,22 @@ fn link_node_sdk_for_modules(work_dir: &std::path::Path, sandbox: &Sandbox, sdks
         std::os::unix::fs::symlink(modules, work_dir.join("code").join("node_modules"))?;
     }
     Ok(())
+}
+
+/// Every environment's code, bootstraps and scratch directory live in the work directory,
+/// under TMPDIR: if the sandbox user cannot reach it no function can start, and only the
+/// service log can say why.
+fn check_work_dir_reach(user: (u32, u32), work_dir: &std::path::Path) {
+    if let Err(at) = sandbox_reach::check_dir(user, work_dir) {
+        tracing::error!(
+            work_dir = %work_dir.display(),
+            "the sandbox user (uid {}) cannot reach the engine's work directory {}: {at}; no function can start. \
+             Fix: set TMPDIR to a directory every user can enter (such as /tmp), or `{}`",
+            user.0,
+            work_dir.display(),
+            at.chmod(),
+        );
+    }
 }
 
 /// The sandbox user must traverse and read the engine's work directories.

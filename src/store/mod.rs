@@ -24,6 +24,10 @@ pub mod tokens;
 pub const RUNS_CHANNEL: &str = "lambda_steps_runs";
 /// The channel that wakes log readers: comma-separated run ids whose log or status moved.
 pub const LOGS_CHANNEL: &str = "lambda_steps_logs";
+/// Most run ids in one notification on `LOGS_CHANNEL`; more are sent as several. A
+/// payload must stay under 8,000 bytes, and 200 ids (36 bytes and a comma each) take
+/// 7,399: every id arrives whole, so no reader of a run is left to its polling fallback.
+pub const RUN_IDS_PER_NOTIFICATION: i64 = 200;
 
 /// The database answers a trivial statement (readiness).
 pub async fn ping(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {

@@ -152,7 +152,11 @@ pub async fn finish_many(db: impl PgExecutor<'_>, worker: &str, finishes: &[Fini
              SELECT r.id FROM runs r JOIN f ON r.id = f.id AND r.attempt = f.attempt
              WHERE r.worker = $7 AND r.status = f.status AND r.finished_at IS NOT NULL
          ), woke AS (
-             SELECT pg_notify($6, left(string_agg(id::text, ','), 7900)) FROM done
+             SELECT count(*) FROM (
+                 SELECT pg_notify($6, string_agg(id::text, ','))
+                 FROM (SELECT id, row_number() OVER () AS n FROM done) numbered
+                 GROUP BY (n - 1) / $8
+             ) sent
          )
          SELECT id AS "id!" FROM done, woke
          UNION ALL SELECT id FROM landed_before"#,
@@ -163,6 +167,7 @@ pub async fn finish_many(db: impl PgExecutor<'_>, worker: &str, finishes: &[Fini
         &errors as _,
         super::LOGS_CHANNEL,
         worker,
+        super::RUN_IDS_PER_NOTIFICATION,
     )
     .fetch_all(db)
     .await

@@ -230,15 +230,19 @@ pub async fn cancel(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Resul
     Ok(Cancelled::Nothing)
 }
 
-/// Wakes log readers of these runs.
+/// Wakes log readers of these runs: one statement, one notification per
+/// `RUN_IDS_PER_NOTIFICATION` ids, each id whole.
 pub async fn notify_logs(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<()> {
-    let payload: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-    // A NOTIFY payload holds under 8,000 bytes; readers re-read on any notification anyway.
-    let mut joined = payload.join(",");
-    joined.truncate(7_900);
-    sqlx::query!("SELECT pg_notify($1, $2)", super::LOGS_CHANNEL, joined)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "SELECT pg_notify($1, string_agg(id::text, ',' ORDER BY n))
+         FROM unnest($2::uuid[]) WITH ORDINALITY AS u(id, n)
+         GROUP BY (n - 1) / $3",
+        super::LOGS_CHANNEL,
+        ids,
+        super::RUN_IDS_PER_NOTIFICATION,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 

@@ -1,6 +1,9 @@
 //! The AWS SDK of each runtime, as `lambda-steps runtimes install` puts it: on the module
 //! path after the function's own code (a bundled copy wins, as on AWS), for `require` and
-//! for ES module `import` alike; an engine without it answers the language's own import error.
+//! for ES module `import` alike; an engine without it answers the language's own import error,
+//! as does one whose sandbox user cannot read it (then it says so at start).
+
+use std::os::unix::fs::PermissionsExt;
 
 use serde_json::json;
 
@@ -93,5 +96,76 @@ async fn without_bubblewrap_the_sdk_is_found_at_its_host_paths() {
     create(c, "node-host", "nodejs20.x", "index.handler", &[("index.mjs", esm)]).await;
     let out = invoke(c, "node-host", json!({})).await;
     assert_eq!(out.payload, "function", "{}", out.log);
+    engine.stop().await;
+}
+
+/// As root, user code and bubblewrap run as `nobody`, who cannot enter a private (0700)
+/// directory: mounting an SDK from one failed every function with bwrap's "Can't find
+/// source path". The engine now says so at start and leaves that SDK out.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_sdk_the_sandbox_user_cannot_read_is_left_out_loudly_and_functions_still_run() {
+    let private = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let runtimes = private.path().join("runtimes");
+    std::fs::create_dir(&runtimes).unwrap();
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(runtimes_dir().join("python"))
+        .arg(&runtimes)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let dir = data_dir();
+    let (engine, log) = TestEngine::start_logged(dir.path(), &["--runtimes-dir", runtimes.to_str().unwrap()]).await;
+    let c = &engine.client;
+    let plain = "def handler(e, c):\n    return e\n";
+    create(c, "plain", "python3.12", "app.handler", &[("app.py", plain)]).await;
+    let out = invoke(c, "plain", json!({"ran": true})).await;
+    assert_eq!(
+        out.payload,
+        json!({"ran": true}),
+        "{}\nthe engine's start:\n{log}",
+        out.log
+    );
+    let boto3 = "import boto3\ndef handler(e, c):\n    return boto3.__version__\n";
+    create(c, "wants-boto3", "python3.12", "app.handler", &[("app.py", boto3)]).await;
+    let out = invoke(c, "wants-boto3", json!({})).await;
+
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // The sandbox user is this user, who made the directory: nothing to leave out.
+        assert!(!log.contains("cannot read"), "{log}");
+        assert_eq!(out.payload, "1.44.5", "{}", out.log);
+        engine.stop().await;
+        return;
+    }
+    assert!(
+        log.contains("bubblewrap=true"),
+        "the case is bubblewrap's mount:\n{log}"
+    );
+    let closed = private.path().canonicalize().unwrap();
+    for said in [
+        "WARN".to_string(),
+        format!(
+            "the sandbox user (uid 65534) cannot read the runtimes' AWS SDKs in {}",
+            runtimes.display()
+        ),
+        format!("it may not enter {} (mode 0700, owner uid 0)", closed.display()),
+        "functions run without the AWS SDK of python".to_string(),
+        "`lambda-steps runtimes install --runtimes-dir /opt/lambda-steps-runtimes`".to_string(),
+        format!("`chmod o+x {}`", closed.display()),
+        "python: none (installed, but the sandbox user cannot read it".to_string(),
+    ] {
+        assert!(log.contains(&said), "the engine's start says {said:?}:\n{log}");
+    }
+    assert_eq!(
+        out.payload["errorType"], "Runtime.ImportModuleError",
+        "{:?}",
+        out.payload
+    );
+    assert_eq!(
+        out.payload["errorMessage"],
+        "Unable to import module 'app': No module named 'boto3'"
+    );
     engine.stop().await;
 }

@@ -11,6 +11,7 @@ mod live_fallback;
 mod live_faults;
 mod lock_order;
 mod logs;
+mod notify;
 mod packages;
 mod replicas;
 mod retries;

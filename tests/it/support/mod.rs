@@ -60,9 +60,25 @@ pub struct TestEngine {
 impl TestEngine {
     /// Starts an engine on `data_dir` with extra `lambda-local` flags.
     pub async fn start(data_dir: &Path, flags: &[&str]) -> Self {
-        let mut args = vec!["--data-dir".to_string(), data_dir.display().to_string()];
-        args.extend(flags.iter().map(|f| f.to_string()));
-        let engine = Engine::start(EngineSettings::from_args(args)).expect("engine starts");
+        let engine = Engine::start(engine_settings(data_dir, flags)).expect("engine starts");
+        Self::serve(engine).await
+    }
+
+    /// Starts an engine as `start` does, and answers what it wrote to the service log while
+    /// starting (its start is synchronous, so a subscriber of this thread sees all of it).
+    pub async fn start_logged(data_dir: &Path, flags: &[&str]) -> (Self, String) {
+        let log = CapturedLog::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .finish();
+        let engine = tracing::subscriber::with_default(subscriber, || {
+            Engine::start(engine_settings(data_dir, flags)).expect("engine starts")
+        });
+        (Self::serve(engine).await, log.text())
+    }
+
+    async fn serve(engine: Engine) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
@@ -83,6 +99,39 @@ impl TestEngine {
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.task.await;
+    }
+}
+
+fn engine_settings(data_dir: &Path, flags: &[&str]) -> EngineSettings {
+    let mut args = vec!["--data-dir".to_string(), data_dir.display().to_string()];
+    args.extend(flags.iter().map(|f| f.to_string()));
+    EngineSettings::from_args(args)
+}
+
+/// What a tracing subscriber wrote, kept in memory.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
+    type Writer = CapturedLog;
+    fn make_writer(&'a self) -> CapturedLog {
+        self.clone()
     }
 }
 

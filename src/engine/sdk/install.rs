@@ -1,17 +1,15 @@
-//! The AWS SDK each runtime ships, as AWS's managed runtimes put it in `/var/runtime`:
-//! boto3 and botocore for Python, the AWS SDK for JavaScript v3 clients for Node.js, and
-//! aws-sdk-core with service gems for Ruby. `lambda-steps runtimes install` puts them in
-//! the runtimes directory (one directory per language, with a manifest naming what is in
-//! it); the engine finds them at start and puts them on each runtime's module path after
-//! the function's own code, so a function's bundled copy still wins as on AWS.
+//! `lambda-steps runtimes install`: each runtime's AWS SDK at pinned versions, installed
+//! into the runtimes directory one language at a time through a staging directory renamed
+//! into place. One install into a directory runs at a time, across processes (a file lock):
+//! `scripts/start` and `scripts/test` may both run one into the same directory.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
 
-use crate::lambda_rules::Language;
+use super::{MANIFEST, SdkManifest, read_manifest};
+use crate::engine::runtimes::Interpreters;
 
 /// boto3 and botocore: the release the test suite's venv pins, a few weeks behind PyPI's
 /// newest, as AWS's Python runtimes trail PyPI by weeks to months.
@@ -59,104 +57,20 @@ pub const RUBY_GEMS: &[(&str, &str)] = &[
 /// aws-sdk-s3 and aws-sdk-kms; no other service gems), for hosts that cannot reach rubygems.org.
 pub const RUBY_DEBIAN_PACKAGES: &str = "ruby-aws-sdk-core ruby-aws-sdk-s3";
 
-/// The file in each language's directory that says what was installed there.
-const MANIFEST: &str = "lambda-steps-sdk.json";
-
-/// What `runtimes install` put in one language's directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SdkManifest {
-    /// Package → version, as installed.
-    pub packages: BTreeMap<String, String>,
-    /// The module directory below the language's directory (empty: the directory itself);
-    /// none when the SDK is the host's own (Debian's Ruby gems, already on Ruby's path).
-    pub module_dir: Option<String>,
-    /// Where it came from: `pypi`, `npm`, `rubygems` or `debian`.
-    pub source: String,
-}
-
-/// One language's SDK on this host.
-#[derive(Debug, Clone)]
-pub struct Sdk {
-    pub manifest: SdkManifest,
-    /// The module directory on the host; none for the host's own.
-    pub module_dir: Option<PathBuf>,
-}
-
-/// The SDKs found in the runtimes directory, by language.
-#[derive(Debug, Clone, Default)]
-pub struct RuntimeSdks {
-    pub python: Option<Sdk>,
-    pub node: Option<Sdk>,
-    pub ruby: Option<Sdk>,
-}
-
-impl RuntimeSdks {
-    /// Reads the manifests under `dir`; a language without one has no SDK.
-    pub fn discover(dir: &Path) -> Self {
-        let read = |language: &str| -> Option<Sdk> {
-            let root = dir.join(language);
-            let text = std::fs::read_to_string(root.join(MANIFEST)).ok()?;
-            let manifest: SdkManifest = serde_json::from_str(&text).ok()?;
-            let module_dir = manifest.module_dir.as_ref().map(|sub| root.join(sub));
-            Some(Sdk { manifest, module_dir })
-        };
-        Self {
-            python: read("python"),
-            node: read("node"),
-            ruby: read("ruby"),
-        }
-    }
-
-    pub fn for_language(&self, language: Language) -> Option<&Sdk> {
-        match language {
-            Language::Python => self.python.as_ref(),
-            Language::Node => self.node.as_ref(),
-            Language::Ruby => self.ruby.as_ref(),
-            Language::Provided => None,
-        }
-    }
-
-    /// One line per language for the engine's start: what it offers user code.
-    pub fn describe(&self) -> String {
-        let one = |name: &str, sdk: &Option<Sdk>| match sdk {
-            Some(sdk) => format!(
-                "{name}: {} ({})",
-                sdk.manifest
-                    .packages
-                    .iter()
-                    .map(|(p, v)| format!("{p} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                sdk.manifest.source
-            ),
-            None => format!("{name}: none (run `lambda-steps runtimes install`)"),
-        };
-        [
-            one("python", &self.python),
-            one("nodejs", &self.node),
-            one("ruby", &self.ruby),
-        ]
-        .join("; ")
-    }
-}
-
-/// The runtimes directory when none is set: under the data directory.
-pub fn default_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("runtimes")
-}
-
 /// `install`, with the interpreters found as the engine finds them.
 pub fn install_for_host(dir: &Path, python: Option<PathBuf>) -> anyhow::Result<Vec<String>> {
-    install(dir, &super::runtimes::Interpreters::discover(python, None, None))
+    install(dir, &Interpreters::discover(python, None, None))
 }
 
 /// Installs what is missing or out of date under `dir`, one language at a time; a
 /// language already installed at these versions is left as it is (fast, no network).
 /// Answers one line per language saying what it did; an error names the language and the
-/// installer's own message.
-fn install(dir: &Path, interpreters: &super::runtimes::Interpreters) -> anyhow::Result<Vec<String>> {
+/// installer's own message. Waits for another install into `dir` to finish first, then
+/// finds what that one installed already there.
+fn install(dir: &Path, interpreters: &Interpreters) -> anyhow::Result<Vec<String>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     open_to_all(dir)?;
+    let _installing = lock_for_install(dir)?;
     let mut said = Vec::new();
     let mut failed = Vec::new();
     let python = interpreters.python.clone();
@@ -217,11 +131,42 @@ fn install(dir: &Path, interpreters: &super::runtimes::Interpreters) -> anyhow::
     }
 }
 
+/// The lock file in the runtimes directory. Without it two installs at once (scripts/start
+/// beside scripts/test) share each language's staging directory: one deletes or renames
+/// what the other is still writing, and both can fail or leave a half-installed language.
+const INSTALL_LOCK: &str = ".install.lock";
+
+/// An exclusive lock on `dir`'s installs, held while the returned file is open (the kernel
+/// drops it if the process dies, so a killed install never blocks the next one).
+fn lock_for_install(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join(INSTALL_LOCK);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            tracing::info!(
+                "another `lambda-steps runtimes install` into {} is running; waiting for it to finish",
+                dir.display()
+            );
+            file.lock().with_context(|| format!("locking {}", path.display()))?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", path.display()));
+        }
+    }
+    Ok(file)
+}
+
 /// Installs one language's SDK into a staging directory; answers what it installed.
 type Installer = dyn Fn(&Path) -> anyhow::Result<SdkManifest>;
 
 /// What a language's directory must hold to count as installed.
-fn wanted(language: &str) -> BTreeMap<String, String> {
+pub(super) fn wanted(language: &str) -> BTreeMap<String, String> {
     let pairs: Vec<(String, String)> = match language {
         "python" => PYTHON_PACKAGES
             .iter()
@@ -244,11 +189,7 @@ fn describe_packages(packages: &BTreeMap<String, String>) -> String {
         .join(", ")
 }
 
-fn read_manifest(root: &Path) -> Option<SdkManifest> {
-    serde_json::from_str(&std::fs::read_to_string(root.join(MANIFEST)).ok()?).ok()
-}
-
-fn write_manifest_dir(root: &Path, manifest: &SdkManifest) -> anyhow::Result<()> {
+pub(super) fn write_manifest_dir(root: &Path, manifest: &SdkManifest) -> anyhow::Result<()> {
     std::fs::create_dir_all(root)?;
     open_to_all(root)?;
     std::fs::write(root.join(MANIFEST), serde_json::to_vec_pretty(manifest)?)?;
@@ -432,31 +373,43 @@ fn open_tree_to_all(root: &Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
     use super::*;
 
+    /// No network: every language is already installed (as a finished install leaves
+    /// it), so what is measured is only whether `install` waits for the directory.
     #[test]
-    fn a_manifest_is_found_and_described() {
+    fn an_install_waits_for_the_one_running_in_its_directory() {
         let dir = tempfile::tempdir().unwrap();
-        write_manifest_dir(
-            &dir.path().join("python"),
-            &SdkManifest {
-                packages: wanted("python"),
-                module_dir: Some("python".into()),
-                source: "pypi".into(),
-            },
-        )
-        .unwrap();
-        let sdks = RuntimeSdks::discover(dir.path());
-        let python = sdks.python.as_ref().unwrap();
-        assert_eq!(
-            python.module_dir.as_deref(),
-            Some(dir.path().join("python/python").as_path())
-        );
-        let said = sdks.describe();
-        assert!(said.contains("python: boto3 1.44.5, botocore 1.44.5 (pypi)"), "{said}");
+        for (language, source) in [("python", "pypi"), ("node", "npm"), ("ruby", "rubygems")] {
+            let manifest = SdkManifest {
+                packages: wanted(language),
+                module_dir: Some(language.into()),
+                source: source.into(),
+            };
+            write_manifest_dir(&dir.path().join(language), &manifest).unwrap();
+        }
+        // The running install's lock, on its own open of the lock file as another
+        // process's would be: the lock belongs to the open file, not to the process.
+        let running = lock_for_install(dir.path()).unwrap();
+        let (finished, done) = mpsc::channel();
+        let second = std::thread::spawn({
+            let dir = dir.path().to_path_buf();
+            move || finished.send(install(&dir, &Interpreters::default()).map_err(|e| format!("{e:#}")))
+        });
         assert!(
-            said.contains("nodejs: none (run `lambda-steps runtimes install`)"),
-            "{said}"
+            done.recv_timeout(Duration::from_millis(300)).is_err(),
+            "a second install went ahead while the first held the directory"
         );
+        drop(running);
+        let said = done
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the second install goes ahead once the first is done")
+            .unwrap();
+        second.join().unwrap().unwrap();
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert!(said.iter().all(|line| line.contains("already installed")), "{said:?}");
     }
 }

@@ -1,0 +1,79 @@
+//! Log readers are woken by NOTIFY with the ids of the runs that moved. A payload holds
+//! under 8,000 bytes, about 215 ids: more ids than that go out as several notifications,
+//! every id whole (a cut id woke nobody, and its readers waited for their 2 s poll).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use lambda_steps::store::queue::{self, Finish};
+use lambda_steps::store::{LOGS_CHANNEL, runs};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use uuid::Uuid;
+
+/// More runs than one payload holds, by a margin.
+const RUNS: usize = 500;
+
+#[sqlx::test]
+async fn log_notifications_for_many_runs_carry_every_id_whole(db: PgPool) {
+    let mut listener = listen(&db).await;
+    let ids: Vec<Uuid> = (0..RUNS).map(|_| Uuid::new_v4()).collect();
+    runs::notify_logs(&db, &ids).await.unwrap();
+    assert_eq!(received(&mut listener, RUNS).await, ids.into_iter().collect());
+}
+
+#[sqlx::test]
+async fn finishing_many_runs_at_once_wakes_the_readers_of_each(db: PgPool) {
+    const WORKER: &str = "notify-test";
+    let ids: Vec<Uuid> = (0..RUNS).map(|_| Uuid::new_v4()).collect();
+    sqlx::query(
+        "INSERT INTO runs (id, project, status, step, attempt, worker, lease_expires_at)
+         SELECT id, 'default', 'running', '{}', 1, $2, now() + interval '1 hour' FROM unnest($1::uuid[]) AS id",
+    )
+    .bind(&ids)
+    .bind(WORKER)
+    .execute(&db)
+    .await
+    .unwrap();
+    let mut listener = listen(&db).await;
+    let finishes: Vec<Finish> = ids
+        .iter()
+        .map(|id| Finish {
+            id: *id,
+            attempt: 1,
+            status: lambda_steps::domain::run::RunStatus::Succeeded,
+            result: Some(serde_json::json!({"ok": true})),
+            error: None,
+        })
+        .collect();
+    let finished = queue::finish_many(&db, WORKER, &finishes).await.unwrap();
+    assert_eq!(finished.len(), RUNS, "each run is answered once");
+    assert_eq!(received(&mut listener, RUNS).await, ids.into_iter().collect());
+}
+
+async fn listen(db: &PgPool) -> PgListener {
+    let mut listener = PgListener::connect_with(db).await.unwrap();
+    listener.listen(LOGS_CHANNEL).await.unwrap();
+    listener
+}
+
+/// The ids of the notifications until `count` distinct ids came; fails on a piece of a
+/// payload that is not a whole id, and on an id sent twice.
+async fn received(listener: &mut PgListener, count: usize) -> BTreeSet<Uuid> {
+    let mut ids = BTreeSet::new();
+    while ids.len() < count {
+        let notification = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {count} ids were sent", ids.len()))
+            .unwrap();
+        let payload = notification.payload();
+        assert!(payload.len() < 8000, "a payload of {} bytes", payload.len());
+        for piece in payload.split(',') {
+            let id: Uuid = piece
+                .parse()
+                .unwrap_or_else(|e| panic!("{piece:?} is not a whole run id ({e}), after {} ids", ids.len()));
+            assert!(ids.insert(id), "{id} sent twice");
+        }
+    }
+    ids
+}
