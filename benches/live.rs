@@ -10,12 +10,15 @@
 
 use std::time::{Duration, Instant};
 
-use eventsource_stream::Eventsource;
-use futures::StreamExt;
 use serde_json::{Value, json};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::{PgPool, Postgres};
 use tokio_util::sync::CancellationToken;
+
+/// The tests' own client code (submit, the event stream, metrics), so the benchmark
+/// measures what the tests check.
+#[path = "../tests/it/support/service_client.rs"]
+mod service_client;
 
 const TOKEN: &str = "bench-admin-token";
 /// One run at a time: this many runs, one after another, each printing `ONE_LINES` lines
@@ -154,37 +157,20 @@ async fn ticks(service: &Service, runs: usize, lines: usize, every: f64) -> Vec<
 async fn submit(service: &Service, payload: Value, code: &str) -> String {
     let step = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": code,
                       "payload": payload, "timeout_seconds": 600});
-    let response = service
-        .http
-        .post(format!("{}/v1/projects/default/runs", service.api))
-        .json(&json!({"step": step}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 202);
-    let run: Value = response.json().await.unwrap();
+    let (status, run) = service_client::submit(&service.http, &service.api, "default", &step, None).await;
+    assert_eq!(status, 202, "{run}");
     run["id"].as_str().unwrap().to_string()
 }
 
 /// Reads a run's SSE stream to its end: each tick's index and print -> arrival lag (ms).
 async fn follow(service: &Service, id: &str) -> Vec<(usize, f64)> {
-    let response = service
-        .http
-        .get(format!("{}/v1/runs/{id}/events", service.api))
-        .send()
-        .await
-        .unwrap();
-    let mut events = response.bytes_stream().eventsource();
+    let patience = Duration::from_secs(600);
+    let events = service_client::read_run_events(&service.http, &service.api, id, None, patience, |_| false).await;
     let mut ticks = Vec::new();
-    while let Some(event) = tokio::time::timeout(Duration::from_secs(600), events.next())
-        .await
-        .expect("the stream moves")
-    {
-        let event = event.unwrap();
-        match event.event.as_str() {
+    for streamed in &events {
+        match streamed.event.event.as_str() {
             "log" => {
-                let arrived = chrono::Utc::now().timestamp_millis();
-                let entry: Value = serde_json::from_str(&event.data).unwrap();
+                let entry = streamed.json();
                 let mut words = entry["message"].as_str().unwrap_or_default().split_whitespace();
                 if words.next() == Some("tick")
                     && let (Some(Ok(i)), Some(Ok(printed))) = (
@@ -192,18 +178,14 @@ async fn follow(service: &Service, id: &str) -> Vec<(usize, f64)> {
                         words.next().map(str::parse::<i64>),
                     )
                 {
-                    ticks.push((i, (arrived - printed) as f64));
+                    ticks.push((i, (streamed.arrived_ms - printed) as f64));
                 }
             }
-            "end" => {
-                let end: Value = serde_json::from_str(&event.data).unwrap();
-                assert_eq!(end["status"], "succeeded", "run {id}");
-                return ticks;
-            }
+            "end" => assert_eq!(streamed.json()["status"], "succeeded", "run {id}"),
             _ => {}
         }
     }
-    panic!("run {id}: the stream ended without an end event");
+    ticks
 }
 
 struct LongPrint {
@@ -269,25 +251,12 @@ struct Stored {
 
 impl Stored {
     async fn scrape(service: &Service) -> Self {
-        let text = service
-            .http
-            .get(format!("{}/metrics", service.api))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let value = |prefix: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(prefix))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
+        let text = service_client::metrics(&service.http, &service.api).await;
+        let value = |name: &str| service_client::metric(&text, name).unwrap_or(0.0);
         Self {
-            count: value("lambda_steps_function_line_lag_seconds_count "),
-            sum: value("lambda_steps_function_line_lag_seconds_sum "),
-            within: value("lambda_steps_function_line_lag_seconds_bucket{le=\"0.25\"} "),
+            count: value("lambda_steps_function_line_lag_seconds_count"),
+            sum: value("lambda_steps_function_line_lag_seconds_sum"),
+            within: value("lambda_steps_function_line_lag_seconds_bucket{le=\"0.25\"}"),
         }
     }
 

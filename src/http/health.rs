@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
+use super::error_responses::{Forbidden, Unauthorized, Unavailable};
 use crate::app::AppState;
 
 /// The process is up.
@@ -52,8 +53,12 @@ pub async fn openapi() -> impl IntoResponse {
 
 /// Prometheus metrics of this replica, and the queue's depth (admin token).
 #[utoipa::path(get, path = "/metrics", tag = "health", operation_id = "metrics", security(("bearer" = [])),
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
-        (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        Unauthorized,
+        Forbidden,
+        Unavailable
+    ))]
 pub async fn metrics(
     State(app): State<AppState>,
     caller: crate::domain::access::Caller,

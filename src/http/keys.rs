@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::error_responses::{AuthenticatedErrors, Forbidden, KeyNotFound, TooLarge, Unprocessable};
 use crate::app::AppState;
 use crate::domain::access::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -51,7 +52,11 @@ fn valid_path(path: &str) -> ApiResult<()> {
             ("GetKey" = (operation_id = "get_key", parameters(("path" = "$response.body#/path")))),
             ("DeleteKey" = (operation_id = "delete_key", parameters(("path" = "$response.body#/path")))))),
         (status = 200, description = "replaced", body = KeyMetadata),
-        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 413, description = "the body is over the size limit", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+        AuthenticatedErrors,
+        Forbidden,
+        TooLarge,
+        Unprocessable
+    ))]
 pub async fn put(
     State(app): State<AppState>,
     caller: Caller,
@@ -78,7 +83,12 @@ pub async fn put(
 
 /// A secret's metadata (never its value).
 #[utoipa::path(get, path = "/v1/keys/{path}", tag = "keys", operation_id = "get_key", params(("path" = String, Path, min_length = 1, max_length = 512, pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+))*$", description = "Segments of A-Z, a-z, 0-9, `.`, `_` and `-` (not `.` or `..`) joined by `/`, e.g. aws/prod/secret_key")), security(("bearer" = [])),
-    responses((status = 200, description = "the secret's metadata", body = KeyMetadata), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no secret at this path", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 200, description = "the secret's metadata", body = KeyMetadata),
+        AuthenticatedErrors,
+        Forbidden,
+        KeyNotFound
+    ))]
 pub async fn get(
     State(app): State<AppState>,
     caller: Caller,
@@ -93,7 +103,12 @@ pub async fn get(
 
 /// Deletes a secret.
 #[utoipa::path(delete, path = "/v1/keys/{path}", tag = "keys", operation_id = "delete_key", params(("path" = String, Path, min_length = 1, max_length = 512, pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+))*$", description = "Segments of A-Z, a-z, 0-9, `.`, `_` and `-` (not `.` or `..`) joined by `/`, e.g. aws/prod/secret_key")), security(("bearer" = [])),
-    responses((status = 204, description = "deleted"), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no secret at this path", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 204, description = "deleted"),
+        AuthenticatedErrors,
+        Forbidden,
+        KeyNotFound
+    ))]
 pub async fn delete(State(app): State<AppState>, caller: Caller, Path(path): Path<String>) -> ApiResult<StatusCode> {
     super::auth::require_admin(&caller)?;
     if keys::delete(&app.db, &path).await? {
@@ -114,7 +129,12 @@ pub struct ListQuery {
 
 /// Metadata of the secrets under a prefix.
 #[utoipa::path(get, path = "/v1/keys", tag = "keys", operation_id = "list_keys", params(ListQuery), security(("bearer" = [])),
-    responses((status = 200, description = "metadata of the secrets under the prefix, by path", body = KeyPage), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 200, description = "metadata of the secrets under the prefix, by path", body = KeyPage),
+        AuthenticatedErrors,
+        Forbidden,
+        Unprocessable
+    ))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,

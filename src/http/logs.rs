@@ -13,6 +13,7 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::error_responses::{AuthenticatedErrors, RunNotFound, Unprocessable};
 use crate::app::AppState;
 use crate::domain::access::Caller;
 use crate::domain::run::RunStatus;
@@ -47,8 +48,12 @@ pub struct LogPage {
 /// Log entries after a seq.
 #[utoipa::path(get, path = "/v1/runs/{id}/logs", tag = "logs", operation_id = "get_run_logs", params(("id" = uuid::Uuid, Path, description = "The run's id"), LogQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "entries after `after`, in order", body = LogPage), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 404, description = "no such run, or not one this token may read", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 200, description = "entries after `after`, in order", body = LogPage),
+        AuthenticatedErrors,
+        RunNotFound,
+        Unprocessable
+    ))]
 pub async fn poll(
     State(app): State<AppState>,
     caller: Caller,
@@ -95,8 +100,12 @@ pub struct EventsQuery {
 #[utoipa::path(get, path = "/v1/runs/{id}/events", tag = "logs", operation_id = "stream_run_events",
     params(("id" = uuid::Uuid, Path, description = "The run's id"), EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "The seq of the last event seen: resume after it (a value that is not a seq is ignored)")),
     security(("bearer" = [])),
-    responses((status = 200, description = "the log as Server-Sent Events, until the run is over", body = super::spec::RunEvent, content_type = "text/event-stream"),
-        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 404, description = "no such run, or not one this token may read", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 200, description = "the log as Server-Sent Events, until the run is over", body = super::spec::RunEvent, content_type = "text/event-stream"),
+        AuthenticatedErrors,
+        RunNotFound,
+        Unprocessable
+    ))]
 pub async fn events(
     State(app): State<AppState>,
     caller: Caller,

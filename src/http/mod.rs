@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod console;
 pub mod edge;
+pub mod error_responses;
 pub mod extract;
 pub mod health;
 pub mod keys;

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::error_responses::{AuthenticatedErrors, Forbidden, Unauthorized, Unavailable, Unprocessable};
 use crate::app::AppState;
 use crate::domain::access::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -33,7 +34,10 @@ pub struct ProjectPage {
             ("ListRuns" = (operation_id = "list_runs", parameters(("project" = "$response.body#/name")))),
             ("SubmitRun" = (operation_id = "submit_run", parameters(("project" = "$response.body#/name")))))),
         (status = 200, description = "it was there already", body = Project),
-        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+        AuthenticatedErrors,
+        Forbidden,
+        Unprocessable
+    ))]
 pub async fn put(
     State(app): State<AppState>,
     caller: Caller,
@@ -60,7 +64,11 @@ pub async fn put(
 
 /// The projects the caller may read (all of them for an admin), by name.
 #[utoipa::path(get, path = "/v1/projects", tag = "projects", operation_id = "list_projects", security(("bearer" = [])),
-    responses((status = 200, description = "the projects", body = ProjectPage), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 200, description = "the projects", body = ProjectPage),
+        Unauthorized,
+        Unavailable
+    ))]
 pub async fn list(State(app): State<AppState>, caller: Caller) -> ApiResult<Json<ProjectPage>> {
     let items = projects::list(&app.db)
         .await?

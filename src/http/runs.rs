@@ -8,6 +8,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::error_responses::{
+    AuthenticatedErrors, BadRequest, Forbidden, JsonBodyErrors, ProjectNotReadable, ProjectNotUsable, RunNotFound,
+    Unauthorized, Unprocessable,
+};
 use crate::app::AppState;
 use crate::domain::access::Caller;
 use crate::domain::run::{Run, RunStatus};
@@ -43,7 +47,13 @@ pub struct SubmitRun {
             ("GetRunLogs" = (operation_id = "get_run_logs", parameters(("id" = "$response.body#/id")))),
             ("CancelRun" = (operation_id = "cancel_run", parameters(("id" = "$response.body#/id")))),
             ("StreamRunEvents" = (operation_id = "stream_run_events", parameters(("id" = "$response.body#/id")))))),
-        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such project, or not one this token may use", body = crate::error::ErrorBody), (status = 413, description = "the body is over the size limit", body = crate::error::ErrorBody), (status = 415, description = "the body is not `application/json`", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database did not answer within `--db-acquire-timeout-ms`; nothing was created; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        ProjectNotUsable,
+        JsonBodyErrors,
+        (status = 503, description = "the database did not answer within `--db-acquire-timeout-ms`; nothing was created; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))
+    ))]
 pub async fn submit(
     State(app): State<AppState>,
     caller: Caller,
@@ -88,7 +98,11 @@ pub async fn submit(
 /// One run.
 #[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", operation_id = "get_run", params(("id" = uuid::Uuid, Path, description = "The run's id")),
     security(("bearer" = [])),
-    responses((status = 200, description = "the run", body = Run), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 404, description = "no such run, or not one this token may read", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 200, description = "the run", body = Run),
+        AuthenticatedErrors,
+        RunNotFound
+    ))]
 pub async fn get(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Run>> {
     let id = super::run_id(&id)?;
     runs::get(&app.db, id)
@@ -123,8 +137,12 @@ pub struct RunPage {
 #[utoipa::path(get, path = "/v1/projects/{project}/runs", tag = "runs", operation_id = "list_runs",
     params(("project" = String, Path, description = "The project's name"), ListQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "a page of runs, newest first", body = RunPage), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 404, description = "no such project, or not one this token may read", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 200, description = "a page of runs, newest first", body = RunPage),
+        AuthenticatedErrors,
+        ProjectNotReadable,
+        Unprocessable
+    ))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -156,8 +174,11 @@ pub async fn list(
     responses(
         (status = 200, description = "it was queued: cancelled", body = Run),
         (status = 202, description = "it is running: its worker was told to stop", body = Run),
-        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such run, or not one this token may read", body = crate::error::ErrorBody),
-        (status = 409, description = "it had already finished", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+        AuthenticatedErrors,
+        Forbidden,
+        RunNotFound,
+        (status = 409, description = "it had already finished", body = crate::error::ErrorBody)
+    ))]
 pub async fn cancel(
     State(app): State<AppState>,
     caller: Caller,

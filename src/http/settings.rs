@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, State};
 
+use super::error_responses::{AuthenticatedErrors, Forbidden, JsonBodyErrors, ProjectNotFound};
 use crate::app::AppState;
 use crate::aws_settings::{Resolved, resolve, validate};
 use crate::domain::access::Caller;
@@ -16,8 +17,12 @@ use crate::store::{projects, settings};
 /// A project's settings, resolved: project over framework over default.
 #[utoipa::path(get, path = "/v1/projects/{project}/settings", tag = "settings", operation_id = "get_settings", params(("project" = String, Path, description = "The project's name")),
     security(("bearer" = [])),
-    responses((status = 200, description = "every setting, with where its value came from", body = BTreeMap<String, Resolved>),
-        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such project", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 200, description = "every setting, with where its value came from", body = BTreeMap<String, Resolved>),
+        AuthenticatedErrors,
+        Forbidden,
+        ProjectNotFound
+    ))]
 pub async fn get(
     State(app): State<AppState>,
     caller: Caller,
@@ -34,8 +39,13 @@ pub async fn get(
 /// Replaces a project's settings with the flat object given (`null` or absent: not set).
 #[utoipa::path(put, path = "/v1/projects/{project}/settings", tag = "settings", operation_id = "put_settings", params(("project" = String, Path, description = "The project's name")),
     request_body = super::spec::ProjectSettings, security(("bearer" = [])),
-    responses((status = 200, description = "the settings now in force", body = BTreeMap<String, Resolved>),
-        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such project", body = crate::error::ErrorBody), (status = 413, description = "the body is over the size limit", body = crate::error::ErrorBody), (status = 415, description = "the body is not `application/json`", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 200, description = "the settings now in force", body = BTreeMap<String, Resolved>),
+        AuthenticatedErrors,
+        Forbidden,
+        ProjectNotFound,
+        JsonBodyErrors
+    ))]
 pub async fn put(
     State(app): State<AppState>,
     caller: Caller,

@@ -11,6 +11,10 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::error_responses::{
+    AuthenticatedErrors, BadRequest, Forbidden, JsonBodyErrors, ProjectNotReadable, ProjectNotUsable, Unavailable,
+    Unprocessable,
+};
 use crate::app::AppState;
 use crate::domain::access::Caller;
 use crate::domain::run::Run;
@@ -53,7 +57,11 @@ pub struct SavedStep {
             ("CreateWebhook" = (operation_id = "create_webhook", parameters(("project" = "$response.body#/project")),
                 request_body = json!({"step": "$response.body#/name"}))))),
         (status = 200, description = "replaced", body = SavedStep),
-        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such project, or not one this token may use", body = crate::error::ErrorBody), (status = 413, description = "the body is over the size limit", body = crate::error::ErrorBody), (status = 415, description = "the body is not `application/json`", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+        AuthenticatedErrors,
+        Forbidden,
+        ProjectNotUsable,
+        JsonBodyErrors
+    ))]
 pub async fn put(
     State(app): State<AppState>,
     caller: Caller,
@@ -110,8 +118,12 @@ pub struct SavedStepPage {
 #[utoipa::path(get, path = "/v1/projects/{project}/steps", tag = "steps", operation_id = "list_saved_steps",
     params(("project" = String, Path, description = "The project's name"), ListQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "a page of saved steps, by name", body = SavedStepPage), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 404, description = "no such project, or not one this token may read", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 200, description = "a page of saved steps, by name", body = SavedStepPage),
+        AuthenticatedErrors,
+        ProjectNotReadable,
+        Unprocessable
+    ))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -155,12 +167,17 @@ pub struct RunSavedStep {
 #[utoipa::path(post, path = "/v1/projects/{project}/steps/{name}/runs", tag = "steps", operation_id = "run_saved_step", params(("project" = String, Path, description = "The project's name"), ("name" = String, Path, pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description = "The saved step's name: 1 to 128 of A-Z, a-z, 0-9, `.`, `_` and `-`, starting with a letter or digit")),
     request_body(content = RunSavedStep, description = "Optional: without a body, the step runs with its own payload"),
     security(("bearer" = [])),
-    responses((status = 202, description = "queued", body = Run, links(
+    responses(
+        (status = 202, description = "queued", body = Run, links(
             ("GetRun" = (operation_id = "get_run", parameters(("id" = "$response.body#/id")))),
             ("GetRunLogs" = (operation_id = "get_run_logs", parameters(("id" = "$response.body#/id")))),
             ("CancelRun" = (operation_id = "cancel_run", parameters(("id" = "$response.body#/id")))),
             ("StreamRunEvents" = (operation_id = "stream_run_events", parameters(("id" = "$response.body#/id")))))),
-        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such project or saved step, or not one this token may use", body = crate::error::ErrorBody), (status = 413, description = "the body is over the size limit", body = crate::error::ErrorBody), (status = 415, description = "the body is not `application/json`", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+        AuthenticatedErrors,
+        Forbidden,
+        (status = 404, description = "no such project or saved step, or not one this token may use", body = crate::error::ErrorBody),
+        JsonBodyErrors
+    ))]
 pub async fn run(
     State(app): State<AppState>,
     caller: Caller,
@@ -199,7 +216,11 @@ pub struct CreatedWebhook {
     responses(
         (status = 201, description = "created", body = CreatedWebhook, links(
             ("CallWebhook" = (operation_id = "call_webhook", parameters(("id" = "$response.body#/id")))))),
-        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such project or saved step", body = crate::error::ErrorBody), (status = 413, description = "the body is over the size limit", body = crate::error::ErrorBody), (status = 415, description = "the body is not `application/json`", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+        AuthenticatedErrors,
+        Forbidden,
+        (status = 404, description = "no such project or saved step", body = crate::error::ErrorBody),
+        JsonBodyErrors
+    ))]
 pub async fn create_hook(
     State(app): State<AppState>,
     caller: Caller,
@@ -234,16 +255,19 @@ pub async fn create_hook(
     request_body(description = "The event: a JSON body is the payload as it is; any other body becomes a string payload (no NUL characters)",
         content((serde_json::Value = "application/json"), (String = "text/plain"))),
     security(()),
-    responses((status = 202, description = "queued", body = Run, links(
+    responses(
+        (status = 202, description = "queued", body = Run, links(
             ("GetRun" = (operation_id = "get_run", parameters(("id" = "$response.body#/id")))),
             ("GetRunLogs" = (operation_id = "get_run_logs", parameters(("id" = "$response.body#/id")))),
             ("CancelRun" = (operation_id = "cancel_run", parameters(("id" = "$response.body#/id")))),
             ("StreamRunEvents" = (operation_id = "stream_run_events", parameters(("id" = "$response.body#/id")))))),
-        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody),
+        BadRequest,
         (status = 401, description = "the hook has a secret and the signature or timestamp is missing, malformed, stale or wrong", body = crate::error::ErrorBody),
         (status = 404, description = "no such webhook", body = crate::error::ErrorBody),
         (status = 413, description = "the body is over the webhook size limit", body = crate::error::ErrorBody),
-        (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+        Unprocessable,
+        Unavailable
+    ))]
 pub async fn hook(
     State(app): State<AppState>,
     Path(id): Path<String>,

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::error_responses::{AuthenticatedErrors, Forbidden, JsonBodyErrors, ProjectNotFound};
 use crate::app::AppState;
 use crate::domain::access::{Caller, Role, new_token};
 use crate::error::{ApiError, ApiResult};
@@ -42,7 +43,11 @@ pub struct CreatedToken {
     responses(
         (status = 201, description = "created", body = CreatedToken, links(
             ("RevokeToken" = (operation_id = "revoke_token", parameters(("id" = "$response.body#/id")))))),
-        (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such project", body = crate::error::ErrorBody), (status = 413, description = "the body is over the size limit", body = crate::error::ErrorBody), (status = 415, description = "the body is not `application/json`", body = crate::error::ErrorBody), (status = 422, description = "a field or parameter is not acceptable (`field` names it); nothing was changed", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+        AuthenticatedErrors,
+        Forbidden,
+        ProjectNotFound,
+        JsonBodyErrors
+    ))]
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -91,7 +96,12 @@ pub async fn create(
 
 /// Revokes a token at once.
 #[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", operation_id = "revoke_token", params(("id" = uuid::Uuid, Path, description = "The token's id")), security(("bearer" = [])),
-    responses((status = 204, description = "revoked"), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 403, description = "the token's role may not do this", body = crate::error::ErrorBody), (status = 404, description = "no such token", body = crate::error::ErrorBody), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 204, description = "revoked"),
+        AuthenticatedErrors,
+        Forbidden,
+        (status = 404, description = "no such token", body = crate::error::ErrorBody)
+    ))]
 pub async fn revoke(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
     super::auth::require_admin(&caller)?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::NotFound(format!("token {id}")))?;

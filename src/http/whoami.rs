@@ -5,6 +5,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::error_responses::AuthenticatedErrors;
 use crate::domain::access::{Caller, Role};
 
 /// A token's role, and the one project it belongs to (none for the admin token).
@@ -17,7 +18,10 @@ pub struct Whoami {
 
 /// The caller's role and project.
 #[utoipa::path(get, path = "/v1/whoami", tag = "tokens", operation_id = "whoami", security(("bearer" = [])),
-    responses((status = 200, description = "the token's role and project", body = Whoami), (status = 400, description = "the body is not well-formed JSON, or the URL is not UTF-8 or has a NUL", body = crate::error::ErrorBody), (status = 401, description = "no valid `Authorization: Bearer` token", body = crate::error::ErrorBody, headers(("WWW-Authenticate" = String))), (status = 503, description = "the database cannot be reached; try again after `Retry-After` seconds", body = crate::error::ErrorBody, headers(("Retry-After" = u32, description = "seconds")))))]
+    responses(
+        (status = 200, description = "the token's role and project", body = Whoami),
+        AuthenticatedErrors
+    ))]
 pub async fn whoami(caller: Caller) -> Json<Whoami> {
     Json(match caller {
         Caller::Admin => Whoami {

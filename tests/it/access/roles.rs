@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::support::service::{ADMIN_TOKEN, ServeProcess, TestService, authorized};
+use crate::support::service_client;
 
 /// Creates a token; answers (id, token).
 async fn token(service: &TestService, role: &str, project: Option<&str>) -> (String, String) {
@@ -29,19 +30,24 @@ async fn token(service: &TestService, role: &str, project: Option<&str>) -> (Str
     )
 }
 
-async fn status_of(client: &reqwest::Client, method: &str, url: &str, body: Option<Value>) -> u16 {
-    let request = match method {
-        "GET" => client.get(url),
-        "POST" => client.post(url),
-        "PUT" => client.put(url),
-        _ => client.delete(url),
-    };
-    let request = match body {
-        Some(Value::String(text)) => request.body(text),
+/// `method` to `url` with `body`: a JSON string is sent as raw text (a secret), any other
+/// value as JSON.
+fn request(client: &reqwest::Client, method: &str, url: &str, body: Option<Value>) -> reqwest::RequestBuilder {
+    let request = client.request(method.parse().expect("an HTTP method"), url);
+    match body {
+        Some(Value::String(text)) => request.header("content-type", "text/plain").body(text),
         Some(json) => request.json(&json),
         None => request,
-    };
-    request.send().await.unwrap().status().as_u16()
+    }
+}
+
+async fn status_of(client: &reqwest::Client, method: &str, url: &str, body: Option<Value>) -> u16 {
+    request(client, method, url, body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 #[sqlx::test]
@@ -193,15 +199,7 @@ async fn every_route_checks_the_caller_and_nothing_leaks_across_projects(db: PgP
         }
     }
     // The metrics say what happened (the recorder is per process, so these are lower bounds).
-    let metrics = service
-        .http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = service_client::metrics(&service.http, &base).await;
     for name in [
         "lambda_steps_runs_submitted_total{step_type=\"lambda_invoke\"}",
         "lambda_steps_runs_finished_total{status=\"failed\"}",
@@ -233,18 +231,15 @@ async fn every_route_checks_the_caller_and_nothing_leaks_across_projects(db: PgP
         missing.replace("00000000-0000-0000-0000-000000000000", "ID")
     );
     // A reader of alpha sees only alpha.
-    let (_, projects) = (
-        0,
-        authorized(&reader)
-            .get(format!("{base}/v1/projects"))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap(),
-    );
-    assert_eq!(projects["items"].as_array().unwrap().len(), 1);
+    let projects = request(&authorized(&reader), "GET", &format!("{base}/v1/projects"), None);
+    let projects: Value = projects.send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = projects["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["alpha"], "{projects}");
     service.stop().await;
 }
 
@@ -315,54 +310,57 @@ async fn webhooks_run_their_step_with_the_body_and_check_signatures(db: PgPool) 
         "the body became the event: {done}"
     );
 
-    assert_eq!(
-        post(
+    let stale = now - 3600;
+    let nowhere = format!("{base}/v1/hooks/{}", uuid::Uuid::new_v4());
+    // (case, hook, timestamp, signature, body, status)
+    let calls = [
+        (
+            "signed with another secret",
             hook(&signed),
             Some(now),
             Some(sign("wrong-secret-wrong-secret", now, body)),
-            body.into()
-        )
-        .await
-        .0,
-        401
-    );
-    assert_eq!(
-        post(hook(&signed), Some(now), Some(sign(secret, now, "{}")), body.into())
-            .await
-            .0,
-        401,
-        "signature of another body"
-    );
-    assert_eq!(
-        post(hook(&signed), None, None, body.into()).await.0,
-        401,
-        "missing signature"
-    );
-    let stale = now - 3600;
-    assert_eq!(
-        post(hook(&signed), Some(stale), Some(sign(secret, stale, body)), body.into())
-            .await
-            .0,
-        401,
-        "replayed"
-    );
-    assert_eq!(
-        post(hook(&open), None, None, body.into()).await.0,
-        202,
-        "a hook without a secret takes unsigned calls"
-    );
-    assert_eq!(post(hook(&open), None, None, "x".repeat(2000)).await.0, 413);
-    assert_eq!(
-        post(
-            format!("{base}/v1/hooks/{}", uuid::Uuid::new_v4()),
+            body.to_string(),
+            401,
+        ),
+        (
+            "the signature of another body",
+            hook(&signed),
+            Some(now),
+            Some(sign(secret, now, "{}")),
+            body.into(),
+            401,
+        ),
+        ("no signature", hook(&signed), None, None, body.into(), 401),
+        (
+            "replayed an hour later",
+            hook(&signed),
+            Some(stale),
+            Some(sign(secret, stale, body)),
+            body.into(),
+            401,
+        ),
+        (
+            "unsigned, to a hook without a secret",
+            hook(&open),
             None,
             None,
-            body.into()
-        )
-        .await
-        .0,
-        404
-    );
+            body.into(),
+            202,
+        ),
+        (
+            "a body over --max-webhook-bytes",
+            hook(&open),
+            None,
+            None,
+            "x".repeat(2000),
+            413,
+        ),
+        ("to a hook that does not exist", nowhere, None, None, body.into(), 404),
+    ];
+    for (case, url, timestamp, signature, body, expected) in calls {
+        let (status, answer) = post(url, timestamp, signature, body).await;
+        assert_eq!(status, expected, "{case}: {answer}");
+    }
     service.stop().await;
 }
 
@@ -398,18 +396,8 @@ async fn a_projects_keys_reach_the_lambda_client_and_the_secret_appears_nowhere(
     let admin = authorized(ADMIN_TOKEN);
     let mut responses = String::new();
     let call = |method: &'static str, path: String, body: Option<Value>| {
-        let (admin, base) = (admin.clone(), base.clone());
+        let request = request(&admin, method, &format!("{base}{path}"), body);
         async move {
-            let request = match method {
-                "PUT" => admin.put(format!("{base}{path}")),
-                "POST" => admin.post(format!("{base}{path}")),
-                _ => admin.get(format!("{base}{path}")),
-            };
-            let request = match body {
-                Some(Value::String(text)) => request.header("content-type", "text/plain").body(text),
-                Some(json) => request.json(&json),
-                None => request,
-            };
             let response = request.send().await.unwrap();
             (response.status().as_u16(), response.text().await.unwrap())
         }

@@ -14,7 +14,7 @@ use sqlx::PgPool;
 
 use crate::aws::iam_policy::{actions_of, readme_policy};
 use crate::support::service::TestService;
-use crate::support::venv;
+use crate::support::{function_of, kept_function, venv};
 
 /// A moto server on a free port, recording every request it is sent; killed when dropped.
 pub struct Moto {
@@ -88,19 +88,9 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
     let settings = json!({"project.aws.endpoint_url": moto.url, "project.aws.access_key": "AKIDMOTOTEAM",
         "project.aws.secret_key_path": "aws-team/secret"});
     assert_eq!(service.put_json("/v1/projects/aws-team/settings", &settings).await, 200);
-    let run_in_project = |step: serde_json::Value| {
-        let service = &service;
-        async move {
-            let (status, run) = service.submit("aws-team", step).await;
-            assert_eq!(status, 202, "{run}");
-            service.wait_finished(run["id"].as_str().unwrap()).await
-        }
-    };
     let step = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": "def lambda_handler(e, c):\n    return 1\n"});
 
-    let first = run_in_project(step.clone()).await;
-    assert_eq!(first["status"], "succeeded", "{first}");
-    let log = service.log(first["id"].as_str().unwrap()).await;
+    let (first, log) = service.run_successfully("aws-team", step.clone()).await;
     assert!(
         log.iter()
             .any(|l| l.starts_with("created execution role lambda-steps-execution")),
@@ -111,10 +101,7 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
         "{log:#?}"
     );
     // Its log group was made beforehand with a short retention, so it does not pile up.
-    let group = format!(
-        "/aws/lambda/lambda-steps-{}",
-        first["id"].as_str().unwrap().replace('-', "")
-    );
+    let group = format!("/aws/lambda/{}", function_of(&first));
     assert!(
         log.contains(&format!("log group {group} keeps its lines 1 day(s)")),
         "{log:#?}"
@@ -129,9 +116,7 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
     let retention: Vec<_> = groups.log_groups().iter().map(|g| g.retention_in_days()).collect();
     assert_eq!(retention, [Some(1)]);
 
-    let second = run_in_project(step).await;
-    assert_eq!(second["status"], "succeeded", "{second}");
-    let log = service.log(second["id"].as_str().unwrap()).await;
+    let (_, log) = service.run_successfully("aws-team", step).await;
     assert!(
         !log.iter().any(|l| l.contains("execution role")),
         "the role is reused: {log:#?}"
@@ -156,17 +141,10 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
     // The project's functions live on moto itself, not on the service's default Lambda.
     let mut kept_step = json!({"type": "lambda_custom_code", "runtime": "python3.12", "keep_function": true});
     kept_step["code"] = json!("def lambda_handler(e, c):\n    return 1\n");
-    let kept = run_in_project(kept_step).await;
-    assert_eq!(kept["status"], "succeeded", "{kept}");
+    let (kept, _) = service.run_successfully("aws-team", kept_step).await;
     let on_moto = moto_lambda.list_functions().send().await.unwrap();
     let names: Vec<_> = on_moto.functions().iter().filter_map(|f| f.function_name()).collect();
-    assert_eq!(
-        names,
-        [format!(
-            "lambda-steps-{}",
-            kept["id"].as_str().unwrap().replace('-', "")
-        )]
-    );
+    assert_eq!(names, [function_of(&kept)]);
 
     // An existing function, invoked through the project; moto answers what it was told to.
     let told = reqwest::Client::new()
@@ -176,12 +154,17 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
         .await
         .unwrap();
     assert!(told.status().is_success());
-    let invoked = run_in_project(json!({"type": "lambda_invoke", "function_name": names[0]})).await;
-    assert_eq!(invoked["status"], "succeeded", "{invoked}");
+    let invoke = json!({"type": "lambda_invoke", "function_name": names[0]});
+    let (invoked, _) = service.run_successfully("aws-team", invoke).await;
     assert_eq!(invoked["result"]["payload"], json!({"canned": 42}));
 
     // Asked of moto through the project: a missing function is reported, nothing invoked.
-    let missing = run_in_project(json!({"type": "lambda_invoke", "function_name": "not-on-moto"})).await;
+    let missing = service
+        .run_in(
+            "aws-team",
+            json!({"type": "lambda_invoke", "function_name": "not-on-moto"}),
+        )
+        .await;
     crate::support::assert_refused_as_not_found(&missing);
 
     // Every call the service made to moto, sweeper included, is allowed by the README's
@@ -243,11 +226,7 @@ async fn custom_code_on_moto_uploads_its_packages_inside_the_zip_with_descriptio
         "code": "import six\n\ndef lambda_handler(e, c):\n    return six.__version__\n",
         "packages": ["six==1.16.0"], "description": "restart worker", "tags": {"team": "sre"},
         "keep_function": true});
-    let (status, run) = service.submit("aws-team", step).await;
-    assert_eq!(status, 202, "{run}");
-    let run = service.wait_finished(run["id"].as_str().unwrap()).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let log = service.log(run["id"].as_str().unwrap()).await;
+    let (run, log) = service.run_successfully("aws-team", step).await;
     assert!(
         log.iter()
             .any(|l| l.starts_with("packages installed in ") && l.contains("Lambda, Python 3.12 on x86_64")),
@@ -278,20 +257,8 @@ async fn custom_code_on_moto_uploads_its_packages_inside_the_zip_with_descriptio
     assert!(six.contains("__version__ = \"1.16.0\""));
 
     // What moto kept: the description and tags on the function it created.
-    let name = format!("lambda-steps-{}", run["id"].as_str().unwrap().replace('-', ""));
-    let on_moto = crate::support::client(&moto.url)
-        .get_function()
-        .function_name(&name)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        on_moto.configuration().and_then(|c| c.description()),
-        Some("restart worker")
-    );
-    assert_eq!(
-        on_moto.tags().and_then(|t| t.get("team")).map(String::as_str),
-        Some("sre")
-    );
+    let on_moto = kept_function(&crate::support::client(&moto.url), &run).await;
+    assert_eq!(on_moto.description.as_deref(), Some("restart worker"));
+    assert_eq!(on_moto.tags.get("team").map(String::as_str), Some("sre"));
     service.stop().await;
 }

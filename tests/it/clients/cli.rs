@@ -40,6 +40,14 @@ pub async fn run_cli(url: &str, token: &str, args: &[&str]) -> (i32, String, Str
     split(output)
 }
 
+/// `run` of a Python handler file as the admin, with more arguments; answers (exit
+/// status, stdout, stderr).
+async fn run_python(url: &str, code: &str, more: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["run", "--runtime", "python3.12", "--code", code];
+    args.extend_from_slice(more);
+    run_cli(url, ADMIN_TOKEN, &args).await
+}
+
 fn split(output: Output) -> (i32, String, String) {
     (
         output.status.code().unwrap_or(-1),
@@ -64,90 +72,25 @@ async fn run_exits_with_the_outcome_and_prints_the_functions_lines(db: PgPool) {
     let hello = code_file(HELLO);
     let hello = hello.path().to_str().unwrap();
 
-    let (status, out, err) = run_cli(
-        url,
-        ADMIN_TOKEN,
-        &[
-            "run",
-            "--runtime",
-            "python3.12",
-            "--code",
-            hello,
-            "--payload",
-            r#"{"name": "sre"}"#,
-        ],
-    )
-    .await;
+    let (status, out, err) = run_python(url, hello, &["--payload", r#"{"name": "sre"}"#]).await;
     assert_eq!(status, 0, "{out}\n{err}");
     assert!(out.lines().any(|l| l == "hello sre"), "the function's line:\n{out}");
     assert!(out.contains(r#""greeting": "hello sre""#), "the result:\n{out}");
     assert!(err.contains("succeeded"), "{err}");
 
-    let (status, out, err) = run_cli(
-        url,
-        ADMIN_TOKEN,
-        &[
-            "run",
-            "--quiet",
-            "--runtime",
-            "python3.12",
-            "--code",
-            hello,
-            "--payload",
-            r#"{"name": "q"}"#,
-        ],
-    )
-    .await;
+    let (status, out, err) = run_python(url, hello, &["--quiet", "--payload", r#"{"name": "q"}"#]).await;
     assert_eq!((status, out.as_str()), (0, "{\"greeting\":\"hello q\"}\n"), "{err}");
 
     let boom = code_file("def lambda_handler(event, context):\n    raise ValueError('boom')\n");
-    let (status, out, err) = run_cli(
-        url,
-        ADMIN_TOKEN,
-        &[
-            "run",
-            "--runtime",
-            "python3.12",
-            "--code",
-            boom.path().to_str().unwrap(),
-        ],
-    )
-    .await;
+    let (status, out, err) = run_python(url, boom.path().to_str().unwrap(), &[]).await;
     assert_eq!(status, 1, "a raising function fails the command:\n{out}\n{err}");
     assert!(err.contains("failed: ValueError: boom"), "the error is shown:\n{err}");
 
     let slow = code_file("import time\ndef lambda_handler(event, context):\n    time.sleep(30)\n");
-    let (status, out, err) = run_cli(
-        url,
-        ADMIN_TOKEN,
-        &[
-            "run",
-            "--runtime",
-            "python3.12",
-            "--timeout-seconds",
-            "1",
-            "--code",
-            slow.path().to_str().unwrap(),
-        ],
-    )
-    .await;
+    let (status, out, err) = run_python(url, slow.path().to_str().unwrap(), &["--timeout-seconds", "1"]).await;
     assert_eq!(status, 3, "past its timeout:\n{out}\n{err}");
 
-    let (status, out, err) = run_cli(
-        url,
-        ADMIN_TOKEN,
-        &[
-            "run",
-            "--json",
-            "--runtime",
-            "python3.12",
-            "--code",
-            hello,
-            "--payload",
-            r#"{"name": "json"}"#,
-        ],
-    )
-    .await;
+    let (status, out, err) = run_python(url, hello, &["--json", "--payload", r#"{"name": "json"}"#]).await;
     assert_eq!(status, 0, "{err}");
     let events: Vec<Value> = out
         .lines()
@@ -169,21 +112,8 @@ async fn logs_follow_exits_4_when_the_run_it_watches_is_cancelled(db: PgPool) {
     let slow = code_file(
         "import time\ndef lambda_handler(event, context):\n    print('started', flush=True)\n    time.sleep(60)\n",
     );
-    let (status, out, err) = run_cli(
-        url,
-        ADMIN_TOKEN,
-        &[
-            "run",
-            "--no-follow",
-            "--runtime",
-            "python3.12",
-            "--timeout-seconds",
-            "120",
-            "--code",
-            slow.path().to_str().unwrap(),
-        ],
-    )
-    .await;
+    let no_follow = ["--no-follow", "--timeout-seconds", "120"];
+    let (status, out, err) = run_python(url, slow.path().to_str().unwrap(), &no_follow).await;
     assert_eq!(status, 0, "{err}");
     let id = out.trim().to_string();
     assert_eq!(id.len(), 36, "--no-follow prints the run's id: {out:?}");
@@ -226,6 +156,17 @@ async fn logs_follow_exits_4_when_the_run_it_watches_is_cancelled(db: PgPool) {
     service.stop().await;
 }
 
+/// A command the client refuses or the service refuses: its exit status and what its
+/// stderr says.
+struct Refusal<'a> {
+    case: &'a str,
+    url: &'a str,
+    token: &'a str,
+    args: &'a [&'a str],
+    status: i32,
+    says: &'a [&'a str],
+}
+
 #[sqlx::test]
 async fn refusals_exit_6_and_say_which(db: PgPool) {
     let service = TestService::start(db, &[]).await;
@@ -233,35 +174,66 @@ async fn refusals_exit_6_and_say_which(db: PgPool) {
     let hello = code_file(HELLO);
     let hello = hello.path().to_str().unwrap();
 
-    let (status, _, err) = run_cli(url, ADMIN_TOKEN, &["run", "--runtime", "java8", "--code", hello]).await;
-    assert_eq!(status, 6, "{err}");
-    assert!(
-        err.contains("422") && err.contains("(field: step.runtime)"),
-        "names the field:\n{err}"
-    );
-
-    let (status, _, err) = run_cli(url, "not-a-token", &["run", "--runtime", "python3.12", "--code", hello]).await;
-    assert_eq!(status, 6, "{err}");
-    assert!(err.contains("rejected the token"), "{err}");
-
     let stopped = format!("http://127.0.0.1:{}", free_port());
-    let (status, _, err) = run_cli(
-        &stopped,
-        ADMIN_TOKEN,
-        &["run", "--runtime", "python3.12", "--code", hello],
-    )
-    .await;
-    assert_eq!(status, 6, "{err}");
-    assert!(
-        err.contains("could not reach the service at") && err.contains(&stopped),
-        "{err}"
-    );
-
-    let (status, _, err) = run_cli(url, ADMIN_TOKEN, &["run", "--function", "f", "--payload", "{not json"]).await;
-    assert_eq!(status, 2, "a local mistake is a usage error:\n{err}");
-    let (status, _, err) = run_cli(url, ADMIN_TOKEN, &["run", "--function", "f", "--saved", "s"]).await;
-    assert_eq!(status, 2, "clap's usage error:\n{err}");
-    assert!(!err.contains(ADMIN_TOKEN) && !err.contains("not-a-token"));
+    let run_hello = ["run", "--runtime", "python3.12", "--code", hello];
+    let cases = [
+        Refusal {
+            case: "a runtime the service does not take",
+            url,
+            token: ADMIN_TOKEN,
+            args: &["run", "--runtime", "java8", "--code", hello],
+            status: 6,
+            says: &["422", "(field: step.runtime)"],
+        },
+        Refusal {
+            case: "a token the service does not know",
+            url,
+            token: "not-a-token",
+            args: &run_hello,
+            status: 6,
+            says: &["rejected the token"],
+        },
+        Refusal {
+            case: "no service at the URL",
+            url: &stopped,
+            token: ADMIN_TOKEN,
+            args: &run_hello,
+            status: 6,
+            says: &["could not reach the service at", &stopped],
+        },
+        Refusal {
+            case: "a payload that is not JSON: a local mistake is a usage error",
+            url,
+            token: ADMIN_TOKEN,
+            args: &["run", "--function", "f", "--payload", "{not json"],
+            status: 2,
+            says: &[],
+        },
+        Refusal {
+            case: "--function and --saved together: clap's usage error",
+            url,
+            token: ADMIN_TOKEN,
+            args: &["run", "--function", "f", "--saved", "s"],
+            status: 2,
+            says: &[],
+        },
+    ];
+    for Refusal {
+        case,
+        url,
+        token,
+        args,
+        status: expected,
+        says,
+    } in cases
+    {
+        let (status, _, err) = run_cli(url, token, args).await;
+        assert_eq!(status, expected, "{case}:\n{err}");
+        for words in says {
+            assert!(err.contains(words), "{case}: stderr does not say {words:?}:\n{err}");
+        }
+        assert!(!err.contains(token), "{case}: the token is not shown:\n{err}");
+    }
     service.stop().await;
 }
 
@@ -331,18 +303,7 @@ async fn a_dropped_stream_resumes_without_repeating_a_line(db: PgPool) {
     let chatty = code_file(
         "import time\ndef lambda_handler(event, context):\n    for i in range(8):\n        print('line', i, flush=True)\n        time.sleep(0.05)\n    return 'done'\n",
     );
-    let (status, out, err) = run_cli(
-        &proxy,
-        ADMIN_TOKEN,
-        &[
-            "run",
-            "--runtime",
-            "python3.12",
-            "--code",
-            chatty.path().to_str().unwrap(),
-        ],
-    )
-    .await;
+    let (status, out, err) = run_python(&proxy, chatty.path().to_str().unwrap(), &[]).await;
     assert_eq!(status, 0, "{out}\n{err}");
     assert_eq!(cuts.load(Ordering::SeqCst), 1, "the proxy cut the stream");
     assert!(streams.load(Ordering::SeqCst) >= 2, "the client connected again");

@@ -3,14 +3,22 @@
 
 use std::time::Duration;
 
+use aws_sdk_lambda::operation::create_function::CreateFunctionError;
+use aws_sdk_lambda::operation::create_function::builders::CreateFunctionFluentBuilder;
+use aws_sdk_lambda::operation::invoke::InvokeError;
+use aws_sdk_lambda::operation::invoke::builders::InvokeFluentBuilder;
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::InvocationType;
+use aws_sdk_lambda::types::{FunctionCode, InvocationType};
 use base64::Engine as _;
 use serde_json::json;
 
 use crate::support::{TestEngine, create, create_request, data_dir, invoke, invoke_qualified, zip};
 
 const VERSIONED: &str = "def handler(e, c):\n    return {'code': 'v1', 'version': c.function_version}\n";
+
+/// A request that Lambda refuses: what it is, the request, and the SDK's typed error it
+/// must raise.
+type Refused<Request, Error> = (&'static str, fn(Request) -> Request, fn(&Error) -> bool);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sdk_raises_typed_errors() {
@@ -26,67 +34,63 @@ async fn sdk_raises_typed_errors() {
         .unwrap_err()
         .into_service_error();
     assert!(err.is_resource_not_found_exception(), "{err:?}");
-    let err = c
-        .invoke()
-        .function_name("absent")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(err.is_resource_not_found_exception(), "{err:?}");
 
     create(c, "dup", "python3.12", "app.handler", &[("app.py", VERSIONED)]).await;
-    let err = create_request(c, "dup", "python3.12", "app.handler", zip(&[("app.py", VERSIONED)]))
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(err.is_resource_conflict_exception(), "{err:?}");
+    let refused_creates: [Refused<CreateFunctionFluentBuilder, CreateFunctionError>; 3] = [
+        (
+            "a name taken",
+            |r| r.function_name("dup"),
+            CreateFunctionError::is_resource_conflict_exception,
+        ),
+        (
+            "a runtime Lambda no longer has",
+            |r| r.function_name("old").runtime("python2.7".into()),
+            CreateFunctionError::is_invalid_parameter_value_exception,
+        ),
+        (
+            "code that is not a zip",
+            |r| {
+                let not_zip = FunctionCode::builder().zip_file(Blob::new("not a zip")).build();
+                r.function_name("notzip").code(not_zip)
+            },
+            CreateFunctionError::is_invalid_parameter_value_exception,
+        ),
+    ];
+    for (case, request, raises) in refused_creates {
+        // A valid request but for what the case changes.
+        let valid = create_request(c, "new", "python3.12", "app.handler", zip(&[("app.py", VERSIONED)]));
+        let answer = request(valid).send().await;
+        let err = answer.expect_err(case).into_service_error();
+        assert!(raises(&err), "CreateFunction with {case}: {err:?}");
+    }
 
-    let err = create_request(c, "old", "python2.7", "app.handler", zip(&[("app.py", VERSIONED)]))
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
-
-    let err = create_request(c, "notzip", "python3.12", "app.handler", b"not a zip".to_vec())
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
-
-    let big = format!("\"{}\"", "x".repeat(6 * 1024 * 1024 + 1));
-    let err = c
-        .invoke()
-        .function_name("dup")
-        .payload(Blob::new(big))
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(err.is_request_too_large_exception(), "{err:?}");
-
-    let err = c
-        .invoke()
-        .function_name("dup")
-        .payload(Blob::new("{not json"))
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(err.is_invalid_request_content_exception(), "{err:?}");
-
-    let err = c
-        .invoke()
-        .function_name("dup")
-        .client_context("not base64 json")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
+    let refused_invokes: [Refused<InvokeFluentBuilder, InvokeError>; 4] = [
+        (
+            "a function that does not exist",
+            |r| r.function_name("absent"),
+            InvokeError::is_resource_not_found_exception,
+        ),
+        (
+            "a payload over 6 MB",
+            |r| r.payload(Blob::new(format!("\"{}\"", "x".repeat(6 * 1024 * 1024 + 1)))),
+            InvokeError::is_request_too_large_exception,
+        ),
+        (
+            "a payload that is not JSON",
+            |r| r.payload(Blob::new("{not json")),
+            InvokeError::is_invalid_request_content_exception,
+        ),
+        (
+            "a client context that is not base64 JSON",
+            |r| r.client_context("not base64 json"),
+            InvokeError::is_invalid_parameter_value_exception,
+        ),
+    ];
+    for (case, request, raises) in refused_invokes {
+        let answer = request(c.invoke().function_name("dup")).send().await;
+        let err = answer.expect_err(case).into_service_error();
+        assert!(raises(&err), "Invoke with {case}: {err:?}");
+    }
     engine.stop().await;
 }
 

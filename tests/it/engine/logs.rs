@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatchlogs::Client as LogsClient;
+use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsError;
 use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
 use serde_json::json;
 
@@ -67,34 +68,19 @@ impl Follower {
     }
 
     async fn poll(&mut self) {
-        let mut token = None;
-        loop {
-            let page = match self
-                .client
-                .filter_log_events()
-                .log_group_name(&self.group)
-                .start_time(self.since)
-                .set_next_token(token)
-                .send()
-                .await
-            {
-                Ok(page) => page,
-                Err(e) => {
-                    let e = e.into_service_error();
-                    assert!(e.is_resource_not_found_exception(), "{e:?}");
-                    return;
-                }
-            };
-            let now = Instant::now();
-            for event in page.events() {
-                if self.seen.insert(event.event_id().unwrap().to_string()) {
-                    self.since = self.since.max(event.timestamp().unwrap());
-                    self.events.push((event.clone(), now));
-                }
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
+        // Before the first print the group does not exist yet.
+        let events = match filter_events(&self.client, &self.group, Some(self.since), None).await {
+            Ok((events, _)) => events,
+            Err(e) => {
+                assert!(e.is_resource_not_found_exception(), "{e:?}");
                 return;
+            }
+        };
+        let now = Instant::now();
+        for event in events {
+            if self.seen.insert(event.event_id().unwrap().to_string()) {
+                self.since = self.since.max(event.timestamp().unwrap());
+                self.events.push((event, now));
             }
         }
     }
@@ -271,27 +257,9 @@ async fn twenty_thousand_lines_are_stored_once_each_in_order_and_read_back_with_
 
     let expected: Vec<String> = (0..20000).map(|i| format!("line {i:05}")).collect();
     let group = "/aws/lambda/many-lines";
-    let mut filtered = Vec::new();
-    let mut token = None;
-    let mut pages = 0;
-    loop {
-        let page = logs
-            .filter_log_events()
-            .log_group_name(group)
-            .filter_pattern("line")
-            .set_next_token(token)
-            .send()
-            .await
-            .unwrap();
-        pages += 1;
-        filtered.extend(page.events().iter().map(|e| e.message().unwrap().to_string()));
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
+    let (filtered, pages) = filter_events(&logs, group, None, Some("line")).await.unwrap();
     assert_eq!(pages, 2, "10,000 events a page");
-    assert_eq!(filtered, expected);
+    assert_eq!(messages(&filtered), expected);
 
     // GetLogEvents from the head, forward, until the same token comes back.
     let stream = logs
@@ -415,8 +383,8 @@ async fn events_outlive_a_restart_and_the_function_and_the_cap_drops_the_oldest(
             .is_invalid_parameter_exception()
     );
     logs.delete_log_group().log_group_name(group).send().await.unwrap();
-    let gone = logs.filter_log_events().log_group_name(group).send().await.unwrap_err();
-    assert!(gone.into_service_error().is_resource_not_found_exception());
+    let gone = filter_events(&logs, group, None, None).await.unwrap_err();
+    assert!(gone.is_resource_not_found_exception(), "{gone:?}");
     logs.create_log_group()
         .log_group_name("/custom/group")
         .send()
@@ -432,23 +400,40 @@ async fn events_outlive_a_restart_and_the_function_and_the_cap_drops_the_oldest(
     engine.stop().await;
 }
 
-async fn all_messages(logs: &LogsClient, group: &str) -> Vec<String> {
-    let mut messages = Vec::new();
-    let mut token = None;
+/// Every event of `group` (from `since`, epoch ms; matching `pattern`), following
+/// FilterLogEvents' next tokens to the end; and how many pages that took.
+async fn filter_events(
+    logs: &LogsClient,
+    group: &str,
+    since: Option<i64>,
+    pattern: Option<&str>,
+) -> Result<(Vec<FilteredLogEvent>, usize), FilterLogEventsError> {
+    let (mut events, mut pages, mut token) = (Vec::new(), 0, None);
     loop {
+        pages += 1;
         let page = logs
             .filter_log_events()
             .log_group_name(group)
+            .set_start_time(since)
+            .set_filter_pattern(pattern.map(str::to_string))
             .set_next_token(token)
             .send()
             .await
-            .unwrap();
-        messages.extend(page.events().iter().map(|e| e.message().unwrap().to_string()));
+            .map_err(|e| e.into_service_error())?;
+        events.extend(page.events().iter().cloned());
         token = page.next_token().map(str::to_string);
         if token.is_none() {
-            return messages;
+            return Ok((events, pages));
         }
     }
+}
+
+fn messages(events: &[FilteredLogEvent]) -> Vec<String> {
+    events.iter().map(|e| e.message().unwrap().to_string()).collect()
+}
+
+async fn all_messages(logs: &LogsClient, group: &str) -> Vec<String> {
+    messages(&filter_events(logs, group, None, None).await.unwrap().0)
 }
 
 #[tokio::test(flavor = "multi_thread")]

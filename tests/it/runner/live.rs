@@ -5,56 +5,27 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures::StreamExt;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::support::service::TestService;
+use crate::support::service_client::{self, read_run_events};
 
 const PYTHON: &str = "import time\ndef lambda_handler(e, c):\n    for i in range(12):\n        print('tick', i, int(time.time() * 1000))\n        time.sleep(0.25)\n    return 'done'\n";
 const NODE: &str = "export const handler = async () => {\n  for (let i = 0; i < 12; i++) {\n    console.log('tick', i, Date.now());\n    await new Promise((r) => setTimeout(r, 250));\n  }\n  return 'done';\n};\n";
 const RUBY: &str = "def lambda_handler(event:, context:)\n  12.times do |i|\n    puts \"tick #{i} #{(Time.now.to_f * 1000).to_i}\"\n    sleep 0.25\n  end\n  'done'\nend\n";
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 /// Every `log` event of a run's SSE stream with the epoch ms it arrived, until `end`;
 /// and the ms the `end` event arrived.
 async fn follow_sse(service: &TestService, id: &str) -> (Vec<(i64, Value)>, i64) {
-    let response = service
-        .http
-        .get(format!("{}/v1/runs/{id}/events", service.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let mut body = response.bytes_stream();
-    let mut buffer = String::new();
-    let mut logs = Vec::new();
-    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(60), body.next())
-        .await
-        .unwrap()
-    {
-        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let (mut event, mut data) = (String::new(), String::new());
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("event:") {
-                    event = v.trim().to_string();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data = v.trim_start().to_string();
-                }
-            }
-            match event.as_str() {
-                "log" => logs.push((now_ms(), serde_json::from_str(&data).unwrap())),
-                "end" => return (logs, now_ms()),
-                _ => {}
-            }
-        }
-    }
-    panic!("the stream ended without an end event");
+    let patience = Duration::from_secs(60);
+    let events = read_run_events(&service.http, &service.url, id, None, patience, |_| false).await;
+    let logs = events
+        .iter()
+        .filter(|e| e.event.event == "log")
+        .map(|e| (e.arrived_ms, e.json()))
+        .collect();
+    (logs, events.last().unwrap().arrived_ms)
 }
 
 /// `tick <i> <printed ms>` anywhere in a line (Node's runtime puts a prefix before it).
@@ -144,25 +115,12 @@ async fn python_node_and_ruby_output_is_streamed_while_the_function_runs(db: PgP
     }
     eprintln!("worst print -> SSE lag: {worst_lag} ms");
     // The service measures the same lag up to the store, as a histogram.
-    let metrics = service
-        .http
-        .get(format!("{}/metrics", service.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let count: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("lambda_steps_function_line_lag_seconds_count "))
-        .unwrap_or_else(|| panic!("no lag histogram in /metrics: {metrics}"))
-        .trim()
-        .parse()
-        .unwrap();
+    let metrics = service_client::metrics(&service.http, &service.url).await;
+    let count = service_client::metric(&metrics, "lambda_steps_function_line_lag_seconds_count")
+        .unwrap_or_else(|| panic!("no lag histogram in /metrics: {metrics}"));
     assert!(count >= 36.0, "every tick's lag was measured: {count}");
     assert!(
-        metrics.contains("lambda_steps_function_line_lag_seconds_bucket{le=\"0.25\"}"),
+        service_client::metric(&metrics, "lambda_steps_function_line_lag_seconds_bucket{le=\"0.25\"}").is_some(),
         "{metrics}"
     );
     service.stop().await;

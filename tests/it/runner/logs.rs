@@ -1,11 +1,13 @@
 //! The log by poll and by SSE: ordered, complete, and resumable without a gap or a
 //! duplicate across reconnects.
 
-use futures::StreamExt;
+use std::time::Duration;
+
 use serde_json::json;
 use sqlx::PgPool;
 
 use crate::support::service::TestService;
+use crate::support::service_client::{StreamedEvent, read_run_events};
 
 const CHATTY: &str = "import time\ndef lambda_handler(e, c):\n    for i in range(40):\n        print('line', i)\n    time.sleep(1)\n    return 'done'\n";
 
@@ -17,51 +19,16 @@ async fn read_events(
     last_event_id: Option<i64>,
     stop_after: Option<usize>,
 ) -> Vec<(String, Option<i64>, String)> {
-    let mut request = service.http.get(format!("{}/v1/runs/{id}/events", service.url));
-    if let Some(last) = last_event_id {
-        request = request.header("Last-Event-ID", last.to_string());
-    }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream")
-    );
-    let mut body = response.bytes_stream();
-    let mut buffer = String::new();
-    let mut events = Vec::new();
-    let mut logs = 0;
-    while let Some(chunk) = tokio::time::timeout(std::time::Duration::from_secs(60), body.next())
-        .await
-        .unwrap()
-    {
-        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let (mut event, mut event_id, mut data) = (String::new(), None, String::new());
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
-                    event = v.to_string();
-                } else if let Some(v) = line.strip_prefix("id: ").or_else(|| line.strip_prefix("id:")) {
-                    event_id = v.parse().ok();
-                } else if let Some(v) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
-                    data = v.to_string();
-                }
-            }
-            if event.is_empty() {
-                continue; // keep-alive comment
-            }
-            let is_end = event == "end";
-            logs += usize::from(event == "log");
-            events.push((event, event_id, data));
-            if is_end || stop_after.is_some_and(|n| logs >= n) {
-                return events;
-            }
-        }
-    }
+    let enough = |events: &[StreamedEvent]| {
+        let logs = events.iter().filter(|e| e.event.event == "log").count();
+        stop_after.is_some_and(|n| logs >= n)
+    };
+    let patience = Duration::from_secs(60);
+    let events = read_run_events(&service.http, &service.url, id, last_event_id, patience, enough).await;
     events
+        .into_iter()
+        .map(|e| (e.event.event, e.event.id.parse().ok(), e.event.data))
+        .collect()
 }
 
 #[sqlx::test]

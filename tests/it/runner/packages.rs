@@ -7,6 +7,7 @@
 use serde_json::json;
 use sqlx::PgPool;
 
+use crate::support::kept_function;
 use crate::support::service::TestService;
 
 /// Returns where `six` came from too: the host may have its own copy (Debian's python3-six),
@@ -21,14 +22,11 @@ async fn packages_are_installed_once_per_list_and_imported_by_the_function(db: P
         "packages": ["six==1.16.0"], "description": "restart worker", "tags": {"team": "sre", "cost-center": "ops 7"},
         "keep_function": true});
 
-    let first = service.run(python.clone()).await;
-    assert_eq!(first["status"], "succeeded", "{first}");
+    let (first, log) = run_with_packages(&service, "first python run", python.clone()).await;
     assert_eq!(
         first["result"]["payload"],
         json!({"six": "1.16.0", "text": "str", "bundled": true})
     );
-    let log = service.log(first["id"].as_str().unwrap()).await;
-    print_package_lines("first python run", &log);
     assert!(
         log.iter()
             .any(|l| l == "preparing packages for python3.12: six==1.16.0"),
@@ -45,25 +43,20 @@ async fn packages_are_installed_once_per_list_and_imported_by_the_function(db: P
     );
 
     // Description and tags are on the function, beside the runner's own tags.
-    let name = format!("lambda-steps-{}", first["id"].as_str().unwrap().replace('-', ""));
-    let function = service
-        .engine
-        .client
-        .get_function()
-        .function_name(&name)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        function.configuration().and_then(|c| c.description()),
-        Some("restart worker")
-    );
-    let tags = function.tags().cloned().unwrap_or_default();
+    let function = kept_function(&service.engine.client, &first).await;
+    assert_eq!(function.description.as_deref(), Some("restart worker"));
+    let tags = function.tags;
     assert_eq!(tags.get("team").map(String::as_str), Some("sre"));
     assert_eq!(tags.get("cost-center").map(String::as_str), Some("ops 7"));
     assert!(tags.contains_key("lambda-steps:run-id"), "{tags:?}");
-    let arn = function.configuration().and_then(|c| c.function_arn()).unwrap();
-    let listed = service.engine.client.list_tags().resource(arn).send().await.unwrap();
+    let listed = service
+        .engine
+        .client
+        .list_tags()
+        .resource(&function.arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         listed.tags().cloned().unwrap_or_default(),
         tags,
@@ -72,27 +65,18 @@ async fn packages_are_installed_once_per_list_and_imported_by_the_function(db: P
 
     let mut again = python.clone();
     again["keep_function"] = json!(false);
-    let second = service.run(again).await;
-    assert_eq!(second["status"], "succeeded", "{second}");
+    let (second, log) = run_with_packages(&service, "second python run", again).await;
     assert_eq!(second["result"]["payload"]["bundled"], true, "{second}");
-    let log = service.log(second["id"].as_str().unwrap()).await;
-    print_package_lines("second python run", &log);
     assert!(
         log.iter().any(|l| l.starts_with("packages found in the cache in ")),
         "the second run with the same list reuses the cache: {log:#?}"
     );
     assert!(!log.iter().any(|l| l.starts_with("packages installed in ")), "{log:#?}");
 
-    let node = service
-        .run(
-            json!({"type": "lambda_custom_code", "runtime": "nodejs20.x", "code": IS_NUMBER,
-            "packages": ["is-number@7.0.0"]}),
-        )
-        .await;
-    assert_eq!(node["status"], "succeeded", "{node}");
+    let node_step = json!({"type": "lambda_custom_code", "runtime": "nodejs20.x", "code": IS_NUMBER,
+        "packages": ["is-number@7.0.0"]});
+    let (node, log) = run_with_packages(&service, "node run", node_step).await;
     assert_eq!(node["result"]["payload"], json!({"five": true, "word": false}));
-    let log = service.log(node["id"].as_str().unwrap()).await;
-    print_package_lines("node run", &log);
     assert!(log.iter().any(|l| l.starts_with("packages installed in ")), "{log:#?}");
     service.stop().await;
 }
@@ -197,6 +181,18 @@ async fn gems_are_installed_under_vendor_bundle_and_gems_with_native_extensions_
     service.stop().await;
 }
 
+/// Runs a step with packages in the default project to its end and asserts that it
+/// succeeded; answers the run and its log, and prints the log's package lines as `what`'s.
+async fn run_with_packages(
+    service: &TestService,
+    what: &str,
+    step: serde_json::Value,
+) -> (serde_json::Value, Vec<String>) {
+    let (run, log) = service.run_successfully("default", step).await;
+    print_package_lines(what, &log);
+    (run, log)
+}
+
 /// The install's figures, for `cargo test --test it runner::packages -- --nocapture`.
 fn print_package_lines(what: &str, log: &[String]) {
     for line in log.iter().filter(|l| l.starts_with("packages ")) {
@@ -206,7 +202,7 @@ fn print_package_lines(what: &str, log: &[String]) {
 
 #[sqlx::test]
 async fn on_the_embedded_engine_concurrent_runs_with_one_list_install_it_once_for_its_python(db: PgPool) {
-    use crate::support::service::{ADMIN_TOKEN, ServeProcess, authorized};
+    use crate::support::service::{ADMIN_TOKEN, ServeProcess};
     let work = tempfile::tempdir().unwrap();
     let pip = crate::support::venv().join("bin/pip");
     // `serve` with its own engine in-process: packages are installed for the engine's Python.
@@ -219,25 +215,12 @@ async fn on_the_embedded_engine_concurrent_runs_with_one_list_install_it_once_fo
     .await;
     let step = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": SIX, "packages": ["six==1.16.0"]});
     let (first, second) = tokio::join!(service.run(step.clone()), service.run(step));
-    let http = authorized(ADMIN_TOKEN);
     let mut installs = Vec::new();
     for run in [&first, &second] {
         assert_eq!(run["status"], "succeeded", "{run}");
         assert_eq!(run["result"]["payload"]["bundled"], true, "{run}");
-        let url = format!(
-            "{}/v1/runs/{}/logs?limit=5000",
-            service.api,
-            run["id"].as_str().unwrap()
-        );
-        let page: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
-        let lines: Vec<String> = page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|e| e["message"].as_str())
-            .filter(|m| m.starts_with("packages "))
-            .map(str::to_string)
-            .collect();
+        let log = service.log(run["id"].as_str().unwrap()).await;
+        let lines: Vec<String> = log.into_iter().filter(|m| m.starts_with("packages ")).collect();
         print_package_lines("embedded engine", &lines);
         installs.extend(lines);
     }

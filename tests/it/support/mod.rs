@@ -7,6 +7,7 @@ pub mod fake_lambda;
 pub mod gems;
 pub mod pg_cluster;
 pub mod service;
+pub mod service_client;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -307,6 +308,37 @@ pub fn assert_refused_as_not_found(run: &serde_json::Value) {
     assert_eq!(run["error"]["code"], "lambda_error", "{run}");
     let message = run["error"]["message"].as_str().unwrap_or_default();
     assert!(message.starts_with("ResourceNotFoundException"), "{run}");
+}
+
+/// The name of the function a custom-code run creates: `lambda-steps-` and the run's id
+/// without dashes.
+pub fn function_of(run: &serde_json::Value) -> String {
+    let id = run["id"].as_str().unwrap_or_else(|| panic!("a run: {run}"));
+    format!("lambda-steps-{}", id.replace('-', ""))
+}
+
+/// What Lambda keeps of the function a run with `keep_function` left behind.
+pub struct KeptFunction {
+    pub arn: String,
+    pub description: Option<String>,
+    pub tags: std::collections::HashMap<String, String>,
+}
+
+/// GetFunction of the function `run` created, on the Lambda `lambda` reaches.
+pub async fn kept_function(lambda: &Client, run: &serde_json::Value) -> KeptFunction {
+    let name = function_of(run);
+    let function = lambda
+        .get_function()
+        .function_name(&name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetFunction {name}: {:?}", e.into_service_error()));
+    let configuration = function.configuration().expect("a function's configuration");
+    KeptFunction {
+        arn: configuration.function_arn().expect("a function's ARN").to_string(),
+        description: configuration.description().map(str::to_string),
+        tags: function.tags().cloned().unwrap_or_default(),
+    }
 }
 
 /// A CloudWatch Logs client for the engine at `url`, SDK retries off.

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{TestEngine, free_port};
+use crate::support::{TestEngine, free_port, service_client};
 
 /// The bootstrap admin token of every test service.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
@@ -115,15 +115,7 @@ impl TestService {
     }
 
     pub async fn submit_with_key(&self, project: &str, step: Value, key: Option<&str>) -> (u16, Value) {
-        let mut request = self
-            .http
-            .post(format!("{}/v1/projects/{project}/runs", self.url))
-            .json(&json!({"step": step}));
-        if let Some(key) = key {
-            request = request.header("Idempotency-Key", key);
-        }
-        let response = request.send().await.unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
+        service_client::submit(&self.http, &self.url, project, &step, key).await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -163,11 +155,26 @@ impl TestService {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    /// Submits and waits for the run to finish; answers the finished run.
+    /// Submits to the default project and waits for the run to finish; answers the
+    /// finished run.
     pub async fn run(&self, step: Value) -> Value {
-        let (status, run) = self.submit("default", step).await;
+        self.run_in("default", step).await
+    }
+
+    /// Submits to `project` and waits for the run to finish; answers the finished run.
+    pub async fn run_in(&self, project: &str, step: Value) -> Value {
+        let (status, run) = self.submit(project, step).await;
         assert_eq!(status, 202, "{run}");
         self.wait_finished(run["id"].as_str().unwrap()).await
+    }
+
+    /// Runs a step in `project` to its end and asserts that it succeeded; answers the run
+    /// and its log.
+    pub async fn run_successfully(&self, project: &str, step: Value) -> (Value, Vec<String>) {
+        let run = self.run_in(project, step).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        let log = self.log(run["id"].as_str().unwrap()).await;
+        (run, log)
     }
 
     pub async fn wait_finished(&self, id: &str) -> Value {
@@ -188,14 +195,25 @@ impl TestService {
 
     /// Every log message of a run, in order.
     pub async fn log(&self, id: &str) -> Vec<String> {
-        let (_, page) = self.get(&format!("/v1/runs/{id}/logs?limit=5000")).await;
-        page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["message"].as_str().unwrap().to_string())
-            .collect()
+        log_messages(&self.http, &self.url, id).await
     }
+}
+
+/// Run `id`'s log messages, in order (its first 5,000 lines: more than a test prints).
+async fn log_messages(http: &reqwest::Client, api: &str, id: &str) -> Vec<String> {
+    let response = http
+        .get(format!("{api}/v1/runs/{id}/logs?limit=5000"))
+        .send()
+        .await
+        .unwrap();
+    let page: Value = response.json().await.unwrap();
+    let items = page["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("run {id}'s log: {page}"));
+    items
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The URL of the database a `#[sqlx::test]` pool points at, for a child process.
@@ -266,33 +284,14 @@ impl ServeProcess {
     /// Submits a step to the default project as the admin (the process must have been
     /// started with `LAMBDA_STEPS_ADMIN_TOKEN` = `ADMIN_TOKEN`); answers the run's id.
     pub async fn submit(&self, step: Value) -> String {
-        let response = authorized(ADMIN_TOKEN)
-            .post(format!("{}/v1/projects/default/runs", self.api))
-            .json(&json!({"step": step}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 202);
-        let run: Value = response.json().await.unwrap();
+        let (status, run) = service_client::submit(&authorized(ADMIN_TOKEN), &self.api, "default", &step, None).await;
+        assert_eq!(status, 202, "{run}");
         run["id"].as_str().unwrap().to_string()
     }
 
     /// A run's log messages.
     pub async fn log(&self, id: &str) -> Vec<String> {
-        let page: Value = authorized(ADMIN_TOKEN)
-            .get(format!("{}/v1/runs/{id}/logs?limit=5000", self.api))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["message"].as_str().unwrap().to_string())
-            .collect()
+        log_messages(&authorized(ADMIN_TOKEN), &self.api, id).await
     }
 
     /// Submits and waits until the run is over; answers the finished run.
