@@ -253,11 +253,13 @@ async fn the_runs_list_filters_by_status_and_pages_newest_first(db: PgPool) {
 #[sqlx::test]
 async fn at_a_phones_width_the_list_updates_a_status_by_itself(db: PgPool) {
     let service = TestService::start(db, &[]).await;
-    let (status, run) = service.submit("default", python(TICKS, json!({"ticks": 6}))).await;
+    // The browser starts first (seconds, on a busy machine), so the run is still running
+    // when the list first shows it.
+    let browser = Browser::open_sized(&service.url, 390, 844).await;
+    let (status, run) = service.submit("default", python(TICKS, json!({"ticks": 10}))).await;
     assert_eq!(status, 202, "{run}");
     let id = run["id"].as_str().unwrap().to_string();
 
-    let browser = Browser::open_sized(&service.url, 390, 844).await;
     browser.goto("/runs").await;
     browser.sign_in(ADMIN_TOKEN).await;
     let badge = format!("tr[data-run='{id}'] .badge");
