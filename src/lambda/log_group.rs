@@ -96,7 +96,7 @@ pub struct LogsCallError {
     pub detail: String,
 }
 
-pub(super) fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+pub fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     call: &'static str,
     error: &aws_sdk_cloudwatchlogs::error::SdkError<E, R>,
 ) -> LogsCallError {
@@ -124,6 +124,8 @@ mod tests {
 
     use super::*;
 
+    use crate::lambda::mock::clients;
+
     #[test]
     fn a_functions_log_group_arn_is_read_off_its_arn() {
         assert_eq!(
@@ -136,7 +138,6 @@ mod tests {
         );
         assert_eq!(arn_of("lambda-steps-abc"), None);
     }
-    use crate::lambda::mock::clients;
 
     #[tokio::test]
     async fn an_existing_group_still_gets_its_retention() {

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::config::retry::RetryConfig;
 use aws_sdk_cloudwatchlogs::config::timeout::TimeoutConfig;
-use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatchlogs::primitives::event_stream::EventReceiver;
 use aws_sdk_cloudwatchlogs::types::error::StartLiveTailResponseStreamError;
 use aws_sdk_cloudwatchlogs::types::{LiveTailSessionLogEvent, StartLiveTailResponseStream};
+
+use crate::lambda::log_group;
 
 /// CloudWatch sends an update every second, empty when nothing arrived: this long without
 /// one, the session is taken for dead.
@@ -52,7 +53,7 @@ pub async fn open(logs: &aws_sdk_cloudwatchlogs::Client, log_group: &str, wait: 
             )
             .send()
             .await
-            .map_err(|e| described("StartLiveTail", &e))?;
+            .map_err(|e| log_group::describe("StartLiveTail", &e).to_string())?;
         let mut session = Session {
             stream: output.response_stream,
         };
@@ -62,7 +63,7 @@ pub async fn open(logs: &aws_sdk_cloudwatchlogs::Client, log_group: &str, wait: 
                 "StartLiveTail: the session began with {other:?}, not sessionStart"
             )),
             Ok(None) => Err("StartLiveTail: the session ended before it started".to_string()),
-            Err(e) => Err(described("StartLiveTail", &e)),
+            Err(e) => Err(log_group::describe("StartLiveTail", &e).to_string()),
         }
     };
     tokio::time::timeout(wait, opened)
@@ -107,7 +108,7 @@ impl Session {
                 // A repeated start or an event type newer than this SDK: nothing to write.
                 Ok(Some(_)) => {}
                 Ok(None) => return Next::Ended("the session's stream ended".to_string()),
-                Err(e) => return Next::Ended(described("the session", &e)),
+                Err(e) => return Next::Ended(log_group::describe("the session", &e).to_string()),
             }
         }
     }
@@ -133,23 +134,5 @@ impl Drop for Reader {
     fn drop(&mut self) {
         // Hangs up at once rather than at the next update.
         self.task.abort();
-    }
-}
-
-/// An SDK error as one line: the error code and message when the service gave them.
-fn described<E, R>(call: &str, e: &SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match e.as_service_error() {
-        Some(s) if s.code().is_some() => {
-            format!(
-                "{call}: {}: {}",
-                s.code().unwrap_or_default(),
-                s.message().unwrap_or_default()
-            )
-        }
-        _ => format!("{call}: {}", DisplayErrorContext(e)),
     }
 }

@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
 
 use super::written::{Event, Written};
+use crate::lambda::log_group;
 
 /// Why a read failed.
 pub enum Refusal {
@@ -76,17 +77,14 @@ impl Poller {
 }
 
 fn refusal<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(e: &SdkError<E, R>) -> Refusal {
-    match e.as_service_error() {
-        Some(s) if s.code() == Some("ResourceNotFoundException") => Refusal::Passing,
-        Some(s) if s.code() == Some("ThrottlingException") => Refusal::Passing,
-        Some(s) => Refusal::Permanent(format!(
-            "FilterLogEvents: {}: {}",
-            s.code().unwrap_or("Error"),
-            s.message().unwrap_or_default()
-        )),
-        None if matches!(e, SdkError::ResponseError(_)) => {
-            Refusal::Permanent(format!("FilterLogEvents: {}", DisplayErrorContext(e)))
-        }
-        None => Refusal::Passing,
+    let passing = match e.as_service_error() {
+        Some(s) => matches!(s.code(), Some("ResourceNotFoundException" | "ThrottlingException")),
+        // No answer at all (the network, a timeout): try again; an answer the SDK could
+        // not read will not read better next time.
+        None => !matches!(e, SdkError::ResponseError(_)),
+    };
+    match passing {
+        true => Refusal::Passing,
+        false => Refusal::Permanent(log_group::describe("FilterLogEvents", e).to_string()),
     }
 }
