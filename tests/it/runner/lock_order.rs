@@ -24,15 +24,7 @@ async fn heartbeats_marks_and_finishes_of_overlapping_runs_never_deadlock(db: Pg
     .await
     .unwrap();
     let ids: Vec<Uuid> = (0..RUNS).map(|_| Uuid::new_v4()).collect();
-    sqlx::query(
-        "INSERT INTO runs (id, project, status, step, attempt, worker, lease_expires_at)
-         SELECT id, 'default', 'running', '{}', 1, $2, now() + interval '1 hour' FROM unnest($1::uuid[]) AS id",
-    )
-    .bind(&ids)
-    .bind(WORKER)
-    .execute(&db)
-    .await
-    .unwrap();
+    crate::support::insert_running_runs(&db, &ids, WORKER).await;
     sqlx::query("ANALYZE runs").execute(&db).await.unwrap();
 
     let started = Instant::now();

@@ -26,15 +26,7 @@ async fn log_notifications_for_many_runs_carry_every_id_whole(db: PgPool) {
 async fn finishing_many_runs_at_once_wakes_the_readers_of_each(db: PgPool) {
     const WORKER: &str = "notify-test";
     let ids: Vec<Uuid> = (0..RUNS).map(|_| Uuid::new_v4()).collect();
-    sqlx::query(
-        "INSERT INTO runs (id, project, status, step, attempt, worker, lease_expires_at)
-         SELECT id, 'default', 'running', '{}', 1, $2, now() + interval '1 hour' FROM unnest($1::uuid[]) AS id",
-    )
-    .bind(&ids)
-    .bind(WORKER)
-    .execute(&db)
-    .await
-    .unwrap();
+    crate::support::insert_running_runs(&db, &ids, WORKER).await;
     let mut listener = listen(&db).await;
     let finishes: Vec<Finish> = ids
         .iter()

@@ -373,3 +373,17 @@ pub fn runtimes_dir() -> PathBuf {
         })
         .clone()
 }
+
+/// Runs with these ids, running on attempt 1 and held by `worker` for an hour, written
+/// straight into the table: for tests of what happens to many runs at once.
+pub async fn insert_running_runs(db: &sqlx::PgPool, ids: &[uuid::Uuid], worker: &str) {
+    sqlx::query(
+        "INSERT INTO runs (id, project, status, step, attempt, worker, lease_expires_at)
+         SELECT id, 'default', 'running', '{}', 1, $2, now() + interval '1 hour' FROM unnest($1::uuid[]) AS id",
+    )
+    .bind(ids)
+    .bind(worker)
+    .execute(db)
+    .await
+    .unwrap();
+}
