@@ -37,8 +37,10 @@ options:
     default: default
   step:
     description:
-      - The API's step object, e.g. C({"type": "lambda_custom_code", "runtime": "python3.12", "code": "..."})
-        or C({"type": "lambda_invoke", "function_name": "my-fn", "payload": {...}}).
+      - "The API's step object: C(type) C(lambda_invoke) with C(function_name), C(payload), C(invocation_type),
+        C(qualifier), C(client_context); or C(type) C(lambda_custom_code) with C(runtime), C(code), C(handler),
+        C(payload), C(timeout_seconds), C(memory_mb), C(environment), C(role_arn), C(keep_function),
+        C(packages), C(description), C(tags)."
     type: dict
     required: true
   wait:
