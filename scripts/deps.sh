@@ -79,9 +79,10 @@ ensure_test_venv() {
 
 # The venv of the orchestrator integrations' tests: Airflow, ansible-core, pytest and `build`
 # (tests/it/clients/{airflow,ansible,python_client}.rs), apart from the test venv because
-# Airflow pins many packages of its own. Rebuilt when integrations/requirements.txt changes.
+# Airflow pins many packages of its own. Rebuilt when integrations/requirements.txt changes;
+# under /opt as root, else in the cache beside the target directory.
 ensure_orchestrator_venv() {
-  local default="$PWD/.venv-orchestrators"
+  local default="$HOME/.cache/lambda-steps/orchestrator-venv"
   [ "$(id -u)" = 0 ] && default=/opt/lambda-steps-orchestrator-venv
   export LAMBDA_STEPS_ORCHESTRATOR_VENV="${LAMBDA_STEPS_ORCHESTRATOR_VENV:-$default}"
   local venv="$LAMBDA_STEPS_ORCHESTRATOR_VENV" want

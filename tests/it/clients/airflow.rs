@@ -56,7 +56,10 @@ fn task_log<'a>(out: &'a str, task: &str) -> Vec<&'a str> {
     let start = format!("[DAG TEST] starting task_id={task} ");
     let end = format!("[DAG TEST] end task task_id={task} ");
     let lines: Vec<&str> = out.lines().skip_while(|l| !l.contains(&start)).collect();
-    let len = lines.iter().position(|l| l.contains(&end)).unwrap_or_else(|| panic!("no end of {task}:\n{out}"));
+    let len = lines
+        .iter()
+        .position(|l| l.contains(&end))
+        .unwrap_or_else(|| panic!("no end of {task}:\n{out}"));
     lines[..len].to_vec()
 }
 
@@ -96,7 +99,10 @@ async fn the_operators_run_steps_in_airflow_with_the_log_the_result_and_the_erro
     .await;
     assert_eq!(hooks.code, 0, "{}", hooks.stderr);
     let hooks: Vec<Value> = serde_json::from_str(hooks.stdout.trim()).unwrap();
-    let hook = hooks.iter().find(|h| h["connection_type"] == "lambda_steps").expect("the connection type");
+    let hook = hooks
+        .iter()
+        .find(|h| h["connection_type"] == "lambda_steps")
+        .expect("the connection type");
     assert_eq!(hook["package_name"], "airflow-provider-lambda-steps", "{hook}");
 
     let started = std::time::Instant::now();
@@ -107,20 +113,38 @@ async fn the_operators_run_steps_in_airflow_with_the_log_the_result_and_the_erro
     .await;
     eprintln!("airflow dags test lambda_steps_it: {:?}", started.elapsed());
     let out = &test.stdout;
-    assert_ne!(test.code, 0, "the DAG run fails, as two of its tasks do:\n{out}\n{}", test.stderr);
+    assert_ne!(
+        test.code, 0,
+        "the DAG run fails, as two of its tasks do:\n{out}\n{}",
+        test.stderr
+    );
 
     let custom = task_log(out, "custom");
     assert_in_order(
         &custom,
-        &["lambda-steps: run ", "tick 0", "tick 1", "tick 2", "hello lambda_steps_it", "lambda-steps: run succeeded"],
+        &[
+            "lambda-steps: run ",
+            "tick 0",
+            "tick 1",
+            "tick 2",
+            "hello lambda_steps_it",
+            "lambda-steps: run succeeded",
+        ],
         "custom",
     );
     let invoke = task_log(out, "invoke");
-    assert_in_order(&invoke, &["greeting airflow {'ticket': 'INC-42'}", "succeeded"], "invoke");
+    assert_in_order(
+        &invoke,
+        &["greeting airflow {'ticket': 'INC-42'}", "succeeded"],
+        "invoke",
+    );
     let failing = task_log(out, "failing");
     assert_in_order(
         &failing,
-        &["about to fail", "LambdaStepsRunFailed: RuntimeError: no disk on db-1 (run "],
+        &[
+            "about to fail",
+            "LambdaStepsRunFailed: RuntimeError: no disk on db-1 (run ",
+        ],
         "failing",
     );
     // Deferred: the trigger follows the run and writes its lines; the task ends the same way.
@@ -148,13 +172,29 @@ async fn the_operators_run_steps_in_airflow_with_the_log_the_result_and_the_erro
         .find_map(|l| l.strip_prefix("xcom "))
         .map(|json| serde_json::from_str(json).unwrap())
         .unwrap_or_else(|| panic!("the results task's line:\n{out}"));
-    assert_eq!(pulled["custom"], serde_json::json!({"greeting": "hello lambda_steps_it"}), "{pulled}");
+    assert_eq!(
+        pulled["custom"],
+        serde_json::json!({"greeting": "hello lambda_steps_it"}),
+        "{pulled}"
+    );
     assert_eq!(pulled["invoke"], serde_json::json!({"hi": "airflow"}), "{pulled}");
-    assert_eq!(pulled["deferred"], serde_json::json!({"greeting": "hello triggerer"}), "{pulled}");
+    assert_eq!(
+        pulled["deferred"],
+        serde_json::json!({"greeting": "hello triggerer"}),
+        "{pulled}"
+    );
     // The step the service ran is the operator's, templates rendered.
-    let (_, run_of_custom) = service.get(&format!("/v1/runs/{}", pulled["custom_run_id"].as_str().unwrap())).await;
-    assert_eq!(run_of_custom["step"]["payload"]["who"], "lambda_steps_it", "{run_of_custom}");
-    assert_eq!(run_of_custom["step"]["description"], "airflow custom", "{run_of_custom}");
+    let (_, run_of_custom) = service
+        .get(&format!("/v1/runs/{}", pulled["custom_run_id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        run_of_custom["step"]["payload"]["who"], "lambda_steps_it",
+        "{run_of_custom}"
+    );
+    assert_eq!(
+        run_of_custom["step"]["description"], "airflow custom",
+        "{run_of_custom}"
+    );
     assert_eq!(run_of_custom["step"]["tags"]["team"], "sre", "{run_of_custom}");
 
     // The task states Airflow recorded.
@@ -164,7 +204,12 @@ async fn the_operators_run_steps_in_airflow_with_the_log_the_result_and_the_erro
         .and_then(|rest| rest.split(", ").find_map(|field| field.strip_prefix("run_id=")))
         .unwrap_or_else(|| panic!("the DAG run's id:\n{out}"));
     let states = run(
-        airflow(home.path(), &service, &token, &["tasks", "states-for-dag-run", "lambda_steps_it", run_id, "-o", "json"]),
+        airflow(
+            home.path(),
+            &service,
+            &token,
+            &["tasks", "states-for-dag-run", "lambda_steps_it", run_id, "-o", "json"],
+        ),
         Duration::from_secs(120),
     )
     .await;
@@ -240,11 +285,19 @@ async fn the_readmes_example_dag_runs(db: PgPool) {
     let home = airflow_home(built);
     let token = runner_token(&service).await;
     let dags = tempfile::tempdir().unwrap();
-    std::fs::write(dags.path().join("example.py"), readme_code("<!-- readme-test:airflow -->", "python")).unwrap();
+    std::fs::write(
+        dags.path().join("example.py"),
+        readme_code("<!-- readme-test:airflow -->", "python"),
+    )
+    .unwrap();
     let mut command = airflow(home.path(), &service, &token, &["dags", "test", "restart_worker"]);
     command.env("AIRFLOW__CORE__DAGS_FOLDER", dags.path());
     let test = run(command, Duration::from_secs(300)).await;
     assert_eq!(test.code, 0, "{}\n{}", test.stdout, test.stderr);
-    assert_in_order(&task_log(&test.stdout, "restart"), &["restarting w-1", "lambda-steps: run succeeded"], "restart");
+    assert_in_order(
+        &task_log(&test.stdout, "restart"),
+        &["restarting w-1", "lambda-steps: run succeeded"],
+        "restart",
+    );
     service.stop().await;
 }

@@ -39,20 +39,37 @@ async fn the_modules_document_their_options_and_returns() {
     let docs: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
     let names = |module: &str, part: &str| -> Vec<String> {
         let entry = &docs[module];
-        let map = if part == "options" { &entry["doc"]["options"] } else { &entry[part] };
-        map.as_object().unwrap_or_else(|| panic!("{module} {part}: {entry}")).keys().cloned().collect()
+        let map = if part == "options" {
+            &entry["doc"]["options"]
+        } else {
+            &entry[part]
+        };
+        map.as_object()
+            .unwrap_or_else(|| panic!("{module} {part}: {entry}"))
+            .keys()
+            .cloned()
+            .collect()
     };
     let run_options = names("lambda_steps.runner.run", "options");
     for option in ["url", "token", "project", "step", "wait"] {
-        assert!(run_options.contains(&option.to_string()), "run documents {option}: {run_options:?}");
+        assert!(
+            run_options.contains(&option.to_string()),
+            "run documents {option}: {run_options:?}"
+        );
     }
     let run_returns = names("lambda_steps.runner.run", "return");
     for field in ["run_id", "status", "result", "log"] {
-        assert!(run_returns.contains(&field.to_string()), "run documents {field}: {run_returns:?}");
+        assert!(
+            run_returns.contains(&field.to_string()),
+            "run documents {field}: {run_returns:?}"
+        );
     }
     let project_options = names("lambda_steps.runner.project", "options");
     for option in ["url", "token", "name", "settings", "state"] {
-        assert!(project_options.contains(&option.to_string()), "project documents {option}: {project_options:?}");
+        assert!(
+            project_options.contains(&option.to_string()),
+            "project documents {option}: {project_options:?}"
+        );
     }
 }
 
@@ -62,23 +79,52 @@ async fn the_collections_modules_run_steps_and_keep_a_project_as_the_playbook_sa
     let service = TestService::start(db, &[]).await;
 
     let ran = run(playbook(&service, &tests().join("it.yml")), Duration::from_secs(300)).await;
-    assert_eq!(ran.code, 0, "the playbook's asserts hold:\n{}\n{}", ran.stdout, ran.stderr);
-    let recap = ran.stdout.lines().skip_while(|l| !l.starts_with("PLAY RECAP")).nth(1).unwrap_or_default();
-    assert!(recap.contains("failed=0") && recap.contains("ignored=2"), "{recap}\n{}", ran.stdout);
+    assert_eq!(
+        ran.code, 0,
+        "the playbook's asserts hold:\n{}\n{}",
+        ran.stdout, ran.stderr
+    );
+    let recap = ran
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("PLAY RECAP"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        recap.contains("failed=0") && recap.contains("ignored=2"),
+        "{recap}\n{}",
+        ran.stdout
+    );
 
     // What the playbook did is what the service holds.
     let (_, settings) = service.get("/v1/projects/ansible-it/settings").await;
     assert_eq!(settings["project.aws.region"]["value"], "eu-west-1", "{settings}");
     assert_eq!(settings["project.aws.region"]["source"], "project", "{settings}");
-    assert_eq!(settings["project.aws.function_credentials"]["value"], "none", "{settings}");
+    assert_eq!(
+        settings["project.aws.function_credentials"]["value"], "none",
+        "{settings}"
+    );
     // Two runs, neither from check mode: the step that succeeded and the one that failed.
     let (_, runs) = service.get("/v1/projects/ansible-it/runs").await;
-    let statuses: Vec<&str> = runs["items"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["failed", "succeeded"], "{runs}");
     assert_eq!(runs["items"][1]["result"]["payload"]["restarted"], "w-1", "{runs}");
 
-    let ran = run(playbook(&service, &tests().join("failing.yml")), Duration::from_secs(120)).await;
-    assert_eq!(ran.code, 2, "a failing step fails the play:\n{}\n{}", ran.stdout, ran.stderr);
+    let ran = run(
+        playbook(&service, &tests().join("failing.yml")),
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(
+        ran.code, 2,
+        "a failing step fails the play:\n{}\n{}",
+        ran.stdout, ran.stderr
+    );
     assert!(
         ran.stdout.contains("\"msg\": \"ValueError: bad input (run "),
         "the function's error in msg:\n{}",

@@ -67,13 +67,27 @@ fn build() -> Built {
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.extension().is_some_and(|e| e == "whl"))
         .collect();
-    assert_eq!(wheels.len(), 2, "a wheel each for the client and the provider: {wheels:?}");
-    let sdists = std::fs::read_dir(&dist).unwrap().filter(|e| e.as_ref().unwrap().path().to_string_lossy().ends_with(".tar.gz"));
+    assert_eq!(
+        wheels.len(),
+        2,
+        "a wheel each for the client and the provider: {wheels:?}"
+    );
+    let sdists = std::fs::read_dir(&dist)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().to_string_lossy().ends_with(".tar.gz"));
     assert_eq!(sdists.count(), 2, "an sdist each");
     let site = dir.path().join("site");
     run_blocking(
         std::process::Command::new(&python)
-            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps", "--target"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--target",
+            ])
             .arg(&site)
             .args(&wheels),
         "pip install the wheels",
@@ -118,7 +132,10 @@ pub fn airflow_env(command: &mut std::process::Command, home: &Path, site: &Path
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
             format!("sqlite:///{}", home.join("airflow.db").display()),
         )
-        .env("AIRFLOW__CORE__DAGS_FOLDER", root().join("integrations/airflow/tests/dags"))
+        .env(
+            "AIRFLOW__CORE__DAGS_FOLDER",
+            root().join("integrations/airflow/tests/dags"),
+        )
         .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
         .env("PYTHONPATH", site)
         .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -127,7 +144,10 @@ pub fn airflow_env(command: &mut std::process::Command, home: &Path, site: &Path
 }
 
 fn run_blocking(command: &mut std::process::Command, what: &str) {
-    let output = command.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
         output.status.success(),
         "{what} failed:\n{}\n{}",

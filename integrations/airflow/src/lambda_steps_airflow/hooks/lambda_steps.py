@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from airflow.sdk import BaseHook
+from asgiref.sync import sync_to_async
 from lambda_steps_client import AsyncClient, Client, LogLine
 
 
@@ -56,7 +57,11 @@ class LambdaStepsHook(BaseHook):
 
     async def aget_client(self) -> AsyncClient:
         """The asyncio client, for triggers (reads the connection without blocking the loop)."""
-        url, token, _ = self._settings(await self.aget_connection(self.lambda_steps_conn_id))
+        if hasattr(self, "aget_connection"):
+            conn = await self.aget_connection(self.lambda_steps_conn_id)
+        else:  # Airflow before the async connection API
+            conn = await sync_to_async(self.get_connection)(self.lambda_steps_conn_id)
+        url, token, _ = self._settings(conn)
         return AsyncClient(url, token)
 
     @property
