@@ -96,7 +96,9 @@ async fn the_collections_modules_run_steps_and_keep_a_project_as_the_playbook_sa
         ran.stdout
     );
 
-    // What the playbook did is what the service holds.
+    // What the playbook did is what the service holds: the project it deleted is gone.
+    let (status, _) = service.get("/v1/projects/ansible-it-gone/settings").await;
+    assert_eq!(status, 404, "state: absent deleted the project");
     let (_, settings) = service.get("/v1/projects/ansible-it/settings").await;
     assert_eq!(settings["project.aws.region"]["value"], "eu-west-1", "{settings}");
     assert_eq!(settings["project.aws.region"]["source"], "project", "{settings}");

@@ -14,7 +14,8 @@ description:
     (Rundeck's names, e.g. C(project.aws.region)); C(changed) only when something changed.
   - Settings are replaced as a whole, as the API does; a setting left out is unset (the
     framework's value or the default applies). Without C(settings), they are left as they are.
-  - C(state=absent) deletes the project.
+  - C(state=absent) deletes the project with its finished runs, tokens, settings and saved
+    steps; it fails while runs of the project are queued or running.
   - Needs an admin token. Supports check mode and diff mode.
 version_added: 0.1.0
 options:
@@ -124,7 +125,7 @@ def absent(module, api, name):
         try:
             api.call("DELETE", api.path("v1", "projects", name))
         except ApiError as e:
-            if e.status in (404, 405):
+            if e.status == 405:
                 module.fail_json(
                     msg="this lambda-steps service cannot delete projects (DELETE /v1/projects/%s answered %s %s)"
                     % (name, e.status, e.code)
