@@ -269,24 +269,29 @@ impl LambdaDirectory {
         if let Some(clients) = cache.get(key) {
             return clients.clone();
         }
-        let as_strs = |(id, secret): &(String, String)| (id.as_str(), secret.as_str());
         let assume = key
             .assume_role_arn
             .as_deref()
             .map(|role| (role, key.external_id.as_deref()));
         let engine_keys = self.engine_keys.as_ref().map(as_strs);
+        let project_keys = key.keys.as_ref().map(as_strs);
         let (keys, assume) = match target {
             // The engine answers only its own key; a project's keys and role are for what
             // its functions call (`function_aws_of`), never for the engine.
             LambdaTarget::Embedded(_) => (engine_keys, None),
             // An engine elsewhere, or any endpoint with no keys set.
-            LambdaTarget::Endpoint(_) if key.keys.is_none() && engine_keys.is_some() => (engine_keys, assume),
-            _ => (key.keys.as_ref().map(as_strs), assume),
+            LambdaTarget::Endpoint(_) if project_keys.is_none() && engine_keys.is_some() => (engine_keys, assume),
+            _ => (project_keys, assume),
         };
         let clients = LambdaClients::new(target, &key.region, keys, assume).await;
         cache.insert(key.clone(), clients.clone());
         clients
     }
+}
+
+/// A key pair as the clients take it.
+fn as_strs((id, secret): &(String, String)) -> (&str, &str) {
+    (id.as_str(), secret.as_str())
 }
 
 /// The access key id and its secret, opened from key storage: none when no access key is
