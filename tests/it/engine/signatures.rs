@@ -201,6 +201,10 @@ async fn boto3_is_answered_with_the_engines_key_and_refused_as_aws_refuses_witho
     engine.stop().await;
 }
 
+/// A refused CLI call: what is wrong, the environment, minutes the clock is off, extra
+/// arguments, and the error type the CLI must name.
+type CliCase<'a> = (&'a str, &'a [(&'a str, &'a str)], i64, &'a [&'a str], &'a str);
+
 /// The AWS CLI of the test venv: its exit status, stdout and stderr. `minutes_off` moves
 /// the clock it signs with (the real CLI's entry point, with botocore's clock moved).
 async fn aws_cli(engine: &TestEngine, env: &[(&str, &str)], minutes_off: i64, args: &[&str]) -> (bool, String, String) {
@@ -284,7 +288,7 @@ async fn the_aws_cli_is_answered_with_the_engines_key_and_refused_as_aws_refuses
         ("AWS_ACCESS_KEY_ID", id.as_str()),
         ("AWS_SECRET_ACCESS_KEY", "not-the-engines-secret"),
     ];
-    let cases: [(&str, &[(&str, &str)], i64, &[&str], &str); 4] = [
+    let cases: [CliCase; 4] = [
         (
             "no signature",
             &key,
