@@ -77,6 +77,24 @@ ensure_test_venv() {
   fi
 }
 
+# The venv of the orchestrator integrations' tests: Airflow, ansible-core, pytest and `build`
+# (tests/it/clients/{airflow,ansible,python_client}.rs), apart from the test venv because
+# Airflow pins many packages of its own. Rebuilt when integrations/requirements.txt changes;
+# under /opt as root, else in the cache beside the target directory.
+ensure_orchestrator_venv() {
+  local default="$HOME/.cache/lambda-steps/orchestrator-venv"
+  [ "$(id -u)" = 0 ] && default=/opt/lambda-steps-orchestrator-venv
+  export LAMBDA_STEPS_ORCHESTRATOR_VENV="${LAMBDA_STEPS_ORCHESTRATOR_VENV:-$default}"
+  local venv="$LAMBDA_STEPS_ORCHESTRATOR_VENV" want
+  want="$(sha256sum integrations/requirements.txt | cut -d' ' -f1)"
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+    echo "lambda-steps: preparing the orchestrator venv at $venv" >&2
+    /usr/bin/python3 -m venv --clear "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r integrations/requirements.txt
+    echo "$want" >"$venv/.requirements.sha256"
+  fi
+}
+
 # The runtimes' AWS SDKs for the tests' engines (`lambda-steps runtimes install`), kept
 # across runs: under /opt as root (user code runs as `nobody` then and must read them),
 # else .runtimes in the checkout. A second run finds them installed and is quick.
