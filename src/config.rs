@@ -30,6 +30,10 @@
 //! - `LAMBDA_STEPS_ENGINE_LISTEN`: address of the Lambda API (default `127.0.0.1:9001`)
 //! - `LAMBDA_STEPS_DATA_DIR`: where functions and their code persist (default `./lambda-steps-data`)
 //! - `LAMBDA_STEPS_ENGINE_REGION`, `LAMBDA_STEPS_ENGINE_ACCOUNT_ID`: what ARNs say
+//! - `LAMBDA_STEPS_ENGINE_ACCESS_KEY_ID`, `LAMBDA_STEPS_ENGINE_SECRET_ACCESS_KEY` (secret: never
+//!   printed by `serve`): the key callers of the engine's APIs sign with (default: generated
+//!   into the data directory's `engine-credentials`); `serve` pointed at an engine elsewhere
+//!   signs with it
 //! - `LAMBDA_STEPS_ENGINE_MAX_ENVIRONMENTS`: concurrent environments per function version
 //! - `LAMBDA_STEPS_ENGINE_IDLE_SECONDS`: an idle environment is reaped after this
 //! - `LAMBDA_STEPS_ENGINE_QUEUE_SECONDS`: how long an invoke waits for a busy function

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::auth::SecretAccessKey;
 use super::sandbox::SandboxMode;
 
 /// The networks user code may reach.
@@ -24,6 +25,22 @@ pub struct EngineSettings {
     /// Set from `--data-dir`.
     #[arg(skip)]
     pub data_dir: PathBuf,
+    /// Access key id callers of the engine's APIs sign with (with its secret); default:
+    /// generated once into the data directory's `engine-credentials`.
+    #[arg(
+        long = "engine-access-key-id",
+        env = "LAMBDA_STEPS_ENGINE_ACCESS_KEY_ID",
+        requires = "secret_access_key"
+    )]
+    pub access_key_id: Option<String>,
+    /// Secret access key of `--engine-access-key-id` (never printed).
+    #[arg(
+        long = "engine-secret-access-key",
+        env = "LAMBDA_STEPS_ENGINE_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "access_key_id"
+    )]
+    pub secret_access_key: Option<SecretAccessKey>,
     /// Region named in ARNs and given to functions as AWS_REGION.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_REGION", default_value = "us-east-1")]
     pub region: String,

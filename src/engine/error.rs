@@ -15,6 +15,10 @@ pub enum ErrorKind {
     PreconditionFailed,
     TooManyRequests,
     UnknownOperation,
+    MissingAuthenticationToken,
+    UnrecognizedClient,
+    InvalidSignature,
+    IncompleteSignature,
     Service,
 }
 
@@ -30,6 +34,10 @@ impl ErrorKind {
             Self::PreconditionFailed => "PreconditionFailedException",
             Self::TooManyRequests => "TooManyRequestsException",
             Self::UnknownOperation => "UnknownOperationException",
+            Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            Self::UnrecognizedClient => "UnrecognizedClientException",
+            Self::InvalidSignature => "InvalidSignatureException",
+            Self::IncompleteSignature => "IncompleteSignatureException",
             Self::Service => "ServiceException",
         }
     }

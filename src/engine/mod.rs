@@ -2,6 +2,7 @@
 //! this host in execution environments speaking the Lambda Runtime API, without Docker.
 
 pub mod api;
+pub mod auth;
 mod code;
 mod config;
 mod environment;
@@ -51,6 +52,8 @@ pub struct Engine(Arc<EngineInner>);
 
 pub struct EngineInner {
     pub settings: EngineSettings,
+    /// The one key callers of its APIs sign with.
+    key: auth::EngineKey,
     pub location: Location,
     functions: FunctionFiles,
     /// What functions printed, as CloudWatch Logs keeps it.
@@ -87,6 +90,11 @@ impl Engine {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
         let data_dir = settings.data_dir.canonicalize()?;
+        let key = auth::EngineKey::load(
+            settings.access_key_id.as_deref(),
+            settings.secret_access_key.as_ref(),
+            &data_dir,
+        )?;
         let functions = FunctionFiles::open(&data_dir)?;
         let logs = Arc::new(LogStore::open(&data_dir, settings.log_group_max_mb * 1024 * 1024)?);
         let work_dir = tempfile::Builder::new()
@@ -108,7 +116,7 @@ impl Engine {
         if sandbox.bubblewrap.is_none() && sandbox.user.is_none() {
             tracing::warn!(
                 "user code runs as this service's own user without a sandbox: it can read what this user can, \
-                 the data directory's admin token and master key included; install bubblewrap (apt-get install bubblewrap) \
+                 the data directory's admin token, master key and engine key included; install bubblewrap (apt-get install bubblewrap) \
                  or run the service as root, which runs user code as nobody"
             );
         }
@@ -147,6 +155,7 @@ impl Engine {
             },
             pools: Pools::new(settings.max_environments),
             settings,
+            key,
             functions,
             logs,
             code,
@@ -214,6 +223,12 @@ impl Engine {
                 }
             }
         });
+    }
+
+    /// The access key callers of its Lambda and CloudWatch Logs APIs sign with: the
+    /// in-process runner's, and what `lambda-local` prints.
+    pub fn key(&self) -> &auth::EngineKey {
+        &self.key
     }
 
     /// Idle execution environments across all functions (for tests and metrics).

@@ -12,7 +12,12 @@ fn status(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::ResourceNotFound | ErrorKind::UnknownOperation => StatusCode::NOT_FOUND,
         ErrorKind::ResourceConflict => StatusCode::CONFLICT,
-        ErrorKind::InvalidParameterValue | ErrorKind::InvalidRequestContent => StatusCode::BAD_REQUEST,
+        ErrorKind::InvalidParameterValue | ErrorKind::InvalidRequestContent | ErrorKind::IncompleteSignature => {
+            StatusCode::BAD_REQUEST
+        }
+        ErrorKind::MissingAuthenticationToken | ErrorKind::UnrecognizedClient | ErrorKind::InvalidSignature => {
+            StatusCode::FORBIDDEN
+        }
         ErrorKind::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,

@@ -1,5 +1,5 @@
-//! The embedded engine over HTTP: its Lambda API, its CloudWatch Logs API, limits, each runtime, and conformance with
-//! AWS's own runtime interface client.
+//! The embedded engine over HTTP: its Lambda API, its CloudWatch Logs API, who may call them,
+//! limits, each runtime, and conformance with AWS's own runtime interface client.
 
 mod api;
 mod conformance;
@@ -10,3 +10,4 @@ mod node;
 mod python;
 mod ruby;
 mod sdk;
+mod signatures;

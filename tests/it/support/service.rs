@@ -64,6 +64,17 @@ impl TestService {
         } else {
             vec!["--aws-endpoint-url".to_string(), engine.url.clone()]
         };
+        // It signs its calls to the engine with the engine's key, as a service pointed at a
+        // `lambda-local` elsewhere does.
+        if !flags.contains(&"--engine-access-key-id") {
+            let key = engine.engine.key();
+            args.extend([
+                "--engine-access-key-id".to_string(),
+                key.access_key_id.clone(),
+                "--engine-secret-access-key".to_string(),
+                key.secret_access_key.expose().to_string(),
+            ]);
+        }
         args.extend([
             "--data-dir".into(),
             data.path().display().to_string(),
@@ -236,6 +247,8 @@ pub struct ServeProcess {
     /// Its embedded engine's Lambda API.
     pub engine: String,
     pub log: std::path::PathBuf,
+    /// Its data directory (the engine's key is generated there).
+    pub data_dir: std::path::PathBuf,
 }
 
 impl ServeProcess {
@@ -244,11 +257,12 @@ impl ServeProcess {
     pub async fn start(db: &PgPool, work: &std::path::Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
         let (api_port, engine_port) = (free_port(), free_port());
         let log = work.join("service.log");
+        let data_dir = work.join("lambda-steps-data");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
             .args(["serve", "--listen", &format!("127.0.0.1:{api_port}")])
             .args(["--engine-listen", &format!("127.0.0.1:{engine_port}")])
             .arg("--data-dir")
-            .arg(work.join("lambda-steps-data"))
+            .arg(&data_dir)
             .args(flags)
             .env("DATABASE_URL", database_url(db))
             .envs(env.iter().copied())
@@ -271,6 +285,7 @@ impl ServeProcess {
                     api,
                     engine,
                     log,
+                    data_dir,
                 };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -279,6 +294,19 @@ impl ServeProcess {
             "the service did not start:\n{}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );
+    }
+
+    /// The access key of its embedded engine, from the data directory (generated there at
+    /// its first start).
+    pub fn engine_credentials(&self) -> aws_sdk_lambda::config::Credentials {
+        let key = lambda_steps::engine::auth::EngineKey::load(None, None, &self.data_dir).unwrap();
+        aws_sdk_lambda::config::Credentials::new(
+            &key.access_key_id,
+            key.secret_access_key.expose(),
+            None,
+            None,
+            "engine",
+        )
     }
 
     /// Submits a step to the default project as the admin (the process must have been
