@@ -14,7 +14,7 @@ use super::logs::{LogSink, LogStore, function_log_group};
 use super::network::{ISOLATED_RUNTIME_API, NetworkGate};
 use super::output::OutputCapture;
 use super::runtime_api::{self, Invocation, InvocationRequest, RuntimeChannel, RuntimeReply};
-use super::sandbox::{Limits, Mounts, Sandbox};
+use super::sandbox::{Confinement, Limits, Mounts, Sandbox};
 use crate::function_aws::RoleCredentials;
 use crate::lambda_rules::Language;
 
@@ -57,6 +57,9 @@ pub enum InvocationEnd {
     TimedOut,
     /// The runtime process exited before answering; Go-style description as AWS prints.
     Exited(String),
+    /// The kernel killed it for going past the memory cgroup's limit (MemorySize); the
+    /// Go-style description of its exit.
+    OutOfMemory(String),
 }
 
 /// A running execution environment.
@@ -72,7 +75,10 @@ pub struct ExecutionEnvironment {
     pub log: LogSink,
     last_used: Mutex<Instant>,
     server: tokio::task::JoinHandle<()>,
-    tmp_dir: PathBuf,
+    /// The host directory used as /tmp without bubblewrap (under it, /tmp is a tmpfs).
+    tmp_dir: Option<PathBuf>,
+    /// Its user and cgroup, given back (the cgroup emptied and removed) when it is dropped.
+    confinement: Confinement,
     /// When the credentials given to the runtime expire.
     credentials_expire_at: Option<std::time::SystemTime>,
 }
@@ -82,7 +88,6 @@ impl ExecutionEnvironment {
     pub async fn start(spec: EnvironmentSpec<'_>) -> Result<Self, StartError> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let tmp_dir = spec.work_dir.join(&id);
-        make_private_dir(&tmp_dir, spec.sandbox.user).map_err(io("creating environment directory"))?;
 
         // Isolated sandboxes get their Runtime API inside their own network namespace,
         // bound once the sandbox exists; the others get a host loopback port now.
@@ -115,6 +120,23 @@ impl ExecutionEnvironment {
             tmp_dir: &tmp_dir,
             sdks: &sdk_mounts,
         };
+        let confinement = spec
+            .sandbox
+            .confine(&id, &mounts, spec.limits)
+            .map_err(io("confining the environment"))?;
+        tracing::debug!(function = spec.function_name, environment = %id, policy = %confinement.policy, "starting an execution environment");
+        let tmp_dir = match spec.sandbox.bubblewrap {
+            Some(_) => None,
+            None => {
+                let owner = spec
+                    .sandbox
+                    .users
+                    .switches()
+                    .then_some((confinement.user.uid, confinement.user.gid));
+                make_private_dir(&tmp_dir, owner).map_err(io("creating environment directory"))?;
+                Some(tmp_dir)
+            }
+        };
         let sdk_visible = sdk_mounts
             .first()
             .map(|(host, place)| spec.sandbox.visible_sdk(host, place));
@@ -135,7 +157,7 @@ impl ExecutionEnvironment {
         let writer_err = writer.try_clone()?;
         let mut command = spec
             .sandbox
-            .command(&mounts, &program, &args, &env, spec.limits, gate.as_ref());
+            .command(&confinement, &program, &args, &env, gate.as_ref());
         command
             .stdin(std::process::Stdio::null())
             .stdout(writer)
@@ -186,6 +208,7 @@ impl ExecutionEnvironment {
             last_used: Mutex::new(Instant::now()),
             server,
             tmp_dir,
+            confinement,
             credentials_expire_at: spec.credentials.map(|c| c.expires_at),
         })
     }
@@ -214,6 +237,7 @@ impl ExecutionEnvironment {
                 // An answer posted just before exiting still counts.
                 match reply.try_recv() {
                     Ok(answer) => InvocationEnd::Reply(answer),
+                    Err(_) if self.out_of_memory() => InvocationEnd::OutOfMemory(description),
                     Err(_) => InvocationEnd::Exited(description),
                 }
             }
@@ -242,9 +266,18 @@ impl ExecutionEnvironment {
     }
 
     /// Kills the runtime and everything it started (its process group, or its PID
-    /// namespace under bubblewrap, whose init takes the rest down with it).
+    /// namespace under bubblewrap, whose init takes the rest down with it; what left the
+    /// group goes with the cgroup when dropped).
     pub fn kill(&self) {
         kill_group(self.pid);
+    }
+
+    /// Whether the kernel killed one of its processes for memory (its cgroup's count).
+    fn out_of_memory(&self) -> bool {
+        self.confinement
+            .cgroup
+            .as_ref()
+            .is_some_and(|cgroup| cgroup.out_of_memory())
     }
 
     /// Kills the environment and waits (up to 5 s) until every process in it is gone, so
@@ -259,6 +292,9 @@ impl ExecutionEnvironment {
             }
         } else {
             kill_group(self.pid);
+        }
+        if let Some(cgroup) = &self.confinement.cgroup {
+            cgroup.kill_all();
         }
         let mut exited = self.exited.clone();
         let _ = tokio::time::timeout(Duration::from_secs(5), exited.wait_for(Option::is_some)).await;
@@ -298,7 +334,9 @@ impl Drop for ExecutionEnvironment {
     fn drop(&mut self) {
         self.kill();
         self.server.abort();
-        let _ = std::fs::remove_dir_all(&self.tmp_dir);
+        if let Some(tmp_dir) = &self.tmp_dir {
+            let _ = std::fs::remove_dir_all(tmp_dir);
+        }
     }
 }
 

@@ -12,9 +12,14 @@ pub enum ErrorKind {
     InvalidParameterValue,
     InvalidRequestContent,
     RequestTooLarge,
+    /// A CreateFunction or UpdateFunctionCode request over Lambda's limit.
+    RequestEntityTooLarge,
     PreconditionFailed,
     TooManyRequests,
     UnknownOperation,
+    /// Lambda's 502 for a runtime it cannot run: the engine's answer where it cannot
+    /// contain user code (the function never starts, so callers do not retry).
+    InvalidRuntime,
     Service,
 }
 
@@ -27,9 +32,11 @@ impl ErrorKind {
             Self::InvalidParameterValue => "InvalidParameterValueException",
             Self::InvalidRequestContent => "InvalidRequestContentException",
             Self::RequestTooLarge => "RequestTooLargeException",
+            Self::RequestEntityTooLarge => "RequestEntityTooLargeException",
             Self::PreconditionFailed => "PreconditionFailedException",
             Self::TooManyRequests => "TooManyRequestsException",
             Self::UnknownOperation => "UnknownOperationException",
+            Self::InvalidRuntime => "InvalidRuntimeException",
             Self::Service => "ServiceException",
         }
     }

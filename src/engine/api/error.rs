@@ -13,9 +13,10 @@ fn status(kind: ErrorKind) -> StatusCode {
         ErrorKind::ResourceNotFound | ErrorKind::UnknownOperation => StatusCode::NOT_FOUND,
         ErrorKind::ResourceConflict => StatusCode::CONFLICT,
         ErrorKind::InvalidParameterValue | ErrorKind::InvalidRequestContent => StatusCode::BAD_REQUEST,
-        ErrorKind::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::RequestTooLarge | ErrorKind::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::InvalidRuntime => StatusCode::BAD_GATEWAY,
         ErrorKind::Service => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
