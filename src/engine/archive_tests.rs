@@ -62,13 +62,30 @@ fn zip_of(entries: &[Entry]) -> Vec<u8> {
         central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
         central.extend_from_slice(&0x0314u16.to_le_bytes());
         common(&mut central);
-        central.extend_from_slice(&[0; 8]);
+        central.extend_from_slice(&[0; 6]);
         central.extend_from_slice(&(entry.mode << 16).to_le_bytes());
         central.extend_from_slice(&offset.to_le_bytes());
         central.extend_from_slice(entry.name.as_bytes());
     }
     let central_at = out.len() as u32;
     out.extend_from_slice(&central);
+    if entries.len() >= 0xffff {
+        // Past 16 bits the count lives in the zip64 end record, found through its locator.
+        let record_at = out.len() as u64;
+        out.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
+        out.extend_from_slice(&44u64.to_le_bytes());
+        out.extend_from_slice(&45u16.to_le_bytes());
+        out.extend_from_slice(&45u16.to_le_bytes());
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(central.len() as u64).to_le_bytes());
+        out.extend_from_slice(&u64::from(central_at).to_le_bytes());
+        out.extend_from_slice(&0x0706_4b50u32.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&record_at.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+    }
     out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
     let count = entries.len().min(0xffff) as u16;

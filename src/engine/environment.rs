@@ -57,9 +57,8 @@ pub enum InvocationEnd {
     TimedOut,
     /// The runtime process exited before answering; Go-style description as AWS prints.
     Exited(String),
-    /// The kernel killed it for going past the memory cgroup's limit (MemorySize); the
-    /// Go-style description of its exit.
-    OutOfMemory(String),
+    /// The kernel killed it for going past the memory cgroup's limit (MemorySize).
+    OutOfMemory,
 }
 
 /// A running execution environment.
@@ -134,7 +133,7 @@ impl ExecutionEnvironment {
                     .switches()
                     .then_some((confinement.user.uid, confinement.user.gid));
                 make_private_dir(&tmp_dir, owner).map_err(io("creating environment directory"))?;
-                Some(tmp_dir)
+                Some(tmp_dir.clone())
             }
         };
         let sdk_visible = sdk_mounts
@@ -237,7 +236,7 @@ impl ExecutionEnvironment {
                 // An answer posted just before exiting still counts.
                 match reply.try_recv() {
                     Ok(answer) => InvocationEnd::Reply(answer),
-                    Err(_) if self.out_of_memory() => InvocationEnd::OutOfMemory(description),
+                    Err(_) if self.out_of_memory() => InvocationEnd::OutOfMemory,
                     Err(_) => InvocationEnd::Exited(description),
                 }
             }

@@ -325,9 +325,11 @@ fn conclude(
                 false,
             )
         }
-        InvocationEnd::OutOfMemory(how) => {
+        // The kernel's kill reaches the runtime under bubblewrap's init, which reports it as
+        // an exit status: AWS's words are those of the kill.
+        InvocationEnd::OutOfMemory => {
             let kind = "Runtime.OutOfMemory";
-            let message = format!("RequestId: {request_id} Error: {}", exit_reason(&how));
+            let message = format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed");
             log.push(message.clone());
             log.push(kind.to_string());
             (

@@ -180,7 +180,7 @@ impl Sandbox {
         self.apply_user(&mut command, &user);
         match command.output() {
             Ok(out) if out.status.success() => Ok(()),
-            Ok(out) => Err(sandbox_probe::diagnose(&String::from_utf8_lossy(&out.stderr))),
+            Ok(out) => Err(sandbox_probe::diagnose(bwrap, out.status, &String::from_utf8_lossy(&out.stderr))),
             Err(e) => Err(format!("bubblewrap at {} did not start ({e})", bwrap.display())),
         }
     }

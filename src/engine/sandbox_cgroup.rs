@@ -37,7 +37,10 @@ impl CgroupTree {
     /// Finds what this host lets the engine use; `None` when no controller is writable.
     pub fn detect() -> Option<Self> {
         let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-        let name = format!("lambda-steps-engine-{}", std::process::id());
+        // Several engines may share a process (tests do).
+        static ENGINES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let serial = ENGINES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("{PREFIX}{}-{serial}", std::process::id());
         let v1 = |controller: &str| -> Option<PathBuf> {
             let path = own.lines().find_map(|line| {
                 let mut fields = line.splitn(3, ':');
@@ -45,7 +48,9 @@ impl CgroupTree {
                 controllers.split(',').any(|c| c == controller).then(|| path.to_string())
             })?;
             let mount = Path::new("/sys/fs/cgroup").join(controller);
-            let dir = mount.join(path.trim_start_matches('/')).join(&name);
+            let mine = mount.join(path.trim_start_matches('/'));
+            sweep_stale(&mine);
+            let dir = mine.join(&name);
             std::fs::create_dir(&dir).ok()?;
             Some(dir)
         };
@@ -116,13 +121,48 @@ impl CgroupTree {
 }
 
 impl Drop for CgroupTree {
+    /// Its environments' cgroups go in threads of their own: this waits for them a while.
     fn drop(&mut self) {
-        let dirs = match self {
-            Self::V1 { memory, pids } => [memory.clone(), pids.clone()],
-            Self::V2 { dir, .. } => [Some(dir.clone()), None],
+        let dirs: Vec<PathBuf> = match self {
+            Self::V1 { memory, pids } => [memory.clone(), pids.clone()].into_iter().flatten().collect(),
+            Self::V2 { dir, .. } => vec![dir.clone()],
         };
-        for dir in dirs.into_iter().flatten() {
-            let _ = std::fs::remove_dir(dir);
+        std::thread::spawn(move || remove_when_empty(dirs));
+    }
+}
+
+/// The name of every engine's cgroup: the prefix, its process id, a serial number.
+const PREFIX: &str = "lambda-steps-engine-";
+
+/// Removes the cgroups engines that are gone left behind (a crash, or an exit before the
+/// removal threads were done): those whose process no longer runs.
+fn sweep_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(pid) = name.strip_prefix(PREFIX).and_then(|rest| rest.split('-').next()) else {
+            continue;
+        };
+        if Path::new("/proc").join(pid).exists() {
+            continue;
+        }
+        if let Ok(children) = std::fs::read_dir(entry.path()) {
+            for child in children.flatten().filter(|c| c.path().is_dir()) {
+                let _ = std::fs::remove_dir(child.path());
+            }
+        }
+        let _ = std::fs::remove_dir(entry.path());
+    }
+}
+
+/// rmdir, retried for a few seconds: a cgroup goes only once its last process is reaped.
+fn remove_when_empty(dirs: Vec<PathBuf>) {
+    for dir in dirs {
+        for _ in 0..100 {
+            if std::fs::remove_dir(&dir).is_ok() || !dir.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
@@ -151,6 +191,7 @@ fn v2(own: &str, name: &str) -> Option<CgroupTree> {
         std::fs::write(leaf.join("cgroup.procs"), std::process::id().to_string()).ok()?;
         enable().ok()?;
     }
+    sweep_stale(&mine);
     let dir = mine.join(name);
     std::fs::create_dir(&dir).ok()?;
     std::fs::write(dir.join("cgroup.subtree_control"), wanted.trim()).ok()?;
@@ -200,14 +241,7 @@ impl Drop for EnvironmentCgroup {
         }
         std::thread::spawn(move || {
             kill_all(&dirs);
-            for dir in dirs {
-                for _ in 0..100 {
-                    if std::fs::remove_dir(&dir).is_ok() || !dir.exists() {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
+            remove_when_empty(dirs);
         });
     }
 }

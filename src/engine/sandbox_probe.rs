@@ -7,16 +7,20 @@ use std::path::{Path, PathBuf};
 /// Where bubblewrap is looked for when no path is set.
 const BWRAP_PLACES: [&str; 2] = ["/usr/bin/bwrap", "/usr/local/bin/bwrap"];
 
+/// What to install when bubblewrap is missing.
+const INSTALL: &str = "Debian and Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap";
+
 /// The bubblewrap to use: the configured path, else the first of the usual places.
 pub fn find_bwrap(configured: Option<&Path>) -> Result<PathBuf, String> {
-    if let Some(path) = configured {
-        return Ok(path.to_path_buf());
+    match configured {
+        Some(path) if path.exists() => Ok(path.to_path_buf()),
+        Some(path) => Err(format!("bubblewrap is not installed at {} ({INSTALL})", path.display())),
+        None => BWRAP_PLACES
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .ok_or_else(|| format!("bubblewrap is not installed ({INSTALL})")),
     }
-    BWRAP_PLACES
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .ok_or_else(|| "bubblewrap is not installed (Debian and Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)".into())
 }
 
 /// Whether this bubblewrap takes `--size` (0.8 and later), from `bwrap --version`.
@@ -37,8 +41,11 @@ pub fn sizes_tmpfs(bwrap: &Path) -> bool {
 
 /// Why bubblewrap failed, from what it printed and what the host says, with the way to
 /// grant what it lacks.
-pub fn diagnose(stderr: &str) -> String {
-    let said = stderr.trim();
+pub fn diagnose(bwrap: &Path, status: std::process::ExitStatus, stderr: &str) -> String {
+    let said = match stderr.trim() {
+        "" => format!("{} ended with {status} and said nothing", bwrap.display()),
+        said => said.to_string(),
+    };
     let read = |path: &str| std::fs::read_to_string(path).ok().map(|v| v.trim().to_string());
     let in_container = Path::new("/.dockerenv").exists() || Path::new("/run/.containerenv").exists();
     let mut why = format!("bubblewrap cannot create a sandbox here ({said})");
@@ -82,15 +89,17 @@ mod tests {
         assert!(refusal.contains("apt-get install bubblewrap"), "{refusal}");
         assert!(refusal.contains("--isolation none"), "{refusal}");
         assert!(refusal.contains("LAMBDA_STEPS_ENGINE_ISOLATION=none"), "{refusal}");
-        assert!(
-            find_bwrap(Some(Path::new("/nonexistent/bwrap"))).is_ok(),
-            "a configured path is taken as it is; the probe finds out"
-        );
+        let missing = find_bwrap(Some(Path::new("/nonexistent/bwrap"))).unwrap_err();
+        assert!(missing.contains("apt-get install bubblewrap"), "{missing}");
     }
 
     #[test]
     fn what_bubblewrap_printed_is_kept_in_the_diagnosis() {
-        let why = diagnose("bwrap: No permissions to creating new namespace\n");
+        use std::os::unix::process::ExitStatusExt;
+        let failed = std::process::ExitStatus::from_raw(1 << 8);
+        let why = diagnose(Path::new("/usr/bin/bwrap"), failed, "bwrap: No permissions to creating new namespace\n");
         assert!(why.starts_with("bubblewrap cannot create a sandbox here (bwrap: No permissions"), "{why}");
+        let silent = diagnose(Path::new("/bin/false"), failed, "");
+        assert!(silent.contains("/bin/false ended with exit status: 1 and said nothing"), "{silent}");
     }
 }
