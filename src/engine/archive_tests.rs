@@ -191,7 +191,11 @@ fn links_inside_are_kept_and_links_out_are_refused() {
 
     for (name, to) in [("passwd", "/etc/passwd"), ("up", "../../etc"), ("deep/up", "../..")] {
         let zip = zip_of(&[Entry::link(name, to)]);
-        assert_eq!(inspect(&zip), Err(ArchiveError::LinkOutside(name.into())), "{name} -> {to}");
+        assert_eq!(
+            inspect(&zip),
+            Err(ArchiveError::LinkOutside(name.into())),
+            "{name} -> {to}"
+        );
     }
     // Each link inside by name, but the second climbs out through the first.
     let chained = zip_of(&[Entry::link("t/u", ".."), Entry::link("s", "t/u/../..")]);

@@ -91,7 +91,9 @@ impl EngineSettings {
     /// `--isolation`, else the deprecated `--sandbox`, else `bubblewrap`.
     pub fn isolation(&self) -> Isolation {
         if self.sandbox.is_some() && self.isolation.is_none() {
-            tracing::warn!("LAMBDA_STEPS_ENGINE_SANDBOX (--sandbox) is deprecated: use LAMBDA_STEPS_ENGINE_ISOLATION (--isolation)");
+            tracing::warn!(
+                "LAMBDA_STEPS_ENGINE_SANDBOX (--sandbox) is deprecated: use LAMBDA_STEPS_ENGINE_ISOLATION (--isolation)"
+            );
         }
         self.isolation
             .or(self.sandbox.map(Isolation::from))

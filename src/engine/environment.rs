@@ -154,9 +154,7 @@ impl ExecutionEnvironment {
 
         let (reader, writer) = std::io::pipe().map_err(io("creating output pipe"))?;
         let writer_err = writer.try_clone()?;
-        let mut command = spec
-            .sandbox
-            .command(&confinement, &program, &args, &env, gate.as_ref());
+        let mut command = spec.sandbox.command(&confinement, &program, &args, &env, gate.as_ref());
         command
             .stdin(std::process::Stdio::null())
             .stdout(writer)

@@ -180,7 +180,11 @@ impl Sandbox {
         self.apply_user(&mut command, &user);
         match command.output() {
             Ok(out) if out.status.success() => Ok(()),
-            Ok(out) => Err(sandbox_probe::diagnose(bwrap, out.status, &String::from_utf8_lossy(&out.stderr))),
+            Ok(out) => Err(sandbox_probe::diagnose(
+                bwrap,
+                out.status,
+                &String::from_utf8_lossy(&out.stderr),
+            )),
             Err(e) => Err(format!("bubblewrap at {} did not start ({e})", bwrap.display())),
         }
     }
@@ -213,7 +217,9 @@ impl Sandbox {
         format!(
             "sandbox: {confinement}; user: {}; cgroups: {}; memory: {memory}; processes: {processes}; /tmp: {mb_tmp}",
             self.users.describe(),
-            self.cgroups.as_ref().map_or("none writable".into(), CgroupTree::describe),
+            self.cgroups
+                .as_ref()
+                .map_or("none writable".into(), CgroupTree::describe),
         )
     }
 

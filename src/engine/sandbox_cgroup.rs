@@ -17,8 +17,15 @@ use std::time::Duration;
 /// The cgroup directories the engine creates environments under.
 #[derive(Debug)]
 pub enum CgroupTree {
-    V1 { memory: Option<PathBuf>, pids: Option<PathBuf> },
-    V2 { dir: PathBuf, memory: bool, pids: bool },
+    V1 {
+        memory: Option<PathBuf>,
+        pids: Option<PathBuf>,
+    },
+    V2 {
+        dir: PathBuf,
+        memory: bool,
+        pids: bool,
+    },
 }
 
 /// One environment's cgroup(s). Dropping it kills what is left in them and removes them.
@@ -45,7 +52,10 @@ impl CgroupTree {
             let path = own.lines().find_map(|line| {
                 let mut fields = line.splitn(3, ':');
                 let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
-                controllers.split(',').any(|c| c == controller).then(|| path.to_string())
+                controllers
+                    .split(',')
+                    .any(|c| c == controller)
+                    .then(|| path.to_string())
             })?;
             let mount = Path::new("/sys/fs/cgroup").join(controller);
             let mine = mount.join(path.trim_start_matches('/'));
@@ -62,7 +72,12 @@ impl CgroupTree {
     }
 
     /// Makes the cgroup of one environment with its limits.
-    pub fn create(&self, id: &str, memory_bytes: Option<u64>, processes: Option<u64>) -> std::io::Result<EnvironmentCgroup> {
+    pub fn create(
+        &self,
+        id: &str,
+        memory_bytes: Option<u64>,
+        processes: Option<u64>,
+    ) -> std::io::Result<EnvironmentCgroup> {
         let mut cgroup = EnvironmentCgroup {
             dirs: Vec::new(),
             procs: Vec::new(),
@@ -82,7 +97,11 @@ impl CgroupTree {
                     write(&dir.join("pids.max"), count)?;
                 }
             }
-            Self::V2 { dir: parent, memory, pids } => {
+            Self::V2 {
+                dir: parent,
+                memory,
+                pids,
+            } => {
                 let dir = cgroup.make(parent, id)?;
                 if let (true, Some(bytes)) = (memory, memory_bytes) {
                     write(&dir.join("memory.max"), bytes)?;
@@ -110,7 +129,9 @@ impl CgroupTree {
         match self {
             Self::V1 { memory, pids } => format!(
                 "cgroup v1 (memory: {}, pids: {})",
-                memory.as_ref().map_or("not writable".into(), |d| d.display().to_string()),
+                memory
+                    .as_ref()
+                    .map_or("not writable".into(), |d| d.display().to_string()),
                 pids.as_ref().map_or("not writable".into(), |d| d.display().to_string()),
             ),
             Self::V2 { dir, memory, pids } => {

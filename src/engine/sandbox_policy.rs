@@ -95,7 +95,12 @@ impl Policy {
             };
             push(&[flag.as_ref()]);
         }
-        push(&["--cap-drop".as_ref(), "ALL".as_ref(), "--new-session".as_ref(), "--die-with-parent".as_ref()]);
+        push(&[
+            "--cap-drop".as_ref(),
+            "ALL".as_ref(),
+            "--new-session".as_ref(),
+            "--die-with-parent".as_ref(),
+        ]);
         for mount in &self.mounts {
             match mount {
                 Mount::HostReadOnly(path) => push(&["--ro-bind".as_ref(), path.as_os_str(), path.as_os_str()]),

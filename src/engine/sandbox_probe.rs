@@ -62,7 +62,7 @@ pub fn diagnose(bwrap: &Path, status: std::process::ExitStatus, stderr: &str) ->
         why.push_str(
             "; in a container, the default seccomp and AppArmor profiles refuse the namespaces bubblewrap makes: \
              run it with --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-             (docker-compose.yml does, and says why)",
+             (see docker-compose.yml)",
         );
     } else if said.contains("Permission denied") || said.contains("Operation not permitted") {
         why.push_str("; this host refuses user namespaces to this user (check the sysctls user.max_user_namespaces and kernel.unprivileged_userns_clone)");
@@ -97,9 +97,19 @@ mod tests {
     fn what_bubblewrap_printed_is_kept_in_the_diagnosis() {
         use std::os::unix::process::ExitStatusExt;
         let failed = std::process::ExitStatus::from_raw(1 << 8);
-        let why = diagnose(Path::new("/usr/bin/bwrap"), failed, "bwrap: No permissions to creating new namespace\n");
-        assert!(why.starts_with("bubblewrap cannot create a sandbox here (bwrap: No permissions"), "{why}");
+        let why = diagnose(
+            Path::new("/usr/bin/bwrap"),
+            failed,
+            "bwrap: No permissions to creating new namespace\n",
+        );
+        assert!(
+            why.starts_with("bubblewrap cannot create a sandbox here (bwrap: No permissions"),
+            "{why}"
+        );
         let silent = diagnose(Path::new("/bin/false"), failed, "");
-        assert!(silent.contains("/bin/false ended with exit status: 1 and said nothing"), "{silent}");
+        assert!(
+            silent.contains("/bin/false ended with exit status: 1 and said nothing"),
+            "{silent}"
+        );
     }
 }

@@ -276,10 +276,7 @@ pub async fn update_configuration(
     let timeout_seconds = body.timeout.map(|t| timeout(Some(t))).transpose()?;
     let memory_mb = body.memory_size.map(|m| memory(Some(m))).transpose()?;
     let variables = body.environment.map(|e| environment(Some(e))).transpose()?;
-    let tmp_mb = body
-        .ephemeral_storage
-        .map(|e| ephemeral_storage(Some(e)))
-        .transpose()?;
+    let tmp_mb = body.ephemeral_storage.map(|e| ephemeral_storage(Some(e))).transpose()?;
     let shown = engine.functions.update(&reference.name, None, |record| {
         let latest = &mut record.latest;
         check_revision(latest, body.revision_id.as_deref())?;
