@@ -488,3 +488,121 @@ fn host_root() -> Vec<(PathBuf, Option<PathBuf>)> {
     mounts.sort();
     mounts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::sandbox_policy::mounted_at;
+
+    fn sandbox(users: SandboxUsers) -> Sandbox {
+        Sandbox {
+            isolation: Isolation::Bubblewrap,
+            bubblewrap: Some("/usr/bin/bwrap".into()),
+            refusal: None,
+            sized_tmp: true,
+            users,
+            cgroups: None,
+            hidden: vec!["/srv/data".into(), "/tmp/engine-work".into()],
+            isolate_network: false,
+        }
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            tmp_mb: 600,
+            cap_address_space: true,
+            ..probe_limits()
+        }
+    }
+
+    #[test]
+    fn an_environment_sees_its_own_code_a_sized_private_tmp_and_none_of_the_engine() {
+        let sandbox = sandbox(SandboxUsers::Engine);
+        let sdks = [(PathBuf::from("/srv/data/runtimes/python"), "python")];
+        let mounts = Mounts {
+            task_root: Path::new("/tmp/engine-work/code/abc"),
+            runtime_dir: Path::new("/tmp/engine-work/runtime"),
+            tmp_dir: Path::new("/tmp/engine-work/environments/x"),
+            sdks: &sdks,
+        };
+        let user = sandbox.users.lease().unwrap();
+        let policy = sandbox.policy_for(true, &mounts, limits(), &user, CgroupLimits::default());
+
+        assert_eq!(
+            mounted_at(&policy, Path::new("/tmp")),
+            Some(&Mount::Scratch {
+                at: "/tmp".into(),
+                bytes: Some(600 * MB)
+            })
+        );
+        assert_eq!(
+            mounted_at(&policy, Path::new(SANDBOX_TASK_ROOT)),
+            Some(&Mount::ReadOnly {
+                host: mounts.task_root.into(),
+                at: SANDBOX_TASK_ROOT.into()
+            })
+        );
+        // The engine's directories are hidden before its own parts are mounted from them.
+        let position = |wanted: &Mount| policy.mounts.iter().position(|m| m == wanted).unwrap();
+        let hidden = position(&Mount::Hidden("/tmp/engine-work".into()));
+        assert!(hidden < position(mounted_at(&policy, Path::new(SANDBOX_TASK_ROOT)).unwrap()));
+        assert!(
+            position(&Mount::Hidden("/srv/data".into()))
+                < position(mounted_at(&policy, Path::new("/var/runtime/python")).unwrap())
+        );
+
+        let args: Vec<String> = policy
+            .bubblewrap_args()
+            .iter()
+            .map(|a| a.to_string_lossy().to_string())
+            .collect();
+        let joined = args.join(" ");
+        assert!(
+            joined.starts_with("--unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup-try --cap-drop ALL"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains(&format!("--perms 0700 --size {} --tmpfs /tmp", 600 * MB)),
+            "{joined}"
+        );
+        assert!(joined.ends_with("--chdir /var/task"), "{joined}");
+
+        let said = policy.to_string();
+        assert!(said.contains("tmpfs /tmp of 600 MB"), "{said}");
+        assert!(said.contains("hidden /srv/data"), "{said}");
+        // No memory cgroup: the address space stands in for Python and Ruby.
+        assert!(
+            policy.rlimits.contains(&Rlimit::AddressSpaceBytes((128 + 512) * MB)),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn a_memory_cgroup_replaces_the_address_space_cap_and_a_shared_user_gets_no_process_count() {
+        let sandbox = sandbox(SandboxUsers::Shared((65534, 65534)));
+        let dir = Path::new("/x");
+        let mounts = Mounts {
+            task_root: dir,
+            runtime_dir: dir,
+            tmp_dir: dir,
+            sdks: &[],
+        };
+        let user = sandbox.users.lease().unwrap();
+        let cgroup = CgroupLimits {
+            memory_bytes: Some(128 * MB),
+            processes: Some(1024),
+        };
+        let policy = sandbox.policy_for(true, &mounts, limits(), &user, cgroup);
+        assert!(
+            !policy.rlimits.iter().any(|r| matches!(r, Rlimit::AddressSpaceBytes(_))),
+            "{policy}"
+        );
+        // One uid for all: its count would be every environment's, so the pids cgroup counts.
+        assert!(
+            !policy.rlimits.iter().any(|r| matches!(r, Rlimit::Processes(_))),
+            "{policy}"
+        );
+        assert_eq!(policy.user, Some((65534, 65534)));
+        assert!(policy.to_string().contains("user 65534:65534 (shared)"), "{policy}");
+    }
+}
