@@ -218,6 +218,7 @@ impl ExecutionEnvironment {
             request,
             reply: reply_tx,
         };
+        let oom_kills_before = self.oom_kills();
         if self.inbox.send(invocation).await.is_err() {
             return InvocationEnd::Exited("runtime API closed".into());
         }
@@ -234,7 +235,7 @@ impl ExecutionEnvironment {
                 // An answer posted just before exiting still counts.
                 match reply.try_recv() {
                     Ok(answer) => InvocationEnd::Reply(answer),
-                    Err(_) if self.out_of_memory() => InvocationEnd::OutOfMemory,
+                    Err(_) if self.oom_kills() > oom_kills_before => InvocationEnd::OutOfMemory,
                     Err(_) => InvocationEnd::Exited(description),
                 }
             }
@@ -269,12 +270,10 @@ impl ExecutionEnvironment {
         kill_group(self.pid);
     }
 
-    /// Whether the kernel killed one of its processes for memory (its cgroup's count).
-    fn out_of_memory(&self) -> bool {
-        self.confinement
-            .cgroup
-            .as_ref()
-            .is_some_and(|cgroup| cgroup.out_of_memory())
+    /// How many of its processes the kernel killed for memory (its cgroup's count): a rise
+    /// during an invocation that ends in the runtime's death is an out-of-memory end.
+    fn oom_kills(&self) -> u64 {
+        self.confinement.cgroup.as_ref().map_or(0, |cgroup| cgroup.oom_kills())
     }
 
     /// Kills the environment and waits (up to 5 s) until every process in it is gone, so

@@ -234,16 +234,17 @@ impl EnvironmentCgroup {
         self.procs.iter().map(AsRawFd::as_raw_fd).collect()
     }
 
-    /// Whether the kernel killed a process of it for memory.
-    pub fn out_of_memory(&self) -> bool {
-        let Some(events) = &self.oom_events else { return false };
+    /// How many of its processes the kernel killed for memory so far.
+    pub fn oom_kills(&self) -> u64 {
+        let Some(events) = &self.oom_events else { return 0 };
         std::fs::read_to_string(events)
-            .map(|text| {
+            .ok()
+            .and_then(|text| {
                 text.lines()
-                    .filter_map(|l| l.strip_prefix("oom_kill "))
-                    .any(|n| n.trim().parse::<u64>().unwrap_or(0) > 0)
+                    .find_map(|l| l.strip_prefix("oom_kill "))
+                    .and_then(|n| n.trim().parse().ok())
             })
-            .unwrap_or(false)
+            .unwrap_or(0)
     }
 
     /// SIGKILL to every process in it, until none is left.
