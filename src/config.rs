@@ -37,11 +37,17 @@
 //! - `LAMBDA_STEPS_ENGINE_MAX_ENVIRONMENTS`: concurrent environments per function version
 //! - `LAMBDA_STEPS_ENGINE_IDLE_SECONDS`: an idle environment is reaped after this
 //! - `LAMBDA_STEPS_ENGINE_QUEUE_SECONDS`: how long an invoke waits for a busy function
-//! - `LAMBDA_STEPS_ENGINE_SANDBOX`: `auto`, `bubblewrap` or `none`
+//! - `LAMBDA_STEPS_ENGINE_ISOLATION`: `bubblewrap` (default: where it cannot start, the API
+//!   works but no user code runs, and invokes say what is missing) or `none` (unconfined,
+//!   single-tenant hosts only); `LAMBDA_STEPS_ENGINE_SANDBOX` is its deprecated name
+//! - `LAMBDA_STEPS_ENGINE_BWRAP`: the bubblewrap program (default `/usr/bin/bwrap`)
+//! - `LAMBDA_STEPS_ENGINE_FIRST_UID`: first of the 65,536 uids environments run as, one
+//!   each, when the engine runs as root (default `1879048192`)
 //! - `LAMBDA_STEPS_ENGINE_NETWORK`: `host` (functions reach what the host reaches) or `none`
 //! - `LAMBDA_STEPS_ENGINE_PYTHON`, `..._NODE`, `..._RUBY`: interpreter paths
 //! - `LAMBDA_STEPS_ENGINE_MAX_PROCESSES`, `..._CPU_SECONDS`, `..._FILE_SIZE_MB`,
-//!   `..._ADDRESS_SPACE_HEADROOM_MB`: resource limits of user code
+//!   `..._ADDRESS_SPACE_HEADROOM_MB`: resource limits of user code (processes per
+//!   environment; address space only where no memory cgroup holds MemorySize)
 //! - `LAMBDA_STEPS_ENGINE_LOG_GROUP_MAX_MB`: most bytes of events one log group keeps
 //! - `LAMBDA_STEPS_RUNTIMES_DIR`: the runtimes' AWS SDKs (default: the data directory's
 //!   `runtimes`), as `lambda-steps runtimes install` puts them there

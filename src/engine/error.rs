@@ -12,6 +12,8 @@ pub enum ErrorKind {
     InvalidParameterValue,
     InvalidRequestContent,
     RequestTooLarge,
+    /// A CreateFunction or UpdateFunctionCode request over Lambda's limit.
+    RequestEntityTooLarge,
     PreconditionFailed,
     TooManyRequests,
     UnknownOperation,
@@ -19,6 +21,9 @@ pub enum ErrorKind {
     UnrecognizedClient,
     InvalidSignature,
     IncompleteSignature,
+    /// Lambda's 502 for a runtime it cannot run: the engine's answer where it cannot
+    /// contain user code (the function never starts, so callers do not retry).
+    InvalidRuntime,
     Service,
 }
 
@@ -31,6 +36,7 @@ impl ErrorKind {
             Self::InvalidParameterValue => "InvalidParameterValueException",
             Self::InvalidRequestContent => "InvalidRequestContentException",
             Self::RequestTooLarge => "RequestTooLargeException",
+            Self::RequestEntityTooLarge => "RequestEntityTooLargeException",
             Self::PreconditionFailed => "PreconditionFailedException",
             Self::TooManyRequests => "TooManyRequestsException",
             Self::UnknownOperation => "UnknownOperationException",
@@ -38,6 +44,7 @@ impl ErrorKind {
             Self::UnrecognizedClient => "UnrecognizedClientException",
             Self::InvalidSignature => "InvalidSignatureException",
             Self::IncompleteSignature => "IncompleteSignatureException",
+            Self::InvalidRuntime => "InvalidRuntimeException",
             Self::Service => "ServiceException",
         }
     }

@@ -2,6 +2,7 @@
 //! this host in execution environments speaking the Lambda Runtime API, without Docker.
 
 pub mod api;
+mod archive;
 pub mod auth;
 mod code;
 mod config;
@@ -17,7 +18,11 @@ mod pool;
 mod runtime_api;
 pub mod runtimes;
 pub mod sandbox;
+mod sandbox_cgroup;
+pub mod sandbox_policy;
+mod sandbox_probe;
 mod sandbox_reach;
+mod sandbox_users;
 pub mod sdk;
 
 use std::path::PathBuf;
@@ -109,17 +114,13 @@ impl Engine {
         open_to_sandbox(&environments_dir)?;
         let code = CodeCache::new(work_dir.path().join("code"))?;
         let sandbox = Sandbox::detect(
-            settings.sandbox,
+            settings.isolation(),
+            settings.bwrap.as_deref(),
+            settings.first_uid,
             settings.network == Network::None,
-            vec![data_dir.clone()],
+            vec![data_dir.clone(), work_dir.path().to_path_buf()],
         )?;
-        if sandbox.bubblewrap.is_none() && sandbox.user.is_none() {
-            tracing::warn!(
-                "user code runs as this service's own user without a sandbox: it can read what this user can, \
-                 the data directory's admin token, master key and engine key included; install bubblewrap (apt-get install bubblewrap) \
-                 or run the service as root, which runs user code as nobody"
-            );
-        }
+        tracing::info!("{}", sandbox.describe());
         let interpreters =
             Interpreters::discover(settings.python.clone(), settings.node.clone(), settings.ruby.clone());
         let runtimes_dir = settings
@@ -127,7 +128,7 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| sdk::default_dir(&data_dir));
         let mut sdks = RuntimeSdks::discover(&runtimes_dir);
-        if let Some(user) = sandbox.user {
+        if let Some(user) = sandbox.users.representative() {
             check_work_dir_reach(user, work_dir.path());
             sdks.withhold_unreadable(user, &runtimes_dir);
         }
@@ -136,8 +137,8 @@ impl Engine {
             data_dir = %data_dir.display(),
             functions = functions.list().len(),
             bubblewrap = sandbox.bubblewrap.is_some(),
+            runs_user_code = sandbox.refusal.is_none(),
             network_isolated = sandbox.isolate_network,
-            sandbox_user = ?sandbox.user,
             python = ?interpreters.python,
             node = ?interpreters.node,
             ruby = ?interpreters.ruby,

@@ -18,9 +18,10 @@ fn status(kind: ErrorKind) -> StatusCode {
         ErrorKind::MissingAuthenticationToken | ErrorKind::UnrecognizedClient | ErrorKind::InvalidSignature => {
             StatusCode::FORBIDDEN
         }
-        ErrorKind::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::RequestTooLarge | ErrorKind::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::InvalidRuntime => StatusCode::BAD_GATEWAY,
         ErrorKind::Service => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
