@@ -1,5 +1,5 @@
 """boto3 uploading code over Lambda's limits to the embedded engine: each refusal must come
-back as the error AWS raises, with AWS's message. Usage: boto3_archive_limits.py ENDPOINT_URL"""
+back as the error AWS raises, with AWS's message. Usage: boto3_archive_limits.py ENDPOINT_URL ACCESS_KEY_ID SECRET_ACCESS_KEY (the engine's key)"""
 
 import io
 import os
@@ -15,8 +15,8 @@ client = boto3.client(
     "lambda",
     endpoint_url=endpoint,
     region_name="us-east-1",
-    aws_access_key_id="test",
-    aws_secret_access_key="test",
+    aws_access_key_id=sys.argv[2],
+    aws_secret_access_key=sys.argv[3],
     config=Config(retries={"max_attempts": 1}, read_timeout=120),
 )
 

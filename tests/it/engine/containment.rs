@@ -215,9 +215,10 @@ async fn ephemeral_storage_is_stored_and_checked_as_lambda_checks_it() {
 async fn boto3_sees_aws_errors_for_code_over_lambdas_limits() {
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &[]).await;
+    let [(_, id), (_, secret)] = engine.key_env();
     run_python_check(
         "boto3_archive_limits.py",
-        &[engine.url.as_ref()],
+        &[engine.url.as_ref(), id.as_ref(), secret.as_ref()],
         "boto3 archive limits: ok",
     )
     .await;
