@@ -158,7 +158,11 @@ async fn three_replicas_started_at_once_on_a_new_database_all_become_ready() {
         .fetch_one(&db)
         .await
         .unwrap();
-    assert_eq!(applied as usize, sqlx::migrate!().iter().count(), "every migration applied");
+    assert_eq!(
+        applied as usize,
+        sqlx::migrate!().iter().count(),
+        "every migration applied"
+    );
     db.close().await;
     for replica in &mut replicas {
         let _ = replica.child.kill().await;

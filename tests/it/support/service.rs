@@ -218,7 +218,11 @@ async fn log_messages(http: &reqwest::Client, api: &str, id: &str) -> Vec<String
 
 /// The URL of the database a `#[sqlx::test]` pool points at, for a child process.
 pub fn database_url(db: &PgPool) -> String {
-    let name = db.connect_options().get_database().expect("test database name").to_string();
+    let name = db
+        .connect_options()
+        .get_database()
+        .expect("test database name")
+        .to_string();
     database_url_named(&name)
 }
 
