@@ -199,3 +199,21 @@ ensure_debian_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+# podman (with runc, as crun refuses cgroup v1 hosts) and podman-compose, mmdebstrap for a
+# base image made of Debian's packages, uidmap for podman's user namespaces, and objcopy
+# (binutils) to strip the binary that goes into the image: tests/container/run builds and
+# runs the image with them.
+ensure_container_tools() {
+  local need=()
+  command -v podman >/dev/null 2>&1 || need+=(podman)
+  command -v runc >/dev/null 2>&1 || need+=(runc)
+  command -v podman-compose >/dev/null 2>&1 || need+=(podman-compose)
+  # Compose's services find each other by name through CNI's dnsname plugin.
+  [ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
+  command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+  command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)
+  command -v objcopy >/dev/null 2>&1 || need+=(binutils)
+  [ ${#need[@]} -eq 0 ] && return 0
+  ensure_debian_packages "${need[@]}"
+}

@@ -58,6 +58,14 @@ pub fn diagnose(bwrap: &Path, status: std::process::ExitStatus, stderr: &str) ->
             "; AppArmor keeps unprivileged programs from user namespaces: \
              sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for bwrap",
         );
+    } else if in_container && said.contains("mount proc") {
+        // The runtime masks /proc's paths (/proc/kcore, /proc/sys...) with mounts of its own,
+        // and the kernel refuses a new /proc over a masked one: seccomp is not the cause.
+        why.push_str(
+            "; in a container, the runtime's masked /proc paths keep bubblewrap from mounting the sandbox's /proc: \
+             run it with --security-opt systempaths=unconfined (podman also takes unmask=ALL), plus the seccomp \
+             and AppArmor settings of docker-compose.yml",
+        );
     } else if in_container {
         why.push_str(
             "; in a container, the default seccomp and AppArmor profiles refuse the namespaces bubblewrap makes: \
