@@ -3,6 +3,7 @@
 
 mod api;
 mod conformance;
+mod escape;
 mod limits;
 mod live_tail;
 mod logs;
