@@ -59,37 +59,44 @@ fn with_entry(name: &str) -> Vec<u8> {
     out.finish().unwrap().into_inner()
 }
 
-/// A valid function whose entry's headers (local and central) claim just under 4 GiB.
-fn lying_size() -> Vec<u8> {
-    let mut bytes = crate::support::zip(&[("app.py", HANDLER)]);
-    let claim = 0xFFFF_FFF0u32.to_le_bytes();
-    // The uncompressed size sits 22 bytes into a local header, 24 into a central one.
-    for (signature, offset) in [(0x0403_4b50u32, 22), (0x0201_4b50u32, 24)] {
-        let at = bytes
-            .windows(4)
-            .position(|w| w == signature.to_le_bytes())
-            .expect("the zip has the header");
-        bytes[at + offset..at + offset + 4].copy_from_slice(&claim);
-    }
-    bytes
+/// A valid function with 300 MB of zeros deflated into a few hundred KB: above Lambda's
+/// 250 MB unzipped limit. Python's zlib (the test venv's) deflates it in a second, where
+/// the test's own unoptimised build would take many.
+fn deflate_bomb() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.zip");
+    let script = "import sys, zipfile\n\
+        with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n\
+        \x20   z.writestr('app.py', sys.argv[2])\n\
+        \x20   with z.open('zeros.bin', 'w') as f:\n\
+        \x20       for _ in range(300):\n\
+        \x20           f.write(bytes(1 << 20))\n";
+    let out = std::process::Command::new(crate::support::venv().join("bin/python"))
+        .args(["-c", script])
+        .arg(&path)
+        .arg(HANDLER)
+        .output()
+        .expect("the venv's python runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read(&path).unwrap()
 }
 
-/// 300 MB of zeros, deflated: above Lambda's 250 MB unzipped limit, a few hundred KB zipped.
-/// One megabyte is deflated once and copied raw 300 times, so building it costs nothing.
-fn deflate_bomb() -> Vec<u8> {
-    let deflated = options().compression_method(zip::CompressionMethod::Deflated);
-    let mut one = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    one.start_file("zeros", deflated).unwrap();
-    one.write_all(&vec![0u8; 1 << 20]).unwrap();
-    let mut one = zip::ZipArchive::new(one.finish().unwrap()).unwrap();
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    out.start_file("app.py", options()).unwrap();
-    out.write_all(HANDLER.as_bytes()).unwrap();
-    for i in 0..300 {
-        out.raw_copy_file_rename(one.by_index(0).unwrap(), format!("zeros-{i}.bin"))
-            .unwrap();
+/// The deflate bomb with headers (local and central) that claim its zeros are 1 KB: a check
+/// that trusts them passes it.
+fn lying_size() -> Vec<u8> {
+    let mut bytes = deflate_bomb();
+    let name = b"zeros.bin";
+    // The uncompressed size sits 22 bytes into a local header (name at 30), 24 into a
+    // central one (name at 46).
+    for (signature, size_at, name_at) in [(0x0403_4b50u32, 22, 30), (0x0201_4b50u32, 24, 46)] {
+        let at = (0..bytes.len() - name_at - name.len())
+            .find(|&at| {
+                bytes[at..at + 4] == signature.to_le_bytes() && &bytes[at + name_at..at + name_at + name.len()] == name
+            })
+            .expect("the zip has the header");
+        bytes[at + size_at..at + size_at + 4].copy_from_slice(&1024u32.to_le_bytes());
     }
-    out.finish().unwrap().into_inner()
+    bytes
 }
 
 /// A valid function with a symlink entry pointing at the host's /etc/passwd.

@@ -57,7 +57,13 @@ pub struct Case {
     pub control_leaks: bool,
 }
 
-const fn case(name: &'static str, from: Attacker, attempt: &'static str, expected: Expected, control_leaks: bool) -> Case {
+const fn case(
+    name: &'static str,
+    from: Attacker,
+    attempt: &'static str,
+    expected: Expected,
+    control_leaks: bool,
+) -> Case {
     Case {
         name,
         from,
@@ -67,16 +73,52 @@ const fn case(name: &'static str, from: Attacker, attempt: &'static str, expecte
     }
 }
 
-use Expected::*;
 use Attacker::*;
+use Expected::*;
 
 pub const CASES: &[Case] = &[
-    case("net.loopback_postgres", Inside, "connect to Postgres at 127.0.0.1:5432", Unreachable, true),
-    case("net.loopback_redis", Inside, "connect to Redis at 127.0.0.1:6379 and [::1]:6379", Unreachable, false),
-    case("net.service_api", Inside, "connect to the service's REST API port on 127.0.0.1", Unreachable, true),
-    case("net.engine_api", Inside, "connect to the engine's API port on 127.0.0.1", Unreachable, true),
-    case("net.loopback_canary_v4", Inside, "connect to the test's own listener on 127.0.0.1", Unreachable, true),
-    case("net.loopback_canary_v6", Inside, "connect to the test's own listener on [::1]", Unreachable, true),
+    case(
+        "net.loopback_postgres",
+        Inside,
+        "connect to Postgres at 127.0.0.1:5432",
+        Unreachable,
+        true,
+    ),
+    case(
+        "net.loopback_redis",
+        Inside,
+        "connect to Redis at 127.0.0.1:6379 and [::1]:6379",
+        Unreachable,
+        false,
+    ),
+    case(
+        "net.service_api",
+        Inside,
+        "connect to the service's REST API port on 127.0.0.1",
+        Unreachable,
+        true,
+    ),
+    case(
+        "net.engine_api",
+        Inside,
+        "connect to the engine's API port on 127.0.0.1",
+        Unreachable,
+        true,
+    ),
+    case(
+        "net.loopback_canary_v4",
+        Inside,
+        "connect to the test's own listener on 127.0.0.1",
+        Unreachable,
+        true,
+    ),
+    case(
+        "net.loopback_canary_v6",
+        Inside,
+        "connect to the test's own listener on [::1]",
+        Unreachable,
+        true,
+    ),
     case(
         "net.loopback_every_port",
         Inside,
@@ -105,8 +147,20 @@ pub const CASES: &[Case] = &[
         Unreachable,
         true,
     ),
-    case("net.abstract_unix_socket", Inside, "connect to the test's abstract unix socket", Unreachable, true),
-    case("api.inside_list_functions", Inside, "ListFunctions, unsigned", UnreachableOrForbidden, false),
+    case(
+        "net.abstract_unix_socket",
+        Inside,
+        "connect to the test's abstract unix socket",
+        Unreachable,
+        true,
+    ),
+    case(
+        "api.inside_list_functions",
+        Inside,
+        "ListFunctions, unsigned",
+        UnreachableOrForbidden,
+        false,
+    ),
     case(
         "api.inside_get_configuration_b",
         Inside,
@@ -121,10 +175,34 @@ pub const CASES: &[Case] = &[
         UnreachableOrForbidden,
         false,
     ),
-    case("api.inside_create_function", Inside, "CreateFunction, unsigned", UnreachableOrForbidden, false),
-    case("api.inside_invoke_b", Inside, "Invoke B's function, unsigned", UnreachableOrForbidden, false),
-    case("proc.foreign_processes", Inside, "list processes outside its own environment in /proc", Invisible, true),
-    case("proc.foreign_environ", Inside, "read /proc/<pid>/environ of every foreign process", Unreadable, true),
+    case(
+        "api.inside_create_function",
+        Inside,
+        "CreateFunction, unsigned",
+        UnreachableOrForbidden,
+        false,
+    ),
+    case(
+        "api.inside_invoke_b",
+        Inside,
+        "Invoke B's function, unsigned",
+        UnreachableOrForbidden,
+        false,
+    ),
+    case(
+        "proc.foreign_processes",
+        Inside,
+        "list processes outside its own environment in /proc",
+        Invisible,
+        true,
+    ),
+    case(
+        "proc.foreign_environ",
+        Inside,
+        "read /proc/<pid>/environ of every foreign process",
+        Unreadable,
+        true,
+    ),
     case(
         "proc.foreign_roots",
         Inside,
@@ -139,11 +217,35 @@ pub const CASES: &[Case] = &[
         Unreadable,
         false,
     ),
-    case("files.b_code", Inside, "read B's unpacked code and its zip", Unreadable, true),
-    case("files.b_tmp", Inside, "read the marker B wrote in its /tmp", Unreadable, true),
-    case("files.engine_work_dir", Inside, "list the engine's work directory", Unreadable, false),
+    case(
+        "files.b_code",
+        Inside,
+        "read B's unpacked code and its zip",
+        Unreadable,
+        true,
+    ),
+    case(
+        "files.b_tmp",
+        Inside,
+        "read the marker B wrote in its /tmp",
+        Unreadable,
+        true,
+    ),
+    case(
+        "files.engine_work_dir",
+        Inside,
+        "list the engine's work directory",
+        Unreadable,
+        false,
+    ),
     case("files.root_and_home", Inside, "list /root and /home", Unreadable, false),
-    case("api.outside_list_functions", Outside, "ListFunctions, unsigned (reqwest)", Forbidden, false),
+    case(
+        "api.outside_list_functions",
+        Outside,
+        "ListFunctions, unsigned (reqwest)",
+        Forbidden,
+        false,
+    ),
     case(
         "api.outside_get_configuration_b",
         Outside,
@@ -158,8 +260,20 @@ pub const CASES: &[Case] = &[
         Forbidden,
         false,
     ),
-    case("api.outside_create_function", Outside, "CreateFunction, unsigned (reqwest)", Forbidden, false),
-    case("api.outside_invoke_b", Outside, "Invoke B's function, unsigned (reqwest)", Forbidden, false),
+    case(
+        "api.outside_create_function",
+        Outside,
+        "CreateFunction, unsigned (reqwest)",
+        Forbidden,
+        false,
+    ),
+    case(
+        "api.outside_invoke_b",
+        Outside,
+        "Invoke B's function, unsigned (reqwest)",
+        Forbidden,
+        false,
+    ),
     case(
         "api.outside_boto3_unknown_key",
         Outside,
@@ -191,18 +305,24 @@ pub const CASES: &[Case] = &[
     case(
         "zip.lying_size",
         SignedCaller,
-        "CreateFunction with an entry whose headers claim 4 GiB",
+        "CreateFunction with 300 MB of zeros whose headers claim 1 KB",
         ArchiveRefused,
         false,
     ),
     case(
         "zip.deflate_bomb",
         SignedCaller,
-        "CreateFunction with 300 MB of zeros deflated to a few hundred KB",
+        "CreateFunction with 300 MB of zeros deflated to a few hundred KB, headers honest",
         ArchiveRefused,
         false,
     ),
-    case("zip.parent_path", SignedCaller, "CreateFunction with an entry `../escape.py`", ArchiveRefused, false),
+    case(
+        "zip.parent_path",
+        SignedCaller,
+        "CreateFunction with an entry `../escape.py`",
+        ArchiveRefused,
+        false,
+    ),
     case(
         "zip.absolute_path",
         SignedCaller,
@@ -222,7 +342,7 @@ pub const CASES: &[Case] = &[
         Inside,
         "find B's secret anywhere in what the attacker got back",
         SecretAbsent,
-        false,
+        true,
     ),
 ];
 
@@ -262,9 +382,7 @@ pub fn leak(expected: Expected, seen: &Value) -> Option<String> {
         Invisible => entries.iter().collect(),
         Unreadable => entries
             .iter()
-            .filter(|e| {
-                e["read"] == true || e["entries"].as_array().is_some_and(|listed| !listed.is_empty())
-            })
+            .filter(|e| e["read"] == true || e["entries"].as_array().is_some_and(|listed| !listed.is_empty()))
             .collect(),
         ForkStopsAtOwnLimit => {
             let stopped = seen["a"]["stopped_by"] == "EAGAIN";

@@ -183,7 +183,8 @@ pub fn find_victim(secret: &str, code_marker: &str, tmp_marker: &str, engine_dat
             if name == tmp_marker {
                 places.tmp_marker.push(path.to_path_buf());
             } else if std::fs::metadata(path).is_ok_and(|m| m.len() < 1 << 20)
-                && std::fs::read(path).is_ok_and(|bytes| contains(&bytes, code_marker.as_bytes()) || is_zip_of(&bytes, code_marker))
+                && std::fs::read(path)
+                    .is_ok_and(|bytes| contains(&bytes, code_marker.as_bytes()) || is_zip_of(&bytes, code_marker))
             {
                 places.code.push(path.to_path_buf());
             }

@@ -12,7 +12,7 @@ mod scene;
 
 use sqlx::PgPool;
 
-use cases::CASES;
+use cases::{CASES, Case};
 use scene::{Observations, Scene};
 
 /// Seconds B holds: long enough for every attack of the default run to happen meanwhile.
@@ -43,14 +43,18 @@ async fn on_the_default_settings_every_case_holds(db: PgPool) {
     observed.push(("test", from_the_test));
     scene.stop().await;
 
-    let verdicts = judge(&observed);
+    let verdicts = judge(&observed, |_| true);
     let leaks: Vec<&String> = verdicts.iter().filter_map(|(_, leak)| leak.as_ref()).collect();
     eprintln!(
         "escape suite: {} of {} attempts held",
         verdicts.len() - leaks.len(),
         cases::attempts_count()
     );
-    assert!(leaks.is_empty(), "cases that leaked:\n{}", leaks.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("\n"));
+    assert!(
+        leaks.is_empty(),
+        "cases that leaked:\n{}",
+        leaks.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[sqlx::test]
@@ -60,16 +64,11 @@ async fn the_control_run_without_containment_sees_the_leaks(db: PgPool) {
     observations.insert("secret.b_in_answers".into(), secret_found(&everything, &scene.secret));
     scene.stop().await;
 
-    let verdicts = judge(&[("python", observations)]);
-    let unseen: Vec<&str> = CASES
+    let verdicts = judge(&[("python", observations)], |case| case.control_leaks);
+    let unseen: Vec<&String> = verdicts
         .iter()
-        .filter(|case| case.control_leaks)
-        .filter(|case| {
-            verdicts
-                .iter()
-                .any(|(name, leak)| name == &format!("python {}", case.name) && leak.is_none())
-        })
-        .map(|case| case.name)
+        .filter(|(_, leak)| leak.is_none())
+        .map(|(name, _)| name)
         .collect();
     assert!(unseen.is_empty(), "the control run saw no leak in: {unseen:?}");
 }
@@ -84,9 +83,9 @@ fn secret_found(text: &str, secret: &str) -> serde_json::Value {
 
 /// Each attempt of the table, named `attacker case`, with why it leaked (naming the case)
 /// or `None` when it held; a case missing from the observations is a leak too (untried).
-fn judge(observed: &[(&str, Observations)]) -> Vec<(String, Option<String>)> {
+fn judge(observed: &[(&str, Observations)], judged: impl Fn(&Case) -> bool) -> Vec<(String, Option<String>)> {
     let mut verdicts = Vec::new();
-    for case in CASES {
+    for case in CASES.iter().filter(|case| judged(case)) {
         for attacker in cases::runtimes(case.from) {
             let Some((_, observations)) = observed.iter().find(|(who, _)| who == attacker) else {
                 continue;
@@ -96,12 +95,11 @@ fn judge(observed: &[(&str, Observations)]) -> Vec<(String, Option<String>)> {
                 Some(seen) => cases::leak(case.expected, seen),
                 None => Some("not tried".to_string()),
             };
-            eprintln!(
-                "{:<45} {:<6} {}",
-                name,
-                if leak.is_some() { "LEAKED" } else { "held" },
-                case.attempt
-            );
+            let outcome = match &leak {
+                Some(why) => format!("LEAKED {}", why.chars().take(300).collect::<String>()),
+                None => "held".to_string(),
+            };
+            eprintln!("{name:<45} {outcome}");
             let leak = leak.map(|why| format!("{name} ({}; expected {:?}): {why}", case.attempt, case.expected));
             verdicts.push((name, leak));
         }

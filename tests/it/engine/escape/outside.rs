@@ -51,7 +51,10 @@ pub async fn unsigned(engine: &str, victim: &str) -> Observations {
         ("api.outside_invoke_b", "Invoke"),
     ] {
         let spec = &specs[operation];
-        let mut request = http.request(spec["method"].as_str().unwrap().parse().unwrap(), spec["url"].as_str().unwrap());
+        let mut request = http.request(
+            spec["method"].as_str().unwrap().parse().unwrap(),
+            spec["url"].as_str().unwrap(),
+        );
         for (name, value) in spec["headers"].as_object().into_iter().flatten() {
             request = request.header(name, value.as_str().unwrap());
         }
@@ -88,10 +91,6 @@ pub async fn boto3_unknown_key(engine: &str, victim: &str) -> Value {
         .await
         .expect("the venv's python runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "outsider.py ({e}): {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("outsider.py ({e}): {stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
 }

@@ -17,8 +17,14 @@ pub async fn exhaust(scene: &Scene) -> (Observations, bool) {
     let mut observations = Observations::new();
     let mut b_running_throughout = true;
     let attempts = [
-        ("res.fork_bomb", json!({"kind": "fork_bomb", "cap": 5000, "seconds": 20, "hold_seconds": 6})),
-        ("res.tmp_filler", json!({"kind": "fill_tmp", "cap_mb": EPHEMERAL_STORAGE_MB + 256})),
+        (
+            "res.fork_bomb",
+            json!({"kind": "fork_bomb", "cap": 5000, "seconds": 20, "hold_seconds": 6}),
+        ),
+        (
+            "res.tmp_filler",
+            json!({"kind": "fill_tmp", "cap_mb": EPHEMERAL_STORAGE_MB + 256}),
+        ),
         ("res.memory_hog", json!({"kind": "memory_hog", "cap_mb": 1024})),
     ];
     for (case, mut attempt) in attempts {
@@ -51,9 +57,14 @@ pub async fn exhaust(scene: &Scene) -> (Observations, bool) {
 
 /// The last `hog touched N MB` line of a run's log.
 fn last_touched_mb(log: &[String]) -> Option<u64> {
-    log.iter()
-        .rev()
-        .find_map(|line| line.split("hog touched ").nth(1)?.split_whitespace().next()?.parse().ok())
+    log.iter().rev().find_map(|line| {
+        line.split("hog touched ")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 /// Adds B's answer (what it could not do while A ran) to each resource case.

@@ -58,7 +58,10 @@ impl Scene {
             assert_eq!(service.put(&format!("/v1/projects/{project}"), "").await, 201);
         }
         let (status, token) = service
-            .post_json("/v1/tokens", json!({"name": "runner of a", "role": "runner", "project": "a"}))
+            .post_json(
+                "/v1/tokens",
+                json!({"name": "runner of a", "role": "runner", "project": "a"}),
+            )
             .await;
         assert_eq!(status, 201, "{token}");
         let runner_a = authorized(token["token"].as_str().unwrap());
@@ -94,7 +97,10 @@ impl Scene {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let places = host::find_victim(&secret, &code_marker, &tmp_marker, &engine_data_dir);
-        assert!(places.runtime_api.is_some(), "B's runtime process not found by its secret: {places:?}");
+        assert!(
+            places.runtime_api.is_some(),
+            "B's runtime process not found by its secret: {places:?}"
+        );
         assert!(!places.code.is_empty(), "B's code not found on the host: {places:?}");
         Self {
             service,
@@ -113,7 +119,10 @@ impl Scene {
     }
 
     fn port_of(url: &str) -> u16 {
-        url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).unwrap()
+        url.rsplit(':')
+            .next()
+            .and_then(|p| p.trim_end_matches('/').parse().ok())
+            .unwrap()
     }
 
     /// The attempts of every case made from inside, as the attacker scripts take them.
@@ -168,7 +177,10 @@ impl Scene {
             json!({"case": "net.postgres_unix_socket", "kind": "unix", "paths": ["/var/run/postgresql/.s.PGSQL.5432"]}),
             json!({"case": "net.abstract_unix_socket", "kind": "abstract", "names": [self.canaries.abstract_unix.address]}),
             requests("api.inside_list_functions", api["ListFunctions"].clone()),
-            requests("api.inside_get_configuration_b", api["GetFunctionConfiguration"].clone()),
+            requests(
+                "api.inside_get_configuration_b",
+                api["GetFunctionConfiguration"].clone(),
+            ),
             requests("api.inside_filter_log_events_b", api["FilterLogEvents"].clone()),
             requests("api.inside_create_function", api["CreateFunction"].clone()),
             requests("api.inside_invoke_b", api["Invoke"].clone()),
@@ -182,7 +194,9 @@ impl Scene {
             json!({"case": "files.root_and_home", "kind": "files", "paths": ["/root", "/home"]}),
         ];
         if python {
-            attempts.push(json!({"case": "net.b_runtime_api", "kind": "runtime_api", "addresses": [self.places.runtime_api]}));
+            attempts.push(
+                json!({"case": "net.b_runtime_api", "kind": "runtime_api", "addresses": [self.places.runtime_api]}),
+            );
         }
         attempts
     }
