@@ -43,12 +43,6 @@ async function unix(attempt) {
   return out;
 }
 
-async function abstract(attempt) {
-  const out = [];
-  for (const name of attempt.names) out.push(await connect({ path: `\0${name}` }, `@${name}`));
-  return out;
-}
-
 function request(spec) {
   return new Promise((resolve) => {
     const target = `${spec.method} ${spec.url}`;
@@ -161,7 +155,6 @@ async function files(attempt) {
 const KINDS = {
   tcp,
   unix,
-  abstract,
   http: httpKind,
   processes,
   environs,

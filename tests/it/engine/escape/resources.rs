@@ -6,9 +6,11 @@ use serde_json::{Value, json};
 
 use super::scene::{ATTACKER_PYTHON, Observations, Scene};
 
-/// The function's MemorySize for the hog, and the EphemeralStorage every function gets
-/// by default.
+/// The function's MemorySize for the hog; the others get room enough that their own limit
+/// (processes, EphemeralStorage), not memory, is what stops them.
 const MEMORY_MB: u64 = 128;
+const ROOMY_MEMORY_MB: u64 = 2048;
+/// The EphemeralStorage every function gets by default.
 const EPHEMERAL_STORAGE_MB: u64 = 512;
 
 /// A's three runs; answers their observations without B's part, and whether B was still
@@ -19,15 +21,21 @@ pub async fn exhaust(scene: &Scene) -> (Observations, bool) {
     let attempts = [
         (
             "res.fork_bomb",
+            ROOMY_MEMORY_MB,
             json!({"kind": "fork_bomb", "cap": 5000, "seconds": 20, "hold_seconds": 6}),
         ),
         (
             "res.tmp_filler",
+            ROOMY_MEMORY_MB,
             json!({"kind": "fill_tmp", "cap_mb": EPHEMERAL_STORAGE_MB + 256}),
         ),
-        ("res.memory_hog", json!({"kind": "memory_hog", "cap_mb": 1024})),
+        (
+            "res.memory_hog",
+            MEMORY_MB,
+            json!({"kind": "memory_hog", "cap_mb": 1024}),
+        ),
     ];
-    for (case, mut attempt) in attempts {
+    for (case, memory_mb, mut attempt) in attempts {
         attempt["case"] = json!(case);
         let step = json!({
             "type": "lambda_custom_code",
@@ -35,7 +43,7 @@ pub async fn exhaust(scene: &Scene) -> (Observations, bool) {
             "code": ATTACKER_PYTHON,
             "payload": {"attempts": [attempt]},
             "timeout_seconds": 60,
-            "memory_mb": MEMORY_MB,
+            "memory_mb": memory_mb,
         });
         let (run, log) = scene.run_in_a(step).await;
         b_running_throughout &= scene.b_is_running().await;
@@ -49,7 +57,7 @@ pub async fn exhaust(scene: &Scene) -> (Observations, bool) {
         };
         observations.insert(
             case.to_string(),
-            json!({"a": a, "memory_mb": MEMORY_MB, "ephemeral_storage_mb": EPHEMERAL_STORAGE_MB}),
+            json!({"a": a, "memory_mb": memory_mb, "ephemeral_storage_mb": EPHEMERAL_STORAGE_MB}),
         );
     }
     (observations, b_running_throughout)
