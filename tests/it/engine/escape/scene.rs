@@ -175,7 +175,6 @@ impl Scene {
             tcp("net.loopback_every_port", every_port),
             tcp("net.host_addresses", on_host_addresses),
             json!({"case": "net.postgres_unix_socket", "kind": "unix", "paths": ["/var/run/postgresql/.s.PGSQL.5432"]}),
-            json!({"case": "net.abstract_unix_socket", "kind": "abstract", "names": [self.canaries.abstract_unix.address]}),
             requests("api.inside_list_functions", api["ListFunctions"].clone()),
             requests(
                 "api.inside_get_configuration_b",
@@ -197,6 +196,7 @@ impl Scene {
             attempts.push(
                 json!({"case": "net.b_runtime_api", "kind": "runtime_api", "addresses": [self.places.runtime_api]}),
             );
+            attempts.push(json!({"case": "net.abstract_unix_socket", "kind": "abstract", "names": [self.canaries.abstract_unix.address]}));
         }
         attempts
     }
