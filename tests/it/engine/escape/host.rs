@@ -162,7 +162,7 @@ pub fn find_victim(secret: &str, code_marker: &str, tmp_marker: &str, engine_dat
             .split(|b| *b == 0)
             .map(|v| String::from_utf8_lossy(v).into_owned())
             .collect();
-        if variables.iter().any(|v| *v == wanted) {
+        if variables.contains(&wanted) {
             places.runtime_api = variables
                 .iter()
                 .find_map(|v| v.strip_prefix("AWS_LAMBDA_RUNTIME_API="))
