@@ -448,34 +448,18 @@ fn apply_limits(command: &mut std::process::Command, rlimits: Vec<Rlimit>, cgrou
     }
 }
 
-/// Top-level host directories that user code may read (system files and software, the
-/// host's own interpreters included); the homes of users, /var, /run and /tmp stay out.
-/// Symlinks (`/bin -> usr/bin` on merged-/usr systems) are recreated as symlinks.
+/// The host's system directories user code may read: its software (the interpreters and
+/// their libraries) and `/etc`. An allowlist, not everything but a denylist: any other
+/// top-level directory (a checkout under /work, /srv, /mnt, a data volume) may hold another
+/// tenant's files. Symlinks (`/bin -> usr/bin` on merged-/usr systems) are recreated as
+/// symlinks.
 fn host_root() -> Vec<(PathBuf, Option<PathBuf>)> {
-    const LEFT_OUT: &[&str] = &[
-        "proc",
-        "dev",
-        "sys",
-        "tmp",
-        "var",
-        "run",
-        "root",
-        "home",
-        "mnt",
-        "media",
-        "srv",
-        "boot",
-        "lost+found",
-    ];
-    let Ok(entries) = std::fs::read_dir("/") else {
-        return Vec::new();
-    };
-    let mut mounts: Vec<_> = entries
-        .flatten()
-        .filter(|e| !LEFT_OUT.contains(&e.file_name().to_string_lossy().as_ref()))
-        .filter_map(|e| {
-            let path = e.path();
-            let kind = e.file_type().ok()?;
+    const SYSTEM: &[&str] = &["bin", "etc", "lib", "lib32", "lib64", "libx32", "opt", "sbin", "usr"];
+    let mut mounts: Vec<_> = SYSTEM
+        .iter()
+        .map(|name| Path::new("/").join(name))
+        .filter_map(|path| {
+            let kind = std::fs::symlink_metadata(&path).ok()?.file_type();
             if kind.is_symlink() {
                 Some((path.clone(), std::fs::read_link(&path).ok()))
             } else if kind.is_dir() {

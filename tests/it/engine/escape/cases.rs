@@ -241,6 +241,13 @@ pub const CASES: &[Case] = &[
     ),
     case("files.root_and_home", Inside, "list /root and /home", Unreadable, false),
     case(
+        "files.checkout",
+        Inside,
+        "read this checkout's Cargo.toml (a directory of the host's outside its system directories)",
+        Unreadable,
+        true,
+    ),
+    case(
         "api.outside_list_functions",
         Outside,
         "ListFunctions, unsigned (reqwest)",

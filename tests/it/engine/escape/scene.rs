@@ -191,6 +191,7 @@ impl Scene {
             json!({"case": "files.b_tmp", "kind": "files", "paths": b_tmp}),
             json!({"case": "files.engine_work_dir", "kind": "files", "paths": work_dir}),
             json!({"case": "files.root_and_home", "kind": "files", "paths": ["/root", "/home"]}),
+            json!({"case": "files.checkout", "kind": "files", "paths": [concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")]}),
         ];
         if python {
             attempts.push(
