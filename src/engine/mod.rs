@@ -102,9 +102,11 @@ impl Engine {
         let code = CodeCache::new(work_dir.path().join("code"))?;
         let sandbox = Sandbox::detect(
             settings.sandbox,
-            settings.network == Network::None,
+            settings.network,
             vec![data_dir.clone()],
+            work_dir.path(),
         )?;
+        network::announce(&sandbox.network);
         if sandbox.bubblewrap.is_none() && sandbox.user.is_none() {
             tracing::warn!(
                 "user code runs as this service's own user without a sandbox: it can read what this user can, \
@@ -128,7 +130,7 @@ impl Engine {
             data_dir = %data_dir.display(),
             functions = functions.list().len(),
             bubblewrap = sandbox.bubblewrap.is_some(),
-            network_isolated = sandbox.isolate_network,
+            network = ?settings.network,
             sandbox_user = ?sandbox.user,
             python = ?interpreters.python,
             node = ?interpreters.node,

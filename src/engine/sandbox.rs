@@ -5,7 +5,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::network::{self, NetworkGate};
+use super::config::Network;
+use super::network::{self, NetworkGate, NetworkPolicy};
 
 /// Where a runtime process sees its code, bootstrap and scratch directory.
 pub const SANDBOX_TASK_ROOT: &str = "/var/task";
@@ -53,8 +54,8 @@ pub struct Sandbox {
     pub user: Option<(u32, u32)>,
     /// Directories user code must not see (the engine's data directory).
     pub hidden: Vec<PathBuf>,
-    /// Whether user code is cut off from every network but its Runtime API.
-    pub isolate_network: bool,
+    /// What network user code gets.
+    pub network: NetworkPolicy,
 }
 
 /// The directories of one environment on the host.
@@ -67,8 +68,9 @@ pub struct Mounts<'a> {
 }
 
 impl Sandbox {
-    /// Decides the sandbox for this host: checks bubblewrap by running it once.
-    pub fn detect(mode: SandboxMode, isolate_network: bool, hidden: Vec<PathBuf>) -> anyhow::Result<Self> {
+    /// Decides the sandbox for this host: checks bubblewrap by running it once, then what
+    /// `network` needs (`work_dir` holds the files the sandbox's network may need).
+    pub fn detect(mode: SandboxMode, network: Network, hidden: Vec<PathBuf>, work_dir: &Path) -> anyhow::Result<Self> {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
         let user = root.then_some((65534, 65534));
@@ -76,13 +78,14 @@ impl Sandbox {
             bubblewrap: None,
             user,
             hidden,
-            isolate_network,
+            network: NetworkPolicy::Host,
         };
         if mode == SandboxMode::None {
             anyhow::ensure!(
-                !isolate_network,
+                network != Network::None,
                 "--network none needs the bubblewrap sandbox, not --sandbox none"
             );
+            sandbox.network = network::policy(network, false, work_dir);
             return Ok(sandbox);
         }
         let candidate = ["/usr/bin/bwrap", "/usr/local/bin/bwrap"]
@@ -100,9 +103,10 @@ impl Sandbox {
             _ => {}
         }
         anyhow::ensure!(
-            !isolate_network || sandbox.bubblewrap.is_some(),
+            network != Network::None || sandbox.bubblewrap.is_some(),
             "--network none needs a working bubblewrap (apt-get install bubblewrap)"
         );
+        sandbox.network = network::policy(network, sandbox.bubblewrap.is_some(), work_dir);
         Ok(sandbox)
     }
 
@@ -205,6 +209,9 @@ impl Sandbox {
                 Some(target) => command.arg("--symlink").arg(target).arg(&source),
                 None => command.arg("--ro-bind").arg(&source).arg(&source),
             };
+        }
+        if let Some((file, at)) = self.network.resolv_conf() {
+            command.arg("--ro-bind").arg(file).arg(at);
         }
         command.args(["--dev", "/dev", "--proc", "/proc"]);
         for hidden in &self.hidden {
