@@ -20,7 +20,7 @@ RUN cargo build --release --locked --bin lambda-steps
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates python3 python3-venv nodejs npm ruby \
-      ruby-aws-sdk-core ruby-aws-sdk-s3 bubblewrap \
+      ruby-aws-sdk-core ruby-aws-sdk-s3 bubblewrap passt \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/lambda-steps --create-home lambda-steps
 COPY --from=build /src/target/release/lambda-steps /usr/local/bin/lambda-steps

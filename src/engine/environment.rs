@@ -515,7 +515,9 @@ fn loopback_port(endpoint_url: &str) -> Option<u16> {
     let url = reqwest::Url::parse(endpoint_url).ok()?;
     let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']');
     let on_loopback = host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback());
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
     let port = url.port_or_known_default()?;
     // The namespace's own port 9001 is its Runtime API.
     (on_loopback && port != 9001).then_some(port)

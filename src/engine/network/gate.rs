@@ -63,19 +63,25 @@ impl NetworkGate {
             .await
             .map_err(std::io::Error::other)??;
         let namespace = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
-        // pasta configures the namespace while the engine binds in it.
-        let (mut pasta, closed) = match egress {
-            Some((egress, endpoint_port)) => (
-                Some(egress.start(&namespace, endpoint_port)?),
-                host_addresses::host_ipv4_addresses()?,
-            ),
-            None => (None, Vec::new()),
+        let closed = match egress {
+            Some(_) => host_addresses::host_ipv4_addresses()?,
+            None => Vec::new(),
         };
-        let bound = tokio::task::spawn_blocking(move || bind_in_namespace(namespace, &closed));
-        if let Some(pasta) = pasta.as_mut() {
-            pasta.ready().await?;
-        }
-        let listener = bound.await.map_err(std::io::Error::other)??;
+        // The bind waits for bubblewrap to bring the namespace's loopback up; pasta comes
+        // after, as it configures the namespace too and bubblewrap fails on a change it
+        // did not expect.
+        let held = namespace.try_clone()?;
+        let listener = tokio::task::spawn_blocking(move || bind_in_namespace(held, &closed))
+            .await
+            .map_err(std::io::Error::other)??;
+        let pasta = match egress {
+            Some((egress, endpoint_port)) => {
+                let mut pasta = egress.start(&namespace, endpoint_port)?;
+                pasta.ready().await?;
+                Some(pasta)
+            }
+            None => None,
+        };
         self.block_write.write_all(b"1")?;
         listener.set_nonblocking(true)?;
         Ok(OpenNetwork {
@@ -131,7 +137,10 @@ fn read_child_pid(info: &mut std::io::PipeReader) -> std::io::Result<i32> {
 /// A socket belongs to the namespace it was created in, so a thread that joins the
 /// sandbox's namespace, binds, and ends leaves a listener only the sandbox can reach;
 /// routes it adds there (closing `closed`) stay with the namespace too.
-fn bind_in_namespace(namespace: std::fs::File, closed: &[std::net::Ipv4Addr]) -> std::io::Result<std::net::TcpListener> {
+fn bind_in_namespace(
+    namespace: std::fs::File,
+    closed: &[std::net::Ipv4Addr],
+) -> std::io::Result<std::net::TcpListener> {
     std::thread::scope(|scope| {
         scope
             .spawn(move || {
@@ -141,19 +150,42 @@ fn bind_in_namespace(namespace: std::fs::File, closed: &[std::net::Ipv4Addr]) ->
                 if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
+                // bubblewrap brings loopback up just after it reports the PID; until it
+                // has, nothing else may touch the namespace (pasta brings loopback up too,
+                // and bubblewrap fails on finding its address there).
+                wait_for_loopback()?;
                 host_addresses::close(closed)?;
-                // bubblewrap brings loopback up just after it reports the PID.
-                let mut last = None;
-                for _ in 0..200 {
-                    match std::net::TcpListener::bind(ISOLATED_RUNTIME_API) {
-                        Ok(listener) => return Ok(listener),
-                        Err(e) => last = Some(e),
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(last.unwrap_or_else(|| std::io::Error::other("loopback never came up")))
+                std::net::TcpListener::bind(ISOLATED_RUNTIME_API)
             })
             .join()
             .map_err(|_| std::io::Error::other("namespace thread panicked"))?
     })
+}
+
+/// Waits (up to a second) until the calling thread's namespace has its loopback up.
+fn wait_for_loopback() -> std::io::Result<()> {
+    // SAFETY: a plain socket call; the descriptor is owned right away.
+    let socket = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if socket < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `socket` is a descriptor this function just opened.
+    let socket = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(socket) };
+    // SAFETY: all-zero is a valid ifreq.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (to, from) in request.ifr_name.iter_mut().zip(b"lo") {
+        *to = *from as libc::c_char;
+    }
+    for _ in 0..1000 {
+        // SAFETY: SIOCGIFFLAGS fills the flags of the ifreq it is given.
+        if unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: SIOCGIFFLAGS set the flags member of the union.
+        if i32::from(unsafe { request.ifr_ifru.ifru_flags }) & libc::IFF_UP != 0 {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Err(std::io::Error::other("the sandbox's loopback never came up"))
 }

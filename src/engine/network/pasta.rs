@@ -32,14 +32,16 @@ impl Egress {
     }
 
     pub fn resolv_conf(&self) -> Option<(&Path, &Path)> {
-        self.resolv_conf.as_ref().map(|(file, at)| (file.as_path(), at.as_path()))
+        self.resolv_conf
+            .as_ref()
+            .map(|(file, at)| (file.as_path(), at.as_path()))
     }
 
     /// pasta's arguments for the namespace open as `namespace_fd`, announcing readiness
     /// on `ready_fd`, forwarding `endpoint_port` of the namespace's loopback to the host's.
-    fn arguments(namespace_fd: i32, ready_fd: i32, endpoint_port: Option<u16>) -> Vec<String> {
+    fn arguments(&self, namespace_fd: i32, ready_fd: i32, endpoint_port: Option<u16>) -> Vec<String> {
         let tcp_ns = endpoint_port.map_or_else(|| "none".to_string(), |port| port.to_string());
-        [
+        let mut arguments: Vec<String> = [
             "--foreground",
             "--quiet",
             // The engine is root: pasta would otherwise become nobody, who may not enter
@@ -63,8 +65,6 @@ impl Egress {
             &tcp_ns,
             "--udp-ns",
             "none",
-            "--dns-forward",
-            DNS_FORWARD,
             "--netns",
             &format!("/proc/self/fd/{namespace_fd}"),
             "--netns-only",
@@ -72,7 +72,14 @@ impl Egress {
             &format!("/proc/self/fd/{ready_fd}"),
         ]
         .map(str::to_string)
-        .to_vec()
+        .to_vec();
+        // Only with the sandbox's own resolv.conf: pasta also gives the forwarding
+        // address as the source of every answer from the host's resolver, which a
+        // resolver asked directly would reject.
+        if self.resolv_conf.is_some() {
+            arguments.extend(["--dns-forward".to_string(), DNS_FORWARD.to_string()]);
+        }
+        arguments
     }
 
     /// Starts pasta on the namespace open as `namespace`. It is ready once `ready` is.
@@ -84,7 +91,7 @@ impl Egress {
         let fds = [namespace.as_raw_fd(), ready_write.as_raw_fd()];
         let mut command = tokio::process::Command::new(&self.binary);
         command
-            .args(Self::arguments(fds[0], fds[1], endpoint_port))
+            .args(self.arguments(fds[0], fds[1], endpoint_port))
             .env_clear()
             .stdin(std::process::Stdio::null())
             .stdout(messages.try_clone()?)
@@ -98,12 +105,9 @@ impl Egress {
                 Ok(())
             });
         }
-        let child = command.spawn().map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("starting pasta ({}): {e}", self.binary.display()),
-            )
-        })?;
+        let child = command
+            .spawn()
+            .map_err(|e| std::io::Error::new(e.kind(), format!("starting pasta ({}): {e}", self.binary.display())))?;
         drop(ready_write);
         Ok(Pasta {
             child,

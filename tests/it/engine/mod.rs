@@ -1,11 +1,12 @@
-//! The embedded engine over HTTP: its Lambda API, its CloudWatch Logs API, limits, each runtime, and conformance with
-//! AWS's own runtime interface client.
+//! The embedded engine over HTTP: its Lambda API, its CloudWatch Logs API, limits, user code's network, each runtime,
+//! and conformance with AWS's own runtime interface client.
 
 mod api;
 mod conformance;
 mod limits;
 mod live_tail;
 mod logs;
+mod network;
 mod node;
 mod python;
 mod ruby;
