@@ -34,7 +34,9 @@
 //! - `LAMBDA_STEPS_ENGINE_IDLE_SECONDS`: an idle environment is reaped after this
 //! - `LAMBDA_STEPS_ENGINE_QUEUE_SECONDS`: how long an invoke waits for a busy function
 //! - `LAMBDA_STEPS_ENGINE_SANDBOX`: `auto`, `bubblewrap` or `none`
-//! - `LAMBDA_STEPS_ENGINE_NETWORK`: `host` (functions reach what the host reaches) or `none`
+//! - `LAMBDA_STEPS_ENGINE_NETWORK`: `isolated` (default: the outside through pasta, nothing of this host
+//!   but the function endpoint's loopback port), `none` (only the Runtime API) or `host` (what the host
+//!   reaches, its loopback included: single-tenant only, WARN at start)
 //! - `LAMBDA_STEPS_ENGINE_PYTHON`, `..._NODE`, `..._RUBY`: interpreter paths
 //! - `LAMBDA_STEPS_ENGINE_MAX_PROCESSES`, `..._CPU_SECONDS`, `..._FILE_SIZE_MB`,
 //!   `..._ADDRESS_SPACE_HEADROOM_MB`: resource limits of user code
