@@ -542,6 +542,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_an_endpoint_on_the_loopback_has_its_port_forwarded() {
+        assert_eq!(loopback_port("http://127.0.0.1:5000"), Some(5000));
+        assert_eq!(loopback_port("http://localhost:4566/"), Some(4566));
+        assert_eq!(loopback_port("http://[::1]:8080"), Some(8080));
+        assert_eq!(loopback_port("https://127.0.0.2"), Some(443));
+        assert_eq!(loopback_port("http://localstack:4566"), None);
+        assert_eq!(loopback_port("https://sts.us-east-1.amazonaws.com"), None);
+        // Inside the sandbox, 9001 is its Runtime API.
+        assert_eq!(loopback_port("http://127.0.0.1:9001"), None);
+        assert_eq!(loopback_port("not a url"), None);
+    }
+
+    #[test]
     fn an_environment_takes_no_invocation_its_credentials_could_not_outlast() {
         let now = std::time::SystemTime::now();
         let hour = Duration::from_secs(3600);
