@@ -348,3 +348,22 @@ async fn pasta_ends_with_its_environment_on_timeout_reaping_and_engine_stop() {
         Vec::<String>::new()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_networking_is_set_explicitly_and_warned_about_at_start() {
+    let dir = data_dir();
+    let (engine, log) = TestEngine::start_logged(dir.path(), &["--network", "host"]).await;
+    assert!(
+        log.contains("WARN") && log.contains("--network host") && log.contains("its loopback included"),
+        "{log}"
+    );
+    engine.stop().await;
+    let dir = data_dir();
+    let (engine, log) = TestEngine::start_logged(dir.path(), &[]).await;
+    assert!(
+        !log.contains("--network host:"),
+        "the default is not host networking: {log}"
+    );
+    assert!(log.contains("network=Isolated"), "{log}");
+    engine.stop().await;
+}
