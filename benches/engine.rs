@@ -48,6 +48,10 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let engine_url = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = tokio_util::sync::CancellationToken::new();
+    let engine_key = (
+        engine.key().access_key_id.clone(),
+        engine.key().secret_access_key.expose().to_string(),
+    );
     tokio::spawn(engine.serve(listener, shutdown.clone()));
 
     let ministack_port = free_port();
@@ -68,8 +72,10 @@ async fn main() {
         "lambda-steps engine benchmark: Python echo handler, aws-sdk-lambda client, {} cores",
         num_cpus()
     );
-    let ours = measure("lambda-steps", &client(&engine_url)).await;
-    let theirs = measure("ministack", &client(&ministack_url)).await;
+    // The engine answers only its own key; ministack takes any.
+    let key = engine_key.clone();
+    let ours = measure("lambda-steps", &client(&engine_url, key)).await;
+    let theirs = measure("ministack", &client(&ministack_url, ("test".into(), "test".into()))).await;
     let _ = ministack.kill().await;
     shutdown.cancel();
 
@@ -101,7 +107,11 @@ async fn network_cold_starts() {
         ]))
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        clients.push(client(&format!("http://{}", listener.local_addr().unwrap())));
+        let key = (
+            engine.key().access_key_id.clone(),
+            engine.key().secret_access_key.expose().to_string(),
+        );
+        clients.push(client(&format!("http://{}", listener.local_addr().unwrap()), key));
         tokio::spawn(engine.serve(listener, shutdown.clone()));
     }
     let mut colds = vec![Vec::new(); modes.len()];
@@ -236,12 +246,13 @@ async fn invoke(client: &Client, name: &str) {
     assert!(out.function_error().is_none(), "function error {:?}", out.payload());
 }
 
-fn client(url: &str) -> Client {
+/// A client of `url` signing with `key` (access key id, secret).
+fn client(url: &str, (id, secret): (String, String)) -> Client {
     Client::from_conf(
         aws_sdk_lambda::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "bench"))
+            .credentials_provider(Credentials::new(id, secret, None, None, "bench"))
             .endpoint_url(url)
             .build(),
     )

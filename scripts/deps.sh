@@ -81,6 +81,24 @@ ensure_test_venv() {
   fi
 }
 
+# The venv of the orchestrator integrations' tests: Airflow, ansible-core, pytest and `build`
+# (tests/it/clients/{airflow,ansible,python_client}.rs), apart from the test venv because
+# Airflow pins many packages of its own. Rebuilt when integrations/requirements.txt changes;
+# under /opt as root, else in the cache beside the target directory.
+ensure_orchestrator_venv() {
+  local default="$HOME/.cache/lambda-steps/orchestrator-venv"
+  [ "$(id -u)" = 0 ] && default=/opt/lambda-steps-orchestrator-venv
+  export LAMBDA_STEPS_ORCHESTRATOR_VENV="${LAMBDA_STEPS_ORCHESTRATOR_VENV:-$default}"
+  local venv="$LAMBDA_STEPS_ORCHESTRATOR_VENV" want
+  want="$(sha256sum integrations/requirements.txt | cut -d' ' -f1)"
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+    echo "lambda-steps: preparing the orchestrator venv at $venv" >&2
+    /usr/bin/python3 -m venv --clear "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r integrations/requirements.txt
+    echo "$want" >"$venv/.requirements.sha256"
+  fi
+}
+
 # The runtimes' AWS SDKs for the tests' engines (`lambda-steps runtimes install`), kept
 # across runs: under /opt as root (user code runs as `nobody` then and must read them),
 # else .runtimes in the checkout. A second run finds them installed and is quick.
@@ -184,4 +202,22 @@ ensure_debian_packages() {
   echo "lambda-steps: installing $*" >&2
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# podman (with runc, as crun refuses cgroup v1 hosts) and podman-compose, mmdebstrap for a
+# base image made of Debian's packages, uidmap for podman's user namespaces, and objcopy
+# (binutils) to strip the binary that goes into the image: tests/container/run builds and
+# runs the image with them.
+ensure_container_tools() {
+  local need=()
+  command -v podman >/dev/null 2>&1 || need+=(podman)
+  command -v runc >/dev/null 2>&1 || need+=(runc)
+  command -v podman-compose >/dev/null 2>&1 || need+=(podman-compose)
+  # Compose's services find each other by name through CNI's dnsname plugin.
+  [ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
+  command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+  command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)
+  command -v objcopy >/dev/null 2>&1 || need+=(binutils)
+  [ ${#need[@]} -eq 0 ] && return 0
+  ensure_debian_packages "${need[@]}"
 }

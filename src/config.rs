@@ -30,16 +30,26 @@
 //! - `LAMBDA_STEPS_ENGINE_LISTEN`: address of the Lambda API (default `127.0.0.1:9001`)
 //! - `LAMBDA_STEPS_DATA_DIR`: where functions and their code persist (default `./lambda-steps-data`)
 //! - `LAMBDA_STEPS_ENGINE_REGION`, `LAMBDA_STEPS_ENGINE_ACCOUNT_ID`: what ARNs say
+//! - `LAMBDA_STEPS_ENGINE_ACCESS_KEY_ID`, `LAMBDA_STEPS_ENGINE_SECRET_ACCESS_KEY` (secret: never
+//!   printed by `serve`): the key callers of the engine's APIs sign with (default: generated
+//!   into the data directory's `engine-credentials`); `serve` pointed at an engine elsewhere
+//!   signs with it
 //! - `LAMBDA_STEPS_ENGINE_MAX_ENVIRONMENTS`: concurrent environments per function version
 //! - `LAMBDA_STEPS_ENGINE_IDLE_SECONDS`: an idle environment is reaped after this
 //! - `LAMBDA_STEPS_ENGINE_QUEUE_SECONDS`: how long an invoke waits for a busy function
-//! - `LAMBDA_STEPS_ENGINE_SANDBOX`: `auto`, `bubblewrap` or `none`
+//! - `LAMBDA_STEPS_ENGINE_ISOLATION`: `bubblewrap` (default: where it cannot start, the API
+//!   works but no user code runs, and invokes say what is missing) or `none` (unconfined,
+//!   single-tenant hosts only); `LAMBDA_STEPS_ENGINE_SANDBOX` is its deprecated name
+//! - `LAMBDA_STEPS_ENGINE_BWRAP`: the bubblewrap program (default `/usr/bin/bwrap`)
+//! - `LAMBDA_STEPS_ENGINE_FIRST_UID`: first of the 65,536 uids environments run as, one
+//!   each, when the engine runs as root (default `1879048192`)
 //! - `LAMBDA_STEPS_ENGINE_NETWORK`: `isolated` (default: the outside through pasta, nothing of this host
 //!   but the function endpoint's loopback port), `none` (only the Runtime API) or `host` (what the host
 //!   reaches, its loopback included: single-tenant only, WARN at start)
 //! - `LAMBDA_STEPS_ENGINE_PYTHON`, `..._NODE`, `..._RUBY`: interpreter paths
 //! - `LAMBDA_STEPS_ENGINE_MAX_PROCESSES`, `..._CPU_SECONDS`, `..._FILE_SIZE_MB`,
-//!   `..._ADDRESS_SPACE_HEADROOM_MB`: resource limits of user code
+//!   `..._ADDRESS_SPACE_HEADROOM_MB`: resource limits of user code (processes per
+//!   environment; address space only where no memory cgroup holds MemorySize)
 //! - `LAMBDA_STEPS_ENGINE_LOG_GROUP_MAX_MB`: most bytes of events one log group keeps
 //! - `LAMBDA_STEPS_RUNTIMES_DIR`: the runtimes' AWS SDKs (default: the data directory's
 //!   `runtimes`), as `lambda-steps runtimes install` puts them there

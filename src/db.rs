@@ -1,4 +1,7 @@
 //! The database: which one (DATABASE_URL, or a local server), created if missing, migrated.
+//! Replicas started together race through both: the one whose CREATE DATABASE loses uses
+//! the database the winner made, and sqlx's migrator applies the migrations under a
+//! Postgres advisory lock, so the others wait and then find them applied.
 
 use std::time::Duration;
 
@@ -26,10 +29,7 @@ pub async fn connect(
         Some(url) => url.to_string(),
         None => find_local().await?,
     };
-    if !Postgres::database_exists(&url).await.context("reaching Postgres")? {
-        Postgres::create_database(&url).await.context("creating the database")?;
-        tracing::info!("created the database");
-    }
+    create_if_missing(&url).await?;
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(acquire_timeout)
@@ -38,6 +38,30 @@ pub async fn connect(
         .context("connecting to Postgres")?;
     migrate(&pool).await?;
     Ok(pool)
+}
+
+async fn create_if_missing(url: &str) -> anyhow::Result<()> {
+    if Postgres::database_exists(url).await.context("reaching Postgres")? {
+        return Ok(());
+    }
+    match Postgres::create_database(url).await {
+        Ok(()) => tracing::info!("created the database"),
+        Err(e) if created_meanwhile(&e) => tracing::info!("another replica created the database first; using it"),
+        Err(e) => return Err(e).context("creating the database"),
+    }
+    Ok(())
+}
+
+/// Whether CREATE DATABASE failed because the same name was created at the same time:
+/// `duplicate_database` when the other creation had committed before this one looked,
+/// a unique violation on `pg_database`'s name index when both were under way at once.
+fn created_meanwhile(error: &sqlx::Error) -> bool {
+    const DUPLICATE_DATABASE: &str = "42P04";
+    const UNIQUE_VIOLATION: &str = "23505";
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == DUPLICATE_DATABASE || code == UNIQUE_VIOLATION)
 }
 
 /// Applies the migrations in `migrations/` (forward-only).

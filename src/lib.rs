@@ -79,11 +79,29 @@ pub async fn serve(
     );
     let (target, engine) = start_lambda(&settings, &framework).await?;
     let functions = engine.as_ref().map(|e| e.functions.clone());
-    let state = build_state(settings, db, framework, &target, functions, shutdown.clone())?;
+    let engine_key = engine.as_ref().map(|e| e.key.clone());
+    let engine_keys = engine_key.as_ref().map(engine_keys).or_else(|| {
+        // No engine here: the engine settings, when given, name the key of one elsewhere.
+        let configured = &settings.engine;
+        let secret = configured.secret_access_key.as_ref()?;
+        Some((configured.access_key_id.clone()?, secret.expose().to_string()))
+    });
+    let state = build_state(
+        settings,
+        db,
+        framework,
+        &target,
+        functions,
+        engine_keys,
+        shutdown.clone(),
+    )?;
     if let Err(e) = state.lambdas.set_engine_default(&state.db, &state.master_key).await {
         tracing::warn!("functions created through the engine's own Lambda API get no AWS credentials: {e}");
     }
     announce(listener.local_addr()?, &target, &state.settings)?;
+    if let (Some(key), Some(url)) = (&engine_key, target.endpoint()) {
+        announce_engine_key(key, url);
+    }
 
     // Everything below the HTTP server is on this tracker and ends with `shutdown`.
     let tracker = TaskTracker::new();
@@ -104,6 +122,8 @@ pub async fn serve(
 struct RunningEngine {
     /// What each function gets for its own AWS calls.
     functions: function_aws::FunctionAwsDirectory,
+    /// The key the runner signs its calls to the engine with.
+    key: engine::auth::EngineKey,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -135,10 +155,16 @@ async fn start_lambda(
             let url = format!("http://{}", engine_listener.local_addr()?);
             let stop = CancellationToken::new();
             let functions = engine.function_aws().clone();
+            let key = engine.key().clone();
             let task = tokio::spawn(engine.serve(engine_listener, stop.clone()));
             (
                 LambdaTarget::Embedded(url),
-                Some(RunningEngine { functions, stop, task }),
+                Some(RunningEngine {
+                    functions,
+                    key,
+                    stop,
+                    task,
+                }),
             )
         }
         "aws" => (LambdaTarget::Aws, None),
@@ -153,6 +179,7 @@ fn build_state(
     framework: aws_settings::Framework,
     target: &LambdaTarget,
     functions: Option<function_aws::FunctionAwsDirectory>,
+    engine_keys: Option<(String, String)>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<AppState> {
     let embedded_url = match target {
@@ -160,7 +187,7 @@ fn build_state(
         _ => None,
     };
     let packages = package_cache(&settings, embedded_url.is_some());
-    let lambdas = lambda::directory::LambdaDirectory::new(framework, embedded_url, functions);
+    let lambdas = lambda::directory::LambdaDirectory::new(framework, embedded_url, functions, engine_keys);
     std::fs::create_dir_all(&settings.data_dir)?;
     let admin_token = key_storage::admin_token(settings.admin_token.as_ref(), &settings.data_dir)?;
     let master_key = key_storage::MasterKey::load(settings.master_key.as_ref(), &settings.data_dir)?;
@@ -221,6 +248,33 @@ fn announce(address: SocketAddr, target: &LambdaTarget, settings: &ServeSettings
         "ready: console http://{address}/ ; API http://{address}/v1 (spec http://{address}/openapi.json) ; admin token in {token_at} ; try `lambda-steps run --url http://{address} --runtime python3.12 --code FILE`"
     );
     Ok(())
+}
+
+/// The engine key as the Lambda clients take it: (access key id, secret).
+fn engine_keys(key: &engine::auth::EngineKey) -> (String, String) {
+    (key.access_key_id.clone(), key.secret_access_key.expose().to_string())
+}
+
+/// The startup line of the in-process engine's key: its id and where its secret is (never
+/// the secret itself).
+fn announce_engine_key(key: &engine::auth::EngineKey, url: &str) {
+    match &key.source {
+        engine::auth::KeySource::File(path) => tracing::info!(
+            engine_access_key_id = %key.access_key_id,
+            engine_credentials = %path.display(),
+            "the embedded engine at {url} answers only requests signed with its access key {}; the secret is in {} \
+             (`AWS_SHARED_CREDENTIALS_FILE={} aws lambda list-functions --endpoint-url {url}`)",
+            key.access_key_id,
+            path.display(),
+            path.display(),
+        ),
+        engine::auth::KeySource::Settings => tracing::info!(
+            engine_access_key_id = %key.access_key_id,
+            "the embedded engine at {url} answers only requests signed with its access key {} \
+             (its secret from --engine-secret-access-key / LAMBDA_STEPS_ENGINE_SECRET_ACCESS_KEY)",
+            key.access_key_id,
+        ),
+    }
 }
 
 /// The NOTIFY listener, the rescuer, the sweeper and the worker pool, each given the

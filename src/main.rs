@@ -140,6 +140,7 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             tracing::info!(
                 "embedded Lambda engine listening on http://{address} (aws lambda --endpoint-url http://{address} ...)"
             );
+            announce_engine_key(engine.key(), &engine.settings.region);
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
             engine.serve(listener, shutdown).await
@@ -167,6 +168,22 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             unreachable!("client commands are dispatched in main")
         }
     }
+}
+
+/// `lambda-local` prints its key, secret included, as exports for the AWS CLI and the SDKs:
+/// whoever started it on their own machine is the one who needs it.
+fn announce_engine_key(key: &lambda_steps::engine::auth::EngineKey, region: &str) {
+    let from = match &key.source {
+        lambda_steps::engine::auth::KeySource::File(path) => format!("kept in {}", path.display()),
+        lambda_steps::engine::auth::KeySource::Settings => "from the engine key settings".into(),
+    };
+    tracing::info!(
+        engine_access_key_id = %key.access_key_id,
+        "the engine answers only requests signed with its access key ({from}); for the AWS CLI and the SDKs: \
+         export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_DEFAULT_REGION={region}",
+        key.access_key_id,
+        key.secret_access_key.expose(),
+    );
 }
 
 /// Binds `address`, or says which address is taken and which flag or variable moves it.

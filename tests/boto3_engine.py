@@ -1,5 +1,5 @@
 """boto3 against the embedded engine: what a Python user of the AWS SDK does, in all three
-languages, with the typed exceptions boto3 raises. Usage: boto3_engine.py ENDPOINT_URL"""
+languages, with the typed exceptions boto3 raises. Usage: boto3_engine.py ENDPOINT_URL ACCESS_KEY_ID SECRET_ACCESS_KEY (the engine's key)"""
 
 import base64
 import io
@@ -15,8 +15,8 @@ client = boto3.client(
     "lambda",
     endpoint_url=endpoint,
     region_name="us-east-1",
-    aws_access_key_id="test",
-    aws_secret_access_key="test",
+    aws_access_key_id=sys.argv[2],
+    aws_secret_access_key=sys.argv[3],
     config=Config(retries={"max_attempts": 1}),
 )
 

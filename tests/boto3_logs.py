@@ -1,7 +1,7 @@
 """boto3's `logs` client against the engine's CloudWatch Logs API, after real invocations:
 groups, streams, FilterLogEvents with terms, quoted phrases and pagination, GetLogEvents
 forward and backward with tokens, retention, and the typed exceptions boto3 raises.
-Usage: boto3_logs.py ENDPOINT_URL"""
+Usage: boto3_logs.py ENDPOINT_URL ACCESS_KEY_ID SECRET_ACCESS_KEY (the engine's key)"""
 
 import io
 import json
@@ -15,8 +15,8 @@ endpoint = sys.argv[1]
 common = dict(
     endpoint_url=endpoint,
     region_name="us-east-1",
-    aws_access_key_id="test",
-    aws_secret_access_key="test",
+    aws_access_key_id=sys.argv[2],
+    aws_secret_access_key=sys.argv[3],
     config=Config(retries={"max_attempts": 1}),
 )
 lam = boto3.client("lambda", **common)

@@ -1,9 +1,10 @@
 //! Function code unpacked for execution: each distinct zip is extracted once into the
-//! engine's work directory, readable by the sandbox user, and shared by every execution
-//! environment running it.
+//! engine's work directory, readable by the sandbox users, and shared by every execution
+//! environment running it. Under bubblewrap an environment sees its own function's tree
+//! only (mounted at /var/task; the work directory is hidden); with `--isolation none` every
+//! tree is readable by every function.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -74,8 +75,8 @@ fn rename(from: &Path, to: &Path) -> Result<(), CodeError> {
     std::fs::rename(from, to).map_err(CodeError::Move)
 }
 
-/// Extracts a zip with world-readable modes, keeping the executable bit; refuses paths
-/// that would land outside the target.
+/// Extracts a stored zip (checked when it was uploaded, and checked again here: the
+/// checks cost little next to the writes) into a fresh directory.
 fn extract(zip: &Path, target: &Path) -> Result<(), CodeError> {
     let fail = |what: &'static str, e: &dyn std::fmt::Display| CodeError::Unpack {
         what,
@@ -84,37 +85,6 @@ fn extract(zip: &Path, target: &Path) -> Result<(), CodeError> {
     let _ = std::fs::remove_dir_all(target);
     std::fs::create_dir_all(target).map_err(|e| fail("creating directory", &e))?;
     let file = std::fs::File::open(zip).map_err(|e| fail("opening zip", &e))?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| fail("reading zip", &e))?;
-    for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(|e| fail("reading entry", &e))?;
-        let Some(relative) = entry.enclosed_name() else {
-            continue;
-        };
-        let path = target.join(relative);
-        if entry.is_dir() {
-            std::fs::create_dir_all(&path).map_err(|e| fail("creating directory", &e))?;
-            continue;
-        }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| fail("creating directory", &e))?;
-        }
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut bytes).map_err(|e| fail("reading entry", &e))?;
-        std::fs::write(&path, &bytes).map_err(|e| fail("writing file", &e))?;
-        let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
-        let mode = if executable { 0o755 } else { 0o644 };
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(|e| fail("setting mode", &e))?;
-    }
-    open_directories(target).map_err(|e| fail("setting mode", &e))
-}
-
-fn open_directories(dir: &Path) -> std::io::Result<()> {
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            open_directories(&entry.path())?;
-        }
-    }
+    super::archive::extract(std::io::BufReader::new(file), target).map_err(|e| fail("extracting", &e))?;
     Ok(())
 }

@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::sandbox::SandboxMode;
+use super::auth::SecretAccessKey;
+use super::sandbox::{Isolation, LegacySandbox};
 
 /// The networks user code may reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,6 +29,22 @@ pub struct EngineSettings {
     /// Set from `--data-dir`.
     #[arg(skip)]
     pub data_dir: PathBuf,
+    /// Access key id callers of the engine's APIs sign with (with its secret); default:
+    /// generated once into the data directory's `engine-credentials`.
+    #[arg(
+        long = "engine-access-key-id",
+        env = "LAMBDA_STEPS_ENGINE_ACCESS_KEY_ID",
+        requires = "secret_access_key"
+    )]
+    pub access_key_id: Option<String>,
+    /// Secret access key of `--engine-access-key-id` (never printed).
+    #[arg(
+        long = "engine-secret-access-key",
+        env = "LAMBDA_STEPS_ENGINE_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "access_key_id"
+    )]
+    pub secret_access_key: Option<SecretAccessKey>,
     /// Region named in ARNs and given to functions as AWS_REGION.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_REGION", default_value = "us-east-1")]
     pub region: String,
@@ -43,9 +60,20 @@ pub struct EngineSettings {
     /// Seconds an invoke waits for an environment of a busy function before a 429.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_QUEUE_SECONDS", default_value_t = 60)]
     pub queue_seconds: u64,
-    /// Isolation of user code.
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_SANDBOX", value_enum, default_value = "auto")]
-    pub sandbox: SandboxMode,
+    /// How user code is contained: `bubblewrap` (default; where it cannot start, no user
+    /// code runs and invokes say why) or `none` (unconfined: single-tenant hosts only).
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_ISOLATION", value_enum)]
+    pub isolation: Option<Isolation>,
+    /// Deprecated name of `--isolation` (`auto` now means `bubblewrap`).
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_SANDBOX", value_enum, hide = true)]
+    pub sandbox: Option<LegacySandbox>,
+    /// The bubblewrap program (default: /usr/bin/bwrap, then /usr/local/bin/bwrap).
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_BWRAP")]
+    pub bwrap: Option<PathBuf>,
+    /// First of the 65,536 uids execution environments run as, one each, when the engine
+    /// runs as root.
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_FIRST_UID", default_value_t = 1_879_048_192)]
+    pub first_uid: u32,
     /// What networks user code reaches: `isolated` (the outside, not this host; needs
     /// bubblewrap, pasta and root), `none` (only its Runtime API; needs bubblewrap) or
     /// `host` (everything this host reaches, its loopback included: single-tenant only).
@@ -60,8 +88,8 @@ pub struct EngineSettings {
     /// Ruby interpreter (default: ruby, found as python3 is).
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_RUBY")]
     pub ruby: Option<PathBuf>,
-    /// Most processes and threads the sandbox user may have (only when the engine runs as root).
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_MAX_PROCESSES", default_value_t = 4096)]
+    /// Most processes and threads one execution environment may have (Lambda's 1,024).
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_MAX_PROCESSES", default_value_t = 1024)]
     pub max_processes: u64,
     /// CPU seconds one environment may use over its life before it is killed and replaced.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_CPU_SECONDS", default_value_t = 3600)]
@@ -69,7 +97,8 @@ pub struct EngineSettings {
     /// Largest file user code may write, in MB.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_FILE_SIZE_MB", default_value_t = 512)]
     pub file_size_mb: u64,
-    /// Address space allowed above the function's MemorySize (Python and Ruby), in MB.
+    /// Address space allowed above the function's MemorySize (Python and Ruby, where no
+    /// memory cgroup holds MemorySize), in MB.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_ADDRESS_SPACE_HEADROOM_MB", default_value_t = 512)]
     pub address_space_headroom_mb: u32,
     /// Where `lambda-steps runtimes install` put the runtimes' AWS SDKs (default: the data
@@ -79,4 +108,18 @@ pub struct EngineSettings {
     /// Most bytes of events one CloudWatch log group keeps; past it the oldest go first.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_LOG_GROUP_MAX_MB", default_value_t = 64)]
     pub log_group_max_mb: u64,
+}
+
+impl EngineSettings {
+    /// `--isolation`, else the deprecated `--sandbox`, else `bubblewrap`.
+    pub fn isolation(&self) -> Isolation {
+        if self.sandbox.is_some() && self.isolation.is_none() {
+            tracing::warn!(
+                "LAMBDA_STEPS_ENGINE_SANDBOX (--sandbox) is deprecated: use LAMBDA_STEPS_ENGINE_ISOLATION (--isolation)"
+            );
+        }
+        self.isolation
+            .or(self.sandbox.map(Isolation::from))
+            .unwrap_or(Isolation::Bubblewrap)
+    }
 }

@@ -14,7 +14,7 @@ use super::logs::{LogSink, LogStore, function_log_group};
 use super::network::{ISOLATED_RUNTIME_API, NetworkGate, NetworkPolicy, Pasta};
 use super::output::OutputCapture;
 use super::runtime_api::{self, Invocation, InvocationRequest, RuntimeChannel, RuntimeReply};
-use super::sandbox::{Limits, Mounts, Sandbox};
+use super::sandbox::{Confinement, Limits, Mounts, Sandbox};
 use crate::function_aws::RoleCredentials;
 use crate::lambda_rules::Language;
 
@@ -57,6 +57,8 @@ pub enum InvocationEnd {
     TimedOut,
     /// The runtime process exited before answering; Go-style description as AWS prints.
     Exited(String),
+    /// The kernel killed it for going past the memory cgroup's limit (MemorySize).
+    OutOfMemory,
 }
 
 /// A running execution environment.
@@ -72,7 +74,10 @@ pub struct ExecutionEnvironment {
     pub log: LogSink,
     last_used: Mutex<Instant>,
     server: tokio::task::JoinHandle<()>,
-    tmp_dir: PathBuf,
+    /// The host directory used as /tmp without bubblewrap (under it, /tmp is a tmpfs).
+    tmp_dir: Option<PathBuf>,
+    /// Its user and cgroup, given back (the cgroup emptied and removed) when it is dropped.
+    confinement: Confinement,
     /// When the credentials given to the runtime expire.
     credentials_expire_at: Option<std::time::SystemTime>,
     /// The egress of an isolated sandbox, ended with it.
@@ -84,7 +89,6 @@ impl ExecutionEnvironment {
     pub async fn start(spec: EnvironmentSpec<'_>) -> Result<Self, StartError> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let tmp_dir = spec.work_dir.join(&id);
-        make_private_dir(&tmp_dir, spec.sandbox.user).map_err(io("creating environment directory"))?;
 
         // Sandboxes with a network namespace get their Runtime API inside it, bound once
         // the sandbox exists; the others get a host loopback port now.
@@ -120,6 +124,23 @@ impl ExecutionEnvironment {
             tmp_dir: &tmp_dir,
             sdks: &sdk_mounts,
         };
+        let confinement = spec
+            .sandbox
+            .confine(&id, &mounts, spec.limits)
+            .map_err(io("confining the environment"))?;
+        tracing::debug!(function = spec.function_name, environment = %id, policy = %confinement.policy, "starting an execution environment");
+        let tmp_dir = match spec.sandbox.bubblewrap {
+            Some(_) => None,
+            None => {
+                let owner = spec
+                    .sandbox
+                    .users
+                    .switches()
+                    .then_some((confinement.user.uid, confinement.user.gid));
+                make_private_dir(&tmp_dir, owner).map_err(io("creating environment directory"))?;
+                Some(tmp_dir.clone())
+            }
+        };
         let sdk_visible = sdk_mounts
             .first()
             .map(|(host, place)| spec.sandbox.visible_sdk(host, place));
@@ -138,9 +159,7 @@ impl ExecutionEnvironment {
 
         let (reader, writer) = std::io::pipe().map_err(io("creating output pipe"))?;
         let writer_err = writer.try_clone()?;
-        let mut command = spec
-            .sandbox
-            .command(&mounts, &program, &args, &env, spec.limits, gate.as_ref());
+        let mut command = spec.sandbox.command(&confinement, &program, &args, &env, gate.as_ref());
         command
             .stdin(std::process::Stdio::null())
             .stdout(writer)
@@ -198,6 +217,7 @@ impl ExecutionEnvironment {
             last_used: Mutex::new(Instant::now()),
             server,
             tmp_dir,
+            confinement,
             credentials_expire_at: spec.credentials.map(|c| c.expires_at),
             pasta: Mutex::new(pasta),
         })
@@ -211,6 +231,7 @@ impl ExecutionEnvironment {
             request,
             reply: reply_tx,
         };
+        let oom_kills_before = self.oom_kills();
         if self.inbox.send(invocation).await.is_err() {
             return InvocationEnd::Exited("runtime API closed".into());
         }
@@ -227,6 +248,7 @@ impl ExecutionEnvironment {
                 // An answer posted just before exiting still counts.
                 match reply.try_recv() {
                     Ok(answer) => InvocationEnd::Reply(answer),
+                    Err(_) if self.oom_kills() > oom_kills_before => InvocationEnd::OutOfMemory,
                     Err(_) => InvocationEnd::Exited(description),
                 }
             }
@@ -255,9 +277,16 @@ impl ExecutionEnvironment {
     }
 
     /// Kills the runtime and everything it started (its process group, or its PID
-    /// namespace under bubblewrap, whose init takes the rest down with it).
+    /// namespace under bubblewrap, whose init takes the rest down with it; what left the
+    /// group goes with the cgroup when dropped).
     pub fn kill(&self) {
         kill_group(self.pid);
+    }
+
+    /// How many of its processes the kernel killed for memory (its cgroup's count): a rise
+    /// during an invocation that ends in the runtime's death is an out-of-memory end.
+    fn oom_kills(&self) -> u64 {
+        self.confinement.cgroup.as_ref().map_or(0, |cgroup| cgroup.oom_kills())
     }
 
     /// Kills the environment and waits (up to 5 s) until every process in it is gone, so
@@ -272,6 +301,9 @@ impl ExecutionEnvironment {
             }
         } else {
             kill_group(self.pid);
+        }
+        if let Some(cgroup) = &self.confinement.cgroup {
+            cgroup.kill_all();
         }
         let mut exited = self.exited.clone();
         let _ = tokio::time::timeout(Duration::from_secs(5), exited.wait_for(Option::is_some)).await;
@@ -318,7 +350,9 @@ impl Drop for ExecutionEnvironment {
             pasta.kill();
         }
         self.server.abort();
-        let _ = std::fs::remove_dir_all(&self.tmp_dir);
+        if let Some(tmp_dir) = &self.tmp_dir {
+            let _ = std::fs::remove_dir_all(tmp_dir);
+        }
     }
 }
 

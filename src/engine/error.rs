@@ -12,9 +12,18 @@ pub enum ErrorKind {
     InvalidParameterValue,
     InvalidRequestContent,
     RequestTooLarge,
+    /// A CreateFunction or UpdateFunctionCode request over Lambda's limit.
+    RequestEntityTooLarge,
     PreconditionFailed,
     TooManyRequests,
     UnknownOperation,
+    MissingAuthenticationToken,
+    UnrecognizedClient,
+    InvalidSignature,
+    IncompleteSignature,
+    /// Lambda's 502 for a runtime it cannot run: the engine's answer where it cannot
+    /// contain user code (the function never starts, so callers do not retry).
+    InvalidRuntime,
     Service,
 }
 
@@ -27,9 +36,15 @@ impl ErrorKind {
             Self::InvalidParameterValue => "InvalidParameterValueException",
             Self::InvalidRequestContent => "InvalidRequestContentException",
             Self::RequestTooLarge => "RequestTooLargeException",
+            Self::RequestEntityTooLarge => "RequestEntityTooLargeException",
             Self::PreconditionFailed => "PreconditionFailedException",
             Self::TooManyRequests => "TooManyRequestsException",
             Self::UnknownOperation => "UnknownOperationException",
+            Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            Self::UnrecognizedClient => "UnrecognizedClientException",
+            Self::InvalidSignature => "InvalidSignatureException",
+            Self::IncompleteSignature => "IncompleteSignatureException",
+            Self::InvalidRuntime => "InvalidRuntimeException",
             Self::Service => "ServiceException",
         }
     }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::Engine;
 use super::environment::{EnvironmentSpec, ExecutionEnvironment, InvocationEnd, StartError};
-use super::error::{EngineError, EngineResult};
+use super::error::{EngineError, EngineResult, ErrorKind};
 use super::model::FunctionVersion;
 use super::runtime_api::{InvocationRequest, MAX_RESPONSE_BYTES, RuntimeReply};
 use super::sandbox::Limits;
@@ -54,6 +54,12 @@ impl Engine {
     pub async fn invoke(&self, request: InvokeRequest) -> EngineResult<InvokeOutcome> {
         let name = &request.function.name;
         let version = self.functions.resolve(name, request.function.qualifier.as_deref())?;
+        // Fail closed: a host that cannot contain user code runs none, and says why.
+        if let Some(refusal) = &self.sandbox.refusal
+            && request.invocation_type != InvocationType::DryRun
+        {
+            return Err(EngineError::new(ErrorKind::InvalidRuntime, refusal.clone()));
+        }
         let limit = match request.invocation_type {
             InvocationType::Event => MAX_ASYNC_PAYLOAD,
             _ => MAX_SYNC_PAYLOAD,
@@ -251,6 +257,7 @@ impl Engine {
                 file_size_mb: self.settings.file_size_mb,
                 open_files: 1024,
                 cap_address_space: !matches!(language, Language::Node | Language::Provided),
+                tmp_mb: version.ephemeral_storage_mb,
             },
             logs: &self.logs,
             sdk,
@@ -315,6 +322,20 @@ fn conclude(
                 error("Sandbox.Timedout", message),
                 Some("Unhandled"),
                 Some("Status: timeout".into()),
+                false,
+            )
+        }
+        // The kernel's kill reaches the runtime under bubblewrap's init, which reports it as
+        // an exit status: AWS's words are those of the kill.
+        InvocationEnd::OutOfMemory => {
+            let kind = "Runtime.OutOfMemory";
+            let message = format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed");
+            log.push(message.clone());
+            log.push(kind.to_string());
+            (
+                error(kind, message),
+                Some("Unhandled"),
+                Some(format!("Status: error\tError Type: {kind}")),
                 false,
             )
         }

@@ -2,6 +2,8 @@
 //! this host in execution environments speaking the Lambda Runtime API, without Docker.
 
 pub mod api;
+mod archive;
+pub mod auth;
 mod code;
 mod config;
 mod environment;
@@ -16,7 +18,11 @@ mod pool;
 mod runtime_api;
 pub mod runtimes;
 pub mod sandbox;
+mod sandbox_cgroup;
+pub mod sandbox_policy;
+mod sandbox_probe;
 mod sandbox_reach;
+mod sandbox_users;
 pub mod sdk;
 
 use std::path::PathBuf;
@@ -51,6 +57,8 @@ pub struct Engine(Arc<EngineInner>);
 
 pub struct EngineInner {
     pub settings: EngineSettings,
+    /// The one key callers of its APIs sign with.
+    key: auth::EngineKey,
     pub location: Location,
     functions: FunctionFiles,
     /// What functions printed, as CloudWatch Logs keeps it.
@@ -87,6 +95,11 @@ impl Engine {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
         let data_dir = settings.data_dir.canonicalize()?;
+        let key = auth::EngineKey::load(
+            settings.access_key_id.as_deref(),
+            settings.secret_access_key.as_ref(),
+            &data_dir,
+        )?;
         let functions = FunctionFiles::open(&data_dir)?;
         let logs = Arc::new(LogStore::open(&data_dir, settings.log_group_max_mb * 1024 * 1024)?);
         let work_dir = tempfile::Builder::new()
@@ -101,19 +114,15 @@ impl Engine {
         open_to_sandbox(&environments_dir)?;
         let code = CodeCache::new(work_dir.path().join("code"))?;
         let sandbox = Sandbox::detect(
-            settings.sandbox,
+            settings.isolation(),
+            settings.bwrap.as_deref(),
+            settings.first_uid,
             settings.network,
-            vec![data_dir.clone()],
+            vec![data_dir.clone(), work_dir.path().to_path_buf()],
             work_dir.path(),
         )?;
+        tracing::info!("{}", sandbox.describe());
         network::announce(&sandbox.network);
-        if sandbox.bubblewrap.is_none() && sandbox.user.is_none() {
-            tracing::warn!(
-                "user code runs as this service's own user without a sandbox: it can read what this user can, \
-                 the data directory's admin token and master key included; install bubblewrap (apt-get install bubblewrap) \
-                 or run the service as root, which runs user code as nobody"
-            );
-        }
         let interpreters =
             Interpreters::discover(settings.python.clone(), settings.node.clone(), settings.ruby.clone());
         let runtimes_dir = settings
@@ -121,7 +130,7 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| sdk::default_dir(&data_dir));
         let mut sdks = RuntimeSdks::discover(&runtimes_dir);
-        if let Some(user) = sandbox.user {
+        if let Some(user) = sandbox.users.representative() {
             check_work_dir_reach(user, work_dir.path());
             sdks.withhold_unreadable(user, &runtimes_dir);
         }
@@ -130,8 +139,8 @@ impl Engine {
             data_dir = %data_dir.display(),
             functions = functions.list().len(),
             bubblewrap = sandbox.bubblewrap.is_some(),
+            runs_user_code = sandbox.refusal.is_none(),
             network = ?settings.network,
-            sandbox_user = ?sandbox.user,
             python = ?interpreters.python,
             node = ?interpreters.node,
             ruby = ?interpreters.ruby,
@@ -149,6 +158,7 @@ impl Engine {
             },
             pools: Pools::new(settings.max_environments),
             settings,
+            key,
             functions,
             logs,
             code,
@@ -216,6 +226,12 @@ impl Engine {
                 }
             }
         });
+    }
+
+    /// The access key callers of its Lambda and CloudWatch Logs APIs sign with: the
+    /// in-process runner's, and what `lambda-local` prints.
+    pub fn key(&self) -> &auth::EngineKey {
+        &self.key
     }
 
     /// Idle execution environments across all functions (for tests and metrics).

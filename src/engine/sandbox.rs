@@ -1,12 +1,22 @@
-//! How user code is started: a fresh process group with resource limits, none of the
-//! engine's environment, an unprivileged user when the engine runs as root, and, where
-//! bubblewrap is installed, inside its namespaces with the engine's data hidden.
+//! How user code is contained. Decided once at engine start (`Sandbox::detect`): whether
+//! bubblewrap works here, who environments run as (`sandbox_users`), which cgroup
+//! controllers the engine may use (`sandbox_cgroup`). Described per environment as a
+//! `Policy` (`sandbox_policy`), then started as a command: bubblewrap's namespaces and
+//! mounts, the environment's cgroup, rlimits, a session of its own, death with the engine.
+//!
+//! Fail closed: unless the operator says `--isolation none`, a host where bubblewrap
+//! cannot start keeps the engine's API but refuses to run user code, with `refusal` saying
+//! what is missing.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::config::Network;
 use super::network::{self, NetworkGate, NetworkPolicy};
+use super::sandbox_cgroup::{CgroupTree, EnvironmentCgroup};
+use super::sandbox_policy::{CgroupLimits, Mount, NAMESPACES, Policy, Rlimit};
+use super::sandbox_probe;
+use super::sandbox_users::{SandboxUsers, UserLease};
 
 /// Where a runtime process sees its code, bootstrap and scratch directory.
 pub const SANDBOX_TASK_ROOT: &str = "/var/task";
@@ -20,40 +30,69 @@ pub const SDK_MOUNTS: [&str; 3] = ["python", "node_modules", "gems"];
 /// a directory above the importing file.
 const SANDBOX_ESM_MODULES: &str = "/var/node_modules";
 
-/// Which isolation user code gets.
+const MB: u64 = 1024 * 1024;
+
+/// How user code is contained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SandboxMode {
-    /// bubblewrap if it is installed and works, else plain processes.
-    Auto,
-    /// bubblewrap, failing loudly if it cannot start.
+pub enum Isolation {
+    /// bubblewrap, a user and cgroup per environment where the host allows; no user code
+    /// runs where bubblewrap cannot start.
     Bubblewrap,
-    /// Plain processes with limits only.
+    /// Plain processes with rlimits (and cgroups, and a user of their own as root): user
+    /// code reads what that user can. Single-tenant hosts only.
     None,
+}
+
+/// `--sandbox`, kept for old configurations: `auto` and `bubblewrap` now both require
+/// bubblewrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LegacySandbox {
+    Auto,
+    Bubblewrap,
+    None,
+}
+
+impl From<LegacySandbox> for Isolation {
+    fn from(legacy: LegacySandbox) -> Self {
+        match legacy {
+            LegacySandbox::Auto | LegacySandbox::Bubblewrap => Self::Bubblewrap,
+            LegacySandbox::None => Self::None,
+        }
+    }
 }
 
 /// Resource limits of one execution environment.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub memory_mb: u32,
-    /// Address space headroom above the function's memory: interpreters map far more
-    /// than they touch.
+    /// Address space headroom above the function's memory (only without a memory cgroup):
+    /// interpreters map far more than they touch.
     pub address_space_headroom_mb: u32,
     pub cpu_seconds: u64,
     pub processes: u64,
     pub file_size_mb: u64,
     pub open_files: u64,
-    /// Whether to cap the address space at all (V8 reserves gigabytes it never uses).
+    /// Whether an address-space cap may stand in for the memory cgroup (V8 reserves
+    /// gigabytes it never uses, so not for Node).
     pub cap_address_space: bool,
+    /// The size of /tmp (EphemeralStorage).
+    pub tmp_mb: u32,
 }
 
 /// The sandbox user code runs in, decided once at engine start.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Sandbox {
+    pub isolation: Isolation,
+    /// bubblewrap, when it works here.
     pub bubblewrap: Option<PathBuf>,
-    /// uid and gid to run as; set when the engine itself runs as root.
-    pub user: Option<(u32, u32)>,
-    /// Directories user code must not see (the engine's data directory).
-    pub hidden: Vec<PathBuf>,
+    /// Why no user code runs (isolation wanted, not available), naming what is missing.
+    pub refusal: Option<String>,
+    /// Whether bubblewrap sizes its tmpfs (0.8 and later).
+    sized_tmp: bool,
+    pub users: SandboxUsers,
+    cgroups: Option<CgroupTree>,
+    /// Directories user code must not see (the engine's data and work directories).
+    hidden: Vec<PathBuf>,
     /// What network user code gets.
     pub network: NetworkPolicy,
 }
@@ -62,55 +101,80 @@ pub struct Sandbox {
 pub struct Mounts<'a> {
     pub task_root: &'a Path,
     pub runtime_dir: &'a Path,
+    /// The host scratch directory used as /tmp without bubblewrap.
     pub tmp_dir: &'a Path,
     /// SDK directories on the host, each with its place in `SDK_MOUNTS`, mounted read-only.
     pub sdks: &'a [(PathBuf, &'static str)],
 }
 
+/// What one environment holds of the host until it ends: its user and its cgroup.
+#[derive(Debug)]
+pub struct Confinement {
+    pub user: UserLease,
+    pub cgroup: Option<EnvironmentCgroup>,
+    pub policy: Policy,
+}
+
 impl Sandbox {
-    /// Decides the sandbox for this host: checks bubblewrap by running it once, then what
-    /// `network` needs (`work_dir` holds the files the sandbox's network may need).
-    pub fn detect(mode: SandboxMode, network: Network, hidden: Vec<PathBuf>, work_dir: &Path) -> anyhow::Result<Self> {
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
-        let user = root.then_some((65534, 65534));
+    /// Decides the sandbox for this host. Only contradictory settings fail the start; a host
+    /// that cannot isolate is a `refusal`.
+    pub fn detect(
+        isolation: Isolation,
+        bwrap: Option<&Path>,
+        first_uid: u32,
+        network: Network,
+        hidden: Vec<PathBuf>,
+        work_dir: &Path,
+    ) -> anyhow::Result<Self> {
         let mut sandbox = Self {
+            isolation,
             bubblewrap: None,
-            user,
+            refusal: None,
+            sized_tmp: false,
+            users: SandboxUsers::detect(first_uid),
+            cgroups: CgroupTree::detect(),
             hidden,
             network: NetworkPolicy::Host,
         };
-        if mode == SandboxMode::None {
+        if isolation == Isolation::None {
             anyhow::ensure!(
                 network != Network::None,
-                "--network none needs the bubblewrap sandbox, not --sandbox none"
+                "--network none needs the bubblewrap sandbox, not --isolation none"
             );
-            sandbox.network = network::policy(network, false, work_dir);
+            tracing::warn!(
+                "--isolation none: user code runs unconfined, as {}, and can read what that user can \
+                 (other functions' code, the engine's data directory where its modes allow) and see every process; \
+                 use it on a single-tenant host only",
+                sandbox.users.describe()
+            );
+            // Unconfined in so many words: the host's network too, as the rest of the host
+            // (announced with the host network's warning); `none` still asks for bubblewrap.
+            sandbox.network = match network {
+                Network::Isolated => NetworkPolicy::Host,
+                other => network::policy(other, false, work_dir),
+            };
             return Ok(sandbox);
         }
-        let candidate = ["/usr/bin/bwrap", "/usr/local/bin/bwrap"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|p| p.exists());
-        match candidate {
-            Some(path) if sandbox.bubblewrap_works(&path) => sandbox.bubblewrap = Some(path),
-            Some(path) if mode == SandboxMode::Bubblewrap => {
-                anyhow::bail!("bubblewrap at {} cannot create a sandbox on this host", path.display())
+        match sandbox_probe::find_bwrap(bwrap) {
+            Ok(path) => {
+                sandbox.sized_tmp = sandbox_probe::sizes_tmpfs(&path);
+                match sandbox.try_bubblewrap(&path) {
+                    Ok(()) => sandbox.bubblewrap = Some(path),
+                    Err(why) => sandbox.refusal = Some(sandbox_probe::refusal(&why)),
+                }
             }
-            None if mode == SandboxMode::Bubblewrap => {
-                anyhow::bail!("sandbox mode is bubblewrap but bwrap is not installed (apt-get install bubblewrap)")
-            }
-            _ => {}
+            Err(missing) => sandbox.refusal = Some(sandbox_probe::refusal(&missing)),
         }
-        anyhow::ensure!(
-            network != Network::None || sandbox.bubblewrap.is_some(),
-            "--network none needs a working bubblewrap (apt-get install bubblewrap)"
-        );
+        if let Some(refusal) = &sandbox.refusal {
+            tracing::error!("{refusal}");
+        }
         sandbox.network = network::policy(network, sandbox.bubblewrap.is_some(), work_dir);
         Ok(sandbox)
     }
 
-    fn bubblewrap_works(&self, bwrap: &Path) -> bool {
+    /// Starts `/bin/true` under bubblewrap with an environment's policy, as an environment's
+    /// user would.
+    fn try_bubblewrap(&self, bwrap: &Path) -> Result<(), String> {
         let dir = std::env::temp_dir();
         let mounts = Mounts {
             task_root: &dir,
@@ -118,19 +182,168 @@ impl Sandbox {
             tmp_dir: &dir,
             sdks: &[],
         };
-        let mut command = self.bubblewrap_command(bwrap, &mounts, Path::new("/bin/true"), &[], &[]);
-        self.apply_user(&mut command);
+        let user = self.users.lease().ok_or("no free sandbox user")?;
+        let policy = self.policy_for(true, &mounts, probe_limits(), &user, CgroupLimits::default());
+        let mut command = std::process::Command::new(bwrap);
+        command.args(policy.bubblewrap_args()).arg("--").arg("/bin/true");
+        self.apply_user(&mut command, &user);
         match command.output() {
-            Ok(out) if out.status.success() => true,
-            Ok(out) => {
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                tracing::warn!(error = %stderr.trim(), "bubblewrap cannot sandbox on this host; running user code without it");
-                false
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(sandbox_probe::diagnose(
+                bwrap,
+                out.status,
+                &String::from_utf8_lossy(&out.stderr),
+            )),
+            Err(e) => Err(format!("bubblewrap at {} did not start ({e})", bwrap.display())),
+        }
+    }
+
+    /// What contains user code here, item by item, for the start log.
+    pub fn describe(&self) -> String {
+        let mb_tmp = match (&self.bubblewrap, self.sized_tmp) {
+            (Some(_), true) => "a private tmpfs sized as EphemeralStorage",
+            (Some(_), false) => "a private tmpfs without a size (bubblewrap older than 0.8)",
+            (None, _) => "a host directory of the environment's user, files capped by RLIMIT_FSIZE",
+        };
+        let memory = match self.cgroups.as_ref().is_some_and(CgroupTree::limits_memory) {
+            true => "a memory cgroup of MemorySize",
+            false => "RLIMIT_AS at MemorySize plus headroom for Python and Ruby, V8's heap cap for Node",
+        };
+        let processes = match (
+            self.cgroups.as_ref().is_some_and(CgroupTree::limits_processes),
+            &self.users,
+        ) {
+            (true, _) => "a pids cgroup per environment",
+            (false, SandboxUsers::Dedicated(_)) => "RLIMIT_NPROC of the environment's own uid",
+            (false, SandboxUsers::Shared(_)) => "RLIMIT_NPROC of the shared sandbox user (shared by every environment)",
+            (false, SandboxUsers::Engine) => "nothing (not root, no writable pids cgroup)",
+        };
+        let confinement = match (&self.bubblewrap, &self.refusal) {
+            (Some(path), _) => format!("bubblewrap {} (own PID, IPC, UTS, mount namespaces)", path.display()),
+            (None, Some(_)) => "none: user code is refused".into(),
+            (None, None) => "none (--isolation none)".into(),
+        };
+        format!(
+            "sandbox: {confinement}; user: {}; cgroups: {}; memory: {memory}; processes: {processes}; /tmp: {mb_tmp}",
+            self.users.describe(),
+            self.cgroups
+                .as_ref()
+                .map_or("none writable".into(), CgroupTree::describe),
+        )
+    }
+
+    /// Takes a user and a cgroup for a new environment and describes its confinement.
+    pub fn confine(&self, id: &str, mounts: &Mounts, limits: Limits) -> std::io::Result<Confinement> {
+        let user = self
+            .users
+            .lease()
+            .ok_or_else(|| std::io::Error::other("every sandbox uid is in use"))?;
+        let wanted = CgroupLimits {
+            memory_bytes: self
+                .cgroups
+                .as_ref()
+                .filter(|c| c.limits_memory())
+                .map(|_| u64::from(limits.memory_mb) * MB),
+            processes: self
+                .cgroups
+                .as_ref()
+                .filter(|c| c.limits_processes())
+                .map(|_| limits.processes),
+        };
+        let cgroup = match &self.cgroups {
+            Some(tree) if wanted != CgroupLimits::default() => {
+                Some(tree.create(id, wanted.memory_bytes, wanted.processes)?)
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "bubblewrap did not start; running user code without it");
-                false
+            _ => None,
+        };
+        let policy = self.policy_for(self.bubblewrap.is_some(), mounts, limits, &user, wanted);
+        Ok(Confinement { user, cgroup, policy })
+    }
+
+    fn policy_for(
+        &self,
+        bubblewrap: bool,
+        mounts: &Mounts,
+        limits: Limits,
+        user: &UserLease,
+        cgroup: CgroupLimits,
+    ) -> Policy {
+        let mut rlimits = vec![
+            Rlimit::CpuSeconds(limits.cpu_seconds),
+            Rlimit::FileSizeBytes(limits.file_size_mb * MB),
+            Rlimit::OpenFiles(limits.open_files),
+            Rlimit::CoreBytes(0),
+        ];
+        if limits.cap_address_space && cgroup.memory_bytes.is_none() {
+            let bytes = (u64::from(limits.memory_mb) + u64::from(limits.address_space_headroom_mb)) * MB;
+            rlimits.push(Rlimit::AddressSpaceBytes(bytes));
+        }
+        // The per-user count is per environment only with a uid of its own; a shared user's
+        // count would let one environment starve the others, so the pids cgroup does it.
+        if user.dedicated || (self.users.switches() && cgroup.processes.is_none()) {
+            rlimits.push(Rlimit::Processes(limits.processes));
+        }
+        let switched = self.users.switches().then_some((user.uid, user.gid));
+        if !bubblewrap {
+            return Policy {
+                user: switched,
+                user_is_dedicated: user.dedicated,
+                namespaces: Vec::new(),
+                mounts: Vec::new(),
+                rlimits,
+                cgroup,
+                workdir: mounts.task_root.to_path_buf(),
+            };
+        }
+        let mut all: Vec<Mount> = host_root()
+            .into_iter()
+            .map(|(path, link)| match link {
+                Some(target) => Mount::Symlink { target, at: path },
+                None => Mount::HostReadOnly(path),
+            })
+            .collect();
+        if let Some((file, at)) = self.network.resolv_conf() {
+            all.push(Mount::ReadOnly {
+                host: file.into(),
+                at: at.into(),
+            });
+        }
+        all.push(Mount::Dev("/dev".into()));
+        all.push(Mount::Proc("/proc".into()));
+        all.extend(self.hidden.iter().cloned().map(Mount::Hidden));
+        all.push(Mount::Scratch {
+            at: "/tmp".into(),
+            bytes: self.sized_tmp.then_some(u64::from(limits.tmp_mb) * MB),
+        });
+        all.push(Mount::ReadOnly {
+            host: mounts.task_root.into(),
+            at: SANDBOX_TASK_ROOT.into(),
+        });
+        all.push(Mount::ReadOnly {
+            host: mounts.runtime_dir.into(),
+            at: SANDBOX_RUNTIME_DIR.into(),
+        });
+        for (host, place) in mounts.sdks {
+            let inside = Path::new(SANDBOX_RUNTIME_DIR).join(place);
+            all.push(Mount::ReadOnly {
+                host: host.clone(),
+                at: inside.clone(),
+            });
+            if *place == "node_modules" {
+                all.push(Mount::Symlink {
+                    target: inside,
+                    at: SANDBOX_ESM_MODULES.into(),
+                });
             }
+        }
+        Policy {
+            user: switched,
+            user_is_dedicated: user.dedicated,
+            namespaces: NAMESPACES.to_vec(),
+            mounts: all,
+            rlimits,
+            cgroup,
+            workdir: SANDBOX_TASK_ROOT.into(),
         }
     }
 
@@ -155,28 +368,43 @@ impl Sandbox {
         }
     }
 
-    /// The command that starts `program args` in this sandbox with exactly `env`.
+    /// The command that starts `program args` confined as `confinement` says, with exactly
+    /// `env`.
     pub fn command(
         &self,
-        mounts: &Mounts,
+        confinement: &Confinement,
         program: &Path,
         args: &[OsString],
         env: &[(String, String)],
-        limits: Limits,
         gate: Option<&NetworkGate>,
     ) -> tokio::process::Command {
         let (gate_args, gate_fds) = gate.map(NetworkGate::bubblewrap_args).unzip();
+        let policy = &confinement.policy;
         let mut command = match &self.bubblewrap {
-            Some(bwrap) => self.bubblewrap_command(bwrap, mounts, program, args, &gate_args.unwrap_or_default()),
+            Some(bwrap) => {
+                let mut command = std::process::Command::new(bwrap);
+                command
+                    .args(gate_args.unwrap_or_default())
+                    .args(policy.bubblewrap_args())
+                    .arg("--")
+                    .arg(program)
+                    .args(args);
+                command
+            }
             None => {
                 let mut command = std::process::Command::new(program);
-                command.args(args).current_dir(mounts.task_root);
+                command.args(args).current_dir(&policy.workdir);
                 command
             }
         };
         command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
-        self.apply_user(&mut command);
-        apply_limits(&mut command, limits, self.user.is_some());
+        self.apply_user(&mut command, &confinement.user);
+        let cgroup_fds = confinement
+            .cgroup
+            .as_ref()
+            .map(EnvironmentCgroup::join_fds)
+            .unwrap_or_default();
+        apply_limits(&mut command, policy.rlimits.clone(), cgroup_fds);
         if let Some(fds) = gate_fds {
             use std::os::unix::process::CommandExt;
             // SAFETY: `inherit` only calls fcntl on the gate's descriptors.
@@ -187,95 +415,48 @@ impl Sandbox {
         tokio::process::Command::from(command)
     }
 
-    fn bubblewrap_command(
-        &self,
-        bwrap: &Path,
-        mounts: &Mounts,
-        program: &Path,
-        args: &[OsString],
-        extra: &[String],
-    ) -> std::process::Command {
-        let mut command = std::process::Command::new(bwrap);
-        command.args(extra);
-        command.args([
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
-        ]);
-        command.args(["--cap-drop", "ALL", "--new-session", "--die-with-parent"]);
-        for (source, link) in host_root() {
-            match link {
-                Some(target) => command.arg("--symlink").arg(target).arg(&source),
-                None => command.arg("--ro-bind").arg(&source).arg(&source),
-            };
-        }
-        if let Some((file, at)) = self.network.resolv_conf() {
-            command.arg("--ro-bind").arg(file).arg(at);
-        }
-        command.args(["--dev", "/dev", "--proc", "/proc"]);
-        for hidden in &self.hidden {
-            command.arg("--tmpfs").arg(hidden);
-        }
-        command.arg("--bind").arg(mounts.tmp_dir).arg("/tmp");
-        command.arg("--ro-bind").arg(mounts.task_root).arg(SANDBOX_TASK_ROOT);
-        command
-            .arg("--ro-bind")
-            .arg(mounts.runtime_dir)
-            .arg(SANDBOX_RUNTIME_DIR);
-        for (host, place) in mounts.sdks {
-            let inside = Path::new(SANDBOX_RUNTIME_DIR).join(place);
-            command.arg("--ro-bind").arg(host).arg(&inside);
-            if *place == "node_modules" {
-                command.arg("--symlink").arg(&inside).arg(SANDBOX_ESM_MODULES);
-            }
-        }
-        command
-            .args(["--chdir", SANDBOX_TASK_ROOT, "--"])
-            .arg(program)
-            .args(args);
-        command
-    }
-
     /// std drops supplementary groups itself when root sets a uid.
-    fn apply_user(&self, command: &mut std::process::Command) {
+    fn apply_user(&self, command: &mut std::process::Command, user: &UserLease) {
         use std::os::unix::process::CommandExt;
-        if let Some((uid, gid)) = self.user {
-            command.uid(uid).gid(gid);
+        if self.users.switches() {
+            command.uid(user.uid).gid(user.gid);
         }
     }
 }
 
-/// A new session (so the whole process tree can be killed by its group), rlimits, and
-/// death with the engine. The process cap counts every process of the user, so it is only
-/// set for the dedicated sandbox user, never for the user the engine shares with others.
-fn apply_limits(command: &mut std::process::Command, limits: Limits, dedicated_user: bool) {
+/// The limits the start-up probe runs with: what any environment gets.
+fn probe_limits() -> Limits {
+    Limits {
+        memory_mb: 128,
+        address_space_headroom_mb: 512,
+        cpu_seconds: 10,
+        processes: 64,
+        file_size_mb: 1,
+        open_files: 64,
+        cap_address_space: false,
+        tmp_mb: 1,
+    }
+}
+
+/// A new session (so the whole process tree can be killed by its group), the cgroup, the
+/// rlimits, and death with the engine.
+fn apply_limits(command: &mut std::process::Command, rlimits: Vec<Rlimit>, cgroup_fds: Vec<i32>) {
     use std::os::unix::process::CommandExt;
-    let mb = 1024 * 1024;
-    let address_space = (u64::from(limits.memory_mb) + u64::from(limits.address_space_headroom_mb)) * mb;
-    let cap_address_space = limits.cap_address_space;
-    // SAFETY: only async-signal-safe calls (setsid, setrlimit, prctl) between fork and exec;
-    // std runs this after it changed the uid, so the death signal survives the change.
+    // SAFETY: only async-signal-safe calls (setsid, write, setrlimit, prctl) between fork
+    // and exec; std runs this after it changed the uid, so the death signal survives the
+    // change, and the cgroup descriptors were opened by the engine before the fork.
     unsafe {
         command.pre_exec(move || {
             libc::setsid();
-            let set = |resource, value: u64| {
+            super::sandbox_cgroup::join(&cgroup_fds)?;
+            for limit in &rlimits {
+                let (resource, value) = limit.raw();
                 let limit = libc::rlimit {
                     rlim_cur: value,
                     rlim_max: value,
                 };
                 libc::setrlimit(resource, &limit);
-            };
-            if cap_address_space {
-                set(libc::RLIMIT_AS, address_space);
             }
-            set(libc::RLIMIT_CPU, limits.cpu_seconds);
-            if dedicated_user {
-                set(libc::RLIMIT_NPROC, limits.processes);
-            }
-            set(libc::RLIMIT_FSIZE, limits.file_size_mb * mb);
-            set(libc::RLIMIT_NOFILE, limits.open_files);
-            set(libc::RLIMIT_CORE, 0);
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
         });
@@ -321,4 +502,122 @@ fn host_root() -> Vec<(PathBuf, Option<PathBuf>)> {
         .collect();
     mounts.sort();
     mounts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::sandbox_policy::mounted_at;
+
+    fn sandbox(users: SandboxUsers) -> Sandbox {
+        Sandbox {
+            isolation: Isolation::Bubblewrap,
+            bubblewrap: Some("/usr/bin/bwrap".into()),
+            refusal: None,
+            sized_tmp: true,
+            users,
+            cgroups: None,
+            hidden: vec!["/srv/data".into(), "/tmp/engine-work".into()],
+            network: NetworkPolicy::Host,
+        }
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            tmp_mb: 600,
+            cap_address_space: true,
+            ..probe_limits()
+        }
+    }
+
+    #[test]
+    fn an_environment_sees_its_own_code_a_sized_private_tmp_and_none_of_the_engine() {
+        let sandbox = sandbox(SandboxUsers::Engine);
+        let sdks = [(PathBuf::from("/srv/data/runtimes/python"), "python")];
+        let mounts = Mounts {
+            task_root: Path::new("/tmp/engine-work/code/abc"),
+            runtime_dir: Path::new("/tmp/engine-work/runtime"),
+            tmp_dir: Path::new("/tmp/engine-work/environments/x"),
+            sdks: &sdks,
+        };
+        let user = sandbox.users.lease().unwrap();
+        let policy = sandbox.policy_for(true, &mounts, limits(), &user, CgroupLimits::default());
+
+        assert_eq!(
+            mounted_at(&policy, Path::new("/tmp")),
+            Some(&Mount::Scratch {
+                at: "/tmp".into(),
+                bytes: Some(600 * MB)
+            })
+        );
+        assert_eq!(
+            mounted_at(&policy, Path::new(SANDBOX_TASK_ROOT)),
+            Some(&Mount::ReadOnly {
+                host: mounts.task_root.into(),
+                at: SANDBOX_TASK_ROOT.into()
+            })
+        );
+        // The engine's directories are hidden before its own parts are mounted from them.
+        let position = |wanted: &Mount| policy.mounts.iter().position(|m| m == wanted).unwrap();
+        let hidden = position(&Mount::Hidden("/tmp/engine-work".into()));
+        assert!(hidden < position(mounted_at(&policy, Path::new(SANDBOX_TASK_ROOT)).unwrap()));
+        assert!(
+            position(&Mount::Hidden("/srv/data".into()))
+                < position(mounted_at(&policy, Path::new("/var/runtime/python")).unwrap())
+        );
+
+        let args: Vec<String> = policy
+            .bubblewrap_args()
+            .iter()
+            .map(|a| a.to_string_lossy().to_string())
+            .collect();
+        let joined = args.join(" ");
+        assert!(
+            joined.starts_with("--unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup-try --cap-drop ALL"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains(&format!("--perms 0700 --size {} --tmpfs /tmp", 600 * MB)),
+            "{joined}"
+        );
+        assert!(joined.ends_with("--chdir /var/task"), "{joined}");
+
+        let said = policy.to_string();
+        assert!(said.contains("tmpfs /tmp of 600 MB"), "{said}");
+        assert!(said.contains("hidden /srv/data"), "{said}");
+        // No memory cgroup: the address space stands in for Python and Ruby.
+        assert!(
+            policy.rlimits.contains(&Rlimit::AddressSpaceBytes((128 + 512) * MB)),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn a_memory_cgroup_replaces_the_address_space_cap_and_a_shared_user_gets_no_process_count() {
+        let sandbox = sandbox(SandboxUsers::Shared((65534, 65534)));
+        let dir = Path::new("/x");
+        let mounts = Mounts {
+            task_root: dir,
+            runtime_dir: dir,
+            tmp_dir: dir,
+            sdks: &[],
+        };
+        let user = sandbox.users.lease().unwrap();
+        let cgroup = CgroupLimits {
+            memory_bytes: Some(128 * MB),
+            processes: Some(1024),
+        };
+        let policy = sandbox.policy_for(true, &mounts, limits(), &user, cgroup);
+        assert!(
+            !policy.rlimits.iter().any(|r| matches!(r, Rlimit::AddressSpaceBytes(_))),
+            "{policy}"
+        );
+        // One uid for all: its count would be every environment's, so the pids cgroup counts.
+        assert!(
+            !policy.rlimits.iter().any(|r| matches!(r, Rlimit::Processes(_))),
+            "{policy}"
+        );
+        assert_eq!(policy.user, Some((65534, 65534)));
+        assert!(policy.to_string().contains("user 65534:65534 (shared)"), "{policy}");
+    }
 }

@@ -33,7 +33,7 @@ use spec::{RequestBodies, StepUnion};
     paths(
         runs::submit, runs::list, runs::get, runs::cancel,
         logs::poll, logs::events,
-        projects::put, projects::list,
+        projects::put, projects::list, projects::delete,
         keys::put, keys::get, keys::delete, keys::list,
         tokens::create, tokens::revoke, whoami::whoami,
         settings::get, settings::put,
@@ -91,7 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/runs/{id}/cancel", post(runs::cancel))
         .route("/v1/runs/{id}/logs", get(logs::poll))
         .route("/v1/runs/{id}/events", get(logs::events))
-        .route("/v1/projects/{project}", put(projects::put))
+        .route("/v1/projects/{project}", put(projects::put).delete(projects::delete))
         .route("/v1/projects", get(projects::list))
         .route("/v1/keys", get(keys::list))
         .route("/v1/keys/{*path}", put(keys::put).get(keys::get).delete(keys::delete))

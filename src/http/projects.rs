@@ -1,4 +1,5 @@
-//! Projects: `PUT /v1/projects/{project}` creates one, `GET /v1/projects` lists them.
+//! Projects: `PUT /v1/projects/{project}` creates one, `GET /v1/projects` lists them,
+//! `DELETE /v1/projects/{project}` deletes one with its history.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -6,7 +7,9 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::error_responses::{AuthenticatedErrors, Forbidden, Unauthorized, Unavailable, Unprocessable};
+use super::error_responses::{
+    AuthenticatedErrors, Forbidden, ProjectNotFound, Unauthorized, Unavailable, Unprocessable,
+};
 use crate::app::AppState;
 use crate::domain::access::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -80,4 +83,31 @@ pub async fn list(State(app): State<AppState>, caller: Caller) -> ApiResult<Json
         items,
         next_cursor: None,
     }))
+}
+
+/// Deletes a project with its finished runs and their logs, its tokens, settings, saved
+/// steps and webhooks (204). Refused (409) while runs of it are queued or running: cancel
+/// them or let them finish first. Key storage is shared by path and is left as it is.
+#[utoipa::path(delete, path = "/v1/projects/{project}", tag = "projects", operation_id = "delete_project",
+    params(("project" = String, Path, description = "The project's name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "deleted, with everything that belonged to it"),
+        AuthenticatedErrors,
+        Forbidden,
+        ProjectNotFound,
+        (status = 409, description = "runs of the project are queued or running", body = crate::error::ErrorBody)
+    ))]
+pub async fn delete(State(app): State<AppState>, caller: Caller, Path(project): Path<String>) -> ApiResult<StatusCode> {
+    super::auth::require_admin(&caller)?;
+    match projects::delete(&app.db, &project).await? {
+        projects::Deleted::Yes { runs } => {
+            tracing::info!(project = %project, runs, "project deleted");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        projects::Deleted::NoSuchProject => Err(ApiError::NotFound(format!("project {project}"))),
+        projects::Deleted::RunsInFlight(count) => Err(ApiError::Conflict(format!(
+            "project {project} has {count} run(s) queued or running; cancel them or wait for them to finish, then delete it"
+        ))),
+    }
 }

@@ -56,8 +56,9 @@ pub struct LambdaClients {
 }
 
 impl LambdaClients {
-    /// Clients for a target; with `keys` (access key id, secret key) they sign with those,
-    /// else with placeholder keys for local endpoints or the default chain for AWS. With
+    /// Clients for a target; with `keys` (access key id, secret key) they sign with those
+    /// (the engine's own key for the embedded engine), else with placeholder keys for local
+    /// endpoints or the default chain for AWS. With
     /// `assume` (role ARN, external id) those credentials assume the role through STS at
     /// the same endpoint, and the clients sign with the role's.
     pub async fn new(
@@ -82,7 +83,8 @@ impl LambdaClients {
         let endpoint = target.endpoint().map(str::to_string);
         let credentials = match (keys, target) {
             (Some((id, secret)), _) => Some(Credentials::new(id, secret, None, None, "lambda-steps-project")),
-            // Local endpoints need some credentials to sign with; most do not check them.
+            // Local endpoints need some credentials to sign with; moto and LocalStack do not
+            // check them (the embedded engine does, and is always given its key).
             (None, LambdaTarget::Embedded(_) | LambdaTarget::Endpoint(_)) => {
                 Some(Credentials::new("lambda-steps", "lambda-steps", None, None, "local"))
             }

@@ -81,6 +81,9 @@ pub struct LambdaDirectory {
     embedded_url: Option<String>,
     /// The embedded engine's per-function AWS directory, when the engine runs in this process.
     embedded_functions: Option<FunctionAwsDirectory>,
+    /// The engine's access key (id, secret): the in-process engine's, or the one the engine
+    /// settings name for an engine elsewhere (`lambda-local`).
+    engine_keys: Option<(String, String)>,
     projects: Mutex<HashMap<String, (Instant, Arc<ProjectLambda>)>>,
     clients: tokio::sync::Mutex<HashMap<ClientKey, LambdaClients>>,
     /// Issuers of execution-role credentials, by credentials and STS endpoint.
@@ -92,11 +95,13 @@ impl LambdaDirectory {
         framework: Framework,
         embedded_url: Option<String>,
         embedded_functions: Option<FunctionAwsDirectory>,
+        engine_keys: Option<(String, String)>,
     ) -> Self {
         Self {
             framework,
             embedded_url,
             embedded_functions,
+            engine_keys,
             projects: Mutex::default(),
             clients: tokio::sync::Mutex::default(),
             issuers: tokio::sync::Mutex::default(),
@@ -264,15 +269,29 @@ impl LambdaDirectory {
         if let Some(clients) = cache.get(key) {
             return clients.clone();
         }
-        let keys = key.keys.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
         let assume = key
             .assume_role_arn
             .as_deref()
             .map(|role| (role, key.external_id.as_deref()));
+        let engine_keys = self.engine_keys.as_ref().map(as_strs);
+        let project_keys = key.keys.as_ref().map(as_strs);
+        let (keys, assume) = match target {
+            // The engine answers only its own key; a project's keys and role are for what
+            // its functions call (`function_aws_of`), never for the engine.
+            LambdaTarget::Embedded(_) => (engine_keys, None),
+            // An engine elsewhere, or any endpoint with no keys set.
+            LambdaTarget::Endpoint(_) if project_keys.is_none() && engine_keys.is_some() => (engine_keys, assume),
+            _ => (project_keys, assume),
+        };
         let clients = LambdaClients::new(target, &key.region, keys, assume).await;
         cache.insert(key.clone(), clients.clone());
         clients
     }
+}
+
+/// A key pair as the clients take it.
+fn as_strs((id, secret): &(String, String)) -> (&str, &str) {
+    (id.as_str(), secret.as_str())
 }
 
 /// The access key id and its secret, opened from key storage: none when no access key is

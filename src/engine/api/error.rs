@@ -12,10 +12,16 @@ fn status(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::ResourceNotFound | ErrorKind::UnknownOperation => StatusCode::NOT_FOUND,
         ErrorKind::ResourceConflict => StatusCode::CONFLICT,
-        ErrorKind::InvalidParameterValue | ErrorKind::InvalidRequestContent => StatusCode::BAD_REQUEST,
-        ErrorKind::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::InvalidParameterValue | ErrorKind::InvalidRequestContent | ErrorKind::IncompleteSignature => {
+            StatusCode::BAD_REQUEST
+        }
+        ErrorKind::MissingAuthenticationToken | ErrorKind::UnrecognizedClient | ErrorKind::InvalidSignature => {
+            StatusCode::FORBIDDEN
+        }
+        ErrorKind::RequestTooLarge | ErrorKind::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::InvalidRuntime => StatusCode::BAD_GATEWAY,
         ErrorKind::Service => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use super::{AwsJson, QualifierQuery};
 use crate::engine::Engine;
-use crate::engine::error::{EngineError, EngineResult};
+use crate::engine::archive;
+use crate::engine::error::{EngineError, EngineResult, ErrorKind};
 use crate::engine::function_files::CodeZip;
 use crate::engine::model::{self, FunctionRecord, FunctionVersion};
 use crate::lambda_rules::{self, FunctionRef, KNOWN_RUNTIMES, LATEST, Language, RESERVED_ENVIRONMENT_KEYS};
@@ -71,7 +72,7 @@ pub async fn create(State(engine): State<Engine>, AwsJson(body): AwsJson<CreateF
         (None, Language::Provided) => "bootstrap".into(),
         (None, _) => return Err(missing("Handler")),
     };
-    let code = code_zip(body.code)?;
+    let code = code_zip(body.code, "CreateFunction").await?;
     let environment = environment(body.environment)?;
     let now = model::now_timestamp();
     let latest = FunctionVersion {
@@ -90,7 +91,7 @@ pub async fn create(State(engine): State<Engine>, AwsJson(body): AwsJson<CreateF
         last_modified: now,
         revision_id: model::new_revision_id(),
         architectures: body.architectures.unwrap_or_else(|| vec!["x86_64".into()]),
-        ephemeral_storage_mb: body.ephemeral_storage.map_or(512, |e| e.size),
+        ephemeral_storage_mb: ephemeral_storage(body.ephemeral_storage)?,
     };
     let mut record = FunctionRecord {
         name: name.clone(),
@@ -225,11 +226,15 @@ pub async fn update_code(
     AwsJson(body): AwsJson<UpdateCode>,
 ) -> EngineResult<Response> {
     let reference = FunctionRef::parse(&raw)?;
-    let code = code_zip(Some(Code {
-        zip_file: body.zip_file,
-        s3_bucket: body.s3_bucket,
-        image_uri: body.image_uri,
-    }))?;
+    let code = code_zip(
+        Some(Code {
+            zip_file: body.zip_file,
+            s3_bucket: body.s3_bucket,
+            image_uri: body.image_uri,
+        }),
+        "UpdateFunctionCode",
+    )
+    .await?;
     let shown = engine.functions.update(&reference.name, Some(&code), |record| {
         check_revision(&record.latest, body.revision_id.as_deref())?;
         record.latest.code_sha256 = code.sha256_base64.clone();
@@ -255,6 +260,7 @@ pub struct UpdateConfiguration {
     timeout: Option<u32>,
     memory_size: Option<u32>,
     environment: Option<Environment>,
+    ephemeral_storage: Option<EphemeralStorage>,
     revision_id: Option<String>,
 }
 
@@ -270,6 +276,7 @@ pub async fn update_configuration(
     let timeout_seconds = body.timeout.map(|t| timeout(Some(t))).transpose()?;
     let memory_mb = body.memory_size.map(|m| memory(Some(m))).transpose()?;
     let variables = body.environment.map(|e| environment(Some(e))).transpose()?;
+    let tmp_mb = body.ephemeral_storage.map(|e| ephemeral_storage(Some(e))).transpose()?;
     let shown = engine.functions.update(&reference.name, None, |record| {
         let latest = &mut record.latest;
         check_revision(latest, body.revision_id.as_deref())?;
@@ -293,6 +300,9 @@ pub async fn update_configuration(
         }
         if let Some(variables) = variables {
             latest.environment = variables;
+        }
+        if let Some(tmp_mb) = tmp_mb {
+            latest.ephemeral_storage_mb = tmp_mb;
         }
         touch(latest);
         Ok(latest.clone())
@@ -344,7 +354,9 @@ fn validate_runtime(engine: &Engine, runtime: &str) -> EngineResult<Language> {
         .map_err(|e| EngineError::invalid_parameter(e.to_string()))
 }
 
-fn code_zip(code: Option<Code>) -> EngineResult<CodeZip> {
+/// The uploaded zip, checked against Lambda's limits (see `engine::archive`) before it is
+/// stored: the request's size, then every entry, decompressed and counted.
+async fn code_zip(code: Option<Code>, operation: &str) -> EngineResult<CodeZip> {
     let code = code.ok_or_else(|| missing("Code"))?;
     if code.s3_bucket.is_some() || code.image_uri.is_some() {
         return Err(EngineError::invalid_parameter(
@@ -352,10 +364,24 @@ fn code_zip(code: Option<Code>) -> EngineResult<CodeZip> {
         ));
     }
     let encoded = code.zip_file.ok_or_else(|| missing("Code.ZipFile"))?;
+    if encoded.len() > archive::MAX_REQUEST_BYTES {
+        return Err(EngineError::new(
+            ErrorKind::RequestEntityTooLarge,
+            format!(
+                "Request must be smaller than {} bytes for the {operation} operation",
+                archive::MAX_REQUEST_BYTES
+            ),
+        ));
+    }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(|_| EngineError::invalid_parameter("Code.ZipFile is not valid base64"))?;
-    CodeZip::parse(bytes)
+    tokio::task::spawn_blocking(move || {
+        archive::inspect(&bytes).map_err(|refused| EngineError::invalid_parameter(refused.to_string()))?;
+        CodeZip::parse(bytes)
+    })
+    .await
+    .map_err(|e| EngineError::service(format!("checking the code: {e}")))?
 }
 
 fn timeout(value: Option<u32>) -> EngineResult<u32> {
@@ -372,6 +398,16 @@ fn memory(value: Option<u32>) -> EngineResult<u32> {
         m @ 128..=10240 => Ok(m),
         m => Err(EngineError::invalid_parameter(format!(
             "1 validation error detected: Value '{m}' at 'memorySize' failed to satisfy constraint: Member must have value between 128 and 10240"
+        ))),
+    }
+}
+
+/// The size of /tmp in MB: 512 (the default) to 10,240, as Lambda takes it.
+fn ephemeral_storage(value: Option<EphemeralStorage>) -> EngineResult<u32> {
+    match value.map_or(512, |e| e.size) {
+        m @ 512..=10240 => Ok(m),
+        m => Err(EngineError::invalid_parameter(format!(
+            "1 validation error detected: Value '{m}' at 'ephemeralStorage.size' failed to satisfy constraint: Member must have value between 512 and 10240"
         ))),
     }
 }

@@ -1,5 +1,6 @@
 //! The Lambda REST API (2015-03-31 paths) the engine serves, as AWS SDKs call it, and the
-//! route of its CloudWatch Logs API (`engine::logs::api`) on the same listener.
+//! route of its CloudWatch Logs API (`engine::logs::api`) on the same listener; every
+//! operation of both answers only callers that sign with the engine's key (`engine::auth`).
 
 mod aliases;
 pub mod error;
@@ -9,17 +10,18 @@ mod tags;
 mod versions;
 
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
-use super::Engine;
+use super::{Engine, auth};
 use crate::engine::error::{EngineError, ErrorKind};
 
 /// CreateFunction takes a 50 MB zip, base64-encoded in JSON.
-const MAX_REQUEST_BYTES: usize = 70 * 1024 * 1024;
+pub const MAX_REQUEST_BYTES: usize = 70 * 1024 * 1024;
 
 pub fn router(engine: Engine) -> axum::Router {
     let functions = "/2015-03-31/functions";
-    axum::Router::new()
+    let lambda = axum::Router::new()
         .route(functions, post(functions::create).get(functions::list))
         .route(&format!("{functions}/"), post(functions::create).get(functions::list))
         .route(
@@ -47,12 +49,18 @@ pub fn router(engine: Engine) -> axum::Router {
             get(aliases::get).put(aliases::update).delete(aliases::delete),
         )
         .route(&format!("{functions}/{{name}}/invocations"), post(invoke::invoke))
-        // The CloudWatch Logs API: JSON 1.1, the operation in `X-Amz-Target`.
-        .route("/", post(super::logs::api::dispatch))
         .route(
             "/2017-03-31/tags/{arn}",
             get(tags::list).post(tags::tag).delete(tags::untag),
         )
+        .route_layer(from_fn_with_state(engine.clone(), auth::lambda_callers));
+    // The CloudWatch Logs API: JSON 1.1, the operation in `X-Amz-Target`.
+    let logs = axum::Router::new()
+        .route("/", post(super::logs::api::dispatch))
+        .route_layer(from_fn_with_state(engine.clone(), auth::logs_callers));
+    // What is no operation of either (the fallback) needs no signature: it names nothing.
+    lambda
+        .merge(logs)
         .fallback(|| async { EngineError::new(ErrorKind::UnknownOperation, "Unknown operation") })
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(engine)

@@ -85,7 +85,7 @@ pub fn isolated(bubblewrap: bool, work_dir: &Path) -> Result<Egress, NetworkUnav
     };
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        return unavailable("needs the engine to run as root (user code still runs as nobody)");
+        return unavailable("needs the engine to run as root (user code still runs as a uid of its own)");
     }
     let resolv_conf = dns::sandbox_resolv_conf(Path::new("/etc/resolv.conf"), work_dir)
         .map_err(|e| NetworkUnavailable(format!("writing the sandbox's resolv.conf: {e}")))?;

@@ -121,6 +121,13 @@ async fn each_runtime_calls_aws_as_its_execution_role_at_the_function_endpoint(d
             env["AWS_SESSION_TOKEN"].as_str().is_some_and(|t| !t.is_empty()),
             "{runtime}"
         );
+        // Nor the engine's key: the engine runs every project's functions.
+        let engine_key = service.engine_credentials();
+        assert!(
+            !env.to_string().contains(engine_key.access_key_id())
+                && !env.to_string().contains(engine_key.secret_access_key()),
+            "{runtime}"
+        );
         // The project's secret: not in the environment, the answer, the run or its log.
         assert!(!run.to_string().contains(SECRET), "{runtime}: {run}");
         assert!(!log.iter().any(|l| l.contains(SECRET)), "{runtime}: {log:#?}");
@@ -221,7 +228,8 @@ async fn functions_made_through_the_engines_own_api_get_the_framework_settings(d
         ("AWS_SECRET_ACCESS_KEY", SECRET),
     ];
     let service = ServeProcess::start(&db, work.path(), &[], &env).await;
-    let lambda = crate::support::client(&service.engine);
+    let engine_key = service.engine_credentials();
+    let lambda = crate::support::signed_client(&service.engine, engine_key.clone());
     let code = "import os, boto3\ndef handler(e, c):\n    return [boto3.client('sts').get_caller_identity()['Arn'], dict(os.environ)]\n";
     crate::support::create_request(
         &lambda,
@@ -246,4 +254,7 @@ async fn functions_made_through_the_engines_own_api_get_the_framework_settings(d
     assert_eq!(env["AWS_ENDPOINT_URL"], moto.url.as_str());
     assert!(!env.to_string().contains(SECRET), "{env}");
     assert_ne!(env["AWS_ACCESS_KEY_ID"], "AKIDFRAMEWORKCHAIN");
+    // Nor the engine's own key, which answers for every function on it.
+    assert_ne!(env["AWS_ACCESS_KEY_ID"], engine_key.access_key_id());
+    assert!(!env.to_string().contains(engine_key.secret_access_key()), "{env}");
 }

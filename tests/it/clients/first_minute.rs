@@ -1,7 +1,8 @@
 //! The first minute, as a person meets it, through the real binary: a taken port is named
 //! with the flag and variable that move it (no backtrace); `serve` says where its console,
-//! API and admin token are, with no colour codes when its log is not a terminal; the client
-//! finds that token by itself; `--log-format json` writes one JSON object a line.
+//! API, admin token and engine key are, with no colour codes when its log is not a terminal;
+//! the client finds that token by itself; `lambda-local` prints its key as exports the AWS
+//! CLI takes; `--log-format json` writes one JSON object a line.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -88,6 +89,19 @@ async fn serve_says_where_its_api_and_token_are_and_the_client_finds_the_token(d
         !log.contains('\x1b'),
         "no colour codes in a log that is not a terminal:\n{log}"
     );
+    // The engine's key: its id and the file of its secret, never the secret.
+    let data_dir = work.path().join("lambda-steps-data").canonicalize().unwrap();
+    let key = lambda_steps::engine::auth::EngineKey::load(None, None, &data_dir).unwrap();
+    let key_file = data_dir.join("engine-credentials");
+    assert!(
+        log.contains(&format!(
+            "signed with its access key {}; the secret is in {}",
+            key.access_key_id,
+            key_file.display()
+        )),
+        "{log}"
+    );
+    assert!(!log.contains(key.secret_access_key.expose()), "{log}");
 
     // Run from the service's directory with no token: the client reads the same file.
     let mut client = crate::clients::cli::cli(&service.api, "", &["runs"]);
@@ -104,4 +118,57 @@ async fn serve_says_where_its_api_and_token_are_and_the_client_finds_the_token(d
     assert_eq!(status, 6, "elsewhere, without a token: refused");
     assert!(err.contains("rejected the token (none was given"), "{err}");
     assert!(!err.contains(token.trim()), "the token is never printed");
+}
+
+#[tokio::test]
+async fn lambda_local_prints_its_key_as_exports_the_aws_cli_takes() {
+    let data = tempfile::tempdir().unwrap();
+    let port = crate::support::free_port();
+    let mut engine = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
+        .args(["lambda-local", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(engine.stdout.take().unwrap()).lines();
+    let mut exports = None;
+    while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await {
+        if let Some((_, rest)) = line.split_once("export ") {
+            exports = Some(rest.to_string());
+            break;
+        }
+    }
+    let exports = exports.expect("lambda-local prints export AWS_ACCESS_KEY_ID=...");
+    let env: Vec<(String, String)> = exports
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    let key = lambda_steps::engine::auth::EngineKey::load(None, None, &data.path().canonicalize().unwrap()).unwrap();
+    assert_eq!(env[0], ("AWS_ACCESS_KEY_ID".into(), key.access_key_id.clone()));
+    assert_eq!(
+        env[1],
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            key.secret_access_key.expose().to_string()
+        )
+    );
+    let listed = tokio::process::Command::new(crate::support::venv().join("bin/aws"))
+        .args([
+            "lambda",
+            "list-functions",
+            "--endpoint-url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .envs(env)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .await
+        .unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    engine.kill().await.unwrap();
 }

@@ -63,7 +63,8 @@ async fn the_readme_aws_cli_walkthrough_works_as_written() {
     let port = free_port();
     let mut engine = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
         .args(["lambda-local", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(work.path().join("data"))
+        // Where the block finds the engine's key, as it says.
+        .arg(work.path().join("lambda-steps-data"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)

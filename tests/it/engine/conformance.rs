@@ -50,7 +50,13 @@ async fn awslambdaric_runs_a_handler_against_the_runtime_api() {
 async fn boto3_creates_invokes_and_deletes_functions_in_all_three_languages() {
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &[]).await;
-    run_python_check("boto3_engine.py", &[engine.url.as_ref()], "boto3 conformance: ok").await;
+    let [(_, id), (_, secret)] = engine.key_env();
+    run_python_check(
+        "boto3_engine.py",
+        &[engine.url.as_ref(), id.as_ref(), secret.as_ref()],
+        "boto3 conformance: ok",
+    )
+    .await;
     engine.stop().await;
 }
 

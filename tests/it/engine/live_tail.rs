@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
-use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Region};
 use aws_sdk_cloudwatchlogs::error::SdkError;
 use aws_sdk_cloudwatchlogs::types::StartLiveTailResponseStream;
 use lambda_steps::lambda::transport::Transport;
 use serde_json::json;
 
-use crate::support::{TestEngine, create, data_dir, invoke, logs_client};
+use crate::support::{TestEngine, create, data_dir, invoke};
 
 const PRINTER: &str = "import time\ndef handler(event, context):\n    for i in range(event.get('lines', 0)):\n        print('tail line', i)\n        time.sleep(0.1)\n    return 'done'\n";
 
@@ -33,7 +33,8 @@ async fn the_rust_sdk_tails_the_engine_live_through_the_services_transport() {
 
     let plain = tokio::time::timeout(
         Duration::from_secs(30),
-        logs_client(&engine.url)
+        engine
+            .logs_client()
             .start_live_tail()
             .log_group_identifiers("/aws/lambda/tailed")
             .send(),
@@ -53,7 +54,7 @@ async fn the_rust_sdk_tails_the_engine_live_through_the_services_transport() {
         aws_sdk_cloudwatchlogs::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .credentials_provider(engine.credentials())
             .endpoint_url(&engine.url)
             .http_client(transport.http.clone())
             .build(),

@@ -11,7 +11,7 @@ use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsError;
 use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
 use serde_json::json;
 
-use crate::support::{TestEngine, create, data_dir, invoke, logs_client};
+use crate::support::{TestEngine, create, data_dir, invoke};
 
 /// Prints `tick i at <epoch ms>` every 250 ms for 2.5 s, then a line without a newline.
 const PYTHON_TICKS: &str = r#"
@@ -158,7 +158,7 @@ async fn follow_ticks(engine: &TestEngine, logs: &LogsClient, name: &str) -> Vec
 async fn output_is_in_the_log_group_while_the_function_runs_in_every_language() {
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &[]).await;
-    let logs = logs_client(&engine.url);
+    let logs = engine.logs_client();
     create(
         &engine.client,
         "live-py",
@@ -237,7 +237,7 @@ async fn output_is_in_the_log_group_while_the_function_runs_in_every_language() 
 async fn twenty_thousand_lines_are_stored_once_each_in_order_and_read_back_with_tokens() {
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &[]).await;
-    let logs = logs_client(&engine.url);
+    let logs = engine.logs_client();
     let source =
         "def handler(event, context):\n    for i in range(20000):\n        print(f'line {i:05d}')\n    return 'ok'\n";
     create(
@@ -306,7 +306,7 @@ async fn twenty_thousand_lines_are_stored_once_each_in_order_and_read_back_with_
 async fn events_outlive_a_restart_and_the_function_and_the_cap_drops_the_oldest() {
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &["--log-group-max-mb", "1"]).await;
-    let logs = logs_client(&engine.url);
+    let logs = engine.logs_client();
     // About 3 MB of events into a group capped at 1 MiB.
     let source = "def handler(event, context):\n    for i in range(30000):\n        print(f'line {i:05d} ' + 'x' * 60)\n    return 'ok'\n";
     create(
@@ -353,7 +353,7 @@ async fn events_outlive_a_restart_and_the_function_and_the_cap_drops_the_oldest(
         .unwrap();
     engine.stop().await;
     let engine = TestEngine::start(dir.path(), &["--log-group-max-mb", "1"]).await;
-    let logs = logs_client(&engine.url);
+    let logs = engine.logs_client();
     assert_eq!(all_messages(&logs, group).await, before);
 
     // Retention is kept and shown; a deleted group is gone, with AWS's typed error.
@@ -441,13 +441,19 @@ async fn boto3_and_the_aws_cli_read_the_engines_logs() {
     let venv = crate::support::venv();
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &[]).await;
-    crate::support::run_python_check("boto3_logs.py", &[engine.url.as_ref()], "boto3 logs: ok").await;
+    let [(_, id), (_, secret)] = engine.key_env();
+    crate::support::run_python_check(
+        "boto3_logs.py",
+        &[engine.url.as_ref(), id.as_ref(), secret.as_ref()],
+        "boto3 logs: ok",
+    )
+    .await;
 
     // The AWS CLI (v1 in the venv; v2's `logs tail` calls the same FilterLogEvents).
     let group = "/aws/lambda/boto-logs";
     let filtered = aws(
         &venv,
-        &engine.url,
+        &engine,
         &[
             "filter-log-events",
             "--log-group-name",
@@ -464,11 +470,11 @@ async fn boto3_and_the_aws_cli_read_the_engines_logs() {
         .map(|e| e["message"].as_str().unwrap())
         .collect();
     assert_eq!(messages.len(), 9, "{filtered}");
-    let streams = aws(&venv, &engine.url, &["describe-log-streams", "--log-group-name", group]).await;
+    let streams = aws(&venv, &engine, &["describe-log-streams", "--log-group-name", group]).await;
     let stream = streams["logStreams"][0]["logStreamName"].as_str().unwrap();
     let head = aws(
         &venv,
-        &engine.url,
+        &engine,
         &[
             "get-log-events",
             "--log-group-name",
@@ -485,20 +491,19 @@ async fn boto3_and_the_aws_cli_read_the_engines_logs() {
 }
 
 /// Runs `aws logs ARGS` of the venv's AWS CLI against the engine; its JSON answer.
-async fn aws(venv: &std::path::Path, url: &str, args: &[&str]) -> serde_json::Value {
+async fn aws(venv: &std::path::Path, engine: &TestEngine, args: &[&str]) -> serde_json::Value {
     let out = tokio::process::Command::new(venv.join("bin/aws"))
         .args([
             "logs",
             "--endpoint-url",
-            url,
+            &engine.url,
             "--region",
             "us-east-1",
             "--output",
             "json",
         ])
         .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .envs(engine.key_env())
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .output()

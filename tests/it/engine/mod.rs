@@ -1,8 +1,9 @@
-//! The embedded engine over HTTP: its Lambda API, its CloudWatch Logs API, limits, user code's network, each runtime,
-//! and conformance with AWS's own runtime interface client.
+//! The embedded engine over HTTP: its Lambda API, its CloudWatch Logs API, who may call them,
+//! limits, user code's network, each runtime, and conformance with AWS's own runtime interface client.
 
 mod api;
 mod conformance;
+mod containment;
 mod limits;
 mod live_tail;
 mod logs;
@@ -11,3 +12,4 @@ mod node;
 mod python;
 mod ruby;
 mod sdk;
+mod signatures;

@@ -146,7 +146,8 @@ async fn an_sdk_the_sandbox_user_cannot_read_is_left_out_loudly_and_functions_st
     for said in [
         "WARN".to_string(),
         format!(
-            "the sandbox user (uid 65534) cannot read the runtimes' AWS SDKs in {}",
+            // Every environment's uid comes from the range (default first uid): none can.
+            "the sandbox user (uid 1879048192) cannot read the runtimes' AWS SDKs in {}",
             runtimes.display()
         ),
         format!("it may not enter {} (mode 0700, owner uid 0)", closed.display()),

@@ -1,5 +1,6 @@
-//! Several replicas on one database share the queue without running anything twice, and
-//! a replica shutting down finishes the steps it holds and leaves the rest queued.
+//! Several replicas on one database share the queue without running anything twice, a
+//! replica shutting down finishes the steps it holds and leaves the rest queued, and
+//! replicas started at once on a database that does not exist yet all come up on it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,7 +9,7 @@ use axum::extract::State;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::support::service::TestService;
+use crate::support::service::{ServeProcess, TestService, database_url_named};
 
 /// A Lambda endpoint that notes each event's `n` and answers after `delay`.
 async fn counting_lambda(delay: Duration) -> (String, Arc<Mutex<Vec<i64>>>) {
@@ -129,4 +130,46 @@ async fn a_replica_shutting_down_finishes_what_it_holds_and_leaves_the_rest_queu
     assert_eq!(run["status"], "succeeded");
     assert_eq!(*seen.lock().unwrap(), [1, 2], "each invoked once");
     staying.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_replicas_started_at_once_on_a_new_database_all_become_ready() {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!("lambda_steps_replicas_{}_{nanos}", std::process::id());
+    let url = database_url_named(&name);
+    let work: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    // Each start spawns its process when first polled, so the three race from the start:
+    // each finds no database, each creates it, each migrates.
+    let (a, b, c) = tokio::join!(
+        ServeProcess::start_with_url(&url, work[0].path(), &[], &[]),
+        ServeProcess::start_with_url(&url, work[1].path(), &[], &[]),
+        ServeProcess::start_with_url(&url, work[2].path(), &[], &[]),
+    );
+    let mut replicas = [a, b, c];
+    for replica in &replicas {
+        let ready = reqwest::get(format!("{}/readyz", replica.api)).await.unwrap();
+        assert_eq!(ready.status(), 200, "{}", replica.api);
+    }
+    let db = PgPool::connect(&url).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        applied as usize,
+        sqlx::migrate!().iter().count(),
+        "every migration applied"
+    );
+    db.close().await;
+    for replica in &mut replicas {
+        let _ = replica.child.kill().await;
+    }
+    let server = PgPool::connect(&std::env::var("DATABASE_URL").unwrap()).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .execute(&server)
+        .await
+        .unwrap();
 }

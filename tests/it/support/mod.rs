@@ -1,5 +1,5 @@
 //! Test support: an embedded engine on a free port with its own data directory, an
-//! aws-sdk-lambda client pointed at it, zips built in memory, free ports, fake AWS endpoints
+//! aws-sdk-lambda client pointed at it and signing with the engine's key, zips built in memory, free ports, fake AWS endpoints
 //! and README code blocks.
 
 pub mod browser;
@@ -88,12 +88,32 @@ impl TestEngine {
             async move { engine.serve(listener, shutdown).await.expect("engine serves") }
         });
         Self {
-            client: client(&url),
+            client: signed_client(&url, engine_credentials(&engine)),
             url,
             engine,
             shutdown,
             task,
         }
+    }
+
+    /// The engine's access key, as the SDKs take it.
+    pub fn credentials(&self) -> Credentials {
+        engine_credentials(&self.engine)
+    }
+
+    /// A CloudWatch Logs client for this engine, SDK retries off.
+    pub fn logs_client(&self) -> aws_sdk_cloudwatchlogs::Client {
+        logs_client(&self.url, self.credentials())
+    }
+
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` of the engine's key, for a process
+    /// (the AWS CLI, boto3) that signs with it.
+    pub fn key_env(&self) -> [(&'static str, String); 2] {
+        let key = self.engine.key();
+        [
+            ("AWS_ACCESS_KEY_ID", key.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", key.secret_access_key.expose().to_string()),
+        ]
     }
 
     /// Stops the server and every environment.
@@ -136,12 +156,24 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
     }
 }
 
-/// A Lambda client for `url` with SDK retries off, so each test sees the raw answer.
+/// The access key of `engine`, as the SDKs take it.
+pub fn engine_credentials(engine: &Engine) -> Credentials {
+    let key = engine.key();
+    Credentials::new(&key.access_key_id, key.secret_access_key.expose(), None, None, "engine")
+}
+
+/// A Lambda client for an endpoint that does not check signatures (moto), SDK retries off.
 pub fn client(url: &str) -> Client {
+    signed_client(url, Credentials::new("AKIDTEST", "secret", None, None, "test"))
+}
+
+/// A Lambda client for `url` signing with `credentials`, with SDK retries off, so each test
+/// sees the raw answer.
+pub fn signed_client(url: &str, credentials: Credentials) -> Client {
     let config = aws_sdk_lambda::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .credentials_provider(credentials)
         .endpoint_url(url)
         .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
         .timeout_config(
@@ -341,12 +373,13 @@ pub async fn kept_function(lambda: &Client, run: &serde_json::Value) -> KeptFunc
     }
 }
 
-/// A CloudWatch Logs client for the engine at `url`, SDK retries off.
-pub fn logs_client(url: &str) -> aws_sdk_cloudwatchlogs::Client {
+/// A CloudWatch Logs client for the engine at `url` signing with `credentials`, SDK
+/// retries off.
+pub fn logs_client(url: &str, credentials: Credentials) -> aws_sdk_cloudwatchlogs::Client {
     let config = aws_sdk_cloudwatchlogs::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .credentials_provider(credentials)
         .endpoint_url(url)
         .retry_config(aws_sdk_cloudwatchlogs::config::retry::RetryConfig::disabled())
         .build();

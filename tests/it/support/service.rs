@@ -72,6 +72,17 @@ impl TestService {
         } else {
             vec!["--aws-endpoint-url".to_string(), engine.url.clone()]
         };
+        // It signs its calls to the engine with the engine's key, as a service pointed at a
+        // `lambda-local` elsewhere does.
+        if !flags.contains(&"--engine-access-key-id") {
+            let key = engine.engine.key();
+            args.extend([
+                "--engine-access-key-id".to_string(),
+                key.access_key_id.clone(),
+                "--engine-secret-access-key".to_string(),
+                key.secret_access_key.expose().to_string(),
+            ]);
+        }
         args.extend([
             "--data-dir".into(),
             data.path().display().to_string(),
@@ -226,12 +237,17 @@ async fn log_messages(http: &reqwest::Client, api: &str, id: &str) -> Vec<String
 
 /// The URL of the database a `#[sqlx::test]` pool points at, for a child process.
 pub fn database_url(db: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set by scripts/test");
     let name = db
         .connect_options()
         .get_database()
         .expect("test database name")
         .to_string();
+    database_url_named(&name)
+}
+
+/// The URL of database `name` on DATABASE_URL's server (which need not exist yet).
+pub fn database_url_named(name: &str) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set by scripts/test");
     let (server, _) = base.rsplit_once('/').expect("DATABASE_URL ends with /database");
     format!("{server}/{name}")
 }
@@ -244,30 +260,47 @@ pub struct ServeProcess {
     /// Its embedded engine's Lambda API.
     pub engine: String,
     pub log: std::path::PathBuf,
+    /// Its data directory (the engine's key is generated there).
+    pub data_dir: std::path::PathBuf,
 }
 
 impl ServeProcess {
     /// Starts it with `work` as its working and data directory's parent, and waits until
     /// it answers HTTP.
     pub async fn start(db: &PgPool, work: &std::path::Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_with_url(&database_url(db), work, flags, env).await
+    }
+
+    /// Starts it on the database at `url`, which need not exist yet; its stderr (where
+    /// an error that ends it goes) follows its stdout in `log`.
+    pub async fn start_with_url(url: &str, work: &std::path::Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
         let (api_port, engine_port) = (free_port(), free_port());
         let log = work.join("service.log");
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
+        let data_dir = work.join("lambda-steps-data");
+        let stdout = std::fs::File::create(&log).unwrap();
+        let stderr = stdout.try_clone().unwrap();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
             .args(["serve", "--listen", &format!("127.0.0.1:{api_port}")])
             .args(["--engine-listen", &format!("127.0.0.1:{engine_port}")])
             .arg("--data-dir")
-            .arg(work.join("lambda-steps-data"))
+            .arg(&data_dir)
             .args(flags)
-            .env("DATABASE_URL", database_url(db))
+            .env("DATABASE_URL", url)
             .envs(env.iter().copied())
             .current_dir(work)
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::process::Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .unwrap();
         let api = format!("http://127.0.0.1:{api_port}");
         for _ in 0..400 {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "the service exited at start ({status}):\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
             // Answering HTTP (not just a bound port) means the admin token file is written.
             if reqwest::get(format!("{api}/healthz"))
                 .await
@@ -279,6 +312,7 @@ impl ServeProcess {
                     api,
                     engine,
                     log,
+                    data_dir,
                 };
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -287,6 +321,19 @@ impl ServeProcess {
             "the service did not start:\n{}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );
+    }
+
+    /// The access key of its embedded engine, from the data directory (generated there at
+    /// its first start).
+    pub fn engine_credentials(&self) -> aws_sdk_lambda::config::Credentials {
+        let key = lambda_steps::engine::auth::EngineKey::load(None, None, &self.data_dir).unwrap();
+        aws_sdk_lambda::config::Credentials::new(
+            &key.access_key_id,
+            key.secret_access_key.expose(),
+            None,
+            None,
+            "engine",
+        )
     }
 
     /// Submits a step to the default project as the admin (the process must have been

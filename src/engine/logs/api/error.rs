@@ -50,6 +50,21 @@ impl LogsError {
     }
 }
 
+impl From<crate::engine::auth::Refusal> for LogsError {
+    fn from(refusal: crate::engine::auth::Refusal) -> Self {
+        use crate::engine::auth::Refusal;
+        let status = match refusal {
+            Refusal::Incomplete(_) => StatusCode::BAD_REQUEST,
+            Refusal::MissingToken | Refusal::UnknownKey | Refusal::InvalidSignature(_) => StatusCode::FORBIDDEN,
+        };
+        Self {
+            kind: refusal.aws_type(),
+            status,
+            message: refusal.message(),
+        }
+    }
+}
+
 impl From<LogsFailure> for LogsError {
     fn from(failure: LogsFailure) -> Self {
         let (kind, status) = match failure {

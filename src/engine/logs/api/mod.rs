@@ -16,7 +16,8 @@ use bytes::Bytes;
 use crate::engine::Engine;
 use error::{LogsError, LogsResult};
 
-const TARGET_PREFIX: &str = "Logs_20140328.";
+/// What `X-Amz-Target` starts with for a CloudWatch Logs operation.
+pub const TARGET_PREFIX: &str = "Logs_20140328.";
 
 /// Runs the operation the `X-Amz-Target` header names.
 pub async fn dispatch(State(engine): State<Engine>, headers: HeaderMap, body: Bytes) -> Response {
