@@ -4,6 +4,10 @@
 //! and 64. Prints its figures; asserts nothing.
 //!
 //! Run: `scripts/bench` (it prepares the venv with ministack, then `cargo bench --bench engine`).
+//!
+//! `scripts/bench network` (`cargo bench --bench engine -- network`) measures instead what
+//! each `--network` mode costs a cold start: engines with `host`, `none` and `isolated`
+//! side by side, their cold starts taken in turn, p50 and p99 of each.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -27,8 +31,14 @@ struct Figures {
     per_second: Vec<(usize, f64)>,
 }
 
+/// Cold starts per network mode in `network` mode.
+const NETWORK_COLD_STARTS: usize = 40;
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|a| a == "network") {
+        return network_cold_starts().await;
+    }
     let data = tempfile::tempdir().unwrap();
     let engine = Engine::start(EngineSettings::from_args([
         "--data-dir",
@@ -77,6 +87,56 @@ async fn main() {
     row("warm invoke p99 (ms)", ours.p99_ms, theirs.p99_ms, false);
     for ((c, a), (_, b)) in ours.per_second.iter().zip(&theirs.per_second) {
         row(&format!("invokes/s at concurrency {c}"), *a, *b, true);
+    }
+}
+
+/// Cold starts under each network mode, taken in turn so that the machine's load falls on
+/// all alike.
+async fn network_cold_starts() {
+    let modes = ["host", "none", "isolated"];
+    let data = tempfile::tempdir().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut clients = Vec::new();
+    for mode in modes {
+        let dir = data.path().join(mode);
+        let engine = Engine::start(EngineSettings::from_args([
+            "--data-dir",
+            &dir.display().to_string(),
+            "--network",
+            mode,
+        ]))
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let key = (
+            engine.key().access_key_id.clone(),
+            engine.key().secret_access_key.expose().to_string(),
+        );
+        clients.push(client(&format!("http://{}", listener.local_addr().unwrap()), key));
+        tokio::spawn(engine.serve(listener, shutdown.clone()));
+    }
+    let mut colds = vec![Vec::new(); modes.len()];
+    for i in 0..NETWORK_COLD_STARTS {
+        for (client, samples) in clients.iter().zip(colds.iter_mut()) {
+            let name = format!("bench-network-{i}");
+            create(client, &name).await;
+            let started = Instant::now();
+            invoke(client, &name).await;
+            samples.push(ms(started.elapsed()));
+        }
+    }
+    shutdown.cancel();
+    println!(
+        "lambda-steps cold start by --network mode: Python echo handler, {NETWORK_COLD_STARTS} each, {} cores",
+        num_cpus()
+    );
+    println!();
+    println!("| --network | cold start p50 (ms) | p99 (ms) | p50 over host (ms) |");
+    println!("|---|---|---|---|");
+    let host_p50 = percentile(&mut colds[0].clone(), 0.5);
+    for (mode, samples) in modes.iter().zip(colds.iter_mut()) {
+        let p50 = percentile(samples, 0.5);
+        let p99 = percentile(samples, 0.99);
+        println!("| {mode} | {p50:.1} | {p99:.1} | {:+.1} |", p50 - host_p50);
     }
 }
 

@@ -33,6 +33,10 @@ ensure_packages() {
     need+=(ruby-aws-sdk-core ruby-aws-sdk-s3)
   fi
   command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+  # pasta gives each execution environment its egress under `--network isolated`; the
+  # network tests build an "outside" of their own with ip (network namespaces, veth).
+  command -v pasta >/dev/null 2>&1 || need+=(passt)
+  command -v ip >/dev/null 2>&1 || need+=(iproute2)
   { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1; } || need+=(python3 python3-venv)
   [ ${#need[@]} -eq 0 ] && return 0
   echo "lambda-steps: installing ${need[*]}" >&2

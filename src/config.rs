@@ -43,7 +43,9 @@
 //! - `LAMBDA_STEPS_ENGINE_BWRAP`: the bubblewrap program (default `/usr/bin/bwrap`)
 //! - `LAMBDA_STEPS_ENGINE_FIRST_UID`: first of the 65,536 uids environments run as, one
 //!   each, when the engine runs as root (default `1879048192`)
-//! - `LAMBDA_STEPS_ENGINE_NETWORK`: `host` (functions reach what the host reaches) or `none`
+//! - `LAMBDA_STEPS_ENGINE_NETWORK`: `isolated` (default: the outside through pasta, nothing of this host
+//!   but the function endpoint's loopback port), `none` (only the Runtime API) or `host` (what the host
+//!   reaches, its loopback included: single-tenant only, WARN at start)
 //! - `LAMBDA_STEPS_ENGINE_PYTHON`, `..._NODE`, `..._RUBY`: interpreter paths
 //! - `LAMBDA_STEPS_ENGINE_MAX_PROCESSES`, `..._CPU_SECONDS`, `..._FILE_SIZE_MB`,
 //!   `..._ADDRESS_SPACE_HEADROOM_MB`: resource limits of user code (processes per

@@ -10,7 +10,11 @@ use super::sandbox::{Isolation, LegacySandbox};
 /// The networks user code may reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Network {
-    /// Whatever the host reaches, as a Lambda function outside a VPC.
+    /// A network namespace per execution environment with egress to the outside through
+    /// pasta; the host's loopback and addresses stay closed, but for the function
+    /// endpoint's loopback port.
+    Isolated,
+    /// Whatever the host reaches, its loopback included: single-tenant hosts only.
     Host,
     /// Nothing but the function's own Runtime API.
     None,
@@ -70,8 +74,10 @@ pub struct EngineSettings {
     /// runs as root.
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_FIRST_UID", default_value_t = 1_879_048_192)]
     pub first_uid: u32,
-    /// What networks user code reaches: `host`, or `none` (only its Runtime API; needs bubblewrap).
-    #[arg(long, env = "LAMBDA_STEPS_ENGINE_NETWORK", value_enum, default_value = "host")]
+    /// What networks user code reaches: `isolated` (the outside, not this host; needs
+    /// bubblewrap, pasta and root), `none` (only its Runtime API; needs bubblewrap) or
+    /// `host` (everything this host reaches, its loopback included: single-tenant only).
+    #[arg(long, env = "LAMBDA_STEPS_ENGINE_NETWORK", value_enum, default_value = "isolated")]
     pub network: Network,
     /// Python interpreter (default: python3 from /usr/local/bin, /usr/bin, then PATH).
     #[arg(long, env = "LAMBDA_STEPS_ENGINE_PYTHON")]

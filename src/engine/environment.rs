@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::logs::{LogSink, LogStore, function_log_group};
-use super::network::{ISOLATED_RUNTIME_API, NetworkGate};
+use super::network::{ISOLATED_RUNTIME_API, NetworkGate, NetworkPolicy, Pasta};
 use super::output::OutputCapture;
 use super::runtime_api::{self, Invocation, InvocationRequest, RuntimeChannel, RuntimeReply};
 use super::sandbox::{Confinement, Limits, Mounts, Sandbox};
@@ -80,6 +80,8 @@ pub struct ExecutionEnvironment {
     confinement: Confinement,
     /// When the credentials given to the runtime expire.
     credentials_expire_at: Option<std::time::SystemTime>,
+    /// The egress of an isolated sandbox, ended with it.
+    pasta: Mutex<Option<Pasta>>,
 }
 
 impl ExecutionEnvironment {
@@ -88,9 +90,12 @@ impl ExecutionEnvironment {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let tmp_dir = spec.work_dir.join(&id);
 
-        // Isolated sandboxes get their Runtime API inside their own network namespace,
-        // bound once the sandbox exists; the others get a host loopback port now.
-        let gate = match spec.sandbox.isolate_network {
+        // Sandboxes with a network namespace get their Runtime API inside it, bound once
+        // the sandbox exists; the others get a host loopback port now.
+        if let NetworkPolicy::Unavailable(why) = &spec.sandbox.network {
+            return Err(StartError::Network(why.clone()));
+        }
+        let gate = match spec.sandbox.network.namespaced() {
             true => Some(NetworkGate::new().map_err(io("creating sandbox pipes"))?),
             false => None,
         };
@@ -182,12 +187,19 @@ impl ExecutionEnvironment {
         });
         drop(command);
 
-        let listener = match (host_listener, gate) {
-            (Some(listener), _) => listener,
-            (None, Some(gate)) => gate.open().await.map_err(|e| {
-                kill_group(pid);
-                io("opening the Runtime API inside the sandbox")(e)
-            })?,
+        let egress = match &spec.sandbox.network {
+            NetworkPolicy::Isolated(egress) => Some((egress, spec.aws_endpoint_url.and_then(loopback_port))),
+            _ => None,
+        };
+        let (listener, pasta) = match (host_listener, gate) {
+            (Some(listener), _) => (listener, None),
+            (None, Some(gate)) => {
+                let open = gate.open(egress).await.map_err(|e| {
+                    kill_group(pid);
+                    io("opening the sandbox's network")(e)
+                })?;
+                (open.runtime_api, open.pasta)
+            }
             (None, None) => unreachable!("either a host listener or a gate"),
         };
         let server = tokio::spawn(async move {
@@ -207,6 +219,7 @@ impl ExecutionEnvironment {
             tmp_dir,
             confinement,
             credentials_expire_at: spec.credentials.map(|c| c.expires_at),
+            pasta: Mutex::new(pasta),
         })
     }
 
@@ -295,6 +308,10 @@ impl ExecutionEnvironment {
         let mut exited = self.exited.clone();
         let _ = tokio::time::timeout(Duration::from_secs(5), exited.wait_for(Option::is_some)).await;
         kill_group(self.pid);
+        let pasta = self.pasta.lock().expect("environment lock").take();
+        if let Some(mut pasta) = pasta {
+            pasta.kill_and_wait().await;
+        }
     }
 
     /// A handle that kills this environment from elsewhere (retirement of a busy one).
@@ -329,6 +346,9 @@ impl ExecutionEnvironment {
 impl Drop for ExecutionEnvironment {
     fn drop(&mut self) {
         self.kill();
+        if let Some(pasta) = self.pasta.get_mut().expect("environment lock").as_mut() {
+            pasta.kill();
+        }
         self.server.abort();
         if let Some(tmp_dir) = &self.tmp_dir {
             let _ = std::fs::remove_dir_all(tmp_dir);
@@ -390,6 +410,9 @@ pub enum StartError {
     Runtime(#[from] super::runtimes::RuntimeUnavailable),
     #[error(transparent)]
     Code(#[from] super::code::CodeError),
+    /// The network the engine is set to give user code cannot be had on this host.
+    #[error(transparent)]
+    Network(super::network::NetworkUnavailable),
 }
 
 /// Names what a failed system call was for.
@@ -519,6 +542,21 @@ fn sdk_place(language: Language) -> Option<&'static str> {
     }
 }
 
+/// The port of an endpoint on the host's loopback (moto, LocalStack beside the service),
+/// which an isolated sandbox forwards to the host; endpoints elsewhere are reached as the
+/// outside is.
+fn loopback_port(endpoint_url: &str) -> Option<u16> {
+    let url = reqwest::Url::parse(endpoint_url).ok()?;
+    let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']');
+    let on_loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    let port = url.port_or_known_default()?;
+    // The namespace's own port 9001 is its Runtime API.
+    (on_loopback && port != 9001).then_some(port)
+}
+
 /// Go's wording, which is what AWS prints in `Runtime exited with error: ...`.
 fn describe_exit(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
@@ -536,6 +574,19 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_endpoint_on_the_loopback_has_its_port_forwarded() {
+        assert_eq!(loopback_port("http://127.0.0.1:5000"), Some(5000));
+        assert_eq!(loopback_port("http://localhost:4566/"), Some(4566));
+        assert_eq!(loopback_port("http://[::1]:8080"), Some(8080));
+        assert_eq!(loopback_port("https://127.0.0.2"), Some(443));
+        assert_eq!(loopback_port("http://localstack:4566"), None);
+        assert_eq!(loopback_port("https://sts.us-east-1.amazonaws.com"), None);
+        // Inside the sandbox, 9001 is its Runtime API.
+        assert_eq!(loopback_port("http://127.0.0.1:9001"), None);
+        assert_eq!(loopback_port("not a url"), None);
+    }
 
     #[test]
     fn an_environment_takes_no_invocation_its_credentials_could_not_outlast() {

@@ -117,10 +117,12 @@ impl Engine {
             settings.isolation(),
             settings.bwrap.as_deref(),
             settings.first_uid,
-            settings.network == Network::None,
+            settings.network,
             vec![data_dir.clone(), work_dir.path().to_path_buf()],
+            work_dir.path(),
         )?;
         tracing::info!("{}", sandbox.describe());
+        network::announce(&sandbox.network);
         let interpreters =
             Interpreters::discover(settings.python.clone(), settings.node.clone(), settings.ruby.clone());
         let runtimes_dir = settings
@@ -138,7 +140,7 @@ impl Engine {
             functions = functions.list().len(),
             bubblewrap = sandbox.bubblewrap.is_some(),
             runs_user_code = sandbox.refusal.is_none(),
-            network_isolated = sandbox.isolate_network,
+            network = ?settings.network,
             python = ?interpreters.python,
             node = ?interpreters.node,
             ruby = ?interpreters.ruby,

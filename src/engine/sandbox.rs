@@ -11,7 +11,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::network::{self, NetworkGate};
+use super::config::Network;
+use super::network::{self, NetworkGate, NetworkPolicy};
 use super::sandbox_cgroup::{CgroupTree, EnvironmentCgroup};
 use super::sandbox_policy::{CgroupLimits, Mount, NAMESPACES, Policy, Rlimit};
 use super::sandbox_probe;
@@ -92,8 +93,8 @@ pub struct Sandbox {
     cgroups: Option<CgroupTree>,
     /// Directories user code must not see (the engine's data and work directories).
     hidden: Vec<PathBuf>,
-    /// Whether user code is cut off from every network but its Runtime API.
-    pub isolate_network: bool,
+    /// What network user code gets.
+    pub network: NetworkPolicy,
 }
 
 /// The directories of one environment on the host.
@@ -121,8 +122,9 @@ impl Sandbox {
         isolation: Isolation,
         bwrap: Option<&Path>,
         first_uid: u32,
-        isolate_network: bool,
+        network: Network,
         hidden: Vec<PathBuf>,
+        work_dir: &Path,
     ) -> anyhow::Result<Self> {
         let mut sandbox = Self {
             isolation,
@@ -132,11 +134,11 @@ impl Sandbox {
             users: SandboxUsers::detect(first_uid),
             cgroups: CgroupTree::detect(),
             hidden,
-            isolate_network,
+            network: NetworkPolicy::Host,
         };
         if isolation == Isolation::None {
             anyhow::ensure!(
-                !isolate_network,
+                network != Network::None,
                 "--network none needs the bubblewrap sandbox, not --isolation none"
             );
             tracing::warn!(
@@ -145,6 +147,12 @@ impl Sandbox {
                  use it on a single-tenant host only",
                 sandbox.users.describe()
             );
+            // Unconfined in so many words: the host's network too, as the rest of the host
+            // (announced with the host network's warning); `none` still asks for bubblewrap.
+            sandbox.network = match network {
+                Network::Isolated => NetworkPolicy::Host,
+                other => network::policy(other, false, work_dir),
+            };
             return Ok(sandbox);
         }
         match sandbox_probe::find_bwrap(bwrap) {
@@ -160,6 +168,7 @@ impl Sandbox {
         if let Some(refusal) = &sandbox.refusal {
             tracing::error!("{refusal}");
         }
+        sandbox.network = network::policy(network, sandbox.bubblewrap.is_some(), work_dir);
         Ok(sandbox)
     }
 
@@ -293,6 +302,12 @@ impl Sandbox {
                 None => Mount::HostReadOnly(path),
             })
             .collect();
+        if let Some((file, at)) = self.network.resolv_conf() {
+            all.push(Mount::ReadOnly {
+                host: file.into(),
+                at: at.into(),
+            });
+        }
         all.push(Mount::Dev("/dev".into()));
         all.push(Mount::Proc("/proc".into()));
         all.extend(self.hidden.iter().cloned().map(Mount::Hidden));
@@ -487,7 +502,7 @@ mod tests {
             users,
             cgroups: None,
             hidden: vec!["/srv/data".into(), "/tmp/engine-work".into()],
-            isolate_network: false,
+            network: NetworkPolicy::Host,
         }
     }
 

@@ -190,9 +190,9 @@ async fn versions_aliases_and_qualifiers_select_the_code_that_runs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_validates_without_running_and_event_runs_in_the_background() {
     let dir = data_dir();
-    let engine = TestEngine::start(dir.path(), &[]).await;
+    let engine = TestEngine::start(dir.path(), &["--network", "host"]).await;
     let c = &engine.client;
-    // The function reports each event to a listener of this test.
+    // The function reports each event to a listener of this test, on the host's loopback.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let code = format!(

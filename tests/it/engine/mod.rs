@@ -1,5 +1,5 @@
 //! The embedded engine over HTTP: its Lambda API, its CloudWatch Logs API, who may call them,
-//! limits, each runtime, and conformance with AWS's own runtime interface client.
+//! limits, user code's network, each runtime, and conformance with AWS's own runtime interface client.
 
 mod api;
 mod conformance;
@@ -8,6 +8,7 @@ mod escape;
 mod limits;
 mod live_tail;
 mod logs;
+mod network;
 mod node;
 mod python;
 mod ruby;

@@ -76,7 +76,14 @@ async fn without_bubblewrap_the_sdk_is_found_at_its_host_paths() {
     let dir = data_dir();
     let engine = TestEngine::start(
         dir.path(),
-        &["--sandbox", "none", "--runtimes-dir", runtimes.to_str().unwrap()],
+        &[
+            "--sandbox",
+            "none",
+            "--network",
+            "host",
+            "--runtimes-dir",
+            runtimes.to_str().unwrap(),
+        ],
     )
     .await;
     let c = &engine.client;

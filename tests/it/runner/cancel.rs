@@ -53,8 +53,9 @@ async fn cancel_of_a_queued_run_means_it_never_starts(db: PgPool) {
 
 #[sqlx::test]
 async fn cancel_of_a_running_run_stops_waiting_and_cleans_up(db: PgPool) {
-    let service = TestService::start(db, &[]).await;
-    // The function knocks here every 100 ms for as long as it lives.
+    let service = TestService::start_on_host_network(db, &[]).await;
+    // The function knocks here (on the host's loopback, which only `--network host`
+    // reaches) every 100 ms for as long as it lives.
     let knocks = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = knocks.local_addr().unwrap().port();
     let code = format!(

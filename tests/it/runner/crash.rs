@@ -18,7 +18,17 @@ async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPo
         "import socket, time\ndef lambda_handler(e, c):\n    socket.create_connection(('127.0.0.1', {port})).close()\n    time.sleep(120)\n"
     );
     let work = tempfile::tempdir().unwrap();
-    let flags = ["--lease-seconds", "2", "--poll-ms", "100", "--workers", "1"];
+    // The function signals this test on the host's loopback: only `--network host` reaches it.
+    let flags = [
+        "--lease-seconds",
+        "2",
+        "--poll-ms",
+        "100",
+        "--workers",
+        "1",
+        "--network",
+        "host",
+    ];
     let mut doomed = ServeProcess::start(&db, work.path(), &flags, &[("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
     let invoked = doomed
         .submit(json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": code, "timeout_seconds": 300}))
@@ -35,7 +45,7 @@ async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPo
     drop(first);
     doomed.child.kill().await.unwrap(); // SIGKILL: no shutdown, no cleanup
 
-    let survivor = TestService::start(db, &["--lease-seconds", "2"]).await;
+    let survivor = TestService::start_on_host_network(db, &["--lease-seconds", "2"]).await;
     let rescued = survivor.wait_finished(&invoked).await;
     assert_eq!(rescued["status"], "failed", "{rescued}");
     assert_eq!(rescued["error"]["code"], "outcome_unknown");

@@ -45,7 +45,8 @@ fn beats(log: &[String]) -> Vec<u32> {
 
 #[sqlx::test]
 async fn a_function_cancelled_mid_print_keeps_every_line_printed_before_the_cancel(db: PgPool) {
-    let service = TestService::start(db, &[]).await;
+    // The function signals this test on the host's loopback: only `--network host` reaches it.
+    let service = TestService::start_on_host_network(db, &[]).await;
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let port = socket.local_addr().unwrap().port();
     let (_, run) = service
@@ -81,7 +82,7 @@ async fn a_replica_killed_mid_print_leaves_each_stored_line_once(db: PgPool) {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let port = socket.local_addr().unwrap().port();
     let work = tempfile::tempdir().unwrap();
-    let flags = ["--lease-seconds", "2", "--poll-ms", "100"];
+    let flags = ["--lease-seconds", "2", "--poll-ms", "100", "--network", "host"];
     let mut doomed = ServeProcess::start(&db, work.path(), &flags, &[("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
     let id = doomed
         .submit(json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": beating(port), "timeout_seconds": 300}))
@@ -108,7 +109,7 @@ async fn a_replica_killed_mid_print_leaves_each_stored_line_once(db: PgPool) {
     let stored_at_kill = stored_beats().await;
     assert!(stored_at_kill >= 10, "{stored_at_kill} beats stored before the kill");
 
-    let survivor = TestService::start(db, &["--lease-seconds", "2"]).await;
+    let survivor = TestService::start_on_host_network(db, &["--lease-seconds", "2"]).await;
     let rescued = survivor.wait_finished(&id).await;
     assert_eq!(rescued["error"]["code"], "outcome_unknown", "{rescued}");
     let log = survivor.log(&id).await;
@@ -138,7 +139,7 @@ async fn a_replica_that_lost_its_lease_mid_print_writes_no_more_of_the_functions
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let port = socket.local_addr().unwrap().port();
     let work = tempfile::tempdir().unwrap();
-    let flags = ["--lease-seconds", "2", "--poll-ms", "100"];
+    let flags = ["--lease-seconds", "2", "--poll-ms", "100", "--network", "host"];
     let paused = ServeProcess::start(&db, work.path(), &flags, &[("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
     let id = paused
         .submit(json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": beating(port), "timeout_seconds": 300}))
@@ -148,7 +149,7 @@ async fn a_replica_that_lost_its_lease_mid_print_writes_no_more_of_the_functions
     let pid = paused.child.id().unwrap() as i32;
     // SAFETY: kill has no memory-safety preconditions.
     unsafe { libc::kill(pid, libc::SIGSTOP) };
-    let survivor = TestService::start(db, &["--lease-seconds", "2"]).await;
+    let survivor = TestService::start_on_host_network(db, &["--lease-seconds", "2"]).await;
     let rescued = survivor.wait_finished(&id).await;
     assert_eq!(rescued["error"]["code"], "outcome_unknown", "{rescued}");
     let at_rescue = survivor.log(&id).await;

@@ -39,6 +39,14 @@ impl TestService {
         Self::start_with_engine(db, engine, data, flags).await
     }
 
+    /// The service with its engine on `--network host`, for tests whose functions signal
+    /// them on the host's loopback, which no other network mode reaches.
+    pub async fn start_on_host_network(db: PgPool, flags: &[&str]) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let engine = TestEngine::start(&data.path().join("engine"), &["--network", "host"]).await;
+        Self::start_with_engine(db, engine, data, flags).await
+    }
+
     /// The service on `listener` (a test that restarts it on the same address).
     pub async fn start_on(db: PgPool, listener: tokio::net::TcpListener, flags: &[&str]) -> Self {
         let data = tempfile::tempdir().unwrap();
