@@ -312,7 +312,7 @@ impl Profile {
         };
         let out = format!("{}.{phase}", out.to_string_lossy());
         let child = std::process::Command::new("perf")
-            .args(["record", "-q", "-F", "199", "--call-graph", "dwarf,16384", "-p"])
+            .args(["record", "-q", "-F", "99", "--call-graph", "dwarf,8192", "-p"])
             .arg(pid.to_string())
             .args(["-o", &out])
             .stdout(Stdio::null())

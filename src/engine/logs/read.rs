@@ -11,7 +11,7 @@ use std::collections::BinaryHeap;
 
 use super::pattern::FilterPattern;
 use super::store::{LogGroup, LogStore, LogsFailure, now_ms};
-use super::stream::{Event, LineFilter, SpanReader};
+use super::stream::{Event, LineFilter, SpanReader, terms};
 
 /// The most events one answer holds, and its size: an event counts its message + 26 bytes.
 pub const MAX_EVENTS: usize = 10_000;
@@ -272,8 +272,8 @@ fn candidate_streams(group: &LogGroup, q: &GroupQuery, start_time: Option<i64>) 
     let filter = LineFilter {
         start_time,
         end_time: q.end_time,
-        all,
-        any,
+        all: terms(all),
+        any: terms(any),
     };
     group
         .streams

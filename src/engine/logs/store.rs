@@ -255,7 +255,7 @@ fn hex(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::logs::stream::{LineFilter, SpanReader};
+    use crate::engine::logs::stream::{LineFilter, SpanReader, terms};
 
     fn messages(store: &LogStore, group: &str, stream: &str) -> Vec<String> {
         let group = store.group(group).unwrap();
@@ -327,9 +327,12 @@ mod tests {
         let group = store.group("g").unwrap();
         let group = group.lock().unwrap();
         let read = |filter: LineFilter| -> Vec<String> {
-            SpanReader::filtered(group.streams["s"].spans_from_time(filter.start_time.unwrap_or(0)), filter)
-                .map(|(_, e)| e.message)
-                .collect()
+            SpanReader::filtered(
+                group.streams["s"].spans_from_time(filter.start_time.unwrap_or(0)),
+                filter,
+            )
+            .map(|(_, e)| e.message)
+            .collect()
         };
         let window = LineFilter {
             start_time: Some(300),
@@ -338,10 +341,13 @@ mod tests {
         };
         assert_eq!(read(window.clone()), lines[300..400], "from the start, up to the end");
         let starts = LineFilter {
-            all: vec![b"START".to_vec()],
+            all: terms(vec![b"START".to_vec()]),
             ..window
         };
-        let expected: Vec<String> = (300..400).step_by(10).map(|i| format!("START RequestId: r{i}")).collect();
+        let expected: Vec<String> = (300..400)
+            .step_by(10)
+            .map(|i| format!("START RequestId: r{i}"))
+            .collect();
         assert_eq!(read(starts), expected);
     }
 }

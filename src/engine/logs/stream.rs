@@ -307,9 +307,20 @@ pub struct LineFilter {
     pub start_time: Option<i64>,
     pub end_time: Option<i64>,
     /// Every one must be in the line.
-    pub all: Vec<Vec<u8>>,
+    pub all: Vec<Term>,
     /// One must be in the line, when there are any.
-    pub any: Vec<Vec<u8>>,
+    pub any: Vec<Term>,
+}
+
+/// A term looked for in stored lines, its searcher built once per query, not per line.
+pub type Term = memchr::memmem::Finder<'static>;
+
+/// The searchers of terms.
+pub fn terms(terms: Vec<Vec<u8>>) -> Vec<Term> {
+    terms
+        .into_iter()
+        .map(|t| memchr::memmem::Finder::new(&t).into_owned())
+        .collect()
 }
 
 /// What a line is worth parsing for.
@@ -329,7 +340,7 @@ impl LineFilter {
                 return Judged::Skip;
             }
         }
-        let holds = |term: &Vec<u8>| memchr::memmem::find(line, term).is_some();
+        let holds = |term: &Term| term.find(line).is_some();
         if !self.all.iter().all(holds) || !(self.any.is_empty() || self.any.iter().any(holds)) {
             return Judged::Skip;
         }
