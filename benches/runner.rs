@@ -1,28 +1,32 @@
 //! Benchmark of the step runner, end to end through HTTP: a `lambda-steps serve` process
 //! (release build) on a fresh database, running `lambda_invoke` steps against a null
 //! Lambda endpoint of this program's own (it answers at once, or after the delay its
-//! function name says). Prints: runs per second end to end; submit-to-invoke latency p50
-//! and p99 at idle and under load; the most runs in flight on one replica with a 2 s
-//! function, with the replica's peak RSS and database connections; and pgbench's ceiling
-//! for insert+claim+complete of one job on the same database, as a ratio. Asserts nothing.
+//! function name says). Prints, measured in the same run: runs per second end to end;
+//! submits per second at 1 and 32 connections; submit-to-invoke latency p50 and p99 at
+//! idle and under load; the transactions and rows each run costs in Postgres; the most runs
+//! in flight on one replica with a 2 s function, with the replica's peak RSS and database
+//! connections; and pgbench's ceilings on the same database (plain insert at 1 and 32
+//! clients; insert+claim+complete of one job), with the ratios the targets name. Asserts
+//! nothing.
 //!
-//! Run: `scripts/bench` (it provides Postgres and sets DATABASE_URL), or
+//! Run: `scripts/bench runner` (it provides Postgres and sets DATABASE_URL), or
 //! `DATABASE_URL=postgres://... cargo bench --bench runner`.
 
-use std::process::Stdio;
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
-use serde_json::json;
-use sqlx::migrate::MigrateDatabase;
-use sqlx::{PgPool, Postgres};
+
+use support::{BenchDatabase, Service, admin_http, pct, pgbench, submit, submit_many, submits_per_second};
 
 const THROUGHPUT_RUNS: usize = 5000;
 const IN_FLIGHT_RUNS: usize = 8000;
 const IDLE_RUNS: usize = 200;
+const SUBMIT_WINDOW: Duration = Duration::from_secs(3);
 
 /// What the null endpoint saw.
 #[derive(Default)]
@@ -36,37 +40,24 @@ struct Seen {
 
 #[tokio::main]
 async fn main() {
-    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL (scripts/bench sets it)");
-    let (server, _) = admin.rsplit_once('/').expect("DATABASE_URL ends with /database");
-    let database = format!("lambda_steps_bench_{}", std::process::id());
-    let url = format!("{server}/{database}");
-    Postgres::create_database(&url)
-        .await
-        .expect("create the bench database");
-
+    let database = BenchDatabase::create("runner").await;
+    let url = database.url.clone();
     let seen = Arc::new(Seen::default());
     let null_url = null_lambda(seen.clone()).await;
     let data = tempfile::tempdir().unwrap();
-    let (mut service, api_port) = spawn_service(&url, &null_url, data.path(), 8000);
-    let api = format!("http://127.0.0.1:{api_port}");
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        "Bearer bench-admin-token".parse().unwrap(),
-    );
-    let http = reqwest::Client::builder().default_headers(headers).build().unwrap();
-    wait_ready(&http, &api).await;
-    let db = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await
-        .unwrap();
+    let service = Service::spawn(&url, Some(&null_url), data.path(), 8000);
+    let api = service.api.clone();
+    let http = admin_http();
+    support::wait_ready(&http, &api).await;
+    let db = database.connect().await;
     println!(
-        "lambda-steps runner benchmark: {} cores, null Lambda endpoint, one replica, 20 database connections",
-        cores()
+        "lambda-steps runner benchmark: {} cores (load average {} at the start), null Lambda endpoint, one replica, 20 database connections",
+        support::cores(),
+        support::load_average()
     );
 
     // Idle: one run at a time, each submitted after the previous one was invoked.
+    let before = support::db_counters(&db).await;
     for i in 0..IDLE_RUNS {
         submit(&http, &api, "null-0").await;
         while seen.invokes.load(Ordering::SeqCst) <= i {
@@ -74,67 +65,79 @@ async fn main() {
         }
     }
     let idle = take(&seen);
-    wait_all_finished(&db, IDLE_RUNS).await;
+    support::wait_finished(&db, IDLE_RUNS).await;
+    // Statistics reach pg_stat_database within a second; the bench's own counting
+    // statements are a few dozen, next to thousands.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = support::db_counters(&db).await;
+    let per_run = |a: i64, b: i64| (a - b) as f64 / IDLE_RUNS as f64;
 
     // Under load: many submitters at once, until every run finished.
+    let profile = support::Profile::start(service.pid(), "runner");
     let started = Instant::now();
     submit_many(&http, &api, "null-0", THROUGHPUT_RUNS, 32).await;
-    wait_all_finished(&db, IDLE_RUNS + THROUGHPUT_RUNS).await;
+    support::wait_finished(&db, IDLE_RUNS + THROUGHPUT_RUNS).await;
     let elapsed = started.elapsed();
+    profile.stop();
     let loaded = take(&seen);
     let runs_per_second = THROUGHPUT_RUNS as f64 / elapsed.as_secs_f64();
+
+    // Submits alone, as a client sees them (the workers run them meanwhile).
+    let submits_1 = submits_per_second(&http, &api, "null-0", 1, SUBMIT_WINDOW).await;
+    let submits_32 = submits_per_second(&http, &api, "null-0", 32, SUBMIT_WINDOW).await;
+    let submitted: usize = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM runs")
+        .fetch_one(&db)
+        .await
+        .unwrap() as usize;
+    support::wait_finished(&db, submitted).await;
 
     // In flight: the queue is filled through an intake replica with one worker, then the
     // measured replica starts on it, so that what is measured is how many runs one replica
     // holds at once, not how fast this machine's two cores can also submit them.
-    let _ = service.kill().await;
-    let (mut intake, intake_port) = spawn_service(&url, &null_url, data.path(), 1);
-    let intake_api = format!("http://127.0.0.1:{intake_port}");
-    wait_ready(&http, &intake_api).await;
-    submit_many(&http, &intake_api, "null-2000", IN_FLIGHT_RUNS, 64).await;
-    stop(&mut intake).await;
+    service.stop().await;
+    let intake = Service::spawn(&url, Some(&null_url), data.path(), 1);
+    support::wait_ready(&http, &intake.api).await;
+    submit_many(&http, &intake.api, "null-2000", IN_FLIGHT_RUNS, 64).await;
+    intake.stop().await;
     seen.max_in_flight.store(0, Ordering::SeqCst);
-    let (mut service, _) = spawn_service(&url, &null_url, data.path(), 8000);
-    let pid = service.id().unwrap();
-    let sampler = {
-        let (db, seen) = (db.clone(), seen.clone());
-        tokio::spawn(async move {
-            let (mut rss, mut connections) = (0u64, 0i64);
-            loop {
-                rss = rss.max(rss_mb(pid));
-                let open: i64 = sqlx::query_scalar(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-                )
-                .fetch_one(&db)
-                .await
-                .unwrap_or(0);
-                connections = connections.max(open);
-                let finished: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE finished_at IS NOT NULL")
-                    .fetch_one(&db)
-                    .await
-                    .unwrap_or(0);
-                if finished as usize >= IDLE_RUNS + THROUGHPUT_RUNS + IN_FLIGHT_RUNS {
-                    return (rss, connections, seen.max_in_flight.load(Ordering::SeqCst));
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-    };
-    let (peak_rss, peak_connections, max_in_flight) = sampler.await.unwrap();
+    let mut service = Service::spawn(&url, Some(&null_url), data.path(), 8000);
+    let pid = service.pid();
+    let total = submitted + IN_FLIGHT_RUNS;
+    let (mut peak_rss, mut peak_connections) = (0u64, 0i64);
+    loop {
+        peak_rss = peak_rss.max(support::rss_mb(pid));
+        let open: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap_or(0);
+        peak_connections = peak_connections.max(open);
+        if support::finished_count(&db).await >= total {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let max_in_flight = seen.max_in_flight.load(Ordering::SeqCst);
     let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE status <> 'succeeded'")
         .fetch_one(&db)
         .await
         .unwrap();
-    let _ = service.kill().await;
+    let _ = service.child.kill().await;
 
-    let ceiling = pgbench(&url);
+    // The ceilings, on the same database once the service is gone.
+    let insert_1 = pgbench(&url, "pgbench_insert.sql", 1, 5);
+    let insert_32 = pgbench(&url, "pgbench_insert.sql", 32, 5);
+    let job = pgbench(&url, "pgbench_job.sql", 20, 10);
     db.close().await;
-    let _ = Postgres::drop_database(&url).await;
+    database.drop().await;
 
     println!();
     println!("| measure | figure |");
     println!("|---|---|");
     println!("| runs/s end to end through HTTP ({THROUGHPUT_RUNS} runs, 32 submitters) | {runs_per_second:.0} |");
+    println!("| submits/s at 1 connection | {submits_1:.0} |");
+    println!("| submits/s at 32 connections | {submits_32:.0} |");
     println!(
         "| submit-to-invoke p50 / p99 at idle (ms) | {:.2} / {:.2} |",
         pct(&idle, 0.5),
@@ -145,53 +148,31 @@ async fn main() {
         pct(&loaded, 0.5),
         pct(&loaded, 0.99)
     );
+    println!(
+        "| Postgres transactions / rows inserted / rows updated per run, one at a time | {:.1} / {:.1} / {:.1} |",
+        per_run(after.commits, before.commits),
+        per_run(after.inserted, before.inserted),
+        per_run(after.updated, before.updated)
+    );
     println!("| most runs in flight on one replica, 2 s function ({IN_FLIGHT_RUNS} queued) | {max_in_flight} |");
     println!("| peak RSS of the replica meanwhile (MB) | {peak_rss} |");
     println!("| most database connections of the replica | {peak_connections} |");
-    println!("| pgbench insert+claim+complete of one job (tps, 20 clients) | {ceiling:.0} |");
-    println!("| ratio runs/s / pgbench ceiling | {:.2} |", runs_per_second / ceiling);
+    println!("| pgbench plain insert (tps, 1 / 32 clients) | {insert_1:.0} / {insert_32:.0} |");
+    println!("| pgbench insert+claim+complete of one job (tps, 20 clients) | {job:.0} |");
+    println!(
+        "| ratio runs/s / pgbench insert+claim+complete (target >= 1.0) | {:.2} |",
+        runs_per_second / job
+    );
+    println!(
+        "| ratio submits/s at 32 / plain insert at 32 (target >= 0.5) | {:.2} |",
+        submits_32 / insert_32
+    );
+    println!(
+        "| ratio submits/s at 32 / at 1 connection (target >= 1.0) | {:.2} |",
+        submits_32 / submits_1
+    );
     println!("| runs not succeeded | {failed} |");
-}
-
-/// A release `lambda-steps serve` on the bench database against the null endpoint.
-fn spawn_service(url: &str, null_url: &str, data: &std::path::Path, workers: usize) -> (tokio::process::Child, u16) {
-    let (api_port, engine_port) = (free_port(), free_port());
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{api_port}"),
-            "--engine-listen",
-            &format!("127.0.0.1:{engine_port}"),
-        ])
-        .args([
-            "--aws-endpoint-url",
-            null_url,
-            "--workers",
-            &workers.to_string(),
-            "--db-connections",
-            "20",
-            "--data-dir",
-        ])
-        .arg(data)
-        .env("DATABASE_URL", url)
-        .env("LAMBDA_STEPS_ADMIN_TOKEN", "bench-admin-token")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the service starts");
-    (child, api_port)
-}
-
-/// SIGTERM, and wait for the graceful stop.
-async fn stop(child: &mut tokio::process::Child) {
-    if let Some(pid) = child.id() {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(60), child.wait()).await;
+    println!("| load average at the end | {} |", support::load_average());
 }
 
 /// A Lambda Invoke endpoint that does nothing: answers `{}` after the delay in the
@@ -234,118 +215,6 @@ async fn null_lambda(seen: Arc<Seen>) -> String {
     url
 }
 
-async fn submit(http: &reqwest::Client, api: &str, function: &str) {
-    let step = json!({"type": "lambda_invoke", "function_name": function,
-        "payload": {"sent_at_us": chrono::Utc::now().timestamp_micros()}});
-    let response = http
-        .post(format!("{api}/v1/projects/default/runs"))
-        .json(&json!({"step": step}))
-        .send()
-        .await
-        .expect("submit");
-    assert_eq!(response.status().as_u16(), 202);
-}
-
-async fn submit_many(http: &reqwest::Client, api: &str, function: &str, total: usize, submitters: usize) {
-    let next = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..submitters)
-        .map(|_| {
-            let (http, api, function, next) = (http.clone(), api.to_string(), function.to_string(), next.clone());
-            tokio::spawn(async move {
-                while next.fetch_add(1, Ordering::SeqCst) < total {
-                    submit(&http, &api, &function).await;
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-}
-
-async fn wait_all_finished(db: &PgPool, total: usize) {
-    loop {
-        let finished: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE finished_at IS NOT NULL")
-            .fetch_one(db)
-            .await
-            .unwrap();
-        if finished as usize >= total {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// pgbench on the same database: the job statements of benches/pgbench_job.sql.
-fn pgbench(url: &str) -> f64 {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pgbench_job.sql");
-    let out = std::process::Command::new("pgbench")
-        .args([
-            "-n", "-M", "extended", "-c", "20", "-j", "2", "-T", "10", "-f", script, url,
-        ])
-        .output()
-        .expect("pgbench runs (apt-get install postgresql-client)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| l.strip_prefix("tps = "))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "pgbench printed no tps:\n{text}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
-}
-
 fn take(seen: &Seen) -> Vec<f64> {
     std::mem::take(&mut *seen.latencies.lock().unwrap())
-}
-
-fn pct(samples: &[f64], q: f64) -> f64 {
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    sorted
-        .get(((sorted.len().max(1) - 1) as f64 * q).round() as usize)
-        .copied()
-        .unwrap_or(f64::NAN)
-}
-
-fn rss_mb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .map(|v| v.trim().trim_end_matches("kB").trim().to_string())
-        })
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
-}
-
-async fn wait_ready(http: &reqwest::Client, api: &str) {
-    for _ in 0..600 {
-        if http
-            .get(format!("{api}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the service did not become ready");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

@@ -12,6 +12,8 @@ use crate::lambda::directory::LambdaDirectory;
 use crate::queue::batch::RunWrites;
 use crate::queue::logs::LogSink;
 use crate::queue::notify::Notifications;
+use crate::queue::submit::Submits;
+use crate::queue::wake::Wakeups;
 use crate::queue::{QueueContext, QueueSettings};
 use crate::worker::{Worker, WorkerContext, WorkerSettings};
 
@@ -27,6 +29,10 @@ pub struct App {
     /// Group-committed run writes: Invoke marks and finishes.
     pub writes: RunWrites,
     pub notifications: Notifications,
+    /// Wakes workers and log readers after a write, here at once and on other replicas.
+    pub wakeups: Wakeups,
+    /// Group-committed submits.
+    pub submits: Submits,
     /// Fires when the service is shutting down: streams end, workers stop claiming.
     pub shutdown: CancellationToken,
     /// Names this replica in claims and leases.
@@ -81,6 +87,7 @@ impl AppState {
             db: self.db.clone(),
             logs: self.logs.clone(),
             writes: self.writes.clone(),
+            wakeups: self.wakeups.clone(),
             lambdas: self.lambdas.clone(),
             master_key: self.master_key.clone(),
             worker_id: self.worker_id.clone(),

@@ -8,7 +8,7 @@
 //! - `LAMBDA_STEPS_AWS_ENDPOINT_URL`: `embedded` (default), `aws`, or a Lambda-compatible URL
 //! - `LAMBDA_STEPS_AWS_REGION`, `LAMBDA_STEPS_AWS_LAMBDA_ROLE_ARN`
 //! - `LAMBDA_STEPS_WORKERS`, `LAMBDA_STEPS_LEASE_SECONDS`, `LAMBDA_STEPS_POLL_MS`,
-//!   `LAMBDA_STEPS_CLAIM_BATCH`, `LAMBDA_STEPS_INVOKE_RETRIES`, `LAMBDA_STEPS_DRAIN_SECONDS`,
+//!   `LAMBDA_STEPS_NOTIFY_MS`, `LAMBDA_STEPS_CLAIM_BATCH`, `LAMBDA_STEPS_INVOKE_RETRIES`, `LAMBDA_STEPS_DRAIN_SECONDS`,
 //!   `LAMBDA_STEPS_SWEEP_SECONDS`, `LAMBDA_STEPS_MAX_WEBHOOK_BYTES`,
 //!   `LAMBDA_STEPS_INVOKE_TIMEOUT_MARGIN_SECONDS`
 //! - `LAMBDA_STEPS_ADMIN_TOKEN`, `LAMBDA_STEPS_MASTER_KEY` (secrets: never printed)
@@ -177,6 +177,10 @@ pub struct ServeSettings {
     /// Milliseconds between polls for queued runs when no notification came.
     #[arg(long, env = "LAMBDA_STEPS_POLL_MS", default_value_t = 1000)]
     pub poll_ms: u64,
+    /// Milliseconds between two NOTIFYs that tell the other replicas of submits, finishes
+    /// and log lines (coalesced; this replica's own workers and readers are woken at once).
+    #[arg(long, env = "LAMBDA_STEPS_NOTIFY_MS", default_value_t = 10)]
+    pub notify_ms: u64,
     /// Most runs claimed in one statement.
     #[arg(long, env = "LAMBDA_STEPS_CLAIM_BATCH", default_value_t = 64)]
     pub claim_batch: usize,

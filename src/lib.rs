@@ -196,10 +196,18 @@ fn build_state(
         std::process::id(),
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
+    let notifications = queue::notify::Notifications::new();
+    let wakeups = queue::wake::Wakeups::start(
+        db.clone(),
+        notifications.clone(),
+        Duration::from_millis(settings.notify_ms.max(1)),
+    );
     Ok(AppState::new(App {
-        logs: queue::logs::LogSink::start(db.clone()),
-        writes: queue::batch::RunWrites::start(db.clone(), worker_id.clone()),
-        notifications: queue::notify::Notifications::new(),
+        logs: queue::logs::LogSink::start(db.clone(), wakeups.clone()),
+        writes: queue::batch::RunWrites::start(db.clone(), worker_id.clone(), wakeups.clone()),
+        submits: queue::submit::Submits::start(db.clone(), wakeups.clone()),
+        notifications,
+        wakeups,
         admin_token_hash: domain::access::token_hash(&admin_token),
         master_key,
         worker_id,

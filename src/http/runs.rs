@@ -81,7 +81,7 @@ pub async fn submit(
         }
     };
     let stored = serde_json::to_value(&step).map_err(|e| ApiError::Internal(e.into()))?;
-    let (run, created) = match runs::submit(&app.db, &project, &stored, key.as_deref()).await {
+    let (run, created) = match app.submits.submit(&project, &stored, key.as_deref()).await {
         Ok(submitted) => submitted,
         Err(runs::SubmitRefused::NoSuchProject) => return Err(ApiError::NotFound(format!("project {project}"))),
         Err(runs::SubmitRefused::Database(e)) => return Err(e.into()),

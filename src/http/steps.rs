@@ -352,7 +352,7 @@ async fn submit(
     let stored = serde_json::to_value(&step).map_err(|e| ApiError::Internal(e.into()))?;
     // The payload limits apply to the payload actually sent.
     Step::parse(&stored, app.payload_limits())?;
-    match runs::submit(&app.db, project, &stored, None).await {
+    match app.submits.submit(project, &stored, None).await {
         Ok((run, _)) => {
             crate::metrics::run_submitted(step.kind());
             Ok((StatusCode::ACCEPTED, Json(run)))

@@ -1,30 +1,54 @@
-//! The whole log of one invocation, from CloudWatch Logs, for when Lambda's 4 KB tail was
-//! cut: find this request's START and REPORT lines in the function's log group, then read
-//! everything between them in that log stream. Logs reach CloudWatch within seconds, so the
-//! search is repeated for a while.
+//! The log of exactly one invocation, from CloudWatch Logs: find this request's START and
+//! REPORT lines in the function's log group within the invocation's time window (the lines
+//! naming the request), then read that one stream between them. When the lines naming the
+//! request are the whole log the caller already has (a function that printed nothing), the
+//! search alone answers. Logs reach CloudWatch within seconds, so the search is repeated
+//! for a while. Both reads name a time window, so they cost the same however much history
+//! the group holds.
 
 use std::time::{Duration, Instant};
 
 use super::log_group::{LogsCallError, describe};
 
-/// How long to look for a request's lines, and how often.
+/// How long to look for a request's lines, how often, and how far apart the clocks of this
+/// host and the one stamping the lines may be.
 #[derive(Debug, Clone, Copy)]
 pub struct Arrival {
     pub within: Duration,
     pub every: Duration,
+    pub skew_ms: i64,
 }
 
 impl Arrival {
-    /// CloudWatch Logs on AWS: logs arrive within seconds.
+    /// CloudWatch Logs on AWS: logs arrive within seconds; five minutes of clock skew.
     pub const AWS: Self = Self {
         within: Duration::from_secs(15),
         every: Duration::from_secs(1),
+        skew_ms: 300_000,
     };
-    /// The engine (or another local endpoint) has them as they are printed.
+    /// The engine has them as they are printed, by this host's clock: the margin only
+    /// covers the millisecond rounding of the two ends.
     pub const LOCAL: Self = Self {
         within: Duration::from_secs(2),
         every: Duration::from_millis(100),
+        skew_ms: 50,
     };
+    /// Another Lambda-compatible endpoint (LocalStack, moto) has them at once, by a clock
+    /// that may be another machine's.
+    pub const ENDPOINT: Self = Self {
+        skew_ms: 300_000,
+        ..Self::LOCAL
+    };
+}
+
+/// The invocation whose lines are wanted: the function, the request, and when it was sent
+/// and answered (epoch milliseconds, this host's clock).
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    pub function: &'a str,
+    pub request_id: &'a str,
+    pub sent_ms: i64,
+    pub answered_ms: i64,
 }
 
 /// Why the whole log could not be had; said in the run's log.
@@ -53,23 +77,32 @@ impl PrintedLine {
 }
 
 /// The invocation's log lines, START to REPORT; the error says why they could not be read.
+/// `whole`: the log as the caller has it when it is known to be whole (the 4 KB tail held
+/// the START line), wanted again only for its print times.
 pub async fn fetch(
     logs: &aws_sdk_cloudwatchlogs::Client,
-    function: &str,
-    request_id: &str,
-    since_epoch_ms: i64,
+    invocation: Invocation<'_>,
+    whole: Option<&[String]>,
     arrival: Arrival,
 ) -> Result<Vec<PrintedLine>, FullLogError> {
+    let Invocation {
+        function, request_id, ..
+    } = invocation;
     let group = format!("/aws/lambda/{function}");
     let start_marker = format!("START RequestId: {request_id}");
     let report_marker = format!("REPORT RequestId: {request_id}");
+    let (since, until) = (
+        invocation.sent_ms - arrival.skew_ms,
+        invocation.answered_ms + arrival.skew_ms,
+    );
     let waited = Instant::now();
     let (stream, from, to) = loop {
         let found = logs
             .filter_log_events()
             .log_group_name(&group)
             .filter_pattern(format!("\"{request_id}\""))
-            .start_time(since_epoch_ms)
+            .start_time(since)
+            .end_time(until)
             .send()
             .await
             .map_err(|e| describe("FilterLogEvents", &e))?;
@@ -77,15 +110,26 @@ pub async fn fetch(
             found
                 .events()
                 .iter()
-                .find(|e| e.message().is_some_and(|m| m.starts_with(marker)))
-                .cloned()
+                .position(|e| e.message().is_some_and(|m| m.starts_with(marker)))
         };
-        if let (Some(start), Some(report)) = (find(&start_marker), find(&report_marker)) {
-            let stream = start.log_stream_name().unwrap_or_default().to_string();
+        if let (Some(start), Some(report)) = (find(&start_marker), find(&report_marker))
+            && start <= report
+        {
+            let named = &found.events()[start..=report];
+            if let Some(whole) = whole
+                && named.len() == whole.len()
+                && named
+                    .iter()
+                    .zip(whole)
+                    .all(|(e, line)| message(e.message()) == line.as_str())
+            {
+                return Ok(named.iter().map(printed).collect());
+            }
+            let (start, report) = (&found.events()[start], &found.events()[report]);
             break (
-                stream,
-                start.timestamp().unwrap_or(since_epoch_ms),
-                report.timestamp().unwrap_or(i64::MAX - 1),
+                start.log_stream_name().unwrap_or_default().to_string(),
+                start.timestamp().unwrap_or(since),
+                report.timestamp().unwrap_or(until),
             );
         }
         if waited.elapsed() > arrival.within {
@@ -108,20 +152,30 @@ pub async fn fetch(
         .send();
     while let Some(page) = pages.next().await {
         for event in page.map_err(|e| describe("FilterLogEvents", &e))?.events() {
-            let message = event.message().unwrap_or_default().trim_end_matches(['\n', '\r']);
-            inside |= message.starts_with(&start_marker);
+            let line = printed(event);
+            inside |= line.message.starts_with(&start_marker);
+            let last = line.message.starts_with(&report_marker);
             if inside {
-                lines.push(PrintedLine {
-                    time_ms: event.timestamp(),
-                    message: message.to_string(),
-                });
+                lines.push(line);
             }
-            if message.starts_with(&report_marker) {
+            if last {
                 return Ok(lines);
             }
         }
     }
     Ok(lines)
+}
+
+/// An event's message as a line of the run's log.
+fn message(message: Option<&str>) -> &str {
+    message.unwrap_or_default().trim_end_matches(['\n', '\r'])
+}
+
+fn printed(event: &aws_sdk_cloudwatchlogs::types::FilteredLogEvent) -> PrintedLine {
+    PrintedLine {
+        time_ms: event.timestamp(),
+        message: message(event.message()).to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +190,14 @@ mod tests {
 
     const REQUEST: &str = "8f5b1b4e-0c4b-4f7e-9d1a-6a0c3c1f2e77";
 
+    /// Sent at 1,000,000 ms, answered 50 ms later.
+    const INVOCATION: Invocation = Invocation {
+        function: "step",
+        request_id: REQUEST,
+        sent_ms: 1_000_000,
+        answered_ms: 1_000_050,
+    };
+
     fn event(at: i64, message: String) -> FilteredLogEvent {
         FilteredLogEvent::builder()
             .timestamp(at)
@@ -146,9 +208,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_cut_tail_is_completed_from_filter_log_events() {
-        // First the search for this request's START and REPORT lines...
+        // First the search for this request's START and REPORT lines, in the invocation's
+        // window give or take the clock skew...
         let search = mock!(Logs::filter_log_events)
-            .match_requests(|r| r.filter_pattern().is_some())
+            .match_requests(|r| {
+                r.filter_pattern().is_some()
+                    && r.start_time() == Some(1_000_000 - 300_000)
+                    && r.end_time() == Some(1_000_050 + 300_000)
+            })
             .then_output(|| {
                 FilterLogEventsOutput::builder()
                     .events(event(10, format!("START RequestId: {REQUEST} Version: $LATEST\n")))
@@ -177,7 +244,7 @@ mod tests {
             })
             .build();
         let clients = clients(&[&search, &read]).await;
-        let lines = fetch(&clients.logs, "step", REQUEST, 0, Arrival::AWS).await.unwrap();
+        let lines = fetch(&clients.logs, INVOCATION, None, Arrival::AWS).await.unwrap();
         let messages: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();
         let times: Vec<Option<i64>> = lines.iter().map(|l| l.time_ms).collect();
         assert_eq!(times, [Some(10), Some(11), Some(50), Some(99)]);
@@ -194,6 +261,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_whole_log_of_only_the_request_s_own_lines_takes_the_search_alone() {
+        let named = [
+            format!("START RequestId: {REQUEST} Version: $LATEST"),
+            format!("END RequestId: {REQUEST}"),
+            format!("REPORT RequestId: {REQUEST}\tDuration: 2 ms"),
+        ];
+        let answer = named.clone();
+        let search = mock!(Logs::filter_log_events)
+            .match_requests(|r| r.filter_pattern().is_some())
+            .then_output(move || {
+                let mut page = FilterLogEventsOutput::builder();
+                for (i, line) in answer.iter().enumerate() {
+                    page = page.events(event(10 + i as i64, format!("{line}\n")));
+                }
+                page.build()
+            });
+        let read = mock!(Logs::filter_log_events)
+            .match_requests(|r| r.filter_pattern().is_none())
+            .then_output(|| FilterLogEventsOutput::builder().build());
+        let timed = clients(&[&search, &read]).await;
+        let lines = fetch(&timed.logs, INVOCATION, Some(&named), Arrival::LOCAL)
+            .await
+            .unwrap();
+        let times: Vec<Option<i64>> = lines.iter().map(|l| l.time_ms).collect();
+        assert_eq!(times, [Some(10), Some(11), Some(12)]);
+        assert_eq!((search.num_calls(), read.num_calls()), (1, 0));
+
+        // A whole log with a line not naming the request reads the stream for it.
+        let printed = [named[0].clone(), "hello".into(), named[1].clone(), named[2].clone()];
+        let read_too = clients(&[&search, &read]).await;
+        let _ = fetch(&read_too.logs, INVOCATION, Some(&printed), Arrival::LOCAL).await;
+        assert_eq!((search.num_calls(), read.num_calls()), (2, 1));
+    }
+
+    #[tokio::test]
     async fn credentials_without_filter_log_events_say_so() {
         let denied = mock!(Logs::filter_log_events).then_http_response(|| {
             http_answer(
@@ -203,7 +305,7 @@ mod tests {
             )
         });
         let clients = clients(&[&denied]).await;
-        let error = fetch(&clients.logs, "step", REQUEST, 0, Arrival::AWS)
+        let error = fetch(&clients.logs, INVOCATION, None, Arrival::AWS)
             .await
             .unwrap_err()
             .to_string();

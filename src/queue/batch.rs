@@ -1,7 +1,7 @@
 //! Group commit for the two statements every run makes: marking its Invoke as sent, and
 //! finishing it. One task per statement takes whatever requests are already waiting and
 //! writes them in one statement: no added wait when the service is idle, batches that
-//! grow by themselves under load.
+//! grow by themselves under load. A finish wakes its run's readers once it landed.
 //!
 //! Both are written until they land: a finish carries Lambda's answer, which exists
 //! nowhere else, so a transient database fault (a restart, a lost connection, a deadlock
@@ -18,6 +18,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::wake::Wakeups;
 use crate::store::fault::{Backoff, is_transient};
 use crate::store::queue::{self, Finish};
 
@@ -45,11 +46,11 @@ pub struct RunWrites {
 
 impl RunWrites {
     /// Starts the writers of the replica named `worker` in leases.
-    pub fn start(db: sqlx::PgPool, worker: String) -> Self {
+    pub fn start(db: sqlx::PgPool, worker: String, wakeups: Wakeups) -> Self {
         let (marks, mark_requests) = mpsc::unbounded_channel();
         let (finishes, finish_requests) = mpsc::unbounded_channel();
         tokio::spawn(write_marks(db.clone(), mark_requests));
-        tokio::spawn(write_finishes(db, worker, finish_requests));
+        tokio::spawn(write_finishes(db, worker, wakeups, finish_requests));
         Self { marks, finishes }
     }
 
@@ -89,7 +90,7 @@ fn gather<T>(first: T, requests: &mut mpsc::UnboundedReceiver<T>) -> Vec<T> {
 async fn write_marks(db: sqlx::PgPool, mut requests: mpsc::UnboundedReceiver<((Uuid, i32), Reply)>) {
     while let Some(first) = requests.recv().await {
         let batch = gather(first, &mut requests);
-        write_until_landed(
+        let _ = write_until_landed(
             "marking Invokes as sent",
             batch,
             |(id, _)| *id,
@@ -102,10 +103,15 @@ async fn write_marks(db: sqlx::PgPool, mut requests: mpsc::UnboundedReceiver<((U
     }
 }
 
-async fn write_finishes(db: sqlx::PgPool, worker: String, mut requests: mpsc::UnboundedReceiver<(Finish, Reply)>) {
+async fn write_finishes(
+    db: sqlx::PgPool,
+    worker: String,
+    wakeups: Wakeups,
+    mut requests: mpsc::UnboundedReceiver<(Finish, Reply)>,
+) {
     while let Some(first) = requests.recv().await {
         let batch = gather(first, &mut requests);
-        write_until_landed(
+        let finished = write_until_landed(
             "finishing runs",
             batch,
             |f| f.id,
@@ -115,13 +121,15 @@ async fn write_finishes(db: sqlx::PgPool, worker: String, mut requests: mpsc::Un
             },
         )
         .await;
+        wakeups.logs_moved(&finished);
     }
 }
 
 /// Writes a batch, trying again through transient faults until it lands, and answers
-/// each request. When Postgres refuses the batch for good, each request is written alone
-/// (and waited through faults the same way), so one bad value fails only its own run.
-async fn write_until_landed<T, W, F>(what: &str, batch: Vec<(T, Reply)>, id_of: fn(&T) -> Uuid, write: W)
+/// each request; returns the ids written. When Postgres refuses the batch for good, each
+/// request is written alone (and waited through faults the same way), so one bad value
+/// fails only its own run.
+async fn write_until_landed<T, W, F>(what: &str, batch: Vec<(T, Reply)>, id_of: fn(&T) -> Uuid, write: W) -> Vec<Uuid>
 where
     T: Clone,
     W: Fn(Vec<T>) -> F,
@@ -129,23 +137,29 @@ where
 {
     let items: Vec<T> = batch.iter().map(|(item, _)| item.clone()).collect();
     match retry_transient(what, items.len(), || write(items.clone())).await {
-        Ok(written) => answer(batch, &written.into_iter().collect(), id_of),
+        Ok(written) => {
+            answer(batch, &written.iter().copied().collect(), id_of);
+            written
+        }
         Err(e) if batch.len() == 1 => {
             let refused = RunWriteError::Refused(Arc::new(e));
             for (_, reply) in batch {
                 let _ = reply.send(Err(refused.clone()));
             }
+            Vec::new()
         }
         Err(e) => {
             tracing::warn!(error = %e, requests = batch.len(), "Postgres refused a batch of {what}; writing each alone");
+            let mut landed = Vec::new();
             for (item, reply) in batch {
                 let outcome = retry_transient(what, 1, || write(vec![item.clone()])).await;
-                let _ = reply.send(
-                    outcome
-                        .map(|written| written.contains(&id_of(&item)))
-                        .map_err(|e| RunWriteError::Refused(Arc::new(e))),
-                );
+                let written = outcome.map(|written| written.contains(&id_of(&item)));
+                if matches!(written, Ok(true)) {
+                    landed.push(id_of(&item));
+                }
+                let _ = reply.send(written.map_err(|e| RunWriteError::Refused(Arc::new(e))));
             }
+            landed
         }
     }
 }

@@ -1,6 +1,9 @@
 //! The log writer: every run's lines go through one channel to one task per replica,
-//! which writes them in batches (every ~100 ms or 500 lines; within 5 ms of a flush, or of a
-//! follower's burst of function lines that a reader watches live) with one NOTIFY per batch.
+//! which writes them in batches (every ~100 ms or 500 lines; at once when a run waits for a
+//! flush, or a follower has a burst of function lines that a reader watches live: then the
+//! batch is what is already waiting, as a group commit, so an idle service adds no wait and
+//! a busy one shares each write among the runs that asked meanwhile), then wakes the readers of
+//! those runs (in process at once, other replicas by the coalesced NOTIFY of wake.rs).
 //! The channel is unbounded so that logging never blocks or reorders a run: lines reach
 //! the writer in the order their seq numbers were given.
 
@@ -11,14 +14,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::wake::Wakeups;
 use crate::domain::run::{LogLevel, LogSource};
 use crate::store::fault::{Backoff, is_transient};
 use crate::store::logs::{NewLogLine, insert_batch};
-use crate::store::runs::notify_logs;
 
 const BATCH_LINES: usize = 500;
 const BATCH_WAIT: Duration = Duration::from_millis(100);
-const FLUSH_WAIT: Duration = Duration::from_millis(5);
 
 enum Command {
     /// A line, and whether its time is when a function printed it (then its lag from
@@ -39,9 +41,9 @@ pub struct LogSink {
 
 impl LogSink {
     /// Starts the writer; it ends when every sink is dropped and the queue is written.
-    pub fn start(db: sqlx::PgPool) -> Self {
+    pub fn start(db: sqlx::PgPool, wakeups: Wakeups) -> Self {
         let (commands, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(db, receiver));
+        tokio::spawn(write_batches(db, wakeups, receiver));
         Self { commands }
     }
 
@@ -127,7 +129,7 @@ impl RunLog {
     }
 }
 
-async fn write_batches(db: sqlx::PgPool, mut commands: mpsc::UnboundedReceiver<Command>) {
+async fn write_batches(db: sqlx::PgPool, wakeups: Wakeups, mut commands: mpsc::UnboundedReceiver<Command>) {
     while let Some(first) = commands.recv().await {
         let mut lines = Vec::new();
         let mut printed_at = Vec::new();
@@ -142,13 +144,13 @@ async fn write_batches(db: sqlx::PgPool, mut commands: mpsc::UnboundedReceiver<C
                     }
                     lines.push(line);
                 }
-                // Someone waits for this batch: close it soon, but let the flushes of
-                // runs finishing at the same moment share it.
+                // Someone waits for this batch: close it once what is already waiting is
+                // in (a timeout polls its future before it looks at the clock).
                 Some(Command::Flush(done)) => {
                     flushes.push(done);
-                    deadline = deadline.min(tokio::time::Instant::now() + FLUSH_WAIT);
+                    deadline = tokio::time::Instant::now();
                 }
-                Some(Command::Soon) => deadline = deadline.min(tokio::time::Instant::now() + FLUSH_WAIT),
+                Some(Command::Soon) => deadline = tokio::time::Instant::now(),
                 None => {}
             }
             if lines.len() >= BATCH_LINES {
@@ -161,6 +163,10 @@ async fn write_batches(db: sqlx::PgPool, mut commands: mpsc::UnboundedReceiver<C
         }
         if !lines.is_empty() {
             write(&db, &lines).await;
+            let mut runs: Vec<Uuid> = lines.iter().map(|l| l.run_id).collect();
+            runs.sort();
+            runs.dedup();
+            wakeups.logs_moved(&runs);
         }
         for printed in printed_at {
             crate::metrics::function_line_stored(printed);
@@ -175,9 +181,6 @@ async fn write_batches(db: sqlx::PgPool, mut commands: mpsc::UnboundedReceiver<C
 /// database is away. A batch Postgres refuses for good is written line by line, so only a
 /// line it cannot store is lost (and said so in the service log), never its neighbours.
 async fn write(db: &sqlx::PgPool, lines: &[NewLogLine]) {
-    let mut runs: Vec<Uuid> = lines.iter().map(|l| l.run_id).collect();
-    runs.sort();
-    runs.dedup();
     if let Err(e) = insert_until_landed(db, lines).await {
         tracing::warn!(error = %e, lines = lines.len(), "Postgres refused a batch of run logs; writing each line alone");
         for line in lines {
@@ -185,9 +188,6 @@ async fn write(db: &sqlx::PgPool, lines: &[NewLogLine]) {
                 tracing::error!(error = %e, run.id = %line.run_id, seq = line.seq, "a log line could not be stored");
             }
         }
-    }
-    if let Err(e) = notify_logs(db, &runs).await {
-        tracing::warn!(error = %e, "NOTIFY of new log lines failed; readers will poll");
     }
 }
 

@@ -1,4 +1,4 @@
-//! The Postgres queue: notifications, the log writer, the worker pool that claims and
+//! The Postgres queue: group-committed submits, notifications and wake-ups, the log writer, the worker pool that claims and
 //! runs, the heartbeat that keeps leases, and the rescuer of what dead workers left.
 //! No axum here.
 
@@ -7,6 +7,8 @@ pub mod logs;
 pub mod notify;
 pub mod pool;
 pub mod rescue;
+pub mod submit;
+pub mod wake;
 
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;

@@ -1,6 +1,10 @@
 //! One LISTEN connection per replica, fanned out: submit wake-ups and cancel requests for
 //! the workers, log and status changes for the log readers. Notifications may be lost
-//! while the connection reconnects; everything that waits on them also polls.
+//! while the connection reconnects; everything that waits on them also polls. This
+//! replica's own coalesced notifications (wake.rs) are not passed on again: their
+//! waiters were woken in process when they were sent.
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio::sync::{Notify, broadcast};
 use uuid::Uuid;
@@ -16,6 +20,8 @@ pub struct Notifications {
     pub cancels: broadcast::Sender<Uuid>,
     /// The log or status of these runs moved (empty: unknown, re-read all).
     pub logs: broadcast::Sender<std::sync::Arc<Vec<Uuid>>>,
+    /// The server process this replica's wake-ups are sent from (0: none yet).
+    pub own_notifier: std::sync::Arc<AtomicU32>,
 }
 
 impl Notifications {
@@ -24,6 +30,7 @@ impl Notifications {
             submitted: std::sync::Arc::new(Notify::new()),
             cancels: broadcast::channel(1024).0,
             logs: broadcast::channel(4096).0,
+            own_notifier: Default::default(),
         }
     }
 }
@@ -57,6 +64,7 @@ pub async fn listen(db: sqlx::PgPool, notifications: Notifications, shutdown: to
                 n = listener.try_recv() => n,
             };
             match notification {
+                Ok(Some(n)) if n.process_id() == notifications.own_notifier.load(Ordering::SeqCst) => {}
                 Ok(Some(n)) if n.channel() == RUNS_CHANNEL => {
                     if let Some(id) = n.payload().strip_prefix("cancel:").and_then(|id| id.parse().ok()) {
                         let _ = notifications.cancels.send(id);

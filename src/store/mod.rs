@@ -35,6 +35,13 @@ pub async fn ping(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// The server process of this connection, as notifications it sends name it.
+pub async fn backend_pid(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<i32> {
+    sqlx::query_scalar!(r#"SELECT pg_backend_pid() AS "pid!""#)
+        .fetch_one(db)
+        .await
+}
+
 /// A JSON column read as text and parsed here, one row at a time: a value this service
 /// cannot read back (stored before the edge refused such values, or put there by hand)
 /// then spoils only its own row, never the statement that read a batch of them. Such a

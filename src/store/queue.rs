@@ -123,8 +123,8 @@ pub struct Finish {
     pub error: Option<serde_json::Value>,
 }
 
-/// Finishes runs, each only if its attempt still holds it, and wakes their log readers.
-/// Answers the runs finished (the others were taken over by another worker). A finish
+/// Finishes runs, each only if its attempt still holds it (the caller wakes their log
+/// readers: see queue/wake.rs). Answers the runs finished (the others were taken over by another worker). A finish
 /// that had already landed for this attempt and worker, as when the reply to an earlier
 /// try was lost with its connection, is answered as finished again, not as taken over.
 pub async fn finish_many(db: impl PgExecutor<'_>, worker: &str, finishes: &[Finish]) -> sqlx::Result<Vec<Uuid>> {
@@ -150,24 +150,16 @@ pub async fn finish_many(db: impl PgExecutor<'_>, worker: &str, finishes: &[Fini
              RETURNING r.id
          ), landed_before AS (
              SELECT r.id FROM runs r JOIN f ON r.id = f.id AND r.attempt = f.attempt
-             WHERE r.worker = $7 AND r.status = f.status AND r.finished_at IS NOT NULL
-         ), woke AS (
-             SELECT count(*) FROM (
-                 SELECT pg_notify($6, string_agg(id::text, ','))
-                 FROM (SELECT id, row_number() OVER () AS n FROM done) numbered
-                 GROUP BY (n - 1) / $8
-             ) sent
+             WHERE r.worker = $6 AND r.status = f.status AND r.finished_at IS NOT NULL
          )
-         SELECT id AS "id!" FROM done, woke
+         SELECT id AS "id!" FROM done
          UNION ALL SELECT id FROM landed_before"#,
         &ids,
         &attempts,
         &statuses as _,
         &results as _,
         &errors as _,
-        super::LOGS_CHANNEL,
         worker,
-        super::RUN_IDS_PER_NOTIFICATION,
     )
     .fetch_all(db)
     .await

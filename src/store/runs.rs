@@ -45,9 +45,9 @@ pub enum SubmitRefused {
     Database(sqlx::Error),
 }
 
-/// Stores a queued run with its first log line and wakes the workers, in one statement.
-/// With an idempotency key already used in the project, returns the first run instead
-/// (`false`: nothing was created).
+/// Stores a queued run with its first log line, in one statement (the caller wakes the
+/// workers: see queue/wake.rs). With an idempotency key already used in the project,
+/// returns the first run instead (`false`: nothing was created).
 pub async fn submit(
     db: &sqlx::PgPool,
     project: &str,
@@ -55,8 +55,6 @@ pub async fn submit(
     idempotency_key: Option<&str>,
 ) -> Result<(Run, bool), SubmitRefused> {
     let first_line = format!("queued {} step", step["type"].as_str().unwrap_or("unknown"));
-    // `woke` is read by the final SELECT so that it runs once per inserted row: a replay of
-    // an idempotency key inserts nothing and wakes nobody.
     let inserted = sqlx::query_as!(
         RunRow,
         r#"WITH inserted AS (
@@ -67,18 +65,15 @@ pub async fn submit(
          ), first_line AS (
              INSERT INTO run_logs (run_id, seq, time, level, message)
              SELECT id, 1, created_at, 'info', $5 FROM inserted
-         ), woke AS (
-             SELECT pg_notify($6, 'submit') FROM inserted
          )
          SELECT id AS "id!", project AS "project!", status AS "status!: RunStatus", step AS "step!",
              attempt AS "attempt!", created_at AS "created_at!", started_at, finished_at, result, error
-         FROM inserted, woke"#,
+         FROM inserted"#,
         Uuid::new_v4(),
         project,
         step,
         idempotency_key,
         first_line,
-        super::RUNS_CHANNEL,
     )
     .fetch_optional(db)
     .await;
@@ -101,6 +96,54 @@ pub async fn submit(
         Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(SubmitRefused::NoSuchProject),
         Err(e) => Err(SubmitRefused::Database(e)),
     }
+}
+
+/// A run to store, without an idempotency key. Its id is chosen before the write, so a
+/// write tried again after its reply was lost finds the run instead of making another.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: Uuid,
+    pub project: String,
+    pub step: serde_json::Value,
+}
+
+/// Stores queued runs, each with its first log line, in one statement (the caller wakes
+/// the workers). Answers the runs stored; a run whose id is stored already is left as it
+/// is and not answered. A project that does not exist fails the whole statement.
+pub async fn submit_many(db: impl PgExecutor<'_>, runs: &[NewRun]) -> sqlx::Result<Vec<Run>> {
+    let ids: Vec<Uuid> = runs.iter().map(|r| r.id).collect();
+    let projects: Vec<&str> = runs.iter().map(|r| r.project.as_str()).collect();
+    let steps: Vec<&serde_json::Value> = runs.iter().map(|r| &r.step).collect();
+    let first_lines: Vec<String> = runs
+        .iter()
+        .map(|r| format!("queued {} step", r.step["type"].as_str().unwrap_or("unknown")))
+        .collect();
+    // `as _`: text and jsonb arrays of borrowed values, which the macro's type check cannot name.
+    let rows = sqlx::query_as!(
+        RunRow,
+        r#"WITH new AS (
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[]) AS n(id, project, step, first_line)
+         ), inserted AS (
+             INSERT INTO runs (id, project, status, step)
+             SELECT id, project, 'queued', step FROM new
+             ON CONFLICT DO NOTHING
+             RETURNING id, project, status, step::text AS step, attempt, created_at, started_at, finished_at,
+                 result::text AS result, error::text AS error
+         ), first_line AS (
+             INSERT INTO run_logs (run_id, seq, time, level, message)
+             SELECT i.id, 1, i.created_at, 'info', n.first_line FROM inserted i JOIN new n ON n.id = i.id
+         )
+         SELECT id AS "id!", project AS "project!", status AS "status!: RunStatus", step AS "step!",
+             attempt AS "attempt!", created_at AS "created_at!", started_at, finished_at, result, error
+         FROM inserted"#,
+        &ids,
+        &projects as _,
+        &steps as _,
+        &first_lines,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Run::from).collect())
 }
 
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Run>> {
@@ -239,6 +282,28 @@ pub async fn notify_logs(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<
          GROUP BY (n - 1) / $3",
         super::LOGS_CHANNEL,
         ids,
+        super::RUN_IDS_PER_NOTIFICATION,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Tells the other replicas, in one statement, that runs were queued (`submitted`) and that
+/// the logs or statuses of `moved` runs moved (one notification per
+/// `RUN_IDS_PER_NOTIFICATION` ids, each id whole). Sent alone, outside any writer's
+/// transaction (see queue/wake.rs).
+pub async fn notify_replicas(db: impl PgExecutor<'_>, submitted: bool, moved: &[Uuid]) -> sqlx::Result<()> {
+    sqlx::query!(
+        "SELECT pg_notify($1, 'submit') WHERE $2
+         UNION ALL
+         SELECT pg_notify($3, string_agg(id::text, ',' ORDER BY n))
+         FROM unnest($4::uuid[]) WITH ORDINALITY AS u(id, n)
+         GROUP BY (n - 1) / $5",
+        super::RUNS_CHANNEL,
+        submitted,
+        super::LOGS_CHANNEL,
+        moved,
         super::RUN_IDS_PER_NOTIFICATION,
     )
     .execute(db)

@@ -12,7 +12,7 @@ use crate::domain::run::RunErrorCode;
 use crate::domain::step::{InvocationType, InvokeStep};
 use crate::lambda::at_most_once::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
 use crate::lambda::client::LambdaTarget;
-use crate::lambda::full_log::{self, Arrival, FullLogError, PrintedLine};
+use crate::lambda::full_log::{self, Arrival, FullLogError, Invocation, PrintedLine};
 use crate::lambda::outcome;
 use crate::queue::pool::StopReason;
 
@@ -267,7 +267,10 @@ async fn answered(
     }
 }
 
-/// The function's lines from Lambda's answer: the tail, or the whole log when it was cut.
+/// The function's lines from Lambda's answer: the tail when it holds the whole log (its
+/// START line), else the whole log of exactly this request from CloudWatch Logs. A local
+/// endpoint (the engine) has the log at once, so there a whole tail is read again for its
+/// print times, in the same narrow window; the tail is as good when it cannot be.
 async fn tail_or_whole(
     ctx: &StepContext<'_>,
     call: &InvokeCall,
@@ -282,13 +285,19 @@ async fn tail_or_whole(
         && !tail.is_empty()
         && let Some(id) = outcome.result.request_id.as_deref()
     {
-        // A local endpoint has the whole log at once: read it for the print times; the
-        // tail is as good when it cannot (an endpoint without CloudWatch Logs).
+        let function = function_name(call);
+        let invocation = Invocation {
+            function: &function,
+            request_id: id,
+            sent_ms: sent_at,
+            answered_ms: chrono::Utc::now().timestamp_millis(),
+        };
         match full_log::fetch(
             &ctx.lambda.clients.logs,
-            &function_name(call),
-            id,
-            sent_at - 1_000,
+            invocation,
+            Some(&outcome.function_log),
+            // The whole tail is here already: only a local endpoint's lines, printed by this
+            // host's clock moments ago, are worth looking for.
             Arrival::LOCAL,
         )
         .await
@@ -298,6 +307,15 @@ async fn tail_or_whole(
         }
     } else {
         tail
+    }
+}
+
+/// How the target's CloudWatch Logs gets a function's lines.
+fn arrival(ctx: &StepContext<'_>) -> Arrival {
+    match ctx.lambda.target {
+        LambdaTarget::Aws => Arrival::AWS,
+        LambdaTarget::Embedded(_) => Arrival::LOCAL,
+        LambdaTarget::Endpoint(_) => Arrival::ENDPOINT,
     }
 }
 
@@ -345,14 +363,18 @@ async fn whole_log(
     tail: Vec<PrintedLine>,
 ) -> Vec<PrintedLine> {
     let function = function_name(call);
-    let arrival = match ctx.lambda.target {
-        LambdaTarget::Aws => Arrival::AWS,
-        LambdaTarget::Embedded(_) | LambdaTarget::Endpoint(_) => Arrival::LOCAL,
-    };
+    let arrival = arrival(ctx);
     let fetched = match request_id {
         None => Err(FullLogError::NoRequestId),
-        // Five minutes of slack for clock skew between this host and AWS.
-        Some(id) => full_log::fetch(&ctx.lambda.clients.logs, &function, id, sent_at_ms - 300_000, arrival).await,
+        Some(id) => {
+            let invocation = Invocation {
+                function: &function,
+                request_id: id,
+                sent_ms: sent_at_ms,
+                answered_ms: chrono::Utc::now().timestamp_millis(),
+            };
+            full_log::fetch(&ctx.lambda.clients.logs, invocation, None, arrival).await
+        }
     };
     match fetched {
         Ok(lines) if !lines.is_empty() => {

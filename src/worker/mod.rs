@@ -36,6 +36,8 @@ pub struct Worker {
     pub logs: LogSink,
     /// Group-committed run writes: Invoke marks and finishes.
     pub writes: RunWrites,
+    /// Wakes the workers when a run goes back to the queue.
+    pub wakeups: crate::queue::wake::Wakeups,
     /// Each project's Lambda (settings resolved, credentials opened).
     pub lambdas: Arc<LambdaDirectory>,
     /// The key project secrets are encrypted under.
@@ -249,7 +251,7 @@ async fn give_back(worker: &WorkerContext, run: &ClaimedRun, log: &RunLog) {
     loop {
         match queue::release(&worker.db, run.id, run.attempt).await {
             Ok(true) => {
-                let _ = crate::store::runs::notify_submitted(&worker.db).await;
+                worker.wakeups.submitted();
                 return;
             }
             Ok(false) => return,

@@ -58,6 +58,26 @@ impl FilterPattern {
         Ok(parsed)
     }
 
+    /// What an event's stored JSON line must hold for its message to match: every `all`
+    /// term, and one of the `any` terms when that list is not empty. Only terms JSON writes
+    /// unchanged count (no quote, backslash or control character), so a line without them
+    /// cannot match and need not be parsed; a line with them may still not match.
+    pub fn line_terms(&self) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let verbatim = |t: &String| !t.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+        let all = self
+            .all
+            .iter()
+            .filter(|t| verbatim(t))
+            .map(|t| t.as_bytes().to_vec())
+            .collect();
+        let any = if self.any.iter().all(verbatim) {
+            self.any.iter().map(|t| t.as_bytes().to_vec()).collect()
+        } else {
+            Vec::new()
+        };
+        (all, any)
+    }
+
     pub fn matches(&self, message: &str) -> bool {
         self.all.iter().all(|t| message.contains(t.as_str()))
             && (self.any.is_empty() || self.any.iter().any(|t| message.contains(t.as_str())))
@@ -105,6 +125,16 @@ mod tests {
         assert!(!matches("?ERROR ?WARN", "INFO fine"));
         assert!(matches("ERROR -retry", "ERROR gave up"));
         assert!(!matches("ERROR -retry", "ERROR will retry"));
+    }
+
+    #[test]
+    fn only_terms_json_writes_unchanged_are_looked_for_in_stored_lines() {
+        let terms = |pattern: &str| FilterPattern::parse(pattern).unwrap().line_terms();
+        let bytes = |terms: &[&str]| terms.iter().map(|t| t.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert_eq!(terms("\"RequestId: 42\" -DEBUG"), (bytes(&["RequestId: 42"]), vec![]));
+        assert_eq!(terms("ERROR ?a ?b"), (bytes(&["ERROR"]), bytes(&["a", "b"])));
+        // A backslash is stored escaped: such a term cannot rule a line out.
+        assert_eq!(terms("C:\\tmp ?x ?y\\z"), (vec![], vec![]));
     }
 
     #[test]

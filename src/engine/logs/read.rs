@@ -1,14 +1,17 @@
 //! Queries over stored events, as GetLogEvents and FilterLogEvents answer them: one stream
 //! forward or backward from a position, and a group's streams merged by time. Each query
 //! takes the few spans it needs under the group's lock and reads the files without it, so
-//! a caller polling the end of a group reads only the newest events.
+//! a caller polling the end of a group reads only the newest events. Readers judge each
+//! stored line by its time and the pattern's terms before parsing it (`LineFilter`), and stop
+//! at the query's end time, so one invocation's lines cost the same however many events the
+//! group holds outside its window.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::pattern::FilterPattern;
 use super::store::{LogGroup, LogStore, LogsFailure, now_ms};
-use super::stream::{Event, SpanReader};
+use super::stream::{Event, LineFilter, SpanReader, terms};
 
 /// The most events one answer holds, and its size: an event counts its message + 26 bytes.
 pub const MAX_EVENTS: usize = 10_000;
@@ -63,15 +66,20 @@ pub fn stream_page(store: &LogStore, q: &StreamQuery) -> Result<StreamPage, Logs
     let in_range = |seq: u64, e: &Event| {
         seq >= first && start_time.is_none_or(|t| e.timestamp >= t) && q.end_time.is_none_or(|t| e.timestamp < t)
     };
+    let bounds = LineFilter {
+        start_time,
+        end_time: q.end_time,
+        ..LineFilter::default()
+    };
     let mut events: Vec<(u64, Event)> = Vec::new();
     match q.position {
         Some(Position::Forward(seq)) => take_forward(
-            SpanReader::new(spans).filter(|(s, _)| *s >= seq),
+            SpanReader::filtered(spans, bounds).filter(|(s, _)| *s >= seq),
             &in_range,
             q.limit,
             &mut events,
         ),
-        None if q.start_from_head => take_forward(SpanReader::new(spans), &in_range, q.limit, &mut events),
+        None if q.start_from_head => take_forward(SpanReader::filtered(spans, bounds), &in_range, q.limit, &mut events),
         backward => {
             let before = match backward {
                 Some(Position::Backward(seq)) => seq,
@@ -80,7 +88,7 @@ pub fn stream_page(store: &LogStore, q: &StreamQuery) -> Result<StreamPage, Logs
             // The last `limit` events before `before`, kept in a bounded window.
             let mut window = std::collections::VecDeque::new();
             let mut bytes = 0;
-            for (seq, event) in SpanReader::new(spans) {
+            for (seq, event) in SpanReader::filtered(spans, bounds) {
                 if seq >= before {
                     break;
                 }
@@ -228,8 +236,9 @@ pub fn group_page(store: &LogStore, q: &GroupQuery) -> Result<GroupPage, LogsFai
     let mut bytes = 0;
     let mut more = false;
     while let Some(Reverse((id, i, message, timestamp, ingestion_time))) = heads.pop() {
+        // Heads come in time order: every later one is past the end too.
         if q.end_time.is_some_and(|t| timestamp >= t) {
-            continue;
+            break;
         }
         let (name, stream, reader) = &mut readers[i];
         let name = name.clone();
@@ -259,6 +268,13 @@ pub fn group_page(store: &LogStore, q: &GroupQuery) -> Result<GroupPage, LogsFai
 
 /// The streams a group query reads, each from the first event it may return.
 fn candidate_streams(group: &LogGroup, q: &GroupQuery, start_time: Option<i64>) -> Vec<(String, u64, SpanReader)> {
+    let (all, any) = q.pattern.line_terms();
+    let filter = LineFilter {
+        start_time,
+        end_time: q.end_time,
+        all: terms(all),
+        any: terms(any),
+    };
     group
         .streams
         .values()
@@ -278,7 +294,7 @@ fn candidate_streams(group: &LogGroup, q: &GroupQuery, start_time: Option<i64>) 
                 (_, Some(t)) => s.spans_from_time(t),
                 (_, None) => s.spans_from_seq(0),
             };
-            (s.name.clone(), s.id, SpanReader::new(spans))
+            (s.name.clone(), s.id, SpanReader::filtered(spans, filter.clone()))
         })
         .collect()
 }

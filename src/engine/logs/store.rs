@@ -255,7 +255,7 @@ fn hex(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::logs::stream::SpanReader;
+    use crate::engine::logs::stream::{LineFilter, SpanReader, terms};
 
     fn messages(store: &LogStore, group: &str, stream: &str) -> Vec<String> {
         let group = store.group(group).unwrap();
@@ -310,5 +310,44 @@ mod tests {
             .collect();
         assert_eq!(from.first(), Some(&(700, 700)));
         assert_eq!(from.last(), Some(&(1000, 999)));
+    }
+
+    #[test]
+    fn a_filtered_read_returns_its_window_s_matching_lines_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::open(dir.path(), 1 << 20).unwrap();
+        let lines: Vec<String> = (0..1000)
+            .map(|i| match i % 10 {
+                0 => format!("START RequestId: r{i}"),
+                _ => format!("line {i} says \"hi\""),
+            })
+            .collect();
+        let batch: Vec<(i64, &str)> = lines.iter().enumerate().map(|(i, l)| (i as i64, l.as_str())).collect();
+        store.append("g", "s", &batch).unwrap();
+        let group = store.group("g").unwrap();
+        let group = group.lock().unwrap();
+        let read = |filter: LineFilter| -> Vec<String> {
+            SpanReader::filtered(
+                group.streams["s"].spans_from_time(filter.start_time.unwrap_or(0)),
+                filter,
+            )
+            .map(|(_, e)| e.message)
+            .collect()
+        };
+        let window = LineFilter {
+            start_time: Some(300),
+            end_time: Some(400),
+            ..LineFilter::default()
+        };
+        assert_eq!(read(window.clone()), lines[300..400], "from the start, up to the end");
+        let starts = LineFilter {
+            all: terms(vec![b"START".to_vec()]),
+            ..window
+        };
+        let expected: Vec<String> = (300..400)
+            .step_by(10)
+            .map(|i| format!("START RequestId: r{i}"))
+            .collect();
+        assert_eq!(read(starts), expected);
     }
 }

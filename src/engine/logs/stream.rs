@@ -297,20 +297,87 @@ impl LogStream {
     }
 }
 
+/// What a reader judges from an event's stored line before parsing it: a line before
+/// `start_time` is skipped, the first at or past `end_time` ends the read (time never goes
+/// back in a stream), and a line lacking what a match needs (see
+/// `FilterPattern::line_terms`) is skipped. So a query pays for the events of its window
+/// that may match, not for every event it passes over.
+#[derive(Debug, Clone, Default)]
+pub struct LineFilter {
+    pub start_time: Option<i64>,
+    pub end_time: Option<i64>,
+    /// Every one must be in the line.
+    pub all: Vec<Term>,
+    /// One must be in the line, when there are any.
+    pub any: Vec<Term>,
+}
+
+/// A term looked for in stored lines, its searcher built once per query, not per line.
+pub type Term = memchr::memmem::Finder<'static>;
+
+/// The searchers of terms.
+pub fn terms(terms: Vec<Vec<u8>>) -> Vec<Term> {
+    terms
+        .into_iter()
+        .map(|t| memchr::memmem::Finder::new(&t).into_owned())
+        .collect()
+}
+
+/// What a line is worth parsing for.
+enum Judged {
+    Parse,
+    Skip,
+    End,
+}
+
+impl LineFilter {
+    fn judge(&self, line: &[u8]) -> Judged {
+        if let Some(timestamp) = line_timestamp(line) {
+            if self.end_time.is_some_and(|end| timestamp >= end) {
+                return Judged::End;
+            }
+            if self.start_time.is_some_and(|start| timestamp < start) {
+                return Judged::Skip;
+            }
+        }
+        let holds = |term: &Term| term.find(line).is_some();
+        if !self.all.iter().all(holds) || !(self.any.is_empty() || self.any.iter().any(holds)) {
+            return Judged::Skip;
+        }
+        Judged::Parse
+    }
+}
+
+/// The timestamp of a stored line, read without parsing it: lines begin `{"t":` and the
+/// number (as `Event` is written).
+fn line_timestamp(line: &[u8]) -> Option<i64> {
+    let rest = line.strip_prefix(br#"{"t":"#)?;
+    let end = rest.iter().position(|&b| b == b',')?;
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+}
+
 /// Reads the events of spans in order, with their sequence numbers. A segment deleted since
 /// the spans were taken (cap, retention) is skipped.
 pub struct SpanReader {
     spans: std::vec::IntoIter<Span>,
     current: Option<(BufReader<File>, u64, u64)>,
     line: Vec<u8>,
+    filter: LineFilter,
 }
 
 impl SpanReader {
     pub fn new(spans: Vec<Span>) -> Self {
+        Self::filtered(spans, LineFilter::default())
+    }
+
+    /// A reader that returns only the events `filter` lets through (and perhaps some it
+    /// could not judge: the caller still checks what it needs).
+    pub fn filtered(spans: Vec<Span>, filter: LineFilter) -> Self {
         Self {
             spans: spans.into_iter(),
             current: None,
             line: Vec::new(),
+            filter,
         }
     }
 }
@@ -341,6 +408,15 @@ impl Iterator for SpanReader {
                     *remaining -= n as u64;
                     let this = *seq;
                     *seq += 1;
+                    match self.filter.judge(&self.line) {
+                        Judged::Parse => {}
+                        Judged::Skip => continue,
+                        Judged::End => {
+                            self.current = None;
+                            self.spans = Vec::new().into_iter();
+                            return None;
+                        }
+                    }
                     match serde_json::from_slice::<Event>(&self.line) {
                         Ok(event) => return Some((this, event)),
                         Err(_) => continue,

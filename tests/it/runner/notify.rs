@@ -1,11 +1,15 @@
-//! Log readers are woken by NOTIFY with the ids of the runs that moved. A payload holds
-//! under 8,000 bytes, about 215 ids: more ids than that go out as several notifications,
-//! every id whole (a cut id woke nobody, and its readers waited for their 2 s poll).
+//! Log readers of other replicas are woken by NOTIFY with the ids of the runs that moved. A
+//! payload holds under 8,000 bytes, about 215 ids: more ids than that go out as several
+//! notifications, every id whole (a cut id woke nobody, and its readers waited for their
+//! 2 s poll).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use lambda_steps::store::queue::{self, Finish};
+use lambda_steps::queue::batch::RunWrites;
+use lambda_steps::queue::notify::Notifications;
+use lambda_steps::queue::wake::Wakeups;
+use lambda_steps::store::queue::Finish;
 use lambda_steps::store::{LOGS_CHANNEL, runs};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -22,24 +26,30 @@ async fn log_notifications_for_many_runs_carry_every_id_whole(db: PgPool) {
     assert_eq!(received(&mut listener, RUNS).await, ids.into_iter().collect());
 }
 
+/// Finishes go out by group commit, and the other replicas' readers learn of them from the
+/// coalesced NOTIFY sent after (never from the finishing statement itself).
 #[sqlx::test]
 async fn finishing_many_runs_at_once_wakes_the_readers_of_each(db: PgPool) {
     const WORKER: &str = "notify-test";
     let ids: Vec<Uuid> = (0..RUNS).map(|_| Uuid::new_v4()).collect();
     crate::support::insert_running_runs(&db, &ids, WORKER).await;
     let mut listener = listen(&db).await;
-    let finishes: Vec<Finish> = ids
-        .iter()
-        .map(|id| Finish {
+    let wakeups = Wakeups::start(db.clone(), Notifications::new(), Duration::from_millis(10));
+    let writes = RunWrites::start(db.clone(), WORKER.into(), wakeups);
+    let finishes = ids.iter().map(|id| {
+        writes.finish(Finish {
             id: *id,
             attempt: 1,
             status: lambda_steps::domain::run::RunStatus::Succeeded,
             result: Some(serde_json::json!({"ok": true})),
             error: None,
         })
-        .collect();
-    let finished = queue::finish_many(&db, WORKER, &finishes).await.unwrap();
-    assert_eq!(finished.len(), RUNS, "each run is answered once");
+    });
+    let finished = futures::future::join_all(finishes).await;
+    assert!(
+        finished.iter().all(|f| matches!(f, Ok(true))),
+        "each run is answered once, finished"
+    );
     assert_eq!(received(&mut listener, RUNS).await, ids.into_iter().collect());
 }
 

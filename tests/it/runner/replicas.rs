@@ -173,3 +173,67 @@ async fn three_replicas_started_at_once_on_a_new_database_all_become_ready() {
         .await
         .unwrap();
 }
+
+/// A run submitted on a replica whose workers are all busy is claimed by another replica,
+/// woken by the first one's coalesced NOTIFY: both poll only once a minute, so nothing
+/// else could wake it while the busy replica's slow run lasts.
+#[sqlx::test]
+async fn a_submit_on_a_busy_replica_wakes_another_one(db: PgPool) {
+    let (lambda, seen) = counting_lambda(Duration::from_millis(3000)).await;
+    let flags = [
+        "--aws-endpoint-url",
+        lambda.as_str(),
+        "--workers",
+        "1",
+        "--poll-ms",
+        "60000",
+    ];
+    let busy = TestService::start(db.clone(), &flags).await;
+    let (_, slow) = busy
+        .submit(
+            "default",
+            json!({"type": "lambda_invoke", "function_name": "slow", "payload": {"n": 1}}),
+        )
+        .await;
+    let slow = slow["id"].as_str().unwrap().to_string();
+    for _ in 0..250 {
+        if !seen.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(*seen.lock().unwrap(), [1], "the busy replica holds the slow run");
+    // Started now, this replica's first look at the queue finds it empty.
+    let idle = TestService::start(db.clone(), &flags).await;
+    let (_, woken) = busy
+        .submit(
+            "default",
+            json!({"type": "lambda_invoke", "function_name": "slow", "payload": {"n": 2}}),
+        )
+        .await;
+    let woken = woken["id"].as_str().unwrap().to_string();
+    idle.wait_finished(&woken).await;
+    busy.wait_finished(&slow).await;
+    let (slow_worker, slow_finished): (String, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as("SELECT worker, finished_at FROM runs WHERE id = $1::uuid")
+            .bind(&slow)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    let (woken_worker, woken_started): (String, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as("SELECT worker, started_at FROM runs WHERE id = $1::uuid")
+            .bind(&woken)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_ne!(
+        woken_worker, slow_worker,
+        "the other replica claimed it, not the busy one once free"
+    );
+    assert!(
+        woken_started < slow_finished,
+        "claimed while the busy replica still held its slow run: started {woken_started}, slow run finished {slow_finished}"
+    );
+    busy.stop().await;
+    idle.stop().await;
+}

@@ -86,11 +86,12 @@ impl TestService {
         args.extend([
             "--data-dir".into(),
             data.path().display().to_string(),
-            "--poll-ms".into(),
-            "200".into(),
             "--admin-token".into(),
             ADMIN_TOKEN.into(),
         ]);
+        if !flags.contains(&"--poll-ms") {
+            args.extend(["--poll-ms".into(), "200".into()]);
+        }
         // Custom code's Python packages come through the test venv's pip, which is there
         // on every machine scripts/test prepares (a system pip3 may not be).
         if !flags.contains(&"--pip") {

@@ -1,0 +1,118 @@
+//! Group commit for submits, as batch.rs does for marks and finishes: one task takes every
+//! submit already waiting and stores them in one statement, each caller answered with its
+//! own run. No added wait when the service is idle (a lone submit is written at once);
+//! under load the batches grow by themselves, so more clients mean more runs per commit,
+//! not a queue at one lock. The workers are woken once the runs are stored (wake.rs).
+//!
+//! A submit with an Idempotency-Key is written alone: its replay answers the first run,
+//! which a batch statement cannot tell apart from a conflict inside the batch. A batch
+//! Postgres refuses (a project that does not exist, a lost connection) is written again
+//! one run at a time, so each caller gets its own answer; the runs' ids are chosen before
+//! the first try, so a run the lost reply had stored is found, never stored twice.
+
+use std::collections::HashMap;
+
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::wake::Wakeups;
+use crate::domain::run::Run;
+use crate::store::runs::{self, NewRun, SubmitRefused};
+
+const MAX_BATCH: usize = 500;
+
+type Reply = oneshot::Sender<Result<Run, SubmitRefused>>;
+
+/// Where the API submits runs. Cheap to clone.
+#[derive(Clone)]
+pub struct Submits {
+    db: sqlx::PgPool,
+    wakeups: Wakeups,
+    requests: mpsc::UnboundedSender<(NewRun, Reply)>,
+}
+
+impl Submits {
+    /// Starts the writer; it ends when every `Submits` is dropped.
+    pub fn start(db: sqlx::PgPool, wakeups: Wakeups) -> Self {
+        let (requests, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(write_submits(db.clone(), receiver));
+        Self { db, wakeups, requests }
+    }
+
+    /// Stores a queued run and wakes the workers. With an idempotency key already used in
+    /// the project, returns the first run instead (`false`: nothing was created).
+    pub async fn submit(
+        &self,
+        project: &str,
+        step: &serde_json::Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Run, bool), SubmitRefused> {
+        let submitted = match idempotency_key {
+            Some(_) => runs::submit(&self.db, project, step, idempotency_key).await?,
+            None => {
+                let run = NewRun {
+                    id: Uuid::new_v4(),
+                    project: project.to_string(),
+                    step: step.clone(),
+                };
+                let (reply, answer) = oneshot::channel();
+                self.requests
+                    .send((run, reply))
+                    .map_err(|_| SubmitRefused::Database(sqlx::Error::PoolClosed))?;
+                let run = answer
+                    .await
+                    .map_err(|_| SubmitRefused::Database(sqlx::Error::PoolClosed))??;
+                (run, true)
+            }
+        };
+        if submitted.1 {
+            self.wakeups.submitted();
+        }
+        Ok(submitted)
+    }
+}
+
+async fn write_submits(db: sqlx::PgPool, mut requests: mpsc::UnboundedReceiver<(NewRun, Reply)>) {
+    while let Some(first) = requests.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match requests.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
+        }
+        let new: Vec<NewRun> = batch.iter().map(|(run, _)| run.clone()).collect();
+        match runs::submit_many(&db, &new).await {
+            Ok(stored) => {
+                let mut stored: HashMap<Uuid, Run> = stored.into_iter().map(|run| (run.id, run)).collect();
+                for (run, reply) in batch {
+                    let answer = stored
+                        .remove(&run.id)
+                        .ok_or_else(|| SubmitRefused::Database(sqlx::Error::RowNotFound));
+                    let _ = reply.send(answer);
+                }
+            }
+            Err(e) => {
+                if batch.len() > 1 {
+                    tracing::warn!(error = %e, submits = batch.len(), "a batch of submits was refused; writing each alone");
+                }
+                for (run, reply) in batch {
+                    let _ = reply.send(submit_alone(&db, run).await);
+                }
+            }
+        }
+    }
+}
+
+/// One run in its own statement; found by its id when an earlier try stored it already.
+async fn submit_alone(db: &sqlx::PgPool, run: NewRun) -> Result<Run, SubmitRefused> {
+    match runs::submit_many(db, std::slice::from_ref(&run)).await {
+        Ok(mut stored) if !stored.is_empty() => Ok(stored.remove(0)),
+        Ok(_) => runs::get(db, run.id)
+            .await
+            .map_err(SubmitRefused::Database)?
+            .ok_or(SubmitRefused::Database(sqlx::Error::RowNotFound)),
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(SubmitRefused::NoSuchProject),
+        Err(e) => Err(SubmitRefused::Database(e)),
+    }
+}
