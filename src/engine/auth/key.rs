@@ -130,7 +130,9 @@ fn write_new(path: &Path) -> anyhow::Result<String> {
          [default]\n\
          aws_access_key_id = LSEK{id}\n\
          aws_secret_access_key = {}\n",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+        // AWS's own alphabet for secrets: never a leading '-', which a command line would
+        // take for a flag (`--engine-secret-access-key -j...`).
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(secret)
     );
     let created = std::fs::OpenOptions::new()
         .write(true)

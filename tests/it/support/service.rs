@@ -77,10 +77,8 @@ impl TestService {
         if !flags.contains(&"--engine-access-key-id") {
             let key = engine.engine.key();
             args.extend([
-                "--engine-access-key-id".to_string(),
-                key.access_key_id.clone(),
-                "--engine-secret-access-key".to_string(),
-                key.secret_access_key.expose().to_string(),
+                format!("--engine-access-key-id={}", key.access_key_id),
+                format!("--engine-secret-access-key={}", key.secret_access_key.expose()),
             ]);
         }
         args.extend([
