@@ -18,8 +18,14 @@ use scene::{Observations, Scene};
 /// Seconds B holds: long enough for every attack of the default run to happen meanwhile.
 const HOLD_SECONDS: u64 = 100;
 
+/// The control's attacker connects to every port listening on the host's loopback, the
+/// default run's canary listeners among them: run together, each would count the other's
+/// connections as its own leak. One scene at a time.
+static ONE_SCENE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[sqlx::test]
 async fn on_the_default_settings_every_case_holds(db: PgPool) {
+    let _alone = ONE_SCENE_AT_A_TIME.lock().await;
     let scene = Scene::start(db, &[], HOLD_SECONDS).await;
     let mut observed: Vec<(&str, Observations)> = Vec::new();
     for (runtime, attacker) in [("python3.12", "python"), ("nodejs20.x", "node")] {
@@ -59,6 +65,7 @@ async fn on_the_default_settings_every_case_holds(db: PgPool) {
 
 #[sqlx::test]
 async fn the_control_run_without_containment_sees_the_leaks(db: PgPool) {
+    let _alone = ONE_SCENE_AT_A_TIME.lock().await;
     let scene = Scene::start(db, &["--network", "host", "--isolation", "none"], 40).await;
     let (mut observations, everything) = scene.attack_from_inside("python3.12").await;
     observations.insert("secret.b_in_answers".into(), secret_found(&everything, &scene.secret));
