@@ -92,6 +92,15 @@ async fn write_submits(db: sqlx::PgPool, mut requests: mpsc::UnboundedReceiver<(
                     let _ = reply.send(answer);
                 }
             }
+            Err(e) if crate::store::fault::is_transient(&e) => {
+                // The database is away: every caller gets its 503 now, as a lone submit
+                // would after one acquire timeout. Trying each again would make the last
+                // caller wait one timeout per run ahead of it, past the outage itself.
+                tracing::warn!(error = %e, submits = batch.len(), "a batch of submits could not be stored");
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(SubmitRefused::Database(unavailable(&e))));
+                }
+            }
             Err(e) => {
                 if batch.len() > 1 {
                     tracing::warn!(error = %e, submits = batch.len(), "a batch of submits was refused; writing each alone");
@@ -101,6 +110,16 @@ async fn write_submits(db: sqlx::PgPool, mut requests: mpsc::UnboundedReceiver<(
                 }
             }
         }
+    }
+}
+
+/// The same transient fault for each caller of a batch (`sqlx::Error` is not `Clone`):
+/// a pool timeout stays one (nothing was sent), anything else becomes the I/O error it
+/// amounts to, which the API answers with 503 and Retry-After as it would the original.
+fn unavailable(error: &sqlx::Error) -> sqlx::Error {
+    match error {
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        other => sqlx::Error::Io(std::io::Error::other(other.to_string())),
     }
 }
 

@@ -106,22 +106,9 @@ async fn a_deleted_project_leaves_nothing_behind_and_is_refused_while_runs_are_i
         401,
         "the project's tokens went with it"
     );
-    let settings = service
-        .http
-        .get(format!("{project_url}/settings"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(settings.status().as_u16(), 404);
-    let projects: serde_json::Value = service
-        .http
-        .get(format!("{base}/v1/projects"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, _) = service.get("/v1/projects/gone/settings").await;
+    assert_eq!(status, 404);
+    let (_, projects) = service.get("/v1/projects").await;
     assert!(
         !projects["items"]
             .as_array()
@@ -146,14 +133,6 @@ async fn a_deleted_project_leaves_nothing_behind_and_is_refused_while_runs_are_i
         service.http.put(&project_url).send().await.unwrap().status().as_u16(),
         201
     );
-    let steps: serde_json::Value = service
-        .http
-        .get(format!("{project_url}/steps"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, steps) = service.get("/v1/projects/gone/steps").await;
     assert_eq!(steps["items"], json!([]), "{steps}");
 }
