@@ -9,6 +9,8 @@
 //! each `--network` mode costs a cold start: engines with `host`, `none` and `isolated`
 //! side by side, their cold starts taken in turn, p50 and p99 of each.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -19,7 +21,6 @@ use aws_sdk_lambda::primitives::Blob;
 use lambda_steps::engine::Engine;
 use lambda_steps::engine::EngineSettings;
 
-const ECHO: &str = "def handler(event, context):\n    return event\n";
 const WARM_INVOKES: usize = 2000;
 const COLD_STARTS: usize = 5;
 const THROUGHPUT_WINDOW: Duration = Duration::from_secs(4);
@@ -209,29 +210,7 @@ async fn run_for(client: &Client, name: &str, concurrency: usize, window: Durati
 }
 
 async fn create(client: &Client, name: &str) {
-    let zip = {
-        use std::io::Write;
-        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        w.start_file("app.py", zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(ECHO.as_bytes()).unwrap();
-        w.finish().unwrap().into_inner()
-    };
-    client
-        .create_function()
-        .function_name(name)
-        .runtime("python3.12".into())
-        .role("arn:aws:iam::000000000000:role/bench")
-        .handler("app.handler")
-        .timeout(30)
-        .code(
-            aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(Blob::new(zip))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create");
+    support::create_echo(client, name).await;
     let _ = client.get_function_configuration().function_name(name).send().await;
 }
 

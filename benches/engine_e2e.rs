@@ -21,7 +21,6 @@ use sqlx::PgPool;
 
 use support::{BenchDatabase, Service, admin_http, pct, submit, submit_many};
 
-const ECHO: &str = "def handler(event, context):\n    return event\n";
 const FUNCTION: &str = "echo";
 const CONCURRENCY: usize = 32;
 const E2E_RUNS: usize = 3000;
@@ -40,7 +39,7 @@ async fn main() {
     support::wait_ready(&http, &service.api).await;
     let db = database.connect().await;
     let lambda = engine_client(&service.engine);
-    create_echo(&lambda).await;
+    support::create_echo(&lambda, FUNCTION).await;
     println!(
         "lambda-steps engine-e2e benchmark: {} cores (load average {} at the start), Python echo on the embedded engine, one replica",
         support::cores(),
@@ -98,32 +97,6 @@ fn engine_client(url: &str) -> Client {
             .endpoint_url(url)
             .build(),
     )
-}
-
-async fn create_echo(lambda: &Client) {
-    let zip = {
-        use std::io::Write;
-        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        w.start_file("app.py", zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(ECHO.as_bytes()).unwrap();
-        w.finish().unwrap().into_inner()
-    };
-    lambda
-        .create_function()
-        .function_name(FUNCTION)
-        .runtime("python3.12".into())
-        .role("arn:aws:iam::000000000000:role/bench")
-        .handler("app.handler")
-        .timeout(30)
-        .code(
-            aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(Blob::new(zip))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create the echo function");
 }
 
 /// Direct invokes per second, `CONCURRENCY` at once, with the payload a run sends.
