@@ -48,6 +48,7 @@ pub mod lambda_rules;
 pub mod metrics;
 pub mod queue;
 pub mod store;
+pub mod telemetry;
 pub mod worker;
 
 use std::net::SocketAddr;

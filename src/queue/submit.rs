@@ -47,13 +47,17 @@ impl Submits {
         step: &serde_json::Value,
         idempotency_key: Option<&str>,
     ) -> Result<(Run, bool), SubmitRefused> {
+        // With traces exported, the run keeps its submit's context: the worker continues it.
+        let span = crate::telemetry::spans::submit(project, step["type"].as_str().unwrap_or("unknown"));
+        let traceparent = crate::telemetry::context::traceparent_of(&span);
         let submitted = match idempotency_key {
-            Some(_) => runs::submit(&self.db, project, step, idempotency_key).await?,
+            Some(_) => runs::submit(&self.db, project, step, idempotency_key, traceparent.as_deref()).await?,
             None => {
                 let run = NewRun {
                     id: Uuid::new_v4(),
                     project: project.to_string(),
                     step: step.clone(),
+                    traceparent,
                 };
                 let (reply, answer) = oneshot::channel();
                 self.requests
@@ -68,6 +72,7 @@ impl Submits {
         if submitted.1 {
             self.wakeups.submitted();
         }
+        span.record("run.id", tracing::field::display(submitted.0.id));
         Ok(submitted)
     }
 }

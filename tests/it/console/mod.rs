@@ -8,3 +8,4 @@ mod page;
 mod run_page;
 mod runs;
 mod sign_in;
+mod timeline;
