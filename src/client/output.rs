@@ -101,11 +101,17 @@ impl Printer {
                         other => writeln!(out, "{other}"),
                     };
                 }
-                if let Some(error) = view.error_text().filter(|_| view.status != crate::domain::run::RunStatus::Succeeded.as_str()) {
+                if let Some(error) = view
+                    .error_text()
+                    .filter(|_| view.status != crate::domain::run::RunStatus::Succeeded.as_str())
+                {
                     eprintln!("run {} {}: {error}", view.id, view.status);
                 }
             }
-            Mode::Text => match view.error_text().filter(|_| view.status != crate::domain::run::RunStatus::Succeeded.as_str()) {
+            Mode::Text => match view
+                .error_text()
+                .filter(|_| view.status != crate::domain::run::RunStatus::Succeeded.as_str())
+            {
                 Some(error) => eprintln!("run {} {}: {error}", view.id, view.status),
                 None => eprintln!("run {} {}", view.id, view.status),
             },

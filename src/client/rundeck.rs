@@ -42,7 +42,10 @@ impl RundeckData {
             return;
         }
         let phase = line.phase.as_deref();
-        if [RunPhase::Invoking, RunPhase::Returned].iter().any(|p| phase == Some(p.as_str())) {
+        if [RunPhase::Invoking, RunPhase::Returned]
+            .iter()
+            .any(|p| phase == Some(p.as_str()))
+        {
             self.invoked = true;
         } else if phase == Some(RunPhase::CleanedUp.as_str()) {
             self.cleaned_up = true;
@@ -91,8 +94,10 @@ mod tests {
     use serde_json::json;
 
     fn line(phase: &str, level: &str, message: &str) -> LogLine {
-        serde_json::from_value(json!({"seq": 1, "level": level, "source": "runner", "phase": phase, "message": message}))
-            .unwrap()
+        serde_json::from_value(
+            json!({"seq": 1, "level": level, "source": "runner", "phase": phase, "message": message}),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -109,8 +114,10 @@ mod tests {
         ] {
             data.observe(&line(phase, level, "words that say something else"));
         }
-        let run = RunView::read(&json!({"id": "r1", "status": "succeeded", "function_name": "lambda-steps-0123",
-            "result": {"payload": {"ok": true, "text": "a\nb"}}}))
+        let run = RunView::read(
+            &json!({"id": "r1", "status": "succeeded", "function_name": "lambda-steps-0123",
+            "result": {"payload": {"ok": true, "text": "a\nb"}}}),
+        )
         .unwrap();
         assert_eq!(
             data.lines(&run),
@@ -133,7 +140,11 @@ mod tests {
         data.observe(&line("cleaned_up", "warn", "could not delete"));
         let run = RunView::read(&json!({"id": "r1", "status": "failed"})).unwrap();
         let lines = data.lines(&run);
-        for fact in ["function_created = false", "function_invoked = false", "function_deleted = false"] {
+        for fact in [
+            "function_created = false",
+            "function_invoked = false",
+            "function_deleted = false",
+        ] {
             assert!(lines.iter().any(|l| l.ends_with(fact)), "{fact}: {lines:?}");
         }
     }

@@ -490,7 +490,9 @@ pub fn function_trace_id(header: Option<&str>) -> String {
                 .filter(|p| hex(p, 16))
                 .map(|p| format!(";Parent={p}"))
                 .unwrap_or_default();
-            let sampled = field("Sampled").filter(|s| s == "0" || s == "1").unwrap_or_else(|| "0".into());
+            let sampled = field("Sampled")
+                .filter(|s| s == "0" || s == "1")
+                .unwrap_or_else(|| "0".into());
             format!("Root={root}{parent};Sampled={sampled}")
         }
         None => format!(

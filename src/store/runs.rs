@@ -38,7 +38,10 @@ impl From<RunRow> for Run {
             result: row.result.and_then(|r| serde_json::from_str::<RunResult>(&r).ok()),
             error: row.error.and_then(|e| serde_json::from_str::<RunError>(&e).ok()),
             function_name: row.function_name,
-            trace_id: row.traceparent.as_deref().and_then(crate::telemetry::context::trace_id_of),
+            trace_id: row
+                .traceparent
+                .as_deref()
+                .and_then(crate::telemetry::context::trace_id_of),
         }
     }
 }

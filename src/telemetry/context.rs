@@ -75,9 +75,7 @@ fn xray_of(context: &SpanContext) -> String {
 
 /// The W3C trace id of an X-Ray `Root=1-XXXXXXXX-YYYYYYYYYYYYYYYYYYYYYYYY` field.
 pub fn trace_id_of_xray(header: &str) -> Option<String> {
-    let root = header
-        .split(';')
-        .find_map(|field| field.trim().strip_prefix("Root="))?;
+    let root = header.split(';').find_map(|field| field.trim().strip_prefix("Root="))?;
     let mut parts = root.split('-');
     let (version, epoch, unique) = (parts.next()?, parts.next()?, parts.next()?);
     (version == "1" && epoch.len() == 8 && unique.len() == 24).then(|| format!("{epoch}{unique}"))
@@ -90,7 +88,10 @@ mod tests {
     #[test]
     fn a_traceparent_reads_back_its_trace_id_and_xray_carries_the_same() {
         let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        assert_eq!(trace_id_of(traceparent).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(
+            trace_id_of(traceparent).as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
         let context = parse(traceparent).unwrap();
         let span_context = context.span().span_context().clone();
         assert_eq!(format_traceparent(&span_context), traceparent);
@@ -99,7 +100,10 @@ mod tests {
             xray,
             "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1"
         );
-        assert_eq!(trace_id_of_xray(&xray).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(
+            trace_id_of_xray(&xray).as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
         assert_eq!(trace_id_of("not a traceparent"), None);
         assert_eq!(trace_id_of_xray("Root=1-abc"), None);
     }

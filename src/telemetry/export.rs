@@ -49,7 +49,9 @@ impl Settings {
             Some("grpc") => Protocol::Grpc,
             Some("http/protobuf") | None => Protocol::HttpProtobuf,
             Some(other) => {
-                eprintln!("warning: OTLP protocol {other:?} is not supported (grpc or http/protobuf); using http/protobuf");
+                eprintln!(
+                    "warning: OTLP protocol {other:?} is not supported (grpc or http/protobuf); using http/protobuf"
+                );
                 Protocol::HttpProtobuf
             }
         };

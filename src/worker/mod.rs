@@ -163,7 +163,13 @@ fn step_kind(step: &str) -> &'static str {
     }
 }
 
-async fn execute_run(worker: WorkerContext, run: ClaimedRun, stop: StopSignal, kind: &'static str, span: tracing::Span) {
+async fn execute_run(
+    worker: WorkerContext,
+    run: ClaimedRun,
+    stop: StopSignal,
+    kind: &'static str,
+    span: tracing::Span,
+) {
     let started = Instant::now();
     let log = worker.logs.for_run(run.id, run.attempt, run.next_seq);
     let phases = phases::Phases::claimed(log.clone(), span, kind);

@@ -29,4 +29,3 @@ pub async fn clean_up(ctx: &StepContext<'_>, step: &CustomCodeStep, name: &str) 
         )),
     }
 }
-

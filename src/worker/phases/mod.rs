@@ -54,7 +54,11 @@ impl Phases {
         if current.phase == phase {
             return;
         }
-        crate::metrics::phase_took(current.phase.as_str(), self.step_type, current.since.elapsed().as_secs_f64());
+        crate::metrics::phase_took(
+            current.phase.as_str(),
+            self.step_type,
+            current.since.elapsed().as_secs_f64(),
+        );
         self.log.set_phase(phase);
         // The finished phase has no span: the run's own span ends with it.
         let span = if phase == RunPhase::Finished {

@@ -34,7 +34,15 @@ async fn reworded_runner_lines_leave_the_timeline_as_it_was(db: PgPool) {
         .await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let id = run["id"].as_str().unwrap().to_string();
-    let expected = json!(["queued", "claimed", "creating", "invoking", "returned", "cleaned up", "finished"]);
+    let expected = json!([
+        "queued",
+        "claimed",
+        "creating",
+        "invoking",
+        "returned",
+        "cleaned up",
+        "finished"
+    ]);
 
     let browser = Browser::open(&service.url).await;
     browser.goto("/runs").await;
@@ -42,14 +50,20 @@ async fn reworded_runner_lines_leave_the_timeline_as_it_was(db: PgPool) {
     assert_eq!(timeline(&browser, &id).await, expected);
 
     // Every runner line says something else now; their phases stay.
-    let reworded = sqlx::query("UPDATE run_logs SET message = 'step ' || seq || ' happened' WHERE run_id = $1 AND source = 'runner'")
-        .bind(uuid::Uuid::parse_str(&id).unwrap())
-        .execute(&db)
-        .await
-        .unwrap();
+    let reworded = sqlx::query(
+        "UPDATE run_logs SET message = 'step ' || seq || ' happened' WHERE run_id = $1 AND source = 'runner'",
+    )
+    .bind(uuid::Uuid::parse_str(&id).unwrap())
+    .execute(&db)
+    .await
+    .unwrap();
     assert!(reworded.rows_affected() >= 6);
     browser.goto("/runs").await;
-    assert_eq!(timeline(&browser, &id).await, expected, "the timeline is read from the phases");
+    assert_eq!(
+        timeline(&browser, &id).await,
+        expected,
+        "the timeline is read from the phases"
+    );
     assert!(browser.text("#log").await.contains("step 2 happened"));
     browser.finish(ADMIN_TOKEN, &[]).await;
     service.stop().await;

@@ -23,7 +23,9 @@ async fn each_runner_line_carries_its_phase_in_the_log_and_in_the_event_stream(d
     let runner_phases = |entries: &[Value]| -> Vec<String> {
         let mut phases: Vec<String> = Vec::new();
         for entry in entries.iter().filter(|e| e["source"] == "runner") {
-            let phase = entry["phase"].as_str().unwrap_or_else(|| panic!("a runner line without its phase: {entry}"));
+            let phase = entry["phase"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a runner line without its phase: {entry}"));
             if phases.last().map(String::as_str) != Some(phase) {
                 phases.push(phase.to_string());
             }
@@ -32,15 +34,38 @@ async fn each_runner_line_carries_its_phase_in_the_log_and_in_the_event_stream(d
     };
     assert_eq!(
         runner_phases(&entries),
-        ["queued", "claimed", "creating", "invoking", "returned", "cleaned_up", "finished"],
+        [
+            "queued",
+            "claimed",
+            "creating",
+            "invoking",
+            "returned",
+            "cleaned_up",
+            "finished"
+        ],
         "{entries:#?}"
     );
-    let printed = entries.iter().find(|e| e["message"] == "printed").expect("the function's line");
+    let printed = entries
+        .iter()
+        .find(|e| e["message"] == "printed")
+        .expect("the function's line");
     assert_eq!(printed["source"], "function");
     assert!(printed.get("phase").is_none_or(Value::is_null), "{printed}");
     // The event stream sends the same entries.
-    let events = read_run_events(&service.http, &service.url, id, Some(0), Duration::from_secs(30), |_| false).await;
-    let streamed: Vec<Value> = events.iter().filter(|e| e.event.event == "log").map(|e| e.json()).collect();
+    let events = read_run_events(
+        &service.http,
+        &service.url,
+        id,
+        Some(0),
+        Duration::from_secs(30),
+        |_| false,
+    )
+    .await;
+    let streamed: Vec<Value> = events
+        .iter()
+        .filter(|e| e.event.event == "log")
+        .map(|e| e.json())
+        .collect();
     assert_eq!(runner_phases(&streamed), runner_phases(&entries));
     service.stop().await;
 }

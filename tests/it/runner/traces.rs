@@ -19,7 +19,8 @@ const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
 /// Returns the trace header Lambda gave it.
-const TRACE_ID_FUNCTION: &str = "import os\n\ndef handler(event, context):\n    return {'trace': os.environ.get('_X_AMZN_TRACE_ID')}\n";
+const TRACE_ID_FUNCTION: &str =
+    "import os\n\ndef handler(event, context):\n    return {'trace': os.environ.get('_X_AMZN_TRACE_ID')}\n";
 
 /// Holds its worker for a minute (cancelled at the end).
 const SLEEPER: &str = "import time\n\ndef handler(event, context):\n    time.sleep(60)\n";
@@ -38,7 +39,10 @@ async fn header_noting_lambda() -> (String, Arc<Mutex<Vec<String>>>) {
         axum::routing::post(move |headers: axum::http::HeaderMap| {
             let noted = noted.clone();
             async move {
-                let header = headers.get("x-amzn-trace-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                let header = headers
+                    .get("x-amzn-trace-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
                 noted.lock().unwrap().push(header.to_string());
                 // A tail without its START line: the service reads the whole log (and this
                 // endpoint has no CloudWatch Logs to give it).
@@ -85,7 +89,14 @@ async fn submit_traced(api: &str, project: &str, step: Value) -> Value {
 async fn wait_finished(api: &str, id: &str) -> Value {
     let http = authorized(ADMIN_TOKEN);
     for _ in 0..1200 {
-        let run: Value = http.get(format!("{api}/v1/runs/{id}")).send().await.unwrap().json().await.unwrap();
+        let run: Value = http
+            .get(format!("{api}/v1/runs/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if !matches!(run["status"].as_str(), Some("queued" | "running")) {
             return run;
         }
@@ -116,7 +127,14 @@ async fn runs_submitted_on_one_replica_and_run_on_another_are_one_trace_continui
     let blocker = a.submit(python(SLEEPER)).await;
     let http = authorized(ADMIN_TOKEN);
     for _ in 0..600 {
-        let run: Value = http.get(format!("{}/v1/runs/{blocker}", a.api)).send().await.unwrap().json().await.unwrap();
+        let run: Value = http
+            .get(format!("{}/v1/runs/{blocker}", a.api))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if run["status"] == "running" {
             break;
         }
@@ -126,16 +144,25 @@ async fn runs_submitted_on_one_replica_and_run_on_another_are_one_trace_continui
     let b = ServeProcess::start(&db, work[1].path(), &[], &env_b).await;
     for (method, path, body) in [
         ("PUT", "/v1/projects/fake", json!({})),
-        ("PUT", "/v1/projects/fake/settings", json!({"project.aws.endpoint_url": fake_lambda})),
+        (
+            "PUT",
+            "/v1/projects/fake/settings",
+            json!({"project.aws.endpoint_url": fake_lambda}),
+        ),
     ] {
-        let request = http.request(method.parse().unwrap(), format!("{}{path}", a.api)).json(&body);
+        let request = http
+            .request(method.parse().unwrap(), format!("{}{path}", a.api))
+            .json(&body);
         let status = request.send().await.unwrap().status();
         assert!(status.is_success(), "{method} {path}: {status}");
     }
 
     // A custom-code run: its function reads the trace Lambda gives it.
     let submitted = submit_traced(&a.api, "default", python(TRACE_ID_FUNCTION)).await;
-    assert_eq!(submitted["trace_id"], CALLER_TRACE, "the caller's trace continues: {submitted}");
+    assert_eq!(
+        submitted["trace_id"], CALLER_TRACE,
+        "the caller's trace continues: {submitted}"
+    );
     let custom_code_run = submitted["id"].as_str().unwrap().to_string();
     let run = wait_finished(&a.api, &custom_code_run).await;
     assert_eq!(run["status"], "succeeded", "{run}");
@@ -148,8 +175,16 @@ async fn runs_submitted_on_one_replica_and_run_on_another_are_one_trace_continui
     let spans = collector
         .wait_for_trace(CALLER_TRACE, |spans| {
             [
-                "POST", "submit run", "queue wait", "run", "claimed", "creating", "invoking", "Lambda Invoke",
-                "returned", "cleaned_up",
+                "POST",
+                "submit run",
+                "queue wait",
+                "run",
+                "claimed",
+                "creating",
+                "invoking",
+                "Lambda Invoke",
+                "returned",
+                "cleaned_up",
             ]
             .iter()
             .all(|n| spans.iter().any(|s| s.name == *n))
@@ -157,17 +192,27 @@ async fn runs_submitted_on_one_replica_and_run_on_another_are_one_trace_continui
         .await;
     let instance = |span: &ReceivedSpan| span.resource.get("service.instance.id").cloned().unwrap_or_default();
     let request = named(&spans, "POST");
-    assert_eq!(request.parent_span_id, CALLER_SPAN, "the submit continues the caller's span");
+    assert_eq!(
+        request.parent_span_id, CALLER_SPAN,
+        "the submit continues the caller's span"
+    );
     assert_eq!((request.kind, instance(request).as_str()), (2, "replica-a"));
     assert_eq!(request.resource["service.name"], "lambda-steps");
     let submit = child_of(&spans, "submit run", request);
     assert_eq!(submit.attributes["project"], "default");
     let wait = child_of(&spans, "queue wait", submit);
     let worker_run = child_of(&spans, "run", submit);
-    assert_eq!(instance(worker_run), "replica-b", "the run's spans come from the replica that ran it");
+    assert_eq!(
+        instance(worker_run),
+        "replica-b",
+        "the run's spans come from the replica that ran it"
+    );
     assert_eq!(worker_run.attributes["run.id"], run["id"].as_str().unwrap());
     assert_eq!(worker_run.attributes["step.type"], "lambda_custom_code");
-    assert!(wait.end_unix_nano <= worker_run.start_unix_nano + 50_000_000, "the wait ends at the claim");
+    assert!(
+        wait.end_unix_nano <= worker_run.start_unix_nano + 50_000_000,
+        "the wait ends at the claim"
+    );
     let mut phases = Vec::new();
     for phase in ["claimed", "creating", "invoking", "returned", "cleaned_up"] {
         let span = child_of(&spans, phase, worker_run);
@@ -177,9 +222,15 @@ async fn runs_submitted_on_one_replica_and_run_on_another_are_one_trace_continui
     assert!(phases.is_sorted(), "the phases follow one another");
     let invoke = child_of(&spans, "Lambda Invoke", named(&spans, "invoking"));
     assert_eq!(invoke.kind, 3, "a client span");
-    assert_eq!(invoke.attributes["faas.invoked_name"], run["function_name"].as_str().unwrap());
+    assert_eq!(
+        invoke.attributes["faas.invoked_name"],
+        run["function_name"].as_str().unwrap()
+    );
     assert_eq!(invoke.attributes["faas.invoked_provider"], "aws");
-    assert_eq!(invoke.attributes["aws.request_id"], run["result"]["request_id"].as_str().unwrap());
+    assert_eq!(
+        invoke.attributes["aws.request_id"],
+        run["result"]["request_id"].as_str().unwrap()
+    );
     assert_eq!(invoke.attributes["http.response.status_code"], "200");
     assert!(
         function_sees.contains(&format!("Parent={}", invoke.span_id)),
@@ -187,7 +238,12 @@ async fn runs_submitted_on_one_replica_and_run_on_another_are_one_trace_continui
     );
 
     // An Invoke run, to a Lambda endpoint that notes the trace header it is sent.
-    let submitted = submit_traced(&a.api, "fake", json!({"type": "lambda_invoke", "function_name": "noted"})).await;
+    let submitted = submit_traced(
+        &a.api,
+        "fake",
+        json!({"type": "lambda_invoke", "function_name": "noted"}),
+    )
+    .await;
     let run = wait_finished(&a.api, submitted["id"].as_str().unwrap()).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let invoke_run = collector
@@ -203,11 +259,24 @@ async fn runs_submitted_on_one_replica_and_run_on_another_are_one_trace_continui
         .find(|s| s.name == "run" && s.attributes.get("step.type").map(String::as_str) == Some("lambda_invoke"))
         .expect("the Invoke run's span");
     assert_eq!(instance(worker_run), "replica-b");
-    let of_run: Vec<ReceivedSpan> =
-        invoke_run.iter().filter(|s| s.parent_span_id == worker_run.span_id).cloned().collect();
+    let of_run: Vec<ReceivedSpan> = invoke_run
+        .iter()
+        .filter(|s| s.parent_span_id == worker_run.span_id)
+        .cloned()
+        .collect();
     let names: Vec<&str> = of_run.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names.iter().filter(|n| ["claimed", "invoking", "returned"].contains(n)).count(), 3, "{names:?}");
-    assert!(!names.contains(&"creating") && !names.contains(&"cleaned_up"), "{names:?}");
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| ["claimed", "invoking", "returned"].contains(n))
+            .count(),
+        3,
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"creating") && !names.contains(&"cleaned_up"),
+        "{names:?}"
+    );
     let invoke = invoke_run
         .iter()
         .find(|s| s.name == "Lambda Invoke" && s.parent_span_id == named(&of_run, "invoking").span_id)
@@ -235,8 +304,10 @@ async fn runs_submitted_on_one_replica_and_run_on_another_are_one_trace_continui
     let metrics = crate::support::service_client::metrics(&http, &b.api).await;
     for phase in ["queued", "claimed", "creating", "invoking", "returned", "cleaned_up"] {
         assert!(
-            metrics.lines().any(|l| l.starts_with("lambda_steps_run_phase_seconds_count{")
-                && l.contains(&format!("phase=\"{phase}\""))),
+            metrics
+                .lines()
+                .any(|l| l.starts_with("lambda_steps_run_phase_seconds_count{")
+                    && l.contains(&format!("phase=\"{phase}\""))),
             "{phase}: {metrics}"
         );
     }
@@ -272,7 +343,9 @@ async fn a_collector_that_cannot_be_reached_changes_nothing_in_a_run_and_is_said
         ];
         let service = ServeProcess::start(&db, work.path(), &["--aws-endpoint-url", &fake_lambda], &env).await;
         for _ in 0..5 {
-            let run = service.run(json!({"type": "lambda_invoke", "function_name": "noted"})).await;
+            let run = service
+                .run(json!({"type": "lambda_invoke", "function_name": "noted"}))
+                .await;
             assert_eq!(run["status"], "succeeded", "{protocol}: {run}");
             assert!(run["trace_id"].is_string(), "the run still has its trace id: {run}");
             tokio::time::sleep(Duration::from_millis(300)).await;
