@@ -1,5 +1,6 @@
-//! The README's walkthroughs, run as written: its shell blocks (after the `readme-test:*`
-//! markers) against real `lambda-steps` processes, with the AWS CLI from the test venv.
+//! The book's walkthroughs, run as written: the shell blocks of its pages (after the
+//! `<!-- book-test:NAME -->` markers) against real `lambda-steps` processes, with the AWS CLI
+//! from the test venv; and the README's one curl run, which must be the book's.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -8,11 +9,11 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use crate::support::service::ServeProcess;
-use crate::support::{free_port, readme_code, runtimes_dir, venv};
+use crate::support::{book_code, code_after, free_port, runtimes_dir, venv};
 
-/// The first bash block after `<!-- readme-test:{name} -->`.
-fn readme_block(name: &str) -> String {
-    readme_code(&format!("<!-- readme-test:{name} -->"), "bash")
+/// The first bash block of the book's `page` after `<!-- book-test:{name} -->`.
+fn book_block(page: &str, name: &str) -> String {
+    book_code(page, &format!("<!-- book-test:{name} -->"), "bash")
 }
 
 async fn wait_for_port(port: u16) {
@@ -45,20 +46,20 @@ async fn run_block(script: &str, dir: &Path, log: Option<&Path>) -> String {
             .output(),
     )
     .await
-    .expect("the README block finishes")
+    .expect("the book's block finishes")
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let service_log = log.and_then(|l| std::fs::read_to_string(l).ok()).unwrap_or_default();
     assert!(
         out.status.success(),
-        "README block failed:\n{stdout}\n{}\nservice log:\n{service_log}",
+        "the book's block failed:\n{stdout}\n{}\nservice log:\n{service_log}",
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_readme_aws_cli_walkthrough_works_as_written() {
+async fn the_books_aws_cli_walkthrough_works_as_written() {
     let work = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut engine = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
@@ -72,7 +73,7 @@ async fn the_readme_aws_cli_walkthrough_works_as_written() {
         .unwrap();
     wait_for_port(port).await;
     let stdout = run_block(
-        &readme_block("engine").replace("127.0.0.1:9001", &format!("127.0.0.1:{port}")),
+        &book_block("engine/aws-cli.md", "engine").replace("127.0.0.1:9001", &format!("127.0.0.1:{port}")),
         work.path(),
         None,
     )
@@ -90,16 +91,16 @@ async fn the_readme_aws_cli_walkthrough_works_as_written() {
 }
 
 #[sqlx::test]
-async fn the_readme_curl_walkthrough_works_as_written(db: PgPool) {
+async fn the_books_curl_walkthrough_works_as_written(db: PgPool) {
     let work = tempfile::tempdir().unwrap();
     let mut service = ServeProcess::start(&db, work.path(), &[], &[]).await;
     let (api, log) = (
         service.api.trim_start_matches("http://").to_string(),
         service.log.clone(),
     );
-    let script = readme_block("runner").replace("127.0.0.1:8080", &api);
+    let script = book_block("guide/curl.md", "runner").replace("127.0.0.1:8080", &api);
     let stdout = run_block(&script, work.path(), Some(&log)).await;
-    let access = readme_block("access").replace("127.0.0.1:8080", &api);
+    let access = book_block("guide/access.md", "access").replace("127.0.0.1:8080", &api);
     let access_out = run_block(&access, work.path(), Some(&log)).await;
     for expected in [
         "\"source\":\"project\"",
@@ -113,7 +114,7 @@ async fn the_readme_curl_walkthrough_works_as_written(db: PgPool) {
         !access_out.contains("wJalrXUtnFEMI"),
         "the secret key came back:\n{access_out}"
     );
-    let cli = readme_block("cli").replace("127.0.0.1:8080", &api);
+    let cli = book_block("guide/cli.md", "cli").replace("127.0.0.1:8080", &api);
     let cli_out = run_block(&cli, work.path(), Some(&log)).await;
     for expected in ["\nhello sre\n", "\n{\"greeting\":\"hello cli\"}\n", "succeeded"] {
         assert!(cli_out.contains(expected), "{expected} missing from:\n{cli_out}");
@@ -132,7 +133,7 @@ async fn the_readme_curl_walkthrough_works_as_written(db: PgPool) {
 }
 
 #[sqlx::test]
-async fn the_readme_runbook_lists_ec2_instances_on_moto_as_written(db: PgPool) {
+async fn the_books_runbook_lists_ec2_instances_on_moto_as_written(db: PgPool) {
     let work = tempfile::tempdir().unwrap();
     let runtimes = runtimes_dir();
     let mut service = ServeProcess::start(
@@ -143,7 +144,7 @@ async fn the_readme_runbook_lists_ec2_instances_on_moto_as_written(db: PgPool) {
     )
     .await;
     let moto = free_port();
-    let script = readme_block("runbook")
+    let script = book_block("engine/credentials.md", "runbook")
         .replace("127.0.0.1:8080", service.api.trim_start_matches("http://"))
         .replace("-p 5000", &format!("-p {moto}"))
         .replace("127.0.0.1:5000", &format!("127.0.0.1:{moto}"));
@@ -159,4 +160,17 @@ async fn the_readme_runbook_lists_ec2_instances_on_moto_as_written(db: PgPool) {
         .count();
     assert_eq!(running, 2, "{stdout}");
     assert!(stdout.contains("\"instances\": 2"), "{stdout}");
+}
+
+/// The README shows one curl run; the test above runs the book's, so the README's must be it.
+#[test]
+fn the_readmes_curl_run_is_the_books_tested_walkthrough() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let shown =
+        code_after(&readme, "## One run with curl", "bash").expect("README has a bash block after its curl heading");
+    assert_eq!(
+        shown,
+        book_block("guide/curl.md", "runner"),
+        "README.md's curl run differs from docs/src/guide/curl.md's"
+    );
 }
