@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use crate::support::service::ServeProcess;
-use crate::support::{book_code, code_after, free_port, runtimes_dir, venv};
+use crate::support::{book_code, book_page, code_after, free_port, runtimes_dir, venv};
 
 /// The first bash block of the book's `page` after `<!-- book-test:{name} -->`.
 fn book_block(page: &str, name: &str) -> String {
@@ -173,4 +173,117 @@ fn the_readmes_curl_run_is_the_books_tested_walkthrough() {
         book_block("guide/curl.md", "runner"),
         "README.md's curl run differs from docs/src/guide/curl.md's"
     );
+}
+
+/// Every page under `docs/src/` is listed in `SUMMARY.md` (mdBook leaves an unlisted page out
+/// of the book without a word), and every `page.md#heading` link names a heading of its page
+/// (mdbook-linkcheck2, which `scripts/test` runs, checks the page but not the heading).
+#[test]
+fn every_page_of_the_book_is_in_its_summary_and_every_heading_link_exists() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src");
+    let mut pages = Vec::new();
+    markdown_files(&src, &src, &mut pages);
+    let summary = book_page("SUMMARY.md");
+    let unlisted: Vec<_> = pages
+        .iter()
+        .filter(|p| p.as_str() != "SUMMARY.md" && !summary.contains(&format!("]({p})")))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "pages missing from docs/src/SUMMARY.md: {unlisted:?}"
+    );
+    let mut broken = Vec::new();
+    for page in &pages {
+        for link in links(&book_page(page)) {
+            let Some((path, heading)) = link.split_once('#') else {
+                continue;
+            };
+            if path.contains("://") || !(path.is_empty() || path.ends_with(".md")) {
+                continue;
+            }
+            let target = if path.is_empty() {
+                page.clone()
+            } else {
+                let dir = Path::new(page).parent().unwrap();
+                normalize(&dir.join(path))
+            };
+            if !pages.contains(&target) || !heading_ids(&book_page(&target)).contains(&heading.to_string()) {
+                broken.push(format!("{page}: {link}"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "links to headings that do not exist: {broken:?}");
+}
+
+/// The `.md` files under `dir`, as paths relative to `root` with `/` between folders.
+fn markdown_files(root: &Path, dir: &Path, found: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            markdown_files(root, &path, found);
+        } else if path.extension().is_some_and(|e| e == "md") {
+            found.push(path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+        }
+    }
+}
+
+/// `a/../b.md` as `b.md`.
+fn normalize(path: &Path) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            std::path::Component::Normal(p) => parts.push(p.to_string_lossy().to_string()),
+            _ => {}
+        }
+    }
+    parts.join("/")
+}
+
+/// The lines of `markdown` outside fenced code blocks.
+fn prose(markdown: &str) -> impl Iterator<Item = &str> {
+    let mut fenced = false;
+    markdown.lines().filter(move |line| {
+        if line.starts_with("```") {
+            fenced = !fenced;
+            return false;
+        }
+        !fenced
+    })
+}
+
+/// The targets of the inline links `[text](target)` of `markdown`'s prose.
+fn links(markdown: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in prose(markdown) {
+        for (i, _) in line.match_indices("](") {
+            let rest = &line[i + 2..];
+            if let Some(end) = rest.find(')') {
+                found.push(rest[..end].to_string());
+            }
+        }
+    }
+    found
+}
+
+/// The ids mdBook gives the headings of `markdown`: lower case, letters, digits, `-` and `_`
+/// kept, spaces as `-`, the rest dropped.
+fn heading_ids(markdown: &str) -> Vec<String> {
+    prose(markdown)
+        .filter(|line| line.starts_with('#'))
+        .map(|line| {
+            line.trim_start_matches('#')
+                .trim()
+                .to_lowercase()
+                .chars()
+                .filter_map(|c| match c {
+                    ' ' => Some('-'),
+                    c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
 }
