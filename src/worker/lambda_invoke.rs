@@ -72,7 +72,7 @@ async fn function_timeout(
         function.to_string(),
         qualifier.map(str::to_string),
     );
-    if let Some((at, timeout)) = ctx.worker.function_timeouts.lock().expect("timeouts lock").get(&key)
+    if let Some((at, timeout)) = ctx.worker.function_timeouts.lock().get(&key)
         && at.elapsed() < Duration::from_secs(60)
     {
         return Ok(*timeout);
@@ -104,7 +104,6 @@ async fn function_timeout(
     ctx.worker
         .function_timeouts
         .lock()
-        .expect("timeouts lock")
         .insert(key, (Instant::now(), timeout));
     Ok(timeout)
 }

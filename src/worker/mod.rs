@@ -6,8 +6,9 @@ mod lambda_invoke;
 pub mod packages;
 pub mod sweeper;
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
