@@ -8,5 +8,6 @@ mod aws;
 mod clients;
 mod console;
 mod engine;
+mod replay;
 mod runner;
 mod support;
