@@ -86,7 +86,7 @@ pub struct ReplayRequest {
 impl ReplayRequest {
     pub fn validate(&self) -> Result<(), InvalidField> {
         if let Some(url) = &self.endpoint_url {
-            let parsed = url::Url::parse(url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+            let parsed = reqwest::Url::parse(url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
             if parsed.is_none() || url.len() > 2048 {
                 return Err(InvalidField::new(
                     "endpoint_url",
@@ -98,19 +98,20 @@ impl ReplayRequest {
     }
 }
 
-/// Two values side by side, and whether they are the same.
+/// The two statuses, and whether they are the same.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Compared<T> {
-    pub original: T,
-    pub replay: T,
+pub struct ComparedStatus {
+    pub original: RunStatus,
+    pub replay: RunStatus,
     pub same: bool,
 }
 
-impl<T: PartialEq> Compared<T> {
-    fn of(original: T, replay: T) -> Self {
-        let same = original == replay;
-        Self { original, replay, same }
-    }
+/// The two errors (none for a run that succeeded), and whether they are the same.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ComparedError {
+    pub original: Option<ErrorSummary>,
+    pub replay: Option<ErrorSummary>,
+    pub same: bool,
 }
 
 /// An error as the difference compares it: its type and message.
@@ -168,8 +169,8 @@ pub struct ReplayDiff {
     /// Same status, error type and message, and result payload. Printed lines, duration and
     /// memory are shown but not part of it.
     pub same_outcome: bool,
-    pub status: Compared<RunStatus>,
-    pub error: Compared<Option<ErrorSummary>>,
+    pub status: ComparedStatus,
+    pub error: ComparedError,
     pub payload: PayloadDiff,
     /// The function's own duration (REPORT), in milliseconds.
     pub duration_ms: Figures,
@@ -194,8 +195,17 @@ pub struct ReplaySide<'a> {
 
 /// The difference between a run and its replay.
 pub fn diff(original: ReplaySide<'_>, replay: ReplaySide<'_>) -> ReplayDiff {
-    let status = Compared::of(original.run.status, replay.run.status);
-    let error = Compared::of(error_of(original.run), error_of(replay.run));
+    let status = ComparedStatus {
+        original: original.run.status,
+        replay: replay.run.status,
+        same: original.run.status == replay.run.status,
+    };
+    let (error_a, error_b) = (error_of(original.run), error_of(replay.run));
+    let error = ComparedError {
+        same: error_a == error_b,
+        original: error_a,
+        replay: error_b,
+    };
     let payload = payload_diff(payload_of(original.run), payload_of(replay.run));
     let report = |side: &ReplaySide<'_>| side.function_lines.iter().rev().find(|l| l.starts_with("REPORT ")).cloned();
     let (report_a, report_b) = (report(&original), report(&replay));
@@ -240,8 +250,17 @@ fn error_of(run: &Run) -> Option<ErrorSummary> {
     })
 }
 
+/// The result payload as compared: an error document without its `requestId`, which
+/// differs from one invocation to the next.
 fn payload_of(run: &Run) -> Option<serde_json::Value> {
-    run.result.as_ref().and_then(|r| r.payload.clone())
+    let result = run.result.as_ref()?;
+    let mut payload = result.payload.clone()?;
+    if result.function_error.is_some()
+        && let Some(document) = payload.as_object_mut()
+    {
+        document.remove("requestId");
+    }
+    Some(payload)
 }
 
 fn payload_diff(original: Option<serde_json::Value>, replay: Option<serde_json::Value>) -> PayloadDiff {
@@ -396,8 +415,11 @@ mod tests {
 
     #[test]
     fn the_same_failure_is_the_same_outcome_whatever_the_times_and_request_ids() {
-        let a = run(RunStatus::Failed, json!({"errorMessage": "boom"}), Some(("ValueError", "boom")), "id-a");
-        let b = run(RunStatus::Failed, json!({"errorMessage": "boom"}), Some(("ValueError", "boom")), "id-b");
+        let mut a = run(RunStatus::Failed, json!({"errorMessage": "boom", "requestId": "id-a"}), Some(("ValueError", "boom")), "id-a");
+        let mut b = run(RunStatus::Failed, json!({"errorMessage": "boom", "requestId": "id-b"}), Some(("ValueError", "boom")), "id-b");
+        for side in [&mut a, &mut b] {
+            side.result.as_mut().unwrap().function_error = Some("Unhandled".into());
+        }
         let lines_a = vec![
             "START RequestId: id-a Version: $LATEST".to_string(),
             "2026-12-07T03:39:08.123Z\tid-a\tINFO\tchecking".to_string(),

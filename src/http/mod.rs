@@ -23,6 +23,7 @@ use axum::routing::{get, post, put};
 use utoipa::OpenApi;
 
 use crate::app::AppState;
+use replay::OptionalReplayBody;
 use spec::{RequestBodies, StepUnion};
 
 #[derive(OpenApi)]
@@ -50,6 +51,7 @@ use spec::{RequestBodies, StepUnion};
         crate::domain::replay::ReplayCredentials, crate::domain::replay::ReplayDiff,
         crate::domain::replay::ErrorSummary, crate::domain::replay::JsonChange, crate::domain::replay::PayloadDiff,
         crate::domain::replay::Figures, crate::domain::replay::PrintedPair,
+        crate::domain::replay::ComparedStatus, crate::domain::replay::ComparedError,
         crate::store::logs::LogEntry, logs::LogPage, runs::SubmitRun, runs::RunPage,
         projects::Project, projects::ProjectPage,
         crate::store::keys::KeyMetadata, keys::KeyPage,
@@ -68,7 +70,7 @@ use spec::{RequestBodies, StepUnion};
         (name = "steps", description = "Saved steps and webhooks"),
         (name = "health", description = "Liveness, readiness, metrics and this spec"),
     ),
-    modifiers(&BearerAuth, &StepUnion, &RequestBodies),
+    modifiers(&BearerAuth, &StepUnion, &RequestBodies, &OptionalReplayBody),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;

@@ -25,7 +25,7 @@ const LINES_COMPARED: i64 = 5000;
 #[utoipa::path(post, path = "/v1/runs/{id}/replay", tag = "runs", operation_id = "replay_run",
     params(("id" = uuid::Uuid, Path, description = "The run to replay")),
     security(("bearer" = [])),
-    request_body(content = Option<ReplayRequest>, description = "optional: `{}` replays with no credentials"),
+    request_body(content = ReplayRequest, description = "Optional: without a body (or with `{}`), the replayed function gets no credentials"),
     responses(
         (status = 202, description = "the replay, queued", body = Run, links(
             ("GetReplayDiff" = (operation_id = "get_replay_diff", parameters(("id" = "$response.body#/id")))),
@@ -97,7 +97,7 @@ fn replayable(original: &Run, request: &ReplayRequest) -> ApiResult<Option<repla
                     "function {} is a container image: the embedded engine runs .zip packages only (Python, Node.js, Ruby), so it cannot be replayed",
                     function.name
                 ))),
-                Some(_) => Ok(recorded),
+                Some(function) => Ok(Some(function.clone())),
                 None if request.accept_current_code => Ok(None),
                 None => Err(ApiError::Conflict(format!(
                     "run {id} has no recorded function (Lambda answered nothing, or the run is older than replays): pass accept_current_code to replay the function's current code"
@@ -136,19 +136,36 @@ pub async fn diff(State(app): State<AppState>, caller: Caller, Path(id): Path<St
     let other = runs::get(&app.db, other)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run {other}")))?;
-    let (original, replay) = if original_id == id { (run, other) } else { (other, run) };
+    let (original, replayed) = if original_id == id { (run, other) } else { (other, run) };
     let original_lines = replays::function_lines(&app.db, original.id, LINES_COMPARED).await?;
-    let replay_lines = replays::function_lines(&app.db, replay.id, LINES_COMPARED).await?;
+    let replay_lines = replays::function_lines(&app.db, replayed.id, LINES_COMPARED).await?;
     Ok(Json(replay::diff(
         ReplaySide {
             run: &original,
             function_lines: &original_lines,
         },
         ReplaySide {
-            run: &replay,
+            run: &replayed,
             function_lines: &replay_lines,
         },
     )))
+}
+
+/// The replay's body is optional, as the derive cannot say.
+pub struct OptionalReplayBody;
+
+impl utoipa::Modify for OptionalReplayBody {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let body = openapi
+            .paths
+            .paths
+            .get_mut("/v1/runs/{id}/replay")
+            .and_then(|p| p.post.as_mut())
+            .and_then(|o| o.request_body.as_mut());
+        if let Some(body) = body {
+            body.required = Some(utoipa::openapi::Required::False);
+        }
+    }
 }
 
 /// Fills a run's replay links (`replay_of`, `replays`), as `GET /v1/runs/{id}` shows them.

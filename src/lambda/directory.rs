@@ -213,7 +213,8 @@ impl LambdaDirectory {
             clients: self.clients_for(&engine_key, &target).await,
             client_key: engine_key,
             target,
-            lambda_role_arn: None,
+            // A replayed custom-code step assumes the role the project gives custom code.
+            lambda_role_arn: project.lambda_role_arn.clone(),
             function_aws: Some(function_aws),
         })
     }

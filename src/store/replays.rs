@@ -28,7 +28,7 @@ pub async fn create(
              SELECT id, 1, created_at, 'info', $4 FROM inserted
          )
          INSERT INTO run_replays (run_id, replay_of, credentials, endpoint_url, accept_current_code, recorded)
-         SELECT id, $5, $6, $7, $8, $9 FROM inserted"#,
+         SELECT id, $5::uuid, $6::text, $7::text, $8::boolean, $9::jsonb FROM inserted"#,
         id,
         original.project,
         original.step,
@@ -69,7 +69,9 @@ pub async fn order(db: impl PgExecutor<'_>, run_id: Uuid) -> sqlx::Result<Option
         credentials: ReplayCredentials::parse(&r.credentials).unwrap_or_default(),
         endpoint_url: r.endpoint_url,
         accept_current_code: r.accept_current_code,
-        recorded: r.recorded.and_then(|text| serde_json::from_str(&text).ok()),
+        recorded: r
+            .recorded
+            .and_then(|text: String| serde_json::from_str::<RecordedFunction>(&text).ok()),
     }))
 }
 

@@ -108,7 +108,14 @@ pub async fn fetch(lambda: &ProjectLambda, log: &RunLog, wanted: &Wanted<'_>) ->
         .code()
         .and_then(|c| c.location())
         .ok_or_else(|| FetchError::Failed("GetFunction answered no Code.Location to download the code from".into()))?;
-    let zip = download(location).await?;
+    // The engine of this process gives its own data directory's file; nothing else may.
+    let own_engine = matches!(lambda.target, crate::lambda::client::LambdaTarget::Embedded(_));
+    let zip = match location.strip_prefix("file://") {
+        Some(path) if own_engine => tokio::fs::read(path)
+            .await
+            .map_err(|e| FetchError::Failed(format!("reading the engine's copy of the code failed: {e}")))?,
+        _ => download(location).await?,
+    };
     let expected = configuration.code_sha256().unwrap_or_default();
     let actual = sha256_base64(&zip);
     if actual != expected {

@@ -236,3 +236,41 @@ async fn images_event_invocations_and_unfinished_runs_are_refused_with_a_reason(
     let (status, _) = stage.ask_replay(&uuid::Uuid::new_v4().to_string(), json!({})).await;
     assert_eq!(status, 404);
 }
+
+const CUSTOM: &str = "def lambda_handler(event, context):\n    print('dividing', event['n'])\n    return 10 / event['n']\n";
+
+#[sqlx::test]
+async fn runs_on_the_engine_itself_replay_too(db: PgPool) {
+    let stage = Stage::start(&db).await;
+    let put = stage
+        .http
+        .put(format!("{}/v1/projects/local", stage.service.api))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    // Custom code: the step is the code.
+    let custom = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": CUSTOM, "payload": {"n": 0}});
+    let (status, run) = crate::support::service_client::submit(&stage.http, &stage.service.api, "local", &custom, None).await;
+    assert_eq!(status, 202, "{run}");
+    let original = stage.finished(run["id"].as_str().unwrap()).await;
+    assert_eq!(original["result"]["error"]["type"], "ZeroDivisionError", "{original}");
+    let replay = stage.replay(original["id"].as_str().unwrap(), json!({})).await;
+    assert_eq!(replay["result"]["error"]["type"], "ZeroDivisionError", "{replay}");
+    assert_eq!(stage.diff(replay["id"].as_str().unwrap()).await["same_outcome"], true);
+
+    // An Invoke of a function on the engine: its code comes from the engine's own copy.
+    let engine = crate::support::signed_client(&stage.service.engine, stage.service.engine_credentials());
+    crate::support::create(&engine, "divider", "python3.12", "lambda_function.lambda_handler", &[("lambda_function.py", CUSTOM)]).await;
+    let invoke = json!({"type": "lambda_invoke", "function_name": "divider", "payload": {"n": 4}});
+    let (_, run) = crate::support::service_client::submit(&stage.http, &stage.service.api, "local", &invoke, None).await;
+    let original = stage.finished(run["id"].as_str().unwrap()).await;
+    assert_eq!(original["result"]["payload"], 2.5, "{original}");
+    let replay = stage.replay(original["id"].as_str().unwrap(), json!({})).await;
+    let log = stage.log(replay["id"].as_str().unwrap()).await;
+    assert_eq!(replay["result"]["payload"], 2.5, "{replay}\n{log:#?}");
+    let diff = stage.diff(replay["id"].as_str().unwrap()).await;
+    assert_eq!(diff["same_outcome"], true, "{diff}");
+    assert_eq!(diff["printed_same"], true, "{diff}");
+}
