@@ -203,6 +203,29 @@ async fn changed_code_is_refused_unless_a_version_keeps_it_or_the_caller_accepts
     let log = stage.log(kept["id"].as_str().unwrap()).await;
     assert_eq!(kept["result"]["error"]["message"], "version one failed", "{kept}\n{log:#?}");
     assert!(log.iter().any(|l| l.contains("published version 1 holds the recorded code")), "{log:#?}");
+
+    // A numbered version that ran and was deleted since, its code nowhere else: refused.
+    stage
+        .production
+        .deploy("archive", python(&[("lambda_function.py", VERSION_ONE)]))
+        .await;
+    let version = stage.production.publish("archive");
+    let original = stage
+        .service
+        .run(json!({"type": "lambda_invoke", "function_name": "archive", "qualifier": version}))
+        .await;
+    assert_eq!(original["result"]["function"]["version"], version, "{original}");
+    stage.production.delete_version("archive", &version);
+    stage
+        .production
+        .deploy("archive", python(&[("lambda_function.py", VERSION_TWO)]))
+        .await;
+    let refused = stage.replay(original["id"].as_str().unwrap(), json!({})).await;
+    assert_eq!(refused["error"]["code"], "replay_refused", "{refused}");
+    assert!(
+        refused["error"]["message"].as_str().unwrap().starts_with("version 1 of archive no longer exists"),
+        "{refused}"
+    );
 }
 
 #[sqlx::test]
