@@ -373,7 +373,8 @@ impl Client {
     /// Replays a finished run (`POST /v1/runs/{id}/replay`).
     pub async fn replay(&self, id: &str, body: &Value) -> Result<Value, Failure> {
         let url = self.url(&["v1", "runs", id, "replay"]);
-        self.send_json(self.request(reqwest::Method::POST, url).json(body)).await
+        self.send_json(self.request(reqwest::Method::POST, url).json(body))
+            .await
     }
 
     /// What differs between a replay and its original.

@@ -143,7 +143,10 @@ pub fn render(diff: &Value) -> String {
     } else {
         out.push_str(&format!(" {} change(s)\n", changes.len()));
         for change in changes {
-            let path = change["path"].as_str().filter(|p| !p.is_empty()).unwrap_or("(whole payload)");
+            let path = change["path"]
+                .as_str()
+                .filter(|p| !p.is_empty())
+                .unwrap_or("(whole payload)");
             out.push_str(&format!(
                 "      {path}: {} → {}\n",
                 shown(&change["original"]),

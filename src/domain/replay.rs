@@ -86,7 +86,9 @@ pub struct ReplayRequest {
 impl ReplayRequest {
     pub fn validate(&self) -> Result<(), InvalidField> {
         if let Some(url) = &self.endpoint_url {
-            let parsed = reqwest::Url::parse(url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+            let parsed = reqwest::Url::parse(url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"));
             if parsed.is_none() || url.len() > 2048 {
                 return Err(InvalidField::new(
                     "endpoint_url",
@@ -207,12 +209,28 @@ pub fn diff(original: ReplaySide<'_>, replay: ReplaySide<'_>) -> ReplayDiff {
         replay: error_b,
     };
     let payload = payload_diff(payload_of(original.run), payload_of(replay.run));
-    let report = |side: &ReplaySide<'_>| side.function_lines.iter().rev().find(|l| l.starts_with("REPORT ")).cloned();
+    let report = |side: &ReplaySide<'_>| {
+        side.function_lines
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("REPORT "))
+            .cloned()
+    };
     let (report_a, report_b) = (report(&original), report(&replay));
     let figure = |line: &Option<String>, label: &str| line.as_deref().and_then(|l| report_figure(l, label));
     let duration_ms = Figures {
-        original: figure(&report_a, "Duration").or(original.run.result.as_ref().and_then(|r| r.duration_ms).map(|d| d as f64)),
-        replay: figure(&report_b, "Duration").or(replay.run.result.as_ref().and_then(|r| r.duration_ms).map(|d| d as f64)),
+        original: figure(&report_a, "Duration").or(original
+            .run
+            .result
+            .as_ref()
+            .and_then(|r| r.duration_ms)
+            .map(|d| d as f64)),
+        replay: figure(&report_b, "Duration").or(replay
+            .run
+            .result
+            .as_ref()
+            .and_then(|r| r.duration_ms)
+            .map(|d| d as f64)),
     };
     let max_memory_mb = Figures {
         original: figure(&report_a, "Max Memory Used"),
@@ -333,7 +351,13 @@ fn report_figure(line: &str, label: &str) -> Option<f64> {
 
 /// The lines a function printed, without the platform's START, END and REPORT lines.
 fn printed(lines: &[String]) -> Vec<&String> {
-    const PLATFORM: [&str; 5] = ["START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_START ", "XRAY TraceId:"];
+    const PLATFORM: [&str; 5] = [
+        "START RequestId:",
+        "END RequestId:",
+        "REPORT RequestId:",
+        "INIT_START ",
+        "XRAY TraceId:",
+    ];
     lines
         .iter()
         .filter(|l| !PLATFORM.iter().any(|p| l.starts_with(p)))
@@ -415,8 +439,18 @@ mod tests {
 
     #[test]
     fn the_same_failure_is_the_same_outcome_whatever_the_times_and_request_ids() {
-        let mut a = run(RunStatus::Failed, json!({"errorMessage": "boom", "requestId": "id-a"}), Some(("ValueError", "boom")), "id-a");
-        let mut b = run(RunStatus::Failed, json!({"errorMessage": "boom", "requestId": "id-b"}), Some(("ValueError", "boom")), "id-b");
+        let mut a = run(
+            RunStatus::Failed,
+            json!({"errorMessage": "boom", "requestId": "id-a"}),
+            Some(("ValueError", "boom")),
+            "id-a",
+        );
+        let mut b = run(
+            RunStatus::Failed,
+            json!({"errorMessage": "boom", "requestId": "id-b"}),
+            Some(("ValueError", "boom")),
+            "id-b",
+        );
         for side in [&mut a, &mut b] {
             side.result.as_mut().unwrap().function_error = Some("Unhandled".into());
         }
@@ -431,8 +465,14 @@ mod tests {
             "REPORT RequestId: id-b\tDuration: 3.00 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 38 MB".to_string(),
         ];
         let d = diff(
-            ReplaySide { run: &a, function_lines: &lines_a },
-            ReplaySide { run: &b, function_lines: &lines_b },
+            ReplaySide {
+                run: &a,
+                function_lines: &lines_a,
+            },
+            ReplaySide {
+                run: &b,
+                function_lines: &lines_b,
+            },
         );
         assert!(d.same_outcome && d.printed_same, "{d:?}");
         assert_eq!(d.printed.len(), 1);
@@ -442,9 +482,28 @@ mod tests {
 
     #[test]
     fn a_different_payload_is_listed_by_path() {
-        let a = run(RunStatus::Succeeded, json!({"n": 1, "items": [1, 2], "gone": true}), None, "a");
-        let b = run(RunStatus::Succeeded, json!({"n": 2, "items": [1], "new/key": "x"}), None, "b");
-        let d = diff(ReplaySide { run: &a, function_lines: &[] }, ReplaySide { run: &b, function_lines: &[] });
+        let a = run(
+            RunStatus::Succeeded,
+            json!({"n": 1, "items": [1, 2], "gone": true}),
+            None,
+            "a",
+        );
+        let b = run(
+            RunStatus::Succeeded,
+            json!({"n": 2, "items": [1], "new/key": "x"}),
+            None,
+            "b",
+        );
+        let d = diff(
+            ReplaySide {
+                run: &a,
+                function_lines: &[],
+            },
+            ReplaySide {
+                run: &b,
+                function_lines: &[],
+            },
+        );
         assert!(!d.same_outcome);
         let mut paths: Vec<&str> = d.payload.changes.iter().map(|c| c.path.as_str()).collect();
         paths.sort();
@@ -455,7 +514,16 @@ mod tests {
     fn another_error_message_is_another_outcome() {
         let a = run(RunStatus::Failed, json!(null), Some(("KeyError", "'a'")), "a");
         let b = run(RunStatus::Failed, json!(null), Some(("KeyError", "'b'")), "b");
-        let d = diff(ReplaySide { run: &a, function_lines: &[] }, ReplaySide { run: &b, function_lines: &[] });
+        let d = diff(
+            ReplaySide {
+                run: &a,
+                function_lines: &[],
+            },
+            ReplaySide {
+                run: &b,
+                function_lines: &[],
+            },
+        );
         assert!(d.status.same && !d.error.same && !d.same_outcome);
     }
 
@@ -466,6 +534,9 @@ mod tests {
             ..Default::default()
         };
         assert!(request("http://127.0.0.1:5000").validate().is_ok());
-        assert_eq!(request("file:///etc/passwd").validate().unwrap_err().field, "endpoint_url");
+        assert_eq!(
+            request("file:///etc/passwd").validate().unwrap_err().field,
+            "endpoint_url"
+        );
     }
 }

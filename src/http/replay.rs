@@ -93,10 +93,12 @@ fn replayable(original: &Run, request: &ReplayRequest) -> ApiResult<Option<repla
             }
             let recorded = original.result.as_ref().and_then(|r| r.function.clone());
             match &recorded {
-                Some(function) if function.package_type.as_deref() == Some("Image") => Err(ApiError::Conflict(format!(
-                    "function {} is a container image: the embedded engine runs .zip packages only (Python, Node.js, Ruby), so it cannot be replayed",
-                    function.name
-                ))),
+                Some(function) if function.package_type.as_deref() == Some("Image") => {
+                    Err(ApiError::Conflict(format!(
+                        "function {} is a container image: the embedded engine runs .zip packages only (Python, Node.js, Ruby), so it cannot be replayed",
+                        function.name
+                    )))
+                }
                 Some(function) => Ok(Some(function.clone())),
                 None if request.accept_current_code => Ok(None),
                 None => Err(ApiError::Conflict(format!(
@@ -104,7 +106,9 @@ fn replayable(original: &Run, request: &ReplayRequest) -> ApiResult<Option<repla
                 ))),
             }
         }
-        _ => Err(ApiError::Conflict(format!("run {id} has a step this version cannot replay"))),
+        _ => Err(ApiError::Conflict(format!(
+            "run {id} has a step this version cannot replay"
+        ))),
     }
 }
 
@@ -129,7 +133,11 @@ pub async fn diff(State(app): State<AppState>, caller: Caller, Path(id): Path<St
         (Some(of), _) => (of, id),
         (None, replays) => match replays.first() {
             Some(newest) => (id, *newest),
-            None => return Err(ApiError::NotFound(format!("run {id} is not a replay and was never replayed"))),
+            None => {
+                return Err(ApiError::NotFound(format!(
+                    "run {id} is not a replay and was never replayed"
+                )));
+            }
         },
     };
     let other = if original_id == id { replay_id } else { original_id };

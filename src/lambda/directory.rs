@@ -207,7 +207,11 @@ impl LambdaDirectory {
             external_id: None,
         };
         let function_aws = self
-            .function_aws_of(&project.client_key, endpoint_url, Some(credentials.as_str().to_string()))
+            .function_aws_of(
+                &project.client_key,
+                endpoint_url,
+                Some(credentials.as_str().to_string()),
+            )
             .await?;
         Ok(ProjectLambda {
             clients: self.clients_for(&engine_key, &target).await,

@@ -17,7 +17,10 @@ pub async fn create(
 ) -> sqlx::Result<Uuid> {
     let id = Uuid::new_v4();
     let kind = original.step["type"].as_str().unwrap_or("unknown");
-    let first_line = format!("queued replay of run {} ({kind} step) on the embedded engine", original.id);
+    let first_line = format!(
+        "queued replay of run {} ({kind} step) on the embedded engine",
+        original.id
+    );
     let recorded = recorded.and_then(|r| serde_json::to_value(r).ok());
     sqlx::query!(
         r#"WITH inserted AS (

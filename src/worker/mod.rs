@@ -60,7 +60,11 @@ pub struct Worker {
 /// timeout, what a replay needs of the same answer).
 pub type FunctionTimeouts = HashMap<
     (String, String, Option<String>),
-    (std::time::Instant, Duration, Option<crate::domain::replay::RecordedFunction>),
+    (
+        std::time::Instant,
+        Duration,
+        Option<crate::domain::replay::RecordedFunction>,
+    ),
 >;
 
 /// The workers' part of the process configuration.

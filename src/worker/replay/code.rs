@@ -157,7 +157,9 @@ async fn get_function(
             "GetFunction {name}:{qualifier} failed with the project's credentials: {}",
             aws_sdk_lambda::error::DisplayErrorContext(&e)
         ))),
-        Err(_) => Err(FetchError::Failed(format!("GetFunction {name}:{qualifier} did not answer in time"))),
+        Err(_) => Err(FetchError::Failed(format!(
+            "GetFunction {name}:{qualifier} did not answer in time"
+        ))),
     }
 }
 
@@ -191,7 +193,12 @@ async fn download(location: &str) -> Result<Vec<u8>, FetchError> {
             )
         })?;
     // The URL is presigned: its query is a credential, so it is never logged.
-    let shown = format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or_default(), url.path());
+    let shown = format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.path()
+    );
     let failed = |why: String| FetchError::Failed(format!("downloading the code from {shown} failed: {why}"));
     let client = reqwest::Client::builder()
         .timeout(CALL_TIMEOUT)
@@ -236,7 +243,9 @@ pub async fn with_layers(lambda: &ProjectLambda, log: &RunLog, zip: Vec<u8>, lay
                 continue;
             }
             Err(_) => {
-                log.warn(format!("layer {arn} not carried over: GetLayerVersion did not answer in time"));
+                log.warn(format!(
+                    "layer {arn} not carried over: GetLayerVersion did not answer in time"
+                ));
                 continue;
             }
         };
@@ -248,7 +257,9 @@ pub async fn with_layers(lambda: &ProjectLambda, log: &RunLog, zip: Vec<u8>, lay
             Ok(bytes) if Some(sha256_base64(&bytes).as_str()) == content.as_ref().and_then(|c| c.code_sha256()) => {
                 packages.push((arn.clone(), bytes));
             }
-            Ok(_) => log.warn(format!("layer {arn} not carried over: its package does not match its CodeSha256")),
+            Ok(_) => log.warn(format!(
+                "layer {arn} not carried over: its package does not match its CodeSha256"
+            )),
             Err(FetchError::Failed(why) | FetchError::Refused(why)) => {
                 log.warn(format!("layer {arn} not carried over: {why}"))
             }
@@ -307,7 +318,11 @@ type Notes = Vec<String>;
 fn merge_layers(zip: &[u8], layers: &[(String, Vec<u8>)]) -> zip::result::ZipResult<(Vec<u8>, Notes)> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let mut names = std::collections::HashSet::new();
-    copy_all(&mut zip::ZipArchive::new(std::io::Cursor::new(zip))?, &mut writer, &mut names)?;
+    copy_all(
+        &mut zip::ZipArchive::new(std::io::Cursor::new(zip))?,
+        &mut writer,
+        &mut names,
+    )?;
     let mut notes = Vec::new();
     for (arn, bytes) in layers.iter().rev() {
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))?;
@@ -358,7 +373,10 @@ mod tests {
 
     #[test]
     fn layer_files_land_where_the_runtime_finds_them() {
-        assert_eq!(carried_path("python/requests/__init__.py").as_deref(), Some("requests/__init__.py"));
+        assert_eq!(
+            carried_path("python/requests/__init__.py").as_deref(),
+            Some("requests/__init__.py")
+        );
         assert_eq!(
             carried_path("python/lib/python3.12/site-packages/six.py").as_deref(),
             Some("six.py")

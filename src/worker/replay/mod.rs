@@ -92,7 +92,9 @@ async fn replay_invoke(
 ) -> Ending {
     let log = project.log;
     let reference = crate::lambda_rules::FunctionRef::parse(&step.function_name).ok();
-    let step_name = reference.as_ref().map_or(step.function_name.clone(), |f| f.name.clone());
+    let step_name = reference
+        .as_ref()
+        .map_or(step.function_name.clone(), |f| f.name.clone());
     let qualifier = step
         .qualifier
         .clone()
@@ -139,9 +141,11 @@ async fn replay_invoke(
             return Ending::failed(RunErrorCode::LambdaError, why);
         }
     };
-    let configuration = fetched.function.configuration().cloned().unwrap_or_else(|| {
-        aws_sdk_lambda::types::FunctionConfiguration::builder().build()
-    });
+    let configuration = fetched
+        .function
+        .configuration()
+        .cloned()
+        .unwrap_or_else(|| aws_sdk_lambda::types::FunctionConfiguration::builder().build());
     let layers: Vec<String> = configuration
         .layers()
         .iter()
@@ -149,11 +153,17 @@ async fn replay_invoke(
         .collect();
     let zip = code::with_layers(project.lambda, log, fetched.zip, &layers).await;
     let temporary = format!("{FUNCTION_PREFIX}{}", project.run.id.simple());
-    if let Err(e) = crate::store::queue::set_function_name(&project.worker.db, project.run.id, project.run.attempt, &temporary).await {
+    if let Err(e) =
+        crate::store::queue::set_function_name(&project.worker.db, project.run.id, project.run.attempt, &temporary)
+            .await
+    {
         return if is_transient(&e) {
             Ending::Requeued(format!("the function's name could not be recorded ({e})"))
         } else {
-            Ending::failed(RunErrorCode::DatabaseError, format!("could not record the function name: {e}"))
+            Ending::failed(
+                RunErrorCode::DatabaseError,
+                format!("could not record the function name: {e}"),
+            )
         };
     }
     project.worker.lambdas.announce_function(&temporary, engine.lambda);
@@ -192,7 +202,10 @@ async fn create(
         .and_then(|e| e.variables())
         .cloned()
         .unwrap_or_default();
-    let runtime = configuration.runtime().map(|r| r.as_str().to_string()).unwrap_or_default();
+    let runtime = configuration
+        .runtime()
+        .map(|r| r.as_str().to_string())
+        .unwrap_or_default();
     let handler = configuration.handler().unwrap_or("index.handler").to_string();
     let memory = configuration.memory_size().unwrap_or(128);
     let timeout = configuration.timeout().unwrap_or(3);
@@ -263,7 +276,14 @@ async fn create(
 /// Deletes the temporary function; the sweeper deletes it when this fails.
 async fn delete(engine: &StepContext<'_>, name: &str) {
     let lambda: &ProjectLambda = engine.lambda;
-    match lambda.clients.control.delete_function().function_name(name).send().await {
+    match lambda
+        .clients
+        .control
+        .delete_function()
+        .function_name(name)
+        .send()
+        .await
+    {
         Ok(_) => engine.log.info(format!("deleted function {name}")),
         Err(e) => engine.log.warn(format!(
             "could not delete function {name} ({}); the sweeper will",

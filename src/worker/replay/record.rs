@@ -58,7 +58,11 @@ pub fn described(asked: &str, config: &GetFunctionConfigurationOutput) -> Record
         architecture: config.architectures().first().map(|a| a.as_str().to_string()),
         ephemeral_storage_mb: config.ephemeral_storage().map(|e| e.size()),
         role: config.role().map(str::to_string),
-        layers: config.layers().iter().filter_map(|l| l.arn().map(str::to_string)).collect(),
+        layers: config
+            .layers()
+            .iter()
+            .filter_map(|l| l.arn().map(str::to_string))
+            .collect(),
         in_vpc: config.vpc_config().is_some_and(|v| !v.subnet_ids().is_empty()),
     }
 }

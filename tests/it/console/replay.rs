@@ -63,7 +63,10 @@ async fn one_click_on_replay_shows_the_comparison(db: PgPool) {
         .wait_text("#replay-verdict", |t| t.contains("Same outcome"))
         .await;
     assert!(verdict.contains("Same outcome"));
-    assert!(!browser.has("#replay-button").await, "a replay offers no replay of itself");
+    assert!(
+        !browser.has("#replay-button").await,
+        "a replay offers no replay of itself"
+    );
 
     let page = browser.js("return document.documentElement.outerHTML").await;
     assert!(!page.to_string().contains(SECRET), "the page shows the secret");

@@ -43,7 +43,10 @@ async fn failing_python_and_node_runs_replay_with_the_same_error_and_no_differen
         let recorded = &original["result"]["function"];
         assert_eq!(recorded["name"], function, "{original}");
         assert_eq!(recorded["version"], "$LATEST");
-        assert!(recorded["code_sha256"].as_str().is_some_and(|s| s.len() == 44), "{recorded}");
+        assert!(
+            recorded["code_sha256"].as_str().is_some_and(|s| s.len() == 44),
+            "{recorded}"
+        );
         assert_eq!(recorded["memory_mb"], 256);
         assert_eq!(recorded["timeout_seconds"], 10);
         assert_eq!(recorded["architecture"], "x86_64");
@@ -57,9 +60,19 @@ async fn failing_python_and_node_runs_replay_with_the_same_error_and_no_differen
         assert_eq!(replay["result"]["error"]["type"], kind, "{replay}");
         assert_eq!(replay["result"]["error"]["message"], message, "{replay}");
         assert_eq!(replay["step"], original["step"]);
-        assert_eq!(stage.production.downloads(), downloads + 1, "the code came from Code.Location");
-        assert!(log.iter().any(|l| l.contains("CodeSha256") && l.contains("checked")), "{log:#?}");
-        assert!(log.iter().any(|l| l.starts_with("deleted function lambda-steps-")), "{log:#?}");
+        assert_eq!(
+            stage.production.downloads(),
+            downloads + 1,
+            "the code came from Code.Location"
+        );
+        assert!(
+            log.iter().any(|l| l.contains("CodeSha256") && l.contains("checked")),
+            "{log:#?}"
+        );
+        assert!(
+            log.iter().any(|l| l.starts_with("deleted function lambda-steps-")),
+            "{log:#?}"
+        );
 
         let diff = stage.diff(replay_id).await;
         assert_eq!(diff["finished"], true, "{diff}");
@@ -70,7 +83,9 @@ async fn failing_python_and_node_runs_replay_with_the_same_error_and_no_differen
         assert_eq!(diff["printed_same"], true, "{diff}");
         let printed = diff["printed"].as_array().unwrap();
         assert!(
-            printed.iter().any(|p| p["original"].as_str().unwrap_or_default().contains("42")),
+            printed
+                .iter()
+                .any(|p| p["original"].as_str().unwrap_or_default().contains("42")),
             "{diff}"
         );
         assert!(diff["duration_ms"]["replay"].as_f64().is_some(), "{diff}");
@@ -124,7 +139,11 @@ async fn environment_variables_are_carried_over_and_shown_nowhere(db: PgPool) {
     // The answer depends on both variables: without them the replay would fail (KeyError).
     assert_eq!(replay["result"]["payload"], original["result"]["payload"], "{replay}");
     assert_eq!(replay["result"]["payload"]["mode"], "strict");
-    assert!(log.iter().any(|l| l.contains("2 environment variable(s) carried over (values not shown)")), "{log:#?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("2 environment variable(s) carried over (values not shown)")),
+        "{log:#?}"
+    );
     let diff = stage.diff(replay_id).await;
     assert_eq!(diff["same_outcome"], true, "{diff}");
 
@@ -144,8 +163,19 @@ async fn environment_variables_are_carried_over_and_shown_nowhere(db: PgPool) {
         assert!(!text.contains(SECRET), "{what} shows the secret: {text}");
     }
     // The control: the variable's value is where the check looks (the production function has it).
-    let function = stage.production.backend.client.get_function_configuration().function_name("payments-deploy-1").send().await.unwrap();
-    assert_eq!(function.environment().unwrap().variables().unwrap()["PAYMENT_TOKEN"], SECRET);
+    let function = stage
+        .production
+        .backend
+        .client
+        .get_function_configuration()
+        .function_name("payments-deploy-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        function.environment().unwrap().variables().unwrap()["PAYMENT_TOKEN"],
+        SECRET
+    );
 }
 
 const VERSION_ONE: &str = "def lambda_handler(event, context):\n    raise RuntimeError('version one failed')\n";
@@ -160,7 +190,10 @@ async fn changed_code_is_refused_unless_a_version_keeps_it_or_the_caller_accepts
         .await;
     let original = stage.invoke("billing", json!({}), None).await;
     let id = original["id"].as_str().unwrap();
-    assert_eq!(original["result"]["error"]["message"], "version one failed", "{original}");
+    assert_eq!(
+        original["result"]["error"]["message"], "version one failed",
+        "{original}"
+    );
     // A new $LATEST, nothing published: the code that ran is gone.
     stage
         .production
@@ -177,7 +210,10 @@ async fn changed_code_is_refused_unless_a_version_keeps_it_or_the_caller_accepts
         "{message}"
     );
     let log = stage.log(refused["id"].as_str().unwrap()).await;
-    assert!(!log.iter().any(|l| l.starts_with("creating function")), "nothing was created: {log:#?}");
+    assert!(
+        !log.iter().any(|l| l.starts_with("creating function")),
+        "nothing was created: {log:#?}"
+    );
 
     // Accepted: the current code runs, and the difference says the outcomes differ.
     let current = stage.replay(id, json!({"accept_current_code": true})).await;
@@ -201,8 +237,15 @@ async fn changed_code_is_refused_unless_a_version_keeps_it_or_the_caller_accepts
         .await;
     let kept = stage.replay(original["id"].as_str().unwrap(), json!({})).await;
     let log = stage.log(kept["id"].as_str().unwrap()).await;
-    assert_eq!(kept["result"]["error"]["message"], "version one failed", "{kept}\n{log:#?}");
-    assert!(log.iter().any(|l| l.contains("published version 1 holds the recorded code")), "{log:#?}");
+    assert_eq!(
+        kept["result"]["error"]["message"], "version one failed",
+        "{kept}\n{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("published version 1 holds the recorded code")),
+        "{log:#?}"
+    );
 
     // A numbered version that ran and was deleted since, its code nowhere else: refused.
     stage
@@ -223,7 +266,10 @@ async fn changed_code_is_refused_unless_a_version_keeps_it_or_the_caller_accepts
     let refused = stage.replay(original["id"].as_str().unwrap(), json!({})).await;
     assert_eq!(refused["error"]["code"], "replay_refused", "{refused}");
     assert!(
-        refused["error"]["message"].as_str().unwrap().starts_with("version 1 of archive no longer exists"),
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("version 1 of archive no longer exists"),
         "{refused}"
     );
 }
@@ -240,7 +286,10 @@ async fn images_event_invocations_and_unfinished_runs_are_refused_with_a_reason(
     let (status, refused) = stage.ask_replay(original["id"].as_str().unwrap(), json!({})).await;
     assert_eq!(status, 409, "{refused}");
     assert!(
-        refused["error"]["message"].as_str().unwrap().contains("container image"),
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("container image"),
         "{refused}"
     );
 
@@ -250,7 +299,10 @@ async fn images_event_invocations_and_unfinished_runs_are_refused_with_a_reason(
         .await;
     let (status, refused) = stage.ask_replay(event["id"].as_str().unwrap(), json!({})).await;
     assert_eq!(status, 409, "{refused}");
-    assert!(refused["error"]["message"].as_str().unwrap().contains("Event"), "{refused}");
+    assert!(
+        refused["error"]["message"].as_str().unwrap().contains("Event"),
+        "{refused}"
+    );
 
     let (status, refused) = stage
         .ask_replay(original["id"].as_str().unwrap(), json!({"credentials": "admin"}))
@@ -260,7 +312,8 @@ async fn images_event_invocations_and_unfinished_runs_are_refused_with_a_reason(
     assert_eq!(status, 404);
 }
 
-const CUSTOM: &str = "def lambda_handler(event, context):\n    print('dividing', event['n'])\n    return 10 / event['n']\n";
+const CUSTOM: &str =
+    "def lambda_handler(event, context):\n    print('dividing', event['n'])\n    return 10 / event['n']\n";
 
 #[sqlx::test]
 async fn runs_on_the_engine_itself_replay_too(db: PgPool) {
@@ -275,7 +328,8 @@ async fn runs_on_the_engine_itself_replay_too(db: PgPool) {
     assert!(put.status().is_success(), "{}", put.text().await.unwrap());
     // Custom code: the step is the code.
     let custom = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": CUSTOM, "payload": {"n": 0}});
-    let (status, run) = crate::support::service_client::submit(&stage.http, &stage.service.api, "local", &custom, None).await;
+    let (status, run) =
+        crate::support::service_client::submit(&stage.http, &stage.service.api, "local", &custom, None).await;
     assert_eq!(status, 202, "{run}");
     let original = stage.finished(run["id"].as_str().unwrap()).await;
     assert_eq!(original["result"]["error"]["type"], "ZeroDivisionError", "{original}");
@@ -285,9 +339,17 @@ async fn runs_on_the_engine_itself_replay_too(db: PgPool) {
 
     // An Invoke of a function on the engine: its code comes from the engine's own copy.
     let engine = crate::support::signed_client(&stage.service.engine, stage.service.engine_credentials());
-    crate::support::create(&engine, "divider", "python3.12", "lambda_function.lambda_handler", &[("lambda_function.py", CUSTOM)]).await;
+    crate::support::create(
+        &engine,
+        "divider",
+        "python3.12",
+        "lambda_function.lambda_handler",
+        &[("lambda_function.py", CUSTOM)],
+    )
+    .await;
     let invoke = json!({"type": "lambda_invoke", "function_name": "divider", "payload": {"n": 4}});
-    let (_, run) = crate::support::service_client::submit(&stage.http, &stage.service.api, "local", &invoke, None).await;
+    let (_, run) =
+        crate::support::service_client::submit(&stage.http, &stage.service.api, "local", &invoke, None).await;
     let original = stage.finished(run["id"].as_str().unwrap()).await;
     assert_eq!(original["result"]["payload"], 2.5, "{original}");
     let replay = stage.replay(original["id"].as_str().unwrap(), json!({})).await;

@@ -33,7 +33,11 @@ async fn the_exit_status_says_whether_the_outcomes_match(db: PgPool) {
         .deploy("orders", python(&[("lambda_function.py", FAILING_PYTHON)]))
         .await;
     let original = stage
-        .invoke("orders", json!({"order": 7}), Some(json!({"custom": {"tenant": "acme"}})))
+        .invoke(
+            "orders",
+            json!({"order": 7}),
+            Some(json!({"custom": {"tenant": "acme"}})),
+        )
         .await;
     let id = original["id"].as_str().unwrap();
 
@@ -41,17 +45,26 @@ async fn the_exit_status_says_whether_the_outcomes_match(db: PgPool) {
     assert_eq!(status, 0, "{stdout}\n{stderr}");
     // The replay's log, live, then the difference.
     assert!(stdout.contains("checking order 7"), "{stdout}");
-    assert!(stdout.contains("error     = ValueError: order 7 refused for acme"), "{stdout}");
+    assert!(
+        stdout.contains("error     = ValueError: order 7 refused for acme"),
+        "{stdout}"
+    );
     assert!(stdout.trim_end().ends_with("same outcome"), "{stdout}");
 
     // New code, nothing published: refused (6), with the reason.
     stage
         .production
-        .deploy("orders", python(&[("lambda_function.py", "def lambda_handler(e, c):\n    return 'ok'\n")]))
+        .deploy(
+            "orders",
+            python(&[("lambda_function.py", "def lambda_handler(e, c):\n    return 'ok'\n")]),
+        )
         .await;
     let (status, stdout, stderr) = replay(&stage, &[id]).await;
     assert_eq!(status, 6, "{stdout}\n{stderr}");
-    assert!(stderr.contains("the replay was refused") && stderr.contains("accept_current_code"), "{stderr}");
+    assert!(
+        stderr.contains("the replay was refused") && stderr.contains("accept_current_code"),
+        "{stderr}"
+    );
 
     // The current code, accepted: it succeeds where the original failed (1).
     let (status, stdout, stderr) = replay(&stage, &[id, "--accept-current-code"]).await;

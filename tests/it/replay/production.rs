@@ -74,8 +74,14 @@ impl Production {
         });
         let router = axum::Router::new()
             .route("/2015-03-31/functions/{name}", axum::routing::get(get_function))
-            .route("/2015-03-31/functions/{name}/configuration", axum::routing::get(get_configuration))
-            .route("/2015-03-31/functions/{name}/versions", axum::routing::get(list_versions))
+            .route(
+                "/2015-03-31/functions/{name}/configuration",
+                axum::routing::get(get_configuration),
+            )
+            .route(
+                "/2015-03-31/functions/{name}/versions",
+                axum::routing::get(list_versions),
+            )
             .route("/2015-03-31/functions/{name}/invocations", axum::routing::post(invoke))
             .route("/code/{token}", axum::routing::get(download))
             .with_state(state.clone());
@@ -99,17 +105,23 @@ impl Production {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        crate::support::create_request(&self.state.backend, &backend_name, deployment.runtime, deployment.handler, bytes.clone())
-            .timeout(deployment.timeout)
-            .memory_size(deployment.memory)
-            .environment(
-                aws_sdk_lambda::types::Environment::builder()
-                    .set_variables(Some(variables.clone()))
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("deploy {name}: {:?}", e.into_service_error()));
+        crate::support::create_request(
+            &self.state.backend,
+            &backend_name,
+            deployment.runtime,
+            deployment.handler,
+            bytes.clone(),
+        )
+        .timeout(deployment.timeout)
+        .memory_size(deployment.memory)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .set_variables(Some(variables.clone()))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("deploy {name}: {:?}", e.into_service_error()));
         let token = format!("{name}-{n}-{}", uuid::Uuid::new_v4().simple());
         self.state.code.lock().unwrap().insert(token.clone(), bytes.clone());
         let configuration = json!({
@@ -131,14 +143,20 @@ impl Production {
             "LastUpdateStatus": "Successful",
             "LastModified": "2026-12-07T00:00:00.000+0000",
         });
-        self.state.functions.lock().unwrap().entry(name.to_string()).or_default().insert(
-            "$LATEST".into(),
-            Deployed {
-                configuration,
-                backend_name,
-                token,
-            },
-        );
+        self.state
+            .functions
+            .lock()
+            .unwrap()
+            .entry(name.to_string())
+            .or_default()
+            .insert(
+                "$LATEST".into(),
+                Deployed {
+                    configuration,
+                    backend_name,
+                    token,
+                },
+            );
     }
 
     /// Publishes `$LATEST` of `name` as the next version; answers its number.
@@ -148,14 +166,21 @@ impl Production {
         let number = (versions.len()).to_string();
         let mut published = versions["$LATEST"].clone();
         published.configuration["Version"] = json!(number);
-        published.configuration["FunctionArn"] = json!(format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}:{number}"));
+        published.configuration["FunctionArn"] =
+            json!(format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}:{number}"));
         versions.insert(number.clone(), published);
         number
     }
 
     /// Deletes a published version.
     pub fn delete_version(&self, name: &str, version: &str) {
-        self.state.functions.lock().unwrap().get_mut(name).unwrap().remove(version);
+        self.state
+            .functions
+            .lock()
+            .unwrap()
+            .get_mut(name)
+            .unwrap()
+            .remove(version);
     }
 
     /// Turns a function into a container image as far as GetFunction and
@@ -192,7 +217,11 @@ fn find(fleet: &Fleet, name: &str, qualifier: Option<&str>) -> Option<Deployed> 
     fleet.functions.lock().unwrap().get(name)?.get(qualifier).cloned()
 }
 
-async fn get_function(State(fleet): State<Arc<Fleet>>, Path(name): Path<String>, Query(q): Query<Qualified>) -> Response {
+async fn get_function(
+    State(fleet): State<Arc<Fleet>>,
+    Path(name): Path<String>,
+    Query(q): Query<Qualified>,
+) -> Response {
     let Some(deployed) = find(&fleet, &name, q.qualifier.as_deref()) else {
         return not_found(&name);
     };
@@ -228,7 +257,11 @@ async fn list_versions(State(fleet): State<Arc<Fleet>>, Path(name): Path<String>
     axum::Json(json!({"Versions": listed})).into_response()
 }
 
-async fn download(Path(token): Path<String>, Query(query): Query<HashMap<String, String>>, State(fleet): State<Arc<Fleet>>) -> Response {
+async fn download(
+    Path(token): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    State(fleet): State<Arc<Fleet>>,
+) -> Response {
     if query.get("X-Amz-Signature").map(String::as_str) != Some(SIGNATURE) {
         return (StatusCode::FORBIDDEN, "<Error><Code>AccessDenied</Code></Error>").into_response();
     }
@@ -264,9 +297,18 @@ async fn invoke(
         .await;
     let output = match answer {
         Ok(output) => output,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("{:?}", e.into_service_error())).into_response(),
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{:?}", e.into_service_error()),
+            )
+                .into_response();
+        }
     };
-    let version = deployed.configuration["Version"].as_str().unwrap_or("$LATEST").to_string();
+    let version = deployed.configuration["Version"]
+        .as_str()
+        .unwrap_or("$LATEST")
+        .to_string();
     let mut response = (
         StatusCode::from_u16(output.status_code() as u16).unwrap(),
         output.payload().map(|p| p.as_ref().to_vec()).unwrap_or_default(),

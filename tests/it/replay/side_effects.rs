@@ -53,7 +53,9 @@ async fn no_credentials_by_default_and_the_execution_role_on_request(db: PgPool)
         "{bare}\n{bare_log:#?}"
     );
     assert!(
-        bare_log.iter().any(|l| l.contains("gets no AWS credentials (credentials: none, the default)")),
+        bare_log
+            .iter()
+            .any(|l| l.contains("gets no AWS credentials (credentials: none, the default)")),
         "{bare_log:#?}"
     );
 
@@ -62,13 +64,23 @@ async fn no_credentials_by_default_and_the_execution_role_on_request(db: PgPool)
         .await;
     let log = stage.log(with_role["id"].as_str().unwrap()).await;
     assert_eq!(with_role["status"], "succeeded", "{with_role}\n{log:#?}");
-    let arn = with_role["result"]["payload"]["arn"].as_str().unwrap_or_else(|| panic!("{with_role}\n{log:#?}"));
+    let arn = with_role["result"]["payload"]["arn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{with_role}\n{log:#?}"));
     assert!(
         arn.starts_with("arn:aws:sts::123456789012:assumed-role/reporter-role/"),
         "{arn}"
     );
-    assert!(log.iter().any(|l| l.contains(&format!("its AWS calls go to {}", moto.url))), "{log:#?}");
-    for text in [with_role.to_string(), log.join("\n"), std::fs::read_to_string(&stage.service.log).unwrap()] {
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&format!("its AWS calls go to {}", moto.url))),
+        "{log:#?}"
+    );
+    for text in [
+        with_role.to_string(),
+        log.join("\n"),
+        std::fs::read_to_string(&stage.service.log).unwrap(),
+    ] {
         assert!(!text.contains(PROJECT_SECRET), "{text}");
     }
 }
