@@ -359,3 +359,66 @@ async fn runs_on_the_engine_itself_replay_too(db: PgPool) {
     assert_eq!(diff["same_outcome"], true, "{diff}");
     assert_eq!(diff["printed_same"], true, "{diff}");
 }
+
+/// Creates a token; answers it.
+async fn token(stage: &Stage, role: &str, project: &str) -> String {
+    let created: serde_json::Value = stage
+        .http
+        .post(format!("{}/v1/tokens", stage.service.api))
+        .json(&json!({"name": format!("{role}-{project}"), "role": role, "project": project}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_string()
+}
+
+#[sqlx::test]
+async fn runners_and_admins_of_the_project_replay_readers_see_the_difference(db: PgPool) {
+    let stage = Stage::start(&db).await;
+    let put = stage
+        .http
+        .put(format!("{}/v1/projects/beta", stage.service.api))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    stage
+        .production
+        .deploy("orders", python(&[("lambda_function.py", VERSION_ONE)]))
+        .await;
+    let original = stage.invoke("orders", json!({}), None).await;
+    let id = original["id"].as_str().unwrap();
+    let runner = crate::support::service::authorized(&token(&stage, "runner", "default").await);
+    let reader = crate::support::service::authorized(&token(&stage, "reader", "default").await);
+    let other = crate::support::service::authorized(&token(&stage, "runner", "beta").await);
+    let replay_url = format!("{}/v1/runs/{id}/replay", stage.service.api);
+    let status = |client: reqwest::Client| {
+        let url = replay_url.clone();
+        async move { client.post(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(reader.clone()).await, 403);
+    assert_eq!(status(other.clone()).await, 404);
+    assert_eq!(status(reqwest::Client::new()).await, 401);
+    // The runner's replay, without a body.
+    let answer = runner.post(&replay_url).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 202);
+    let replay: serde_json::Value = answer.json().await.unwrap();
+    let replay_id = replay["id"].as_str().unwrap();
+    stage.finished(replay_id).await;
+    let diff_url = format!("{}/v1/runs/{replay_id}/replay-diff", stage.service.api);
+    let diff: serde_json::Value = reader.get(&diff_url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(diff["same_outcome"], true, "{diff}");
+    assert_eq!(other.get(&diff_url).send().await.unwrap().status().as_u16(), 404);
+    // A run never replayed has no difference to show.
+    let lone = stage.invoke("orders", json!({}), None).await;
+    let (status, _) = stage
+        .get(&format!("/v1/runs/{}/replay-diff", lone["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(status, 404);
+}
