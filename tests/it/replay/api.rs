@@ -20,6 +20,7 @@ async fn failing_python_and_node_runs_replay_with_the_same_error_and_no_differen
         .deploy(
             "orders-node",
             Deployment {
+                layers: &[],
                 runtime: "nodejs20.x",
                 handler: "index.handler",
                 files: &[("index.js", FAILING_NODE)],
@@ -421,4 +422,40 @@ async fn runners_and_admins_of_the_project_replay_readers_see_the_difference(db:
         .get(&format!("/v1/runs/{}/replay-diff", lone["id"].as_str().unwrap()))
         .await;
     assert_eq!(status, 404);
+}
+
+const USES_THE_LAYER: &str =
+    "from greeting import greet\n\ndef lambda_handler(event, context):\n    return greet(event['name'])\n";
+
+#[sqlx::test]
+async fn a_layers_python_packages_are_carried_beside_the_code(db: PgPool) {
+    let stage = Stage::start(&db).await;
+    let layer = stage.production.publish_layer(
+        "greetings",
+        &[
+            ("python/greeting.py", "def greet(name):\n    return 'hello ' + name\n"),
+            ("bin/tool", "#!/bin/sh\n"),
+        ],
+    );
+    stage
+        .production
+        .deploy(
+            "greeter",
+            Deployment {
+                layers: &[&layer],
+                ..python(&[("lambda_function.py", USES_THE_LAYER)])
+            },
+        )
+        .await;
+    let original = stage.invoke("greeter", json!({"name": "ops"}), None).await;
+    assert_eq!(original["result"]["payload"], "hello ops", "{original}");
+    assert_eq!(original["result"]["function"]["layers"], json!([layer]));
+    let replay = stage.replay(original["id"].as_str().unwrap(), json!({})).await;
+    let log = stage.log(replay["id"].as_str().unwrap()).await;
+    assert_eq!(replay["result"]["payload"], "hello ops", "{replay}\n{log:#?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("1 file(s) carried beside the code; 1 outside python/ and nodejs/ not carried")),
+        "{log:#?}"
+    );
 }

@@ -142,6 +142,7 @@ pub const FAILING_NODE: &str = r#"exports.handler = async (event) => {
 
 pub fn python(files: &'static [(&'static str, &'static str)]) -> Deployment<'static> {
     Deployment {
+        layers: &[],
         runtime: "python3.12",
         handler: "lambda_function.lambda_handler",
         files,

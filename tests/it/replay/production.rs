@@ -41,6 +41,10 @@ struct Fleet {
     deployments: Mutex<u32>,
     /// Code downloads served.
     downloads: std::sync::atomic::AtomicUsize,
+    /// Layer version ARN to its download token and `CodeSha256`.
+    layers: Mutex<HashMap<String, (String, String)>>,
+    /// Layer version ARN to its files.
+    layer_files: Mutex<HashMap<String, Vec<(String, String)>>>,
 }
 
 #[derive(Clone)]
@@ -53,6 +57,8 @@ struct Deployed {
 
 /// What a deployment is made of.
 pub struct Deployment<'a> {
+    /// Layer version ARNs (published with `publish_layer`).
+    pub layers: &'a [&'a str],
     pub runtime: &'a str,
     pub handler: &'a str,
     pub files: &'a [(&'a str, &'a str)],
@@ -71,6 +77,8 @@ impl Production {
             code: Mutex::default(),
             deployments: Mutex::new(0),
             downloads: Default::default(),
+            layers: Mutex::default(),
+            layer_files: Mutex::default(),
         });
         let router = axum::Router::new()
             .route("/2015-03-31/functions/{name}", axum::routing::get(get_function))
@@ -83,6 +91,7 @@ impl Production {
                 axum::routing::get(list_versions),
             )
             .route("/2015-03-31/functions/{name}/invocations", axum::routing::post(invoke))
+            .route("/2018-10-31/layers", axum::routing::get(get_layer_version_by_arn))
             .route("/code/{token}", axum::routing::get(download))
             .with_state(state.clone());
         let url = crate::support::fake_endpoint(router).await;
@@ -93,6 +102,23 @@ impl Production {
     /// Deploys `$LATEST` of `name` (a new function, or new code for an existing one).
     pub async fn deploy(&self, name: &str, deployment: Deployment<'_>) {
         let bytes = zip(deployment.files);
+        // The backend engine runs no layers: the function it runs gets the layers' Python
+        // files beside its code, where Lambda's /opt/python puts them on the path.
+        let mut backend_files: Vec<(String, String)> = deployment
+            .files
+            .iter()
+            .map(|(n, c)| (n.to_string(), c.to_string()))
+            .collect();
+        for arn in deployment.layers {
+            let files = self.state.layer_files.lock().unwrap()[*arn].clone();
+            backend_files.extend(
+                files
+                    .into_iter()
+                    .map(|(n, c)| (n.trim_start_matches("python/").to_string(), c)),
+            );
+        }
+        let backend_files: Vec<(&str, &str)> = backend_files.iter().map(|(n, c)| (n.as_str(), c.as_str())).collect();
+        let backend_bytes = zip(&backend_files);
         let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
         let n = {
             let mut count = self.state.deployments.lock().unwrap();
@@ -110,7 +136,7 @@ impl Production {
             &backend_name,
             deployment.runtime,
             deployment.handler,
-            bytes.clone(),
+            backend_bytes,
         )
         .timeout(deployment.timeout)
         .memory_size(deployment.memory)
@@ -139,6 +165,7 @@ impl Production {
             "Architectures": ["x86_64"],
             "EphemeralStorage": {"Size": 512},
             "Environment": {"Variables": variables},
+            "Layers": deployment.layers.iter().map(|arn| json!({"Arn": arn, "CodeSize": 100})).collect::<Vec<_>>(),
             "State": "Active",
             "LastUpdateStatus": "Successful",
             "LastModified": "2026-12-07T00:00:00.000+0000",
@@ -157,6 +184,20 @@ impl Production {
                     token,
                 },
             );
+    }
+
+    /// Publishes a layer version of `files` (paths as in the layer's zip: `python/...`);
+    /// answers its ARN.
+    pub fn publish_layer(&self, name: &str, files: &[(&str, &str)]) -> String {
+        let bytes = zip(files);
+        let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
+        let arn = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:layer:{name}:1");
+        let token = format!("layer-{name}-{}", uuid::Uuid::new_v4().simple());
+        self.state.code.lock().unwrap().insert(token.clone(), bytes);
+        self.state.layers.lock().unwrap().insert(arn.clone(), (token, sha));
+        let owned = files.iter().map(|(n, c)| (n.to_string(), c.to_string())).collect();
+        self.state.layer_files.lock().unwrap().insert(arn.clone(), owned);
+        arn
     }
 
     /// Publishes `$LATEST` of `name` as the next version; answers its number.
@@ -255,6 +296,26 @@ async fn list_versions(State(fleet): State<Arc<Fleet>>, Path(name): Path<String>
     };
     let listed: Vec<Value> = versions.values().map(|d| d.configuration.clone()).collect();
     axum::Json(json!({"Versions": listed})).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct LayerQuery {
+    #[serde(rename = "Arn")]
+    arn: String,
+}
+
+/// GetLayerVersionByArn (`GET /2018-10-31/layers?find=LayerVersion&Arn=...`).
+async fn get_layer_version_by_arn(State(fleet): State<Arc<Fleet>>, Query(q): Query<LayerQuery>) -> Response {
+    let Some((token, sha)) = fleet.layers.lock().unwrap().get(&q.arn).cloned() else {
+        return not_found(&q.arn);
+    };
+    let base = fleet.base.lock().unwrap().clone();
+    axum::Json(json!({
+        "LayerVersionArn": q.arn,
+        "Version": 1,
+        "Content": {"Location": format!("{base}/code/{token}?X-Amz-Signature={SIGNATURE}"), "CodeSha256": sha, "CodeSize": 100},
+    }))
+    .into_response()
 }
 
 async fn download(
