@@ -63,7 +63,14 @@ pub async fn run(ctx: &StepContext<'_>, step: &Step) -> Ending {
         stop: ctx.stop,
     };
     match step {
-        Step::LambdaCustomCode(custom) => super::custom_code::run(&on_engine, custom).await,
+        Step::LambdaCustomCode(custom) => {
+            // A replay's function is temporary whatever the original asked.
+            let temporary = crate::domain::step::CustomCodeStep {
+                keep_function: false,
+                ..custom.clone()
+            };
+            super::custom_code::run(&on_engine, &temporary).await
+        }
         Step::LambdaInvoke(invoke) => replay_invoke(ctx, &on_engine, invoke, &order).await,
     }
 }

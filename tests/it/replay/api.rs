@@ -328,7 +328,9 @@ async fn runs_on_the_engine_itself_replay_too(db: PgPool) {
         .unwrap();
     assert!(put.status().is_success(), "{}", put.text().await.unwrap());
     // Custom code: the step is the code.
-    let custom = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": CUSTOM, "payload": {"n": 0}});
+    // The original keeps its function; the replay's is temporary all the same.
+    let custom = json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": CUSTOM, "payload": {"n": 0},
+        "keep_function": true});
     let (status, run) =
         crate::support::service_client::submit(&stage.http, &stage.service.api, "local", &custom, None).await;
     assert_eq!(status, 202, "{run}");
@@ -337,9 +339,17 @@ async fn runs_on_the_engine_itself_replay_too(db: PgPool) {
     let replay = stage.replay(original["id"].as_str().unwrap(), json!({})).await;
     assert_eq!(replay["result"]["error"]["type"], "ZeroDivisionError", "{replay}");
     assert_eq!(stage.diff(replay["id"].as_str().unwrap()).await["same_outcome"], true);
+    let engine = crate::support::signed_client(&stage.service.engine, stage.service.engine_credentials());
+    let kept = engine.list_functions().send().await.unwrap();
+    let names: Vec<&str> = kept.functions().iter().filter_map(|f| f.function_name()).collect();
+    let original_function = format!("lambda-steps-{}", original["id"].as_str().unwrap().replace('-', ""));
+    assert_eq!(
+        names,
+        [original_function.as_str()],
+        "only the original's function is kept"
+    );
 
     // An Invoke of a function on the engine: its code comes from the engine's own copy.
-    let engine = crate::support::signed_client(&stage.service.engine, stage.service.engine_credentials());
     crate::support::create(
         &engine,
         "divider",
