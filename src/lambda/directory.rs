@@ -223,6 +223,22 @@ impl LambdaDirectory {
         })
     }
 
+    /// The embedded engine's clients and their key, when this process runs it: the sweeper
+    /// passes over the engine even when no project's runs go there, since replays create
+    /// their temporary functions on it.
+    pub async fn embedded_clients(&self) -> Option<(ClientKey, LambdaClients)> {
+        let target = self.target_of("embedded").ok()?;
+        let key = ClientKey {
+            endpoint: "embedded".into(),
+            region: "us-east-1".into(),
+            keys: None,
+            assume_role_arn: None,
+            external_id: None,
+        };
+        let clients = self.clients_for(&key, &target).await;
+        Some((key, clients))
+    }
+
     pub fn framework(&self) -> &Framework {
         &self.framework
     }

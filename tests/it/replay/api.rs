@@ -469,3 +469,33 @@ async fn a_layers_python_packages_are_carried_beside_the_code(db: PgPool) {
         "{log:#?}"
     );
 }
+
+#[sqlx::test]
+async fn the_sweeper_deletes_a_replays_function_left_on_the_engine(db: PgPool) {
+    // No project's runs go to the engine here: only replays put functions on it.
+    let stage = Stage::start_with(&db, &["--sweep-seconds", "1"]).await;
+    stage
+        .production
+        .deploy("orders", python(&[("lambda_function.py", VERSION_ONE)]))
+        .await;
+    let original = stage.invoke("orders", json!({}), None).await;
+    let replay = stage.replay(original["id"].as_str().unwrap(), json!({})).await;
+    // What a crash between creating the function and deleting it leaves behind.
+    let left = format!("lambda-steps-{}", replay["id"].as_str().unwrap().replace('-', ""));
+    let engine = crate::support::signed_client(&stage.service.engine, stage.service.engine_credentials());
+    crate::support::create(
+        &engine,
+        &left,
+        "python3.12",
+        "lambda_function.lambda_handler",
+        &[("lambda_function.py", VERSION_TWO)],
+    )
+    .await;
+    for _ in 0..100 {
+        if engine.get_function().function_name(&left).send().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the sweeper left {left} on the engine");
+}

@@ -27,13 +27,18 @@ pub struct Stage {
 
 impl Stage {
     pub async fn start(db: &PgPool) -> Self {
+        Self::start_with(db, &[]).await
+    }
+
+    /// The same, with extra `serve` flags.
+    pub async fn start_with(db: &PgPool, flags: &[&str]) -> Self {
         let work = tempfile::tempdir().unwrap();
         let runtimes = runtimes_dir().display().to_string();
         let env = [
             ("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN),
             ("LAMBDA_STEPS_RUNTIMES_DIR", runtimes.as_str()),
         ];
-        let service = ServeProcess::start(db, work.path(), &[], &env).await;
+        let service = ServeProcess::start(db, work.path(), flags, &env).await;
         let production = Production::start(work.path()).await;
         let http = authorized(ADMIN_TOKEN);
         let stage = Self {
