@@ -98,7 +98,7 @@ async fn replay_invoke(
     order: &ReplayOrder,
 ) -> Ending {
     let log = project.log;
-    let reference = crate::lambda_rules::FunctionRef::parse(&step.function_name).ok();
+    let reference = lambda_rules::FunctionRef::parse(&step.function_name).ok();
     let step_name = reference
         .as_ref()
         .map_or(step.function_name.clone(), |f| f.name.clone());

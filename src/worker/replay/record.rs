@@ -42,7 +42,7 @@ impl RecordedVersions {
 /// (used when Lambda's answer has none).
 pub fn described(asked: &str, config: &GetFunctionConfigurationOutput) -> RecordedFunction {
     let name = config.function_name().map(str::to_string).unwrap_or_else(|| {
-        crate::lambda_rules::FunctionRef::parse(asked)
+        lambda_rules::FunctionRef::parse(asked)
             .map(|f| f.name)
             .unwrap_or_else(|_| asked.to_string())
     });
