@@ -1,4 +1,4 @@
-//! The client commands of the binary (`run`, `logs`, `runs`, `cancel`): one HTTP client
+//! The client commands of the binary (`run`, `logs`, `runs`, `cancel`, `replay`): one HTTP client
 //! over the REST API (this file), one small module per command, the log follower they
 //! share, and the exit status that says the outcome (`exit.rs`).
 //!
@@ -13,6 +13,7 @@ pub mod exit;
 pub mod follow;
 pub mod logs;
 pub mod output;
+pub mod replay;
 pub mod run;
 pub mod rundeck;
 pub mod runs;
@@ -384,6 +385,19 @@ impl Client {
     pub async fn cancel(&self, id: &str) -> Result<Value, Failure> {
         let url = self.url(&["v1", "runs", id, "cancel"]);
         self.send_json(self.request(reqwest::Method::POST, url)).await
+    }
+
+    /// Replays a finished run (`POST /v1/runs/{id}/replay`).
+    pub async fn replay(&self, id: &str, body: &Value) -> Result<Value, Failure> {
+        let url = self.url(&["v1", "runs", id, "replay"]);
+        self.send_json(self.request(reqwest::Method::POST, url).json(body))
+            .await
+    }
+
+    /// What differs between a replay and its original.
+    pub async fn replay_diff(&self, id: &str) -> Result<Value, Failure> {
+        let url = self.url(&["v1", "runs", id, "replay-diff"]);
+        self.send_json(self.request(reqwest::Method::GET, url)).await
     }
 
     pub async fn runs(&self, project: &str, status: Option<&str>, limit: u32) -> Result<Value, Failure> {

@@ -35,6 +35,8 @@ impl From<RunRow> for Run {
             finished_at: row.finished_at,
             result: row.result.and_then(|r| serde_json::from_str::<RunResult>(&r).ok()),
             error: row.error.and_then(|e| serde_json::from_str::<RunError>(&e).ok()),
+            replay_of: None,
+            replays: Vec::new(),
         }
     }
 }
