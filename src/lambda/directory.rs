@@ -3,8 +3,9 @@
 //! `ClientKey` (endpoint, region and credentials). Resolutions are kept a few seconds, and
 //! dropped at once when this replica changes settings or keys.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::client::{LambdaClients, LambdaTarget};
@@ -245,7 +246,7 @@ impl LambdaDirectory {
 
     /// Forgets resolutions after a settings or key change.
     pub fn forget(&self) {
-        self.projects.lock().expect("directory lock").clear();
+        self.projects.lock().clear();
     }
 
     /// The Lambda of a project; the error says which setting or key is wrong (never a
@@ -294,14 +295,13 @@ impl LambdaDirectory {
         });
         self.projects
             .lock()
-            .expect("directory lock")
             .insert(project.to_string(), (Instant::now(), lambda.clone()));
         Ok(lambda)
     }
 
     /// The project's resolution, if made within `KEEP`.
     fn recent(&self, project: &str) -> Option<Arc<ProjectLambda>> {
-        let projects = self.projects.lock().expect("directory lock");
+        let projects = self.projects.lock();
         let (at, lambda) = projects.get(project)?;
         (at.elapsed() < KEEP).then(|| lambda.clone())
     }

@@ -79,7 +79,7 @@ async fn function_timeout(
         function.to_string(),
         qualifier.map(str::to_string),
     );
-    if let Some((at, timeout, recorded)) = ctx.worker.function_timeouts.lock().expect("timeouts lock").get(&key)
+    if let Some((at, timeout, recorded)) = ctx.worker.function_timeouts.lock().get(&key)
         && at.elapsed() < Duration::from_secs(60)
     {
         return Ok((*timeout, recorded.clone()));
@@ -114,7 +114,6 @@ async fn function_timeout(
     ctx.worker
         .function_timeouts
         .lock()
-        .expect("timeouts lock")
         .insert(key, (Instant::now(), timeout, recorded.clone()));
     Ok((timeout, recorded))
 }

@@ -7,8 +7,9 @@ pub mod packages;
 mod replay;
 pub mod sweeper;
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;

@@ -8,8 +8,8 @@
 //! configuration of that version read, once per published version for the life of the
 //! process: a published version never changes.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
@@ -26,11 +26,11 @@ const MOST_VERSIONS: usize = 10_000;
 
 impl RecordedVersions {
     fn get(&self, key: &(String, String, String)) -> Option<RecordedFunction> {
-        self.0.lock().expect("recorded versions lock").get(key).cloned()
+        self.0.lock().get(key).cloned()
     }
 
     fn put(&self, key: (String, String, String), function: RecordedFunction) {
-        let mut versions = self.0.lock().expect("recorded versions lock");
+        let mut versions = self.0.lock();
         if versions.len() >= MOST_VERSIONS {
             versions.clear();
         }

@@ -6,8 +6,9 @@
 //! fleet: each deployment of a function is a function of its own there, so `$LATEST` can
 //! move while published versions keep their code, as on AWS.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aws_sdk_lambda::primitives::Blob;
 use axum::extract::{Path, Query, State};
@@ -95,7 +96,7 @@ impl Production {
             .route("/code/{token}", axum::routing::get(download))
             .with_state(state.clone());
         let url = crate::support::fake_endpoint(router).await;
-        *state.base.lock().unwrap() = url.clone();
+        *state.base.lock() = url.clone();
         Self { url, state, backend }
     }
 
@@ -110,7 +111,7 @@ impl Production {
             .map(|(n, c)| (n.to_string(), c.to_string()))
             .collect();
         for arn in deployment.layers {
-            let files = self.state.layer_files.lock().unwrap()[*arn].clone();
+            let files = self.state.layer_files.lock()[*arn].clone();
             backend_files.extend(
                 files
                     .into_iter()
@@ -121,7 +122,7 @@ impl Production {
         let backend_bytes = zip(&backend_files);
         let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
         let n = {
-            let mut count = self.state.deployments.lock().unwrap();
+            let mut count = self.state.deployments.lock();
             *count += 1;
             *count
         };
@@ -149,7 +150,7 @@ impl Production {
         .await
         .unwrap_or_else(|e| panic!("deploy {name}: {:?}", e.into_service_error()));
         let token = format!("{name}-{n}-{}", uuid::Uuid::new_v4().simple());
-        self.state.code.lock().unwrap().insert(token.clone(), bytes.clone());
+        self.state.code.lock().insert(token.clone(), bytes.clone());
         let configuration = json!({
             "FunctionName": name,
             "FunctionArn": format!("arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"),
@@ -170,20 +171,14 @@ impl Production {
             "LastUpdateStatus": "Successful",
             "LastModified": "2026-12-07T00:00:00.000+0000",
         });
-        self.state
-            .functions
-            .lock()
-            .unwrap()
-            .entry(name.to_string())
-            .or_default()
-            .insert(
-                "$LATEST".into(),
-                Deployed {
-                    configuration,
-                    backend_name,
-                    token,
-                },
-            );
+        self.state.functions.lock().entry(name.to_string()).or_default().insert(
+            "$LATEST".into(),
+            Deployed {
+                configuration,
+                backend_name,
+                token,
+            },
+        );
     }
 
     /// Publishes a layer version of `files` (paths as in the layer's zip: `python/...`);
@@ -193,16 +188,16 @@ impl Production {
         let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
         let arn = format!("arn:aws:lambda:us-east-1:{ACCOUNT}:layer:{name}:1");
         let token = format!("layer-{name}-{}", uuid::Uuid::new_v4().simple());
-        self.state.code.lock().unwrap().insert(token.clone(), bytes);
-        self.state.layers.lock().unwrap().insert(arn.clone(), (token, sha));
+        self.state.code.lock().insert(token.clone(), bytes);
+        self.state.layers.lock().insert(arn.clone(), (token, sha));
         let owned = files.iter().map(|(n, c)| (n.to_string(), c.to_string())).collect();
-        self.state.layer_files.lock().unwrap().insert(arn.clone(), owned);
+        self.state.layer_files.lock().insert(arn.clone(), owned);
         arn
     }
 
     /// Publishes `$LATEST` of `name` as the next version; answers its number.
     pub fn publish(&self, name: &str) -> String {
-        let mut functions = self.state.functions.lock().unwrap();
+        let mut functions = self.state.functions.lock();
         let versions = functions.get_mut(name).expect("a deployed function");
         let number = (versions.len()).to_string();
         let mut published = versions["$LATEST"].clone();
@@ -215,19 +210,13 @@ impl Production {
 
     /// Deletes a published version.
     pub fn delete_version(&self, name: &str, version: &str) {
-        self.state
-            .functions
-            .lock()
-            .unwrap()
-            .get_mut(name)
-            .unwrap()
-            .remove(version);
+        self.state.functions.lock().get_mut(name).unwrap().remove(version);
     }
 
     /// Turns a function into a container image as far as GetFunction and
     /// GetFunctionConfiguration tell.
     pub fn make_image(&self, name: &str) {
-        for deployed in self.state.functions.lock().unwrap().get_mut(name).unwrap().values_mut() {
+        for deployed in self.state.functions.lock().get_mut(name).unwrap().values_mut() {
             deployed.configuration["PackageType"] = json!("Image");
         }
     }
@@ -255,7 +244,7 @@ fn not_found(what: &str) -> Response {
 
 fn find(fleet: &Fleet, name: &str, qualifier: Option<&str>) -> Option<Deployed> {
     let qualifier = qualifier.unwrap_or("$LATEST");
-    fleet.functions.lock().unwrap().get(name)?.get(qualifier).cloned()
+    fleet.functions.lock().get(name)?.get(qualifier).cloned()
 }
 
 async fn get_function(
@@ -266,7 +255,7 @@ async fn get_function(
     let Some(deployed) = find(&fleet, &name, q.qualifier.as_deref()) else {
         return not_found(&name);
     };
-    let base = fleet.base.lock().unwrap().clone();
+    let base = fleet.base.lock().clone();
     let location = format!(
         "{base}/code/{}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=600&X-Amz-Signature={SIGNATURE}",
         deployed.token
@@ -290,7 +279,7 @@ async fn get_configuration(
 }
 
 async fn list_versions(State(fleet): State<Arc<Fleet>>, Path(name): Path<String>) -> Response {
-    let functions = fleet.functions.lock().unwrap();
+    let functions = fleet.functions.lock();
     let Some(versions) = functions.get(&name) else {
         return not_found(&name);
     };
@@ -306,10 +295,10 @@ struct LayerQuery {
 
 /// GetLayerVersionByArn (`GET /2018-10-31/layers?find=LayerVersion&Arn=...`).
 async fn get_layer_version_by_arn(State(fleet): State<Arc<Fleet>>, Query(q): Query<LayerQuery>) -> Response {
-    let Some((token, sha)) = fleet.layers.lock().unwrap().get(&q.arn).cloned() else {
+    let Some((token, sha)) = fleet.layers.lock().get(&q.arn).cloned() else {
         return not_found(&q.arn);
     };
-    let base = fleet.base.lock().unwrap().clone();
+    let base = fleet.base.lock().clone();
     axum::Json(json!({
         "LayerVersionArn": q.arn,
         "Version": 1,
@@ -326,7 +315,7 @@ async fn download(
     if query.get("X-Amz-Signature").map(String::as_str) != Some(SIGNATURE) {
         return (StatusCode::FORBIDDEN, "<Error><Code>AccessDenied</Code></Error>").into_response();
     }
-    match fleet.code.lock().unwrap().get(&token) {
+    match fleet.code.lock().get(&token) {
         Some(bytes) => {
             fleet.downloads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             bytes.clone().into_response()
