@@ -17,8 +17,9 @@
 
 mod support;
 
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
@@ -191,7 +192,7 @@ async fn null_lambda(seen: Arc<Seen>) -> String {
             .ok()
             .and_then(|v| v["sent_at_us"].as_i64())
         {
-            seen.latencies.lock().unwrap().push((now - sent) as f64 / 1000.0);
+            seen.latencies.lock().push((now - sent) as f64 / 1000.0);
         }
         seen.invokes.fetch_add(1, Ordering::SeqCst);
         let in_flight = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -219,5 +220,5 @@ async fn null_lambda(seen: Arc<Seen>) -> String {
 }
 
 fn take(seen: &Seen) -> Vec<f64> {
-    std::mem::take(&mut *seen.latencies.lock().unwrap())
+    std::mem::take(&mut *seen.latencies.lock())
 }

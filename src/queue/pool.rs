@@ -3,8 +3,9 @@
 //! leases with one heartbeat statement, and passes cancel requests on. On shutdown it
 //! stops claiming and lets the runs in hand finish or give themselves back.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -40,7 +41,7 @@ pub struct StopSignal {
 
 impl StopSignal {
     pub fn reason(&self) -> Option<StopReason> {
-        *self.reason.lock().expect("stop reason lock")
+        *self.reason.lock()
     }
 }
 
@@ -50,7 +51,7 @@ pub type HeldRuns = Arc<Mutex<HashMap<Uuid, Held>>>;
 
 /// The ids of the runs in hand.
 pub fn held_ids(held: &HeldRuns) -> Vec<Uuid> {
-    held.lock().expect("held lock").keys().copied().collect()
+    held.lock().keys().copied().collect()
 }
 
 /// Runs the pool until `ctx.shutdown`; run tasks are spawned on `tracker`.
@@ -99,7 +100,7 @@ pub async fn run(
         for (run, permit) in claimed.into_iter().zip(permits.drain(..)) {
             let stop = CancellationToken::new();
             let reason = Arc::new(Mutex::new(None));
-            let mut in_hand = held.lock().expect("held lock");
+            let mut in_hand = held.lock();
             in_hand.insert(
                 run.id,
                 Held {
@@ -114,7 +115,7 @@ pub async fn run(
             tracker.spawn(async move {
                 let id = run.id;
                 execute(run, StopSignal { token: stop, reason }).await;
-                let mut in_hand = held.lock().expect("held lock");
+                let mut in_hand = held.lock();
                 in_hand.remove(&id);
                 crate::metrics::runs_in_hand(in_hand.len());
                 drop(permit);
@@ -157,12 +158,7 @@ async fn heartbeat(ctx: QueueContext, held: HeldRuns) {
             _ = ctx.shutdown.cancelled(), if !shutting_down => {}
             _ = tokio::time::sleep_until(wake) => {}
         }
-        let snapshot: Vec<(Uuid, i32)> = held
-            .lock()
-            .expect("held lock")
-            .iter()
-            .map(|(id, h)| (*id, h.attempt))
-            .collect();
+        let snapshot: Vec<(Uuid, i32)> = held.lock().iter().map(|(id, h)| (*id, h.attempt)).collect();
         if snapshot.is_empty() {
             if ctx.shutdown.is_cancelled() {
                 return;
@@ -181,7 +177,7 @@ async fn heartbeat(ctx: QueueContext, held: HeldRuns) {
                 }
                 next_beat = asked + every;
                 let alive: HashMap<Uuid, bool> = alive.into_iter().collect();
-                let held = held.lock().expect("held lock");
+                let held = held.lock();
                 for (id, _) in &snapshot {
                     let Some(run) = held.get(id) else { continue };
                     match alive.get(id) {
@@ -214,14 +210,14 @@ async fn pass_cancels_on(ctx: QueueContext, held: HeldRuns) {
                 Err(_) => return,
             },
         };
-        if let Some(run) = held.lock().expect("held lock").get(&id) {
+        if let Some(run) = held.lock().get(&id) {
             stop(run, StopReason::Cancelled);
         }
     }
 }
 
 fn stop(run: &Held, reason: StopReason) {
-    let mut current = run.reason.lock().expect("stop reason lock");
+    let mut current = run.reason.lock();
     if current.is_none() {
         *current = Some(reason);
     }

@@ -21,6 +21,8 @@ pub struct ClaimedRun {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// The submit's trace context, which the run's spans continue.
     pub traceparent: Option<String>,
+    /// The run this one replays, when it is a replay (`run_replays`).
+    pub replay_of: Option<Uuid>,
 }
 
 /// Claims up to `limit` queued runs, oldest first, skipping rows other workers hold:
@@ -44,7 +46,8 @@ pub async fn claim(
          FROM next WHERE r.id = next.id
          RETURNING r.id AS "id!", r.project AS "project!", r.step::text AS "step!", r.attempt AS "attempt!",
              (SELECT coalesce(max(seq), 0) + 1 FROM run_logs WHERE run_id = r.id) AS "next_seq!",
-             r.created_at AS "created_at!", r.traceparent"#,
+             r.created_at AS "created_at!", r.traceparent,
+             (SELECT x.replay_of FROM run_replays x WHERE x.run_id = r.id) AS "replay_of?""#,
         limit,
         worker,
         lease_seconds,

@@ -42,6 +42,8 @@ impl From<RunRow> for Run {
                 .traceparent
                 .as_deref()
                 .and_then(crate::telemetry::context::trace_id_of),
+            replay_of: None,
+            replays: Vec::new(),
         }
     }
 }

@@ -5,10 +5,12 @@ mod follow;
 mod lambda_invoke;
 pub mod packages;
 mod phases;
+mod replay;
 pub mod sweeper;
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
@@ -49,13 +51,23 @@ pub struct Worker {
     pub shutdown: CancellationToken,
     /// Functions' own timeouts, by (project, function, qualifier), with when they were read.
     pub function_timeouts: Mutex<FunctionTimeouts>,
+    /// Published versions' configurations as replays record them (a version never changes).
+    pub recorded_versions: replay::record::RecordedVersions,
     /// Custom-code steps' packages, installed once per list and shared by every run.
     pub packages: Arc<packages::PackageCache>,
     pub settings: WorkerSettings,
 }
 
-/// Functions' timeouts as read from Lambda: (project, function, qualifier) to (when, timeout).
-pub type FunctionTimeouts = HashMap<(String, String, Option<String>), (std::time::Instant, Duration)>;
+/// Functions' timeouts as read from Lambda: (project, function, qualifier) to (when,
+/// timeout, what a replay needs of the same answer).
+pub type FunctionTimeouts = HashMap<
+    (String, String, Option<String>),
+    (
+        std::time::Instant,
+        Duration,
+        Option<crate::domain::replay::RecordedFunction>,
+    ),
+>;
 
 /// The workers' part of the process configuration.
 #[derive(Debug, Clone, Copy)]
@@ -204,6 +216,7 @@ async fn execute_run(
                     stop: &stop,
                 };
                 match &step {
+                    _ if run.replay_of.is_some() => replay::run(&context, &step).await,
                     Step::LambdaInvoke(step) => lambda_invoke::run(&context, step).await,
                     Step::LambdaCustomCode(step) => custom_code::run(&context, step).await,
                 }

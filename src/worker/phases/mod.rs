@@ -10,7 +10,6 @@ pub mod invoke;
 pub mod log_fetch;
 pub mod stopped;
 
-use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::domain::run::RunPhase;
@@ -22,7 +21,7 @@ pub struct Phases {
     log: RunLog,
     run_span: tracing::Span,
     step_type: &'static str,
-    current: Mutex<Current>,
+    current: parking_lot::Mutex<Current>,
 }
 
 struct Current {
@@ -40,7 +39,7 @@ impl Phases {
             log,
             run_span,
             step_type,
-            current: Mutex::new(Current {
+            current: parking_lot::Mutex::new(Current {
                 phase: RunPhase::Claimed,
                 since: Instant::now(),
                 span,
@@ -50,7 +49,7 @@ impl Phases {
 
     /// The run moves to `phase`: the one it was in ends (its span and its duration).
     pub fn enter(&self, phase: RunPhase) {
-        let mut current = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut current = self.current.lock();
         if current.phase == phase {
             return;
         }
@@ -75,10 +74,6 @@ impl Phases {
 
     /// The current phase's span, parent of what happens in it (the Invoke, the log fetch).
     pub fn span(&self) -> tracing::Span {
-        self.current
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .span
-            .clone()
+        self.current.lock().span.clone()
     }
 }

@@ -4,7 +4,9 @@
 //! function (`_X_AMZN_TRACE_ID` on the engine, `X-Amzn-Trace-Id` on the wire); and a
 //! collector that cannot be reached changes nothing in a run.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -43,7 +45,7 @@ async fn header_noting_lambda() -> (String, Arc<Mutex<Vec<String>>>) {
                     .get("x-amzn-trace-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                noted.lock().unwrap().push(header.to_string());
+                noted.lock().push(header.to_string());
                 // A tail without its START line: the service reads the whole log (and this
                 // endpoint has no CloudWatch Logs to give it).
                 let tail = base64::Engine::encode(
@@ -288,7 +290,7 @@ async fn runs_submitted_on_one_replica_and_run_on_another_are_one_trace_continui
         .find(|s| s.name == "log fetch" && s.parent_span_id == named(&of_run, "returned").span_id)
         .expect("the whole log's fetch under returned");
     assert_eq!(fetch.attributes["aws.request_id"], "fake-request-1");
-    let sent = headers_seen.lock().unwrap().clone();
+    let sent = headers_seen.lock().clone();
     assert_eq!(
         sent,
         [format!(

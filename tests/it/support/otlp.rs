@@ -3,7 +3,9 @@
 //! port, and keeps every span it is sent.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -55,7 +57,7 @@ impl TraceService for Receiver {
 
 impl Receiver {
     fn keep(&self, request: ExportTraceServiceRequest) {
-        let mut kept = self.0.lock().unwrap();
+        let mut kept = self.0.lock();
         for resource_spans in request.resource_spans {
             let resource = resource_spans
                 .resource
@@ -133,7 +135,7 @@ impl Collector {
 
     /// Every span received so far.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
-        self.spans.lock().unwrap().clone()
+        self.spans.lock().clone()
     }
 
     /// The spans of one trace, once `done` holds for them (within a minute).
