@@ -4,15 +4,15 @@
 //! address AWS uses (127.0.0.1:9001), closes the host's addresses there, attaches the
 //! egress when the sandbox has one, then lets the runtime start.
 //!
-//! Who may enter the namespace depends on who owns it. An engine running as root gets a
-//! namespace owned by its own user namespace (bubblewrap, privileged, makes none), and a
-//! thread of the engine joins it. An engine running as an ordinary user gets one owned by
-//! the user namespace bubblewrap made for the sandbox (the sandbox itself runs in a
-//! namespace nested below that one, without capabilities, so its code cannot change its
-//! own routes): joining that needs a single-threaded process, so a forked child of the
-//! engine joins both, binds, adds the routes, and hands the listening socket back over a
-//! socket pair (a socket keeps the namespace it was made in, so the engine accepts on it
-//! from outside). pasta joins the same two.
+//! Who may enter the namespace depends on who the engine is. Root holds every capability
+//! over every namespace, so a thread of the engine joins the network namespace directly.
+//! An ordinary user holds them only in the user namespace bubblewrap made for the sandbox
+//! (the sandbox itself runs in a namespace nested below that one, without capabilities, so
+//! its code cannot change its own routes): joining a user namespace needs a single-threaded
+//! process, so a forked child of the engine joins it and then the network namespace, binds,
+//! adds the routes, and hands the listening socket back over a socket pair (a socket keeps
+//! the namespace it was made in, so the engine accepts on it from outside). pasta joins the
+//! same two.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -75,7 +75,14 @@ impl NetworkGate {
             .await
             .map_err(std::io::Error::other)??;
         let namespace = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
-        let owner = foreign_owner(&namespace)?;
+        // Root may enter any namespace as it is (bubblewrap, run as the environment's uid,
+        // made a user namespace for it, which root needs not join); an ordinary user must
+        // go through the user namespace that owns the network namespace.
+        // SAFETY: geteuid has no preconditions.
+        let owner = match unsafe { libc::geteuid() } {
+            0 => None,
+            _ => foreign_owner(&namespace)?,
+        };
         let closed = match egress {
             Some(_) => host_addresses::host_ipv4_addresses()?,
             None => Vec::new(),
