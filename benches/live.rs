@@ -8,6 +8,9 @@
 //! Run: `scripts/bench live` (it provides Postgres and sets DATABASE_URL), or
 //! `DATABASE_URL=postgres://... cargo bench --bench live`.
 
+// Benchmark code: an unwrap that fails stops the measure with its reason.
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
