@@ -40,6 +40,7 @@ impl From<RunRow> for Run {
 }
 
 /// Why a submit stored nothing.
+#[derive(Debug)]
 pub enum SubmitRefused {
     NoSuchProject,
     Database(sqlx::Error),
