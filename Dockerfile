@@ -8,7 +8,7 @@
 # (the build context is the directory holding the `lambda-steps` binary).
 # Behind a TLS-inspecting proxy, give its CA bundle to the SDK install below:
 #   --secret id=build-ca,src=/etc/ssl/certs/ca-certificates.crt
-# Run it: docker compose up (docker-compose.yml), and see the README's Deployment section.
+# Run it: docker compose up (docker-compose.yml), and see the book's Containers pages (docs/src/operations/).
 
 # Which stage the binary comes from: `build` (compiled below) or `host` (the context's).
 ARG BINARY=build

@@ -128,6 +128,22 @@ ensure_sqlx_cli() {
   fi
 }
 
+# mdBook and its link checker, pinned, for the book under docs/ (`mdbook build docs` in
+# scripts/test, `mdbook serve docs` to read it). mdbook-linkcheck2 is the maintained fork of
+# mdbook-linkcheck that reads mdBook 0.5's books; book.toml runs it as a second backend.
+MDBOOK_VERSION=0.5.4
+MDBOOK_LINKCHECK2_VERSION=0.13.0
+ensure_mdbook() {
+  if [ "$(mdbook --version 2>/dev/null)" != "mdbook v$MDBOOK_VERSION" ]; then
+    echo "lambda-steps: installing mdbook $MDBOOK_VERSION" >&2
+    cargo install mdbook --version "$MDBOOK_VERSION" --locked --target-dir "$CARGO_TARGET_DIR/mdbook"
+  fi
+  if [ "$(mdbook-linkcheck2 --version 2>/dev/null)" != "mdbook-linkcheck2 $MDBOOK_LINKCHECK2_VERSION" ]; then
+    echo "lambda-steps: installing mdbook-linkcheck2 $MDBOOK_LINKCHECK2_VERSION" >&2
+    cargo install mdbook-linkcheck2 --version "$MDBOOK_LINKCHECK2_VERSION" --locked --target-dir "$CARGO_TARGET_DIR/mdbook"
+  fi
+}
+
 # Fails when `.sqlx/` does not match the queries and the migrations: checks them against a
 # database migrated from scratch beside DATABASE_URL's (`lambda_steps_sqlx_check_<pid>`, so
 # runs sharing a server do not meet), dropped afterwards.

@@ -25,7 +25,7 @@ pub enum Outcome {
     Interrupted,
 }
 
-/// The exit statuses, for `--help` and the README.
+/// The exit statuses, for `--help` and the book (docs/src/guide/cli.md).
 pub const HELP: &str = "\
 Exit status (of `run`, and of `logs --follow`):
   0  the run succeeded

@@ -1,16 +1,22 @@
-//! The README's IAM policy against what the service really calls: moto records every
+//! The book's IAM policy against what the service really calls: moto records every
 //! request it is sent, each is named as the IAM action it needs, and each must be allowed
-//! by the policy the README tells operators to grant.
+//! by the policy the book tells operators to grant (`docs/src/operations/iam-policy.json`,
+//! which the page `operations/aws.md` includes).
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::support::readme_code;
+use crate::support::book_page;
 
-/// Every action in the README's policy block.
-pub fn readme_policy() -> BTreeSet<String> {
-    let block = readme_code("The IAM policy the service's credentials need", "json");
-    let policy: serde_json::Value = serde_json::from_str(&block).expect("the README's policy is JSON");
+/// Every action in the book's policy file.
+pub fn book_policy() -> BTreeSet<String> {
+    let page = book_page("operations/aws.md");
+    assert!(
+        page.contains("```json\n{{#include iam-policy.json}}\n```"),
+        "the page shows the policy file"
+    );
+    let file = book_page("operations/iam-policy.json");
+    let policy: serde_json::Value = serde_json::from_str(&file).expect("the book's policy is JSON");
     let mut actions = BTreeSet::new();
     for statement in policy["Statement"].as_array().expect("statements") {
         match &statement["Action"] {
@@ -79,7 +85,7 @@ fn action_of(request: &serde_json::Value) -> String {
                 .unwrap_or_else(|| panic!("an {service} query names its Action: {body}"));
             format!("{service}:{action}")
         }
-        other => panic!("a call to {other}, which the README's policy does not cover: {method} {path}"),
+        other => panic!("a call to {other}, which the book's policy does not cover: {method} {path}"),
     }
 }
 
@@ -94,6 +100,6 @@ fn lambda_action(method: &str, path: &str) -> &'static str {
         ("GET", ["2015-03-31", "functions", _, "configuration"]) => "GetFunctionConfiguration",
         ("POST", ["2015-03-31", "functions", _, "invocations"]) => "InvokeFunction",
         ("GET", ["2017-03-31", "tags", ..]) => "ListTags",
-        _ => panic!("an unmapped Lambda call {method} {path}: name it here and allow it in the README's policy"),
+        _ => panic!("an unmapped Lambda call {method} {path}: name it here and allow it in the book's policy"),
     }
 }

@@ -1,5 +1,5 @@
 //! Real AWS's shapes: credentials (assumed roles, the default chain), CloudWatch whole logs,
-//! the README's IAM policy, and the runner against moto.
+//! the book's IAM policy, and the runner against moto.
 
 mod assume_role;
 mod default_chain;

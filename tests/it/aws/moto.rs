@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::aws::iam_policy::{actions_of, readme_policy};
+use crate::aws::iam_policy::{actions_of, book_policy};
 use crate::support::service::TestService;
 use crate::support::{function_of, kept_function, venv};
 
@@ -167,7 +167,7 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
         .await;
     crate::support::assert_refused_as_not_found(&missing);
 
-    // Every call the service made to moto, sweeper included, is allowed by the README's
+    // Every call the service made to moto, sweeper included, is allowed by the book's
     // IAM policy.
     let mut called = BTreeSet::new();
     for _ in 0..100 {
@@ -178,11 +178,11 @@ async fn custom_code_on_moto_creates_the_execution_role_once_and_cleans_up(db: P
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(called.contains("logs:DescribeLogGroups"), "the sweeper ran: {called:?}");
-    let allowed = readme_policy();
+    let allowed = book_policy();
     let missing: Vec<_> = called.difference(&allowed).collect();
     assert!(
         missing.is_empty(),
-        "the README's policy lacks {missing:?} (called: {called:?})"
+        "the book's policy lacks {missing:?} (called: {called:?})"
     );
     service.stop().await;
 }

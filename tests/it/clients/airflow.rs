@@ -12,7 +12,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::clients::orchestrators::{Built, airflow_env, built, run, venv};
-use crate::support::readme_code;
+use crate::support::book_code;
 use crate::support::service::TestService;
 
 /// An Airflow home of this test's own, with a copy of the migrated database.
@@ -279,7 +279,7 @@ async fn wait_for_running_function(service: &TestService) -> String {
 }
 
 #[sqlx::test]
-async fn the_readmes_example_dag_runs(db: PgPool) {
+async fn the_books_example_dag_runs(db: PgPool) {
     let built = built();
     let service = TestService::start(db, &[]).await;
     let home = airflow_home(built);
@@ -287,7 +287,7 @@ async fn the_readmes_example_dag_runs(db: PgPool) {
     let dags = tempfile::tempdir().unwrap();
     std::fs::write(
         dags.path().join("example.py"),
-        readme_code("<!-- readme-test:airflow -->", "python"),
+        book_code("guide/airflow.md", "<!-- book-test:airflow -->", "python"),
     )
     .unwrap();
     let mut command = airflow(home.path(), &service, &token, &["dags", "test", "restart_worker"]);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use crate::clients::orchestrators::{built, root, run, venv};
-use crate::support::readme_code;
+use crate::support::book_code;
 use crate::support::service::{ADMIN_TOKEN, TestService};
 
 fn playbook(service: &TestService, path: &Path) -> std::process::Command {
@@ -137,12 +137,16 @@ async fn the_collections_modules_run_steps_and_keep_a_project_as_the_playbook_sa
 }
 
 #[sqlx::test]
-async fn the_readmes_example_playbook_runs(db: PgPool) {
+async fn the_books_example_playbook_runs(db: PgPool) {
     built();
     let service = TestService::start(db, &[]).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("example.yml");
-    std::fs::write(&path, readme_code("<!-- readme-test:ansible -->", "yaml")).unwrap();
+    std::fs::write(
+        &path,
+        book_code("guide/ansible.md", "<!-- book-test:ansible -->", "yaml"),
+    )
+    .unwrap();
     let ran = run(playbook(&service, &path), Duration::from_secs(120)).await;
     assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
     assert!(ran.stdout.contains("\"msg\": \"w-1\""), "{}", ran.stdout);

@@ -3,7 +3,7 @@
 //! valid Custom Code submit opening the run's page, the run finishing; the code editor (Tab
 //! indents, Escape then Tab leaves, the gutter follows scrolling, a runnable handler per
 //! runtime); a step saved from the form, listed, and run with another payload. With
-//! `UPDATE_SCREENSHOTS=1` the last test writes the README's screenshots under `docs/`
+//! `UPDATE_SCREENSHOTS=1` the last test writes the book's screenshots under `docs/src/images/`
 //! (1,280 × 800); without it, it still walks the same pages.
 
 use std::time::{Duration, Instant};
@@ -399,12 +399,13 @@ async fn a_step_saved_from_the_form_is_listed_and_runs_with_another_payload(db: 
     service.stop().await;
 }
 
-/// Walks the pages the README shows, and with `UPDATE_SCREENSHOTS=1` writes them to `docs/`.
+/// Walks the pages the book shows (`guide/console.md`), and with `UPDATE_SCREENSHOTS=1` writes them
+/// to `docs/src/images/`.
 #[sqlx::test]
-async fn the_readme_screenshots_show_the_runs_a_live_run_a_failed_run_and_the_form(db: PgPool) {
+async fn the_books_screenshots_show_the_runs_a_live_run_a_failed_run_and_the_form(db: PgPool) {
     let service = TestService::start(db, &[]).await;
     let write = std::env::var("UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1");
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/images");
     let python = |code: &str, payload: Value| json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": code, "payload": payload, "timeout_seconds": 60});
     create(
         &service.engine.client,

@@ -19,7 +19,7 @@ async fn a_fork_bomb_stops_at_its_own_limit_and_other_environments_still_start()
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         // Not root: no uid of its own and (mostly) no writable pids cgroup, so nothing would
-        // stop the bomb short of this user's own limit (README: "process count").
+        // stop the bomb short of this user's own limit (docs/src/engine/containment.md: "process count").
         eprintln!("not root: a fork bomb would only stop at this user's limit; CI runs this as root");
         return;
     }

@@ -260,7 +260,7 @@ async fn the_aws_cli_is_answered_with_the_engines_key_and_refused_as_aws_refuses
         assert!(ok, "{call:?}: {stderr}");
         assert!(stdout.contains('{'), "{call:?}: {stdout}");
     }
-    // The key from the data directory's file, as the README has it.
+    // The key from the data directory's file, as the book has it (engine/aws-cli.md).
     let file = dir.path().join("engine-credentials").display().to_string();
     let mut from_file = std::process::Command::new(venv().join("bin/aws"));
     from_file

@@ -1,6 +1,6 @@
 //! Test support: an embedded engine on a free port with its own data directory, an
 //! aws-sdk-lambda client pointed at it and signing with the engine's key, zips built in memory, free ports, fake AWS endpoints
-//! and README code blocks.
+//! and the code blocks of the book's pages (docs/src/) and the README.
 
 pub mod browser;
 pub mod fake_lambda;
@@ -37,16 +37,27 @@ pub async fn fake_endpoint(router: axum::Router) -> String {
     url
 }
 
-/// The first `language` code block of the README after the text `after`.
-pub fn readme_code(after: &str, language: &str) -> String {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    readme
+/// A page of the book, `docs/src/{page}` (e.g. `guide/curl.md`), as written.
+pub fn book_page(page: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src").join(page);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("the book's page {}: {e}", path.display()))
+}
+
+/// The first `language` code block of the book's `page` after the text `after` (a
+/// `<!-- book-test:NAME -->` marker, or a sentence of the page).
+pub fn book_code(page: &str, after: &str, language: &str) -> String {
+    code_after(&book_page(page), after, language)
+        .unwrap_or_else(|| panic!("docs/src/{page} has a {language} block after {after:?}"))
+}
+
+/// The first `language` code block of `markdown` after the text `after`.
+pub fn code_after(markdown: &str, after: &str, language: &str) -> Option<String> {
+    markdown
         .split(after)
         .nth(1)
         .and_then(|rest| rest.split(&format!("```{language}\n")).nth(1))
         .and_then(|code| code.split("```").next())
-        .unwrap_or_else(|| panic!("README has a {language} block after {after:?}"))
-        .to_string()
+        .map(str::to_string)
 }
 
 /// A running engine and a client for it.

@@ -1,5 +1,6 @@
 //! The escape suite's table: every attempt a named case, what it tries, and what it must
-//! observe for the attacker to have failed. The README's count of cases comes from here.
+//! observe for the attacker to have failed. The book's count of cases
+//! (docs/src/engine/escape-suite.md) comes from here.
 
 use serde_json::Value;
 
