@@ -66,7 +66,11 @@ async fn an_idle_worker_takes_a_submit_as_a_claim_would_and_a_busy_pool_leaves_i
 
     let (first, created) = submits.submit("default", &step(1), None).await.unwrap();
     assert!(created);
-    assert_eq!(first.status, RunStatus::Queued, "the answer shows the run as it was submitted");
+    assert_eq!(
+        first.status,
+        RunStatus::Queued,
+        "the answer shows the run as it was submitted"
+    );
     assert_eq!(
         stored(&db, first.id).await,
         ("running".into(), 1, Some(WORKER.into()), true),
@@ -112,7 +116,11 @@ async fn nothing_is_handed_over_before_the_queue_is_drained_or_once_the_replica_
     intake.drained.store(true, std::sync::atomic::Ordering::SeqCst);
     intake.shutdown.cancel();
     let (run, _) = submits.submit("default", &step(2), None).await.unwrap();
-    assert_eq!(stored(&db, run.id).await.0, "queued", "a stopping replica takes nothing");
+    assert_eq!(
+        stored(&db, run.id).await.0,
+        "queued",
+        "a stopping replica takes nothing"
+    );
     assert!(handed.lock().unwrap().is_empty());
 
     // A replica whose pool never opened the handoff queues everything too.
