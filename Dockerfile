@@ -16,6 +16,8 @@ ARG BINARY=build
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
+# The workspace's other crates: the engine and Lambda's rules the service is built from.
+COPY crates crates
 # The query data sqlx's macros read instead of a database (SQLX_OFFLINE in .cargo/config.toml).
 COPY .cargo .cargo
 COPY .sqlx .sqlx

@@ -9,6 +9,9 @@
 //!
 //! Run: `scripts/bench engine-e2e` or `scripts/bench engine-e2e history`.
 
+// Benchmark code: an unwrap that fails stops the measure with its reason.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::{Duration, Instant};

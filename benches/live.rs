@@ -10,6 +10,9 @@
 //! Run: `scripts/bench live [readers]` (it provides Postgres and sets DATABASE_URL), or
 //! `DATABASE_URL=postgres://... cargo bench --bench live [-- readers]`.
 
+// Benchmark code: an unwrap that fails stops the measure with its reason.
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};

@@ -12,6 +12,9 @@
 //! Run: `scripts/bench runner` (it provides Postgres and sets DATABASE_URL), or
 //! `DATABASE_URL=postgres://... cargo bench --bench runner`.
 
+// Benchmark code: an unwrap that fails stops the measure with its reason.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,6 @@
 //! Typed process configuration, read once at start from flags and environment variables.
-//! The engine's own settings live in `engine/config.rs`; this file flattens them into
-//! `serve` and `lambda-local`.
+//! The engine's own settings live in the engine crate (`crates/lambda-engine/src/config.rs`);
+//! this file flattens them into `serve` and `lambda-local`.
 //!
 //! The service (`serve`, each also a flag):
 //! - `LAMBDA_STEPS_LISTEN`: address of the REST API (default `127.0.0.1:8080`)
@@ -57,7 +57,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::engine::EngineSettings;
+use lambda_engine::{EngineSettings, StandaloneArgs};
 
 /// How the service writes its own log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -91,41 +91,24 @@ impl RuntimesInstallArgs {
     pub fn dir(&self) -> PathBuf {
         self.runtimes_dir
             .clone()
-            .unwrap_or_else(|| crate::engine::sdk::default_dir(&self.data_dir))
+            .unwrap_or_else(|| lambda_engine::sdk::default_dir(&self.data_dir))
     }
 }
 
-/// `lambda-local`: the engine on its own.
+/// `lambda-local`: the engine on its own (its flags are the engine crate's), and this
+/// process's log format.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LambdaLocalArgs {
-    /// Address the Lambda API listens on.
-    #[arg(
-        long = "listen",
-        env = "LAMBDA_STEPS_ENGINE_LISTEN",
-        default_value = "127.0.0.1:9001"
-    )]
-    pub listen: SocketAddr,
-    /// Directory where functions, versions, aliases and code persist.
-    #[arg(
-        long = "data-dir",
-        env = "LAMBDA_STEPS_DATA_DIR",
-        default_value = "lambda-steps-data"
-    )]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub standalone: StandaloneArgs,
     /// The service's own log: `text` (colour only on a terminal) or `json` (one object a line).
     #[arg(long, env = "LAMBDA_STEPS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
-    #[command(flatten)]
-    pub engine: EngineSettings,
 }
 
 impl LambdaLocalArgs {
     pub fn into_settings(self) -> EngineSettings {
-        EngineSettings {
-            listen: self.listen,
-            data_dir: self.data_dir,
-            ..self.engine
-        }
+        self.standalone.into_settings()
     }
 }
 
@@ -258,18 +241,6 @@ impl ServeSettings {
     }
 }
 
-// The engine owns its settings; only parsing them as `lambda-local` would lives here.
-impl EngineSettings {
-    /// Settings as `lambda-local`'s command line would give them, for tests and embedding.
-    pub fn from_args<I, T>(args: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        parse_args::<LambdaLocalArgs, _, _>(args).into_settings()
-    }
-}
-
 /// Parses `args` (without the program name) into one group of settings, as the command
 /// line would.
 fn parse_args<A, I, T>(args: I) -> A
@@ -286,15 +257,12 @@ where
 
 /// A number of days CloudWatch Logs does not accept as a retention.
 #[derive(Debug, PartialEq, thiserror::Error)]
-#[error(
-    "CloudWatch Logs keeps logs for one of {:?} days",
-    crate::lambda::log_group::RETENTION_DAYS
-)]
+#[error("CloudWatch Logs keeps logs for one of {:?} days", lambda_rules::RETENTION_DAYS)]
 struct NotARetention;
 
 /// A retention CloudWatch Logs accepts.
 fn retention_days(value: &str) -> Result<i32, NotARetention> {
-    let allowed = crate::lambda::log_group::RETENTION_DAYS;
+    let allowed = lambda_rules::RETENTION_DAYS;
     value
         .parse::<i32>()
         .ok()

@@ -4,11 +4,19 @@
 //!
 //! # The layers, and which may use which
 //!
+//! The workspace holds three crates; the compiler keeps the first two apart from the service:
+//!
 //! ```text
+//! crates/lambda-rules       Lambda's own rules (names, ARNs, limits, runtimes, log groups): pure
+//! crates/lambda-engine      the embedded Lambda engine; uses lambda-rules, never this crate.
+//!                           Its function_aws is what user code gets for its own AWS calls
+//!                           (endpoint, role credentials), announced per function in-process
+//! lambda-steps (this crate) the service and the CLI, in these layers:
+//!
 //! main.rs, lib.rs, db       wiring: boot (serve), the one shutdown token and task tracker
 //! http                      the REST API; error.rs is its one error shape
 //! app                       AppState for the handlers; builds QueueContext and WorkerContext
-//! config                    process flags; flattens engine::EngineSettings
+//! config                    process flags; flattens lambda_engine::EngineSettings
 //! worker                    one run's step and its one Invoke path; the sweeper (WorkerContext)
 //! queue                     claim, heartbeat, rescue, log writer, run writes (QueueContext)
 //! lambda                    Lambda clients per project, the at-most-once Invoke, CloudWatch
@@ -16,21 +24,19 @@
 //! store                     the only SQL (Postgres)
 //! key_storage               the master key, sealed secrets, the admin token
 //! domain                    Run, Step, Caller: parsed at the edge
-//! lambda_rules, metrics     Lambda's own rules (names, ARNs, limits, runtimes); Prometheus
+//! metrics                   Prometheus
 //!
-//! engine                    the embedded Lambda engine: uses lambda_rules and function_aws only
-//! function_aws              what user code on the engine gets for its own AWS calls (endpoint,
-//!                           role credentials), announced per function by the worker in-process
 //! client                    the command line client: talks HTTP to a service
 //! ```
 //!
 //! A module uses only those listed below it: the queue and the workers get narrow contexts
 //! from `app` and never see `AppState`; the pool runs whatever `execute` it is handed, so
-//! `queue` knows nothing of `worker`; `domain` and `lambda_rules` are pure (no HTTP, no
-//! database, no engine). The engine uses only `lambda_rules` and `function_aws`; only `main.rs`, `lib.rs` and
-//! `config` reach into it. So a change to the retry policy of an
-//! Invoke goes in `lambda/at_most_once.rs`, to how a project's Lambda is resolved in
-//! `lambda/directory.rs` and `aws_settings.rs`, to what a step may contain in `domain/step.rs`.
+//! `queue` knows nothing of `worker`; `domain` is pure (no HTTP, no database, no engine).
+//! Only `main.rs`, `lib.rs`, `config` and the function credentials of `lambda` reach into
+//! the engine crate. So a change to the retry policy of an Invoke goes in
+//! `lambda/at_most_once.rs`, to how a project's Lambda is resolved in `lambda/directory.rs`
+//! and `aws_settings.rs`, to what a step may contain in `domain/step.rs`, to a rule of
+//! Lambda's in `crates/lambda-rules`.
 
 pub mod app;
 pub mod aws_settings;
@@ -38,13 +44,10 @@ pub mod client;
 pub mod config;
 pub mod db;
 pub mod domain;
-pub mod engine;
 pub mod error;
-pub mod function_aws;
 pub mod http;
 pub mod key_storage;
 pub mod lambda;
-pub mod lambda_rules;
 pub mod metrics;
 pub mod queue;
 pub mod store;
@@ -121,9 +124,9 @@ pub async fn serve(
 /// drain: the steps in hand still call it while they finish.
 struct RunningEngine {
     /// What each function gets for its own AWS calls.
-    functions: function_aws::FunctionAwsDirectory,
+    functions: lambda_engine::function_aws::FunctionAwsDirectory,
     /// The key the runner signs its calls to the engine with.
-    key: engine::auth::EngineKey,
+    key: lambda_engine::auth::EngineKey,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -143,7 +146,7 @@ async fn start_lambda(
     let endpoint = framework.get("endpoint_url").unwrap_or("embedded").to_string();
     Ok(match endpoint.as_str() {
         "embedded" => {
-            let engine = engine::Engine::start(settings.engine_settings())?;
+            let engine = lambda_engine::Engine::start(settings.engine_settings())?;
             let engine_listener = tokio::net::TcpListener::bind(settings.engine_listen)
                 .await
                 .with_context(|| {
@@ -178,7 +181,7 @@ fn build_state(
     db: PgPool,
     framework: aws_settings::Framework,
     target: &LambdaTarget,
-    functions: Option<function_aws::FunctionAwsDirectory>,
+    functions: Option<lambda_engine::function_aws::FunctionAwsDirectory>,
     engine_keys: Option<(String, String)>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<AppState> {
@@ -225,7 +228,7 @@ fn build_state(
 fn package_cache(settings: &ServeSettings, embedded: bool) -> worker::packages::PackageCache {
     let engine = &settings.engine;
     let interpreters = embedded.then(|| {
-        engine::runtimes::Interpreters::discover(engine.python.clone(), engine.node.clone(), engine.ruby.clone())
+        lambda_engine::runtimes::Interpreters::discover(engine.python.clone(), engine.node.clone(), engine.ruby.clone())
     });
     let installers = worker::packages::Installers {
         pip: settings.pip.clone(),
@@ -260,15 +263,15 @@ fn announce(address: SocketAddr, target: &LambdaTarget, settings: &ServeSettings
 }
 
 /// The engine key as the Lambda clients take it: (access key id, secret).
-fn engine_keys(key: &engine::auth::EngineKey) -> (String, String) {
+fn engine_keys(key: &lambda_engine::auth::EngineKey) -> (String, String) {
     (key.access_key_id.clone(), key.secret_access_key.expose().to_string())
 }
 
 /// The startup line of the in-process engine's key: its id and where its secret is (never
 /// the secret itself).
-fn announce_engine_key(key: &engine::auth::EngineKey, url: &str) {
+fn announce_engine_key(key: &lambda_engine::auth::EngineKey, url: &str) {
     match &key.source {
-        engine::auth::KeySource::File(path) => tracing::info!(
+        lambda_engine::auth::KeySource::File(path) => tracing::info!(
             engine_access_key_id = %key.access_key_id,
             engine_credentials = %path.display(),
             "the embedded engine at {url} answers only requests signed with its access key {}; the secret is in {} \
@@ -277,7 +280,7 @@ fn announce_engine_key(key: &engine::auth::EngineKey, url: &str) {
             path.display(),
             path.display(),
         ),
-        engine::auth::KeySource::Settings => tracing::info!(
+        lambda_engine::auth::KeySource::Settings => tracing::info!(
             engine_access_key_id = %key.access_key_id,
             "the embedded engine at {url} answers only requests signed with its access key {} \
              (its secret from --engine-secret-access-key / LAMBDA_STEPS_ENGINE_SECRET_ACCESS_KEY)",

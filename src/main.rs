@@ -9,9 +9,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use lambda_engine::Engine;
 use lambda_steps::client;
 use lambda_steps::config::{LambdaLocalArgs, LogFormat, RuntimesInstallArgs, ServeSettings};
-use lambda_steps::engine::Engine;
 
 #[derive(Parser)]
 #[command(
@@ -140,7 +140,7 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             tracing::info!(
                 "embedded Lambda engine listening on http://{address} (aws lambda --endpoint-url http://{address} ...)"
             );
-            announce_engine_key(engine.key(), &engine.settings.region);
+            announce_engine_key(engine.key(), &engine.settings().region);
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
             engine.serve(listener, shutdown).await
@@ -157,8 +157,7 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
         Command::Runtimes(RuntimesCommand::Install(args)) => {
             let dir = args.dir();
             let said =
-                tokio::task::spawn_blocking(move || lambda_steps::engine::sdk::install_for_host(&dir, args.python))
-                    .await??;
+                tokio::task::spawn_blocking(move || lambda_engine::sdk::install_for_host(&dir, args.python)).await??;
             for line in said {
                 tracing::info!("{line}");
             }
@@ -172,10 +171,10 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
 
 /// `lambda-local` prints its key, secret included, as exports for the AWS CLI and the SDKs:
 /// whoever started it on their own machine is the one who needs it.
-fn announce_engine_key(key: &lambda_steps::engine::auth::EngineKey, region: &str) {
+fn announce_engine_key(key: &lambda_engine::auth::EngineKey, region: &str) {
     let from = match &key.source {
-        lambda_steps::engine::auth::KeySource::File(path) => format!("kept in {}", path.display()),
-        lambda_steps::engine::auth::KeySource::Settings => "from the engine key settings".into(),
+        lambda_engine::auth::KeySource::File(path) => format!("kept in {}", path.display()),
+        lambda_engine::auth::KeySource::Settings => "from the engine key settings".into(),
     };
     tracing::info!(
         engine_access_key_id = %key.access_key_id,

@@ -3,7 +3,7 @@
 //! (no options such as `--index-url`, no paths, no URLs, no git sources).
 
 use super::step::InvalidField;
-use crate::lambda_rules::Language;
+use lambda_rules::Language;
 
 /// Most packages one step may list.
 pub const MAX_PACKAGES: usize = 50;

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::json::deserialize_at;
-pub use crate::lambda_rules::InvocationType;
-use crate::lambda_rules::{FunctionRef, Language, MAX_CLIENT_CONTEXT, RESERVED_ENVIRONMENT_KEYS, validate_qualifier};
+pub use lambda_rules::InvocationType;
+use lambda_rules::{FunctionRef, Language, MAX_CLIENT_CONTEXT, RESERVED_ENVIRONMENT_KEYS, validate_qualifier};
 
 /// A step: invoke an existing function, or create one from code, run it and clean it up.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -22,7 +22,7 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::{Content, OpenApi, RefOr, Required};
 
-use crate::lambda_rules::{KNOWN_RUNTIMES, Language, RESERVED_ENVIRONMENT_KEYS};
+use lambda_rules::{KNOWN_RUNTIMES, Language, RESERVED_ENVIRONMENT_KEYS};
 
 /// A string with no NUL character: Postgres cannot store one, so the service refuses it.
 pub const NO_NUL: &str = "^[^\\u0000]*$";

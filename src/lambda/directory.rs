@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use super::client::{LambdaClients, LambdaTarget};
 use super::function_credentials::StsIssuer;
 use crate::aws_settings::{Framework, FunctionCredentials, resolve};
-use crate::function_aws::{FunctionAws, FunctionAwsDirectory};
 use crate::key_storage::MasterKey;
 use crate::store;
+use lambda_engine::function_aws::{FunctionAws, FunctionAwsDirectory};
 
 const KEEP: Duration = Duration::from_secs(5);
 
@@ -177,7 +177,7 @@ impl LambdaDirectory {
                         issuer
                     }
                 };
-                Some(issuer as Arc<dyn crate::function_aws::CredentialIssuer>)
+                Some(issuer as Arc<dyn lambda_engine::function_aws::CredentialIssuer>)
             }
         };
         Ok(FunctionAws { endpoint_url, issuer })

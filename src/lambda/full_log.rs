@@ -88,7 +88,7 @@ pub async fn fetch(
     let Invocation {
         function, request_id, ..
     } = invocation;
-    let group = format!("/aws/lambda/{function}");
+    let group = lambda_rules::log_group_name(function);
     let start_marker = format!("START RequestId: {request_id}");
     let report_marker = format!("REPORT RequestId: {request_id}");
     let (since, until) = (

@@ -9,7 +9,7 @@ use aws_sdk_sts::config::{Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_sts::error::DisplayErrorContext;
 
 use crate::aws_settings::{Framework, FunctionCredentials};
-use crate::function_aws::{CredentialIssuer, FunctionAws, Issued, RoleCredentials};
+use lambda_engine::function_aws::{CredentialIssuer, FunctionAws, Issued, RoleCredentials};
 
 /// How long the role's credentials last (STS's default); environments are retired before.
 const SESSION_SECONDS: i32 = 3600;

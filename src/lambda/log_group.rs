@@ -9,16 +9,6 @@ use std::time::Duration;
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata};
 
-/// The values CloudWatch Logs accepts for a retention, in days.
-pub const RETENTION_DAYS: [i32; 22] = [
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-];
-
-/// The log group of a function.
-pub fn name_of(function: &str) -> String {
-    format!("/aws/lambda/{function}")
-}
-
 /// The ARN of a function's log group, from the function's ARN
 /// (`arn:{partition}:lambda:{region}:{account}:function:{name}[:qualifier]`): StartLiveTail
 /// takes a group only by ARN on AWS.
@@ -27,7 +17,7 @@ pub fn arn_of(function_arn: &str) -> Option<String> {
     match parts.as_slice() {
         ["arn", partition, "lambda", region, account, "function", name, ..] => Some(format!(
             "arn:{partition}:logs:{region}:{account}:log-group:{}",
-            name_of(name)
+            lambda_rules::log_group_name(name)
         )),
         _ => None,
     }
@@ -35,7 +25,7 @@ pub fn arn_of(function_arn: &str) -> Option<String> {
 
 /// Creates the function's log group (or finds it) and sets its retention.
 pub async fn prepare(logs: &Client, function: &str, retention_days: i32) -> Result<(), LogsCallError> {
-    let group = name_of(function);
+    let group = lambda_rules::log_group_name(function);
     match logs.create_log_group().log_group_name(&group).send().await {
         Ok(_) => {}
         Err(e)
@@ -64,14 +54,14 @@ pub async fn sweep(
     let mut deleted = Vec::new();
     let mut pages = logs
         .describe_log_groups()
-        .log_group_name_prefix(name_of(prefix))
+        .log_group_name_prefix(lambda_rules::log_group_name(prefix))
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| describe("DescribeLogGroups", &e))?;
         for group in page.log_groups() {
             let Some(name) = group.log_group_name() else { continue };
-            let function = name.trim_start_matches("/aws/lambda/");
+            let function = name.trim_start_matches(lambda_rules::LOG_GROUP_PREFIX);
             if group.creation_time().unwrap_or(i64::MAX) > cutoff || !abandoned(function) {
                 continue;
             }

@@ -190,7 +190,10 @@ async fn create(
     ctx.log.info(format!("function {name} is Active"));
     // A short retention on the function's log group (the engine keeps groups as
     // CloudWatch does); the group exists before the Invoke, so Live Tail can follow it.
-    let (group, days) = (log_group::name_of(name), ctx.worker.settings.custom_code_log_days);
+    let (group, days) = (
+        lambda_rules::log_group_name(name),
+        ctx.worker.settings.custom_code_log_days,
+    );
     let prepared = tokio::select! {
         prepared = log_group::prepare(&ctx.lambda.clients.logs, name, days) => prepared,
         // A cancel stops the run at the Invoke that comes next; no need to wait here.

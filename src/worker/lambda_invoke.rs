@@ -321,7 +321,7 @@ fn arrival(ctx: &StepContext<'_>) -> Arrival {
 
 /// The function's name, without a qualifier or ARN around it.
 fn function_name(call: &InvokeCall) -> String {
-    crate::lambda_rules::FunctionRef::parse(&call.function_name)
+    lambda_rules::FunctionRef::parse(&call.function_name)
         .map(|f| f.name)
         .unwrap_or_else(|_| call.function_name.clone())
 }

@@ -67,7 +67,7 @@ pub struct FunctionLog {
 
 impl FunctionLog {
     pub fn of(function: &str, function_arn: Option<&str>) -> Self {
-        let group = log_group::name_of(function);
+        let group = lambda_rules::log_group_name(function);
         let live_tail_id = function_arn
             .and_then(log_group::arn_of)
             .unwrap_or_else(|| group.clone());

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Installers, PackageError, Plan, Platform, internal};
-use crate::lambda_rules::Language;
+use lambda_rules::Language;
 
 /// Installs into `staging`; answers the directory whose tree goes into the zip.
 pub(super) async fn install(

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::lambda_rules::Language;
+use lambda_rules::Language;
 
 mod archive;
 mod install;

@@ -91,7 +91,7 @@ async fn serve_says_where_its_api_and_token_are_and_the_client_finds_the_token(d
     );
     // The engine's key: its id and the file of its secret, never the secret.
     let data_dir = work.path().join("lambda-steps-data").canonicalize().unwrap();
-    let key = lambda_steps::engine::auth::EngineKey::load(None, None, &data_dir).unwrap();
+    let key = lambda_engine::auth::EngineKey::load(None, None, &data_dir).unwrap();
     let key_file = data_dir.join("engine-credentials");
     assert!(
         log.contains(&format!(
@@ -147,7 +147,7 @@ async fn lambda_local_prints_its_key_as_exports_the_aws_cli_takes() {
         .filter_map(|pair| pair.split_once('='))
         .map(|(name, value)| (name.to_string(), value.to_string()))
         .collect();
-    let key = lambda_steps::engine::auth::EngineKey::load(None, None, &data.path().canonicalize().unwrap()).unwrap();
+    let key = lambda_engine::auth::EngineKey::load(None, None, &data.path().canonicalize().unwrap()).unwrap();
     assert_eq!(env[0], ("AWS_ACCESS_KEY_ID".into(), key.access_key_id.clone()));
     assert_eq!(
         env[1],

@@ -177,7 +177,7 @@ fn the_plugin_zip_has_the_layout_and_metadata_rundeck_loads() {
     assert_eq!(custom["code"]["renderingOptions"]["displayType"], "CODE");
     assert_eq!(custom["delete_function"]["type"], "Boolean");
     assert_eq!(custom["delete_function"]["default"], "true");
-    let runtimes: Vec<&str> = lambda_steps::lambda_rules::KNOWN_RUNTIMES
+    let runtimes: Vec<&str> = lambda_rules::KNOWN_RUNTIMES
         .iter()
         .copied()
         .filter(|r| !r.starts_with("provided"))

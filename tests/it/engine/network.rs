@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use lambda_steps::function_aws::FunctionAws;
+use lambda_engine::function_aws::FunctionAws;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 

@@ -16,8 +16,8 @@ use aws_sdk_lambda::Client;
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_lambda::primitives::Blob;
 use base64::Engine as _;
-use lambda_steps::engine::Engine;
-use lambda_steps::engine::EngineSettings;
+use lambda_engine::Engine;
+use lambda_engine::EngineSettings;
 use tokio_util::sync::CancellationToken;
 
 /// A port nothing listens on now.
@@ -410,7 +410,7 @@ pub fn runtimes_dir() -> PathBuf {
                 None if unsafe { libc::geteuid() } == 0 => "/opt/lambda-steps-runtimes".into(),
                 None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".runtimes"),
             };
-            let said = lambda_steps::engine::sdk::install_for_host(&dir, None)
+            let said = lambda_engine::sdk::install_for_host(&dir, None)
                 .unwrap_or_else(|e| panic!("installing the runtimes' AWS SDKs into {}: {e:#}", dir.display()));
             eprintln!("runtimes' AWS SDKs in {}: {}", dir.display(), said.join("; "));
             dir

@@ -325,7 +325,7 @@ impl ServeProcess {
     /// The access key of its embedded engine, from the data directory (generated there at
     /// its first start).
     pub fn engine_credentials(&self) -> aws_sdk_lambda::config::Credentials {
-        let key = lambda_steps::engine::auth::EngineKey::load(None, None, &self.data_dir).unwrap();
+        let key = lambda_engine::auth::EngineKey::load(None, None, &self.data_dir).unwrap();
         aws_sdk_lambda::config::Credentials::new(
             &key.access_key_id,
             key.secret_access_key.expose(),
