@@ -23,9 +23,12 @@ use uuid::Uuid;
 
 const WORKER: &str = "handoff-test";
 
+/// What an intake was handed, each run with the slot it holds.
+type Handed = Arc<Mutex<Vec<(ClaimedRun, OwnedSemaphorePermit)>>>;
+
 /// An intake of `slots` slots that keeps what it was handed (and holds its slot).
-fn intake(slots: usize, drained: bool) -> (Intake, Arc<Mutex<Vec<(ClaimedRun, OwnedSemaphorePermit)>>>) {
-    let handed: Arc<Mutex<Vec<(ClaimedRun, OwnedSemaphorePermit)>>> = Arc::default();
+fn intake(slots: usize, drained: bool) -> (Intake, Handed) {
+    let handed: Handed = Arc::default();
     let keep = handed.clone();
     let intake = Intake {
         slots: Arc::new(Semaphore::new(slots)),
