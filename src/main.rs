@@ -56,6 +56,9 @@ enum Command {
     Runs(Box<client::runs::RunsArgs>),
     /// Cancel a run.
     Cancel(Box<client::cancel::CancelArgs>),
+    /// Replay a finished run on the embedded engine and print what differs; exits 0 when
+    /// the outcomes match, 1 when they do not.
+    Replay(Box<client::replay::ReplayArgs>),
 }
 
 #[derive(Subcommand)]
@@ -73,6 +76,7 @@ async fn main() -> ExitCode {
         Command::Logs(args) => client::logs::main(*args).await,
         Command::Runs(args) => client::runs::main(*args).await,
         Command::Cancel(args) => client::cancel::main(*args).await,
+        Command::Replay(args) => client::replay::main(*args).await,
         service => {
             let format = match &service {
                 Command::Serve(settings) => settings.log_format,
@@ -163,7 +167,7 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Run(_) | Command::Logs(_) | Command::Runs(_) | Command::Cancel(_) => {
+        Command::Run(_) | Command::Logs(_) | Command::Runs(_) | Command::Cancel(_) | Command::Replay(_) => {
             unreachable!("client commands are dispatched in main")
         }
     }

@@ -1,12 +1,14 @@
 // A run's page, /runs/{id}: status, the step, the phases on a timeline, the live log
 // (backlog from the paged logs API, then SSE from the last seq, resumed after a drop),
-// the function's error pinned on top, REPORT's figures, the result, cancel and re-run.
+// the function's error pinned on top, REPORT's figures, the result, cancel, re-run and
+// replay (the comparison with the replay drawn by replay.js).
 
 import { h, fill, statusBadge, duration, time } from './dom.js';
 import * as api from './api.js';
 import * as session from './session.js';
 import { LogView, CHUNK } from './log_view.js';
 import { kind, target, runDuration } from './runs.js';
+import { replayable, startReplay, showComparison } from './replay.js';
 
 export const routes = [{ path: '/runs/:id', title: 'Run', render }];
 
@@ -50,6 +52,7 @@ async function render(ctx) {
   const figures = h('p', { id: 'report', class: 'figures', 'aria-label': 'REPORT figures' });
   const timeline = h('ol', { class: 'timeline', id: 'timeline', 'aria-label': 'Phases' });
   const result = h('section', { id: 'result' });
+  const replayBox = h('section', { id: 'replay', 'aria-live': 'polite' });
   const message = h('p', { class: 'error', role: 'alert' });
 
   const followBox = h('input', { type: 'checkbox', id: 'follow', checked: true });
@@ -81,6 +84,7 @@ async function render(ctx) {
     message,
     pinned,
     figures,
+    replayBox,
     h('h2', {}, 'Timeline'), timeline,
     h('h2', { id: 'log-heading' }, 'Log'),
     h('div', { class: 'log-tools' },
@@ -104,7 +108,9 @@ async function render(ctx) {
     fill(actions,
       mayRun && !FINISHED.has(run.status)
         ? h('button', { type: 'button', class: 'danger', id: 'cancel', onclick: cancel }, 'Cancel') : null,
-      mayRun ? h('button', { type: 'button', id: 'rerun', onclick: rerun }, 'Re-run') : null);
+      mayRun ? h('button', { type: 'button', id: 'rerun', onclick: rerun }, 'Re-run') : null,
+      mayRun && replayable(run)
+        ? h('button', { type: 'button', id: 'replay-button', title: 'Run it again on the embedded engine and compare', onclick: replay }, 'Replay') : null);
     fill(pinned, errorBox(run));
     fill(result, resultBox(run));
     drawTimeline(timeline, phases, run);
@@ -141,6 +147,24 @@ async function render(ctx) {
       fill(message, e.field ? `${e.field}: ${e.message}` : e.message);
       event.target.disabled = false;
     }
+  }
+
+  async function replay(event) {
+    event.target.disabled = true;
+    try {
+      const started = await startReplay(id, signal);
+      await showComparison(replayBox, started.id, signal);
+    } catch (e) {
+      if (!signal.aborted) fill(message, e.message);
+    } finally {
+      event.target.disabled = false;
+    }
+  }
+  const comparedWith = run.replay_of ? id : run.replays?.[0];
+  if (comparedWith) {
+    showComparison(replayBox, comparedWith, signal).catch((e) => {
+      if (!signal.aborted) fill(message, `The replay's comparison could not be read: ${e.message}`);
+    });
   }
 
   function take(entries) {

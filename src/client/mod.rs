@@ -1,4 +1,4 @@
-//! The client commands of the binary (`run`, `logs`, `runs`, `cancel`): one HTTP client
+//! The client commands of the binary (`run`, `logs`, `runs`, `cancel`, `replay`): one HTTP client
 //! over the REST API (this file), one small module per command, the log follower they
 //! share, and the exit status that says the outcome (`exit.rs`).
 //!
@@ -13,6 +13,7 @@ pub mod exit;
 pub mod follow;
 pub mod logs;
 pub mod output;
+pub mod replay;
 pub mod run;
 pub mod rundeck;
 pub mod runs;
@@ -205,10 +206,25 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 /// The service sends a keep-alive every 15 s; a stream silent for this long is dropped.
 const STREAM_SILENCE: Duration = Duration::from_secs(45);
 
+/// The service's URL, as the client can use it: http or https, with a host. `localhost:8080`
+/// parses as a URL of scheme `localhost` that cannot have a path; it is refused here as a
+/// usage error that shows the fix, instead of panicking when a path is added to it.
+fn service_url(given: &str) -> Result<reqwest::Url, Failure> {
+    let refused = |why: String| Failure::Usage(format!("--url {given:?} (or LAMBDA_STEPS_URL) {why}"));
+    let url = reqwest::Url::parse(given.trim_end_matches('/')).map_err(|e| refused(format!("is not a URL: {e}")))?;
+    if matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base() && url.host().is_some() {
+        return Ok(url);
+    }
+    Err(refused(if given.contains("://") {
+        "is not an http(s) URL".to_string()
+    } else {
+        format!("is not an http(s) URL: write it with its scheme, such as http://{given}")
+    }))
+}
+
 impl Client {
     pub fn new(connection: &Connection) -> Result<Self, Failure> {
-        let base = reqwest::Url::parse(connection.url.trim_end_matches('/'))
-            .map_err(|e| Failure::Usage(format!("--url {:?} is not a URL: {e}", connection.url)))?;
+        let base = service_url(&connection.url)?;
         let given = connection.token.as_ref().map(|s| s.0.trim()).filter(|t| !t.is_empty());
         let (token, origin) = match given {
             Some(token) => (Some(token.to_string()), TokenOrigin::Given),
@@ -243,7 +259,9 @@ impl Client {
     fn url(&self, segments: &[&str]) -> reqwest::Url {
         let mut url = self.base.clone();
         {
-            let mut path = url.path_segments_mut().expect("an http(s) URL has a path");
+            let mut path = url
+                .path_segments_mut()
+                .expect("service_url took only http(s) URLs, which have a path");
             path.pop_if_empty();
             path.extend(segments);
         }
@@ -367,6 +385,19 @@ impl Client {
     pub async fn cancel(&self, id: &str) -> Result<Value, Failure> {
         let url = self.url(&["v1", "runs", id, "cancel"]);
         self.send_json(self.request(reqwest::Method::POST, url)).await
+    }
+
+    /// Replays a finished run (`POST /v1/runs/{id}/replay`).
+    pub async fn replay(&self, id: &str, body: &Value) -> Result<Value, Failure> {
+        let url = self.url(&["v1", "runs", id, "replay"]);
+        self.send_json(self.request(reqwest::Method::POST, url).json(body))
+            .await
+    }
+
+    /// What differs between a replay and its original.
+    pub async fn replay_diff(&self, id: &str) -> Result<Value, Failure> {
+        let url = self.url(&["v1", "runs", id, "replay-diff"]);
+        self.send_json(self.request(reqwest::Method::GET, url)).await
     }
 
     pub async fn runs(&self, project: &str, status: Option<&str>, limit: u32) -> Result<Value, Failure> {

@@ -4,5 +4,6 @@ pub mod access;
 pub mod function_tags;
 pub mod json;
 pub mod packages;
+pub mod replay;
 pub mod run;
 pub mod step;

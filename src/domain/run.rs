@@ -69,6 +69,10 @@ pub struct RunResult {
     pub duration_ms: Option<u64>,
     /// Whether Lambda's 4 KB log tail cut the function's log.
     pub log_tail_truncated: bool,
+    /// The function an Invoke step reached, as Lambda described the version that answered:
+    /// what a replay builds again (never its environment variables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<super::replay::RecordedFunction>,
 }
 
 /// `errorType`, `errorMessage` and the stack trace of a function's error document.
@@ -105,7 +109,8 @@ impl RunError {
 /// could not be installed; no function was created), `configuration` (a setting or key the project names
 /// cannot be used), `result_not_stored` (Postgres refused the result; the status is
 /// Lambda's), `database_error` (a write the step needed failed), `internal` (the service
-/// failed preparing the step), `unrecognized` (a stored code this version does not know).
+/// failed preparing the step), `replay_refused` (a replay could not run the original's code;
+/// the message says why), `unrecognized` (a stored code this version does not know).
 ///
 /// Stored inside the `runs.error` JSON document, so the SQL that writes one (cancel, the
 /// rescuer) spells it the same way. A stored code this version does not know (written by
@@ -143,6 +148,9 @@ pub enum RunErrorCode {
     DatabaseError,
     /// The service itself failed preparing the step (e.g. zipping the code).
     Internal,
+    /// A replay could not run the original's code: it changed and the recorded version is
+    /// gone, the function is a container image, or the original has nothing to replay.
+    ReplayRefused,
     /// A stored code this version does not know; read back, never written.
     #[serde(other)]
     Unrecognized,
@@ -216,6 +224,12 @@ pub struct Run {
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     pub result: Option<RunResult>,
     pub error: Option<RunError>,
+    /// The run this one replays (`POST /v1/runs/{id}/replay`); shown by `GET /v1/runs/{id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<uuid::Uuid>,
+    /// Replays of this run, newest first; shown by `GET /v1/runs/{id}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replays: Vec<uuid::Uuid>,
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod logs;
 pub mod paging;
 pub mod projects;
+pub mod replay;
 pub mod runs;
 pub mod settings;
 pub mod spec;
@@ -22,6 +23,7 @@ use axum::routing::{get, post, put};
 use utoipa::OpenApi;
 
 use crate::app::AppState;
+use replay::OptionalReplayBody;
 use spec::{RequestBodies, StepUnion};
 
 #[derive(OpenApi)]
@@ -31,7 +33,7 @@ use spec::{RequestBodies, StepUnion};
         description = "Runs AWS Lambda workflow steps: invoke a function, or create one from code, run it and clean it up; every log line kept, polled or streamed over SSE."
     ),
     paths(
-        runs::submit, runs::list, runs::get, runs::cancel,
+        runs::submit, runs::list, runs::get, runs::cancel, replay::replay, replay::diff,
         logs::poll, logs::events,
         projects::put, projects::list, projects::delete,
         keys::put, keys::get, keys::delete, keys::list,
@@ -45,6 +47,11 @@ use spec::{RequestBodies, StepUnion};
         crate::domain::run::RunError, crate::domain::run::FunctionErrorDetails,
         crate::domain::step::Step, crate::domain::step::InvokeStep, crate::domain::step::CustomCodeStep,
         crate::domain::step::InvocationType,
+        crate::domain::replay::RecordedFunction, crate::domain::replay::ReplayRequest,
+        crate::domain::replay::ReplayCredentials, crate::domain::replay::ReplayDiff,
+        crate::domain::replay::ErrorSummary, crate::domain::replay::JsonChange, crate::domain::replay::PayloadDiff,
+        crate::domain::replay::Figures, crate::domain::replay::PrintedPair,
+        crate::domain::replay::ComparedStatus, crate::domain::replay::ComparedError,
         crate::store::logs::LogEntry, logs::LogPage, runs::SubmitRun, runs::RunPage,
         projects::Project, projects::ProjectPage,
         crate::store::keys::KeyMetadata, keys::KeyPage,
@@ -63,7 +70,7 @@ use spec::{RequestBodies, StepUnion};
         (name = "steps", description = "Saved steps and webhooks"),
         (name = "health", description = "Liveness, readiness, metrics and this spec"),
     ),
-    modifiers(&BearerAuth, &StepUnion, &RequestBodies),
+    modifiers(&BearerAuth, &StepUnion, &RequestBodies, &OptionalReplayBody),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
@@ -89,6 +96,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/projects/{project}/runs", post(runs::submit).get(runs::list))
         .route("/v1/runs/{id}", get(runs::get))
         .route("/v1/runs/{id}/cancel", post(runs::cancel))
+        .route("/v1/runs/{id}/replay", post(replay::replay))
+        .route("/v1/runs/{id}/replay-diff", get(replay::diff))
         .route("/v1/runs/{id}/logs", get(logs::poll))
         .route("/v1/runs/{id}/events", get(logs::events))
         .route("/v1/projects/{project}", put(projects::put).delete(projects::delete))

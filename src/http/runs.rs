@@ -105,11 +105,11 @@ pub async fn submit(
     ))]
 pub async fn get(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Run>> {
     let id = super::run_id(&id)?;
-    runs::get(&app.db, id)
+    let run = runs::get(&app.db, id)
         .await?
         .filter(|run| caller.may_read(&run.project))
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("run {id}")))
+        .ok_or_else(|| ApiError::NotFound(format!("run {id}")))?;
+    Ok(Json(super::replay::with_links(&app, run).await?))
 }
 
 #[derive(Deserialize, IntoParams)]

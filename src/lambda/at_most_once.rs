@@ -206,7 +206,7 @@ fn refused_before_sending(error: &(dyn std::error::Error + 'static)) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use parking_lot::Mutex;
 
     use aws_sdk_lambda::Client as Lambda;
     use aws_smithy_mocks::mock;
@@ -234,9 +234,9 @@ mod tests {
     /// Invokes once through `invoke_at_most_once`, returning its answer and its notices.
     async fn invoke(client: &Lambda) -> (Result<InvokeOutput, InvokeFailure>, Vec<String>) {
         let notices = Mutex::new(Vec::new());
-        let notice = |line: String| notices.lock().unwrap().push(line);
+        let notice = |line: String| notices.lock().push(line);
         let answer = invoke_at_most_once(client, &call(), POLICY, &notice).await;
-        (answer, notices.into_inner().unwrap())
+        (answer, notices.into_inner())
     }
 
     fn answered() -> HttpResponse {

@@ -97,7 +97,7 @@ pub async fn create_function(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use parking_lot::Mutex;
 
     use aws_sdk_lambda::Client as Lambda;
     use aws_sdk_lambda::operation::create_function::{CreateFunctionError, CreateFunctionOutput};
@@ -125,13 +125,13 @@ mod tests {
 
     async fn create(control: &Lambda, waits: CreateWaits) -> (Result<Option<String>, CreateError>, Vec<String>) {
         let notices = Mutex::new(Vec::new());
-        let notice = |line: String| notices.lock().unwrap().push(line);
+        let notice = |line: String| notices.lock().push(line);
         let request = control
             .create_function()
             .function_name("f")
             .role("arn:aws:iam::123456789012:role/new");
         let created = create_function(control, request, waits, &notice).await;
-        (created, notices.into_inner().unwrap())
+        (created, notices.into_inner())
     }
 
     #[tokio::test(start_paused = true)]

@@ -3,8 +3,9 @@
 //! `ClientKey` (endpoint, region and credentials). Resolutions are kept a few seconds, and
 //! dropped at once when this replica changes settings or keys.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::client::{LambdaClients, LambdaTarget};
@@ -183,13 +184,69 @@ impl LambdaDirectory {
         Ok(FunctionAws { endpoint_url, issuer })
     }
 
+    /// Whether this process runs the embedded engine (replays need it).
+    pub fn runs_embedded_engine(&self) -> bool {
+        self.embedded_url.is_some()
+    }
+
+    /// The embedded engine of this process, as a replay of one of `project`'s runs uses it:
+    /// the engine's own clients, and for the replayed function `credentials` (its execution
+    /// role assumed with the project's credentials, or none) and `endpoint_url` for its AWS
+    /// calls.
+    pub async fn embedded_for_replay(
+        &self,
+        project: &ProjectLambda,
+        credentials: crate::domain::replay::ReplayCredentials,
+        endpoint_url: Option<String>,
+    ) -> Result<ProjectLambda, DirectoryError> {
+        let target = self.target_of("embedded")?;
+        let engine_key = ClientKey {
+            endpoint: "embedded".into(),
+            region: project.client_key.region.clone(),
+            keys: None,
+            assume_role_arn: None,
+            external_id: None,
+        };
+        let function_aws = self
+            .function_aws_of(
+                &project.client_key,
+                endpoint_url,
+                Some(credentials.as_str().to_string()),
+            )
+            .await?;
+        Ok(ProjectLambda {
+            clients: self.clients_for(&engine_key, &target).await,
+            client_key: engine_key,
+            target,
+            // A replayed custom-code step assumes the role the project gives custom code.
+            lambda_role_arn: project.lambda_role_arn.clone(),
+            function_aws: Some(function_aws),
+        })
+    }
+
+    /// The embedded engine's clients and their key, when this process runs it: the sweeper
+    /// passes over the engine even when no project's runs go there, since replays create
+    /// their temporary functions on it.
+    pub async fn embedded_clients(&self) -> Option<(ClientKey, LambdaClients)> {
+        let target = self.target_of("embedded").ok()?;
+        let key = ClientKey {
+            endpoint: "embedded".into(),
+            region: "us-east-1".into(),
+            keys: None,
+            assume_role_arn: None,
+            external_id: None,
+        };
+        let clients = self.clients_for(&key, &target).await;
+        Some((key, clients))
+    }
+
     pub fn framework(&self) -> &Framework {
         &self.framework
     }
 
     /// Forgets resolutions after a settings or key change.
     pub fn forget(&self) {
-        self.projects.lock().expect("directory lock").clear();
+        self.projects.lock().clear();
     }
 
     /// The Lambda of a project; the error says which setting or key is wrong (never a
@@ -238,14 +295,13 @@ impl LambdaDirectory {
         });
         self.projects
             .lock()
-            .expect("directory lock")
             .insert(project.to_string(), (Instant::now(), lambda.clone()));
         Ok(lambda)
     }
 
     /// The project's resolution, if made within `KEEP`.
     fn recent(&self, project: &str) -> Option<Arc<ProjectLambda>> {
-        let projects = self.projects.lock().expect("directory lock");
+        let projects = self.projects.lock();
         let (at, lambda) = projects.get(project)?;
         (at.elapsed() < KEEP).then(|| lambda.clone())
     }

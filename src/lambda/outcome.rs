@@ -51,6 +51,7 @@ pub fn from_output(output: &InvokeOutput, invocation_type: InvocationType) -> Ou
         error: error_details.clone(),
         duration_ms: duration_from_report(&tail),
         log_tail_truncated: truncated,
+        function: None,
     };
 
     let (status, error) = match (invocation_type, &error_details) {

@@ -10,9 +10,10 @@
 //! is covered by the polling every waiter also does. This replica's listener ignores the
 //! echo of its own notifications: it was woken in process already.
 
+use parking_lot::Mutex;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::Connection;
@@ -60,7 +61,7 @@ impl Wakeups {
     /// A run was queued (or queued again): wake the workers.
     pub fn submitted(&self) {
         self.local.submitted.notify_waiters();
-        self.pending.lock().expect("pending lock").submitted = true;
+        self.pending.lock().submitted = true;
         let _ = self.doorbell.try_send(());
     }
 
@@ -70,7 +71,7 @@ impl Wakeups {
             return;
         }
         let _ = self.local.logs.send(Arc::new(runs.to_vec()));
-        self.pending.lock().expect("pending lock").moved.extend(runs);
+        self.pending.lock().moved.extend(runs);
         let _ = self.doorbell.try_send(());
     }
 }
@@ -86,7 +87,7 @@ async fn notify_other_replicas(
 ) {
     let mut connection: Option<sqlx::PgConnection> = None;
     while rings.recv().await.is_some() {
-        let Pending { submitted, moved } = std::mem::take(&mut *pending.lock().expect("pending lock"));
+        let Pending { submitted, moved } = std::mem::take(&mut *pending.lock());
         let moved: Vec<Uuid> = moved.into_iter().collect();
         if !submitted && moved.is_empty() {
             continue;

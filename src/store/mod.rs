@@ -15,6 +15,7 @@ pub mod keys;
 pub mod logs;
 pub mod projects;
 pub mod queue;
+pub mod replays;
 pub mod runs;
 pub mod settings;
 pub mod steps;

@@ -17,6 +17,8 @@ pub struct ClaimedRun {
     pub attempt: i32,
     /// The seq the worker's first log line takes.
     pub next_seq: i64,
+    /// The run this one replays, when it is a replay (`run_replays`).
+    pub replay_of: Option<Uuid>,
 }
 
 /// Claims up to `limit` queued runs, oldest first, skipping rows other workers hold:
@@ -39,7 +41,8 @@ pub async fn claim(
              lease_expires_at = now() + make_interval(secs => $3)
          FROM next WHERE r.id = next.id
          RETURNING r.id AS "id!", r.project AS "project!", r.step::text AS "step!", r.attempt AS "attempt!",
-             (SELECT coalesce(max(seq), 0) + 1 FROM run_logs WHERE run_id = r.id) AS "next_seq!""#,
+             (SELECT coalesce(max(seq), 0) + 1 FROM run_logs WHERE run_id = r.id) AS "next_seq!",
+             (SELECT x.replay_of FROM run_replays x WHERE x.run_id = r.id) AS "replay_of?""#,
         limit,
         worker,
         lease_seconds,

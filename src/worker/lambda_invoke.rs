@@ -8,6 +8,7 @@ use aws_sdk_lambda::operation::invoke::InvokeOutput;
 
 use super::follow::{FollowPace, Followed, Follower, FunctionLog};
 use super::{Ending, StepContext};
+use crate::domain::replay::RecordedFunction;
 use crate::domain::run::RunErrorCode;
 use crate::domain::step::{InvocationType, InvokeStep};
 use crate::lambda::at_most_once::{InvokeCall, InvokeFailure, RetryPolicy, invoke_at_most_once};
@@ -17,10 +18,15 @@ use crate::lambda::outcome;
 use crate::queue::pool::StopReason;
 
 pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
+    // What a replay needs of the function, from the configuration read for its timeout.
+    let mut described = None;
     let timeout = match step.invocation_type {
         InvocationType::RequestResponse => {
             match function_timeout(ctx, &step.function_name, step.qualifier.as_deref()).await {
-                Ok(function) => call_timeout(ctx, function),
+                Ok((function, recorded)) => {
+                    described = recorded;
+                    call_timeout(ctx, function)
+                }
                 // Lambda says there is no such function: nothing to invoke.
                 Err(missing) => {
                     ctx.log.error(format!("Lambda has no such function: {missing}"));
@@ -39,7 +45,8 @@ pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
         client_context_base64: step.client_context_base64(),
         timeout,
     };
-    invoke_and_record(ctx, &call, None).await
+    let ending = invoke_and_record(ctx, &call, None).await;
+    super::replay::record::attach(ctx, described, ending).await
 }
 
 /// Lambda answered that the function to invoke does not exist; Lambda's message.
@@ -59,23 +66,23 @@ pub fn call_timeout(ctx: &StepContext<'_>, function: Duration) -> Duration {
     function.min(LONGEST_FUNCTION) + Duration::from_secs(ctx.worker.settings.invoke_timeout_margin_seconds)
 }
 
-/// The function's own timeout, from GetFunctionConfiguration, remembered for a minute;
-/// the longest Lambda allows when it cannot be read (no permission, say). Err when Lambda
-/// answers that the function does not exist.
+/// The function's own timeout, from GetFunctionConfiguration, remembered for a minute
+/// with what a replay needs of the same answer; the longest Lambda allows when it cannot
+/// be read (no permission, say). Err when Lambda answers that the function does not exist.
 async fn function_timeout(
     ctx: &StepContext<'_>,
     function: &str,
     qualifier: Option<&str>,
-) -> Result<Duration, NoSuchFunction> {
+) -> Result<(Duration, Option<RecordedFunction>), NoSuchFunction> {
     let key = (
         ctx.run.project.clone(),
         function.to_string(),
         qualifier.map(str::to_string),
     );
-    if let Some((at, timeout)) = ctx.worker.function_timeouts.lock().expect("timeouts lock").get(&key)
+    if let Some((at, timeout, recorded)) = ctx.worker.function_timeouts.lock().get(&key)
         && at.elapsed() < Duration::from_secs(60)
     {
-        return Ok(*timeout);
+        return Ok((*timeout, recorded.clone()));
     }
     let asked = ctx
         .lambda
@@ -85,10 +92,13 @@ async fn function_timeout(
         .function_name(function)
         .set_qualifier(qualifier.map(str::to_string))
         .send();
-    let timeout = match tokio::time::timeout(Duration::from_secs(10), asked).await {
-        Ok(Ok(config)) => config
-            .timeout()
-            .map_or(LONGEST_FUNCTION, |t| Duration::from_secs(t.max(1) as u64)),
+    let (timeout, recorded) = match tokio::time::timeout(Duration::from_secs(10), asked).await {
+        Ok(Ok(config)) => (
+            config
+                .timeout()
+                .map_or(LONGEST_FUNCTION, |t| Duration::from_secs(t.max(1) as u64)),
+            Some(super::replay::record::described(function, &config)),
+        ),
         Ok(Err(e))
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception()) =>
@@ -99,14 +109,13 @@ async fn function_timeout(
                     .to_string();
             return Err(NoSuchFunction { message });
         }
-        _ => LONGEST_FUNCTION,
+        _ => (LONGEST_FUNCTION, None),
     };
     ctx.worker
         .function_timeouts
         .lock()
-        .expect("timeouts lock")
-        .insert(key, (Instant::now(), timeout));
-    Ok(timeout)
+        .insert(key, (Instant::now(), timeout, recorded.clone()));
+    Ok((timeout, recorded))
 }
 
 /// Sends the Invoke (at most once) and turns the answer into the run's ending and log:

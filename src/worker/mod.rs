@@ -4,10 +4,12 @@ mod custom_code;
 mod follow;
 mod lambda_invoke;
 pub mod packages;
+mod replay;
 pub mod sweeper;
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
@@ -48,13 +50,23 @@ pub struct Worker {
     pub shutdown: CancellationToken,
     /// Functions' own timeouts, by (project, function, qualifier), with when they were read.
     pub function_timeouts: Mutex<FunctionTimeouts>,
+    /// Published versions' configurations as replays record them (a version never changes).
+    pub recorded_versions: replay::record::RecordedVersions,
     /// Custom-code steps' packages, installed once per list and shared by every run.
     pub packages: Arc<packages::PackageCache>,
     pub settings: WorkerSettings,
 }
 
-/// Functions' timeouts as read from Lambda: (project, function, qualifier) to (when, timeout).
-pub type FunctionTimeouts = HashMap<(String, String, Option<String>), (std::time::Instant, Duration)>;
+/// Functions' timeouts as read from Lambda: (project, function, qualifier) to (when,
+/// timeout, what a replay needs of the same answer).
+pub type FunctionTimeouts = HashMap<
+    (String, String, Option<String>),
+    (
+        std::time::Instant,
+        Duration,
+        Option<crate::domain::replay::RecordedFunction>,
+    ),
+>;
 
 /// The workers' part of the process configuration.
 #[derive(Debug, Clone, Copy)]
@@ -175,6 +187,7 @@ async fn execute_run(worker: WorkerContext, run: ClaimedRun, stop: StopSignal) {
                     stop: &stop,
                 };
                 match &step {
+                    _ if run.replay_of.is_some() => replay::run(&context, &step).await,
                     Step::LambdaInvoke(step) => lambda_invoke::run(&context, step).await,
                     Step::LambdaCustomCode(step) => custom_code::run(&context, step).await,
                 }
@@ -195,9 +208,8 @@ async fn execute_run(worker: WorkerContext, run: ClaimedRun, stop: StopSignal) {
                 },
                 summary,
             );
-            // Every line is stored before the status changes, so a reader that sees the
-            // run finished has all of its log.
-            log.flush().await;
+            // The finish stores every line sent before it in its own transaction, so a
+            // reader that sees the run finished has all of its log.
             let finish = queue::Finish {
                 id: run.id,
                 attempt: run.attempt,
@@ -273,7 +285,6 @@ async fn finish_without_result(worker: &WorkerContext, log: &RunLog, finish: que
     log.error(format!(
         "the result could not be stored ({refused}); the run ends without it"
     ));
-    log.flush().await;
     let error = RunError::new(
         RunErrorCode::ResultNotStored,
         format!(

@@ -41,6 +41,12 @@ pub async fn sweep(
 ) -> anyhow::Result<usize> {
     let mut deleted = 0;
     let mut swept = HashSet::new();
+    // Replays create functions on the engine of this process whatever their project's
+    // Lambda is: it is swept first, so no other Lambda's failure keeps it from its pass
+    // (a project on the engine sweeps it again, with its log groups, finding nothing more).
+    if let Some((_, clients)) = worker.lambdas.embedded_clients().await {
+        deleted += sweep_one(worker, &clients.control).await?.deleted;
+    }
     for (project, _) in crate::store::projects::list(&worker.db).await? {
         let lambda = match worker
             .lambdas

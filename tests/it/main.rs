@@ -12,5 +12,6 @@ mod aws;
 mod clients;
 mod console;
 mod engine;
+mod replay;
 mod runner;
 mod support;

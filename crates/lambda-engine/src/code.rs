@@ -4,10 +4,11 @@
 //! only (mounted at /var/task; the work directory is hidden); with `--isolation none` every
 //! tree is readable by every function.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The extracted code trees, by zip digest.
 #[derive(Debug)]
@@ -36,13 +37,7 @@ impl CodeCache {
         if dir.exists() {
             return Ok(dir);
         }
-        let lock = self
-            .extracting
-            .lock()
-            .expect("code cache lock")
-            .entry(key.clone())
-            .or_default()
-            .clone();
+        let lock = self.extracting.lock().entry(key.clone()).or_default().clone();
         let _guard = lock.lock().await;
         if dir.exists() {
             return Ok(dir);

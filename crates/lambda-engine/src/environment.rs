@@ -2,10 +2,10 @@
 //! captured output. It serves one invocation at a time, is reused while warm, and is
 //! killed (with every process it started) on timeout, retirement or drop.
 
+use parking_lot::Mutex;
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -257,7 +257,7 @@ impl ExecutionEnvironment {
                 }
             }
         };
-        *self.last_used.lock().expect("environment lock") = Instant::now();
+        *self.last_used.lock() = Instant::now();
         ending
     }
 
@@ -277,7 +277,7 @@ impl ExecutionEnvironment {
     }
 
     pub fn idle_for(&self) -> Duration {
-        self.last_used.lock().expect("environment lock").elapsed()
+        self.last_used.lock().elapsed()
     }
 
     /// Kills the runtime and everything it started (its process group, or its PID
@@ -312,7 +312,7 @@ impl ExecutionEnvironment {
         let mut exited = self.exited.clone();
         let _ = tokio::time::timeout(Duration::from_secs(5), exited.wait_for(Option::is_some)).await;
         kill_group(self.pid);
-        let pasta = self.pasta.lock().expect("environment lock").take();
+        let pasta = self.pasta.lock().take();
         if let Some(mut pasta) = pasta {
             pasta.kill_and_wait().await;
         }
@@ -350,7 +350,7 @@ impl ExecutionEnvironment {
 impl Drop for ExecutionEnvironment {
     fn drop(&mut self) {
         self.kill();
-        if let Some(pasta) = self.pasta.get_mut().expect("environment lock").as_mut() {
+        if let Some(pasta) = self.pasta.get_mut().as_mut() {
             pasta.kill();
         }
         self.server.abort();

@@ -6,10 +6,11 @@
 //! issuer, in this process's memory: the engine only ever sees temporary credentials, and
 //! nothing is written to the function's configuration, so GetFunction cannot show them.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// Temporary credentials of a role, as STS gives them.
@@ -70,28 +71,51 @@ struct Inner {
 impl FunctionAwsDirectory {
     /// What functions nobody announced get.
     pub fn set_default(&self, aws: FunctionAws) {
-        *self.0.default.lock().expect("function aws lock") = aws;
+        *self.0.default.lock() = aws;
     }
 
     /// Announces a function before it is created.
     pub fn announce(&self, function: &str, aws: FunctionAws) {
-        self.0
-            .by_function
-            .lock()
-            .expect("function aws lock")
-            .insert(function.to_string(), aws);
+        self.0.by_function.lock().insert(function.to_string(), aws);
     }
 
     /// Forgets a function once it is deleted.
     pub fn forget(&self, function: &str) {
-        self.0.by_function.lock().expect("function aws lock").remove(function);
+        self.0.by_function.lock().remove(function);
     }
 
     /// What a function's environments get.
     pub fn of(&self, function: &str) -> FunctionAws {
-        if let Some(aws) = self.0.by_function.lock().expect("function aws lock").get(function) {
+        if let Some(aws) = self.0.by_function.lock().get(function) {
             return aws.clone();
         }
-        self.0.default.lock().expect("function aws lock").clone()
+        self.0.default.lock().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The directory is read by every environment the engine starts: a panic in one
+    /// caller while it holds the lock must not make every later caller panic too.
+    #[test]
+    fn a_panic_under_the_lock_does_not_take_later_callers_down() {
+        let directory = FunctionAwsDirectory::default();
+        let endpoint = |url: &str| FunctionAws {
+            endpoint_url: Some(url.into()),
+            issuer: None,
+        };
+        directory.announce("f", endpoint("http://before"));
+        let held = directory.clone();
+        let crashed = std::thread::spawn(move || {
+            let _guard = held.0.by_function.lock();
+            panic!("a bug while the lock is held");
+        })
+        .join();
+        assert!(crashed.is_err());
+        assert_eq!(directory.of("f").endpoint_url.as_deref(), Some("http://before"));
+        directory.announce("g", endpoint("http://after"));
+        assert_eq!(directory.of("g").endpoint_url.as_deref(), Some("http://after"));
     }
 }

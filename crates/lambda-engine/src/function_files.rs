@@ -4,10 +4,10 @@
 //!
 //! Layout under the data directory: `functions/{name}.json`, `code/{sha256-hex}.zip`.
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -84,7 +84,6 @@ impl FunctionFiles {
     pub fn get(&self, name: &str) -> EngineResult<FunctionRecord> {
         self.functions
             .read()
-            .expect("store lock")
             .get(name)
             .cloned()
             .ok_or_else(|| self.not_found(name))
@@ -92,21 +91,21 @@ impl FunctionFiles {
 
     /// One version of a function, resolved through a qualifier (version or alias).
     pub fn resolve(&self, name: &str, qualifier: Option<&str>) -> EngineResult<FunctionVersion> {
-        let functions = self.functions.read().expect("store lock");
+        let functions = self.functions.read();
         let record = functions.get(name).ok_or_else(|| self.not_found(name))?;
         record.resolve(qualifier).map(|(v, _)| v.clone())
     }
 
     /// Every function, sorted by name.
     pub fn list(&self) -> Vec<FunctionRecord> {
-        let mut all: Vec<_> = self.functions.read().expect("store lock").values().cloned().collect();
+        let mut all: Vec<_> = self.functions.read().values().cloned().collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }
 
     /// Stores a new function with its code; 409 if the name is taken.
     pub fn create(&self, record: FunctionRecord, code: &CodeZip) -> EngineResult<FunctionRecord> {
-        let mut functions = self.functions.write().expect("store lock");
+        let mut functions = self.functions.write();
         if functions.contains_key(&record.name) {
             return Err(EngineError::conflict(format!(
                 "Function already exist: {}",
@@ -127,7 +126,7 @@ impl FunctionFiles {
         code: Option<&CodeZip>,
         change: impl FnOnce(&mut FunctionRecord) -> EngineResult<T>,
     ) -> EngineResult<T> {
-        let mut functions = self.functions.write().expect("store lock");
+        let mut functions = self.functions.write();
         let record = functions.get_mut(name).ok_or_else(|| self.not_found(name))?;
         let mut changed = record.clone();
         let out = change(&mut changed)?;
@@ -141,7 +140,7 @@ impl FunctionFiles {
 
     /// Removes a function, its file and any code no other function uses.
     pub fn delete(&self, name: &str) -> EngineResult<FunctionRecord> {
-        let mut functions = self.functions.write().expect("store lock");
+        let mut functions = self.functions.write();
         let record = functions.remove(name).ok_or_else(|| self.not_found(name))?;
         let path = self.record_path(name);
         std::fs::remove_file(&path).map_err(|e| EngineError::service(format!("removing {}: {e}", path.display())))?;

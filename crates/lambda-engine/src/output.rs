@@ -5,7 +5,8 @@
 //! kernel still holds and ends a line left without its newline, so a line printed before
 //! the runtime answered is never attributed to the next invocation or lost.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot};
@@ -67,7 +68,7 @@ impl OutputCapture {
 
     /// Takes the lines captured so far, and how many older ones did not fit.
     pub fn take(&self) -> (Vec<String>, usize) {
-        let mut captured = self.lines.lock().expect("output lock");
+        let mut captured = self.lines.lock();
         let dropped = std::mem::take(&mut captured.dropped);
         captured.bytes = 0;
         (captured.lines.drain(..).collect(), dropped)
@@ -87,7 +88,7 @@ impl Output {
         }
         let borrowed: Vec<(i64, &str)> = stamped.iter().map(|(t, l)| (*t, l.as_str())).collect();
         self.sink.write(&borrowed);
-        let mut captured = self.lines.lock().expect("output lock");
+        let mut captured = self.lines.lock();
         for (_, line) in stamped {
             captured.push(line.clone());
         }

@@ -2,9 +2,10 @@
 //! used first, so the warmest stays warm), at most a configured number run at once, and
 //! idle ones are reaped.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -39,7 +40,7 @@ fn environment_kill(environment: &Option<ExecutionEnvironment>) {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.pool.busy.lock().expect("pool lock").remove(&self.id);
+        self.pool.busy.lock().remove(&self.id);
     }
 }
 
@@ -50,11 +51,7 @@ impl Lease {
 
     /// Puts a freshly started environment in this lease.
     pub fn hold(&mut self, environment: ExecutionEnvironment) {
-        self.pool
-            .busy
-            .lock()
-            .expect("pool lock")
-            .insert(self.id, environment.kill_switch());
+        self.pool.busy.lock().insert(self.id, environment.kill_switch());
         self.environment = Some(environment);
         // Retired while it was starting: it must not run.
         if self.pool.retired.load(Ordering::Acquire) {
@@ -64,13 +61,13 @@ impl Lease {
 
     /// Returns a healthy environment for reuse; anything else is dropped, which kills it.
     pub fn release(mut self, reusable: bool) {
-        self.pool.busy.lock().expect("pool lock").remove(&self.id);
+        self.pool.busy.lock().remove(&self.id);
         if let Some(environment) = self.environment.take()
             && reusable
             && environment.is_alive()
             && !self.pool.retired.load(Ordering::Acquire)
         {
-            self.pool.idle.lock().expect("pool lock").push(environment);
+            self.pool.idle.lock().push(environment);
         }
     }
 }
@@ -102,7 +99,6 @@ impl Pools {
         let pool = self
             .pools
             .lock()
-            .expect("pools lock")
             .entry((function.to_string(), version.to_string()))
             .or_insert_with(|| {
                 Arc::new(Pool {
@@ -121,15 +117,12 @@ impl Pools {
                 .ok()?,
         };
         let environment = {
-            let mut idle = pool.idle.lock().expect("pool lock");
+            let mut idle = pool.idle.lock();
             std::iter::from_fn(|| idle.pop()).find(|e| e.is_alive() && e.fresh_for(timeout))
         };
         let id = LEASES.fetch_add(1, Ordering::Relaxed);
         if let Some(environment) = &environment {
-            pool.busy
-                .lock()
-                .expect("pool lock")
-                .insert(id, environment.kill_switch());
+            pool.busy.lock().insert(id, environment.kill_switch());
         }
         Some(Lease {
             pool,
@@ -144,7 +137,7 @@ impl Pools {
     /// invocation ends as a runtime exit.
     pub fn retire(&self, function: &str, version: Option<&str>) {
         let retired: Vec<Arc<Pool>> = {
-            let mut pools = self.pools.lock().expect("pools lock");
+            let mut pools = self.pools.lock();
             let keys: Vec<_> = pools
                 .keys()
                 .filter(|(f, v)| f == function && version.is_none_or(|version| v == version))
@@ -159,10 +152,10 @@ impl Pools {
 
     /// Kills every idle environment unused for `idle_timeout`.
     pub fn reap(&self, idle_timeout: Duration) -> usize {
-        let pools: Vec<Arc<Pool>> = self.pools.lock().expect("pools lock").values().cloned().collect();
+        let pools: Vec<Arc<Pool>> = self.pools.lock().values().cloned().collect();
         let mut reaped = 0;
         for pool in pools {
-            let mut idle = pool.idle.lock().expect("pool lock");
+            let mut idle = pool.idle.lock();
             let before = idle.len();
             idle.retain(|e| e.is_alive() && e.idle_for() < idle_timeout && e.fresh_for(Duration::ZERO));
             reaped += before - idle.len();
@@ -172,7 +165,7 @@ impl Pools {
 
     /// Kills every environment.
     pub fn retire_all(&self) {
-        let pools: Vec<Arc<Pool>> = self.pools.lock().expect("pools lock").drain().map(|(_, p)| p).collect();
+        let pools: Vec<Arc<Pool>> = self.pools.lock().drain().map(|(_, p)| p).collect();
         for pool in pools {
             retire(&pool);
         }
@@ -180,15 +173,15 @@ impl Pools {
 
     /// Idle environments across all pools.
     pub fn idle_count(&self) -> usize {
-        let pools = self.pools.lock().expect("pools lock");
-        pools.values().map(|p| p.idle.lock().expect("pool lock").len()).sum()
+        let pools = self.pools.lock();
+        pools.values().map(|p| p.idle.lock().len()).sum()
     }
 }
 
 fn retire(pool: &Pool) {
     pool.retired.store(true, Ordering::Release);
-    pool.idle.lock().expect("pool lock").clear();
-    for kill in pool.busy.lock().expect("pool lock").values() {
+    pool.idle.lock().clear();
+    for kill in pool.busy.lock().values() {
         kill.kill();
     }
 }

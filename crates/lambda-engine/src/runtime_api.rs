@@ -3,7 +3,8 @@
 //! `/init/error` when the handler cannot load. Each environment has its own listener, so
 //! the engine always knows which environment is calling.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -65,7 +66,7 @@ impl RuntimeChannel {
 
     fn answer(&self, request_id: &str, reply: RuntimeReply) -> Response {
         let waiting = {
-            let mut current = self.current.lock().expect("runtime channel lock");
+            let mut current = self.current.lock();
             match current.as_ref() {
                 Some((id, _)) if id == request_id => current.take(),
                 _ => None,
@@ -136,7 +137,7 @@ async fn next(State(channel): State<Arc<RuntimeChannel>>) -> Response {
     if let Some(context) = &client_context {
         put("lambda-runtime-client-context", context);
     }
-    *channel.current.lock().expect("runtime channel lock") = Some((request_id, reply));
+    *channel.current.lock() = Some((request_id, reply));
     (StatusCode::OK, headers, payload).into_response()
 }
 
@@ -161,7 +162,7 @@ async fn init_error(State(channel): State<Arc<RuntimeChannel>>, body: Body) -> R
     let document = error_document(body);
     // An init error answers the invocation that is waiting for this environment, whether
     // the runtime already fetched it or it still sits in the inbox.
-    let current = channel.current.lock().expect("runtime channel lock").take();
+    let current = channel.current.lock().take();
     if let Some((_, sender)) = current {
         let _ = sender.send(RuntimeReply::InitError(document));
     } else if let Ok(mut inbox) = channel.inbox.try_lock()

@@ -6,8 +6,9 @@
 //! Without root, or when the range is not mapped in this user namespace (a rootless
 //! container), every environment runs as one shared user.
 
+use parking_lot::Mutex;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// How many uids the range holds.
 pub const RANGE_SIZE: u32 = 65_536;
@@ -49,7 +50,7 @@ pub struct UserLease {
 impl Drop for UserLease {
     fn drop(&mut self) {
         if let Some(range) = &self.range {
-            range.state.lock().expect("uid range lock").in_use.remove(&self.uid);
+            range.state.lock().in_use.remove(&self.uid);
         }
     }
 }
@@ -100,7 +101,7 @@ impl SandboxUsers {
                 range: None,
             }),
             Self::Dedicated(range) => {
-                let mut state = range.state.lock().expect("uid range lock");
+                let mut state = range.state.lock();
                 for _ in 0..RANGE_SIZE {
                     let uid = range.first + state.next;
                     state.next = (state.next + 1) % RANGE_SIZE;

@@ -10,9 +10,10 @@
 //! (`--only-binary=:all:`), npm runs with `--ignore-scripts`, and a gem that has native
 //! extensions to build is refused before it is installed.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -117,13 +118,7 @@ impl PackageCache {
         if zip.exists() {
             return bundle(true);
         }
-        let lock = self
-            .installing
-            .lock()
-            .expect("package lock map")
-            .entry(key.clone())
-            .or_default()
-            .clone();
+        let lock = self.installing.lock().entry(key.clone()).or_default().clone();
         let _in_process = lock.lock().await;
         std::fs::create_dir_all(&self.dir).map_err(|e| internal("creating the package cache", &e))?;
         let lock_path = self.dir.join(format!("{key}.lock"));

@@ -3,7 +3,8 @@
 //! stored secret absent from every response, run record, run log, function environment
 //! and the service's own log.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::Mac;
@@ -380,7 +381,7 @@ async fn a_projects_keys_reach_the_lambda_client_and_the_secret_appears_nowhere(
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default()
                         .to_string();
-                    seen.lock().unwrap().push(auth);
+                    seen.lock().push(auth);
                     ([("x-amz-executed-version", "$LATEST")], r#"{"ok": true}"#)
                 },
             ),
@@ -466,7 +467,7 @@ async fn a_projects_keys_reach_the_lambda_client_and_the_secret_appears_nowhere(
         responses.push_str(&finished.to_string());
         responses.push_str(&call("GET", format!("/v1/runs/{run}/logs?limit=5000"), None).await.1);
     }
-    let auth = seen.lock().unwrap().clone();
+    let auth = seen.lock().clone();
     assert_eq!(auth.len(), 1);
     assert!(
         auth[0].contains("Credential=AKIDTEAMA/"),

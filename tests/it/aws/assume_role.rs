@@ -2,7 +2,8 @@
 //! for the role, and the role's credentials sign the Lambda calls. Checked on the wire
 //! against an endpoint that serves STS AssumeRole and Lambda Invoke.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -46,7 +47,7 @@ async fn the_projects_keys_assume_its_role_and_the_role_signs_the_invoke(db: PgP
             "/",
             axum::routing::post(
                 |State(seen): State<Seen>, headers: HeaderMap, body: String| async move {
-                    seen.lock().unwrap().push(("sts".into(), authorization(&headers), body));
+                    seen.lock().push(("sts".into(), authorization(&headers), body));
                     ([("content-type", "text/xml")], ASSUMED)
                 },
             ),
@@ -59,7 +60,6 @@ async fn the_projects_keys_assume_its_role_and_the_role_signs_the_invoke(db: PgP
             "/2015-03-31/functions/{name}/invocations",
             axum::routing::post(|State(seen): State<Seen>, headers: HeaderMap| async move {
                 seen.lock()
-                    .unwrap()
                     .push(("invoke".into(), authorization(&headers), String::new()));
                 ([("x-amz-executed-version", "$LATEST")], r#"{"deployed": true}"#)
             }),
@@ -86,7 +86,7 @@ async fn the_projects_keys_assume_its_role_and_the_role_signs_the_invoke(db: PgP
     let done = service.wait_finished(run["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "succeeded", "{done}");
 
-    let seen = seen.lock().unwrap().clone();
+    let seen = seen.lock().clone();
     let sts: Vec<_> = seen.iter().filter(|(what, _, _)| what == "sts").collect();
     assert_eq!(sts.len(), 1, "{seen:?}");
     let (_, sts_auth, sts_body) = sts[0];

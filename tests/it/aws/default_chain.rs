@@ -2,7 +2,8 @@
 //! default credential chain (here its environment variables), and honours the SDK's
 //! `AWS_ENDPOINT_URL` (a VPC endpoint, say), checked on the wire at a fake endpoint.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -24,10 +25,7 @@ async fn without_a_key_the_default_credential_chain_signs(db: PgPool) {
             axum::routing::post(
                 |State(signed): State<Arc<Mutex<Vec<String>>>>, headers: HeaderMap| async move {
                     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
-                    signed
-                        .lock()
-                        .unwrap()
-                        .push(authorization.unwrap_or_default().to_string());
+                    signed.lock().push(authorization.unwrap_or_default().to_string());
                     r#"{"ok": true}"#
                 },
             ),
@@ -49,7 +47,7 @@ async fn without_a_key_the_default_credential_chain_signs(db: PgPool) {
         .await;
     assert_eq!(finished["status"], "succeeded", "{finished}");
     assert_eq!(finished["result"]["payload"], json!({"ok": true}));
-    let signed = signed.lock().unwrap().clone();
+    let signed = signed.lock().clone();
     assert_eq!(signed.len(), 1, "{signed:?}");
     assert!(signed[0].contains("Credential=AKIDFROMTHECHAIN/"), "{signed:?}");
 }

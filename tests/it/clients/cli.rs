@@ -202,6 +202,22 @@ async fn refusals_exit_6_and_say_which(db: PgPool) {
             says: &["could not reach the service at", &stopped],
         },
         Refusal {
+            case: "a URL without its scheme is a usage error, with the fix (it panicked once)",
+            url,
+            token: ADMIN_TOKEN,
+            args: &["runs", "--url", "localhost:8080"],
+            status: 2,
+            says: &["--url \"localhost:8080\"", "http://localhost:8080"],
+        },
+        Refusal {
+            case: "a URL of another scheme, from LAMBDA_STEPS_URL, is a usage error",
+            url: "ftp://127.0.0.1:8080",
+            token: ADMIN_TOKEN,
+            args: &run_hello,
+            status: 2,
+            says: &["is not an http(s) URL"],
+        },
+        Refusal {
             case: "a payload that is not JSON: a local mistake is a usage error",
             url,
             token: ADMIN_TOKEN,
@@ -233,6 +249,7 @@ async fn refusals_exit_6_and_say_which(db: PgPool) {
             assert!(err.contains(words), "{case}: stderr does not say {words:?}:\n{err}");
         }
         assert!(!err.contains(token), "{case}: the token is not shown:\n{err}");
+        assert!(!err.contains("panicked"), "{case}: an answer, not a panic:\n{err}");
     }
     service.stop().await;
 }

@@ -7,7 +7,8 @@
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use serde_json::json;
@@ -53,7 +54,7 @@ async fn proxy(State(faults): State<Faults>, request: Request) -> Response {
         .and_then(|t| t.rsplit('.').next())
         .unwrap_or_default()
         .to_string();
-    faults.asked.lock().unwrap().push(operation.clone());
+    faults.asked.lock().push(operation.clone());
     if let Some((_, kind)) = faults.refused.iter().find(|(op, _)| *op == operation) {
         let message = format!("User is not authorized to perform: logs:{operation}");
         return (
@@ -125,7 +126,7 @@ async fn run_behind(
     let expected: Vec<String> = (0..10).map(|i| format!("step {i}")).collect();
     assert_eq!(steps, expected, "every line once, in order: {log:#?}");
     service.stop().await;
-    let asked = asked.lock().unwrap().clone();
+    let asked = asked.lock().clone();
     (log, asked)
 }
 

@@ -2,7 +2,8 @@
 //! replica shutting down finishes the steps it holds and leaves the rest queued, and
 //! replicas started at once on a database that does not exist yet all come up on it.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -20,7 +21,7 @@ async fn counting_lambda(delay: Duration) -> (String, Arc<Mutex<Vec<i64>>>) {
             axum::routing::post(
                 move |State(seen): State<Arc<Mutex<Vec<i64>>>>, body: axum::body::Bytes| async move {
                     let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                    seen.lock().unwrap().push(event["n"].as_i64().unwrap_or(-1));
+                    seen.lock().push(event["n"].as_i64().unwrap_or(-1));
                     tokio::time::sleep(delay).await;
                     ([("x-amz-executed-version", "$LATEST")], "{}")
                 },
@@ -56,7 +57,7 @@ async fn two_replicas_on_one_database_run_every_step_exactly_once(db: PgPool) {
             "{run}"
         );
     }
-    let mut invoked = seen.lock().unwrap().clone();
+    let mut invoked = seen.lock().clone();
     invoked.sort();
     assert_eq!(invoked, (0..60).collect::<Vec<i64>>(), "each step invoked exactly once");
     let workers: i64 = sqlx::query_scalar("SELECT count(DISTINCT worker) FROM runs")
@@ -97,7 +98,7 @@ async fn a_replica_shutting_down_finishes_what_it_holds_and_leaves_the_rest_queu
         waiting["id"].as_str().unwrap().to_string(),
     );
     for _ in 0..200 {
-        if !seen.lock().unwrap().is_empty() {
+        if !seen.lock().is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -128,7 +129,7 @@ async fn a_replica_shutting_down_finishes_what_it_holds_and_leaves_the_rest_queu
     let staying = TestService::start(db, &["--aws-endpoint-url", lambda.as_str()]).await;
     let run = staying.wait_finished(&waiting).await;
     assert_eq!(run["status"], "succeeded");
-    assert_eq!(*seen.lock().unwrap(), [1, 2], "each invoked once");
+    assert_eq!(*seen.lock(), [1, 2], "each invoked once");
     staying.stop().await;
 }
 
@@ -197,12 +198,12 @@ async fn a_submit_on_a_busy_replica_wakes_another_one(db: PgPool) {
         .await;
     let slow = slow["id"].as_str().unwrap().to_string();
     for _ in 0..250 {
-        if !seen.lock().unwrap().is_empty() {
+        if !seen.lock().is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(*seen.lock().unwrap(), [1], "the busy replica holds the slow run");
+    assert_eq!(*seen.lock(), [1], "the busy replica holds the slow run");
     // Started now, this replica's first look at the queue finds it empty.
     let idle = TestService::start(db.clone(), &flags).await;
     let (_, woken) = busy

@@ -18,11 +18,11 @@ use crate::support::{TestEngine, create};
 
 /// Invoke calls per function name; `throttled-N` answers 429 (Retry-After: 1) N times.
 #[derive(Default)]
-struct Calls(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+struct Calls(parking_lot::Mutex<std::collections::HashMap<String, usize>>);
 
 async fn fake_invoke(State(calls): State<Arc<Calls>>, Path(name): Path<String>) -> Response {
     let count = {
-        let mut calls = calls.0.lock().unwrap();
+        let mut calls = calls.0.lock();
         let count = calls.entry(name.clone()).or_default();
         *count += 1;
         *count
@@ -81,7 +81,7 @@ async fn throttling_is_retried_after_retry_after_and_nothing_else_is(db: PgPool)
         .run(json!({"type": "lambda_invoke", "function_name": "throttled-2"}))
         .await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(calls.0.lock().unwrap()["throttled-2"], 3, "two 429s, then the answer");
+    assert_eq!(calls.0.lock()["throttled-2"], 3, "two 429s, then the answer");
     assert!(
         started.elapsed() >= Duration::from_secs(2),
         "each retry waited the Retry-After second"

@@ -4,8 +4,9 @@
 //! configuration of a function named `slow-config...` takes 1.5 s, and so does an Invoke
 //! of one named `slow-answer...`: windows for a test to strike in.
 
+use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -44,9 +45,9 @@ impl FakeLambda {
                         async move {
                             let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                             let n = event["n"].as_i64().unwrap_or(-1);
-                            *lambda.invoked.lock().unwrap().entry(n).or_default() += 1;
+                            *lambda.invoked.lock().entry(n).or_default() += 1;
                             tokio::time::sleep(delay).await;
-                            lambda.answered.lock().unwrap().insert(n);
+                            lambda.answered.lock().insert(n);
                             ([("x-amz-executed-version", "$LATEST")], r#"{"ok": true}"#)
                         }
                     },
@@ -58,17 +59,17 @@ impl FakeLambda {
 
     /// How often the event `n` was invoked.
     pub fn invocations(&self, n: i64) -> usize {
-        self.invoked.lock().unwrap().get(&n).copied().unwrap_or(0)
+        self.invoked.lock().get(&n).copied().unwrap_or(0)
     }
 
     /// Whether an answer to `n` was sent back.
     pub fn answered(&self, n: i64) -> bool {
-        self.answered.lock().unwrap().contains(&n)
+        self.answered.lock().contains(&n)
     }
 
     /// How many distinct events were invoked.
     pub fn invoked_count(&self) -> usize {
-        self.invoked.lock().unwrap().len()
+        self.invoked.lock().len()
     }
 }
 

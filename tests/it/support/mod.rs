@@ -142,17 +142,17 @@ fn engine_settings(data_dir: &Path, flags: &[&str]) -> EngineSettings {
 
 /// What a tracing subscriber wrote, kept in memory.
 #[derive(Clone, Default)]
-struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+struct CapturedLog(std::sync::Arc<parking_lot::Mutex<Vec<u8>>>);
 
 impl CapturedLog {
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        String::from_utf8_lossy(&self.0.lock()).into_owned()
     }
 }
 
 impl Write for CapturedLog {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        self.0.lock().extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

@@ -47,7 +47,7 @@ pub struct StreamPage {
 pub fn stream_page(store: &LogStore, q: &StreamQuery) -> Result<StreamPage, LogsFailure> {
     let group = store.group(q.group).ok_or(LogsFailure::GroupNotFound)?;
     let (spans, first, next, start_time) = {
-        let group = group.lock().expect("group lock");
+        let group = group.lock();
         let stream = group.streams.get(q.stream).ok_or(LogsFailure::StreamNotFound)?;
         let start_time = max_opt(q.start_time, group.retention_cutoff(now_ms()));
         let (first, next) = stream.seq_range();
@@ -201,7 +201,7 @@ pub fn group_page(store: &LogStore, q: &GroupQuery) -> Result<GroupPage, LogsFai
     let group = store.group(q.group).ok_or(LogsFailure::GroupNotFound)?;
     let start_time = max_opt(q.start_time, q.after.map(|a| a.timestamp));
     let (readers, start_time) = {
-        let group = group.lock().expect("group lock");
+        let group = group.lock();
         let start_time = max_opt(start_time, group.retention_cutoff(now_ms()));
         (candidate_streams(&group, q, start_time), start_time)
     };

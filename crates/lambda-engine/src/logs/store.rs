@@ -7,9 +7,10 @@
 //! are deleted first. A group's retention is applied when reading (older events are never
 //! returned) and by `expire`, which deletes segments wholly past it.
 
+use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -126,7 +127,7 @@ impl LogStore {
 
     /// Creates a group; `GroupExists` when it does.
     pub fn create_group(&self, name: &str) -> Result<(), LogsFailure> {
-        let mut groups = self.groups.write().expect("logs lock");
+        let mut groups = self.groups.write();
         if groups.contains_key(name) {
             return Err(LogsFailure::GroupExists);
         }
@@ -140,7 +141,7 @@ impl LogStore {
         if let Some(group) = self.group(name) {
             return Ok(group);
         }
-        let mut groups = self.groups.write().expect("logs lock");
+        let mut groups = self.groups.write();
         if let Some(group) = groups.get(name) {
             return Ok(group.clone());
         }
@@ -165,18 +166,13 @@ impl LogStore {
     }
 
     pub fn group(&self, name: &str) -> Option<Arc<Mutex<LogGroup>>> {
-        self.groups.read().expect("logs lock").get(name).cloned()
+        self.groups.read().get(name).cloned()
     }
 
     /// Deletes a group and every event in it.
     pub fn delete_group(&self, name: &str) -> Result<(), LogsFailure> {
-        let group = self
-            .groups
-            .write()
-            .expect("logs lock")
-            .remove(name)
-            .ok_or(LogsFailure::GroupNotFound)?;
-        let group = group.lock().expect("group lock");
+        let group = self.groups.write().remove(name).ok_or(LogsFailure::GroupNotFound)?;
+        let group = group.lock();
         std::fs::remove_dir_all(&group.dir)?;
         Ok(())
     }
@@ -184,7 +180,7 @@ impl LogStore {
     /// Sets (or with `None` removes) a group's retention.
     pub fn set_retention(&self, name: &str, days: Option<i32>) -> Result<(), LogsFailure> {
         let group = self.group(name).ok_or(LogsFailure::GroupNotFound)?;
-        let mut group = group.lock().expect("group lock");
+        let mut group = group.lock();
         group.retention_days = days;
         group.persist()?;
         Ok(())
@@ -192,7 +188,7 @@ impl LogStore {
 
     /// Every group's name, sorted.
     pub fn group_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.groups.read().expect("logs lock").keys().cloned().collect();
+        let mut names: Vec<String> = self.groups.read().keys().cloned().collect();
         names.sort();
         names
     }
@@ -204,7 +200,7 @@ impl LogStore {
             return Ok(());
         }
         let group = self.ensure_group(group_name)?;
-        let mut group = group.lock().expect("group lock");
+        let mut group = group.lock();
         let now = now_ms();
         if !group.streams.contains_key(stream_name) {
             let stream = LogStream::create(group.dir.join(hex(stream_name)), stream_name, now)?;
@@ -236,9 +232,9 @@ impl LogStore {
     /// Deletes every segment past its group's retention.
     pub fn expire(&self) {
         let now = now_ms();
-        let groups: Vec<_> = self.groups.read().expect("logs lock").values().cloned().collect();
+        let groups: Vec<_> = self.groups.read().values().cloned().collect();
         for group in groups {
-            let mut group = group.lock().expect("group lock");
+            let mut group = group.lock();
             if let Some(cutoff) = group.retention_cutoff(now) {
                 for stream in group.streams.values_mut() {
                     stream.expire(cutoff);
@@ -259,9 +255,29 @@ mod tests {
 
     fn messages(store: &LogStore, group: &str, stream: &str) -> Vec<String> {
         let group = store.group(group).unwrap();
-        let group = group.lock().unwrap();
+        let group = group.lock();
         let spans = group.streams[stream].spans_from_seq(0);
         SpanReader::new(spans).map(|(_, e)| e.message).collect()
+    }
+
+    /// Every function's output goes through a group's lock: a panic in one writer while it
+    /// holds the lock must not stop the next function's output.
+    #[test]
+    fn a_panic_while_a_group_is_locked_does_not_stop_later_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(LogStore::open(dir.path(), 1 << 20).unwrap());
+        store.append("/aws/lambda/f", "s", &[(1, "before")]).unwrap();
+        let held = store.clone();
+        let crashed = std::thread::spawn(move || {
+            let group = held.group("/aws/lambda/f").unwrap();
+            let _guard = group.lock();
+            panic!("a bug while the group is locked");
+        })
+        .join();
+        assert!(crashed.is_err());
+        store.append("/aws/lambda/f", "s", &[(2, "after")]).unwrap();
+        assert_eq!(messages(&store, "/aws/lambda/f", "s"), ["before", "after"]);
+        assert_eq!(store.group_names(), ["/aws/lambda/f"]);
     }
 
     #[test]
@@ -291,7 +307,7 @@ mod tests {
         assert!(kept.len() < 20_000 && !kept.is_empty());
         assert_eq!(kept.last().unwrap(), "line 019999");
         assert_eq!(kept, lines[20_000 - kept.len()..]);
-        assert!(store.group("g").unwrap().lock().unwrap().stored_bytes() <= 64 * 1024);
+        assert!(store.group("g").unwrap().lock().stored_bytes() <= 64 * 1024);
     }
 
     #[test]
@@ -303,7 +319,7 @@ mod tests {
         store.append("g", "s", &batch).unwrap();
         store.append("g", "s", &[(3, "late")]).unwrap();
         let group = store.group("g").unwrap();
-        let group = group.lock().unwrap();
+        let group = group.lock();
         let from: Vec<(u64, i64)> = SpanReader::new(group.streams["s"].spans_from_time(700))
             .map(|(seq, e)| (seq, e.timestamp))
             .filter(|&(_, t)| t >= 700)
@@ -325,7 +341,7 @@ mod tests {
         let batch: Vec<(i64, &str)> = lines.iter().enumerate().map(|(i, l)| (i as i64, l.as_str())).collect();
         store.append("g", "s", &batch).unwrap();
         let group = store.group("g").unwrap();
-        let group = group.lock().unwrap();
+        let group = group.lock();
         let read = |filter: LineFilter| -> Vec<String> {
             SpanReader::filtered(
                 group.streams["s"].spans_from_time(filter.start_time.unwrap_or(0)),

@@ -62,7 +62,7 @@ pub fn describe(engine: &Engine, input: DescribeInput) -> LogsResult {
         .take(limit)
         .filter_map(|name| {
             let group = engine.logs.group(name)?;
-            let group = group.lock().expect("group lock");
+            let group = group.lock();
             let arn = format!(
                 "arn:aws:logs:{}:{}:log-group:{name}",
                 engine.location.region, engine.location.account_id

@@ -39,7 +39,7 @@ pub fn describe(engine: &Engine, input: DescribeInput) -> LogsResult {
     let limit = limit(input.limit, 50, 50)?;
     let skip = offset_token(input.next_token.as_deref())?;
     let group = engine.logs.group(&name).ok_or(LogsFailure::GroupNotFound)?;
-    let group = group.lock().expect("group lock");
+    let group = group.lock();
     let mut streams: Vec<_> = group
         .streams
         .values()
