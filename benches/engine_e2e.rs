@@ -41,7 +41,7 @@ async fn main() {
     let http = admin_http();
     support::wait_ready(&http, &service.api).await;
     let db = database.connect().await;
-    let lambda = engine_client(&service.engine);
+    let lambda = engine_client(&service.engine, data.path());
     support::create_echo(&lambda, FUNCTION).await;
     println!(
         "lambda-steps engine-e2e benchmark: {} cores (load average {} at the start), Python echo on the embedded engine, one replica",
@@ -90,13 +90,26 @@ async fn main() {
     database.drop().await;
 }
 
-/// The engine's client, as a user's program builds it.
-fn engine_client(url: &str) -> Client {
+/// The engine's client, as a user's program builds it, signing with the engine's own key
+/// (the shared credentials file the service wrote into its data directory at start).
+fn engine_client(url: &str, data: &std::path::Path) -> Client {
+    let file = std::fs::read_to_string(data.join("engine-credentials")).expect("the engine's credentials file");
+    let value = |name: &str| {
+        file.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)?
+                    .trim_start()
+                    .strip_prefix('=')
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("{name} in the engine's credentials file"))
+    };
+    let (id, secret) = (value("aws_access_key_id"), value("aws_secret_access_key"));
     Client::from_conf(
         aws_sdk_lambda::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "bench"))
+            .credentials_provider(Credentials::new(id, secret, None, None, "bench"))
             .endpoint_url(url)
             .build(),
     )

@@ -15,6 +15,21 @@ as_root() {
   fi
 }
 
+# The ordinary user the tests run a `serve` process as when they run as root (CI does):
+# the escape suite must hold with the engine as an ordinary user too, where user namespaces
+# rather than a uid per environment keep environments apart (tests/it/engine/escape).
+ensure_ordinary_user() {
+  [ "$(id -u)" = 0 ] || return 0
+  id lambda-steps-test >/dev/null 2>&1 ||
+    useradd --system --user-group --no-create-home --shell /usr/sbin/nologin lambda-steps-test
+  # pasta, run by an engine that is not root (this user's, or the container's uid 10001),
+  # opens the TUN device itself: 0666 is the mode distributions' udev rules give it, which a
+  # machine without udev (a CI VM) may lack.
+  if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+    chmod 0666 /dev/net/tun
+  fi
+}
+
 # Debian packages: the interpreters of the embedded engine's runtimes, npm and pip for custom
 # code's packages, bubblewrap for its sandbox, and python3-venv for the test venv. `strict`
 # fails when one cannot be installed.

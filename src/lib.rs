@@ -206,10 +206,11 @@ fn build_state(
         notifications.clone(),
         Duration::from_millis(settings.notify_ms.max(1)),
     );
+    let writes = queue::batch::RunWrites::start(db.clone(), worker_id.clone(), wakeups.clone());
     Ok(AppState::new(App {
-        logs: queue::logs::LogSink::start(db.clone(), wakeups.clone()),
-        writes: queue::batch::RunWrites::start(db.clone(), worker_id.clone(), wakeups.clone()),
-        submits: queue::submit::Submits::start(db.clone(), wakeups.clone()),
+        logs: writes.log_sink(),
+        writes,
+        submits: queue::submit::Submits::start(db.clone(), wakeups.clone(), queue::handoff::Handoff::default()),
         notifications,
         wakeups,
         admin_token_hash: domain::access::token_hash(&admin_token),
@@ -307,7 +308,13 @@ fn start_background_work(state: &AppState, tracker: &TaskTracker) {
         Duration::from_secs(state.settings.sweep_seconds.max(1)),
     ));
     let execute = move |run, stop| worker::execute(worker.clone(), run, stop);
-    tracker.spawn(queue::pool::run(queue, held, tracker.clone(), execute));
+    tracker.spawn(queue::pool::run(
+        queue,
+        held,
+        tracker.clone(),
+        state.submits.handoff(),
+        execute,
+    ));
 }
 
 /// Waits for the pool and the steps in hand, up to the drain time.

@@ -1,7 +1,9 @@
 //! Group commit for the two statements every run makes: marking its Invoke as sent, and
 //! finishing it. One task per statement takes whatever requests are already waiting and
 //! writes them in one statement: no added wait when the service is idle, batches that
-//! grow by themselves under load. A finish wakes its run's readers once it landed.
+//! grow by themselves under load. Finishes are taken by the log writer (logs.rs), which
+//! writes each batch of them with the log lines sent before them in one transaction; the
+//! writer wakes the runs' readers once it landed.
 //!
 //! Both are written until they land: a finish carries Lambda's answer, which exists
 //! nowhere else, so a transient database fault (a restart, a lost connection, a deadlock
@@ -18,13 +20,17 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::logs::{self, LogSink};
 use super::wake::Wakeups;
 use crate::store::fault::{Backoff, is_transient};
+use crate::store::logs::{NewLogLine, insert_batch};
 use crate::store::queue::{self, Finish};
 
 const MAX_BATCH: usize = 1000;
 
 type Reply = oneshot::Sender<Result<bool, RunWriteError>>;
+/// How a finish is answered: true once it landed, false when the attempt lost its lease.
+pub(super) type FinishReply = Reply;
 
 /// Why a mark or a finish did not land (transient faults are waited through, never this).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -41,17 +47,24 @@ pub enum RunWriteError {
 #[derive(Clone)]
 pub struct RunWrites {
     marks: mpsc::UnboundedSender<((Uuid, i32), Reply)>,
-    finishes: mpsc::UnboundedSender<(Finish, Reply)>,
+    /// The log writer, which also writes finishes.
+    logs: LogSink,
 }
 
 impl RunWrites {
-    /// Starts the writers of the replica named `worker` in leases.
+    /// Starts the writers of the replica named `worker` in leases: the marks', and the log
+    /// writer that finishes runs (`log_sink` hands it out).
     pub fn start(db: sqlx::PgPool, worker: String, wakeups: Wakeups) -> Self {
         let (marks, mark_requests) = mpsc::unbounded_channel();
-        let (finishes, finish_requests) = mpsc::unbounded_channel();
         tokio::spawn(write_marks(db.clone(), mark_requests));
-        tokio::spawn(write_finishes(db, worker, wakeups, finish_requests));
-        Self { marks, finishes }
+        let logs = LogSink::start(db, worker, wakeups);
+        Self { marks, logs }
+    }
+
+    /// The log writer these finishes go through: a run's lines must be sent to it for its
+    /// finish to carry them.
+    pub fn log_sink(&self) -> LogSink {
+        self.logs.clone()
     }
 
     /// Marks a run's Invoke as about to be sent; false when the attempt lost its lease.
@@ -64,14 +77,11 @@ impl RunWrites {
         answer.await.map_err(|_| RunWriteError::WriterStopped)?
     }
 
-    /// Finishes a run; false when the attempt lost its lease. Waits through transient
+    /// Finishes a run, with every log line sent before it through `log_sink` stored in the
+    /// same transaction; false when the attempt lost its lease. Waits through transient
     /// faults; an error means Postgres refused this finish for good (a value it cannot store).
     pub async fn finish(&self, finish: Finish) -> Result<bool, RunWriteError> {
-        let (reply, answer) = oneshot::channel();
-        self.finishes
-            .send((finish, reply))
-            .map_err(|_| RunWriteError::WriterStopped)?;
-        answer.await.map_err(|_| RunWriteError::WriterStopped)?
+        self.logs.finish(finish).await
     }
 }
 
@@ -103,25 +113,47 @@ async fn write_marks(db: sqlx::PgPool, mut requests: mpsc::UnboundedReceiver<((U
     }
 }
 
-async fn write_finishes(
-    db: sqlx::PgPool,
-    worker: String,
-    wakeups: Wakeups,
-    mut requests: mpsc::UnboundedReceiver<(Finish, Reply)>,
-) {
-    while let Some(first) = requests.recv().await {
-        let batch = gather(first, &mut requests);
-        let finished = write_until_landed(
-            "finishing runs",
-            batch,
-            |f| f.id,
-            |finishes: Vec<Finish>| {
-                let (db, worker) = (db.clone(), worker.clone());
-                async move { queue::finish_many(&db, &worker, &finishes).await }
-            },
-        )
-        .await;
-        wakeups.logs_moved(&finished);
+/// Writes a batch of log lines and the finishes sent after them in one transaction, trying
+/// again through transient faults (both are safe to repeat: lines already stored are
+/// skipped, a finish that landed is answered as finished); answers each finish and returns
+/// the runs finished. When Postgres refuses the transaction for good, the lines and the
+/// finishes are written apart, each split as its own writer does, so a value that cannot
+/// be stored fails only its own line or run.
+pub(super) async fn write_lines_and_finishes(
+    db: &sqlx::PgPool,
+    worker: &str,
+    lines: &[NewLogLine],
+    batch: Vec<(Finish, Reply)>,
+) -> Vec<Uuid> {
+    let finishes: Vec<Finish> = batch.iter().map(|(finish, _)| finish.clone()).collect();
+    let finishes = &finishes;
+    let together = retry_transient("finishing runs", finishes.len(), || async move {
+        if lines.is_empty() {
+            return queue::finish_many(db, worker, finishes).await;
+        }
+        let mut tx = db.begin().await?;
+        insert_batch(&mut *tx, lines).await?;
+        let finished = queue::finish_many(&mut *tx, worker, finishes).await?;
+        tx.commit().await?;
+        Ok(finished)
+    })
+    .await;
+    match together {
+        Ok(finished) => {
+            answer(batch, &finished.iter().copied().collect(), |f| f.id);
+            finished
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, lines = lines.len(), finishes = batch.len(), "Postgres refused a batch of log lines and finishes; writing them apart");
+            logs::write(db, lines).await;
+            write_until_landed(
+                "finishing runs",
+                batch,
+                |f| f.id,
+                |finishes: Vec<Finish>| async move { queue::finish_many(db, worker, &finishes).await },
+            )
+            .await
+        }
     }
 }
 

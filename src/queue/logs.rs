@@ -1,11 +1,16 @@
 //! The log writer: every run's lines go through one channel to one task per replica,
 //! which writes them in batches (every ~100 ms or 500 lines; at once when a run waits for a
-//! flush, or a follower has a burst of function lines that a reader watches live: then the
-//! batch is what is already waiting, as a group commit, so an idle service adds no wait and
-//! a busy one shares each write among the runs that asked meanwhile), then wakes the readers of
-//! those runs (in process at once, other replicas by the coalesced NOTIFY of wake.rs).
-//! The channel is unbounded so that logging never blocks or reorders a run: lines reach
-//! the writer in the order their seq numbers were given.
+//! flush or its finish, or a follower has a burst of function lines that a reader watches
+//! live: then the batch is what is already waiting, as a group commit, so an idle service
+//! adds no wait and a busy one shares each write among the runs that asked meanwhile), then
+//! wakes the readers of those runs (in process at once, other replicas by the coalesced
+//! NOTIFY of wake.rs). The channel is unbounded so that logging never blocks or reorders a
+//! run: lines reach the writer in the order their seq numbers were given.
+//!
+//! A run's finish goes through the same channel, after its last line: the batch it lands in
+//! holds every line of that run not yet stored, and both are written in one transaction
+//! (batch.rs), so a finished run always has its whole log, at the cost of one commit, not
+//! one for the lines and one for the finish.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
@@ -14,10 +19,12 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::batch::{FinishReply, RunWriteError, write_lines_and_finishes};
 use super::wake::Wakeups;
 use crate::domain::run::{LogLevel, LogSource, RunPhase};
 use crate::store::fault::{Backoff, is_transient};
 use crate::store::logs::{NewLogLine, insert_batch};
+use crate::store::queue::Finish;
 
 const BATCH_LINES: usize = 500;
 const BATCH_WAIT: Duration = Duration::from_millis(100);
@@ -31,6 +38,8 @@ enum Command {
     /// The lines sent before it are a burst someone is watching for: write the batch now
     /// rather than wait for more.
     Soon,
+    /// A run's finish, written with the lines sent before it (see the module's header).
+    Finish(Finish, FinishReply),
 }
 
 /// Where runs send their log lines.
@@ -40,11 +49,22 @@ pub struct LogSink {
 }
 
 impl LogSink {
-    /// Starts the writer; it ends when every sink is dropped and the queue is written.
-    pub fn start(db: sqlx::PgPool, wakeups: Wakeups) -> Self {
+    /// Starts the writer of the replica named `worker` in leases; it ends when every sink
+    /// is dropped and the queue is written.
+    pub(super) fn start(db: sqlx::PgPool, worker: String, wakeups: Wakeups) -> Self {
         let (commands, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(db, wakeups, receiver));
+        tokio::spawn(write_batches(db, worker, wakeups, receiver));
         Self { commands }
+    }
+
+    /// Finishes a run once every line sent before this is stored, in the same transaction;
+    /// false when the attempt lost its lease (batch.rs says how faults are waited through).
+    pub(super) async fn finish(&self, finish: Finish) -> Result<bool, RunWriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Finish(finish, reply))
+            .map_err(|_| RunWriteError::WriterStopped)?;
+        answer.await.map_err(|_| RunWriteError::WriterStopped)?
     }
 
     /// The log of one attempt at a run, numbering its lines from `next_seq`.
@@ -143,11 +163,17 @@ impl RunLog {
     }
 }
 
-async fn write_batches(db: sqlx::PgPool, wakeups: Wakeups, mut commands: mpsc::UnboundedReceiver<Command>) {
+async fn write_batches(
+    db: sqlx::PgPool,
+    worker: String,
+    wakeups: Wakeups,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
     while let Some(first) = commands.recv().await {
         let mut lines = Vec::new();
         let mut printed_at = Vec::new();
         let mut flushes = Vec::new();
+        let mut finishes = Vec::new();
         let mut deadline = tokio::time::Instant::now() + BATCH_WAIT;
         let mut next = Some(first);
         loop {
@@ -165,6 +191,11 @@ async fn write_batches(db: sqlx::PgPool, wakeups: Wakeups, mut commands: mpsc::U
                     deadline = tokio::time::Instant::now();
                 }
                 Some(Command::Soon) => deadline = tokio::time::Instant::now(),
+                // The run waits for its finish: as for a flush.
+                Some(Command::Finish(finish, reply)) => {
+                    finishes.push((finish, reply));
+                    deadline = tokio::time::Instant::now();
+                }
                 None => {}
             }
             if lines.len() >= BATCH_LINES {
@@ -175,13 +206,15 @@ async fn write_batches(db: sqlx::PgPool, wakeups: Wakeups, mut commands: mpsc::U
                 _ => break,
             };
         }
-        if !lines.is_empty() {
+        let mut moved: Vec<Uuid> = lines.iter().map(|l| l.run_id).collect();
+        if !finishes.is_empty() {
+            moved.extend(write_lines_and_finishes(&db, &worker, &lines, finishes).await);
+        } else if !lines.is_empty() {
             write(&db, &lines).await;
-            let mut runs: Vec<Uuid> = lines.iter().map(|l| l.run_id).collect();
-            runs.sort();
-            runs.dedup();
-            wakeups.logs_moved(&runs);
         }
+        moved.sort();
+        moved.dedup();
+        wakeups.logs_moved(&moved);
         for printed in printed_at {
             crate::metrics::function_line_stored(printed);
         }
@@ -194,7 +227,7 @@ async fn write_batches(db: sqlx::PgPool, wakeups: Wakeups, mut commands: mpsc::U
 /// Writes a batch, waiting through transient faults: log lines are not dropped while the
 /// database is away. A batch Postgres refuses for good is written line by line, so only a
 /// line it cannot store is lost (and said so in the service log), never its neighbours.
-async fn write(db: &sqlx::PgPool, lines: &[NewLogLine]) {
+pub(super) async fn write(db: &sqlx::PgPool, lines: &[NewLogLine]) {
     if let Err(e) = insert_until_landed(db, lines).await {
         tracing::warn!(error = %e, lines = lines.len(), "Postgres refused a batch of run logs; writing each line alone");
         for line in lines {

@@ -1,20 +1,23 @@
 //! The worker pool of one replica: claims queued runs in batches (woken by NOTIFY, with a
-//! polling fallback), runs each as a task holding no database connection, keeps their
+//! polling fallback) or takes them from submits while idle (handoff.rs), runs each as a
+//! task holding no database connection, keeps their
 //! leases with one heartbeat statement, and passes cancel requests on. On shutdown it
 //! stops claiming and lets the runs in hand finish or give themselves back.
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::QueueContext;
+use super::handoff::{Handoff, Intake, StartRun};
 use crate::store::fault::Backoff;
 use crate::store::queue::{self, ClaimedRun};
 
@@ -54,16 +57,32 @@ pub fn held_ids(held: &HeldRuns) -> Vec<Uuid> {
     held.lock().keys().copied().collect()
 }
 
-/// Runs the pool until `ctx.shutdown`; run tasks are spawned on `tracker`.
+/// Runs the pool until `ctx.shutdown`; run tasks are spawned on `tracker`. Runs come from
+/// its claims and, while it is idle, from submits through `handoff`.
 pub async fn run(
     ctx: QueueContext,
     held: HeldRuns,
     tracker: TaskTracker,
-    execute: impl Fn(ClaimedRun, StopSignal) -> RunFuture + Clone + Send + 'static,
+    handoff: Handoff,
+    execute: impl Fn(ClaimedRun, StopSignal) -> RunFuture + Clone + Send + Sync + 'static,
 ) {
     let slots = Arc::new(Semaphore::new(ctx.settings.workers.max(1)));
     tracker.spawn(heartbeat(ctx.clone(), held.clone()));
     tracker.spawn(pass_cancels_on(ctx.clone(), held.clone()));
+    let start: StartRun = {
+        let (held, tracker) = (held.clone(), tracker.clone());
+        Arc::new(move |run, permit| start_run(&held, &tracker, execute.clone(), run, permit))
+    };
+    // Nothing is handed over before the first claim has looked at the queue.
+    let drained = Arc::new(AtomicBool::new(false));
+    handoff.open(Intake {
+        slots: slots.clone(),
+        drained: drained.clone(),
+        start: start.clone(),
+        worker: ctx.worker_id.clone(),
+        lease_seconds: ctx.settings.lease_seconds as f64,
+        shutdown: ctx.shutdown.clone(),
+    });
     let poll = Duration::from_millis(ctx.settings.poll_ms.max(10));
     let lease = ctx.settings.lease_seconds as f64;
     loop {
@@ -89,6 +108,7 @@ pub async fn run(
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming runs failed; retrying");
+                drained.store(false, Ordering::SeqCst);
                 drop(permits);
                 tokio::select! {
                     _ = ctx.shutdown.cancelled() => return,
@@ -97,29 +117,11 @@ pub async fn run(
             }
         };
         let got = claimed.len();
+        // A short claim saw the queue empty: submits may hand their runs over until a
+        // claim comes back full again.
+        drained.store(got < wanted, Ordering::SeqCst);
         for (run, permit) in claimed.into_iter().zip(permits.drain(..)) {
-            let stop = CancellationToken::new();
-            let reason = Arc::new(Mutex::new(None));
-            let mut in_hand = held.lock();
-            in_hand.insert(
-                run.id,
-                Held {
-                    attempt: run.attempt,
-                    stop: stop.clone(),
-                    reason: reason.clone(),
-                },
-            );
-            crate::metrics::runs_in_hand(in_hand.len());
-            drop(in_hand);
-            let (execute, held) = (execute.clone(), held.clone());
-            tracker.spawn(async move {
-                let id = run.id;
-                execute(run, StopSignal { token: stop, reason }).await;
-                let mut in_hand = held.lock();
-                in_hand.remove(&id);
-                crate::metrics::runs_in_hand(in_hand.len());
-                drop(permit);
-            });
+            start(run, permit);
         }
         drop(permits);
         if got == wanted {
@@ -131,6 +133,40 @@ pub async fn run(
             _ = tokio::time::sleep(poll) => {}
         }
     }
+}
+
+/// Holds a claimed run and runs it in its slot: it stays in `held` (its lease renewed)
+/// until its task ends.
+fn start_run(
+    held: &HeldRuns,
+    tracker: &TaskTracker,
+    execute: impl Fn(ClaimedRun, StopSignal) -> RunFuture,
+    run: ClaimedRun,
+    permit: OwnedSemaphorePermit,
+) {
+    let stop = CancellationToken::new();
+    let reason = Arc::new(Mutex::new(None));
+    let mut in_hand = held.lock();
+    in_hand.insert(
+        run.id,
+        Held {
+            attempt: run.attempt,
+            stop: stop.clone(),
+            reason: reason.clone(),
+        },
+    );
+    crate::metrics::runs_in_hand(in_hand.len());
+    drop(in_hand);
+    let id = run.id;
+    let task = execute(run, StopSignal { token: stop, reason });
+    let held = held.clone();
+    tracker.spawn(async move {
+        task.await;
+        let mut in_hand = held.lock();
+        in_hand.remove(&id);
+        crate::metrics::runs_in_hand(in_hand.len());
+        drop(permit);
+    });
 }
 
 /// What `execute` returns: the run's task.

@@ -2,7 +2,9 @@
 //! submit already waiting and stores them in one statement, each caller answered with its
 //! own run. No added wait when the service is idle (a lone submit is written at once);
 //! under load the batches grow by themselves, so more clients mean more runs per commit,
-//! not a queue at one lock. The workers are woken once the runs are stored (wake.rs).
+//! not a queue at one lock. Runs this replica's idle workers can take at once are stored
+//! claimed and handed to them (handoff.rs); for the others the workers are woken once the
+//! runs are stored (wake.rs).
 //!
 //! A submit with an Idempotency-Key is written alone: its replay answers the first run,
 //! which a batch statement cannot tell apart from a conflict inside the batch. A batch
@@ -15,9 +17,11 @@ use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::handoff::{Handoff, Reserved};
 use super::wake::Wakeups;
 use crate::domain::run::Run;
-use crate::store::runs::{self, NewRun, SubmitRefused};
+use crate::store::queue::ClaimedRun;
+use crate::store::runs::{self, ClaimedBySubmit, NewRun, SubmitRefused};
 
 const MAX_BATCH: usize = 500;
 
@@ -28,19 +32,32 @@ type Reply = oneshot::Sender<Result<Run, SubmitRefused>>;
 pub struct Submits {
     db: sqlx::PgPool,
     wakeups: Wakeups,
+    handoff: Handoff,
     requests: mpsc::UnboundedSender<(NewRun, Reply)>,
 }
 
 impl Submits {
-    /// Starts the writer; it ends when every `Submits` is dropped.
-    pub fn start(db: sqlx::PgPool, wakeups: Wakeups) -> Self {
+    /// Starts the writer, which hands runs to idle workers through `handoff`; it ends
+    /// when every `Submits` is dropped.
+    pub fn start(db: sqlx::PgPool, wakeups: Wakeups, handoff: Handoff) -> Self {
         let (requests, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_submits(db.clone(), receiver));
-        Self { db, wakeups, requests }
+        tokio::spawn(write_submits(db.clone(), wakeups.clone(), handoff.clone(), receiver));
+        Self {
+            db,
+            wakeups,
+            handoff,
+            requests,
+        }
     }
 
-    /// Stores a queued run and wakes the workers. With an idempotency key already used in
-    /// the project, returns the first run instead (`false`: nothing was created).
+    /// Where the pool opens its idle slots to these submits.
+    pub fn handoff(&self) -> Handoff {
+        self.handoff.clone()
+    }
+
+    /// Stores a queued run and wakes the workers (or hands it to an idle one). With an
+    /// idempotency key already used in the project, returns the first run instead
+    /// (`false`: nothing was created).
     pub async fn submit(
         &self,
         project: &str,
@@ -51,7 +68,14 @@ impl Submits {
         let span = crate::telemetry::spans::submit(project, step["type"].as_str().unwrap_or("unknown"));
         let traceparent = crate::telemetry::context::traceparent_of(&span);
         let submitted = match idempotency_key {
-            Some(_) => runs::submit(&self.db, project, step, idempotency_key, traceparent.as_deref()).await?,
+            Some(_) => {
+                let submitted = runs::submit(&self.db, project, step, idempotency_key, traceparent.as_deref()).await?;
+                if submitted.1 {
+                    self.handoff.runs_queued();
+                    self.wakeups.submitted();
+                }
+                submitted
+            }
             None => {
                 let run = NewRun {
                     id: Uuid::new_v4(),
@@ -69,15 +93,17 @@ impl Submits {
                 (run, true)
             }
         };
-        if submitted.1 {
-            self.wakeups.submitted();
-        }
         span.record("run.id", tracing::field::display(submitted.0.id));
         Ok(submitted)
     }
 }
 
-async fn write_submits(db: sqlx::PgPool, mut requests: mpsc::UnboundedReceiver<(NewRun, Reply)>) {
+async fn write_submits(
+    db: sqlx::PgPool,
+    wakeups: Wakeups,
+    handoff: Handoff,
+    mut requests: mpsc::UnboundedReceiver<(NewRun, Reply)>,
+) {
     while let Some(first) = requests.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -87,14 +113,34 @@ async fn write_submits(db: sqlx::PgPool, mut requests: mpsc::UnboundedReceiver<(
             }
         }
         let new: Vec<NewRun> = batch.iter().map(|(run, _)| run.clone()).collect();
-        match runs::submit_many(&db, &new).await {
+        let mut reserved = handoff.reserve(new.len());
+        let claimed = reserved.as_ref().map(|r| ClaimedBySubmit {
+            worker: &r.worker,
+            lease_seconds: r.lease_seconds,
+            runs: r.permits.len(),
+        });
+        match runs::submit_many(&db, &new, claimed).await {
             Ok(stored) => {
-                let mut stored: HashMap<Uuid, Run> = stored.into_iter().map(|run| (run.id, run)).collect();
+                let mut queued = false;
+                let mut stored: HashMap<Uuid, runs::Submitted> = stored.into_iter().map(|s| (s.run.id, s)).collect();
                 for (run, reply) in batch {
-                    let answer = stored
-                        .remove(&run.id)
-                        .ok_or_else(|| SubmitRefused::Database(sqlx::Error::RowNotFound));
+                    let answer = match stored.remove(&run.id) {
+                        Some(submitted) => {
+                            match (submitted.claimed_step, reserved.as_mut()) {
+                                (Some(step), Some(reserved)) => {
+                                    hand_over(reserved, &submitted.run, step, run.traceparent.clone())
+                                }
+                                _ => queued = true,
+                            }
+                            Ok(submitted.run)
+                        }
+                        None => Err(SubmitRefused::Database(sqlx::Error::RowNotFound)),
+                    };
                     let _ = reply.send(answer);
+                }
+                if queued {
+                    handoff.runs_queued();
+                    wakeups.submitted();
                 }
             }
             Err(e) if crate::store::fault::is_transient(&e) => {
@@ -110,12 +156,41 @@ async fn write_submits(db: sqlx::PgPool, mut requests: mpsc::UnboundedReceiver<(
                 if batch.len() > 1 {
                     tracing::warn!(error = %e, submits = batch.len(), "a batch of submits was refused; writing each alone");
                 }
+                // Each alone, queued: the slots reserved are given back.
+                drop(reserved);
                 for (run, reply) in batch {
-                    let _ = reply.send(submit_alone(&db, run).await);
+                    let answer = submit_alone(&db, run).await;
+                    if answer.is_ok() {
+                        handoff.runs_queued();
+                        wakeups.submitted();
+                    }
+                    let _ = reply.send(answer);
                 }
             }
         }
     }
+}
+
+/// Starts a run the submit stored claimed, in one of the slots reserved for it.
+fn hand_over(reserved: &mut Reserved, run: &Run, step: String, traceparent: Option<String>) {
+    let Some(permit) = reserved.permits.pop() else {
+        // Never: the statement claims no more runs than slots were reserved.
+        tracing::error!(run.id = %run.id, "a run was stored claimed without a slot; the rescuer queues it again");
+        return;
+    };
+    let claimed = ClaimedRun {
+        id: run.id,
+        project: run.project.clone(),
+        step,
+        attempt: 1,
+        // After the `queued` line the submit stored.
+        next_seq: 2,
+        // A submit is never a replay: replays are stored by `store::replays`, queued.
+        replay_of: None,
+        created_at: run.created_at,
+        traceparent,
+    };
+    (reserved.start)(claimed, permit);
 }
 
 /// The same transient fault for each caller of a batch (`sqlx::Error` is not `Clone`):
@@ -130,8 +205,8 @@ fn unavailable(error: &sqlx::Error) -> sqlx::Error {
 
 /// One run in its own statement; found by its id when an earlier try stored it already.
 async fn submit_alone(db: &sqlx::PgPool, run: NewRun) -> Result<Run, SubmitRefused> {
-    match runs::submit_many(db, std::slice::from_ref(&run)).await {
-        Ok(mut stored) if !stored.is_empty() => Ok(stored.remove(0)),
+    match runs::submit_many(db, std::slice::from_ref(&run), None).await {
+        Ok(mut stored) if !stored.is_empty() => Ok(stored.remove(0).run),
         Ok(_) => runs::get(db, run.id)
             .await
             .map_err(SubmitRefused::Database)?

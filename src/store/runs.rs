@@ -49,6 +49,7 @@ impl From<RunRow> for Run {
 }
 
 /// Why a submit stored nothing.
+#[derive(Debug)]
 pub enum SubmitRefused {
     NoSuchProject,
     Database(sqlx::Error),
@@ -122,10 +123,33 @@ pub struct NewRun {
     pub traceparent: Option<String>,
 }
 
-/// Stores queued runs, each with its first log line, in one statement (the caller wakes
-/// the workers). Answers the runs stored; a run whose id is stored already is left as it
-/// is and not answered. A project that does not exist fails the whole statement.
-pub async fn submit_many(db: impl PgExecutor<'_>, runs: &[NewRun]) -> sqlx::Result<Vec<Run>> {
+/// Which runs of a batch of submits this replica's idle workers take at once
+/// (queue/handoff.rs): the first `runs` of the batch, stored already claimed by `worker`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimedBySubmit<'a> {
+    pub worker: &'a str,
+    pub lease_seconds: f64,
+    pub runs: usize,
+}
+
+/// A run a submit stored.
+pub struct Submitted {
+    /// As the API answers it: as it was queued (a worker may have it already).
+    pub run: Run,
+    /// The stored step as text, when the run was stored claimed by this replica.
+    pub claimed_step: Option<String>,
+}
+
+/// Stores runs, each with its first log line, in one statement (the caller wakes the
+/// workers): queued, or the first `claimed.runs` already claimed (`running`, attempt 1,
+/// leased to `claimed.worker`), as a claim of a queued run would leave them. Answers the
+/// runs stored; a run whose id is stored already is left as it is and not answered. A
+/// project that does not exist fails the whole statement.
+pub async fn submit_many(
+    db: impl PgExecutor<'_>,
+    runs: &[NewRun],
+    claimed: Option<ClaimedBySubmit<'_>>,
+) -> sqlx::Result<Vec<Submitted>> {
     let ids: Vec<Uuid> = runs.iter().map(|r| r.id).collect();
     let projects: Vec<&str> = runs.iter().map(|r| r.project.as_str()).collect();
     let steps: Vec<&serde_json::Value> = runs.iter().map(|r| &r.step).collect();
@@ -134,15 +158,22 @@ pub async fn submit_many(db: impl PgExecutor<'_>, runs: &[NewRun]) -> sqlx::Resu
         .iter()
         .map(|r| format!("queued {} step", r.step["type"].as_str().unwrap_or("unknown")))
         .collect();
+    let taken = claimed.map_or(0, |c| c.runs);
+    let claims: Vec<bool> = (0..runs.len()).map(|i| i < taken).collect();
     // `as _`: text and jsonb arrays of borrowed values, which the macro's type check cannot name.
     let rows = sqlx::query_as!(
         RunRow,
         r#"WITH new AS (
-             SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::text[])
-                 AS n(id, project, step, first_line, traceparent)
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::bool[], $8::text[])
+                 AS n(id, project, step, first_line, claimed, traceparent)
          ), inserted AS (
-             INSERT INTO runs (id, project, status, step, traceparent)
-             SELECT id, project, 'queued', step, traceparent FROM new
+             INSERT INTO runs (id, project, status, step, attempt, worker, started_at, lease_expires_at, traceparent)
+             SELECT id, project, CASE WHEN claimed THEN 'running' ELSE 'queued' END, step,
+                 CASE WHEN claimed THEN 1 ELSE 0 END, CASE WHEN claimed THEN $6 END,
+                 CASE WHEN claimed THEN now() END,
+                 CASE WHEN claimed THEN now() + make_interval(secs => $7) END,
+                 traceparent
+             FROM new
              ON CONFLICT DO NOTHING
              RETURNING id, project, status, step::text AS step, attempt, created_at, started_at, finished_at,
                  result::text AS result, error::text AS error, function_name, traceparent
@@ -158,11 +189,24 @@ pub async fn submit_many(db: impl PgExecutor<'_>, runs: &[NewRun]) -> sqlx::Resu
         &projects as _,
         &steps as _,
         &first_lines,
+        &claims,
+        claimed.map(|c| c.worker),
+        claimed.map_or(0.0, |c| c.lease_seconds),
         &traceparents as _,
     )
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().map(Run::from).collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let claimed_step = (row.status == RunStatus::Running).then(|| row.step.clone());
+            let mut run = Run::from(row);
+            run.status = RunStatus::Queued;
+            run.attempt = 0;
+            run.started_at = None;
+            Submitted { run, claimed_step }
+        })
+        .collect())
 }
 
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Run>> {

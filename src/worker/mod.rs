@@ -238,9 +238,8 @@ async fn execute_run(
                 },
                 summary,
             );
-            // Every line is stored before the status changes, so a reader that sees the
-            // run finished has all of its log.
-            log.flush().await;
+            // The finish stores every line sent before it in its own transaction, so a
+            // reader that sees the run finished has all of its log.
             let finish = queue::Finish {
                 id: run.id,
                 attempt: run.attempt,
@@ -318,7 +317,6 @@ async fn finish_without_result(worker: &WorkerContext, log: &RunLog, finish: que
     log.error(format!(
         "the result could not be stored ({refused}); the run ends without it"
     ));
-    log.flush().await;
     let error = RunError::new(
         RunErrorCode::ResultNotStored,
         format!(

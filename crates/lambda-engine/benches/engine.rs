@@ -130,8 +130,13 @@ async fn network_cold_starts() {
     }
     shutdown.cancel();
     println!(
-        "lambda-steps cold start by --network mode: Python echo handler, {NETWORK_COLD_STARTS} each, {} cores",
-        num_cpus()
+        "lambda-steps cold start by --network mode: Python echo handler, {NETWORK_COLD_STARTS} each, {} cores, engine as {}",
+        num_cpus(),
+        // SAFETY: geteuid has no preconditions.
+        match unsafe { libc::geteuid() } {
+            0 => "root".to_string(),
+            uid => format!("uid {uid} (not root)"),
+        }
     );
     println!();
     println!("| --network | cold start p50 (ms) | p99 (ms) | p50 over host (ms) |");

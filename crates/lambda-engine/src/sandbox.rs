@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use super::config::Network;
 use super::network::{self, NetworkGate, NetworkPolicy};
 use super::sandbox_cgroup::{CgroupTree, EnvironmentCgroup};
-use super::sandbox_policy::{CgroupLimits, Mount, NAMESPACES, Policy, Rlimit};
+use super::sandbox_policy::{CgroupLimits, Mount, NAMESPACES, PRLIMIT, Policy, Rlimit};
 use super::sandbox_probe;
 use super::sandbox_users::{SandboxUsers, UserLease};
 
@@ -31,6 +31,14 @@ pub const SDK_MOUNTS: [&str; 3] = ["python", "node_modules", "gems"];
 const SANDBOX_ESM_MODULES: &str = "/var/node_modules";
 
 const MB: u64 = 1024 * 1024;
+
+/// What a runtime's writable private memory may exceed MemorySize by without a memory
+/// cgroup: the interpreter's own data and its threads' stacks (Python with boto3 loaded
+/// stays well inside a 128 MB function plus this).
+const DATA_HEADROOM_MB: u64 = 64;
+
+/// The size of the tmpfs that hides a directory: one page, as little as tmpfs takes.
+const HIDDEN_BYTES: u64 = 4096;
 
 /// How user code is contained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -173,6 +181,13 @@ impl Sandbox {
     /// Starts `/bin/true` under bubblewrap with an environment's policy, as an environment's
     /// user would.
     fn try_bubblewrap(&self, bwrap: &Path) -> Result<(), String> {
+        let counts_processes = self.cgroups.as_ref().is_some_and(CgroupTree::limits_processes);
+        if !self.users.switches() && !counts_processes && !Path::new(PRLIMIT).exists() {
+            return Err(format!(
+                "{PRLIMIT} is missing (Debian and Ubuntu: apt-get install util-linux): an engine that is not root and \
+                 has no pids cgroup limits each environment's processes with it, inside the environment's own user namespace"
+            ));
+        }
         let dir = std::env::temp_dir();
         let mounts = Mounts {
             task_root: &dir,
@@ -183,7 +198,10 @@ impl Sandbox {
         let user = self.users.lease().ok_or("no free sandbox user")?;
         let policy = self.policy_for(true, &mounts, probe_limits(), &user, CgroupLimits::default());
         let mut command = std::process::Command::new(bwrap);
-        command.args(policy.bubblewrap_args()).arg("--").arg("/bin/true");
+        command
+            .args(policy.bubblewrap_args())
+            .arg("--")
+            .args(policy.inside(Path::new("/bin/true"), &[]));
         self.apply_user(&mut command, &user);
         match command.output() {
             Ok(out) if out.status.success() => Ok(()),
@@ -205,7 +223,10 @@ impl Sandbox {
         };
         let memory = match self.cgroups.as_ref().is_some_and(CgroupTree::limits_memory) {
             true => "a memory cgroup of MemorySize",
-            false => "RLIMIT_AS at MemorySize plus headroom for Python and Ruby, V8's heap cap for Node",
+            false => {
+                "RLIMIT_DATA at MemorySize + 64 MB (writable private memory, every runtime), RLIMIT_AS at MemorySize \
+                 plus headroom for Python and Ruby, V8's heap cap for Node"
+            }
         };
         let processes = match (
             self.cgroups.as_ref().is_some_and(CgroupTree::limits_processes),
@@ -214,7 +235,10 @@ impl Sandbox {
             (true, _) => "a pids cgroup per environment",
             (false, SandboxUsers::Dedicated(_)) => "RLIMIT_NPROC of the environment's own uid",
             (false, SandboxUsers::Shared(_)) => "RLIMIT_NPROC of the shared sandbox user (shared by every environment)",
-            (false, SandboxUsers::Engine) => "nothing (not root, no writable pids cgroup)",
+            (false, SandboxUsers::Engine) if self.bubblewrap.is_some() => {
+                "RLIMIT_NPROC inside the environment's own user namespace (prlimit)"
+            }
+            (false, SandboxUsers::Engine) => "nothing (not root, no writable pids cgroup, no sandbox)",
         };
         let confinement = match (&self.bubblewrap, &self.refusal) {
             (Some(path), _) => format!("bubblewrap {} (own PID, IPC, UTS, mount namespaces)", path.display()),
@@ -276,6 +300,13 @@ impl Sandbox {
             let bytes = (u64::from(limits.memory_mb) + u64::from(limits.address_space_headroom_mb)) * MB;
             rlimits.push(Rlimit::AddressSpaceBytes(bytes));
         }
+        // Without a memory cgroup (an engine that is not root, most containers) the address
+        // space is no measure of memory (interpreters map far more than they fill, V8 most
+        // of all): the writable private memory is, for every runtime, Node's buffers
+        // outside V8's heap included.
+        if cgroup.memory_bytes.is_none() {
+            rlimits.push(Rlimit::DataBytes((u64::from(limits.memory_mb) + DATA_HEADROOM_MB) * MB));
+        }
         // The per-user count is per environment only with a uid of its own; a shared user's
         // count would let one environment starve the others, so the pids cgroup does it.
         if user.dedicated || (self.users.switches() && cgroup.processes.is_none()) {
@@ -290,9 +321,13 @@ impl Sandbox {
                 mounts: Vec::new(),
                 rlimits,
                 cgroup,
+                processes_in_namespace: None,
                 workdir: mounts.task_root.to_path_buf(),
             };
         }
+        // Without root every environment runs as the engine's user: its process count is
+        // the environment's own only inside the user namespace bubblewrap makes for it.
+        let processes_in_namespace = (!self.users.switches() && cgroup.processes.is_none()).then_some(limits.processes);
         let mut all: Vec<Mount> = host_root()
             .into_iter()
             .map(|(path, link)| match link {
@@ -308,7 +343,10 @@ impl Sandbox {
         }
         all.push(Mount::Dev("/dev".into()));
         all.push(Mount::Proc("/proc".into()));
-        all.extend(self.hidden.iter().cloned().map(Mount::Hidden));
+        all.extend(self.hidden.iter().cloned().map(|at| Mount::Hidden {
+            at,
+            bytes: self.sized_tmp.then_some(HIDDEN_BYTES),
+        }));
         all.push(Mount::Scratch {
             at: "/tmp".into(),
             bytes: self.sized_tmp.then_some(u64::from(limits.tmp_mb) * MB),
@@ -341,6 +379,7 @@ impl Sandbox {
             mounts: all,
             rlimits,
             cgroup,
+            processes_in_namespace,
             workdir: SANDBOX_TASK_ROOT.into(),
         }
     }
@@ -385,8 +424,7 @@ impl Sandbox {
                     .args(gate_args.unwrap_or_default())
                     .args(policy.bubblewrap_args())
                     .arg("--")
-                    .arg(program)
-                    .args(args);
+                    .args(policy.inside(program, args));
                 command
             }
             None => {
@@ -540,11 +578,16 @@ mod tests {
         );
         // The engine's directories are hidden before its own parts are mounted from them.
         let position = |wanted: &Mount| policy.mounts.iter().position(|m| m == wanted).unwrap();
-        let hidden = position(&Mount::Hidden("/tmp/engine-work".into()));
+        let hidden = position(&Mount::Hidden {
+            at: "/tmp/engine-work".into(),
+            bytes: Some(HIDDEN_BYTES),
+        });
         assert!(hidden < position(mounted_at(&policy, Path::new(SANDBOX_TASK_ROOT)).unwrap()));
         assert!(
-            position(&Mount::Hidden("/srv/data".into()))
-                < position(mounted_at(&policy, Path::new("/var/runtime/python")).unwrap())
+            position(&Mount::Hidden {
+                at: "/srv/data".into(),
+                bytes: Some(HIDDEN_BYTES),
+            }) < position(mounted_at(&policy, Path::new("/var/runtime/python")).unwrap())
         );
 
         let args: Vec<String> = policy
@@ -566,11 +609,27 @@ mod tests {
         let said = policy.to_string();
         assert!(said.contains("tmpfs /tmp of 600 MB"), "{said}");
         assert!(said.contains("hidden /srv/data"), "{said}");
-        // No memory cgroup: the address space stands in for Python and Ruby.
+        // No memory cgroup: the address space stands in for Python and Ruby, the writable
+        // memory for every runtime.
         assert!(
             policy.rlimits.contains(&Rlimit::AddressSpaceBytes((128 + 512) * MB)),
             "{said}"
         );
+        assert!(policy.rlimits.contains(&Rlimit::DataBytes((128 + 64) * MB)), "{said}");
+        // Not root, no pids cgroup: the process count is set inside the sandbox's own user
+        // namespace, never before bubblewrap (where it would count every environment).
+        assert_eq!(policy.processes_in_namespace, Some(64), "{said}");
+        assert!(
+            !policy.rlimits.iter().any(|r| matches!(r, Rlimit::Processes(_))),
+            "{said}"
+        );
+        let inside = policy.inside(Path::new("/usr/bin/python3"), &["x.py".into()]);
+        assert_eq!(
+            inside,
+            ["/usr/bin/prlimit", "--nproc=64", "--", "/usr/bin/python3", "x.py"].map(OsString::from)
+        );
+        assert!(joined.contains("--dev /dev --remount-ro /dev"), "{joined}");
+        assert!(joined.contains("--size 4096 --tmpfs /srv/data"), "{joined}");
     }
 
     #[test]
@@ -590,9 +649,13 @@ mod tests {
         };
         let policy = sandbox.policy_for(true, &mounts, limits(), &user, cgroup);
         assert!(
-            !policy.rlimits.iter().any(|r| matches!(r, Rlimit::AddressSpaceBytes(_))),
+            !policy
+                .rlimits
+                .iter()
+                .any(|r| matches!(r, Rlimit::AddressSpaceBytes(_) | Rlimit::DataBytes(_))),
             "{policy}"
         );
+        assert_eq!(policy.processes_in_namespace, None, "{policy}");
         // One uid for all: its count would be every environment's, so the pids cgroup counts.
         assert!(
             !policy.rlimits.iter().any(|r| matches!(r, Rlimit::Processes(_))),

@@ -16,10 +16,13 @@ pub enum Mount {
     Symlink { target: PathBuf, at: PathBuf },
     /// A `/proc` of the sandbox's own PID namespace.
     Proc(PathBuf),
-    /// A minimal `/dev` (null, zero, random, tty...).
+    /// A minimal `/dev` (null, zero, random, tty...), remounted read-only: its tmpfs has
+    /// no size, and without root the sandbox's user owns it (its device nodes still work).
     Dev(PathBuf),
-    /// An empty tmpfs over a host directory user code must not see.
-    Hidden(PathBuf),
+    /// An empty tmpfs over a host directory user code must not see, of one page where
+    /// bubblewrap sizes tmpfs (`bytes`): without root the sandbox's user owns it, and an
+    /// unsized one would hold as much as memory.
+    Hidden { at: PathBuf, bytes: Option<u64> },
     /// A private tmpfs owned by the sandbox user (mode 0700), of at most `bytes` (no size
     /// when bubblewrap is older than 0.8).
     Scratch { at: PathBuf, bytes: Option<u64> },
@@ -32,6 +35,9 @@ pub enum Mount {
 pub enum Rlimit {
     CpuSeconds(u64),
     AddressSpaceBytes(u64),
+    /// The process's writable private memory (heap, anonymous mappings, thread stacks):
+    /// what it can fill, as opposed to what it maps.
+    DataBytes(u64),
     /// Processes and threads of the real user id, across every process of that user.
     Processes(u64),
     FileSizeBytes(u64),
@@ -45,6 +51,7 @@ impl Rlimit {
         match self {
             Self::CpuSeconds(v) => (libc::RLIMIT_CPU, v),
             Self::AddressSpaceBytes(v) => (libc::RLIMIT_AS, v),
+            Self::DataBytes(v) => (libc::RLIMIT_DATA, v),
             Self::Processes(v) => (libc::RLIMIT_NPROC, v),
             Self::FileSizeBytes(v) => (libc::RLIMIT_FSIZE, v),
             Self::OpenFiles(v) => (libc::RLIMIT_NOFILE, v),
@@ -73,9 +80,19 @@ pub struct Policy {
     pub mounts: Vec<Mount>,
     pub rlimits: Vec<Rlimit>,
     pub cgroup: CgroupLimits,
+    /// The process count set inside the sandbox's own user namespace (an engine that is
+    /// not root and has no pids cgroup): the kernel counts a user's processes per user
+    /// namespace, so this count is the environment's alone. Set before bubblewrap, it
+    /// would also cap every environment's processes together (the kernel checks each
+    /// namespace's count against the limit its creator had).
+    pub processes_in_namespace: Option<u64>,
     /// The directory the runtime starts in, as it sees it.
     pub workdir: PathBuf,
 }
+
+/// The program that sets the process count inside the sandbox (util-linux's prlimit,
+/// under /usr, which every sandbox mounts).
+pub const PRLIMIT: &str = "/usr/bin/prlimit";
 
 /// bubblewrap's namespaces for every environment: its own processes, System V IPC and
 /// host name; its own cgroup view where the kernel has cgroup namespaces.
@@ -104,8 +121,18 @@ impl Policy {
                 Mount::HostReadOnly(path) => push(&["--ro-bind".as_ref(), path.as_os_str(), path.as_os_str()]),
                 Mount::Symlink { target, at } => push(&["--symlink".as_ref(), target.as_os_str(), at.as_os_str()]),
                 Mount::Proc(at) => push(&["--proc".as_ref(), at.as_os_str()]),
-                Mount::Dev(at) => push(&["--dev".as_ref(), at.as_os_str()]),
-                Mount::Hidden(path) => push(&["--tmpfs".as_ref(), path.as_os_str()]),
+                Mount::Dev(at) => push(&[
+                    "--dev".as_ref(),
+                    at.as_os_str(),
+                    "--remount-ro".as_ref(),
+                    at.as_os_str(),
+                ]),
+                Mount::Hidden { at, bytes } => {
+                    if let Some(bytes) = bytes {
+                        push(&["--size".as_ref(), bytes.to_string().as_ref()]);
+                    }
+                    push(&["--tmpfs".as_ref(), at.as_os_str()]);
+                }
                 Mount::Scratch { at, bytes } => {
                     push(&["--perms".as_ref(), "0700".as_ref()]);
                     if let Some(bytes) = bytes {
@@ -118,6 +145,18 @@ impl Policy {
         }
         push(&["--chdir".as_ref(), self.workdir.as_os_str()]);
         args
+    }
+
+    /// What bubblewrap runs: `program args`, behind prlimit when the process count is set
+    /// inside the sandbox.
+    pub fn inside(&self, program: &std::path::Path, args: &[OsString]) -> Vec<OsString> {
+        let mut line = Vec::new();
+        if let Some(count) = self.processes_in_namespace {
+            line.extend([PRLIMIT.into(), format!("--nproc={count}").into(), "--".into()]);
+        }
+        line.push(program.as_os_str().to_os_string());
+        line.extend(args.iter().cloned());
+        line
     }
 }
 
@@ -138,8 +177,8 @@ impl std::fmt::Display for Policy {
                 Mount::HostReadOnly(path) => write!(f, "; ro {}", path.display())?,
                 Mount::Symlink { target, at } => write!(f, "; {} -> {}", at.display(), target.display())?,
                 Mount::Proc(at) => write!(f, "; proc {}", at.display())?,
-                Mount::Dev(at) => write!(f, "; dev {}", at.display())?,
-                Mount::Hidden(path) => write!(f, "; hidden {}", path.display())?,
+                Mount::Dev(at) => write!(f, "; dev {} (read-only)", at.display())?,
+                Mount::Hidden { at, .. } => write!(f, "; hidden {}", at.display())?,
                 Mount::Scratch { at, bytes: Some(bytes) } => write!(f, "; tmpfs {} of {}", at.display(), mb(*bytes))?,
                 Mount::Scratch { at, bytes: None } => write!(f, "; tmpfs {} (no size)", at.display())?,
                 Mount::ReadOnly { host, at } => write!(f, "; ro {} at {}", host.display(), at.display())?,
@@ -149,6 +188,7 @@ impl std::fmt::Display for Policy {
             match limit {
                 Rlimit::CpuSeconds(v) => write!(f, "; rlimit cpu {v} s")?,
                 Rlimit::AddressSpaceBytes(v) => write!(f, "; rlimit address space {}", mb(*v))?,
+                Rlimit::DataBytes(v) => write!(f, "; rlimit data {}", mb(*v))?,
                 Rlimit::Processes(v) => write!(f, "; rlimit processes {v}")?,
                 Rlimit::FileSizeBytes(v) => write!(f, "; rlimit file size {}", mb(*v))?,
                 Rlimit::OpenFiles(v) => write!(f, "; rlimit open files {v}")?,
@@ -161,6 +201,9 @@ impl std::fmt::Display for Policy {
         if let Some(count) = self.cgroup.processes {
             write!(f, "; cgroup processes {count}")?;
         }
+        if let Some(count) = self.processes_in_namespace {
+            write!(f, "; processes {count} in its own user namespace")?;
+        }
         Ok(())
     }
 }
@@ -169,7 +212,10 @@ impl std::fmt::Display for Policy {
 #[cfg(test)]
 pub fn mounted_at<'a>(policy: &'a Policy, path: &std::path::Path) -> Option<&'a Mount> {
     policy.mounts.iter().rev().find(|m| match m {
-        Mount::HostReadOnly(p) | Mount::Proc(p) | Mount::Dev(p) | Mount::Hidden(p) => p == path,
-        Mount::Symlink { at, .. } | Mount::Scratch { at, .. } | Mount::ReadOnly { at, .. } => at == path,
+        Mount::HostReadOnly(p) | Mount::Proc(p) | Mount::Dev(p) => p == path,
+        Mount::Hidden { at, .. }
+        | Mount::Symlink { at, .. }
+        | Mount::Scratch { at, .. }
+        | Mount::ReadOnly { at, .. } => at == path,
     })
 }

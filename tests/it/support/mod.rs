@@ -432,3 +432,25 @@ pub async fn insert_running_runs(db: &sqlx::PgPool, ids: &[uuid::Uuid], worker: 
     .await
     .unwrap();
 }
+
+/// The ordinary user a test runs a service as when the test runs as root, to prove what
+/// holds without root (scripts/deps.sh creates it).
+pub const ORDINARY_USER: &str = "lambda-steps-test";
+
+/// `ORDINARY_USER`'s uid and gid when this test runs as root; `None` when it does not (the
+/// test's own user is an ordinary one already).
+pub fn ordinary_user() -> Option<(u32, u32)> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let name = std::ffi::CString::new(ORDINARY_USER).unwrap();
+    // SAFETY: getpwnam reads the user database; the entry is copied out at once.
+    let entry = unsafe { libc::getpwnam(name.as_ptr()) };
+    assert!(
+        !entry.is_null(),
+        "no user {ORDINARY_USER}: scripts/deps.sh creates it (ensure_ordinary_user)"
+    );
+    // SAFETY: a non-null entry getpwnam just returned.
+    Some(unsafe { ((*entry).pw_uid, (*entry).pw_gid) })
+}

@@ -218,7 +218,7 @@ impl TestService {
 }
 
 /// Run `id`'s log messages, in order (its first 5,000 lines: more than a test prints).
-async fn log_messages(http: &reqwest::Client, api: &str, id: &str) -> Vec<String> {
+pub async fn log_messages(http: &reqwest::Client, api: &str, id: &str) -> Vec<String> {
     let response = http
         .get(format!("{api}/v1/runs/{id}/logs?limit=5000"))
         .send()
@@ -273,12 +273,44 @@ impl ServeProcess {
     /// Starts it on the database at `url`, which need not exist yet; its stderr (where
     /// an error that ends it goes) follows its stdout in `log`.
     pub async fn start_with_url(url: &str, work: &std::path::Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(url, work, None, flags, env).await
+    }
+
+    /// Starts it as `start` does, as the ordinary user `user` (uid, gid) when this test
+    /// runs as root: `work` becomes that user's, and so does a copy of the binary (the
+    /// build's may sit in root's private home). Without root it runs as this user.
+    pub async fn start_as(
+        db: &PgPool,
+        work: &std::path::Path,
+        user: Option<(u32, u32)>,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        Self::spawn(&database_url(db), work, user, flags, env).await
+    }
+
+    async fn spawn(
+        url: &str,
+        work: &std::path::Path,
+        user: Option<(u32, u32)>,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let (api_port, engine_port) = (free_port(), free_port());
         let log = work.join("service.log");
         let data_dir = work.join("lambda-steps-data");
         let stdout = std::fs::File::create(&log).unwrap();
         let stderr = stdout.try_clone().unwrap();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"));
+        if let Some((uid, gid)) = user {
+            let binary = work.join("lambda-steps");
+            std::fs::copy(env!("CARGO_BIN_EXE_lambda-steps"), &binary).unwrap();
+            std::os::unix::fs::chown(work, Some(uid), Some(gid)).unwrap();
+            std::os::unix::fs::chown(&log, Some(uid), Some(gid)).unwrap();
+            command = tokio::process::Command::new(binary);
+            command.uid(uid).gid(gid).env("HOME", work);
+        }
+        let mut child = command
             .args(["serve", "--listen", &format!("127.0.0.1:{api_port}")])
             .args(["--engine-listen", &format!("127.0.0.1:{engine_port}")])
             .arg("--data-dir")

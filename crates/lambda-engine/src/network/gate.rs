@@ -1,11 +1,23 @@
 //! The step between a sandbox's namespaces and its runtime. bubblewrap gives the sandbox
 //! a network namespace of its own (loopback only) and holds it before it starts the
 //! runtime; the engine binds the Runtime API listener inside that namespace, at the
-//! address AWS uses (127.0.0.1:9001), attaches the egress when the sandbox has one, then
-//! lets the runtime start.
+//! address AWS uses (127.0.0.1:9001), closes the host's addresses there, attaches the
+//! egress when the sandbox has one, then lets the runtime start.
+//!
+//! Who may enter the namespace depends on who the engine is. Root holds every capability
+//! over every namespace, so a thread of the engine joins the network namespace directly.
+//! An ordinary user holds them only in the user namespace bubblewrap made for the sandbox
+//! (the sandbox itself runs in a namespace nested below that one, without capabilities, so
+//! its code cannot change its own routes): joining a user namespace needs a single-threaded
+//! process, so a forked child of the engine joins it and then the network namespace, binds,
+//! adds the routes, and hands the listening socket back over a socket pair (a socket keeps
+//! the namespace it was made in, so the engine accepts on it from outside). pasta joins the
+//! same two.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 use super::host_addresses;
@@ -63,6 +75,14 @@ impl NetworkGate {
             .await
             .map_err(std::io::Error::other)??;
         let namespace = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
+        // Root may enter any namespace as it is (bubblewrap, run as the environment's uid,
+        // made a user namespace for it, which root needs not join); an ordinary user must
+        // go through the user namespace that owns the network namespace.
+        // SAFETY: geteuid has no preconditions.
+        let owner = match unsafe { libc::geteuid() } {
+            0 => None,
+            _ => foreign_owner(&namespace)?,
+        };
         let closed = match egress {
             Some(_) => host_addresses::host_ipv4_addresses()?,
             None => Vec::new(),
@@ -71,12 +91,14 @@ impl NetworkGate {
         // after, as it configures the namespace too and bubblewrap fails on a change it
         // did not expect.
         let held = namespace.try_clone()?;
-        let listener = tokio::task::spawn_blocking(move || bind_in_namespace(held, &closed))
-            .await
-            .map_err(std::io::Error::other)??;
+        let listener = match owner.as_ref().map(std::fs::File::try_clone).transpose()? {
+            None => tokio::task::spawn_blocking(move || bind_in_namespace(held, &closed)).await,
+            Some(owner) => tokio::task::spawn_blocking(move || bind_from_child(owner, held, &closed)).await,
+        }
+        .map_err(std::io::Error::other)??;
         let pasta = match egress {
             Some((egress, endpoint_port)) => {
-                let mut pasta = egress.start(&namespace, endpoint_port)?;
+                let mut pasta = egress.start(&namespace, owner.as_ref(), endpoint_port)?;
                 pasta.ready().await?;
                 Some(pasta)
             }
@@ -154,7 +176,8 @@ fn bind_in_namespace(
                 // has, nothing else may touch the namespace (pasta brings loopback up too,
                 // and bubblewrap fails on finding its address there).
                 wait_for_loopback()?;
-                host_addresses::close(closed)?;
+                host_addresses::close(closed)
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("closing the host's addresses: {e}")))?;
                 std::net::TcpListener::bind(ISOLATED_RUNTIME_API)
             })
             .join()
@@ -162,7 +185,8 @@ fn bind_in_namespace(
     })
 }
 
-/// Waits (up to a second) until the calling thread's namespace has its loopback up.
+/// Waits (up to a second) until the calling thread's namespace has its loopback up. It
+/// allocates nothing: the forked child calls it too.
 fn wait_for_loopback() -> std::io::Result<()> {
     // SAFETY: a plain socket call; the descriptor is owned right away.
     let socket = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
@@ -187,5 +211,186 @@ fn wait_for_loopback() -> std::io::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    Err(std::io::Error::other("the sandbox's loopback never came up"))
+    Err(std::io::Error::from_raw_os_error(libc::ETIMEDOUT))
+}
+
+/// The user namespace that owns `namespace`, when it is not the engine's own (the engine
+/// is not root, and bubblewrap made one for the sandbox).
+fn foreign_owner(namespace: &std::fs::File) -> std::io::Result<Option<std::fs::File>> {
+    /// `NS_GET_USERNS` of linux/nsfs.h: a descriptor of the namespace's owning user namespace.
+    const NS_GET_USERNS: libc::Ioctl = 0xb701;
+    // SAFETY: NS_GET_USERNS takes no argument and answers a new descriptor.
+    let fd = unsafe { libc::ioctl(namespace.as_raw_fd(), NS_GET_USERNS) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor the kernel just opened for this process.
+    let owner = unsafe { std::fs::File::from_raw_fd(fd) };
+    let (ours, theirs) = (std::fs::metadata("/proc/self/ns/user")?, owner.metadata()?);
+    Ok(((ours.dev(), ours.ino()) != (theirs.dev(), theirs.ino())).then_some(owner))
+}
+
+/// What the forked child was doing when it failed, sent back as one byte.
+const CHILD_STEPS: [&str; 6] = [
+    "joining the sandbox's user namespace",
+    "joining the sandbox's network namespace",
+    "waiting for the sandbox's loopback",
+    "closing the host's addresses",
+    "binding the Runtime API",
+    "handing the Runtime API listener to the engine",
+];
+
+/// A forked child joins `owner` (the sandbox's user namespace, where the engine's user has
+/// every capability) and then the network namespace, closes `closed` there, binds the
+/// Runtime API and sends the listener back. The child runs no program: it ends in the
+/// closure std runs between fork and exec, which makes only system calls.
+fn bind_from_child(
+    owner: std::fs::File,
+    namespace: std::fs::File,
+    closed: &[Ipv4Addr],
+) -> std::io::Result<std::net::TcpListener> {
+    use std::os::unix::process::CommandExt;
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+    let fds = (owner.as_raw_fd(), namespace.as_raw_fd(), theirs.as_raw_fd());
+    let closed = closed.to_vec();
+    let address: SocketAddr = ISOLATED_RUNTIME_API.parse().expect("a socket address");
+    let mut child = std::process::Command::new("/bin/true");
+    child
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: between fork and exec the closure makes system calls only (setns, ioctl,
+    // socket, bind, listen, sendmsg, write, nanosleep); a success ends the child with
+    // _exit before exec, an error is std's to report as the spawn's error.
+    unsafe {
+        child.pre_exec(move || {
+            let (owner, namespace, back) = fds;
+            match enter_bind_and_send(owner, namespace, back, &closed, address) {
+                Ok(()) => libc::_exit(0),
+                Err((step, error)) => {
+                    libc::write(back, [step].as_ptr().cast(), 1);
+                    Err(error)
+                }
+            }
+        });
+    }
+    let ended = child.status();
+    drop(theirs);
+    drop((owner, namespace));
+    let step = |ours: &std::os::unix::net::UnixStream| {
+        let mut byte = [0u8; 1];
+        ours.set_nonblocking(true).ok();
+        match (&*ours).read(&mut byte) {
+            Ok(1) => CHILD_STEPS.get(usize::from(byte[0]).wrapping_sub(1)).copied(),
+            _ => None,
+        }
+        .unwrap_or("entering the sandbox's namespaces")
+    };
+    match ended {
+        Ok(status) if status.success() => {
+            // SAFETY: receives at most one descriptor into a buffer sized for it.
+            let fd = unsafe { receive_fd(ours.as_raw_fd()) }?;
+            // SAFETY: a listening TCP socket the child made and the kernel just handed over.
+            Ok(unsafe { std::net::TcpListener::from_raw_fd(fd.into_raw_fd()) })
+        }
+        Ok(status) => Err(std::io::Error::other(format!(
+            "{}: the child ended with {status}",
+            step(&ours)
+        ))),
+        Err(e) => Err(std::io::Error::new(e.kind(), format!("{}: {e}", step(&ours)))),
+    }
+}
+
+/// The forked child's work: joins `owner`, then `namespace`, waits for its loopback,
+/// closes `closed`, binds `address` and sends the listener over `back`. An error comes with
+/// the number of its step in `CHILD_STEPS`.
+fn enter_bind_and_send(
+    owner: RawFd,
+    namespace: RawFd,
+    back: RawFd,
+    closed: &[Ipv4Addr],
+    address: SocketAddr,
+) -> Result<(), (u8, std::io::Error)> {
+    // SAFETY: setns on descriptors the engine opened; the child is single-threaded.
+    if unsafe { libc::setns(owner, libc::CLONE_NEWUSER) } != 0 {
+        return Err((1, std::io::Error::last_os_error()));
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setns(namespace, libc::CLONE_NEWNET) } != 0 {
+        return Err((2, std::io::Error::last_os_error()));
+    }
+    wait_for_loopback().map_err(|e| (3, e))?;
+    host_addresses::close(closed).map_err(|e| (4, e))?;
+    let listener = std::net::TcpListener::bind(address).map_err(|e| (5, e))?;
+    // SAFETY: sends a descriptor this child owns over its end of the pair.
+    unsafe { send_fd(back, listener.as_raw_fd()) }.map_err(|e| (6, e))
+}
+
+/// Room for one descriptor's control message, aligned as cmsghdr wants.
+type ControlBuffer = [u64; 4];
+
+/// Sends `fd` over the unix socket `socket` (SCM_RIGHTS) with a zero byte.
+///
+/// # Safety
+/// `socket` and `fd` must be open descriptors of this process.
+unsafe fn send_fd(socket: RawFd, fd: RawFd) -> std::io::Result<()> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control: ControlBuffer = [0; 4];
+    // SAFETY: all-zero is a valid msghdr; the pointers set below outlive the call.
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = &mut iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE is arithmetic.
+    message.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as _;
+    // SAFETY: the control buffer holds one header and one descriptor (CMSG_SPACE above).
+    unsafe {
+        let header = libc::CMSG_FIRSTHDR(&message);
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<RawFd>(), fd);
+    }
+    // SAFETY: a complete msghdr over live buffers.
+    match unsafe { libc::sendmsg(socket, &message, 0) } {
+        n if n < 0 => Err(std::io::Error::last_os_error()),
+        _ => Ok(()),
+    }
+}
+
+/// Receives the descriptor `send_fd` sent (close-on-exec).
+///
+/// # Safety
+/// `socket` must be an open unix socket of this process.
+unsafe fn receive_fd(socket: RawFd) -> std::io::Result<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control: ControlBuffer = [0; 4];
+    // SAFETY: all-zero is a valid msghdr; the pointers set below outlive the call.
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = &mut iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.as_mut_ptr().cast();
+    message.msg_controllen = std::mem::size_of::<ControlBuffer>();
+    // SAFETY: a complete msghdr over live buffers; the child has ended, so what it sent is
+    // queued and this does not wait.
+    if unsafe { libc::recvmsg(socket, &mut message, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: reads the header recvmsg filled, if any.
+    unsafe {
+        let header = libc::CMSG_FIRSTHDR(&message);
+        if header.is_null() || (*header).cmsg_level != libc::SOL_SOCKET || (*header).cmsg_type != libc::SCM_RIGHTS {
+            return Err(std::io::Error::other("the child sent no Runtime API listener"));
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<RawFd>());
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
 }

@@ -61,7 +61,8 @@ struct RouteEntry {
 }
 
 /// Adds an unreachable host route for each address, in the calling thread's network
-/// namespace.
+/// namespace. It allocates nothing (a forked child of the engine calls it too): an error
+/// is the kernel's, and the caller says what it was doing.
 pub fn close(addresses: &[Ipv4Addr]) -> std::io::Result<()> {
     if addresses.is_empty() {
         return Ok(());
@@ -98,7 +99,7 @@ pub fn close(addresses: &[Ipv4Addr]) -> std::io::Result<()> {
         if done != 0 {
             let error = std::io::Error::last_os_error();
             if error.raw_os_error() != Some(libc::EEXIST) {
-                return Err(std::io::Error::other(format!("closing {address}: {error}")));
+                return Err(error);
             }
         }
     }

@@ -67,9 +67,10 @@ pub fn policy(network: Network, bubblewrap: bool, work_dir: &Path) -> NetworkPol
     }
 }
 
-/// What `--network isolated` needs: bubblewrap for the namespace, pasta for the egress,
-/// and root, whose engine joins each namespace to bind the Runtime API and close the
-/// host's addresses there.
+/// What `--network isolated` needs: bubblewrap for the namespace and pasta for the egress.
+/// The engine enters each namespace to bind the Runtime API and close the host's
+/// addresses there: as root directly, as an ordinary user through the user namespace
+/// bubblewrap made for the sandbox (`gate`).
 pub fn isolated(bubblewrap: bool, work_dir: &Path) -> Result<Egress, NetworkUnavailable> {
     let unavailable = |what: &str| {
         Err(NetworkUnavailable(format!(
@@ -83,14 +84,30 @@ pub fn isolated(bubblewrap: bool, work_dir: &Path) -> Result<Egress, NetworkUnav
     let Some(pasta) = find_pasta() else {
         return unavailable("needs pasta from Debian's passt package (apt-get install passt)");
     };
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return unavailable("needs the engine to run as root (user code still runs as a uid of its own)");
+    // pasta gives the namespace its interface through the TUN device, opened by the
+    // engine's user; container runtimes leave it out unless asked.
+    match std::fs::OpenOptions::new().read(true).write(true).open(TUN) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return unavailable(&format!(
+                "needs the TUN device {TUN} open to the engine's user for pasta, and it is not ({e}): \
+                 chmod 0666 {TUN}, the mode distributions' udev gives it"
+            ));
+        }
+        Err(e) => {
+            return unavailable(&format!(
+                "needs the TUN device {TUN} for pasta ({e}): in a container, --device {TUN} \
+                 (`devices:` in docker-compose.yml); on a host, modprobe tun"
+            ));
+        }
     }
     let resolv_conf = dns::sandbox_resolv_conf(Path::new("/etc/resolv.conf"), work_dir)
         .map_err(|e| NetworkUnavailable(format!("writing the sandbox's resolv.conf: {e}")))?;
     Ok(Egress::new(pasta, resolv_conf))
 }
+
+/// The TUN device pasta opens.
+const TUN: &str = "/dev/net/tun";
 
 fn find_pasta() -> Option<PathBuf> {
     ["/usr/bin/pasta", "/usr/local/bin/pasta", "/usr/sbin/pasta"]

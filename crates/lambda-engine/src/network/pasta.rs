@@ -37,42 +37,52 @@ impl Egress {
             .map(|(file, at)| (file.as_path(), at.as_path()))
     }
 
-    /// pasta's arguments for the namespace open as `namespace_fd`, announcing readiness
+    /// pasta's arguments for the namespace open as `namespace_fd` (owned by the user
+    /// namespace open as `owner_fd`, when that is not the engine's), announcing readiness
     /// on `ready_fd`, forwarding `endpoint_port` of the namespace's loopback to the host's.
-    fn arguments(&self, namespace_fd: i32, ready_fd: i32, endpoint_port: Option<u16>) -> Vec<String> {
+    fn arguments(
+        &self,
+        namespace_fd: i32,
+        owner_fd: Option<i32>,
+        ready_fd: i32,
+        endpoint_port: Option<u16>,
+    ) -> Vec<String> {
         let tcp_ns = endpoint_port.map_or_else(|| "none".to_string(), |port| port.to_string());
-        let mut arguments: Vec<String> = [
-            "--foreground",
-            "--quiet",
+        let mut arguments: Vec<String> = ["--foreground", "--quiet"].map(str::to_string).to_vec();
+        match owner_fd {
+            // The engine is not root: pasta joins the user namespace bubblewrap made for
+            // the sandbox (the engine's user owns it) to enter its network namespace.
+            Some(owner) => arguments.extend(["--userns".to_string(), format!("/proc/self/fd/{owner}")]),
             // The engine is root: pasta would otherwise become nobody, who may not enter
             // the namespace. It keeps only the capabilities it needs.
-            "--runas",
-            "0",
-            // IPv4 only, as a Lambda function outside a VPC: no IPv6 path means no way to
-            // the host's IPv6 and link-local addresses either.
-            "--ipv4-only",
-            "--config-net",
-            // The gateway address is the outside's gateway, never the host's loopback.
-            "--no-map-gw",
-            // Nothing from the host into the namespace...
-            "--tcp-ports",
-            "none",
-            "--udp-ports",
-            "none",
-            // ...and of the namespace's loopback, only the function endpoint's port leads
-            // to the host's (both default to every port the host listens on).
-            "--tcp-ns",
-            &tcp_ns,
-            "--udp-ns",
-            "none",
-            "--netns",
-            &format!("/proc/self/fd/{namespace_fd}"),
-            "--netns-only",
-            "--pid",
-            &format!("/proc/self/fd/{ready_fd}"),
-        ]
-        .map(str::to_string)
-        .to_vec();
+            None => arguments.extend(["--runas", "0", "--netns-only"].map(str::to_string)),
+        }
+        arguments.extend(
+            [
+                // IPv4 only, as a Lambda function outside a VPC: no IPv6 path means no way to
+                // the host's IPv6 and link-local addresses either.
+                "--ipv4-only",
+                "--config-net",
+                // The gateway address is the outside's gateway, never the host's loopback.
+                "--no-map-gw",
+                // Nothing from the host into the namespace...
+                "--tcp-ports",
+                "none",
+                "--udp-ports",
+                "none",
+                // ...and of the namespace's loopback, only the function endpoint's port leads
+                // to the host's (both default to every port the host listens on).
+                "--tcp-ns",
+                &tcp_ns,
+                "--udp-ns",
+                "none",
+                "--netns",
+                &format!("/proc/self/fd/{namespace_fd}"),
+                "--pid",
+                &format!("/proc/self/fd/{ready_fd}"),
+            ]
+            .map(str::to_string),
+        );
         // Only with the sandbox's own resolv.conf: pasta also gives the forwarding
         // address as the source of every answer from the host's resolver, which a
         // resolver asked directly would reject.
@@ -82,16 +92,23 @@ impl Egress {
         arguments
     }
 
-    /// Starts pasta on the namespace open as `namespace`. It is ready once `ready` is.
-    pub fn start(&self, namespace: &std::fs::File, endpoint_port: Option<u16>) -> std::io::Result<Pasta> {
+    /// Starts pasta on the namespace open as `namespace`, owned by `owner` when that is not
+    /// the engine's user namespace. It is ready once `ready` is.
+    pub fn start(
+        &self,
+        namespace: &std::fs::File,
+        owner: Option<&std::fs::File>,
+        endpoint_port: Option<u16>,
+    ) -> std::io::Result<Pasta> {
         let (ready_read, ready_write) = std::io::pipe()?;
         // Its messages go to an unnamed file, read only if it fails: a pipe nobody reads
         // would end it with SIGPIPE, and the service log has no use for its chatter.
         let messages = tempfile::tempfile()?;
+        let owner_fd = owner.map(AsRawFd::as_raw_fd);
         let fds = [namespace.as_raw_fd(), ready_write.as_raw_fd()];
         let mut command = tokio::process::Command::new(&self.binary);
         command
-            .args(self.arguments(fds[0], fds[1], endpoint_port))
+            .args(self.arguments(fds[0], owner_fd, fds[1], endpoint_port))
             .env_clear()
             .stdin(std::process::Stdio::null())
             .stdout(messages.try_clone()?)
@@ -101,6 +118,9 @@ impl Egress {
         unsafe {
             command.pre_exec(move || {
                 super::inherit(fds)?;
+                if let Some(owner) = owner_fd {
+                    super::inherit([owner, owner])?;
+                }
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 Ok(())
             });

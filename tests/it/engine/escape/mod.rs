@@ -9,11 +9,13 @@ mod host;
 mod outside;
 mod resources;
 mod scene;
+mod target;
 
 use sqlx::PgPool;
 
 use cases::{CASES, Case};
 use scene::{Observations, Scene};
+use target::Target;
 
 /// Seconds B holds: long enough for every attack of the default run to happen meanwhile.
 const HOLD_SECONDS: u64 = 100;
@@ -26,19 +28,43 @@ static ONE_SCENE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_n
 #[sqlx::test]
 async fn on_the_default_settings_every_case_holds(db: PgPool) {
     let _alone = ONE_SCENE_AT_A_TIME.lock().await;
-    let scene = Scene::start(db, &[], HOLD_SECONDS).await;
+    every_case_holds(Scene::start(db, &[], HOLD_SECONDS).await).await;
+}
+
+/// The same, with `lambda-steps serve` run as an ordinary user (CI runs as root): no uid
+/// per environment, no cgroups; user namespaces keep the environments apart.
+#[sqlx::test]
+async fn with_the_service_run_as_an_ordinary_user_every_case_holds(db: PgPool) {
+    let _alone = ONE_SCENE_AT_A_TIME.lock().await;
+    let service = Target::process_as(db, crate::support::ordinary_user()).await;
+    every_case_holds(Scene::start_on(service, HOLD_SECONDS).await).await;
+}
+
+/// The same against a service running elsewhere, which the `target::EXTERNAL` variables
+/// name: tests/container/run runs it against the container, on docker-compose.yml's
+/// settings (`cargo test --test it in_the_named_service -- --ignored`).
+#[tokio::test]
+#[ignore = "needs a running service named by LAMBDA_STEPS_ESCAPE_*: tests/container/run runs it"]
+async fn in_the_named_service_every_case_holds() {
+    let _alone = ONE_SCENE_AT_A_TIME.lock().await;
+    every_case_holds(Scene::start_on(Target::external(), HOLD_SECONDS).await).await;
+}
+
+/// Every attempt of the table against `scene`, from inside (Python and Node.js), from the
+/// test's own process and by exhausting resources; panics naming each leak.
+async fn every_case_holds(scene: Scene) {
     let mut observed: Vec<(&str, Observations)> = Vec::new();
     for (runtime, attacker) in [("python3.12", "python"), ("nodejs20.x", "node")] {
         let (mut observations, everything) = scene.attack_from_inside(runtime).await;
         observations.insert("secret.b_in_answers".into(), secret_found(&everything, &scene.secret));
         observed.push((attacker, observations));
     }
-    let mut from_the_test = outside::unsigned(&scene.service.engine.url, &scene.b_function).await;
+    let mut from_the_test = outside::unsigned(&scene.service.engine_url, &scene.b_function).await;
     from_the_test.insert(
         "api.outside_boto3_unknown_key".into(),
-        outside::boto3_unknown_key(&scene.service.engine.url, &scene.b_function).await,
+        outside::boto3_unknown_key(&scene.service.engine_url, &scene.b_function).await,
     );
-    from_the_test.extend(archives::upload_each(&scene.service.engine.client).await);
+    from_the_test.extend(archives::upload_each(&scene.service.engine_client).await);
     let (mut exhausted, b_running_throughout) = resources::exhaust(&scene).await;
     assert!(
         b_running_throughout && scene.b_is_running().await,

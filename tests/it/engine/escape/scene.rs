@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::host::{self, Canary, Listening, VictimPlaces};
-use crate::support::TestEngine;
-use crate::support::service::{TestService, authorized};
+use super::target::Target;
+use crate::support::service::authorized;
 use crate::support::service_client;
 
 pub const ATTACKER_PYTHON: &str = include_str!("attacker.py");
@@ -31,7 +31,7 @@ pub struct Canaries {
 }
 
 pub struct Scene {
-    pub service: TestService,
+    pub service: Target,
     runner_a: reqwest::Client,
     pub secret: String,
     b_run: String,
@@ -46,16 +46,24 @@ pub struct Scene {
 }
 
 impl Scene {
-    /// Starts the service on an engine started with `engine_flags`, and project B's
-    /// function, which holds for `hold_seconds`; answers once B has printed its secret line.
+    /// Starts the service in this process on an engine started with `engine_flags`, and
+    /// project B's function, which holds for `hold_seconds`; answers once B has printed
+    /// its secret line.
     pub async fn start(db: PgPool, engine_flags: &[&str], hold_seconds: u64) -> Self {
-        let data = tempfile::tempdir().unwrap();
-        let data_dir = data.path().canonicalize().unwrap();
-        let engine_data_dir = data_dir.join("engine");
-        let engine = TestEngine::start(&engine_data_dir, engine_flags).await;
-        let service = TestService::start_with_engine(db, engine, data, &[]).await;
+        Self::start_on(Target::in_process(db, engine_flags).await, hold_seconds).await
+    }
+
+    /// The scene on `service`, wherever it runs.
+    pub async fn start_on(service: Target, hold_seconds: u64) -> Self {
+        let data_dir = service.data_dir.clone();
+        // The engine in this process keeps its data under the service's; `serve`'s own
+        // shares the service's directory.
+        let engine_data_dir = match data_dir.join("engine").is_dir() {
+            true => data_dir.join("engine"),
+            false => data_dir.clone(),
+        };
         for project in ["a", "b"] {
-            assert_eq!(service.put(&format!("/v1/projects/{project}"), "").await, 201);
+            assert_eq!(service.put(&format!("/v1/projects/{project}")).await, 201);
         }
         let (status, token) = service
             .post_json(
@@ -152,7 +160,7 @@ impl Scene {
         on_host_addresses.sort();
         on_host_addresses.dedup();
         let requests = |case: &str, spec: Value| json!({"case": case, "kind": "http", "requests": [spec]});
-        let api = super::outside::requests(&self.service.engine.url, &self.b_function);
+        let api = super::outside::requests(&self.service.engine_url, &self.b_function);
         let mut b_tmp: Vec<String> = self.places.tmp_marker.iter().map(|p| p.display().to_string()).collect();
         b_tmp.push(format!("/tmp/{}", self.tmp_marker));
         let work_dir: Vec<String> = self
@@ -166,7 +174,7 @@ impl Scene {
             tcp("net.loopback_postgres", vec![v4(5432)]),
             tcp("net.loopback_redis", vec![v4(6379), ("::1".into(), 6379)]),
             tcp("net.service_api", vec![v4(Self::port_of(&self.service.url))]),
-            tcp("net.engine_api", vec![v4(Self::port_of(&self.service.engine.url))]),
+            tcp("net.engine_api", vec![v4(Self::port_of(&self.service.engine_url))]),
             tcp("net.loopback_canary_v4", vec![v4(self.canaries.v4.port())]),
             tcp(
                 "net.loopback_canary_v6",
