@@ -51,6 +51,7 @@ pub mod lambda;
 pub mod metrics;
 pub mod queue;
 pub mod store;
+pub mod telemetry;
 pub mod worker;
 
 use std::net::SocketAddr;

@@ -2,7 +2,6 @@
 //! (`serve` when none is given). The same binary is the client of a running service
 //! (`run`, `logs`, `runs`, `cancel`; see `client/`), whose exit status is the outcome.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -83,8 +82,10 @@ async fn main() -> ExitCode {
                 Command::LambdaLocal(args) => args.log_format,
                 _ => LogFormat::Text,
             };
-            start_logging(format);
-            return match run_service(service).await {
+            let telemetry = lambda_steps::telemetry::start(format);
+            let outcome = run_service(service).await;
+            telemetry.shutdown();
+            return match outcome {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     // One line a person reads (no backtrace), and the collector's copy.
@@ -98,20 +99,6 @@ async fn main() -> ExitCode {
         }
     };
     outcome.into()
-}
-
-/// The service's own log on stdout: colour only on a terminal (and never with `NO_COLOR`),
-/// or one JSON object a line for log collectors.
-fn start_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Json => builder.json().with_current_span(false).init(),
-        LogFormat::Text => {
-            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            builder.with_ansi(colour).init()
-        }
-    }
 }
 
 async fn run_service(command: Command) -> anyhow::Result<()> {

@@ -12,6 +12,13 @@ const LINE_LAG: &str = "lambda_steps_function_line_lag_seconds";
 /// Its buckets: the engine's target is a quarter of a second, AWS's a few seconds.
 const LINE_LAG_BUCKETS: &[f64] = &[0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
+/// How long each phase of a run took.
+const PHASE: &str = "lambda_steps_run_phase_seconds";
+/// Its buckets: a claim takes milliseconds, a package install or a long function minutes.
+const PHASE_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+];
+
 static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process's recorder, installed on first use.
@@ -20,6 +27,8 @@ pub fn handle() -> &'static PrometheusHandle {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(LINE_LAG.into()), LINE_LAG_BUCKETS)
             .expect("the lag buckets are not empty")
+            .set_buckets_for_metric(Matcher::Full(PHASE.into()), PHASE_BUCKETS)
+            .expect("the phase buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
         // Another recorder may already be installed (an embedding program's): then this
@@ -44,12 +53,23 @@ pub fn handle() -> &'static PrometheusHandle {
             metrics::Unit::Seconds,
             "Time from a function printing a line (its CloudWatch event time) to the line being stored in the run's log"
         );
+        metrics::describe_histogram!(
+            PHASE,
+            metrics::Unit::Seconds,
+            "Time a run spent in each phase (queued, claimed, installing_packages, creating, invoking, returned, cleaned_up), by phase and step type"
+        );
         metrics::describe_gauge!(
             "lambda_steps_queue_depth",
             "Queued runs in the database, read at scrape time"
         );
         handle
     })
+}
+
+/// A run left `phase` after `seconds` in it. (No exemplars: the Prometheus text format this
+/// exporter writes has none; the trace of a slow phase is found by its run's `trace_id`.)
+pub fn phase_took(phase: &'static str, step_type: &'static str, seconds: f64) {
+    metrics::histogram!(PHASE, "phase" => phase, "step_type" => step_type).record(seconds);
 }
 
 pub fn run_submitted(step_type: &'static str) {

@@ -8,22 +8,12 @@ import * as api from './api.js';
 import * as session from './session.js';
 import { LogView, CHUNK } from './log_view.js';
 import { kind, target, runDuration } from './runs.js';
+import { FINISHED, PHASES } from './spec.js';
 import { replayable, startReplay, showComparison } from './replay.js';
 
 export const routes = [{ path: '/runs/:id', title: 'Run', render }];
 
 const PAGE = 5000;
-const FINISHED = new Set(['succeeded', 'failed', 'timed_out', 'cancelled']);
-
-// The runner lines that open each phase; "queued" opens at the run's creation.
-const PHASES = [
-  ['queued', null],
-  ['claimed', /^claimed by worker /],
-  ['creating', /^creating function /],
-  ['invoking', /^invoking /],
-  ['returned', /^Lambda answered |^Lambda refused |^the Invoke /],
-  ['cleaned up', /^deleted function |^kept function /],
-];
 
 /** REPORT's figures from a function's REPORT line, or null. */
 export function reportFigures(message) {
@@ -104,7 +94,9 @@ async function render(ctx) {
       ' · created ', time(run.created_at),
       run.started_at ? [' · started ', time(run.started_at)] : null,
       run.finished_at ? [' · took ', duration(runDuration(run))] : null,
-      run.attempt > 1 ? ` · attempt ${run.attempt}` : null);
+      run.attempt > 1 ? ` · attempt ${run.attempt}` : null,
+      // The run's OpenTelemetry trace, to look up in the tracing backend.
+      run.trace_id ? [' · trace ', h('code', { id: 'trace-id', title: 'OpenTelemetry trace id' }, run.trace_id)] : null);
     fill(actions,
       mayRun && !FINISHED.has(run.status)
         ? h('button', { type: 'button', class: 'danger', id: 'cancel', onclick: cancel }, 'Cancel') : null,
@@ -167,15 +159,15 @@ async function render(ctx) {
     });
   }
 
+  // A phase opens at the first runner line that carries it (the line's words do not
+  // matter); "queued" opens at the run's creation.
   function take(entries) {
     let changed = false;
     for (const entry of entries) {
       if (entry.source === 'runner') {
-        for (const [phase, opens] of PHASES) {
-          if (opens && !phases.has(phase) && opens.test(entry.message)) {
-            phases.set(phase, entry.time);
-            changed = true;
-          }
+        if (entry.phase && !phases.has(entry.phase)) {
+          phases.set(entry.phase, entry.time);
+          changed = true;
         }
       } else {
         const figures = reportFigures(entry.message);
@@ -235,16 +227,18 @@ async function render(ctx) {
   });
 }
 
+// The phases seen so far, in the API's order; the end is drawn from the run itself.
 function drawTimeline(list, phases, run) {
-  const known = PHASES.map(([name]) => name).filter((name) => phases.has(name));
+  const known = PHASES.filter((name) => name !== 'finished' && phases.has(name));
   const end = run.finished_at ? Date.parse(run.finished_at) : Date.now();
   fill(list, known.map((name, i) => {
     const from = Date.parse(phases.get(name));
     const next = known[i + 1];
     const to = next ? Date.parse(phases.get(next)) : end;
     const open = !next && !run.finished_at;
-    return h('li', { 'data-phase': name },
-      h('span', { class: 'phase' }, name),
+    const label = name.replace(/_/g, ' ');
+    return h('li', { 'data-phase': label },
+      h('span', { class: 'phase' }, label),
       h('span', { class: 'muted' }, open ? 'now' : duration(Math.max(0, to - from))));
   }), run.finished_at ? h('li', { 'data-phase': 'finished' }, h('span', { class: 'phase' }, run.status.replace('_', ' ')), time(run.finished_at)) : null);
 }

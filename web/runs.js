@@ -3,8 +3,8 @@
 
 import { h, fill, statusBadge, duration, time } from './dom.js';
 import * as api from './api.js';
+import { STATUSES } from './spec.js';
 
-const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled'];
 const REFRESH_MS = 2000;
 
 export const routes = [{ path: '/runs', title: 'Runs', render }];

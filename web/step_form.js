@@ -8,11 +8,7 @@ import { h } from './dom.js';
 import { codeEditor } from './code_editor.js';
 import { field, nextId, parseJson, parsePairs, pairsText, setFieldError } from './fields.js';
 
-export const RUNTIMES = {
-  Python: ['python3.14', 'python3.13', 'python3.12', 'python3.11', 'python3.10', 'python3.9'],
-  'Node.js': ['nodejs24.x', 'nodejs22.x', 'nodejs20.x', 'nodejs18.x'],
-  Ruby: ['ruby3.4', 'ruby3.3', 'ruby3.2'],
-};
+import { RUNTIMES } from './spec.js';
 const DEFAULT_RUNTIME = 'python3.12';
 
 /** A handler that runs as it is, per language: prints the event, returns a value. */

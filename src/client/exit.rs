@@ -55,13 +55,14 @@ impl Outcome {
     /// The outcome of a finished run from its `status` and `error.code`; `None` while it
     /// is queued or running (or has a status this client does not know).
     pub fn of_run(status: &str, error_code: Option<&str>) -> Option<Self> {
-        Some(match status {
-            "succeeded" => Self::Succeeded,
-            "failed" if error_code == Some("outcome_unknown") => Self::OutcomeUnknown,
-            "failed" => Self::Failed,
-            "timed_out" => Self::TimedOut,
-            "cancelled" => Self::Cancelled,
-            _ => return None,
+        use crate::domain::run::{RunErrorCode, RunStatus};
+        Some(match RunStatus::parse(status)? {
+            RunStatus::Succeeded => Self::Succeeded,
+            RunStatus::Failed if error_code == Some(RunErrorCode::OutcomeUnknown.as_str()) => Self::OutcomeUnknown,
+            RunStatus::Failed => Self::Failed,
+            RunStatus::TimedOut => Self::TimedOut,
+            RunStatus::Cancelled => Self::Cancelled,
+            RunStatus::Queued | RunStatus::Running => return None,
         })
     }
 }

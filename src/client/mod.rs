@@ -120,6 +120,10 @@ pub struct LogLine {
     pub message: String,
     #[serde(default)]
     pub source: Option<String>,
+    /// The phase a runner line was written in (`RunPhase`'s names); kept as text so a phase
+    /// a newer service adds does not make the line unreadable.
+    #[serde(default)]
+    pub phase: Option<String>,
 }
 
 /// The fields of a run this client reads; the whole JSON is kept beside it for `--json`.
@@ -137,6 +141,9 @@ pub struct RunView {
     pub error: Option<RunErrorView>,
     #[serde(default)]
     pub created_at: Option<String>,
+    /// The function a custom-code run created.
+    #[serde(default)]
+    pub function_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -71,7 +71,7 @@ impl Printer {
     /// One entry of the log, as the service sent it.
     pub fn log(&mut self, line: &LogLine, raw: &Value) {
         if let Some(data) = self.rundeck.as_mut() {
-            data.observe(&line.message);
+            data.observe(line);
         }
         match self.mode {
             Mode::Json => self.json_line(json!({"event": "log", "entry": raw})),
@@ -101,11 +101,17 @@ impl Printer {
                         other => writeln!(out, "{other}"),
                     };
                 }
-                if let Some(error) = view.error_text().filter(|_| view.status != "succeeded") {
+                if let Some(error) = view
+                    .error_text()
+                    .filter(|_| view.status != crate::domain::run::RunStatus::Succeeded.as_str())
+                {
                     eprintln!("run {} {}: {error}", view.id, view.status);
                 }
             }
-            Mode::Text => match view.error_text().filter(|_| view.status != "succeeded") {
+            Mode::Text => match view
+                .error_text()
+                .filter(|_| view.status != crate::domain::run::RunStatus::Succeeded.as_str())
+            {
                 Some(error) => eprintln!("run {} {}: {error}", view.id, view.status),
                 None => eprintln!("run {} {}", view.id, view.status),
             },
@@ -140,6 +146,7 @@ mod tests {
             level: "info".into(),
             message: "m".into(),
             source: source.map(str::to_string),
+            phase: None,
         }
     }
 

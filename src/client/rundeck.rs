@@ -4,45 +4,52 @@
 //! steps set: the function's name, whether it was created, invoked and deleted, the
 //! returned payload as a string, and the function's error.
 //!
-//! What happened to the function is read from the runner's own log lines (`creating
-//! function NAME`, `function NAME is Active`, `invoking NAME`, `deleted function NAME`):
-//! the run does not show its function's name or cleanup otherwise.
+//! What happened to the function is read from the phase each runner line carries, never
+//! from the line's words: a run that reached `invoking` sent its Invoke (and a custom-code
+//! run's function was Active before it); a custom-code function is deleted when its
+//! `cleaned_up` phase wrote no warning and the step did not keep it. The function's name is
+//! the run's `function_name` (custom code) or the step's (Invoke).
 
 use serde_json::Value;
 
-use super::RunView;
+use super::{LogLine, RunView};
+use crate::domain::run::RunPhase;
 
 /// What the log said about the function, gathered line by line.
 #[derive(Debug, Default)]
 pub struct RundeckData {
     function_name: Option<String>,
-    created: bool,
+    custom_code: bool,
+    keeps_function: bool,
     invoked: bool,
-    deleted: bool,
+    cleaned_up: bool,
+    cleanup_warned: bool,
 }
 
 impl RundeckData {
-    /// For an Invoke step the function is the step's; a custom-code step's is named in
-    /// its log.
+    /// For an Invoke step the function is the step's; a custom-code step's is the run's.
     pub fn new(step: &Value) -> Self {
         Self {
             function_name: step["function_name"].as_str().map(str::to_string),
+            custom_code: step["type"] == "lambda_custom_code",
+            keeps_function: step["keep_function"] == true,
             ..Self::default()
         }
     }
 
-    pub fn observe(&mut self, message: &str) {
-        if let Some(rest) = message.strip_prefix("creating function ") {
-            let name = rest.split([':', ' ']).next().unwrap_or_default();
-            if !name.is_empty() {
-                self.function_name = Some(name.to_string());
-            }
-        } else if message.starts_with("function ") && message.ends_with(" is Active") {
-            self.created = true;
-        } else if message.starts_with("invoking ") {
+    pub fn observe(&mut self, line: &LogLine) {
+        if line.source.as_deref() != Some("runner") {
+            return;
+        }
+        let phase = line.phase.as_deref();
+        if [RunPhase::Invoking, RunPhase::Returned]
+            .iter()
+            .any(|p| phase == Some(p.as_str()))
+        {
             self.invoked = true;
-        } else if message.starts_with("deleted function ") {
-            self.deleted = true;
+        } else if phase == Some(RunPhase::CleanedUp.as_str()) {
+            self.cleaned_up = true;
+            self.cleanup_warned |= line.level != "info";
         }
     }
 
@@ -55,16 +62,19 @@ impl RundeckData {
             other => other.to_string(),
         });
         let function_error = match run.status.as_str() {
-            "succeeded" => None,
+            s if s == crate::domain::run::RunStatus::Succeeded.as_str() => None,
             _ => run.error_text(),
         };
+        let function_name = run.function_name.clone().or_else(|| self.function_name.clone());
+        let created = self.custom_code && self.invoked;
+        let deleted = self.custom_code && self.cleaned_up && !self.cleanup_warned && !self.keeps_function;
         let pairs = [
             ("run_id", Some(run.id.clone())),
             ("status", Some(run.status.clone())),
-            ("function_name", self.function_name.clone()),
-            ("function_created", Some(self.created.to_string())),
+            ("function_name", function_name),
+            ("function_created", Some(created.to_string())),
             ("function_invoked", Some(self.invoked.to_string())),
-            ("function_deleted", Some(self.deleted.to_string())),
+            ("function_deleted", Some(deleted.to_string())),
             ("payload", payload),
             ("function_error", function_error),
         ];
@@ -83,20 +93,31 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn line(phase: &str, level: &str, message: &str) -> LogLine {
+        serde_json::from_value(
+            json!({"seq": 1, "level": level, "source": "runner", "phase": phase, "message": message}),
+        )
+        .unwrap()
+    }
+
     #[test]
-    fn reads_the_functions_life_from_the_runners_lines() {
+    fn reads_the_functions_life_from_the_phases_not_the_words() {
         let mut data = RundeckData::new(&json!({"type": "lambda_custom_code"}));
-        for line in [
-            "claimed by worker 1-abc (attempt 1)",
-            "creating function lambda-steps-0123: python3.12, lambda_function.py, handler h, 128 MB, timeout 3 s",
-            "function lambda-steps-0123 is Active",
-            "invoking lambda-steps-0123 (RequestResponse)",
-            "deleted function lambda-steps-0123",
+        // Reworded lines: only their phases are read.
+        for (phase, level) in [
+            ("claimed", "info"),
+            ("creating", "info"),
+            ("invoking", "info"),
+            ("returned", "info"),
+            ("cleaned_up", "info"),
+            ("finished", "info"),
         ] {
-            data.observe(line);
+            data.observe(&line(phase, level, "words that say something else"));
         }
-        let run = RunView::read(&json!({"id": "r1", "status": "succeeded",
-            "result": {"payload": {"ok": true, "text": "a\nb"}}}))
+        let run = RunView::read(
+            &json!({"id": "r1", "status": "succeeded", "function_name": "lambda-steps-0123",
+            "result": {"payload": {"ok": true, "text": "a\nb"}}}),
+        )
         .unwrap();
         assert_eq!(
             data.lines(&run),
@@ -110,5 +131,21 @@ mod tests {
                 r#"RUNDECK:DATA:payload = {"ok":true,"text":"a\nb"}"#,
             ]
         );
+    }
+
+    #[test]
+    fn a_run_stopped_before_its_invoke_created_and_invoked_nothing() {
+        let mut data = RundeckData::new(&json!({"type": "lambda_custom_code"}));
+        data.observe(&line("creating", "error", "no execution role"));
+        data.observe(&line("cleaned_up", "warn", "could not delete"));
+        let run = RunView::read(&json!({"id": "r1", "status": "failed"})).unwrap();
+        let lines = data.lines(&run);
+        for fact in [
+            "function_created = false",
+            "function_invoked = false",
+            "function_deleted = false",
+        ] {
+            assert!(lines.iter().any(|l| l.ends_with(fact)), "{fact}: {lines:?}");
+        }
     }
 }

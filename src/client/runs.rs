@@ -14,7 +14,7 @@ pub struct RunsArgs {
     #[arg(long, env = "LAMBDA_STEPS_PROJECT", default_value = "default")]
     pub project: String,
     /// Only runs with this status.
-    #[arg(long, value_parser = ["queued", "running", "succeeded", "failed", "timed_out", "cancelled"])]
+    #[arg(long, value_parser = statuses())]
     pub status: Option<String>,
     /// How many (1 to 200).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=200))]
@@ -65,4 +65,10 @@ fn what(run: &RunView) -> String {
         Some("lambda_custom_code") => format!("custom code {}", run.step["runtime"].as_str().unwrap_or("?")),
         other => other.unwrap_or("?").to_string(),
     }
+}
+
+/// The statuses `--status` takes: the API's own (`RunStatus`).
+fn statuses() -> clap::builder::PossibleValuesParser {
+    use strum::IntoEnumIterator;
+    clap::builder::PossibleValuesParser::new(crate::domain::run::RunStatus::iter().map(|s| s.as_str()))
 }

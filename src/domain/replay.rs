@@ -432,6 +432,8 @@ mod tests {
                 ..Default::default()
             }),
             error: None,
+            function_name: None,
+            trace_id: None,
             replay_of: None,
             replays: vec![],
         }

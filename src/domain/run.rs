@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 ///
 /// Stored in the text column `runs.status` under the same names (its CHECK constraint lists
 /// them); reading back any other value is an error, never a guess.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type, strum::EnumIter)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum RunStatus {
@@ -210,6 +210,63 @@ impl LogSource {
     }
 }
 
+/// Where a run is in its life, as its runner's log lines say it: each line the service
+/// writes carries the phase it was written in, so the console's timeline, the CLI and the
+/// Rundeck mode read the phase rather than the line's words. In the order a run passes them:
+/// `queued` (submitted, or given back to the queue), `claimed` (a worker took it and reads
+/// its project's Lambda), `installing_packages` (a custom-code step's `packages`),
+/// `creating` (its function: role, create, wait for Active), `invoking` (the Invoke is
+/// recorded and sent), `returned` (Lambda answered or gave up; the function's whole log is
+/// read), `cleaned_up` (its function deleted or kept), `finished` (the outcome). An Invoke
+/// step has no `installing_packages`, `creating` or `cleaned_up`.
+///
+/// Stored in `run_logs.phase` under the same names (its CHECK constraint lists them); the
+/// function's own lines have none.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    sqlx::Type,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum RunPhase {
+    Queued,
+    Claimed,
+    InstallingPackages,
+    Creating,
+    Invoking,
+    Returned,
+    CleanedUp,
+    Finished,
+}
+
+impl RunPhase {
+    /// The stored and serialized name (`installing_packages`).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The phase stored as `index` by [`RunPhase::index`].
+    pub fn from_index(index: u8) -> Option<Self> {
+        use strum::IntoEnumIterator;
+        Self::iter().nth(usize::from(index))
+    }
+
+    /// Its place in the order above.
+    pub fn index(self) -> u8 {
+        self as u8
+    }
+}
+
 /// A step run as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Run {
@@ -224,6 +281,11 @@ pub struct Run {
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     pub result: Option<RunResult>,
     pub error: Option<RunError>,
+    /// The function a custom-code run created (`lambda-steps-` and its id), once it is named.
+    pub function_name: Option<String>,
+    /// The W3C trace id (32 hex digits) of the run's OpenTelemetry trace, when the service
+    /// that took the submit exports traces (see the operations guide's tracing page).
+    pub trace_id: Option<String>,
     /// The run this one replays (`POST /v1/runs/{id}/replay`); shown by `GET /v1/runs/{id}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_of: Option<uuid::Uuid>,
@@ -244,6 +306,15 @@ mod tests {
         let unknown: RunError = serde_json::from_str(r#"{"code": "from_the_future", "message": "m"}"#).unwrap();
         assert_eq!(unknown.code, RunErrorCode::Unrecognized);
         assert_eq!(unknown.message, "m");
+    }
+
+    #[test]
+    fn phase_names_match_serde_and_indexes_read_back() {
+        use strum::IntoEnumIterator;
+        for phase in RunPhase::iter() {
+            assert_eq!(serde_json::to_value(phase).unwrap(), phase.as_str());
+            assert_eq!(RunPhase::from_index(phase.index()), Some(phase));
+        }
     }
 
     #[test]

@@ -43,7 +43,7 @@ use spec::{RequestBodies, StepUnion};
         health::healthz, health::readyz, health::metrics, health::openapi,
     ),
     components(schemas(
-        crate::domain::run::Run, crate::domain::run::RunStatus, crate::domain::run::RunResult,
+        crate::domain::run::Run, crate::domain::run::RunStatus, crate::domain::run::RunPhase, crate::domain::run::RunResult,
         crate::domain::run::RunError, crate::domain::run::FunctionErrorDetails,
         crate::domain::step::Step, crate::domain::step::InvokeStep, crate::domain::step::CustomCodeStep,
         crate::domain::step::InvocationType,
@@ -122,7 +122,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(console::fallback)
         .layer(axum::middleware::from_fn(edge::errors_as_json))
         .layer(axum::middleware::from_fn(edge::refuse_unreadable_urls))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::spans::http_request::<axum::body::Body>)
+                .on_response(crate::telemetry::spans::http_response::<axum::body::Body>),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
         .with_state(state)
 }

@@ -205,7 +205,7 @@ impl utoipa::PartialSchema for RunEvent {
         ObjectBuilder::new()
             .schema_type(Type::Object)
             .description(Some(
-                "A server-sent event: `log` (`id` is the entry's seq, `data` a LogEntry), `status` (`data`: `{\"status\"}` when the run's status changes) or `end` (`data`: `{\"status\", \"last_seq\"}`, the last event).",
+                "A server-sent event: `log` (`id` is the entry's seq, `data` a LogEntry, with the `phase` a runner line was written in), `status` (`data`: `{\"status\"}` when the run's status changes) or `end` (`data`: `{\"status\", \"last_seq\"}`, the last event).",
             ))
             .property(
                 "event",

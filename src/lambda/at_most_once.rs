@@ -26,6 +26,9 @@ pub struct InvokeCall {
     pub client_context_base64: Option<String>,
     /// How long to wait for the answer: the function's own timeout plus a margin.
     pub timeout: Duration,
+    /// The run's trace in X-Ray's form, sent as `X-Amzn-Trace-Id` (Lambda gives it to the
+    /// function as `_X_AMZN_TRACE_ID`); None when traces are off.
+    pub trace_header: Option<String>,
 }
 
 /// Why an Invoke did not produce an answer.
@@ -77,6 +80,14 @@ pub async fn invoke_at_most_once(
             .set_client_context(call.client_context_base64.clone())
             .payload(Blob::new(call.payload.clone()))
             .customize()
+            .mutate_request({
+                let header = call.trace_header.clone();
+                move |request| {
+                    if let Some(header) = &header {
+                        request.headers_mut().insert("X-Amzn-Trace-Id", header.clone());
+                    }
+                }
+            })
             .config_override(
                 aws_sdk_lambda::config::Builder::default().timeout_config(
                     aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
@@ -228,6 +239,7 @@ mod tests {
             payload: b"{}".to_vec(),
             client_context_base64: None,
             timeout: Duration::from_secs(60),
+            trace_header: None,
         }
     }
 

@@ -13,7 +13,7 @@
 //! one for the lines and one for the finish.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::batch::{FinishReply, RunWriteError, write_lines_and_finishes};
 use super::wake::Wakeups;
-use crate::domain::run::{LogLevel, LogSource};
+use crate::domain::run::{LogLevel, LogSource, RunPhase};
 use crate::store::fault::{Backoff, is_transient};
 use crate::store::logs::{NewLogLine, insert_batch};
 use crate::store::queue::Finish;
@@ -73,6 +73,7 @@ impl LogSink {
             run_id,
             attempt,
             next_seq: Arc::new(AtomicI64::new(next_seq)),
+            phase: Arc::new(AtomicU8::new(RunPhase::Claimed.index())),
             sink: self.clone(),
         }
     }
@@ -84,10 +85,22 @@ pub struct RunLog {
     pub run_id: Uuid,
     attempt: i32,
     next_seq: Arc<AtomicI64>,
+    /// The phase the runner's lines are written in ([`RunPhase::index`]); shared by clones.
+    phase: Arc<AtomicU8>,
     sink: LogSink,
 }
 
 impl RunLog {
+    /// The runner's lines from now on belong to `phase` (a worker's first is `claimed`).
+    pub fn set_phase(&self, phase: RunPhase) {
+        self.phase.store(phase.index(), Ordering::Relaxed);
+    }
+
+    /// The phase the runner's lines are written in now.
+    pub fn phase(&self) -> RunPhase {
+        RunPhase::from_index(self.phase.load(Ordering::Relaxed)).unwrap_or(RunPhase::Claimed)
+    }
+
     pub fn line(&self, level: LogLevel, message: impl Into<String>) {
         self.write(chrono::Utc::now(), level, LogSource::Runner, message.into(), false);
     }
@@ -116,6 +129,7 @@ impl RunLog {
             time,
             level,
             source,
+            phase: (source == LogSource::Runner).then(|| self.phase()),
             message,
             held_by: (source == LogSource::Function).then_some(self.attempt),
         };

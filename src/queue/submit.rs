@@ -64,20 +64,24 @@ impl Submits {
         step: &serde_json::Value,
         idempotency_key: Option<&str>,
     ) -> Result<(Run, bool), SubmitRefused> {
-        match idempotency_key {
+        // With traces exported, the run keeps its submit's context: the worker continues it.
+        let span = crate::telemetry::spans::submit(project, step["type"].as_str().unwrap_or("unknown"));
+        let traceparent = crate::telemetry::context::traceparent_of(&span);
+        let submitted = match idempotency_key {
             Some(_) => {
-                let submitted = runs::submit(&self.db, project, step, idempotency_key).await?;
+                let submitted = runs::submit(&self.db, project, step, idempotency_key, traceparent.as_deref()).await?;
                 if submitted.1 {
                     self.handoff.runs_queued();
                     self.wakeups.submitted();
                 }
-                Ok(submitted)
+                submitted
             }
             None => {
                 let run = NewRun {
                     id: Uuid::new_v4(),
                     project: project.to_string(),
                     step: step.clone(),
+                    traceparent,
                 };
                 let (reply, answer) = oneshot::channel();
                 self.requests
@@ -86,9 +90,11 @@ impl Submits {
                 let run = answer
                     .await
                     .map_err(|_| SubmitRefused::Database(sqlx::Error::PoolClosed))??;
-                Ok((run, true))
+                (run, true)
             }
-        }
+        };
+        span.record("run.id", tracing::field::display(submitted.0.id));
+        Ok(submitted)
     }
 }
 
@@ -121,7 +127,9 @@ async fn write_submits(
                     let answer = match stored.remove(&run.id) {
                         Some(submitted) => {
                             match (submitted.claimed_step, reserved.as_mut()) {
-                                (Some(step), Some(reserved)) => hand_over(reserved, &submitted.run, step),
+                                (Some(step), Some(reserved)) => {
+                                    hand_over(reserved, &submitted.run, step, run.traceparent.clone())
+                                }
                                 _ => queued = true,
                             }
                             Ok(submitted.run)
@@ -164,7 +172,7 @@ async fn write_submits(
 }
 
 /// Starts a run the submit stored claimed, in one of the slots reserved for it.
-fn hand_over(reserved: &mut Reserved, run: &Run, step: String) {
+fn hand_over(reserved: &mut Reserved, run: &Run, step: String, traceparent: Option<String>) {
     let Some(permit) = reserved.permits.pop() else {
         // Never: the statement claims no more runs than slots were reserved.
         tracing::error!(run.id = %run.id, "a run was stored claimed without a slot; the rescuer queues it again");
@@ -179,6 +187,8 @@ fn hand_over(reserved: &mut Reserved, run: &Run, step: String) {
         next_seq: 2,
         // A submit is never a replay: replays are stored by `store::replays`, queued.
         replay_of: None,
+        created_at: run.created_at,
+        traceparent,
     };
     (reserved.start)(claimed, permit);
 }

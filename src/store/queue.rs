@@ -17,6 +17,10 @@ pub struct ClaimedRun {
     pub attempt: i32,
     /// The seq the worker's first log line takes.
     pub next_seq: i64,
+    /// When it was submitted: the trace's queue wait runs from here to the claim.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The submit's trace context, which the run's spans continue.
+    pub traceparent: Option<String>,
     /// The run this one replays, when it is a replay (`run_replays`).
     pub replay_of: Option<Uuid>,
 }
@@ -42,6 +46,7 @@ pub async fn claim(
          FROM next WHERE r.id = next.id
          RETURNING r.id AS "id!", r.project AS "project!", r.step::text AS "step!", r.attempt AS "attempt!",
              (SELECT coalesce(max(seq), 0) + 1 FROM run_logs WHERE run_id = r.id) AS "next_seq!",
+             r.created_at AS "created_at!", r.traceparent,
              (SELECT x.replay_of FROM run_replays x WHERE x.run_id = r.id) AS "replay_of?""#,
         limit,
         worker,
@@ -224,11 +229,12 @@ pub async fn rescue_expired(
              FROM expired WHERE r.id = expired.id
              RETURNING r.id, r.status
          ), logged AS (
-             INSERT INTO run_logs (run_id, seq, time, level, message)
+             INSERT INTO run_logs (run_id, seq, time, level, message, phase)
              SELECT m.id, coalesce((SELECT max(seq) FROM run_logs l WHERE l.run_id = m.id), 0) + 1, now(), 'warn',
                     CASE m.status WHEN 'queued' THEN 'its worker stopped before invoking; queued again'
                                   WHEN 'cancelled' THEN 'cancelled; its worker stopped'
-                                  ELSE 'its worker stopped after the Invoke may have been sent: outcome unknown, not sent again' END
+                                  ELSE 'its worker stopped after the Invoke may have been sent: outcome unknown, not sent again' END,
+                    CASE m.status WHEN 'queued' THEN 'queued' ELSE 'finished' END
              FROM moved m
          )
          SELECT id AS "id!", status AS "status!: RunStatus" FROM moved"#,

@@ -20,6 +20,8 @@ struct RunRow {
     finished_at: Option<chrono::DateTime<chrono::Utc>>,
     result: Option<String>,
     error: Option<String>,
+    function_name: Option<String>,
+    traceparent: Option<String>,
 }
 
 impl From<RunRow> for Run {
@@ -35,6 +37,11 @@ impl From<RunRow> for Run {
             finished_at: row.finished_at,
             result: row.result.and_then(|r| serde_json::from_str::<RunResult>(&r).ok()),
             error: row.error.and_then(|e| serde_json::from_str::<RunError>(&e).ok()),
+            function_name: row.function_name,
+            trace_id: row
+                .traceparent
+                .as_deref()
+                .and_then(crate::telemetry::context::trace_id_of),
             replay_of: None,
             replays: Vec::new(),
         }
@@ -56,27 +63,31 @@ pub async fn submit(
     project: &str,
     step: &serde_json::Value,
     idempotency_key: Option<&str>,
+    traceparent: Option<&str>,
 ) -> Result<(Run, bool), SubmitRefused> {
     let first_line = format!("queued {} step", step["type"].as_str().unwrap_or("unknown"));
     let inserted = sqlx::query_as!(
         RunRow,
         r#"WITH inserted AS (
-             INSERT INTO runs (id, project, status, step, idempotency_key) VALUES ($1, $2, 'queued', $3, $4)
+             INSERT INTO runs (id, project, status, step, idempotency_key, traceparent)
+             VALUES ($1, $2, 'queued', $3, $4, $6)
              ON CONFLICT (project, idempotency_key) DO NOTHING
              RETURNING id, project, status, step::text AS step, attempt, created_at, started_at, finished_at,
-                 result::text AS result, error::text AS error
+                 result::text AS result, error::text AS error, function_name, traceparent
          ), first_line AS (
-             INSERT INTO run_logs (run_id, seq, time, level, message)
-             SELECT id, 1, created_at, 'info', $5 FROM inserted
+             INSERT INTO run_logs (run_id, seq, time, level, message, phase)
+             SELECT id, 1, created_at, 'info', $5, 'queued' FROM inserted
          )
          SELECT id AS "id!", project AS "project!", status AS "status!: RunStatus", step AS "step!",
-             attempt AS "attempt!", created_at AS "created_at!", started_at, finished_at, result, error
+             attempt AS "attempt!", created_at AS "created_at!", started_at, finished_at, result, error,
+             function_name, traceparent
          FROM inserted"#,
         Uuid::new_v4(),
         project,
         step,
         idempotency_key,
         first_line,
+        traceparent,
     )
     .fetch_optional(db)
     .await;
@@ -86,7 +97,7 @@ pub async fn submit(
             let existing = sqlx::query_as!(
                 RunRow,
                 r#"SELECT id, project, status AS "status: RunStatus", step::text AS "step!", attempt, created_at,
-                     started_at, finished_at, result::text AS result, error::text AS error
+                     started_at, finished_at, result::text AS result, error::text AS error, function_name, traceparent
                  FROM runs WHERE project = $1 AND idempotency_key = $2"#,
                 project,
                 idempotency_key,
@@ -108,6 +119,8 @@ pub struct NewRun {
     pub id: Uuid,
     pub project: String,
     pub step: serde_json::Value,
+    /// The submit's trace context, when traces are exported (see `telemetry`).
+    pub traceparent: Option<String>,
 }
 
 /// Which runs of a batch of submits this replica's idle workers take at once
@@ -140,6 +153,7 @@ pub async fn submit_many(
     let ids: Vec<Uuid> = runs.iter().map(|r| r.id).collect();
     let projects: Vec<&str> = runs.iter().map(|r| r.project.as_str()).collect();
     let steps: Vec<&serde_json::Value> = runs.iter().map(|r| &r.step).collect();
+    let traceparents: Vec<Option<&str>> = runs.iter().map(|r| r.traceparent.as_deref()).collect();
     let first_lines: Vec<String> = runs
         .iter()
         .map(|r| format!("queued {} step", r.step["type"].as_str().unwrap_or("unknown")))
@@ -150,24 +164,26 @@ pub async fn submit_many(
     let rows = sqlx::query_as!(
         RunRow,
         r#"WITH new AS (
-             SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::bool[])
-                 AS n(id, project, step, first_line, claimed)
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::bool[], $8::text[])
+                 AS n(id, project, step, first_line, claimed, traceparent)
          ), inserted AS (
-             INSERT INTO runs (id, project, status, step, attempt, worker, started_at, lease_expires_at)
+             INSERT INTO runs (id, project, status, step, attempt, worker, started_at, lease_expires_at, traceparent)
              SELECT id, project, CASE WHEN claimed THEN 'running' ELSE 'queued' END, step,
                  CASE WHEN claimed THEN 1 ELSE 0 END, CASE WHEN claimed THEN $6 END,
                  CASE WHEN claimed THEN now() END,
-                 CASE WHEN claimed THEN now() + make_interval(secs => $7) END
+                 CASE WHEN claimed THEN now() + make_interval(secs => $7) END,
+                 traceparent
              FROM new
              ON CONFLICT DO NOTHING
              RETURNING id, project, status, step::text AS step, attempt, created_at, started_at, finished_at,
-                 result::text AS result, error::text AS error
+                 result::text AS result, error::text AS error, function_name, traceparent
          ), first_line AS (
-             INSERT INTO run_logs (run_id, seq, time, level, message)
-             SELECT i.id, 1, i.created_at, 'info', n.first_line FROM inserted i JOIN new n ON n.id = i.id
+             INSERT INTO run_logs (run_id, seq, time, level, message, phase)
+             SELECT i.id, 1, i.created_at, 'info', n.first_line, 'queued' FROM inserted i JOIN new n ON n.id = i.id
          )
          SELECT id AS "id!", project AS "project!", status AS "status!: RunStatus", step AS "step!",
-             attempt AS "attempt!", created_at AS "created_at!", started_at, finished_at, result, error
+             attempt AS "attempt!", created_at AS "created_at!", started_at, finished_at, result, error,
+             function_name, traceparent
          FROM inserted"#,
         &ids,
         &projects as _,
@@ -176,6 +192,7 @@ pub async fn submit_many(
         &claims,
         claimed.map(|c| c.worker),
         claimed.map_or(0.0, |c| c.lease_seconds),
+        &traceparents as _,
     )
     .fetch_all(db)
     .await?;
@@ -196,7 +213,7 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Run>>
     let row = sqlx::query_as!(
         RunRow,
         r#"SELECT id, project, status AS "status: RunStatus", step::text AS "step!", attempt, created_at,
-             started_at, finished_at, result::text AS result, error::text AS error
+             started_at, finished_at, result::text AS result, error::text AS error, function_name, traceparent
          FROM runs WHERE id = $1"#,
         id,
     )
@@ -230,7 +247,7 @@ pub async fn list(
     let rows = sqlx::query_as!(
         RunRow,
         r#"SELECT id, project, status AS "status: RunStatus", step::text AS "step!", attempt, created_at,
-             started_at, finished_at, result::text AS result, error::text AS error
+             started_at, finished_at, result::text AS result, error::text AS error, function_name, traceparent
          FROM runs
          WHERE project = $1 AND ($2::text IS NULL OR status = $2)
            AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
@@ -295,8 +312,9 @@ pub async fn cancel(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Resul
     .await?;
     if queued.rows_affected() == 1 {
         sqlx::query!(
-            "INSERT INTO run_logs (run_id, seq, time, level, message)
-             SELECT $1, coalesce(max(seq), 0) + 1, now(), 'warn', 'cancelled before it started' FROM run_logs WHERE run_id = $1",
+            "INSERT INTO run_logs (run_id, seq, time, level, message, phase)
+             SELECT $1, coalesce(max(seq), 0) + 1, now(), 'warn', 'cancelled before it started', 'finished'
+             FROM run_logs WHERE run_id = $1",
             id,
         )
         .execute(&mut **tx)

@@ -1,19 +1,23 @@
-//! The `lambda_custom_code` step: install its packages (or find them in the cache), zip the
-//! code in memory under the file name the runtime expects with the packages beside it,
-//! create a uniquely named, tagged function, wait until it is Active, invoke it, and delete
-//! it afterwards whatever happened (unless `keep_function`).
+//! The `lambda_custom_code` step, as the sequence of its phases: `installing_packages` (or
+//! found in the cache), `creating` (zip the code in memory under the file name the runtime
+//! expects with the packages beside it, find the role, create a uniquely named, tagged
+//! function, wait until it is Active), the Invoke (`invoking`, `returned`; see
+//! `phases/invoke.rs`), and `cleaned_up` (delete it whatever happened, unless `keep_function`).
 
 use std::io::Write;
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+use tracing::Instrument as _;
 
 use super::follow::FunctionLog;
-use super::lambda_invoke::{invoke_and_record, stopped};
 use super::packages::{self, Bundle, PackageError, Platform};
+use super::phases::cleanup::clean_up;
+use super::phases::invoke::invoke_and_record;
+use super::phases::stopped::stopped;
 use super::{Ending, StepContext};
-use crate::domain::run::RunErrorCode;
+use crate::domain::run::{RunErrorCode, RunPhase};
 use crate::domain::step::{CustomCodeStep, InvocationType};
 use crate::lambda::at_most_once::InvokeCall;
 use crate::lambda::client::LambdaTarget;
@@ -38,11 +42,13 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
     let bundle = if step.packages.is_empty() {
         None
     } else {
-        match install_packages(ctx, step).await {
+        ctx.phases.enter(RunPhase::InstallingPackages);
+        match install_packages(ctx, step).instrument(ctx.phases.span()).await {
             Ok(bundle) => Some(bundle),
             Err(ending) => return ending,
         }
     };
+    ctx.phases.enter(RunPhase::Creating);
     // Packages may be tens of MB: zipped off the async threads.
     let (code, packages_zip) = (step.code.clone(), bundle.as_ref().map(|b| b.zip.clone()));
     let zipped = tokio::task::spawn_blocking(move || zip_source(file, &code, packages_zip.as_deref())).await;
@@ -57,7 +63,7 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
         ctx.log.error(too_large.to_string());
         return Ending::failed(RunErrorCode::PackageInstallFailed, too_large.to_string());
     }
-    let role = match role(ctx, step).await {
+    let role = match role(ctx, step).instrument(ctx.phases.span()).await {
         Ok(role) => role,
         Err(why) => {
             ctx.log.error(format!("no execution role: {why}"));
@@ -94,12 +100,14 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
     // The engine in this process learns, before the function exists, where its AWS calls
     // go and whose credentials it assumes its role with; nothing of it is in the request.
     ctx.worker.lambdas.announce_function(&name, ctx.lambda);
-    let created = create(ctx, step, &name, &handler, &role, zip).await;
+    let created = create(ctx, step, &name, &handler, &role, zip)
+        .instrument(ctx.phases.span())
+        .await;
     let ending = match created {
         Ok(arn) => {
             let timeout = super::lambda_invoke::call_timeout(ctx, Duration::from_secs(u64::from(step.timeout_seconds)));
             let follow = FunctionLog::of(&name, arn.as_deref());
-            invoke_and_record(ctx, &invoke_call(&name, step, timeout), Some(follow)).await
+            invoke_and_record(ctx, invoke_call(&name, step, timeout), Some(follow)).await
         }
         Err(ending) => ending,
     };
@@ -110,7 +118,8 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
             "the embedded engine has no {sdk} for this import: `lambda-steps runtimes install` installs the AWS SDK of each runtime (scripts/start runs it); restart the service afterwards"
         ));
     }
-    clean_up(ctx, step, &name).await;
+    ctx.phases.enter(RunPhase::CleanedUp);
+    clean_up(ctx, step, &name).instrument(ctx.phases.span()).await;
     if !step.keep_function {
         ctx.worker.lambdas.forget_function(&name);
     }
@@ -216,32 +225,7 @@ fn invoke_call(name: &str, step: &CustomCodeStep, timeout: Duration) -> InvokeCa
         payload: step.payload.to_string().into_bytes(),
         client_context_base64: None,
         timeout,
-    }
-}
-
-/// Deletes the function unless asked to keep it; on failure the sweeper tries again.
-async fn clean_up(ctx: &StepContext<'_>, step: &CustomCodeStep, name: &str) {
-    if step.keep_function {
-        ctx.log.info(format!("kept function {name} as asked (keep_function)"));
-        return;
-    }
-    match ctx
-        .lambda
-        .clients
-        .control
-        .delete_function()
-        .function_name(name)
-        .send()
-        .await
-    {
-        Ok(_) => ctx.log.info(format!("deleted function {name}")),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) => {}
-        Err(e) => ctx.log.warn(format!(
-            "could not delete function {name} ({}); the sweeper will",
-            aws_sdk_lambda::error::DisplayErrorContext(&e)
-        )),
+        trace_header: None,
     }
 }
 

@@ -4,6 +4,7 @@ mod custom_code;
 mod follow;
 mod lambda_invoke;
 pub mod packages;
+mod phases;
 mod replay;
 pub mod sweeper;
 
@@ -17,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use tracing::Instrument;
 
-use crate::domain::run::{LogLevel, RunError, RunErrorCode, RunResult, RunStatus};
+use crate::domain::run::{LogLevel, RunError, RunErrorCode, RunPhase, RunResult, RunStatus};
 use crate::domain::step::Step;
 use crate::key_storage::MasterKey;
 use crate::lambda::directory::{DirectoryError, LambdaDirectory};
@@ -135,28 +136,55 @@ pub struct StepContext<'a> {
     pub lambda: &'a crate::lambda::directory::ProjectLambda,
     pub run: &'a ClaimedRun,
     pub log: &'a RunLog,
+    /// The run's phase: what its log lines carry, its trace's spans.
+    pub phases: &'a phases::Phases,
     pub stop: &'a StopSignal,
 }
 
 /// The worker pool's entry point for one claimed run.
 pub fn execute(worker: WorkerContext, run: ClaimedRun, stop: StopSignal) -> RunFuture {
     let kind = step_kind(&run.step);
-    let span = tracing::info_span!("run", run.id = %run.id, step.type = %kind, attempt = run.attempt);
-    Box::pin(execute_run(worker, run, stop).instrument(span))
+    let span = tracing::info_span!(
+        "run",
+        run.id = %run.id,
+        step.type = %kind,
+        attempt = run.attempt,
+        project = %run.project,
+    );
+    // The submit's trace continues here, on whichever replica claimed the run.
+    crate::telemetry::spans::continue_run(&span, run.traceparent.as_deref());
+    crate::telemetry::spans::queue_wait(run.traceparent.as_deref(), run.created_at, run.id);
+    crate::metrics::phase_took(
+        RunPhase::Queued.as_str(),
+        kind,
+        (chrono::Utc::now() - run.created_at).as_seconds_f64().max(0.0),
+    );
+    Box::pin(execute_run(worker, run, stop, kind, span.clone()).instrument(span))
 }
 
 /// The step's `type`, read without reading the rest (which may not be readable).
-fn step_kind(step: &str) -> String {
+fn step_kind(step: &str) -> &'static str {
     #[derive(serde::Deserialize)]
     struct Kind {
         r#type: String,
     }
-    serde_json::from_str::<Kind>(step).map_or_else(|_| "unknown".into(), |k| k.r#type)
+    match serde_json::from_str::<Kind>(step).map(|k| k.r#type).as_deref() {
+        Ok("lambda_invoke") => "lambda_invoke",
+        Ok("lambda_custom_code") => "lambda_custom_code",
+        _ => "unknown",
+    }
 }
 
-async fn execute_run(worker: WorkerContext, run: ClaimedRun, stop: StopSignal) {
+async fn execute_run(
+    worker: WorkerContext,
+    run: ClaimedRun,
+    stop: StopSignal,
+    kind: &'static str,
+    span: tracing::Span,
+) {
     let started = Instant::now();
     let log = worker.logs.for_run(run.id, run.attempt, run.next_seq);
+    let phases = phases::Phases::claimed(log.clone(), span, kind);
     log.info(format!(
         "claimed by worker {} (attempt {})",
         worker.worker_id, run.attempt
@@ -184,6 +212,7 @@ async fn execute_run(worker: WorkerContext, run: ClaimedRun, stop: StopSignal) {
                     lambda: &lambda,
                     run: &run,
                     log: &log,
+                    phases: &phases,
                     stop: &stop,
                 };
                 match &step {
@@ -196,6 +225,7 @@ async fn execute_run(worker: WorkerContext, run: ClaimedRun, stop: StopSignal) {
     };
     match ending {
         Ending::Finished { status, result, error } => {
+            phases.enter(RunPhase::Finished);
             let summary = match &error {
                 Some(e) => format!("run {} ({}: {})", status.as_str(), e.code, e.message),
                 None => format!("run {}", status.as_str()),
@@ -236,10 +266,12 @@ async fn execute_run(worker: WorkerContext, run: ClaimedRun, stop: StopSignal) {
             }
         }
         Ending::Released => {
+            phases.enter(RunPhase::Queued);
             log.info("the service is shutting down before the Invoke went out: queued again for another worker");
             give_back(&worker, &run, &log).await;
         }
         Ending::Requeued(why) => {
+            phases.enter(RunPhase::Queued);
             log.warn(format!(
                 "{why}; nothing was sent to Lambda: queued again (attempt {} counted)",
                 run.attempt

@@ -25,6 +25,8 @@ pub struct InvokeRequest {
     pub invocation_type: InvocationType,
     pub log_tail: bool,
     pub client_context_base64: Option<String>,
+    /// The caller's `X-Amzn-Trace-Id`: the function's `_X_AMZN_TRACE_ID` continues it.
+    pub trace_header: Option<String>,
     pub payload: Bytes,
 }
 
@@ -85,12 +87,7 @@ impl Engine {
             deadline_epoch_ms: 0,
             function_arn: arn,
             client_context,
-            trace_id: format!(
-                "Root=1-{:08x}-{};Parent={};Sampled=0",
-                chrono::Utc::now().timestamp(),
-                &uuid::Uuid::new_v4().simple().to_string()[..24],
-                &uuid::Uuid::new_v4().simple().to_string()[..16]
-            ),
+            trace_id: function_trace_id(request.trace_header.as_deref()),
         };
         let outcome = |status, function_error, payload, log_result| InvokeOutcome {
             status,
@@ -467,5 +464,56 @@ mod tests {
         assert_eq!(event_payload(Bytes::new()).unwrap(), Bytes::from_static(b"{}"));
         let err = event_payload(Bytes::from_static(b"{nope")).unwrap_err();
         assert_eq!(err.kind.aws_type(), "InvalidRequestContentException");
+    }
+}
+
+/// The function's `_X_AMZN_TRACE_ID`, as Lambda gives it: the caller's trace when its
+/// `X-Amzn-Trace-Id` names one (`Root=1-XXXXXXXX-YYYYYYYYYYYYYYYYYYYYYYYY`, with its
+/// `Parent` and `Sampled`), else a fresh root, not sampled.
+pub fn function_trace_id(header: Option<&str>) -> String {
+    let field = |name: &str| {
+        header?
+            .split(';')
+            .find_map(|part| part.trim().strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_string)
+    };
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let root = field("Root").filter(|root| {
+        let parts: Vec<&str> = root.split('-').collect();
+        matches!(parts.as_slice(), ["1", epoch, unique] if hex(epoch, 8) && hex(unique, 24))
+    });
+    match root {
+        Some(root) => {
+            let parent = field("Parent")
+                .filter(|p| hex(p, 16))
+                .map(|p| format!(";Parent={p}"))
+                .unwrap_or_default();
+            let sampled = field("Sampled")
+                .filter(|s| s == "0" || s == "1")
+                .unwrap_or_else(|| "0".into());
+            format!("Root={root}{parent};Sampled={sampled}")
+        }
+        None => format!(
+            "Root=1-{:08x}-{};Parent={};Sampled=0",
+            chrono::Utc::now().timestamp(),
+            &uuid::Uuid::new_v4().simple().to_string()[..24],
+            &uuid::Uuid::new_v4().simple().to_string()[..16]
+        ),
+    }
+}
+
+#[cfg(test)]
+mod trace_id_tests {
+    use super::function_trace_id;
+
+    #[test]
+    fn the_callers_trace_continues_and_a_fresh_root_is_made_without_one() {
+        let caller = "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1";
+        assert_eq!(function_trace_id(Some(caller)), caller);
+        for absent in [None, Some("garbage"), Some("Root=1-xyz-abc")] {
+            let fresh = function_trace_id(absent);
+            assert!(fresh.starts_with("Root=1-") && fresh.ends_with(";Sampled=0"), "{fresh}");
+            assert_ne!(fresh, function_trace_id(absent), "a new root each time");
+        }
     }
 }

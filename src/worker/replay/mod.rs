@@ -15,7 +15,9 @@ use aws_sdk_lambda::types::{Architecture, Environment, EphemeralStorage, Functio
 
 use super::custom_code::{EXPIRES_TAG, FUNCTION_PREFIX};
 use super::follow::FunctionLog;
-use super::lambda_invoke::{call_timeout, invoke_and_record, stopped};
+use super::lambda_invoke::call_timeout;
+use super::phases::invoke::invoke_and_record;
+use super::phases::stopped::stopped;
 use super::{Ending, StepContext};
 use crate::domain::replay::ReplayCredentials;
 use crate::domain::run::RunErrorCode;
@@ -60,6 +62,7 @@ pub async fn run(ctx: &StepContext<'_>, step: &Step) -> Ending {
         lambda: &engine,
         run: ctx.run,
         log: ctx.log,
+        phases: ctx.phases,
         stop: ctx.stop,
     };
     match step {
@@ -185,8 +188,9 @@ async fn replay_invoke(
                 payload: step.payload.to_string().into_bytes(),
                 client_context_base64: step.client_context_base64(),
                 timeout: call_timeout(engine, Duration::from_secs(seconds)),
+                trace_header: None,
             };
-            invoke_and_record(engine, &call, Some(FunctionLog::of(&temporary, arn.as_deref()))).await
+            invoke_and_record(engine, call, Some(FunctionLog::of(&temporary, arn.as_deref()))).await
         }
         Err(ending) => ending,
     };

@@ -9,3 +9,4 @@ mod replay;
 mod run_page;
 mod runs;
 mod sign_in;
+mod timeline;

@@ -36,6 +36,7 @@ async fn a_run_with_100_000_log_lines_opens_and_scrolls_to_its_end_in_under_2_s(
                 time: now,
                 level: LogLevel::Info,
                 source: LogSource::Function,
+                phase: None,
                 message: format!("long log line {i}: the quick brown fox jumps over the lazy dog"),
                 held_by: None,
             })

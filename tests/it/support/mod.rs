@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod fake_lambda;
 pub mod gems;
+pub mod otlp;
 pub mod pg_cluster;
 pub mod service;
 pub mod service_client;

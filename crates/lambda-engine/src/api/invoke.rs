@@ -27,6 +27,7 @@ pub async fn invoke(
         invocation_type: InvocationType::parse(header("x-amz-invocation-type"))?,
         log_tail: header("x-amz-log-type") == Some("Tail"),
         client_context_base64: header("x-amz-client-context").map(str::to_string),
+        trace_header: header("x-amzn-trace-id").map(str::to_string),
         payload,
     };
     let outcome = engine.invoke(request).await?;
