@@ -244,7 +244,7 @@ pub const CASES: &[Case] = &[
     case(
         "files.checkout",
         Inside,
-        "read this checkout's Cargo.toml (a directory of the host's outside its system directories)",
+        "read this checkout's Cargo.toml and a world-readable file under /var/tmp (directories of the host's outside its system directories)",
         Unreadable,
         true,
     ),

@@ -43,6 +43,31 @@ pub struct Scene {
     pub canaries: Canaries,
     listening: Vec<Listening>,
     host_addresses: Vec<IpAddr>,
+    /// A readable file of the host outside its system directories, whatever the modes of
+    /// the directories this checkout sits in (a checkout under a 0700 `mktemp -d` is
+    /// closed to the control's uid by its modes alone, and would prove nothing).
+    host_file: HostFile,
+}
+
+/// A world-readable directory and file under `/var/tmp`, removed with the scene.
+struct HostFile {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl HostFile {
+    fn create() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix("lambda-steps-escape-")
+            .tempdir_in("/var/tmp")
+            .expect("a directory under /var/tmp");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod 0755");
+        let path = dir.path().join("host-file.txt");
+        std::fs::write(&path, "a file of the host outside its system directories\n").expect("the host file");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod 0644");
+        Self { _dir: dir, path }
+    }
 }
 
 impl Scene {
@@ -123,6 +148,7 @@ impl Scene {
             canaries,
             listening: host::listening_ports(),
             host_addresses: host::host_addresses(),
+            host_file: HostFile::create(),
         }
     }
 
@@ -199,7 +225,7 @@ impl Scene {
             json!({"case": "files.b_tmp", "kind": "files", "paths": b_tmp}),
             json!({"case": "files.engine_work_dir", "kind": "files", "paths": work_dir}),
             json!({"case": "files.root_and_home", "kind": "files", "paths": ["/root", "/home"]}),
-            json!({"case": "files.checkout", "kind": "files", "paths": [concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")]}),
+            json!({"case": "files.checkout", "kind": "files", "paths": [concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"), self.host_file.path]}),
         ];
         if python {
             attempts.push(
