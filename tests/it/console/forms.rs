@@ -380,7 +380,12 @@ async fn a_step_saved_from_the_form_is_listed_and_runs_with_another_payload(db: 
     browser.goto("/new?project=default&step=echo-host").await;
     browser.wait_text("form.new-run [name=payload]", |_| true).await;
     let deadline = Instant::now() + PATIENCE;
-    while browser.js("return document.querySelector('[name=name]').value").await != "echo-host" {
+    // The form may be drawn again while the step loads: no field for a moment is "not yet".
+    while browser
+        .js("return (document.querySelector('[name=name]') || {}).value")
+        .await
+        != "echo-host"
+    {
         assert!(Instant::now() < deadline, "the saved step did not load");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
