@@ -10,6 +10,7 @@ use crate::config::ServeSettings;
 use crate::domain::step::PayloadLimits;
 use crate::lambda::directory::LambdaDirectory;
 use crate::queue::batch::RunWrites;
+use crate::queue::log_feed::LogFeeds;
 use crate::queue::logs::LogSink;
 use crate::queue::notify::Notifications;
 use crate::queue::submit::Submits;
@@ -29,6 +30,8 @@ pub struct App {
     /// Group-committed run writes: Invoke marks and finishes.
     pub writes: RunWrites,
     pub notifications: Notifications,
+    /// One shared reading of each live run's log for all its SSE readers here.
+    pub feeds: LogFeeds,
     /// Wakes workers and log readers after a write, here at once and on other replicas.
     pub wakeups: Wakeups,
     /// Group-committed submits.

@@ -207,7 +207,9 @@ fn build_state(
         Duration::from_millis(settings.notify_ms.max(1)),
     );
     let writes = queue::batch::RunWrites::start(db.clone(), worker_id.clone(), wakeups.clone());
+    let feeds = queue::log_feed::LogFeeds::start(db.clone(), &notifications, shutdown.clone());
     Ok(AppState::new(App {
+        feeds,
         logs: writes.log_sink(),
         writes,
         submits: queue::submit::Submits::start(db.clone(), wakeups.clone(), queue::handoff::Handoff::default()),

@@ -1,6 +1,6 @@
 //! Prometheus metrics: runs submitted, finished (by status) and rescued, runs in hand,
 //! Invoke latency, the lag from a function's print to its line being stored, and the
-//! queue's depth read at scrape time. One recorder per process, installed by the first
+//! queue's depth read at scrape time, and how often live log readers read the store. One recorder per process, installed by the first
 //! service that starts.
 
 use std::sync::OnceLock;
@@ -58,6 +58,10 @@ pub fn handle() -> &'static PrometheusHandle {
             metrics::Unit::Seconds,
             "Time a run spent in each phase (queued, claimed, installing_packages, creating, invoking, returned, cleaned_up), by phase and step type"
         );
+        metrics::describe_counter!(
+            "lambda_steps_log_reads_total",
+            "Statements reading a run's log or status for live readers: by the run's shared feed (once per batch), or by a reader (its backlog when it joins, what it missed when it fell behind)"
+        );
         metrics::describe_gauge!(
             "lambda_steps_queue_depth",
             "Queued runs in the database, read at scrape time"
@@ -100,4 +104,9 @@ pub fn queue_depth(depth: i64) {
 pub fn function_line_stored(printed: chrono::DateTime<chrono::Utc>) {
     let lag = (chrono::Utc::now() - printed).num_microseconds().unwrap_or(i64::MAX);
     metrics::histogram!(LINE_LAG).record(lag.max(0) as f64 / 1e6);
+}
+
+/// A statement read a run's log or status for live readers, `by` a run's feed or a reader.
+pub fn log_read(by: &'static str) {
+    metrics::counter!("lambda_steps_log_reads_total", "by" => by).increment(1);
 }

@@ -1,6 +1,8 @@
 //! A run's log: polled with `?after=SEQ`, or streamed as Server-Sent Events that resume
-//! from `Last-Event-ID`. Any replica serves any run: readers re-read rows after their
-//! last seq on every notification and on a slow timer, so nothing is missed.
+//! from `Last-Event-ID`. Any replica serves any run: a stream reads its backlog, then
+//! follows the run's feed, which reads each new batch once for all of this replica's
+//! readers (queue/log_feed), woken by the writer here, by NOTIFY from other replicas, and
+//! by a slow timer, so nothing is missed.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -9,7 +11,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,6 +21,7 @@ use crate::domain::access::Caller;
 use crate::domain::run::RunStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::QueryParams;
+use crate::queue::log_feed::Fed;
 use crate::store::logs::{LogEntry, last_seq, read_after};
 use crate::store::runs;
 
@@ -132,64 +135,17 @@ async fn readable(app: &AppState, caller: &Caller, id: uuid::Uuid) -> ApiResult<
         .ok_or_else(|| ApiError::NotFound(format!("run {id}")))
 }
 
-const PAGE: i64 = 500;
-const SLOW_TIMER: Duration = Duration::from_secs(2);
-
-fn stream(app: AppState, id: uuid::Uuid, mut last: i64) -> impl Stream<Item = Result<Event, Infallible>> {
-    async_stream::stream! {
-        let mut wake = app.notifications.logs.subscribe();
-        let mut shown_status = None;
-        loop {
-            let status = match runs::status(&app.db, id).await {
-                Ok(Some(status)) => status,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading a run's status for SSE failed");
-                    tokio::time::sleep(SLOW_TIMER).await;
-                    continue;
-                }
-            };
-            loop {
-                let entries = match read_after(&app.db, id, last, PAGE).await {
-                    Ok(entries) => entries,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reading a run's log for SSE failed");
-                        break;
-                    }
-                };
-                let full = entries.len() as i64 == PAGE;
-                for entry in entries {
-                    last = entry.seq;
-                    let data = serde_json::to_string(&entry).unwrap_or_default();
-                    yield Ok(Event::default().event("log").id(entry.seq.to_string()).data(data));
-                }
-                if !full {
-                    break;
-                }
-            }
-            if shown_status != Some(status) {
-                shown_status = Some(status);
-                yield Ok(Event::default().event("status").data(serde_json::json!({"status": status}).to_string()));
-            }
-            if status.is_finished() {
-                yield Ok(Event::default().event("end").data(serde_json::json!({"status": status, "last_seq": last}).to_string()));
-                break;
-            }
-            // Wait for news of this run (or of anything, when the listener lost track).
-            let deadline = tokio::time::sleep(SLOW_TIMER);
-            tokio::pin!(deadline);
-            loop {
-                tokio::select! {
-                    _ = app.shutdown.cancelled() => return,
-                    _ = &mut deadline => break,
-                    news = wake.recv() => match news {
-                        Ok(ids) if ids.is_empty() || ids.contains(&id) => break,
-                        Ok(_) => continue,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                        Err(_) => return,
-                    },
-                }
-            }
-        }
-    }
+/// The SSE events of `run`'s log after seq `after`.
+fn stream(app: AppState, id: uuid::Uuid, after: i64) -> impl Stream<Item = Result<Event, Infallible>> {
+    app.feeds.read(id, after).map(|fed| {
+        Ok(match fed {
+            Fed::Line(line) => Event::default().event("log").id(line.seq.to_string()).data(&*line.json),
+            Fed::Status(status) => Event::default()
+                .event("status")
+                .data(serde_json::json!({"status": status}).to_string()),
+            Fed::End { status, last_seq } => Event::default()
+                .event("end")
+                .data(serde_json::json!({"status": status, "last_seq": last_seq}).to_string()),
+        })
+    })
 }

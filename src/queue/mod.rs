@@ -1,9 +1,10 @@
 //! The Postgres queue: group-committed submits (handed to idle workers at once), notifications and wake-ups, the log
-//! writer, the worker pool that claims and runs, the heartbeat that keeps leases, and the rescuer of what dead workers left.
-//! No axum here.
+//! writer, the live log feeds its readers share, the worker pool that claims and runs, the heartbeat that keeps
+//! leases, and the rescuer of what dead workers left. No axum here.
 
 pub mod batch;
 pub mod handoff;
+pub mod log_feed;
 pub mod logs;
 pub mod notify;
 pub mod pool;

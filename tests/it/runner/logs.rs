@@ -101,3 +101,55 @@ async fn sse_resumes_after_a_reconnect_without_a_gap_or_a_duplicate(db: PgPool) 
     );
     service.stop().await;
 }
+
+const TICKING: &str = "import time\ndef lambda_handler(e, c):\n    for i in range(30):\n        print('tick', i)\n        time.sleep(0.05)\n    return 'done'\n";
+/// SSE readers of one run on one replica.
+const SSE_READERS: usize = 40;
+
+/// Many SSE streams of one live run, from its submit on, and one resuming from a
+/// `Last-Event-ID` midway: each gets every seq once, in order, then `end`, through the run's
+/// one shared feed.
+#[sqlx::test]
+async fn many_sse_readers_of_one_live_run_each_get_every_line_once_in_order(db: PgPool) {
+    let service = TestService::start(db, &[]).await;
+    let (_, run) = service
+        .submit(
+            "default",
+            json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": TICKING}),
+        )
+        .await;
+    let id = run["id"].as_str().unwrap().to_string();
+    let mut readers = Vec::new();
+    for i in 0..=SSE_READERS {
+        let (http, url, id) = (service.http.clone(), service.url.clone(), id.clone());
+        // The last one resumes after seq 5, as a browser reconnecting does.
+        let resume = (i == SSE_READERS).then_some(5);
+        readers.push(tokio::spawn(async move {
+            let events = read_run_events(&http, &url, &id, resume, Duration::from_secs(60), |_| false).await;
+            (resume, events)
+        }));
+    }
+    let mut seqs_of_first = None;
+    for reader in readers {
+        let (resume, events) = reader.await.unwrap();
+        assert_eq!(events.last().unwrap().event.event, "end");
+        let seqs: Vec<i64> = events
+            .iter()
+            .filter(|e| e.event.event == "log")
+            .map(|e| e.event.id.parse().unwrap())
+            .collect();
+        let last = *seqs.last().unwrap();
+        let from = resume.unwrap_or(0) + 1;
+        assert_eq!(seqs, (from..=last).collect::<Vec<_>>(), "every seq once, in order");
+        assert_eq!(events.last().unwrap().json()["last_seq"], last);
+        let ticks = events
+            .iter()
+            .filter(|e| e.event.event == "log" && e.json()["message"].as_str().unwrap().starts_with("tick "))
+            .count();
+        if resume.is_none() {
+            assert_eq!(ticks, 30, "every tick");
+            assert_eq!(*seqs_of_first.get_or_insert(last), last, "every reader reads to the same end");
+        }
+    }
+    service.stop().await;
+}
