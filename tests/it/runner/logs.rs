@@ -151,5 +151,63 @@ async fn many_sse_readers_of_one_live_run_each_get_every_line_once_in_order(db: 
             assert_eq!(*seqs_of_first.get_or_insert(last), last, "every reader reads to the same end");
         }
     }
+    // The reads are counted where operators look (the test binary's services share one
+    // recorder, so only that the feed's count is there is certain here).
+    let metrics = crate::support::service_client::metrics(&service.http, &service.url).await;
+    let feed_reads = crate::support::service_client::metric(&metrics, "lambda_steps_log_reads_total{by=\"feed\"}");
+    assert!(feed_reads.is_some_and(|n| n > 0.0), "{metrics}");
     service.stop().await;
+}
+
+/// Readers on a replica that does not run the step: the other replica's log batches reach
+/// them through the cross-replica path (its coalesced NOTIFY, the feed's slow timer behind
+/// it), each line once, in order, then `end`.
+#[sqlx::test]
+async fn sse_readers_on_another_replica_get_every_line_once_in_order(db: PgPool) {
+    let writer = TestService::start(db.clone(), &[]).await;
+    let (_, run) = writer
+        .submit(
+            "default",
+            json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": TICKING}),
+        )
+        .await;
+    let id = run["id"].as_str().unwrap().to_string();
+    // Started after the submit, which the writer's idle worker claimed as it stored it.
+    let reader_started = chrono::Utc::now();
+    let reader = TestService::start(db.clone(), &["--poll-ms", "60000"]).await;
+    let mut readers = Vec::new();
+    for _ in 0..10 {
+        let (http, url, id) = (reader.http.clone(), reader.url.clone(), id.clone());
+        readers.push(tokio::spawn(async move {
+            read_run_events(&http, &url, &id, None, Duration::from_secs(60), |_| false).await
+        }));
+    }
+    for events in readers {
+        let events = events.await.unwrap();
+        assert_eq!(events.last().unwrap().json()["status"], "succeeded");
+        let seqs: Vec<i64> = events
+            .iter()
+            .filter(|e| e.event.event == "log")
+            .map(|e| e.event.id.parse().unwrap())
+            .collect();
+        assert_eq!(seqs, (1..=*seqs.last().unwrap()).collect::<Vec<_>>());
+        let ticks: Vec<String> = events
+            .iter()
+            .filter(|e| e.event.event == "log")
+            .map(|e| e.json()["message"].as_str().unwrap().to_string())
+            .filter(|m| m.starts_with("tick "))
+            .collect();
+        assert_eq!(ticks, (0..30).map(|i| format!("tick {i}")).collect::<Vec<_>>());
+    }
+    // The writer ran it: its one attempt started before the reading replica did.
+    let (attempt, started): (i32, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as("SELECT attempt, started_at FROM runs WHERE id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(attempt, 1);
+    assert!(started < reader_started, "started {started}, the reader at {reader_started}");
+    reader.stop().await;
+    writer.stop().await;
 }
