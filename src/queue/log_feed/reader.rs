@@ -31,7 +31,10 @@ pub enum Fed {
     /// The run's status, when it changed (the first one always).
     Status(RunStatus),
     /// The run is finished and every line was handed out; `last_seq` is the last one's.
-    End { status: RunStatus, last_seq: i64 },
+    End {
+        status: RunStatus,
+        last_seq: i64,
+    },
 }
 
 impl LogFeeds {

@@ -70,7 +70,10 @@ async fn many_readers_of_a_run_get_every_line_once_and_share_one_read_of_each_ba
     assert!(matches!(finished, Ok(true)), "{finished:?}");
 
     for reader in readers {
-        let (after, fed) = tokio::time::timeout(Duration::from_secs(30), reader).await.unwrap().unwrap();
+        let (after, fed) = tokio::time::timeout(Duration::from_secs(30), reader)
+            .await
+            .unwrap()
+            .unwrap();
         check_fed(&fed, after);
     }
     let reads = feeds.reads();

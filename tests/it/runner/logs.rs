@@ -148,7 +148,11 @@ async fn many_sse_readers_of_one_live_run_each_get_every_line_once_in_order(db: 
             .count();
         if resume.is_none() {
             assert_eq!(ticks, 30, "every tick");
-            assert_eq!(*seqs_of_first.get_or_insert(last), last, "every reader reads to the same end");
+            assert_eq!(
+                *seqs_of_first.get_or_insert(last),
+                last,
+                "every reader reads to the same end"
+            );
         }
     }
     // The reads are counted where operators look (the test binary's services share one
@@ -207,7 +211,10 @@ async fn sse_readers_on_another_replica_get_every_line_once_in_order(db: PgPool)
             .await
             .unwrap();
     assert_eq!(attempt, 1);
-    assert!(started < reader_started, "started {started}, the reader at {reader_started}");
+    assert!(
+        started < reader_started,
+        "started {started}, the reader at {reader_started}"
+    );
     reader.stop().await;
     writer.stop().await;
 }
