@@ -20,3 +20,5 @@ mod retries;
 mod sigterm;
 mod steps;
 mod traces;
+mod traces_function;
+mod traces_handoff;
