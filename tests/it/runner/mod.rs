@@ -20,5 +20,6 @@ mod retries;
 mod sigterm;
 mod steps;
 mod traces;
+mod traces_documented;
 mod traces_function;
 mod traces_handoff;

@@ -301,6 +301,7 @@ async fn runs_submitted_on_one_replica_and_run_on_another_are_one_trace_continui
         )],
         "X-Amzn-Trace-Id is the Invoke span in X-Ray's form"
     );
+    super::traces_documented::assert_on_the_tracing_page(&invoke_run);
 
     // The phase histograms are on /metrics.
     let metrics = crate::support::service_client::metrics(&http, &b.api).await;

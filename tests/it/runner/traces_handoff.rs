@@ -1,7 +1,8 @@
 //! A run handed straight to an idle worker at its submit (queue/handoff.rs: stored claimed,
 //! no claim statement) is traced as a claimed one is: it continues the caller's
 //! `traceparent`, has every phase as a span, and its function, calling AWS through the SDK
-//! the runtime ships, carries the same trace to what it calls.
+//! the runtime ships, carries the same trace to what it calls. Every span and attribute of
+//! that trace is on the operations guide's tracing page.
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -124,4 +125,5 @@ async fn a_run_handed_to_an_idle_worker_continues_the_callers_trace_with_every_p
         [function_sees],
         "the function's own AWS call carries its trace header"
     );
+    super::traces_documented::assert_on_the_tracing_page(&spans);
 }
