@@ -116,7 +116,8 @@ fn text(value: &AnyValue) -> String {
 impl Collector {
     /// Starts a collector on a free port, serving gRPC and HTTP/protobuf.
     pub async fn start() -> Self {
-        let (spans, encodings): (Arc<Mutex<Vec<ReceivedSpan>>>, Arc<Mutex<Vec<String>>>) = Default::default();
+        let spans: Arc<Mutex<Vec<ReceivedSpan>>> = Arc::default();
+        let encodings: Arc<Mutex<Vec<String>>> = Arc::default();
         let receiver = Receiver(spans.clone(), encodings.clone());
         let http = receiver.clone();
         let grpc = TraceServiceServer::new(receiver).accept_compressed(tonic::codec::CompressionEncoding::Gzip);
