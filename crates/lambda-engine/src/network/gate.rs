@@ -173,6 +173,23 @@ fn bind_in_namespace(
     namespace: std::fs::File,
     closed: &[std::net::Ipv4Addr],
 ) -> std::io::Result<std::net::TcpListener> {
+    in_namespace_thread(namespace, || {
+        // bubblewrap brings loopback up just after it reports the PID; until it has,
+        // nothing else may touch the namespace (pasta brings loopback up too, and
+        // bubblewrap fails on finding its address there).
+        wait_for_loopback()?;
+        host_addresses::close(closed)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("closing the host's addresses: {e}")))?;
+        std::net::TcpListener::bind(ISOLATED_RUNTIME_API)
+    })
+}
+
+/// Runs `work` in a thread that joins `namespace` first and ends right after (root's way
+/// into a sandbox's network namespace).
+fn in_namespace_thread<T: Send>(
+    namespace: std::fs::File,
+    work: impl FnOnce() -> std::io::Result<T> + Send,
+) -> std::io::Result<T> {
     std::thread::scope(|scope| {
         scope
             .spawn(move || {
@@ -182,17 +199,22 @@ fn bind_in_namespace(
                 if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                // bubblewrap brings loopback up just after it reports the PID; until it
-                // has, nothing else may touch the namespace (pasta brings loopback up too,
-                // and bubblewrap fails on finding its address there).
-                wait_for_loopback()?;
-                host_addresses::close(closed)
-                    .map_err(|e| std::io::Error::new(e.kind(), format!("closing the host's addresses: {e}")))?;
-                std::net::TcpListener::bind(ISOLATED_RUNTIME_API)
+                work()
             })
             .join()
             .map_err(|_| std::io::Error::other("namespace thread panicked"))?
     })
+}
+
+/// A child that runs no program: it does its work between fork and exec (`pre_exec`) and
+/// ends there with `_exit`, so only system calls run in it.
+fn namespace_child() -> std::process::Command {
+    let mut child = std::process::Command::new("/bin/true");
+    child
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    child
 }
 
 /// Closes `addresses` in a namespace whose environment is already running (the host
@@ -204,30 +226,12 @@ pub(super) fn close_in(
     addresses: &[Ipv4Addr],
 ) -> std::io::Result<()> {
     let Some(owner) = owner else {
-        let namespace = namespace.try_clone()?;
-        return std::thread::scope(|scope| {
-            scope
-                .spawn(move || {
-                    let fd: OwnedFd = namespace.into();
-                    // SAFETY: setns on an open namespace descriptor; it changes only this
-                    // thread, which ends right after.
-                    if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    host_addresses::close(addresses)
-                })
-                .join()
-                .map_err(|_| std::io::Error::other("namespace thread panicked"))?
-        });
+        return in_namespace_thread(namespace.try_clone()?, || host_addresses::close(addresses));
     };
     use std::os::unix::process::CommandExt;
     let fds = (owner.as_raw_fd(), namespace.as_raw_fd());
     let addresses = addresses.to_vec();
-    let mut child = std::process::Command::new("/bin/true");
-    child
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    let mut child = namespace_child();
     // SAFETY: between fork and exec the closure makes system calls only (setns, socket,
     // ioctl); a success ends the child with _exit before exec, an error is std's to report
     // as the spawn's error.
@@ -316,11 +320,7 @@ fn bind_from_child(
     let fds = (owner.as_raw_fd(), namespace.as_raw_fd(), theirs.as_raw_fd());
     let closed = closed.to_vec();
     let address: SocketAddr = ISOLATED_RUNTIME_API.parse().expect("a socket address");
-    let mut child = std::process::Command::new("/bin/true");
-    child
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    let mut child = namespace_child();
     // SAFETY: between fork and exec the closure makes system calls only (setns, ioctl,
     // socket, bind, listen, sendmsg, write, nanosleep); a success ends the child with
     // _exit before exec, an error is std's to report as the spawn's error.
