@@ -35,7 +35,7 @@
 //! Only `main.rs`, `lib.rs`, `config` and the function credentials of `lambda` reach into
 //! the engine crate. So a change to the retry policy of an Invoke goes in
 //! `lambda/at_most_once.rs`, to how a project's Lambda is resolved in `lambda/directory.rs`
-//! and `aws_settings.rs`, to what a step may contain in `domain/step.rs`, to a rule of
+//! and `aws_settings/`, to what a step may contain in `domain/step.rs`, to a rule of
 //! Lambda's in `crates/lambda-rules`.
 
 pub mod app;

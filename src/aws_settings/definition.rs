@@ -28,6 +28,18 @@ pub struct Setting {
     /// The value when neither the project nor the framework sets it.
     pub default: Option<&'static str>,
     pub rule: Rule,
+    /// What it means and takes; the spec (and so the console) adds the default.
+    pub description: &'static str,
+}
+
+impl Setting {
+    /// The description with the default, as the spec says it.
+    pub fn described(&self) -> String {
+        match self.default {
+            Some(default) => format!("{} Default: `{default}`.", self.description),
+            None => self.description.to_string(),
+        }
+    }
 }
 
 /// What a value of a setting must be.
@@ -35,10 +47,9 @@ pub struct Rule {
     pub accepts: fn(&str) -> bool,
     /// Why a value is refused, after the setting's name.
     pub message: &'static str,
-    /// The rule as the spec states it: a pattern, a longest length, a description.
+    /// The rule as the spec states it: a pattern and a longest length.
     pub pattern: &'static str,
     pub max_length: Option<usize>,
-    pub description: &'static str,
 }
 
 /// Every setting, in `Name`'s order (the order the spec lists them).
@@ -52,8 +63,8 @@ pub const SETTINGS: [Setting; 9] = [
             message: "must be an access key id (letters and digits)",
             pattern: "^[A-Za-z0-9]*$",
             max_length: Some(128),
-            description: "An access key id: letters and digits.",
         },
+        description: "The access key id the project's AWS calls sign with (its secret at `secret_key_path`): letters and digits; unset: the AWS default credential chain.",
     },
     Setting {
         name: Name::SecretKeyPath,
@@ -64,14 +75,15 @@ pub const SETTINGS: [Setting; 9] = [
             message: "must be a key storage path (the secret itself is stored with PUT /v1/keys/{path})",
             pattern: "^(\\.?[^.\\u0000])*\\.?$",
             max_length: Some(512),
-            description: "A key storage path (the secret itself is stored with `PUT /v1/keys/{path}`); no `..`.",
         },
+        description: "The key storage path of the secret key, never the key itself (the secret is stored with `PUT /v1/keys/{path}`); no `..`.",
     },
     Setting {
         name: Name::Region,
         short: "region",
         default: Some("us-east-1"),
         rule: ANY_STRING,
+        description: "The region of the Lambda calls, e.g. `eu-west-1`.",
     },
     Setting {
         name: Name::EndpointUrl,
@@ -82,26 +94,29 @@ pub const SETTINGS: [Setting; 9] = [
             message: "must be embedded, aws, or an http(s) URL",
             pattern: "^(embedded|aws|https?://[^\\u0000]*)$",
             max_length: None,
-            description: "`embedded`, `aws`, or an http(s) URL.",
         },
+        description: "Where the project's runs go: `embedded` (the engine in this service), `aws`, or the http(s) URL of a Lambda-compatible endpoint.",
     },
     Setting {
         name: Name::AssumeRoleArn,
         short: "assume_role_arn",
         default: None,
         rule: ANY_STRING,
+        description: "A role the credentials assume (STS at the same endpoint); the role's credentials sign the Lambda calls.",
     },
     Setting {
         name: Name::ExternalId,
         short: "external_id",
         default: None,
         rule: ANY_STRING,
+        description: "The external id of `assume_role_arn`.",
     },
     Setting {
         name: Name::LambdaRoleArn,
         short: "lambda_role_arn",
         default: None,
         rule: ANY_STRING,
+        description: "The execution role of custom-code functions; unset: find or create `lambda-steps-execution`.",
     },
     Setting {
         name: Name::FunctionCredentials,
@@ -112,8 +127,8 @@ pub const SETTINGS: [Setting; 9] = [
             message: "must be role or none",
             pattern: "^(role|none)$",
             max_length: None,
-            description: "Embedded engine only: `role` (user code gets its execution role's temporary credentials) or `none`.",
         },
+        description: "Embedded engine only: `role` (user code gets its execution role's temporary credentials, assumed with the project's) or `none`.",
     },
     Setting {
         name: Name::FunctionEndpointUrl,
@@ -124,8 +139,8 @@ pub const SETTINGS: [Setting; 9] = [
             message: "must be an http(s) URL",
             pattern: "^https?://[^\\u0000]*$",
             max_length: Some(2048),
-            description: "Embedded engine only: an http(s) URL where user code's AWS calls go (`AWS_ENDPOINT_URL`).",
         },
+        description: "Embedded engine only: an http(s) URL where user code's AWS calls go (`AWS_ENDPOINT_URL`, and STS AssumeRole); unset: AWS.",
     },
 ];
 
@@ -135,7 +150,6 @@ const ANY_STRING: Rule = Rule {
     message: "must be a non-empty string",
     pattern: NO_NUL,
     max_length: Some(2048),
-    description: "A non-empty string.",
 };
 
 /// The prefix of a project setting's key.
@@ -255,6 +269,15 @@ mod tests {
             if let Some(default) = setting.default {
                 assert_eq!(setting.name.check(default), Ok(()), "{}", setting.short);
             }
+        }
+    }
+
+    #[test]
+    fn the_books_settings_page_names_every_setting() {
+        let page =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/src/reference/settings.md")).unwrap();
+        for name in Name::all() {
+            assert!(page.contains(&format!("`{}`", name.project_key())), "{}", name.short());
         }
     }
 

@@ -250,7 +250,7 @@ impl utoipa::PartialSchema for ProjectSettings {
                 .min_length(Some(1))
                 .max_length(rule.max_length)
                 .pattern(Some(rule.pattern))
-                .description(Some(rule.description));
+                .description(Some(setting.described()));
             object = object.property(setting.name.project_key(), value);
         }
         object.into()
