@@ -55,7 +55,7 @@ use crate::function_aws::FunctionAwsDirectory;
 /// How often events past their group's retention are deleted (reads never return them).
 const EXPIRY_EVERY: Duration = Duration::from_secs(60);
 
-pub use config::{EngineSettings, Network, StandaloneArgs};
+pub use config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN, EngineSettings, Network, StandaloneArgs, parse_args};
 pub(crate) use invocation::InvokeRequest;
 
 /// The engine: its function files, its environments and how it runs code. Cheap to clone.
