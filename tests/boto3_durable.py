@@ -28,6 +28,7 @@ client = boto3.client(
 )
 
 ORDER = """
+import json
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python.config import Duration
 
@@ -36,7 +37,8 @@ def handler(event, context: DurableContext):
     total = context.step(lambda _: event["a"] + event["b"], name="add")
     context.wait(Duration.from_seconds(2), name="pause")
     callback = context.create_callback(name="approval")
-    approval = callback.result()
+    # A callback's result comes back as the text it was sent with.
+    approval = json.loads(callback.result())
     return {"total": total, "approval": approval}
 """
 
