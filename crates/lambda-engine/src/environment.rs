@@ -57,7 +57,10 @@ pub struct EnvironmentSpec<'a> {
 /// checkpoint calls with (it refuses to send unsigned ones); the environment's own
 /// listener, which alone answers them, needs no signature. Named so that nobody mistakes
 /// them for a key of anything.
-const DURABLE_PLACEHOLDER_KEY: (&str, &str) = ("LAMBDASTEPSDURABLE", "no-secret-the-environment-listener-checks-no-signature");
+const DURABLE_PLACEHOLDER_KEY: (&str, &str) = (
+    "LAMBDASTEPSDURABLE",
+    "no-secret-the-environment-listener-checks-no-signature",
+);
 
 /// How one invocation in an environment ended.
 #[derive(Debug)]

@@ -212,7 +212,11 @@ fn runtime_error(status: StatusCode, kind: &str, message: &str) -> Response {
         .into_response()
 }
 
-async fn durable_checkpoint(State(channel): State<Arc<RuntimeChannel>>, Path(arn): Path<String>, body: Bytes) -> Response {
+async fn durable_checkpoint(
+    State(channel): State<Arc<RuntimeChannel>>,
+    Path(arn): Path<String>,
+    body: Bytes,
+) -> Response {
     let binding = channel.durable.lock().clone();
     match data_plane::checkpoint_execution(binding.as_ref(), &arn, &body) {
         Ok(answer) => axum::Json(answer).into_response(),

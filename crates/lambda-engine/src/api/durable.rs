@@ -39,7 +39,11 @@ fn number(query: &[(String, String)], name: &str) -> EngineResult<Option<usize>>
 }
 
 /// `GetDurableExecution`.
-pub async fn get(State(engine): State<Engine>, Path(arn): Path<String>, RawQuery(raw): RawQuery) -> EngineResult<Response> {
+pub async fn get(
+    State(engine): State<Engine>,
+    Path(arn): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> EngineResult<Response> {
     let query = query(raw);
     let include = flag(&query, "IncludeExecutionData").unwrap_or(true);
     let record = engine.durable.find(&arn)?.record.lock().clone();
@@ -110,9 +114,14 @@ pub async fn history(
 }
 
 /// `ListDurableExecutionsByFunction`, with its filters.
-pub async fn list(State(engine): State<Engine>, Path(raw_name): Path<String>, RawQuery(raw): RawQuery) -> EngineResult<Response> {
+pub async fn list(
+    State(engine): State<Engine>,
+    Path(raw_name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> EngineResult<Response> {
     let query = query(raw);
-    let (record, qualifier) = super::functions::lookup(&engine, &raw_name, param(&query, "Qualifier").map(str::to_string))?;
+    let (record, qualifier) =
+        super::functions::lookup(&engine, &raw_name, param(&query, "Qualifier").map(str::to_string))?;
     let version = match qualifier.as_deref() {
         Some(q) => Some(record.resolve(Some(q))?.0.version.clone()),
         None => None,
@@ -142,7 +151,12 @@ pub async fn list(State(engine): State<Engine>, Path(raw_name): Path<String>, Ra
     if flag(&query, "ReverseOrder").unwrap_or(false) {
         records.reverse();
     }
-    let page: Vec<Value> = records.iter().skip(start).take(size).map(|r| summary(&engine, r)).collect();
+    let page: Vec<Value> = records
+        .iter()
+        .skip(start)
+        .take(size)
+        .map(|r| summary(&engine, r))
+        .collect();
     let mut body = json!({"DurableExecutions": page});
     if start + size < records.len() {
         body["NextMarker"] = (start + size).to_string().into();
@@ -208,11 +222,16 @@ async fn answer_callback(engine: &Engine, callback_id: &str, answer: Answer) -> 
         if !pending {
             let timed_out = record.operations.iter().any(|op| {
                 op.status == OperationStatus::TimedOut
-                    && op.callback_details.as_ref().is_some_and(|c| c.callback_id == callback_id)
+                    && op
+                        .callback_details
+                        .as_ref()
+                        .is_some_and(|c| c.callback_id == callback_id)
             });
             return Err(match timed_out {
                 true => EngineError::new(ErrorKind::CallbackTimeout, "Callback has timed out"),
-                false => EngineError::invalid_parameter("Callback has already been completed or its execution has ended"),
+                false => {
+                    EngineError::invalid_parameter("Callback has already been completed or its execution has ended")
+                }
             });
         }
         match answer {
@@ -225,7 +244,14 @@ async fn answer_callback(engine: &Engine, callback_id: &str, answer: Answer) -> 
             }
             Answer::Success(result) => {
                 let result = String::from_utf8_lossy(&result).into_owned();
-                checkpoint::complete_callback(&mut record, callback_id, OperationStatus::Succeeded, Some(result), None, now);
+                checkpoint::complete_callback(
+                    &mut record,
+                    callback_id,
+                    OperationStatus::Succeeded,
+                    Some(result),
+                    None,
+                    now,
+                );
             }
             Answer::Failure(error) => {
                 checkpoint::complete_callback(&mut record, callback_id, OperationStatus::Failed, None, error, now);
@@ -257,6 +283,9 @@ pub async fn callback_failure(
 }
 
 /// `SendDurableExecutionCallbackHeartbeat`.
-pub async fn callback_heartbeat(State(engine): State<Engine>, Path(callback_id): Path<String>) -> EngineResult<Response> {
+pub async fn callback_heartbeat(
+    State(engine): State<Engine>,
+    Path(callback_id): Path<String>,
+) -> EngineResult<Response> {
     answer_callback(&engine, &callback_id, Answer::Heartbeat).await
 }

@@ -13,9 +13,9 @@ use serde::Deserialize;
 use super::{AwsJson, QualifierQuery};
 use crate::Engine;
 use crate::archive;
+use crate::durable::model::DurableConfig;
 use crate::error::{EngineError, EngineResult, ErrorKind};
 use crate::function_files::CodeZip;
-use crate::durable::model::DurableConfig;
 use crate::model::{self, FunctionRecord, FunctionVersion};
 use lambda_rules::{self, FunctionRef, KNOWN_RUNTIMES, LATEST, Language, RESERVED_ENVIRONMENT_KEYS};
 

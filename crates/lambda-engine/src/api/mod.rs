@@ -50,10 +50,7 @@ pub fn router(engine: Engine) -> axum::Router {
             get(aliases::get).put(aliases::update).delete(aliases::delete),
         )
         .route(&format!("{functions}/{{name}}/invocations"), post(invoke::invoke))
-        .route(
-            "/2025-12-01/functions/{name}/durable-executions",
-            get(durable::list),
-        )
+        .route("/2025-12-01/functions/{name}/durable-executions", get(durable::list))
         .route("/2025-12-01/durable-executions/{arn}", get(durable::get))
         .route("/2025-12-01/durable-executions/{arn}/history", get(durable::history))
         .route("/2025-12-01/durable-executions/{arn}/stop", post(durable::stop))

@@ -366,7 +366,14 @@ pub fn fire_due(execution: &mut ExecutionRecord, now: i64) -> bool {
             _ => "Callback timed out on heartbeat",
         };
         let error = json!({"ErrorType": kind, "ErrorMessage": message});
-        complete_callback(execution, &callback_id, OperationStatus::TimedOut, None, Some(error), now);
+        complete_callback(
+            execution,
+            &callback_id,
+            OperationStatus::TimedOut,
+            None,
+            Some(error),
+            now,
+        );
     }
     for (id, event) in changed {
         bump(execution, &id);
@@ -507,7 +514,9 @@ mod tests {
     #[test]
     fn a_retried_step_is_pending_until_its_next_attempt_then_ready() {
         let mut e = execution();
-        let retry = update(json!({"Id": "s", "Type": "STEP", "Action": "RETRY", "StepOptions": {"NextAttemptDelaySeconds": 5}}));
+        let retry = update(
+            json!({"Id": "s", "Type": "STEP", "Action": "RETRY", "StepOptions": {"NextAttemptDelaySeconds": 5}}),
+        );
         apply(&mut e, &[retry], 0, || "cb".into()).unwrap();
         let step = e.operation("s").unwrap();
         assert_eq!(step.status, OperationStatus::Pending);
@@ -519,11 +528,19 @@ mod tests {
     #[test]
     fn a_callback_times_out_and_cannot_then_be_answered() {
         let mut e = execution();
-        let callback = update(json!({"Id": "c", "Type": "CALLBACK", "Action": "START", "CallbackOptions": {"TimeoutSeconds": 1}}));
+        let callback =
+            update(json!({"Id": "c", "Type": "CALLBACK", "Action": "START", "CallbackOptions": {"TimeoutSeconds": 1}}));
         apply(&mut e, &[callback], 0, || "cb-1".into()).unwrap();
         assert!(fire_due(&mut e, 1_000));
         assert_eq!(e.operation("c").unwrap().status, OperationStatus::TimedOut);
-        assert!(!complete_callback(&mut e, "cb-1", OperationStatus::Succeeded, None, None, 2_000));
+        assert!(!complete_callback(
+            &mut e,
+            "cb-1",
+            OperationStatus::Succeeded,
+            None,
+            None,
+            2_000
+        ));
     }
 
     #[test]

@@ -234,10 +234,12 @@ fn settle(record: &mut ExecutionRecord, payload: &[u8], now: i64, execution: &Ex
 /// Whether something the handler waits for can still happen on its own or from outside.
 fn has_pending(record: &ExecutionRecord) -> bool {
     !record.callbacks.is_empty()
-        || record.operations.iter().any(|op| match (op.kind, op.status) {
-            (OperationType::Wait, OperationStatus::Started) => true,
-            (OperationType::Step, OperationStatus::Pending | OperationStatus::Ready) => true,
-            _ => false,
+        || record.operations.iter().any(|op| {
+            matches!(
+                (op.kind, op.status),
+                (OperationType::Wait, OperationStatus::Started)
+                    | (OperationType::Step, OperationStatus::Pending | OperationStatus::Ready)
+            )
         })
 }
 

@@ -44,7 +44,12 @@ pub fn error(error: Option<&Value>) -> Value {
 }
 
 /// Fields of event details that are timestamps (kept in ms, answered in seconds).
-const TIMESTAMPS: &[&str] = &["EventTimestamp", "ScheduledEndTimestamp", "StartTimestamp", "EndTimestamp"];
+const TIMESTAMPS: &[&str] = &[
+    "EventTimestamp",
+    "ScheduledEndTimestamp",
+    "StartTimestamp",
+    "EndTimestamp",
+];
 
 /// An event as the API answers it: seconds for timestamps, payloads only when asked for.
 pub fn wire(event: &Value, include_data: bool) -> Value {

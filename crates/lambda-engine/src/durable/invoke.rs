@@ -40,7 +40,9 @@ pub struct DurableInvoke<'a> {
 pub fn validate_execution_name(name: &str) -> EngineResult<()> {
     let valid = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if valid {
         Ok(())
     } else {
@@ -126,9 +128,15 @@ impl Engine {
             ),
             _ => {
                 let error = record.error.unwrap_or(Value::Null);
-                let kind = error.get("ErrorType").and_then(Value::as_str).unwrap_or(record.status.as_str());
+                let kind = error
+                    .get("ErrorType")
+                    .and_then(Value::as_str)
+                    .unwrap_or(record.status.as_str());
                 let message = error.get("ErrorMessage").and_then(Value::as_str).unwrap_or_default();
-                (error_document(kind, message, error.get("StackTrace")), Some("Unhandled"))
+                (
+                    error_document(kind, message, error.get("StackTrace")),
+                    Some("Unhandled"),
+                )
             }
         };
         Ok(DurableInvoked {

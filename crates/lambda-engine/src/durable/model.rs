@@ -335,7 +335,9 @@ pub fn wire(op: &Operation, clock: Clock) -> Value {
 }
 
 fn convert_to_seconds(value: &mut Value, path: &[&str]) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut at = value;
     for p in parents {
         match at.get_mut(*p) {
