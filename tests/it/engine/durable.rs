@@ -17,12 +17,13 @@ async fn a_durable_function_steps_waits_and_takes_a_callback_through_boto3() {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let engine = TestEngine::start(dir.path(), &flags).await;
     let [(_, id), (_, secret)] = engine.key_env();
-    run_python_check(
+    let said = run_python_check(
         "boto3_durable.py",
         &[engine.url.as_ref(), id.as_ref(), secret.as_ref(), "all".as_ref()],
         "durable all: ok",
     )
     .await;
+    eprintln!("{said}");
     engine.stop().await;
 }
 
