@@ -31,6 +31,8 @@ struct Ended {
     started_ms: i64,
     /// The handler's answer, or the function error's document (with its kind).
     answer: Result<Bytes, (Option<&'static str>, Bytes)>,
+    /// Every environment of the function stayed busy: tried again, never counted as a failure.
+    throttled: bool,
 }
 
 /// Starts the driver of `execution` (new, or found running after a restart).
@@ -82,8 +84,13 @@ async fn drive(engine: Weak<EngineInner>, execution: Arc<Execution>, shutdown: C
             ended = async { in_flight.as_mut().expect("guarded").await }, if in_flight.is_some() => {
                 in_flight = None;
                 let Ok(ended) = ended else { continue };
+                let throttled = ended.throttled;
                 match conclude(&execution, ended) {
                     Verdict::Settled => failures = 0,
+                    Verdict::Retry if throttled => {
+                        retry_at = Some(tokio::time::Instant::now() + Duration::from_secs(1));
+                        execution.dirty.store(true, Ordering::Release);
+                    }
                     Verdict::Retry => {
                         failures += 1;
                         let delay = Duration::from_secs(1 << failures.min(5));
@@ -153,15 +160,18 @@ async fn invoke_once(engine: Engine, execution: Arc<Execution>) -> Ended {
             request_id,
             started_ms,
             answer: Ok(payload),
+            throttled: false,
         },
         Ok((request_id, payload, Some(kind))) => Ended {
             request_id,
             started_ms,
             answer: Err((Some(kind), payload)),
+            throttled: false,
         },
         Err(e) => Ended {
             request_id: String::new(),
             started_ms,
+            throttled: e.kind == crate::error::ErrorKind::TooManyRequests,
             answer: Err((
                 None,
                 Bytes::from(json!({"errorType": e.kind.aws_type(), "errorMessage": e.message}).to_string()),
