@@ -243,6 +243,19 @@ try:
     raise AssertionError("a stopped execution's callback was answered")
 except client.exceptions.InvalidParameterValueException:
     pass
+# A callback answered with a failure (after a heartbeat) fails the execution that waits for it.
+third = client.invoke(FunctionName="durable-order", InvocationType="Event",
+                      DurableExecutionName="order-3", Payload=json.dumps({"a": 0, "b": 0}))["DurableExecutionArn"]
+third_callback = until("the third callback", lambda: event_of(third, "CallbackStarted"))
+third_id = third_callback["CallbackStartedDetails"]["CallbackId"]
+client.send_durable_execution_callback_heartbeat(CallbackId=third_id)
+client.send_durable_execution_callback_failure(
+    CallbackId=third_id, Error={"ErrorType": "Rejected", "ErrorMessage": "not approved"})
+failed = until("the third execution to fail", lambda: finished(third))
+assert failed["Status"] == "FAILED", failed
+assert "not approved" in json.dumps(failed["Error"]), failed
+failed_event = event_of(third, "CallbackFailed")
+assert failed_event["CallbackFailedDetails"]["Error"]["Payload"]["ErrorType"] == "Rejected", failed_event
 try:
     client.get_durable_execution(DurableExecutionArn=arn.replace("order-1", "order-x"))
     raise AssertionError("an unknown execution was found")
