@@ -22,10 +22,15 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::{Content, OpenApi, RefOr, Required};
 
+use crate::domain::function_tags::{AWS_MAX_TAGS, RUNNER_TAGS};
 use lambda_rules::{KNOWN_RUNTIMES, Language, RESERVED_ENVIRONMENT_KEYS};
 
 /// A string with no NUL character: Postgres cannot store one, so the service refuses it.
 pub const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// Text of a function tag's key or value: none of the control characters or the ASCII
+/// punctuation `crate::domain::function_tags::check_tags` refuses.
+const TAG_TEXT: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f!\"#$%&'()*,;<>?\\[\\\\\\]^`{|}~]*$";
 
 /// The `type` of each step kind and the schema of its fields.
 const STEP_KINDS: [(&str, &str); 2] = [
@@ -85,6 +90,29 @@ impl utoipa::Modify for StepUnion {
             "Variables of the function: names of letters, digits and `_` starting with a letter, none of Lambda's reserved names ({}).",
             RESERVED_ENVIRONMENT_KEYS.join(", ")
         ));
+
+        // A tag's rules, as far as a pattern states them portably: the characters no tag
+        // may hold are refused here; letters, numbers and spaces beyond ASCII, and the
+        // reserved `aws:` and `lambda-steps:` keys, stay in the description.
+        let tags = property_mut(custom, "tags");
+        tags.max_properties = Some(AWS_MAX_TAGS - RUNNER_TAGS);
+        tags.property_names = Some(Box::new(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(128))
+                .pattern(Some(TAG_TEXT))
+                .build()
+                .into(),
+        ));
+        tags.additional_properties = Some(Box::new(AdditionalProperties::RefOr(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(256))
+                .pattern(Some(TAG_TEXT))
+                .build()
+                .into(),
+        )));
     }
 }
 
