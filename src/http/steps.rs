@@ -246,7 +246,7 @@ pub async fn create_hook(
 #[utoipa::path(post, path = "/v1/hooks/{id}", tag = "steps", operation_id = "call_webhook", params(("id" = uuid::Uuid, Path, description = "The webhook's id"),
         ("X-Lambda-Steps-Timestamp" = Option<String>, Header, description = "Unix seconds, within 5 minutes of now (hooks with a secret)"),
         ("X-Lambda-Steps-Signature" = Option<String>, Header, description = "`sha256=` and the hex HMAC-SHA256 of `{timestamp}.{body}` under the hook's secret (hooks with a secret)")),
-    request_body(description = "The event: a JSON body is the payload as it is; any other body becomes a string payload (no NUL characters)",
+    request_body(description = "The event: a JSON body (any JSON value) is the payload as it is; any other body becomes a string payload. Refused (422) as in a step's payload: NUL characters, numbers too large to store and read back exactly, nesting deeper than 64, a payload over the step's size limit",
         content((serde_json::Value = "application/json"), (String = "text/plain"))),
     security(()),
     responses(
