@@ -78,10 +78,12 @@ async fn main() {
 
     // Under load: many submitters at once, until every run finished.
     let profile = support::Profile::start(service.pid(), "runner");
+    let cpu_before = support::cpu_ms(service.pid());
     let started = Instant::now();
     submit_many(&http, &api, "null-0", THROUGHPUT_RUNS, 32).await;
     support::wait_finished(&db, IDLE_RUNS + THROUGHPUT_RUNS).await;
     let elapsed = started.elapsed();
+    let cpu_per_run = (support::cpu_ms(service.pid()) - cpu_before) / THROUGHPUT_RUNS as f64;
     profile.stop();
     let loaded = take(&seen);
     let runs_per_second = THROUGHPUT_RUNS as f64 / elapsed.as_secs_f64();
@@ -153,6 +155,7 @@ async fn main() {
     println!("| measure | figure |");
     println!("|---|---|");
     println!("| runs/s end to end through HTTP ({THROUGHPUT_RUNS} runs, 32 submitters) | {runs_per_second:.0} |");
+    println!("| the service's CPU per run in those runs, user + system (ms) | {cpu_per_run:.3} |");
     println!(
         "| submits/s at 1 / 32 connections, the workers running them meanwhile | {submits_1:.0} / {submits_32:.0} |"
     );

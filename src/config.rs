@@ -12,7 +12,7 @@
 //!   `LAMBDA_STEPS_SWEEP_SECONDS`, `LAMBDA_STEPS_MAX_WEBHOOK_BYTES`,
 //!   `LAMBDA_STEPS_INVOKE_TIMEOUT_MARGIN_SECONDS`
 //! - `LAMBDA_STEPS_ADMIN_TOKEN`, `LAMBDA_STEPS_MASTER_KEY` (secrets: never printed)
-//! - `LAMBDA_STEPS_CONFIG`: TOML file of framework settings (see `aws_settings.rs`)
+//! - `LAMBDA_STEPS_CONFIG`: TOML file of framework settings (see `aws_settings/`)
 //!   `LAMBDA_STEPS_DB_CONNECTIONS`, `LAMBDA_STEPS_DB_ACQUIRE_TIMEOUT_MS`,
 //!   `LAMBDA_STEPS_MAX_SYNC_PAYLOAD_BYTES`,
 //!   `LAMBDA_STEPS_MAX_EVENT_PAYLOAD_BYTES`
@@ -57,7 +57,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use lambda_engine::{EngineSettings, StandaloneArgs};
+use crate::aws_settings::Name;
+use lambda_engine::{DEFAULT_DATA_DIR, DEFAULT_LISTEN, EngineSettings, StandaloneArgs};
 
 /// How the service writes its own log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -72,11 +73,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RuntimesInstallArgs {
     /// Where functions and their code persist; the SDKs go in its `runtimes` directory.
-    #[arg(
-        long = "data-dir",
-        env = "LAMBDA_STEPS_DATA_DIR",
-        default_value = "lambda-steps-data"
-    )]
+    #[arg(long = "data-dir", env = "LAMBDA_STEPS_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// Where the SDKs go instead (the engine reads the same variable).
     #[arg(long = "runtimes-dir", env = "LAMBDA_STEPS_RUNTIMES_DIR")]
@@ -119,11 +116,7 @@ pub struct ServeSettings {
     #[arg(long = "listen", env = "LAMBDA_STEPS_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Directory of the embedded engine's functions (and of a private Postgres started by scripts/start).
-    #[arg(
-        long = "data-dir",
-        env = "LAMBDA_STEPS_DATA_DIR",
-        default_value = "lambda-steps-data"
-    )]
+    #[arg(long = "data-dir", env = "LAMBDA_STEPS_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// Postgres URL; default: a local server (unix socket, then 127.0.0.1:5432), database lambda_steps.
     #[arg(long, env = "DATABASE_URL")]
@@ -136,20 +129,16 @@ pub struct ServeSettings {
     #[arg(long, env = "LAMBDA_STEPS_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 5000)]
     pub db_acquire_timeout_ms: u64,
     /// `embedded` (the engine in this process, the default), `aws` (AWS Lambda), or a Lambda-compatible URL.
-    #[arg(long = "aws-endpoint-url", env = "LAMBDA_STEPS_AWS_ENDPOINT_URL")]
+    #[arg(long = "aws-endpoint-url", env = "LAMBDA_STEPS_AWS_ENDPOINT_URL", value_parser = aws_value(Name::EndpointUrl))]
     pub endpoint_url: Option<String>,
     /// Region of the Lambda calls (default us-east-1).
-    #[arg(id = "aws_region", long = "aws-region", env = "LAMBDA_STEPS_AWS_REGION")]
+    #[arg(id = "aws_region", long = "aws-region", env = "LAMBDA_STEPS_AWS_REGION", value_parser = aws_value(Name::Region))]
     pub region: Option<String>,
     /// Execution role of custom-code functions.
-    #[arg(long = "aws-lambda-role-arn", env = "LAMBDA_STEPS_AWS_LAMBDA_ROLE_ARN")]
+    #[arg(long = "aws-lambda-role-arn", env = "LAMBDA_STEPS_AWS_LAMBDA_ROLE_ARN", value_parser = aws_value(Name::LambdaRoleArn))]
     pub lambda_role_arn: Option<String>,
     /// Address of the embedded engine's Lambda API (when the endpoint is `embedded`).
-    #[arg(
-        long = "engine-listen",
-        env = "LAMBDA_STEPS_ENGINE_LISTEN",
-        default_value = "127.0.0.1:9001"
-    )]
+    #[arg(long = "engine-listen", env = "LAMBDA_STEPS_ENGINE_LISTEN", default_value_t = DEFAULT_LISTEN)]
     pub engine_listen: SocketAddr,
     /// Runs one replica works on at once (each is a task, not a thread).
     #[arg(long, env = "LAMBDA_STEPS_WORKERS", default_value_t = 2048)]
@@ -228,31 +217,30 @@ impl ServeSettings {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        parse_args::<ServeSettings, _, _>(args)
+        lambda_engine::parse_args::<ServeSettings, _, _>("lambda-steps", args)
+    }
+
+    /// The framework AWS settings given as flags, which win over the file and variables.
+    pub fn aws_flags(&self) -> Vec<(Name, String)> {
+        [
+            (Name::EndpointUrl, &self.endpoint_url),
+            (Name::Region, &self.region),
+            (Name::LambdaRoleArn, &self.lambda_role_arn),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value.clone()?)))
+        .collect()
     }
 
     /// The settings of the engine this service runs in-process.
     pub fn engine_settings(&self) -> EngineSettings {
-        EngineSettings {
-            listen: self.engine_listen,
-            data_dir: self.data_dir.clone(),
-            ..self.engine.clone()
-        }
+        self.engine.clone().placed(self.engine_listen, self.data_dir.clone())
     }
 }
 
-/// Parses `args` (without the program name) into one group of settings, as the command
-/// line would.
-fn parse_args<A, I, T>(args: I) -> A
-where
-    A: clap::Args + clap::FromArgMatches,
-    I: IntoIterator<Item = T>,
-    T: Into<std::ffi::OsString> + Clone,
-{
-    let command = A::augment_args(clap::Command::new("lambda-steps"));
-    let argv = std::iter::once(std::ffi::OsString::from("lambda-steps")).chain(args.into_iter().map(Into::into));
-    let matches = command.get_matches_from(argv);
-    A::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+/// A framework AWS setting given as a flag, checked by its setting's rule.
+fn aws_value(name: Name) -> impl Fn(&str) -> Result<String, &'static str> + Clone + Send + Sync + 'static {
+    move |value| name.check(value).map(|()| value.to_string())
 }
 
 /// A number of days CloudWatch Logs does not accept as a retention.

@@ -35,7 +35,7 @@
 //! Only `main.rs`, `lib.rs`, `config` and the function credentials of `lambda` reach into
 //! the engine crate. So a change to the retry policy of an Invoke goes in
 //! `lambda/at_most_once.rs`, to how a project's Lambda is resolved in `lambda/directory.rs`
-//! and `aws_settings.rs`, to what a step may contain in `domain/step.rs`, to a rule of
+//! and `aws_settings/`, to what a step may contain in `domain/step.rs`, to a rule of
 //! Lambda's in `crates/lambda-rules`.
 
 pub mod app;
@@ -76,11 +76,7 @@ pub async fn serve(
     db: PgPool,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let framework = aws_settings::Framework::load(settings.config_file.as_deref())?.with_flags(
-        settings.endpoint_url.as_deref(),
-        settings.region.as_deref(),
-        settings.lambda_role_arn.as_deref(),
-    );
+    let framework = aws_settings::Framework::load(settings.config_file.as_deref(), settings.aws_flags())?;
     let (target, engine) = start_lambda(&settings, &framework).await?;
     let functions = engine.as_ref().map(|e| e.functions.clone());
     let engine_key = engine.as_ref().map(|e| e.key.clone());
@@ -144,9 +140,8 @@ async fn start_lambda(
     settings: &ServeSettings,
     framework: &aws_settings::Framework,
 ) -> anyhow::Result<(LambdaTarget, Option<RunningEngine>)> {
-    let endpoint = framework.get("endpoint_url").unwrap_or("embedded").to_string();
-    Ok(match endpoint.as_str() {
-        "embedded" => {
+    Ok(match &framework.aws().endpoint {
+        aws_settings::Endpoint::Embedded => {
             let engine = lambda_engine::Engine::start(settings.engine_settings())?;
             let engine_listener = tokio::net::TcpListener::bind(settings.engine_listen)
                 .await
@@ -171,8 +166,8 @@ async fn start_lambda(
                 }),
             )
         }
-        "aws" => (LambdaTarget::Aws, None),
-        url => (LambdaTarget::Endpoint(url.to_string()), None),
+        aws_settings::Endpoint::Aws => (LambdaTarget::Aws, None),
+        aws_settings::Endpoint::Url(url) => (LambdaTarget::Endpoint(url.clone()), None),
     })
 }
 

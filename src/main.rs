@@ -125,8 +125,8 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             let engine = Engine::start(settings)?;
             // Alone, the engine has no key storage: its functions assume their roles with
             // the default credential chain, per the framework's function settings.
-            let framework = lambda_steps::aws_settings::Framework::load(None)?;
-            let functions = lambda_steps::lambda::function_credentials::engine_alone(&framework).await?;
+            let framework = lambda_steps::aws_settings::Framework::load(None, [])?;
+            let functions = lambda_steps::lambda::function_credentials::engine_alone(&framework).await;
             engine.function_aws().set_default(functions);
             tracing::info!(
                 "embedded Lambda engine listening on http://{address} (aws lambda --endpoint-url http://{address} ...)"

@@ -7,6 +7,7 @@ import * as api from './api.js';
 import { isAdmin } from './session.js';
 import { clearErrors, field, formAlert, placeApiError } from './fields.js';
 import { renderKeys, renderTokens, renderWebhooks } from './admin_access.js';
+import { SETTING_HINTS } from './spec.js';
 
 const SECTIONS = [
   ['/admin', 'Projects'],
@@ -95,17 +96,6 @@ async function renderProjects(ctx, body) {
   fill(body, h('section', { 'aria-labelledby': 'projects-list' }, h('h2', { id: 'projects-list' }, 'Projects'), list), form);
   await load();
 }
-
-const SETTING_HINTS = {
-  'project.aws.access_key': 'AWS access key id.',
-  'project.aws.secret_key_path': 'The key storage path of the secret key (never the key itself).',
-  'project.aws.region': 'e.g. eu-west-1.',
-  'project.aws.endpoint_url': '"embedded", or the URL of a Lambda-compatible endpoint; empty in production = real AWS.',
-  'project.aws.assume_role_arn': 'Optional role to assume.',
-  'project.aws.lambda_role_arn': 'Execution role for custom code; empty = find or create lambda-steps-execution.',
-  'project.aws.function_credentials': 'Embedded engine: "role" or "none".',
-  'project.aws.function_endpoint_url': "Embedded engine: where user code's AWS calls go.",
-};
 
 async function renderSettings(ctx, body) {
   const { signal } = ctx;

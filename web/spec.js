@@ -1,6 +1,6 @@
 // The names the console shows that the API defines: read once from the service's own
-// OpenAPI document (/openapi.json), so a status, a runtime or a phase added to the API
-// appears here without a copy to keep in step.
+// OpenAPI document (/openapi.json), so a status, a runtime, a phase or a setting added to
+// the API appears here without a copy to keep in step.
 
 const doc = await fetch('/openapi.json', { cache: 'no-store' }).then((r) => r.json());
 const schemas = doc.components.schemas;
@@ -28,3 +28,9 @@ export const RUNTIMES = (() => {
   return Object.fromEntries(languages.map(([label, prefix]) =>
     [label, all.filter((name) => name.startsWith(prefix)).sort(newer)]));
 })();
+
+/** What each project setting means, by its key, as the spec describes it (ProjectSettings);
+ * the spec's code marks are dropped for plain text. */
+export const SETTING_HINTS = Object.fromEntries(
+  Object.entries(schemas.ProjectSettings.properties).map(([key, schema]) => [key, schema.description.replaceAll('`', '')]),
+);

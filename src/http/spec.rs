@@ -25,8 +25,7 @@ use utoipa::openapi::{Content, OpenApi, RefOr, Required};
 use crate::domain::function_tags::{AWS_MAX_TAGS, RUNNER_TAGS};
 use lambda_rules::{KNOWN_RUNTIMES, Language, RESERVED_ENVIRONMENT_KEYS};
 
-/// A string with no NUL character: Postgres cannot store one, so the service refuses it.
-pub const NO_NUL: &str = "^[^\\u0000]*$";
+use crate::aws_settings::NO_NUL;
 
 /// Text of a function tag's key or value: none of the control characters or the ASCII
 /// punctuation `crate::domain::function_tags::check_tags` refuses.
@@ -258,7 +257,7 @@ impl utoipa::ToSchema for RunEvent {
 }
 
 /// The body of `PUT /v1/projects/{project}/settings`: one optional property per setting
-/// name, each with the rule `crate::aws_settings::validate` applies to it.
+/// name, each with its rule, both from the settings' one definition (`aws_settings`).
 pub struct ProjectSettings;
 
 impl utoipa::PartialSchema for ProjectSettings {
@@ -269,41 +268,18 @@ impl utoipa::PartialSchema for ProjectSettings {
                 "The project's settings, replaced as a whole; `null` or absent: not set (the framework's value or the default applies).",
             ))
             .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
-        for name in crate::aws_settings::NAMES {
-            let (pattern, max_length, description) = match *name {
-                "endpoint_url" => (
-                    "^(embedded|aws|https?://[^\\u0000]*)$",
-                    None,
-                    "`embedded`, `aws`, or an http(s) URL.",
-                ),
-                "secret_key_path" => (
-                    "^(\\.?[^.\\u0000])*\\.?$",
-                    Some(512),
-                    "A key storage path (the secret itself is stored with `PUT /v1/keys/{path}`); no `..`.",
-                ),
-                "access_key" => ("^[A-Za-z0-9]*$", Some(128), "An access key id: letters and digits."),
-                "function_credentials" => (
-                    "^(role|none)$",
-                    None,
-                    "Embedded engine only: `role` (user code gets its execution role's temporary credentials) or `none`.",
-                ),
-                "function_endpoint_url" => (
-                    "^https?://[^\\u0000]*$",
-                    Some(2048),
-                    "Embedded engine only: an http(s) URL where user code's AWS calls go (`AWS_ENDPOINT_URL`).",
-                ),
-                _ => (NO_NUL, Some(2048), "A non-empty string."),
-            };
+        for setting in &crate::aws_settings::SETTINGS {
+            let rule = &setting.rule;
             let value = ObjectBuilder::new()
                 .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
                     Type::String,
                     Type::Null,
                 ]))
                 .min_length(Some(1))
-                .max_length(max_length)
-                .pattern(Some(pattern))
-                .description(Some(description));
-            object = object.property(format!("project.aws.{name}"), value);
+                .max_length(rule.max_length)
+                .pattern(Some(rule.pattern))
+                .description(Some(setting.described()));
+            object = object.property(setting.name.project_key(), value);
         }
         object.into()
     }

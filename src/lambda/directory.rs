@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::client::{LambdaClients, LambdaTarget};
 use super::function_credentials::StsIssuer;
-use crate::aws_settings::{Framework, FunctionCredentials, resolve};
+use crate::aws_settings::{Endpoint, Framework, FunctionCredentials, ResolvedAws, resolve_project};
 use crate::key_storage::MasterKey;
 use crate::store;
 use lambda_engine::function_aws::{FunctionAws, FunctionAwsDirectory};
@@ -53,8 +53,8 @@ pub struct ProjectLambda {
 /// What tells one set of Lambda clients from another: where they call, and as whom.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ClientKey {
-    /// `embedded`, `aws` or a URL, as the settings say.
-    pub endpoint: String,
+    /// As the settings say.
+    pub endpoint: Endpoint,
     pub region: String,
     /// Access key id and secret, when the settings give keys (else the default chain).
     keys: Option<(String, String)>,
@@ -71,6 +71,19 @@ impl std::fmt::Debug for ClientKey {
             .field("assume_role_arn", &self.assume_role_arn)
             .field("external_id", &self.external_id)
             .finish()
+    }
+}
+
+impl ClientKey {
+    /// The key of a project's settings, with the keys they name opened.
+    fn of(aws: &ResolvedAws, keys: Option<(String, String)>) -> Self {
+        Self {
+            endpoint: aws.endpoint.clone(),
+            region: aws.region.clone(),
+            keys,
+            assume_role_arn: aws.assume_role_arn.clone(),
+            external_id: aws.external_id.clone(),
+        }
     }
 }
 
@@ -130,24 +143,12 @@ impl LambdaDirectory {
         let Some(functions) = &self.embedded_functions else {
             return Ok(());
         };
-        let resolved = resolve(&self.framework, &Default::default());
-        let value = |name: &str| resolved[&format!("project.aws.{name}")].value.clone();
-        let keys = open_keys(db, master_key, value("access_key"), value("secret_key_path")).await?;
-        let client_key = ClientKey {
-            endpoint: value("endpoint_url").unwrap_or_else(|| "embedded".into()),
-            region: value("region").unwrap_or_else(|| "us-east-1".into()),
-            keys,
-            assume_role_arn: value("assume_role_arn"),
-            external_id: value("external_id"),
-        };
-        let aws = self
-            .function_aws_of(
-                &client_key,
-                value("function_endpoint_url"),
-                value("function_credentials"),
-            )
+        let aws = self.framework.aws();
+        let client_key = ClientKey::of(aws, open_keys(db, master_key, aws).await?);
+        let function_aws = self
+            .function_aws_of(&client_key, aws.function_endpoint_url.clone(), aws.function_credentials)
             .await?;
-        functions.set_default(aws);
+        functions.set_default(function_aws);
         Ok(())
     }
 
@@ -157,14 +158,8 @@ impl LambdaDirectory {
         &self,
         key: &ClientKey,
         endpoint_url: Option<String>,
-        credentials: Option<String>,
+        credentials: FunctionCredentials,
     ) -> Result<FunctionAws, DirectoryError> {
-        let credentials = credentials.unwrap_or_else(|| "role".into());
-        let credentials = FunctionCredentials::parse(&credentials).ok_or_else(|| {
-            DirectoryError::Configuration(format!(
-                "aws.function_credentials is {credentials}; it must be role or none"
-            ))
-        })?;
         let issuer = match credentials {
             FunctionCredentials::None => None,
             FunctionCredentials::Role => {
@@ -199,20 +194,20 @@ impl LambdaDirectory {
         credentials: crate::domain::replay::ReplayCredentials,
         endpoint_url: Option<String>,
     ) -> Result<ProjectLambda, DirectoryError> {
-        let target = self.target_of("embedded")?;
+        let target = self.target_of(&Endpoint::Embedded)?;
         let engine_key = ClientKey {
-            endpoint: "embedded".into(),
+            endpoint: Endpoint::Embedded,
             region: project.client_key.region.clone(),
             keys: None,
             assume_role_arn: None,
             external_id: None,
         };
+        let credentials = match credentials {
+            crate::domain::replay::ReplayCredentials::Role => FunctionCredentials::Role,
+            crate::domain::replay::ReplayCredentials::None => FunctionCredentials::None,
+        };
         let function_aws = self
-            .function_aws_of(
-                &project.client_key,
-                endpoint_url,
-                Some(credentials.as_str().to_string()),
-            )
+            .function_aws_of(&project.client_key, endpoint_url, credentials)
             .await?;
         Ok(ProjectLambda {
             clients: self.clients_for(&engine_key, &target).await,
@@ -228,9 +223,9 @@ impl LambdaDirectory {
     /// passes over the engine even when no project's runs go there, since replays create
     /// their temporary functions on it.
     pub async fn embedded_clients(&self) -> Option<(ClientKey, LambdaClients)> {
-        let target = self.target_of("embedded").ok()?;
+        let target = self.target_of(&Endpoint::Embedded).ok()?;
         let key = ClientKey {
-            endpoint: "embedded".into(),
+            endpoint: Endpoint::Embedded,
             region: "us-east-1".into(),
             keys: None,
             assume_role_arn: None,
@@ -263,26 +258,14 @@ impl LambdaDirectory {
         let stored = store::settings::of_project(db, project)
             .await
             .map_err(DirectoryError::reading("reading settings"))?;
-        let resolved = resolve(&self.framework, &stored);
-        let value = |name: &str| resolved[&format!("project.aws.{name}")].value.clone();
-        let endpoint = value("endpoint_url").unwrap_or_else(|| "embedded".into());
-        let target = self.target_of(&endpoint)?;
-        let keys = open_keys(db, master_key, value("access_key"), value("secret_key_path")).await?;
-        let client_key = ClientKey {
-            endpoint,
-            region: value("region").unwrap_or_else(|| "us-east-1".into()),
-            keys,
-            assume_role_arn: value("assume_role_arn"),
-            external_id: value("external_id"),
-        };
+        let aws =
+            resolve_project(&self.framework, &stored).map_err(|e| DirectoryError::Configuration(e.to_string()))?;
+        let target = self.target_of(&aws.endpoint)?;
+        let client_key = ClientKey::of(&aws, open_keys(db, master_key, &aws).await?);
         let function_aws = match target {
             LambdaTarget::Embedded(_) if self.embedded_functions.is_some() => Some(
-                self.function_aws_of(
-                    &client_key,
-                    value("function_endpoint_url"),
-                    value("function_credentials"),
-                )
-                .await?,
+                self.function_aws_of(&client_key, aws.function_endpoint_url.clone(), aws.function_credentials)
+                    .await?,
             ),
             _ => None,
         };
@@ -290,7 +273,7 @@ impl LambdaDirectory {
             clients: self.clients_for(&client_key, &target).await,
             client_key,
             target,
-            lambda_role_arn: value("lambda_role_arn"),
+            lambda_role_arn: aws.lambda_role_arn,
             function_aws,
         });
         self.projects
@@ -307,15 +290,15 @@ impl LambdaDirectory {
     }
 
     /// Where an `aws.endpoint_url` setting points.
-    fn target_of(&self, endpoint: &str) -> Result<LambdaTarget, DirectoryError> {
+    fn target_of(&self, endpoint: &Endpoint) -> Result<LambdaTarget, DirectoryError> {
         Ok(match endpoint {
-            "embedded" => LambdaTarget::Embedded(self.embedded_url.clone().ok_or_else(|| {
+            Endpoint::Embedded => LambdaTarget::Embedded(self.embedded_url.clone().ok_or_else(|| {
                 DirectoryError::Configuration(
                     "aws.endpoint_url is embedded for this project, but this service does not run the embedded engine (its framework endpoint is not embedded)".into(),
                 )
             })?),
-            "aws" => LambdaTarget::Aws,
-            url => LambdaTarget::Endpoint(url.to_string()),
+            Endpoint::Aws => LambdaTarget::Aws,
+            Endpoint::Url(url) => LambdaTarget::Endpoint(url.clone()),
         })
     }
 
@@ -355,10 +338,9 @@ fn as_strs((id, secret): &(String, String)) -> (&str, &str) {
 async fn open_keys(
     db: &sqlx::PgPool,
     master_key: &MasterKey,
-    access_key: Option<String>,
-    secret_key_path: Option<String>,
+    aws: &ResolvedAws,
 ) -> Result<Option<(String, String)>, DirectoryError> {
-    let (id, path) = match (access_key, secret_key_path) {
+    let (id, path) = match (aws.access_key.clone(), aws.secret_key_path.clone()) {
         (None, _) => return Ok(None),
         (Some(_), None) => {
             return Err(DirectoryError::Configuration(

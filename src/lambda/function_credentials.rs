@@ -119,19 +119,15 @@ impl CredentialIssuer for StsIssuer {
 
 /// What functions of `lambda-local` (the engine without the service, so without key
 /// storage) get: the framework's function settings, role credentials from the default chain.
-pub async fn engine_alone(framework: &Framework) -> anyhow::Result<FunctionAws> {
-    let resolved = crate::aws_settings::resolve(framework, &Default::default());
-    let value = |name: &str| resolved[&format!("project.aws.{name}")].value.clone();
-    let endpoint_url = value("function_endpoint_url");
-    let credentials = value("function_credentials").unwrap_or_else(|| "role".into());
-    let issuer = match FunctionCredentials::parse(&credentials) {
-        Some(FunctionCredentials::Role) => {
-            let region = value("region").unwrap_or_else(|| "us-east-1".into());
-            let issuer = StsIssuer::new(&region, None, endpoint_url.as_deref()).await;
+pub async fn engine_alone(framework: &Framework) -> FunctionAws {
+    let aws = framework.aws();
+    let endpoint_url = aws.function_endpoint_url.clone();
+    let issuer = match aws.function_credentials {
+        FunctionCredentials::Role => {
+            let issuer = StsIssuer::new(&aws.region, None, endpoint_url.as_deref()).await;
             Some(std::sync::Arc::new(issuer) as std::sync::Arc<dyn CredentialIssuer>)
         }
-        Some(FunctionCredentials::None) => None,
-        None => anyhow::bail!("aws.function_credentials is {credentials}; it must be role or none"),
+        FunctionCredentials::None => None,
     };
-    Ok(FunctionAws { endpoint_url, issuer })
+    FunctionAws { endpoint_url, issuer }
 }

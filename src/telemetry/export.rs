@@ -69,7 +69,7 @@ pub fn provider(settings: &Settings) -> anyhow::Result<SdkTracerProvider> {
         .build()
         .context("starting the exporter's runtime")?;
     // The gRPC channel is made (lazily connected) inside the runtime that drives it.
-    let exporter = {
+    let built = {
         let _inside = runtime.enter();
         match settings.protocol {
             Protocol::Grpc => opentelemetry_otlp::SpanExporter::builder().with_tonic().build(),
@@ -78,7 +78,15 @@ pub fn provider(settings: &Settings) -> anyhow::Result<SdkTracerProvider> {
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                 .build(),
         }
-        .with_context(|| format!("the OTLP exporter for {}", settings.endpoint))?
+    };
+    let exporter = match built {
+        Ok(exporter) => exporter,
+        Err(e) => {
+            // Dropped here, a runtime would block the service's own runtime thread, which
+            // tokio refuses with a panic: the service would not start at all.
+            runtime.shutdown_background();
+            return Err(e).with_context(|| format!("the OTLP exporter for {}", settings.endpoint));
+        }
     };
     let exporter = OwnRuntime {
         inner: Arc::new(exporter),

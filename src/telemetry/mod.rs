@@ -5,7 +5,8 @@
 //! over OTLP, by gRPC or HTTP/protobuf as `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` or
 //! `OTEL_EXPORTER_OTLP_PROTOCOL` says (`http/protobuf` when neither does, as the
 //! specification's default), named by `OTEL_SERVICE_NAME` (`lambda-steps` when unset),
-//! described by `OTEL_RESOURCE_ATTRIBUTES`, sampled as `OTEL_TRACES_SAMPLER` /
+//! described by `OTEL_RESOURCE_ATTRIBUTES`, gzip-compressed when `OTEL_EXPORTER_OTLP_COMPRESSION`
+//! says so, sampled as `OTEL_TRACES_SAMPLER` /
 //! `OTEL_TRACES_SAMPLER_ARG` say, batched as `OTEL_BSP_*` say. The SDK reads those
 //! variables itself; this module only decides whether there is an exporter and which.
 //!

@@ -15,7 +15,8 @@
 //!       │  └─ Lambda Invoke    client span; X-Amzn-Trace-Id carries it into the function
 //!       ├─ returned
 //!       │  └─ log fetch        the function's whole log from CloudWatch Logs
-//!       └─ cleaned_up
+//!       ├─ cleaned_up
+//!       └─ queued          a run given back to the queue (its next claim is a new `run`)
 //! ```
 
 use std::time::SystemTime;

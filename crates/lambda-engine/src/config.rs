@@ -2,10 +2,16 @@
 //! the service's process configuration (its `config.rs`) flattens them into `serve`, and
 //! [`StandaloneArgs`] into `lambda-local` (the engine on its own).
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 
 use super::auth::SecretAccessKey;
+
+/// Where the engine's Lambda API listens unless told (`lambda-local --listen`, `serve
+/// --engine-listen`, both `LAMBDA_STEPS_ENGINE_LISTEN`).
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 9001));
+/// Where functions and their code persist unless told (`--data-dir`, `LAMBDA_STEPS_DATA_DIR`).
+pub const DEFAULT_DATA_DIR: &str = "lambda-steps-data";
 use super::sandbox::{Isolation, LegacySandbox};
 
 /// The networks user code may reach.
@@ -24,8 +30,8 @@ pub enum Network {
 /// Settings of the embedded Lambda engine.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EngineSettings {
-    /// Set from `lambda-local --listen` or `serve --engine-listen`.
-    #[arg(skip = SocketAddr::from(([127, 0, 0, 1], 9001)))]
+    /// Set from `lambda-local --listen` or `serve --engine-listen` (see [`Self::placed`]).
+    #[arg(skip = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     /// Set from `--data-dir`.
     #[arg(skip)]
@@ -130,18 +136,10 @@ impl EngineSettings {
 #[derive(Debug, Clone, clap::Args)]
 pub struct StandaloneArgs {
     /// Address the Lambda API listens on.
-    #[arg(
-        long = "listen",
-        env = "LAMBDA_STEPS_ENGINE_LISTEN",
-        default_value = "127.0.0.1:9001"
-    )]
+    #[arg(long = "listen", env = "LAMBDA_STEPS_ENGINE_LISTEN", default_value_t = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     /// Directory where functions, versions, aliases and code persist.
-    #[arg(
-        long = "data-dir",
-        env = "LAMBDA_STEPS_DATA_DIR",
-        default_value = "lambda-steps-data"
-    )]
+    #[arg(long = "data-dir", env = "LAMBDA_STEPS_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub engine: EngineSettings,
@@ -149,11 +147,7 @@ pub struct StandaloneArgs {
 
 impl StandaloneArgs {
     pub fn into_settings(self) -> EngineSettings {
-        EngineSettings {
-            listen: self.listen,
-            data_dir: self.data_dir,
-            ..self.engine
-        }
+        self.engine.placed(self.listen, self.data_dir)
     }
 }
 
@@ -165,12 +159,31 @@ impl EngineSettings {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        use clap::{Args, FromArgMatches};
-        let command = StandaloneArgs::augment_args(clap::Command::new("lambda-local"));
-        let argv = std::iter::once(std::ffi::OsString::from("lambda-local")).chain(args.into_iter().map(Into::into));
-        let matches = command.get_matches_from(argv);
-        StandaloneArgs::from_arg_matches(&matches)
-            .unwrap_or_else(|e| e.exit())
-            .into_settings()
+        parse_args::<StandaloneArgs, _, _>("lambda-local", args).into_settings()
     }
+
+    /// These settings, listening on `listen` and keeping functions in `data_dir` (the
+    /// flags that name them differ between `lambda-local` and `serve`).
+    pub fn placed(self, listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            listen,
+            data_dir,
+            ..self
+        }
+    }
+}
+
+/// Parses `args` (without the program name) into one group of settings as `program`'s
+/// command line would; a bad argument exits as the command line would. `serve`'s settings
+/// are parsed with it too.
+pub fn parse_args<A, I, T>(program: &'static str, args: I) -> A
+where
+    A: clap::Args + clap::FromArgMatches,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let command = A::augment_args(clap::Command::new(program));
+    let argv = std::iter::once(std::ffi::OsString::from(program)).chain(args.into_iter().map(Into::into));
+    let matches = command.get_matches_from(argv);
+    A::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }

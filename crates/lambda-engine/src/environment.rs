@@ -48,7 +48,19 @@ pub struct EnvironmentSpec<'a> {
     /// A line the engine writes to the environment's log stream first (why it has no
     /// credentials, say).
     pub notice: Option<String>,
+    /// A durable function's: the SDK inside finds the execution's checkpoint API on this
+    /// environment's own listener through `AWS_ENDPOINT_URL_LAMBDA`.
+    pub durable: bool,
 }
+
+/// What boto3 inside a durable function without an execution role's credentials signs its
+/// checkpoint calls with (it refuses to send unsigned ones); the environment's own
+/// listener, which alone answers them, needs no signature. Named so that nobody mistakes
+/// them for a key of anything.
+const DURABLE_PLACEHOLDER_KEY: (&str, &str) = (
+    "LAMBDASTEPSDURABLE",
+    "no-secret-the-environment-listener-checks-no-signature",
+);
 
 /// How one invocation in an environment ended.
 #[derive(Debug)]
@@ -481,6 +493,13 @@ fn environment_variables(
         aws.push(("AWS_ACCESS_KEY_ID", credentials.access_key_id.clone()));
         aws.push(("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key.clone()));
         aws.push(("AWS_SESSION_TOKEN", credentials.session_token.clone()));
+    }
+    if spec.durable {
+        aws.push(("AWS_ENDPOINT_URL_LAMBDA", format!("http://{runtime_api}")));
+        if spec.credentials.is_none() {
+            aws.push(("AWS_ACCESS_KEY_ID", DURABLE_PLACEHOLDER_KEY.0.to_string()));
+            aws.push(("AWS_SECRET_ACCESS_KEY", DURABLE_PLACEHOLDER_KEY.1.to_string()));
+        }
     }
     // Reserved as on AWS: a function's own variables cannot replace its role's credentials.
     env.retain(|(k, _)| {

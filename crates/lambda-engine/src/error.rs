@@ -24,6 +24,12 @@ pub enum ErrorKind {
     /// Lambda's 502 for a runtime it cannot run: the engine's answer where it cannot
     /// contain user code (the function never starts, so callers do not retry).
     InvalidRuntime,
+    /// Invoke with a durable execution name already used with another payload.
+    DurableExecutionAlreadyStarted,
+    /// A callback answered after it timed out.
+    CallbackTimeout,
+    /// A durable function's environment acting on an execution it does not run.
+    AccessDenied,
     Service,
 }
 
@@ -45,6 +51,9 @@ impl ErrorKind {
             Self::InvalidSignature => "InvalidSignatureException",
             Self::IncompleteSignature => "IncompleteSignatureException",
             Self::InvalidRuntime => "InvalidRuntimeException",
+            Self::DurableExecutionAlreadyStarted => "DurableExecutionAlreadyStartedException",
+            Self::CallbackTimeout => "CallbackTimeoutException",
+            Self::AccessDenied => "AccessDeniedException",
             Self::Service => "ServiceException",
         }
     }

@@ -88,6 +88,7 @@ impl Engine {
             function_arn: arn,
             client_context,
             trace_id: function_trace_id(request.trace_header.as_deref()),
+            durable: None,
         };
         let outcome = |status, function_error, payload, log_result| InvokeOutcome {
             status,
@@ -203,6 +204,35 @@ impl Engine {
         })
     }
 
+    /// One invocation of a durable execution's handler with its durable event: the
+    /// environment serves the execution's own checkpoint API while it runs. Answers the
+    /// request id, the payload and the function error, if any.
+    pub(crate) async fn invoke_durable(
+        &self,
+        name: &str,
+        version: &str,
+        event: Bytes,
+        binding: crate::durable::data_plane::Binding,
+        trace_header: Option<&str>,
+    ) -> EngineResult<(String, Bytes, Option<&'static str>)> {
+        let version = self.functions.resolve(name, Some(version))?;
+        if let Some(refusal) = &self.sandbox.refusal {
+            return Err(EngineError::new(ErrorKind::InvalidRuntime, refusal.clone()));
+        }
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let invocation = InvocationRequest {
+            request_id: request_id.clone(),
+            payload: event,
+            deadline_epoch_ms: 0,
+            function_arn: self.location.qualified_arn(name, &version.version),
+            client_context: None,
+            trace_id: function_trace_id(trace_header),
+            durable: Some(binding),
+        };
+        let execution = self.execute(name, &version, invocation).await?;
+        Ok((request_id, execution.payload, execution.function_error))
+    }
+
     async fn start_environment(
         &self,
         name: &str,
@@ -259,6 +289,7 @@ impl Engine {
             aws_endpoint_url: aws.endpoint_url.as_deref(),
             credentials: credentials.as_ref(),
             notice,
+            durable: version.durable_config.is_some(),
         })
         .await
     }

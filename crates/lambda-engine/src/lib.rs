@@ -12,6 +12,7 @@ mod archive;
 pub mod auth;
 mod code;
 mod config;
+mod durable;
 mod environment;
 mod error;
 pub mod function_aws;
@@ -55,7 +56,7 @@ use crate::function_aws::FunctionAwsDirectory;
 /// How often events past their group's retention are deleted (reads never return them).
 const EXPIRY_EVERY: Duration = Duration::from_secs(60);
 
-pub use config::{EngineSettings, Network, StandaloneArgs};
+pub use config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN, EngineSettings, Network, StandaloneArgs, parse_args};
 pub(crate) use invocation::InvokeRequest;
 
 /// The engine: its function files, its environments and how it runs code. Cheap to clone.
@@ -70,6 +71,8 @@ pub struct EngineInner {
     functions: FunctionFiles,
     /// What functions printed, as CloudWatch Logs keeps it.
     logs: Arc<LogStore>,
+    /// Durable executions, with their operations and timers.
+    durable: Arc<durable::Durable>,
     pools: Pools,
     code: CodeCache,
     interpreters: Interpreters,
@@ -109,6 +112,7 @@ impl Engine {
         )?;
         let functions = FunctionFiles::open(&data_dir)?;
         let logs = Arc::new(LogStore::open(&data_dir, settings.log_group_max_mb * 1024 * 1024)?);
+        let durable = Arc::new(durable::Durable::open(&data_dir)?);
         let work_dir = tempfile::Builder::new()
             .prefix("lambda-steps-engine-")
             .tempdir()
@@ -168,6 +172,7 @@ impl Engine {
             key,
             functions,
             logs,
+            durable,
             code,
             interpreters,
             sdks,
@@ -180,6 +185,7 @@ impl Engine {
             shutdown: CancellationToken::new(),
         }));
         engine.spawn_reaper();
+        engine.resume_durable_executions();
         Ok(engine)
     }
 
@@ -233,6 +239,23 @@ impl Engine {
                 }
             }
         });
+    }
+
+    /// Drives again every durable execution a previous run of the engine left running:
+    /// their timers are in their operations, so a wait started before a restart ends on time.
+    fn resume_durable_executions(&self) {
+        let running = self.durable.running();
+        if running.is_empty() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            tracing::warn!("no async runtime at start: durable executions are not resumed");
+            return;
+        }
+        tracing::info!(executions = running.len(), "resuming durable executions");
+        for execution in running {
+            durable::driver::spawn(self, execution);
+        }
     }
 
     /// The access key callers of its Lambda and CloudWatch Logs APIs sign with: the

@@ -25,6 +25,9 @@ pub struct FunctionVersion {
     pub revision_id: String,
     pub architectures: Vec<String>,
     pub ephemeral_storage_mb: u32,
+    /// A durable function's `DurableConfig` (absent: an ordinary function).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durable_config: Option<crate::durable::model::DurableConfig>,
 }
 
 /// An alias: a name pointing at a published version (or `$LATEST`).
@@ -130,6 +133,9 @@ impl Location {
             "RuntimeVersionConfig": {"RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:lambda-steps-embedded", self.region)},
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": lambda_rules::log_group_name(name)},
         });
+        if let Some(durable) = &v.durable_config {
+            config["DurableConfig"] = serde_json::to_value(durable).unwrap_or_default();
+        }
         if !v.environment.is_empty() {
             config["Environment"] = serde_json::json!({"Variables": v.environment});
         }

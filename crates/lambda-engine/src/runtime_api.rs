@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::durable::data_plane::{self, Binding};
+
 /// Lambda's limit on a synchronous response payload.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
@@ -26,6 +28,9 @@ pub struct InvocationRequest {
     /// The client context as JSON text (decoded from the caller's base64).
     pub client_context: Option<String>,
     pub trace_id: String,
+    /// The durable execution this invocation belongs to: its checkpoint API is served here
+    /// while the invocation runs.
+    pub durable: Option<Binding>,
 }
 
 /// One invocation handed to an environment, with where its answer goes.
@@ -51,6 +56,8 @@ pub enum RuntimeReply {
 pub struct RuntimeChannel {
     inbox: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     current: Mutex<Option<(String, oneshot::Sender<RuntimeReply>)>>,
+    /// The durable execution of the invocation running now, if it is one.
+    durable: Mutex<Option<Binding>>,
     /// When the runtime first asked for work: the end of its init phase.
     pub initialized: std::sync::OnceLock<std::time::Instant>,
 }
@@ -60,6 +67,7 @@ impl RuntimeChannel {
         Arc::new(Self {
             inbox: tokio::sync::Mutex::new(inbox),
             current: Mutex::new(None),
+            durable: Mutex::new(None),
             initialized: std::sync::OnceLock::new(),
         })
     }
@@ -74,6 +82,8 @@ impl RuntimeChannel {
         };
         match waiting {
             Some((_, sender)) => {
+                // The invocation is over: its execution's checkpoint API closes with it.
+                *self.durable.lock() = None;
                 let _ = sender.send(reply);
                 accepted()
             }
@@ -93,6 +103,11 @@ pub fn router(channel: Arc<RuntimeChannel>) -> axum::Router {
         .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
+        .route(
+            "/2025-12-01/durable-executions/{arn}/checkpoint",
+            post(durable_checkpoint),
+        )
+        .route("/2025-12-01/durable-executions/{arn}/state", get(durable_state))
         // The response handler enforces the 6 MB limit itself, so the waiting invoke
         // learns why instead of hanging until its timeout.
         .layer(DefaultBodyLimit::disable())
@@ -120,9 +135,11 @@ async fn next(State(channel): State<Arc<RuntimeChannel>>) -> Response {
                 function_arn,
                 client_context,
                 trace_id,
+                durable,
             },
         reply,
     } = invocation;
+    *channel.durable.lock() = durable;
     let mut headers = HeaderMap::new();
     let mut put = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
@@ -193,4 +210,44 @@ fn runtime_error(status: StatusCode, kind: &str, message: &str) -> Response {
         axum::Json(serde_json::json!({"errorType": kind, "errorMessage": message})),
     )
         .into_response()
+}
+
+async fn durable_checkpoint(
+    State(channel): State<Arc<RuntimeChannel>>,
+    Path(arn): Path<String>,
+    body: Bytes,
+) -> Response {
+    let binding = channel.durable.lock().clone();
+    match data_plane::checkpoint_execution(binding.as_ref(), &arn, &body) {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct StateQuery {
+    #[serde(rename = "CheckpointToken")]
+    checkpoint_token: Option<String>,
+    #[serde(rename = "Marker")]
+    marker: Option<String>,
+    #[serde(rename = "MaxItems")]
+    max_items: Option<usize>,
+}
+
+async fn durable_state(
+    State(channel): State<Arc<RuntimeChannel>>,
+    Path(arn): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<StateQuery>,
+) -> Response {
+    let binding = channel.durable.lock().clone();
+    match data_plane::execution_state(
+        binding.as_ref(),
+        &arn,
+        q.checkpoint_token.as_deref(),
+        q.marker.as_deref(),
+        q.max_items,
+    ) {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(e) => e.into_response(),
+    }
 }

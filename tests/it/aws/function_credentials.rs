@@ -158,7 +158,7 @@ async fn each_runtime_calls_aws_as_its_execution_role_at_the_function_endpoint(d
     let service_log = std::fs::read_to_string(&service.log).unwrap();
     assert!(!service_log.contains(SECRET), "{service_log}");
     assert!(
-        service_log.contains("AWS SDKs offered to functions: python: boto3 1.44.5, botocore 1.44.5 (pypi)"),
+        service_log.contains("AWS SDKs offered to functions: python: aws-durable-execution-sdk-python 3.0.0, boto3 1.44.5, botocore 1.44.5 (pypi)"),
         "{service_log}"
     );
 }

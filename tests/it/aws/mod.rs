@@ -3,6 +3,7 @@
 
 mod assume_role;
 mod default_chain;
+mod framework_settings;
 mod full_logs;
 mod function_credentials;
 pub mod iam_policy;

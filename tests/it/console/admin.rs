@@ -175,6 +175,17 @@ async fn an_admin_creates_a_project_a_setting_a_secret_never_shown_again_and_a_t
         inherited["project.aws.endpoint_url"]["source"].as_str().unwrap(),
         "the source the API gives"
     );
+    // Each field's hint is what the spec says of that setting, not a copy in the console.
+    let (_, spec) = service.get("/openapi.json").await;
+    let described =
+        spec["components"]["schemas"]["ProjectSettings"]["properties"]["project.aws.endpoint_url"]["description"]
+            .as_str()
+            .unwrap()
+            .replace('`', "");
+    let hint = browser
+        .text(".field[data-setting='project.aws.endpoint_url'] .field-hint")
+        .await;
+    assert!(hint.starts_with(&described), "{hint:?} is not {described:?}");
     type_into(&browser, region, "eu-west-1").await;
     type_into(&browser, "[name='project.aws.endpoint_url']", "ftp://nowhere").await;
     browser.click("main form.settings button[type=submit]").await;

@@ -4,6 +4,7 @@
 mod api;
 mod conformance;
 mod containment;
+mod durable;
 mod escape;
 mod limits;
 mod live_tail;

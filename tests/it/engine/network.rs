@@ -2,7 +2,8 @@
 //! (here a listener in a network namespace of the test's own, behind a veth pair as a
 //! Docker bridge is, and a registry's name through DNS) and nothing of the host: not its
 //! loopback (IPv4, IPv6, the engine's own API), nor any of its addresses (the veth's host
-//! end among them); of the loopback only the function endpoint's port. `--network host` is
+//! end among them, even one the host gains while the environment lives); of the loopback
+//! only the function endpoint's port. `--network host` is
 //! the control that sees the loopback. pasta ends with its environment.
 
 use std::net::Ipv4Addr;
@@ -14,7 +15,8 @@ use lambda_engine::function_aws::FunctionAws;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
-use crate::support::{TestEngine, create, create_with, data_dir, invoke};
+use crate::support::service::ServeProcess;
+use crate::support::{TestEngine, create, create_with, data_dir, invoke, signed_client};
 
 /// Connects to each target and reads its banner; resolves a name; says which network
 /// namespace it is in.
@@ -193,8 +195,6 @@ async fn no_holders_within(netns: &str, within: Duration) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn isolated_functions_reach_the_outside_and_nothing_of_the_host_which_host_networking_does() {
-    // The veth's host end is a new address of the host: not while an escape scene runs.
-    let _alone = crate::support::HOST_ADDRESSES_CHANGE.lock().await;
     let outside = Outside::create();
     let remote = outside.listen("outside");
     let loopback = listen("127.0.0.1:0", "host").await;
@@ -257,6 +257,69 @@ async fn isolated_functions_reach_the_outside_and_nothing_of_the_host_which_host
         }
         engine.stop().await;
     }
+}
+
+/// An address the host gains while an environment lives (a VPN, a container bridge, here
+/// a veth) is closed in it as well: the environment started before the address existed,
+/// and still reaches the outside behind it but not the host's end. As root, a thread of
+/// the engine closes it; as an ordinary user, a child joining the sandbox's user namespace.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_the_host_gains_while_an_environment_lives_is_closed_there_too() {
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &[]).await;
+    new_address_is_closed_in_a_warm_environment(&engine.client).await;
+    engine.stop().await;
+}
+
+#[sqlx::test]
+async fn an_address_the_host_gains_is_closed_too_when_the_engine_is_an_ordinary_user(db: sqlx::PgPool) {
+    let work = tempfile::tempdir().unwrap();
+    let runtimes = crate::support::runtimes_dir().display().to_string();
+    let role = db.connect_options().get_username().to_string();
+    let service = ServeProcess::start_as(
+        &db,
+        work.path(),
+        crate::support::ordinary_user(),
+        &[],
+        &[("LAMBDA_STEPS_RUNTIMES_DIR", &runtimes), ("PGUSER", &role)],
+    )
+    .await;
+    let client = signed_client(&service.engine, service.engine_credentials());
+    new_address_is_closed_in_a_warm_environment(&client).await;
+}
+
+async fn new_address_is_closed_in_a_warm_environment(client: &aws_sdk_lambda::Client) {
+    let any = listen("0.0.0.0:0", "host").await;
+    create(client, "probe", "python3.12", "app.handler", &[("app.py", PROBE)]).await;
+    let before = invoke(client, "probe", json!({})).await;
+    assert!(
+        before.payload["netns"].is_string(),
+        "{:?}\n{}",
+        before.payload,
+        before.log
+    );
+
+    let outside = Outside::create();
+    let remote = outside.listen("outside");
+    // The engine acts on the kernel's address event, which comes a moment after `ip` ends.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let targets = json!([
+        ["outside", outside.address.to_string(), remote.port],
+        ["host end", outside.host_end.to_string(), any.port],
+    ]);
+    let after = invoke(client, "probe", json!({ "targets": targets })).await;
+    let seen = &after.payload;
+    assert_eq!(
+        seen["netns"], before.payload["netns"],
+        "the same environment answers: {seen}"
+    );
+    assert_eq!(seen["outside"], "open:outside", "{seen}\n{}", after.log);
+    assert!(
+        !seen["host end"].as_str().is_some_and(|r| r.starts_with("open:")),
+        "the host's new address {} reached from an environment older than it: {seen}",
+        outside.host_end
+    );
+    assert_eq!(any.accepted.load(Ordering::SeqCst), 0, "{seen}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

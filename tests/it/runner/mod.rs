@@ -20,3 +20,7 @@ mod retries;
 mod sigterm;
 mod steps;
 mod traces;
+mod traces_compression;
+mod traces_documented;
+mod traces_function;
+mod traces_handoff;

@@ -17,8 +17,8 @@ use crate::support::otlp::{Collector, ReceivedSpan, named};
 use crate::support::service::{ADMIN_TOKEN, ServeProcess, authorized};
 
 /// The caller's trace, as an orchestrator would send it.
-const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const CALLER_SPAN: &str = "00f067aa0ba902b7";
+pub(super) const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+pub(super) const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
 /// Returns the trace header Lambda gave it.
 const TRACE_ID_FUNCTION: &str =
@@ -27,13 +27,13 @@ const TRACE_ID_FUNCTION: &str =
 /// Holds its worker for a minute (cancelled at the end).
 const SLEEPER: &str = "import time\n\ndef handler(event, context):\n    time.sleep(60)\n";
 
-fn python(code: &str) -> Value {
+pub(super) fn python(code: &str) -> Value {
     json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": code,
            "handler": "lambda_function.handler", "timeout_seconds": 90})
 }
 
 /// A Lambda endpoint that notes each Invoke's `X-Amzn-Trace-Id`.
-async fn header_noting_lambda() -> (String, Arc<Mutex<Vec<String>>>) {
+pub(super) async fn header_noting_lambda() -> (String, Arc<Mutex<Vec<String>>>) {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let noted = seen.clone();
     let router = axum::Router::new().route(
@@ -66,7 +66,7 @@ async fn header_noting_lambda() -> (String, Arc<Mutex<Vec<String>>>) {
     (crate::support::fake_endpoint(router).await, seen)
 }
 
-fn replica_env<'a>(collector: &'a str, protocol: &'a str, instance: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(super) fn replica_env<'a>(collector: &'a str, protocol: &'a str, instance: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", collector),
@@ -88,7 +88,7 @@ async fn submit_traced(api: &str, project: &str, step: Value) -> Value {
     response.json().await.unwrap()
 }
 
-async fn wait_finished(api: &str, id: &str) -> Value {
+pub(super) async fn wait_finished(api: &str, id: &str) -> Value {
     let http = authorized(ADMIN_TOKEN);
     for _ in 0..1200 {
         let run: Value = http
@@ -107,7 +107,7 @@ async fn wait_finished(api: &str, id: &str) -> Value {
     panic!("run {id} did not finish");
 }
 
-fn child_of<'a>(spans: &'a [ReceivedSpan], name: &str, parent: &ReceivedSpan) -> &'a ReceivedSpan {
+pub(super) fn child_of<'a>(spans: &'a [ReceivedSpan], name: &str, parent: &ReceivedSpan) -> &'a ReceivedSpan {
     let span = named(spans, name);
     assert_eq!(
         span.parent_span_id, parent.span_id,
@@ -301,6 +301,7 @@ async fn runs_submitted_on_one_replica_and_run_on_another_are_one_trace_continui
         )],
         "X-Amzn-Trace-Id is the Invoke span in X-Ray's form"
     );
+    super::traces_documented::assert_on_the_tracing_page(&invoke_run);
 
     // The phase histograms are on /metrics.
     let metrics = crate::support::service_client::metrics(&http, &b.api).await;

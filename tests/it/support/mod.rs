@@ -13,13 +13,6 @@ pub mod service_client;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Taken by the tests that add an address to this host (a veth's end) and by the escape
-/// suite's scenes, in turn: an environment closes the host's addresses it finds when it
-/// starts, and one the host gains while it runs stays open to it until it ends (a known
-/// gap, in the book's containment page). Without this, the escape suite's
-/// `net.host_addresses` case would see the network test's veth as a leak.
-pub static HOST_ADDRESSES_CHANGE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_lambda::primitives::Blob;

@@ -1,6 +1,7 @@
 //! A trace collector for the tests, on the OpenTelemetry protobuf definitions: it takes
 //! OTLP over gRPC (`TraceService/Export`) and over HTTP/protobuf (`POST /v1/traces`) on one
-//! port, and keeps every span it is sent.
+//! port, either plain or gzip-compressed, and keeps every span it is sent and how each
+//! export was encoded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,10 +38,11 @@ pub struct Collector {
     /// `http://127.0.0.1:PORT`: the OTLP endpoint for either protocol.
     pub url: String,
     spans: Arc<Mutex<Vec<ReceivedSpan>>>,
+    encodings: Arc<Mutex<Vec<String>>>,
 }
 
 #[derive(Clone)]
-struct Receiver(Arc<Mutex<Vec<ReceivedSpan>>>);
+struct Receiver(Arc<Mutex<Vec<ReceivedSpan>>>, Arc<Mutex<Vec<String>>>);
 
 #[tonic::async_trait]
 impl TraceService for Receiver {
@@ -48,6 +50,8 @@ impl TraceService for Receiver {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let encoding = request.metadata().get("grpc-encoding").and_then(|v| v.to_str().ok());
+        self.encoded("grpc", encoding);
         self.keep(request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
@@ -56,6 +60,13 @@ impl TraceService for Receiver {
 }
 
 impl Receiver {
+    /// Notes how one export came: `grpc identity`, `http/protobuf gzip`, ...
+    fn encoded(&self, protocol: &str, encoding: Option<&str>) {
+        self.1
+            .lock()
+            .push(format!("{protocol} {}", encoding.unwrap_or("identity")));
+    }
+
     fn keep(&self, request: ExportTraceServiceRequest) {
         let mut kept = self.0.lock();
         for resource_spans in request.resource_spans {
@@ -106,12 +117,24 @@ impl Collector {
     /// Starts a collector on a free port, serving gRPC and HTTP/protobuf.
     pub async fn start() -> Self {
         let spans: Arc<Mutex<Vec<ReceivedSpan>>> = Arc::default();
-        let receiver = Receiver(spans.clone());
+        let encodings: Arc<Mutex<Vec<String>>> = Arc::default();
+        let receiver = Receiver(spans.clone(), encodings.clone());
         let http = receiver.clone();
-        let grpc = tonic::service::Routes::new(TraceServiceServer::new(receiver)).into_axum_router();
+        let grpc = TraceServiceServer::new(receiver).accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+        let grpc = tonic::service::Routes::new(grpc).into_axum_router();
         let router = grpc.route(
             "/v1/traces",
-            axum::routing::post(move |body: Bytes| async move {
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: Bytes| async move {
+                let encoding = headers.get("content-encoding").and_then(|v| v.to_str().ok());
+                http.encoded("http/protobuf", encoding);
+                let body = match encoding {
+                    Some("gzip") => {
+                        let mut plain = Vec::new();
+                        let read = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain);
+                        read.map(|_| Bytes::from(plain)).unwrap_or_default()
+                    }
+                    _ => body,
+                };
                 match ExportTraceServiceRequest::decode(body) {
                     Ok(request) => {
                         http.keep(request);
@@ -130,7 +153,12 @@ impl Collector {
             }),
         );
         let url = crate::support::fake_endpoint(router).await;
-        Self { url, spans }
+        Self { url, spans, encodings }
+    }
+
+    /// How each export so far was sent: `grpc gzip`, `http/protobuf identity`, ...
+    pub fn encodings(&self) -> Vec<String> {
+        self.encodings.lock().clone()
     }
 
     /// Every span received so far.

@@ -11,7 +11,9 @@ use crate::error::{EngineError, ErrorKind};
 fn status(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::ResourceNotFound | ErrorKind::UnknownOperation => StatusCode::NOT_FOUND,
-        ErrorKind::ResourceConflict => StatusCode::CONFLICT,
+        ErrorKind::ResourceConflict | ErrorKind::DurableExecutionAlreadyStarted => StatusCode::CONFLICT,
+        ErrorKind::CallbackTimeout => StatusCode::BAD_REQUEST,
+        ErrorKind::AccessDenied => StatusCode::FORBIDDEN,
         ErrorKind::InvalidParameterValue | ErrorKind::InvalidRequestContent | ErrorKind::IncompleteSignature => {
             StatusCode::BAD_REQUEST
         }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::{AwsJson, QualifierQuery};
 use crate::Engine;
 use crate::archive;
+use crate::durable::model::DurableConfig;
 use crate::error::{EngineError, EngineResult, ErrorKind};
 use crate::function_files::CodeZip;
 use crate::model::{self, FunctionRecord, FunctionVersion};
@@ -35,6 +36,7 @@ pub struct CreateFunction {
     architectures: Option<Vec<String>>,
     package_type: Option<String>,
     ephemeral_storage: Option<EphemeralStorage>,
+    durable_config: Option<DurableConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,6 +94,7 @@ pub async fn create(State(engine): State<Engine>, AwsJson(body): AwsJson<CreateF
         revision_id: model::new_revision_id(),
         architectures: body.architectures.unwrap_or_else(|| vec!["x86_64".into()]),
         ephemeral_storage_mb: ephemeral_storage(body.ephemeral_storage)?,
+        durable_config: durable_config(body.durable_config)?,
     };
     let mut record = FunctionRecord {
         name: name.clone(),
@@ -261,6 +264,7 @@ pub struct UpdateConfiguration {
     memory_size: Option<u32>,
     environment: Option<Environment>,
     ephemeral_storage: Option<EphemeralStorage>,
+    durable_config: Option<DurableConfig>,
     revision_id: Option<String>,
 }
 
@@ -275,6 +279,7 @@ pub async fn update_configuration(
     }
     let timeout_seconds = body.timeout.map(|t| timeout(Some(t))).transpose()?;
     let memory_mb = body.memory_size.map(|m| memory(Some(m))).transpose()?;
+    let durable = durable_config(body.durable_config)?;
     let variables = body.environment.map(|e| environment(Some(e))).transpose()?;
     let tmp_mb = body.ephemeral_storage.map(|e| ephemeral_storage(Some(e))).transpose()?;
     let shown = engine.functions.update(&reference.name, None, |record| {
@@ -304,6 +309,9 @@ pub async fn update_configuration(
         if let Some(tmp_mb) = tmp_mb {
             latest.ephemeral_storage_mb = tmp_mb;
         }
+        if durable.is_some() {
+            latest.durable_config = durable;
+        }
         touch(latest);
         Ok(latest.clone())
     })?;
@@ -326,6 +334,13 @@ pub fn lookup(engine: &Engine, raw: &str, query: Option<String>) -> EngineResult
         lambda_rules::validate_qualifier(q)?;
     }
     Ok((engine.functions.get(&reference.name)?, qualifier))
+}
+
+/// A `DurableConfig` within Lambda's bounds, its defaults filled.
+fn durable_config(config: Option<DurableConfig>) -> EngineResult<Option<DurableConfig>> {
+    config
+        .map(|c| c.validated().map_err(EngineError::invalid_parameter))
+        .transpose()
 }
 
 fn touch(version: &mut FunctionVersion) {

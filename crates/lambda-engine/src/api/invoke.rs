@@ -6,7 +6,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::QualifierQuery;
-use crate::error::EngineResult;
+use crate::durable::invoke::DurableInvoke;
+use crate::error::{EngineError, EngineResult};
 use crate::{Engine, InvokeRequest};
 use lambda_rules::{FunctionRef, InvocationType};
 
@@ -19,12 +20,55 @@ pub async fn invoke(
 ) -> EngineResult<Response> {
     let (record, qualifier) = super::functions::lookup(&engine, &raw, q.qualifier)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let invocation_type = InvocationType::parse(header("x-amz-invocation-type"))?;
+    let execution_name = header("x-amz-durable-execution-name");
+    let (version, _) = record.resolve(qualifier.as_deref())?;
+    match &version.durable_config {
+        Some(config) if invocation_type != InvocationType::DryRun => {
+            let invoked = engine
+                .invoke_durable_function(DurableInvoke {
+                    function: &record.name,
+                    version,
+                    config,
+                    invocation_type,
+                    execution_name,
+                    payload,
+                    trace_header: header("x-amzn-trace-id"),
+                })
+                .await?;
+            let mut response = (
+                StatusCode::from_u16(invoked.status).unwrap_or(StatusCode::OK),
+                invoked.payload,
+            )
+                .into_response();
+            let out = response.headers_mut();
+            let mut put = |name: &'static str, value: &str| {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    out.insert(name, value);
+                }
+            };
+            put("content-type", "application/json");
+            put("x-amzn-requestid", &uuid::Uuid::new_v4().to_string());
+            put("x-amz-executed-version", &version.version);
+            put("x-amz-durable-execution-arn", &invoked.arn);
+            if let Some(error) = invoked.function_error {
+                put("x-amz-function-error", error);
+            }
+            return Ok(response);
+        }
+        None if execution_name.is_some() => {
+            return Err(EngineError::invalid_parameter(
+                "A durable execution name can only be given when invoking a durable function (one with a DurableConfig).",
+            ));
+        }
+        _ => {}
+    }
     let request = InvokeRequest {
         function: FunctionRef {
             name: record.name,
             qualifier,
         },
-        invocation_type: InvocationType::parse(header("x-amz-invocation-type"))?,
+        invocation_type,
         log_tail: header("x-amz-log-type") == Some("Tail"),
         client_context_base64: header("x-amz-client-context").map(str::to_string),
         trace_header: header("x-amzn-trace-id").map(str::to_string),

@@ -3,6 +3,7 @@
 //! operation of both answers only callers that sign with the engine's key (`engine::auth`).
 
 mod aliases;
+mod durable;
 pub mod error;
 mod functions;
 mod invoke;
@@ -49,6 +50,22 @@ pub fn router(engine: Engine) -> axum::Router {
             get(aliases::get).put(aliases::update).delete(aliases::delete),
         )
         .route(&format!("{functions}/{{name}}/invocations"), post(invoke::invoke))
+        .route("/2025-12-01/functions/{name}/durable-executions", get(durable::list))
+        .route("/2025-12-01/durable-executions/{arn}", get(durable::get))
+        .route("/2025-12-01/durable-executions/{arn}/history", get(durable::history))
+        .route("/2025-12-01/durable-executions/{arn}/stop", post(durable::stop))
+        .route(
+            "/2025-12-01/durable-execution-callbacks/{id}/succeed",
+            post(durable::callback_success),
+        )
+        .route(
+            "/2025-12-01/durable-execution-callbacks/{id}/fail",
+            post(durable::callback_failure),
+        )
+        .route(
+            "/2025-12-01/durable-execution-callbacks/{id}/heartbeat",
+            post(durable::callback_heartbeat),
+        )
         .route(
             "/2017-03-31/tags/{arn}",
             get(tags::list).post(tags::tag).delete(tags::untag),

@@ -99,4 +99,5 @@ fn same_function(a: &FunctionVersion, b: &FunctionVersion) -> bool {
         && a.memory_mb == b.memory_mb
         && a.environment == b.environment
         && a.role == b.role
+        && a.durable_config == b.durable_config
 }

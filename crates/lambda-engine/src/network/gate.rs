@@ -20,8 +20,8 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
-use super::host_addresses;
 use super::pasta::{Egress, Pasta};
+use super::{address_watch, host_addresses};
 
 /// The Runtime API address inside an isolated sandbox.
 pub const ISOLATED_RUNTIME_API: &str = "127.0.0.1:9001";
@@ -91,15 +91,25 @@ impl NetworkGate {
         // after, as it configures the namespace too and bubblewrap fails on a change it
         // did not expect.
         let held = namespace.try_clone()?;
+        let closing = closed.clone();
         let listener = match owner.as_ref().map(std::fs::File::try_clone).transpose()? {
-            None => tokio::task::spawn_blocking(move || bind_in_namespace(held, &closed)).await,
-            Some(owner) => tokio::task::spawn_blocking(move || bind_from_child(owner, held, &closed)).await,
+            None => tokio::task::spawn_blocking(move || bind_in_namespace(held, &closing)).await,
+            Some(owner) => tokio::task::spawn_blocking(move || bind_from_child(owner, held, &closing)).await,
         }
         .map_err(std::io::Error::other)??;
         let pasta = match egress {
             Some((egress, endpoint_port)) => {
                 let mut pasta = egress.start(&namespace, owner.as_ref(), endpoint_port)?;
                 pasta.ready().await?;
+                // Before the runtime starts: from here on, an address the host gains is
+                // closed in this namespace too.
+                let owner = owner.as_ref().map(std::fs::File::try_clone).transpose()?;
+                let net = namespace.try_clone()?;
+                let watched = tokio::task::spawn_blocking(move || address_watch::keep_closed(net, owner, pid, closed))
+                    .await
+                    .map_err(std::io::Error::other)?
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("closing the host's addresses: {e}")))?;
+                pasta.keep_closed_while_running(watched);
                 Some(pasta)
             }
             None => None,
@@ -163,6 +173,23 @@ fn bind_in_namespace(
     namespace: std::fs::File,
     closed: &[std::net::Ipv4Addr],
 ) -> std::io::Result<std::net::TcpListener> {
+    in_namespace_thread(namespace, || {
+        // bubblewrap brings loopback up just after it reports the PID; until it has,
+        // nothing else may touch the namespace (pasta brings loopback up too, and
+        // bubblewrap fails on finding its address there).
+        wait_for_loopback()?;
+        host_addresses::close(closed)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("closing the host's addresses: {e}")))?;
+        std::net::TcpListener::bind(ISOLATED_RUNTIME_API)
+    })
+}
+
+/// Runs `work` in a thread that joins `namespace` first and ends right after (root's way
+/// into a sandbox's network namespace).
+fn in_namespace_thread<T: Send>(
+    namespace: std::fs::File,
+    work: impl FnOnce() -> std::io::Result<T> + Send,
+) -> std::io::Result<T> {
     std::thread::scope(|scope| {
         scope
             .spawn(move || {
@@ -172,17 +199,56 @@ fn bind_in_namespace(
                 if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                // bubblewrap brings loopback up just after it reports the PID; until it
-                // has, nothing else may touch the namespace (pasta brings loopback up too,
-                // and bubblewrap fails on finding its address there).
-                wait_for_loopback()?;
-                host_addresses::close(closed)
-                    .map_err(|e| std::io::Error::new(e.kind(), format!("closing the host's addresses: {e}")))?;
-                std::net::TcpListener::bind(ISOLATED_RUNTIME_API)
+                work()
             })
             .join()
             .map_err(|_| std::io::Error::other("namespace thread panicked"))?
     })
+}
+
+/// A child that runs no program: it does its work between fork and exec (`pre_exec`) and
+/// ends there with `_exit`, so only system calls run in it.
+fn namespace_child() -> std::process::Command {
+    let mut child = std::process::Command::new("/bin/true");
+    child
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    child
+}
+
+/// Closes `addresses` in a namespace whose environment is already running (the host
+/// gained them since it started): as root from a thread that joins the namespace, as an
+/// ordinary user from a forked child that joins `owner` first, as at the start.
+pub(super) fn close_in(
+    namespace: &std::fs::File,
+    owner: Option<&std::fs::File>,
+    addresses: &[Ipv4Addr],
+) -> std::io::Result<()> {
+    let Some(owner) = owner else {
+        return in_namespace_thread(namespace.try_clone()?, || host_addresses::close(addresses));
+    };
+    use std::os::unix::process::CommandExt;
+    let fds = (owner.as_raw_fd(), namespace.as_raw_fd());
+    let addresses = addresses.to_vec();
+    let mut child = namespace_child();
+    // SAFETY: between fork and exec the closure makes system calls only (setns, socket,
+    // ioctl); a success ends the child with _exit before exec, an error is std's to report
+    // as the spawn's error.
+    unsafe {
+        child.pre_exec(move || {
+            let (owner, namespace) = fds;
+            if libc::setns(owner, libc::CLONE_NEWUSER) != 0 || libc::setns(namespace, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            host_addresses::close(&addresses)?;
+            libc::_exit(0)
+        });
+    }
+    match child.status()? {
+        status if status.success() => Ok(()),
+        status => Err(std::io::Error::other(format!("the closing child ended with {status}"))),
+    }
 }
 
 /// Waits (up to a second) until the calling thread's namespace has its loopback up. It
@@ -254,11 +320,7 @@ fn bind_from_child(
     let fds = (owner.as_raw_fd(), namespace.as_raw_fd(), theirs.as_raw_fd());
     let closed = closed.to_vec();
     let address: SocketAddr = ISOLATED_RUNTIME_API.parse().expect("a socket address");
-    let mut child = std::process::Command::new("/bin/true");
-    child
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    let mut child = namespace_child();
     // SAFETY: between fork and exec the closure makes system calls only (setns, ioctl,
     // socket, bind, listen, sendmsg, write, nanosleep); a success ends the child with
     // _exit before exec, an error is std's to report as the spawn's error.

@@ -6,6 +6,7 @@
 //! The one opening is the loopback port of the function's `AWS_ENDPOINT_URL` (moto,
 //! LocalStack), forwarded on its own.
 
+mod address_watch;
 mod dns;
 mod gate;
 mod host_addresses;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
+use super::address_watch::Watched;
 use super::dns::DNS_FORWARD;
 
 /// How long pasta may take to configure a namespace (it takes tens of milliseconds).
@@ -133,6 +134,7 @@ impl Egress {
             child,
             ready: Some(ready_read),
             messages,
+            watched: None,
         })
     }
 }
@@ -142,6 +144,8 @@ pub struct Pasta {
     child: tokio::process::Child,
     ready: Option<std::io::PipeReader>,
     messages: std::fs::File,
+    /// The namespace's place in the host address watch, left with pasta.
+    watched: Option<Watched>,
 }
 
 impl Pasta {
@@ -180,6 +184,11 @@ impl Pasta {
                 self.said()
             ))),
         }
+    }
+
+    /// Keeps the host's addresses closed in the namespace for as long as pasta serves it.
+    pub fn keep_closed_while_running(&mut self, watched: Watched) {
+        self.watched = Some(watched);
     }
 
     /// Stops pasta now (the environment's end).

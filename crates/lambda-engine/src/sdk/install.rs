@@ -12,8 +12,14 @@ use super::{MANIFEST, SdkManifest, read_manifest};
 use crate::runtimes::Interpreters;
 
 /// boto3 and botocore: the release the test suite's venv pins, a few weeks behind PyPI's
-/// newest, as AWS's Python runtimes trail PyPI by weeks to months.
-pub const PYTHON_PACKAGES: &[(&str, &str)] = &[("boto3", "1.44.5"), ("botocore", "1.44.5")];
+/// newest, as AWS's Python runtimes trail PyPI by weeks to months. With them the SDK that
+/// durable functions are written with (`@durable_execution`); it needs boto3 1.43.114 or
+/// later, and Python 3.11 or later to import.
+pub const PYTHON_PACKAGES: &[(&str, &str)] = &[
+    ("boto3", "1.44.5"),
+    ("botocore", "1.44.5"),
+    ("aws-durable-execution-sdk-python", "3.0.0"),
+];
 
 /// The AWS SDK for JavaScript v3 release (all clients are released together), early
 /// November 2026: AWS's Node.js runtimes ship a release a few weeks old.
@@ -224,6 +230,9 @@ fn install_python(staging: &Path, python: Option<&Path>) -> anyhow::Result<SdkMa
             "--no-input",
             "--no-compile",
             "--only-binary=:all:",
+            // The durable execution SDK asks for Python 3.11; on an older host Python the
+            // rest still installs, and only a durable function fails, at its import.
+            "--ignore-requires-python",
             "--target",
         ])
         .arg(&target)

@@ -213,7 +213,10 @@ mod tests {
             Some(dir.path().join("python/python").as_path())
         );
         let said = sdks.describe();
-        assert!(said.contains("python: boto3 1.44.5, botocore 1.44.5 (pypi)"), "{said}");
+        assert!(
+            said.contains("python: aws-durable-execution-sdk-python 3.0.0, boto3 1.44.5, botocore 1.44.5 (pypi)"),
+            "{said}"
+        );
         assert!(
             said.contains("nodejs: none (run `lambda-steps runtimes install`)"),
             "{said}"
