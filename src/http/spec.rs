@@ -27,9 +27,21 @@ use lambda_rules::{KNOWN_RUNTIMES, Language, RESERVED_ENVIRONMENT_KEYS};
 
 use crate::aws_settings::NO_NUL;
 
-/// Text of a function tag's key or value: none of the control characters or the ASCII
-/// punctuation `crate::domain::function_tags::check_tags` refuses.
-const TAG_TEXT: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f!\"#$%&'()*,;<>?\\[\\\\\\]^`{|}~]*$";
+/// The ASCII punctuation a function tag may not hold: `check_tags` allows `_ . : / = + - @`.
+const TAG_REFUSED_PUNCTUATION: &str = "!\"#$%&'()*,;<>?[\\]^`{|}~";
+
+/// The pattern of a function tag's key or value: none of the control characters or the
+/// ASCII punctuation `crate::domain::function_tags::check_tags` refuses.
+fn tag_text() -> String {
+    let punctuation: String = TAG_REFUSED_PUNCTUATION
+        .chars()
+        .map(|c| match c {
+            '[' | '\\' | ']' => format!("\\{c}"),
+            c => c.to_string(),
+        })
+        .collect();
+    format!("^[^\\u0000-\\u001f\\u007f-\\u009f{punctuation}]*$")
+}
 
 /// The `type` of each step kind and the schema of its fields.
 const STEP_KINDS: [(&str, &str); 2] = [
@@ -100,7 +112,7 @@ impl utoipa::Modify for StepUnion {
                 .schema_type(Type::String)
                 .min_length(Some(1))
                 .max_length(Some(128))
-                .pattern(Some(TAG_TEXT))
+                .pattern(Some(tag_text()))
                 .build()
                 .into(),
         ));
@@ -108,7 +120,7 @@ impl utoipa::Modify for StepUnion {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .max_length(Some(256))
-                .pattern(Some(TAG_TEXT))
+                .pattern(Some(tag_text()))
                 .build()
                 .into(),
         )));
@@ -346,6 +358,20 @@ fn property_mut<'a>(object: &'a mut Object, name: &str) -> &'a mut Object {
 
 #[cfg(test)]
 mod tests {
+    /// The spec's tag pattern and the code agree on every ASCII character: one the pattern
+    /// refuses is refused, and one it allows is taken.
+    #[test]
+    fn the_tag_pattern_refuses_the_ascii_that_check_tags_refuses() {
+        for byte in 0u8..128 {
+            let c = char::from(byte);
+            let by_pattern = c.is_ascii_control() || super::TAG_REFUSED_PUNCTUATION.contains(c);
+            for tag in [(format!("k{c}"), "v".to_string()), ("k".to_string(), format!("v{c}"))] {
+                let by_code = crate::domain::function_tags::check_tags(&[tag].into()).is_err();
+                assert_eq!(by_pattern, by_code, "{c:?}");
+            }
+        }
+    }
+
     #[test]
     fn every_step_kind_has_a_schema_with_its_type() {
         let doc: serde_json::Value = serde_json::from_str(&super::super::openapi_json()).unwrap();
