@@ -51,6 +51,9 @@ pub struct LambdaClients {
     pub iam: aws_sdk_iam::Client,
     /// CloudWatch Logs, likewise (for whole logs when the tail was cut).
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// What they sign with (None: unsigned), for the calls the SDK does not have
+    /// (`durable.rs`).
+    pub credentials: Option<SharedCredentialsProvider>,
     /// The execution role found or created with these credentials, once known.
     pub execution_role: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
@@ -114,6 +117,7 @@ impl LambdaClients {
                 Some(SharedCredentialsProvider::new(provider.build().await))
             }
         };
+        let signing = credentials.clone().or_else(|| shared.credentials_provider());
         let mut base = aws_sdk_lambda::config::Builder::from(&shared);
         let mut logs = aws_sdk_cloudwatchlogs::config::Builder::from(&shared).timeout_config(
             TimeoutConfig::builder()
@@ -163,6 +167,7 @@ impl LambdaClients {
             control: Client::from_conf(control),
             iam: aws_sdk_iam::Client::from_conf(iam.build()),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs.build()),
+            credentials: signing,
             execution_role: Default::default(),
         }
     }

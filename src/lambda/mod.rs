@@ -5,6 +5,7 @@ pub mod at_most_once;
 pub mod client;
 pub mod create;
 pub mod directory;
+pub mod durable;
 pub mod full_log;
 pub mod function_credentials;
 pub mod log_group;

@@ -1,6 +1,7 @@
 //! Running one claimed run: its span and log, the step, and finishing it fenced by attempt.
 
 mod custom_code;
+mod durable_step;
 mod follow;
 mod lambda_invoke;
 pub mod packages;
@@ -51,6 +52,8 @@ pub struct Worker {
     pub shutdown: CancellationToken,
     /// Functions' own timeouts, by (project, function, qualifier), with when they were read.
     pub function_timeouts: Mutex<FunctionTimeouts>,
+    /// Whether functions are durable, by (project, function, qualifier), with when it was read.
+    pub durable_functions: Mutex<HashMap<(String, String, Option<String>), (Instant, bool)>>,
     /// Published versions' configurations as replays record them (a version never changes).
     pub recorded_versions: replay::record::RecordedVersions,
     /// Custom-code steps' packages, installed once per list and shared by every run.
