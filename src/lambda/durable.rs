@@ -54,7 +54,11 @@ impl<'a> DurableApi<'a> {
             .timeout(CALL_TIMEOUT)
             .build()
             .unwrap_or_default();
-        Self { clients, endpoint, http }
+        Self {
+            clients,
+            endpoint,
+            http,
+        }
     }
 
     /// The function's `DurableConfig` (GetFunctionConfiguration), None when it has none.
@@ -85,7 +89,9 @@ impl<'a> DurableApi<'a> {
             .get("x-amz-durable-execution-arn")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
-            .ok_or_else(|| DurableError::Unreachable("Lambda answered the Invoke without a durable execution ARN".into()))
+            .ok_or_else(|| {
+                DurableError::Unreachable("Lambda answered the Invoke without a durable execution ARN".into())
+            })
     }
 
     /// `GetDurableExecution`: its `Status`, and its `Result` or `Error` once it ended.
@@ -108,9 +114,15 @@ impl<'a> DurableApi<'a> {
     pub async fn stop(&self, arn: &str, message: &str) -> Result<(), DurableError> {
         let path = format!("/2025-12-01/durable-executions/{}/stop", segment(arn));
         let body = serde_json::json!({"Error": {"ErrorType": "Cancelled", "ErrorMessage": message}}).to_string();
-        self.call("POST", &path, "", &[("content-type", "application/json")], body.as_bytes())
-            .await
-            .map(|_| ())
+        self.call(
+            "POST",
+            &path,
+            "",
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// One signed request; its headers and JSON body (`null` when empty), or Lambda's error.
@@ -132,7 +144,11 @@ impl<'a> DurableApi<'a> {
             .http
             .request(method.parse().unwrap_or(reqwest::Method::GET), &url)
             .body(body.to_vec());
-        for (name, value) in headers.iter().copied().chain(signed.iter().map(|(n, v)| (*n, v.as_str()))) {
+        for (name, value) in headers
+            .iter()
+            .copied()
+            .chain(signed.iter().map(|(n, v)| (*n, v.as_str())))
+        {
             request = request.header(name, value);
         }
         let response = request

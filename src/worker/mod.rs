@@ -106,6 +106,9 @@ pub enum Ending {
     },
     /// Shutdown came before the Invoke went out: give the run back to the queue.
     Released,
+    /// Shutdown came while the step followed what its next attempt re-attaches to (a
+    /// durable execution): give the run back to the queue, its log saying this.
+    GivenBack(String),
     /// A fault that passes (the database was away) came before the Invoke was marked as
     /// sent: nothing went out, so the run goes back to the queue, its log saying why,
     /// rather than failing for a reason that has nothing to do with the step.
@@ -271,6 +274,11 @@ async fn execute_run(
         Ending::Released => {
             phases.enter(RunPhase::Queued);
             log.info("the service is shutting down before the Invoke went out: queued again for another worker");
+            give_back(&worker, &run, &log).await;
+        }
+        Ending::GivenBack(why) => {
+            phases.enter(RunPhase::Queued);
+            log.info(why);
             give_back(&worker, &run, &log).await;
         }
         Ending::Requeued(why) => {

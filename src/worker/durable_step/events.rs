@@ -55,7 +55,9 @@ pub fn line(event: &Value) -> (LogLevel, String) {
         text.push_str(&format!(": {kind}: {}", shorten(message)));
     }
     if kind == "StepFailed"
-        && let Some(delay) = details["RetryDetails"]["NextAttemptDelaySeconds"].as_u64().filter(|d| *d > 0)
+        && let Some(delay) = details["RetryDetails"]["NextAttemptDelaySeconds"]
+            .as_u64()
+            .filter(|d| *d > 0)
     {
         text.push_str(&format!("; next attempt in {delay} s"));
     }
@@ -102,9 +104,15 @@ mod tests {
         assert_eq!(line(&step).1, "durable: step \"add\" succeeded (attempt 1): 5");
         let callback = json!({"EventType": "CallbackStarted", "Name": "approval",
             "CallbackStartedDetails": {"CallbackId": "cb-1", "Timeout": 0}});
-        assert_eq!(line(&callback).1, "durable: callback \"approval\" started: callback id cb-1");
+        assert_eq!(
+            line(&callback).1,
+            "durable: callback \"approval\" started: callback id cb-1"
+        );
         let timed_out = json!({"EventType": "ExecutionTimedOut", "Name": "run-id",
             "ExecutionTimedOutDetails": {}});
-        assert_eq!(line(&timed_out), (LogLevel::Warn, "durable: execution timed out".to_string()));
+        assert_eq!(
+            line(&timed_out),
+            (LogLevel::Warn, "durable: execution timed out".to_string())
+        );
     }
 }

@@ -67,7 +67,8 @@ pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
     {
         Ok(arn) => arn,
         Err(e) => {
-            ctx.log.error(format!("Lambda refused to start the durable execution: {e}"));
+            ctx.log
+                .error(format!("Lambda refused to start the durable execution: {e}"));
             return Ending::failed(RunErrorCode::LambdaError, e.to_string());
         }
     };
@@ -125,10 +126,9 @@ impl Follow<'_, '_> {
                 _ = tokio::time::sleep(every) => {}
                 _ = self.ctx.stop.token.cancelled() => return self.stop().await,
                 _ = self.ctx.worker.shutdown.cancelled() => {
-                    self.ctx.log.info(
-                        "the service is shutting down while the durable execution runs; the run goes back to the queue and its next attempt re-attaches to the execution",
+                    return Ending::GivenBack(
+                        "the service is shutting down while the durable execution runs: queued again; the next attempt re-attaches to the execution".into(),
                     );
-                    return Ending::Released;
                 }
             }
         }

@@ -63,7 +63,14 @@ async fn a_durable_function_runs_as_a_step_with_its_operations_in_the_log(db: Pg
     let (run, log) = service.run_successfully("default", invoke("adder")).await;
     assert_eq!(run["result"]["payload"], json!({"total": 5}), "{run}");
     let arn = run["result"]["durable_execution_arn"].as_str().unwrap_or_default();
-    assert!(arn.ends_with(&format!("/durable-execution/{}/{}", run["id"].as_str().unwrap(), arn.rsplit('/').next().unwrap())), "{run}");
+    assert!(
+        arn.ends_with(&format!(
+            "/durable-execution/{}/{}",
+            run["id"].as_str().unwrap(),
+            arn.rsplit('/').next().unwrap()
+        )),
+        "{run}"
+    );
     let expected = [
         "durable: execution started",
         "durable: step \"add\" started",
@@ -102,10 +109,15 @@ async fn a_run_given_back_while_its_execution_waits_re_attaches_to_it(db: PgPool
     assert_eq!(run["result"]["payload"], json!({"total": 5}), "{run}");
     let log = second.log(&id).await;
     assert!(
-        log.iter().any(|l| l.contains("its next attempt re-attaches to the execution")),
+        log.iter()
+            .any(|l| l.contains("the next attempt re-attaches to the execution")),
         "{log:#?}"
     );
-    assert_eq!(executions(&second.engine, "patient").await, ["SUCCEEDED"], "one execution, not two");
+    assert_eq!(
+        executions(&second.engine, "patient").await,
+        ["SUCCEEDED"],
+        "one execution, not two"
+    );
     second.stop().await;
 }
 
@@ -124,7 +136,10 @@ async fn cancelling_the_run_stops_its_durable_execution(db: PgPool) {
     let run = service.wait_finished(&id).await;
     assert_eq!(run["status"], "cancelled", "{run}");
     let log = service.log(&id).await;
-    assert!(log.iter().any(|l| l.starts_with("stopped durable execution")), "{log:#?}");
+    assert!(
+        log.iter().any(|l| l.starts_with("stopped durable execution")),
+        "{log:#?}"
+    );
     assert_eq!(executions(&service.engine, "sleeper").await, ["STOPPED"]);
     service.stop().await;
 }
