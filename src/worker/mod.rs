@@ -53,7 +53,7 @@ pub struct Worker {
     /// Functions' own timeouts, by (project, function, qualifier), with when they were read.
     pub function_timeouts: Mutex<FunctionTimeouts>,
     /// Whether functions are durable, by (project, function, qualifier), with when it was read.
-    pub durable_functions: Mutex<HashMap<(String, String, Option<String>), (Instant, bool)>>,
+    pub durable_functions: Mutex<DurableFunctions>,
     /// Published versions' configurations as replays record them (a version never changes).
     pub recorded_versions: replay::record::RecordedVersions,
     /// Custom-code steps' packages, installed once per list and shared by every run.
@@ -71,6 +71,9 @@ pub type FunctionTimeouts = HashMap<
         Option<crate::domain::replay::RecordedFunction>,
     ),
 >;
+
+/// Whether functions are durable: (project, function, qualifier) to (when, durable).
+pub type DurableFunctions = HashMap<(String, String, Option<String>), (Instant, bool)>;
 
 /// The workers' part of the process configuration.
 #[derive(Debug, Clone, Copy)]

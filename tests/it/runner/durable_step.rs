@@ -1,15 +1,15 @@
 //! A `lambda_invoke` step on a durable function (written with AWS's durable execution SDK
 //! for Python, created through boto3 on the service's engine): the run follows the
 //! execution and its log shows each operation, its result is the execution's, a run given
-//! back to the queue re-attaches to its execution instead of starting a second one, and
-//! cancelling the run stops the execution.
+//! back to the queue, or rescued from a killed replica, re-attaches to its execution instead
+//! of starting a second one, and cancelling the run stops the execution.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::support::service::TestService;
+use crate::support::service::{ADMIN_TOKEN, ServeProcess, TestService};
 use crate::support::{TestEngine, run_python_check, runtimes_dir};
 
 /// An engine that runs durable functions (their SDK is in the runtimes' SDKs), with its
@@ -86,6 +86,7 @@ async fn a_durable_function_runs_as_a_step_with_its_operations_in_the_log(db: Pg
         at += found.unwrap_or_else(|| panic!("{line:?} missing, or out of order: {log:#?}")) + 1;
     }
     assert_eq!(executions(&service.engine, "adder").await, ["SUCCEEDED"]);
+    eprintln!("run started {} finished {}", run["started_at"], run["finished_at"]);
     service.stop().await;
 }
 
@@ -119,6 +120,58 @@ async fn a_run_given_back_while_its_execution_waits_re_attaches_to_it(db: PgPool
         "one execution, not two"
     );
     second.stop().await;
+}
+
+#[sqlx::test]
+async fn a_run_whose_replica_was_killed_while_its_execution_waits_re_attaches_and_succeeds(db: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path()).await;
+    boto3(&engine, &["create-adder", "steadfast", "4"]).await;
+    // A `lambda-steps serve` process on the test's engine, killed while the execution waits.
+    let key = engine.engine.key();
+    let flags = [
+        "--aws-endpoint-url".to_string(),
+        engine.url.clone(),
+        format!("--engine-access-key-id={}", key.access_key_id),
+        format!("--engine-secret-access-key={}", key.secret_access_key.expose()),
+        "--lease-seconds".into(),
+        "2".into(),
+        "--poll-ms".into(),
+        "100".into(),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let work = tempfile::tempdir().unwrap();
+    let mut doomed = ServeProcess::start(&db, work.path(), &flags, &[("LAMBDA_STEPS_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
+    let id = doomed.submit(invoke("steadfast")).await;
+    let mut waiting = false;
+    for _ in 0..600 {
+        waiting = doomed
+            .log(&id)
+            .await
+            .iter()
+            .any(|l| l.contains("durable: wait \"pause\" started"));
+        if waiting {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(waiting, "{:#?}", doomed.log(&id).await);
+    doomed.child.kill().await.unwrap(); // SIGKILL: no shutdown, no give-back
+
+    // The survivor's rescuer queues the run again once its lease expires; its next attempt
+    // re-attaches to the same execution.
+    let survivor =
+        TestService::start_with_engine(db, engine, tempfile::tempdir().unwrap(), &["--lease-seconds", "2"]).await;
+    let run = survivor.wait_finished(&id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["attempt"], 2, "{run}");
+    assert_eq!(run["result"]["payload"], json!({"total": 5}), "{run}");
+    assert_eq!(
+        executions(&survivor.engine, "steadfast").await,
+        ["SUCCEEDED"],
+        "one execution, not two"
+    );
+    survivor.stop().await;
 }
 
 #[sqlx::test]
