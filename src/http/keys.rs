@@ -5,22 +5,24 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::error_responses::{AuthenticatedErrors, Forbidden, KeyNotFound, TooLarge, Unprocessable};
 use crate::app::AppState;
 use crate::domain::access::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::QueryParams;
+use crate::http::paging::{Listed, Page};
 use crate::store::keys::{self, KeyMetadata};
 
 pub const MAX_SECRET_BYTES: usize = 64 * 1024;
 
-#[derive(Serialize, ToSchema)]
-pub struct KeyPage {
-    pub items: Vec<KeyMetadata>,
-    pub next_cursor: Option<String>,
+/// The secrets under a prefix, on one page.
+pub type KeyPage = Page<KeyMetadata>;
+
+impl Listed for KeyMetadata {
+    const PAGE: &'static str = "KeyPage";
 }
 
 fn valid_path(path: &str) -> ApiResult<()> {
@@ -43,7 +45,7 @@ fn valid_path(path: &str) -> ApiResult<()> {
 }
 
 /// Stores a secret (its raw bytes as the body); answers its metadata only.
-#[utoipa::path(put, path = "/v1/keys/{path}", tag = "keys", operation_id = "put_key", params(("path" = String, Path, min_length = 1, max_length = 512, pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+))*$", description = "Segments of A-Z, a-z, 0-9, `.`, `_` and `-` (not `.` or `..`) joined by `/`, e.g. aws/prod/secret_key")),
+#[utoipa::path(put, path = "/v1/keys/{*path}", tag = "keys", operation_id = "put_key", params(("path" = String, Path, min_length = 1, max_length = 512, pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+))*$", description = "Segments of A-Z, a-z, 0-9, `.`, `_` and `-` (not `.` or `..`) joined by `/`, e.g. aws/prod/secret_key")),
     request_body(description = "The secret's raw bytes: 1 to 65536 of them", content(
         (Vec<u8> = "application/octet-stream"), (String = "text/plain"))),
     security(("bearer" = [])),
@@ -82,7 +84,7 @@ pub async fn put(
 }
 
 /// A secret's metadata (never its value).
-#[utoipa::path(get, path = "/v1/keys/{path}", tag = "keys", operation_id = "get_key", params(("path" = String, Path, min_length = 1, max_length = 512, pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+))*$", description = "Segments of A-Z, a-z, 0-9, `.`, `_` and `-` (not `.` or `..`) joined by `/`, e.g. aws/prod/secret_key")), security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/keys/{*path}", tag = "keys", operation_id = "get_key", params(("path" = String, Path, min_length = 1, max_length = 512, pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+))*$", description = "Segments of A-Z, a-z, 0-9, `.`, `_` and `-` (not `.` or `..`) joined by `/`, e.g. aws/prod/secret_key")), security(("bearer" = [])),
     responses(
         (status = 200, description = "the secret's metadata", body = KeyMetadata),
         AuthenticatedErrors,
@@ -102,7 +104,7 @@ pub async fn get(
 }
 
 /// Deletes a secret.
-#[utoipa::path(delete, path = "/v1/keys/{path}", tag = "keys", operation_id = "delete_key", params(("path" = String, Path, min_length = 1, max_length = 512, pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+))*$", description = "Segments of A-Z, a-z, 0-9, `.`, `_` and `-` (not `.` or `..`) joined by `/`, e.g. aws/prod/secret_key")), security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/keys/{*path}", tag = "keys", operation_id = "delete_key", params(("path" = String, Path, min_length = 1, max_length = 512, pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\\.\\.[A-Za-z0-9._-]+))*$", description = "Segments of A-Z, a-z, 0-9, `.`, `_` and `-` (not `.` or `..`) joined by `/`, e.g. aws/prod/secret_key")), security(("bearer" = [])),
     responses(
         (status = 204, description = "deleted"),
         AuthenticatedErrors,
@@ -142,8 +144,5 @@ pub async fn list(
 ) -> ApiResult<Json<KeyPage>> {
     super::auth::require_admin(&caller)?;
     let items = keys::list(&app.db, query.prefix.as_deref().unwrap_or("")).await?;
-    Ok(Json(KeyPage {
-        items,
-        next_cursor: None,
-    }))
+    Ok(Json(Page::whole(items)))
 }

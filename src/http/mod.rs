@@ -10,6 +10,7 @@ pub mod keys;
 pub mod logs;
 pub mod paging;
 pub mod projects;
+pub mod queued;
 pub mod replay;
 pub mod runs;
 pub mod settings;
@@ -18,29 +19,26 @@ pub mod steps;
 pub mod tokens;
 pub mod whoami;
 
+use std::sync::LazyLock;
+
 use axum::Router;
-use axum::routing::{get, post, put};
-use utoipa::OpenApi;
+use axum::routing::get;
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use replay::OptionalReplayBody;
 use spec::{RequestBodies, StepUnion};
 
+/// What the spec says beside its operations: its title, the schemas it names, its tags and
+/// the token every operation needs unless it says otherwise. The operations come from
+/// [`api`], the one route list.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "lambda-steps",
         description = "Runs AWS Lambda workflow steps: invoke a function, or create one from code, run it and clean it up; every log line kept, polled or streamed over SSE."
-    ),
-    paths(
-        runs::submit, runs::list, runs::get, runs::cancel, replay::replay, replay::diff,
-        logs::poll, logs::events,
-        projects::put, projects::list, projects::delete,
-        keys::put, keys::get, keys::delete, keys::list,
-        tokens::create, tokens::revoke, whoami::whoami,
-        settings::get, settings::put,
-        steps::put, steps::list, steps::run, steps::create_hook, steps::hook,
-        health::healthz, health::readyz, health::metrics, health::openapi,
     ),
     components(schemas(
         crate::domain::run::Run, crate::domain::run::RunStatus, crate::domain::run::RunPhase, crate::domain::run::RunResult,
@@ -70,10 +68,64 @@ use spec::{RequestBodies, StepUnion};
         (name = "steps", description = "Saved steps and webhooks"),
         (name = "health", description = "Liveness, readiness, metrics and this spec"),
     ),
-    modifiers(&BearerAuth, &StepUnion, &RequestBodies, &OptionalReplayBody),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
+
+/// The API's route list. A route joins it only through `routes!`, which serves each
+/// handler at the path and method its `#[utoipa::path]` documents: no route is served
+/// without being in the spec, and none is in the spec without being served. The handlers
+/// of one `routes!` share one path.
+struct Api(OpenApiRouter<AppState>);
+
+impl Api {
+    fn serve(self, routes: UtoipaMethodRouter<AppState>) -> Self {
+        Self(self.0.routes(routes))
+    }
+}
+
+fn api() -> Api {
+    Api(OpenApiRouter::with_openapi(ApiDoc::openapi()))
+        .serve(routes!(runs::submit, runs::list))
+        .serve(routes!(runs::get))
+        .serve(routes!(runs::cancel))
+        .serve(routes!(replay::replay))
+        .serve(routes!(replay::diff))
+        .serve(routes!(logs::poll))
+        .serve(routes!(logs::events))
+        .serve(routes!(projects::put, projects::delete))
+        .serve(routes!(projects::list))
+        .serve(routes!(keys::list))
+        .serve(routes!(keys::put, keys::get, keys::delete))
+        .serve(routes!(settings::get, settings::put))
+        .serve(routes!(steps::list))
+        .serve(routes!(steps::put))
+        .serve(routes!(steps::run))
+        .serve(routes!(steps::create_hook))
+        .serve(routes!(steps::hook))
+        .serve(routes!(tokens::create))
+        .serve(routes!(tokens::revoke))
+        .serve(routes!(whoami::whoami))
+        .serve(routes!(health::healthz))
+        .serve(routes!(health::readyz))
+        .serve(routes!(health::metrics))
+        .serve(routes!(health::openapi))
+}
+
+/// The API's routes, and the spec of exactly those.
+fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut doc) = api().0.split_for_parts();
+    // axum spells a parameter that takes the rest of the path `{*path}`; OpenAPI `{path}`.
+    doc.paths.paths = std::mem::take(&mut doc.paths.paths)
+        .into_iter()
+        .map(|(path, item)| (path.replace("{*", "{"), item))
+        .collect();
+    let modifiers: [&dyn Modify; 4] = [&BearerAuth, &StepUnion, &RequestBodies, &OptionalReplayBody];
+    for modifier in modifiers {
+        modifier.modify(&mut doc);
+    }
+    (routes, doc)
+}
 
 /// Declares the `Authorization: Bearer <token>` scheme every protected route uses.
 struct BearerAuth;
@@ -88,37 +140,13 @@ impl utoipa::Modify for BearerAuth {
 
 /// The spec as committed in `openapi/openapi.json`.
 pub fn openapi_json() -> String {
-    spec::to_json(&ApiDoc::openapi())
+    static SPEC: LazyLock<String> = LazyLock::new(|| spec::to_json(&api_parts().1));
+    SPEC.clone()
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/projects/{project}/runs", post(runs::submit).get(runs::list))
-        .route("/v1/runs/{id}", get(runs::get))
-        .route("/v1/runs/{id}/cancel", post(runs::cancel))
-        .route("/v1/runs/{id}/replay", post(replay::replay))
-        .route("/v1/runs/{id}/replay-diff", get(replay::diff))
-        .route("/v1/runs/{id}/logs", get(logs::poll))
-        .route("/v1/runs/{id}/events", get(logs::events))
-        .route("/v1/projects/{project}", put(projects::put).delete(projects::delete))
-        .route("/v1/projects", get(projects::list))
-        .route("/v1/keys", get(keys::list))
-        .route("/v1/keys/{*path}", put(keys::put).get(keys::get).delete(keys::delete))
-        .route("/v1/projects/{project}/settings", get(settings::get).put(settings::put))
-        .route("/v1/projects/{project}/steps", get(steps::list))
-        .route("/v1/projects/{project}/steps/{name}", put(steps::put))
-        .route("/v1/projects/{project}/steps/{name}/runs", post(steps::run))
-        .route("/v1/projects/{project}/webhooks", post(steps::create_hook))
-        .route("/v1/hooks/{id}", post(steps::hook))
-        .route("/v1/tokens", post(tokens::create))
-        .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(health::openapi))
-        .route("/v1/whoami", get(whoami::whoami))
-        .route("/", get(console::page))
-        .route("/assets/{version}/{*name}", get(console::asset))
+    let (api, _) = api_parts();
+    api.merge(console())
         .fallback(console::fallback)
         .layer(axum::middleware::from_fn(edge::errors_as_json))
         .layer(axum::middleware::from_fn(edge::refuse_unreadable_urls))
@@ -129,6 +157,13 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
         .with_state(state)
+}
+
+/// The web console: a page and its assets for browsers, beside the API and outside its spec.
+fn console() -> Router<AppState> {
+    Router::new()
+        .route("/", get(console::page))
+        .route("/assets/{version}/{*name}", get(console::asset))
 }
 
 /// Parses a run id from the path, as a 404 rather than axum's 400 when it is not one.

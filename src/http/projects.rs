@@ -13,6 +13,7 @@ use super::error_responses::{
 use crate::app::AppState;
 use crate::domain::access::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::http::paging::{Listed, Page};
 use crate::store::projects;
 
 #[derive(Serialize, ToSchema)]
@@ -21,10 +22,11 @@ pub struct Project {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ProjectPage {
-    pub items: Vec<Project>,
-    pub next_cursor: Option<String>,
+/// The projects, on one page.
+pub type ProjectPage = Page<Project>;
+
+impl Listed for Project {
+    const PAGE: &'static str = "ProjectPage";
 }
 
 /// Creates a project (201), or finds it there already (200).
@@ -79,10 +81,7 @@ pub async fn list(State(app): State<AppState>, caller: Caller) -> ApiResult<Json
         .filter(|(name, _)| caller.may_read(name))
         .map(|(name, created_at)| Project { name, created_at })
         .collect();
-    Ok(Json(ProjectPage {
-        items,
-        next_cursor: None,
-    }))
+    Ok(Json(Page::whole(items)))
 }
 
 /// Deletes a project with its finished runs and their logs, its tokens, settings, saved

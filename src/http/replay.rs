@@ -3,9 +3,9 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 
 use super::error_responses::{AuthenticatedErrors, Forbidden, JsonBodyErrors, RunNotFound};
+use super::queued::QueuedReplay;
 use crate::app::AppState;
 use crate::domain::access::Caller;
 use crate::domain::replay::{self, ReplayDiff, ReplayRequest, ReplaySide};
@@ -27,9 +27,7 @@ const LINES_COMPARED: i64 = 5000;
     security(("bearer" = [])),
     request_body(content = ReplayRequest, description = "Optional: without a body (or with `{}`), the replayed function gets no credentials"),
     responses(
-        (status = 202, description = "the replay, queued", body = Run, links(
-            ("GetReplayDiff" = (operation_id = "get_replay_diff", parameters(("id" = "$response.body#/id")))),
-            ("GetRunLogs" = (operation_id = "get_run_logs", parameters(("id" = "$response.body#/id")))))),
+        QueuedReplay,
         AuthenticatedErrors,
         Forbidden,
         RunNotFound,
@@ -41,7 +39,7 @@ pub async fn replay(
     caller: Caller,
     Path(id): Path<String>,
     OptionalJsonBody(body): OptionalJsonBody<ReplayRequest>,
-) -> ApiResult<(StatusCode, Json<Run>)> {
+) -> ApiResult<QueuedReplay> {
     let id = super::run_id(&id)?;
     let original = runs::get(&app.db, id)
         .await?
@@ -68,14 +66,7 @@ pub async fn replay(
     }
     let recorded = replayable(&original, &request)?;
     let replay_id = replays::create(&app.db, &original, &request, recorded.as_ref()).await?;
-    app.wakeups.submitted();
-    tracing::info!(run.id = %replay_id, replay_of = %id, "replay submitted");
-    crate::metrics::run_submitted("replay");
-    let mut run = runs::get(&app.db, replay_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("run {replay_id}")))?;
-    run.replay_of = Some(id);
-    Ok((StatusCode::ACCEPTED, Json(run)))
+    super::queued::replay_queued(&app, replay_id, id).await
 }
 
 /// What a replay of this run builds from (the recorded function of an Invoke), or why it

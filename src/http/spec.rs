@@ -22,9 +22,26 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::{Content, OpenApi, RefOr, Required};
 
+use crate::domain::function_tags::{AWS_MAX_TAGS, RUNNER_TAGS};
 use lambda_rules::{KNOWN_RUNTIMES, Language, RESERVED_ENVIRONMENT_KEYS};
 
 use crate::aws_settings::NO_NUL;
+
+/// The ASCII punctuation a function tag may not hold: `check_tags` allows `_ . : / = + - @`.
+const TAG_REFUSED_PUNCTUATION: &str = "!\"#$%&'()*,;<>?[\\]^`{|}~";
+
+/// The pattern of a function tag's key or value: none of the control characters or the
+/// ASCII punctuation `crate::domain::function_tags::check_tags` refuses.
+fn tag_text() -> String {
+    let punctuation: String = TAG_REFUSED_PUNCTUATION
+        .chars()
+        .map(|c| match c {
+            '[' | '\\' | ']' => format!("\\{c}"),
+            c => c.to_string(),
+        })
+        .collect();
+    format!("^[^\\u0000-\\u001f\\u007f-\\u009f{punctuation}]*$")
+}
 
 /// The `type` of each step kind and the schema of its fields.
 const STEP_KINDS: [(&str, &str); 2] = [
@@ -84,6 +101,29 @@ impl utoipa::Modify for StepUnion {
             "Variables of the function: names of letters, digits and `_` starting with a letter, none of Lambda's reserved names ({}).",
             RESERVED_ENVIRONMENT_KEYS.join(", ")
         ));
+
+        // A tag's rules, as far as a pattern states them portably: the characters no tag
+        // may hold are refused here; letters, numbers and spaces beyond ASCII, and the
+        // reserved `aws:` and `lambda-steps:` keys, stay in the description.
+        let tags = property_mut(custom, "tags");
+        tags.max_properties = Some(AWS_MAX_TAGS - RUNNER_TAGS);
+        tags.property_names = Some(Box::new(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(128))
+                .pattern(Some(tag_text()))
+                .build()
+                .into(),
+        ));
+        tags.additional_properties = Some(Box::new(AdditionalProperties::RefOr(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(256))
+                .pattern(Some(tag_text()))
+                .build()
+                .into(),
+        )));
     }
 }
 
@@ -318,6 +358,20 @@ fn property_mut<'a>(object: &'a mut Object, name: &str) -> &'a mut Object {
 
 #[cfg(test)]
 mod tests {
+    /// The spec's tag pattern and the code agree on every ASCII character: one the pattern
+    /// refuses is refused, and one it allows is taken.
+    #[test]
+    fn the_tag_pattern_refuses_the_ascii_that_check_tags_refuses() {
+        for byte in 0u8..128 {
+            let c = char::from(byte);
+            let by_pattern = c.is_ascii_control() || super::TAG_REFUSED_PUNCTUATION.contains(c);
+            for tag in [(format!("k{c}"), "v".to_string()), ("k".to_string(), format!("v{c}"))] {
+                let by_code = crate::domain::function_tags::check_tags(&[tag].into()).is_err();
+                assert_eq!(by_pattern, by_code, "{c:?}");
+            }
+        }
+    }
+
     #[test]
     fn every_step_kind_has_a_schema_with_its_type() {
         let doc: serde_json::Value = serde_json::from_str(&super::super::openapi_json()).unwrap();

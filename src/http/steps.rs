@@ -9,19 +9,20 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::error_responses::{
     AuthenticatedErrors, BadRequest, Forbidden, JsonBodyErrors, ProjectNotReadable, ProjectNotUsable, Unavailable,
     Unprocessable,
 };
+use super::queued::Queued;
 use crate::app::AppState;
 use crate::domain::access::Caller;
-use crate::domain::run::Run;
 use crate::domain::step::Step;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, OptionalJsonBody, QueryParams};
-use crate::store::{projects, runs, steps};
+use crate::http::extract::{JsonBody, OptionalJsonBody};
+use crate::http::paging::{Cursor, Listed, Page, PageRequest};
+use crate::store::{projects, steps};
 
 const REPLAY_WINDOW_SECONDS: i64 = 300;
 
@@ -96,27 +97,31 @@ pub async fn put(
     ))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// `next_cursor` of the previous page (any other string is refused).
-    #[param(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
-    cursor: Option<String>,
-    /// 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    limit: Option<i64>,
+/// A page of saved steps.
+pub type SavedStepPage = Page<SavedStep>;
+
+impl Listed for SavedStep {
+    const PAGE: &'static str = "SavedStepPage";
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct SavedStepPage {
-    pub items: Vec<SavedStep>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
+/// Where a page of saved steps, by name, starts: after the step of this name.
+pub struct StepCursor(String);
+
+impl Cursor for StepCursor {
+    const PATTERN: &'static str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
+
+    fn read(text: &str) -> Option<Self> {
+        is_step_name(text).then(|| Self(text.to_string()))
+    }
+
+    fn write(&self) -> String {
+        self.0.clone()
+    }
 }
 
 /// A project's saved steps, by name.
 #[utoipa::path(get, path = "/v1/projects/{project}/steps", tag = "steps", operation_id = "list_saved_steps",
-    params(("project" = String, Path, description = "The project's name"), ListQuery),
+    params(("project" = String, Path, description = "The project's name"), PageRequest<StepCursor>),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "a page of saved steps, by name", body = SavedStepPage),
@@ -128,22 +133,15 @@ pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
     Path(project): Path<String>,
-    QueryParams(query): QueryParams<ListQuery>,
+    page: PageRequest<StepCursor>,
 ) -> ApiResult<Json<SavedStepPage>> {
     super::auth::require_read(&caller, &project)?;
-    let limit = super::paging::limit(query.limit)?;
-    if query.cursor.as_deref().is_some_and(|c| !is_step_name(c)) {
-        return Err(ApiError::InvalidField {
-            field: "cursor".into(),
-            message: "must be the next_cursor of a previous page".into(),
-        });
-    }
     if !projects::exists(&app.db, &project).await? {
         return Err(ApiError::NotFound(format!("project {project}")));
     }
-    let mut rows = steps::list(&app.db, &project, query.cursor.as_deref(), limit + 1).await?;
-    let next_cursor = super::paging::next_cursor(&mut rows, limit, |(name, _)| name.clone());
-    let items = rows
+    let after = page.cursor().map(|c| c.0.as_str());
+    let rows = steps::list(&app.db, &project, after, page.rows()).await?;
+    let rows = rows
         .into_iter()
         .map(|(name, step)| SavedStep {
             project: project.clone(),
@@ -151,7 +149,7 @@ pub async fn list(
             step,
         })
         .collect();
-    Ok(Json(SavedStepPage { items, next_cursor }))
+    Ok(Json(page.page(rows, |saved| StepCursor(saved.name.clone()))))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -168,11 +166,7 @@ pub struct RunSavedStep {
     request_body(content = RunSavedStep, description = "Optional: without a body, the step runs with its own payload"),
     security(("bearer" = [])),
     responses(
-        (status = 202, description = "queued", body = Run, links(
-            ("GetRun" = (operation_id = "get_run", parameters(("id" = "$response.body#/id")))),
-            ("GetRunLogs" = (operation_id = "get_run_logs", parameters(("id" = "$response.body#/id")))),
-            ("CancelRun" = (operation_id = "cancel_run", parameters(("id" = "$response.body#/id")))),
-            ("StreamRunEvents" = (operation_id = "stream_run_events", parameters(("id" = "$response.body#/id")))))),
+        Queued,
         AuthenticatedErrors,
         Forbidden,
         (status = 404, description = "no such project or saved step, or not one this token may use", body = crate::error::ErrorBody),
@@ -183,7 +177,7 @@ pub async fn run(
     caller: Caller,
     Path((project, name)): Path<(String, String)>,
     OptionalJsonBody(body): OptionalJsonBody<RunSavedStep>,
-) -> ApiResult<(StatusCode, Json<Run>)> {
+) -> ApiResult<Queued> {
     super::auth::require_run(&caller, &project)?;
     let saved = steps::get(&app.db, &project, &name)
         .await?
@@ -252,15 +246,11 @@ pub async fn create_hook(
 #[utoipa::path(post, path = "/v1/hooks/{id}", tag = "steps", operation_id = "call_webhook", params(("id" = uuid::Uuid, Path, description = "The webhook's id"),
         ("X-Lambda-Steps-Timestamp" = Option<String>, Header, description = "Unix seconds, within 5 minutes of now (hooks with a secret)"),
         ("X-Lambda-Steps-Signature" = Option<String>, Header, description = "`sha256=` and the hex HMAC-SHA256 of `{timestamp}.{body}` under the hook's secret (hooks with a secret)")),
-    request_body(description = "The event: a JSON body is the payload as it is; any other body becomes a string payload (no NUL characters)",
+    request_body(description = "The event: a JSON body (any JSON value) is the payload as it is; any other body becomes a string payload. Refused (422) as in a step's payload: NUL characters, numbers too large to store and read back exactly, nesting deeper than 64, a payload over the step's size limit",
         content((serde_json::Value = "application/json"), (String = "text/plain"))),
     security(()),
     responses(
-        (status = 202, description = "queued", body = Run, links(
-            ("GetRun" = (operation_id = "get_run", parameters(("id" = "$response.body#/id")))),
-            ("GetRunLogs" = (operation_id = "get_run_logs", parameters(("id" = "$response.body#/id")))),
-            ("CancelRun" = (operation_id = "cancel_run", parameters(("id" = "$response.body#/id")))),
-            ("StreamRunEvents" = (operation_id = "stream_run_events", parameters(("id" = "$response.body#/id")))))),
+        Queued,
         BadRequest,
         (status = 401, description = "the hook has a secret and the signature or timestamp is missing, malformed, stale or wrong", body = crate::error::ErrorBody),
         (status = 404, description = "no such webhook", body = crate::error::ErrorBody),
@@ -273,7 +263,7 @@ pub async fn hook(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<(StatusCode, Json<Run>)> {
+) -> ApiResult<Queued> {
     let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::NotFound(format!("hook {id}")))?;
     if body.len() > app.settings.max_webhook_bytes {
         return Err(ApiError::TooLarge(format!(
@@ -344,20 +334,13 @@ async fn submit(
     project: &str,
     saved: serde_json::Value,
     payload: Option<serde_json::Value>,
-) -> ApiResult<(StatusCode, Json<Run>)> {
+) -> ApiResult<Queued> {
     let mut step = Step::parse(&saved, app.payload_limits())?;
     if let Some(payload) = payload {
         step = step.with_payload(payload);
+        // The payload limits apply to the payload actually sent.
+        let sent = serde_json::to_value(&step).map_err(|e| ApiError::Internal(e.into()))?;
+        step = Step::parse(&sent, app.payload_limits())?;
     }
-    let stored = serde_json::to_value(&step).map_err(|e| ApiError::Internal(e.into()))?;
-    // The payload limits apply to the payload actually sent.
-    Step::parse(&stored, app.payload_limits())?;
-    match app.submits.submit(project, &stored, None).await {
-        Ok((run, _)) => {
-            crate::metrics::run_submitted(step.kind());
-            Ok((StatusCode::ACCEPTED, Json(run)))
-        }
-        Err(runs::SubmitRefused::NoSuchProject) => Err(ApiError::NotFound(format!("project {project}"))),
-        Err(runs::SubmitRefused::Database(e)) => Err(e.into()),
-    }
+    super::queued::queue(app, project, &step).await
 }

@@ -232,6 +232,48 @@ async fn unknown_runs_are_404_and_health_answers(db: PgPool) {
     service.stop().await;
 }
 
+/// The spec and the router come from one route list: each operation the spec documents
+/// is served at its path and method (a handler answers, not the router's "no such route"
+/// 404 or its 405), the key storage's many-segment path included.
+#[sqlx::test]
+async fn every_operation_in_the_spec_is_served(db: PgPool) {
+    let service = TestService::start(db, &[]).await;
+    let (status, spec) = service.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    let mut operations = 0;
+    for (template, item) in spec["paths"].as_object().unwrap() {
+        // Values of the right form that name nothing: a handler answers 404 for them.
+        let path = template
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{project}", "no-such-project")
+            .replace("{name}", "no-such-step")
+            .replace("{path}", "no/such/key");
+        assert!(
+            !path.contains('{'),
+            "{template} has a parameter this test does not fill"
+        );
+        for method in item.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let answer = service
+                .http
+                .request(method.clone(), format!("{}{path}", service.url))
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status().as_u16();
+            let body: serde_json::Value = answer.json().await.unwrap_or_default();
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                status != 405 && !message.contains("no such route"),
+                "{method} {template}: {status} {body}"
+            );
+            operations += 1;
+        }
+    }
+    assert!(operations >= 29, "the spec lists {operations} operations");
+    service.stop().await;
+}
+
 /// The committed spec is what the code generates (`UPDATE_OPENAPI=1 cargo test` rewrites it).
 #[test]
 fn the_committed_openapi_spec_is_current() {
