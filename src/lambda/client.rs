@@ -114,7 +114,11 @@ impl LambdaClients {
                 if let Some(external_id) = external_id {
                     provider = provider.external_id(external_id);
                 }
-                Some(SharedCredentialsProvider::new(provider.build().await))
+                // Cached here, not only in the SDK's identity cache: the durable calls
+                // (`durable.rs`) sign with the same role's credentials, and STS is asked once.
+                Some(SharedCredentialsProvider::new(super::cached_credentials::Cached::new(
+                    SharedCredentialsProvider::new(provider.build().await),
+                )))
             }
         };
         let signing = credentials.clone().or_else(|| shared.credentials_provider());
