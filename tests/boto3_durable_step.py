@@ -3,7 +3,8 @@ the engine about their executions, through boto3 as a user would.
 
 Usage: boto3_durable_step.py ENDPOINT_URL ACCESS_KEY_ID SECRET_ACCESS_KEY COMMAND NAME
 COMMAND: `create-adder NAME` (a step "add" then a wait "pause" of WAIT seconds, given as a
-sixth argument), `create-sleeper NAME` (a step then a wait of 120 s), or `executions NAME`
+sixth argument), `create-sleeper NAME` (a step then a wait of 120 s), `create-failer NAME` (a step, then
+an exception), or `executions NAME`
 (prints `execution STATUS` for each of the function's executions)."""
 
 import io
@@ -45,6 +46,15 @@ def handler(event, context: DurableContext):
     return "woke"
 """
 
+FAILER = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+
+@durable_execution
+def handler(event, context: DurableContext):
+    context.step(lambda _: "checked", name="check")
+    raise ValueError("the replica is too far behind")
+"""
+
 
 def create(source):
     buffer = io.BytesIO()
@@ -61,6 +71,8 @@ if command == "create-adder":
     create(ADDER.replace("WAIT", sys.argv[6]))
 elif command == "create-sleeper":
     create(SLEEPER)
+elif command == "create-failer":
+    create(FAILER)
 elif command == "executions":
     listed = client.list_durable_executions_by_function(FunctionName=name)
     for execution in listed["DurableExecutions"]:

@@ -1,8 +1,8 @@
 //! A `lambda_invoke` step on a durable function (written with AWS's durable execution SDK
 //! for Python, created through boto3 on the service's engine): the run follows the
-//! execution and its log shows each operation, its result is the execution's, a run given
-//! back to the queue, or rescued from a killed replica, re-attaches to its execution instead
-//! of starting a second one, and cancelling the run stops the execution.
+//! execution and its log shows each operation, its result (or error) is the execution's, a
+//! run given back to the queue, or rescued from a killed replica, re-attaches to its
+//! execution instead of starting a second one, and cancelling the run stops the execution.
 
 use std::time::Duration;
 
@@ -87,6 +87,35 @@ async fn a_durable_function_runs_as_a_step_with_its_operations_in_the_log(db: Pg
     }
     assert_eq!(executions(&service.engine, "adder").await, ["SUCCEEDED"]);
     eprintln!("run started {} finished {}", run["started_at"], run["finished_at"]);
+    service.stop().await;
+}
+
+#[sqlx::test]
+async fn a_failed_execution_fails_the_run_with_its_error(db: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path()).await;
+    boto3(&engine, &["create-failer", "failer"]).await;
+    let service = TestService::start_with_engine(db, engine, tempfile::tempdir().unwrap(), &[]).await;
+
+    let run = service.run(invoke("failer")).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["code"], "function_error", "{run}");
+    assert_eq!(run["result"]["error"]["type"], "ValueError", "{run}");
+    assert_eq!(
+        run["result"]["error"]["message"], "the replica is too far behind",
+        "{run}"
+    );
+    let log = service.log(run["id"].as_str().unwrap()).await;
+    assert!(
+        log.iter()
+            .any(|l| l == "durable: step \"check\" succeeded (attempt 1): \"checked\""),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("durable: execution failed: ValueError: the replica is too far behind")),
+        "{log:#?}"
+    );
     service.stop().await;
 }
 
