@@ -96,6 +96,7 @@ impl AppState {
             worker_id: self.worker_id.clone(),
             shutdown: self.shutdown.clone(),
             function_timeouts: Default::default(),
+            durable_functions: Default::default(),
             recorded_versions: Default::default(),
             packages: self.packages.clone(),
             settings: WorkerSettings {

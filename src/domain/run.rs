@@ -73,6 +73,10 @@ pub struct RunResult {
     /// what a replay builds again (never its environment variables).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<super::replay::RecordedFunction>,
+    /// The durable execution a step on a durable function started (or re-attached to),
+    /// named by the run's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durable_execution_arn: Option<String>,
 }
 
 /// `errorType`, `errorMessage` and the stack trace of a function's error document.

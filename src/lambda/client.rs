@@ -51,6 +51,9 @@ pub struct LambdaClients {
     pub iam: aws_sdk_iam::Client,
     /// CloudWatch Logs, likewise (for whole logs when the tail was cut).
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// What they sign with (None: unsigned), for the calls the SDK does not have
+    /// (`durable.rs`).
+    pub credentials: Option<SharedCredentialsProvider>,
     /// The execution role found or created with these credentials, once known.
     pub execution_role: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
@@ -111,9 +114,14 @@ impl LambdaClients {
                 if let Some(external_id) = external_id {
                     provider = provider.external_id(external_id);
                 }
-                Some(SharedCredentialsProvider::new(provider.build().await))
+                // Cached here, not only in the SDK's identity cache: the durable calls
+                // (`durable.rs`) sign with the same role's credentials, and STS is asked once.
+                Some(SharedCredentialsProvider::new(super::cached_credentials::Cached::new(
+                    SharedCredentialsProvider::new(provider.build().await),
+                )))
             }
         };
+        let signing = credentials.clone().or_else(|| shared.credentials_provider());
         let mut base = aws_sdk_lambda::config::Builder::from(&shared);
         let mut logs = aws_sdk_cloudwatchlogs::config::Builder::from(&shared).timeout_config(
             TimeoutConfig::builder()
@@ -163,6 +171,7 @@ impl LambdaClients {
             control: Client::from_conf(control),
             iam: aws_sdk_iam::Client::from_conf(iam.build()),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs.build()),
+            credentials: signing,
             execution_role: Default::default(),
         }
     }

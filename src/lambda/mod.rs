@@ -2,9 +2,11 @@
 //! answer (payload, function error, log tail) into a run's result and log.
 
 pub mod at_most_once;
+mod cached_credentials;
 pub mod client;
 pub mod create;
 pub mod directory;
+pub mod durable;
 pub mod full_log;
 pub mod function_credentials;
 pub mod log_group;

@@ -52,6 +52,7 @@ pub fn from_output(output: &InvokeOutput, invocation_type: InvocationType) -> Ou
         duration_ms: duration_from_report(&tail),
         log_tail_truncated: truncated,
         function: None,
+        durable_execution_arn: None,
     };
 
     let (status, error) = match (invocation_type, &error_details) {

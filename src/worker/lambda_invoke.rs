@@ -13,6 +13,14 @@ use crate::domain::step::{InvocationType, InvokeStep};
 use crate::lambda::at_most_once::InvokeCall;
 
 pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
+    // A durable function runs as an execution the step follows, not as one Invoke.
+    if step.invocation_type != InvocationType::DryRun
+        && super::durable_step::is_durable(ctx, &step.function_name, step.qualifier.as_deref())
+            .instrument(ctx.phases.span())
+            .await
+    {
+        return super::durable_step::run(ctx, step).await;
+    }
     // What a replay needs of the function, from the configuration read for its timeout.
     let mut described = None;
     let timeout = match step.invocation_type {

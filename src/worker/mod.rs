@@ -1,6 +1,7 @@
 //! Running one claimed run: its span and log, the step, and finishing it fenced by attempt.
 
 mod custom_code;
+mod durable_step;
 mod follow;
 mod lambda_invoke;
 pub mod packages;
@@ -51,6 +52,8 @@ pub struct Worker {
     pub shutdown: CancellationToken,
     /// Functions' own timeouts, by (project, function, qualifier), with when they were read.
     pub function_timeouts: Mutex<FunctionTimeouts>,
+    /// Whether functions are durable, by (project, function, qualifier), with when it was read.
+    pub durable_functions: Mutex<DurableFunctions>,
     /// Published versions' configurations as replays record them (a version never changes).
     pub recorded_versions: replay::record::RecordedVersions,
     /// Custom-code steps' packages, installed once per list and shared by every run.
@@ -68,6 +71,9 @@ pub type FunctionTimeouts = HashMap<
         Option<crate::domain::replay::RecordedFunction>,
     ),
 >;
+
+/// Whether functions are durable: (project, function, qualifier) to (when, durable).
+pub type DurableFunctions = HashMap<(String, String, Option<String>), (Instant, bool)>;
 
 /// The workers' part of the process configuration.
 #[derive(Debug, Clone, Copy)]
@@ -103,6 +109,9 @@ pub enum Ending {
     },
     /// Shutdown came before the Invoke went out: give the run back to the queue.
     Released,
+    /// Shutdown came while the step followed what its next attempt re-attaches to (a
+    /// durable execution): give the run back to the queue, its log saying this.
+    GivenBack(String),
     /// A fault that passes (the database was away) came before the Invoke was marked as
     /// sent: nothing went out, so the run goes back to the queue, its log saying why,
     /// rather than failing for a reason that has nothing to do with the step.
@@ -268,6 +277,11 @@ async fn execute_run(
         Ending::Released => {
             phases.enter(RunPhase::Queued);
             log.info("the service is shutting down before the Invoke went out: queued again for another worker");
+            give_back(&worker, &run, &log).await;
+        }
+        Ending::GivenBack(why) => {
+            phases.enter(RunPhase::Queued);
+            log.info(why);
             give_back(&worker, &run, &log).await;
         }
         Ending::Requeued(why) => {

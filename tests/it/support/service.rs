@@ -127,6 +127,15 @@ impl TestService {
         }
     }
 
+    /// Shuts the service down as `stop` does but leaves its engine running, for another
+    /// service to take over (the engine's data must then live outside the service's own).
+    pub async fn stop_keeping_engine(self) -> TestEngine {
+        self.shutdown.cancel();
+        let ended = tokio::time::timeout(Duration::from_secs(40), self.task).await;
+        assert!(matches!(ended, Ok(Ok(Ok(())))), "serve() did not stop cleanly");
+        self.engine
+    }
+
     /// POSTs a step to a project; answers the status and body.
     pub async fn submit(&self, project: &str, step: Value) -> (u16, Value) {
         self.submit_with_key(project, step, None).await

@@ -1,0 +1,225 @@
+//! A `lambda_invoke` step on a durable function: the execution is started with the run's
+//! id as its name, then followed through `GetDurableExecution` and
+//! `GetDurableExecutionHistory` (each new event a line of the run's log) until it ends;
+//! the run ends as it did. The name makes the Invoke idempotent (Lambda re-attaches to an
+//! execution of that name and payload), so unlike a plain Invoke it is not marked as sent:
+//! a run given back at shutdown, or rescued from a dead replica, re-attaches to the same
+//! execution. Cancelling the run stops the execution.
+
+mod events;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::phases::stopped::stopped;
+use super::{Ending, StepContext};
+use crate::domain::run::{FunctionErrorDetails, RunErrorCode, RunPhase, RunResult, RunStatus};
+use crate::domain::step::InvokeStep;
+use crate::lambda::client::LambdaTarget;
+use crate::lambda::durable::{DurableApi, DurableError};
+use crate::queue::pool::StopReason;
+
+/// Whether the function is durable (has a `DurableConfig`), remembered for a minute.
+/// None when it cannot be told (then the step is a plain Invoke, as before).
+pub async fn is_durable(ctx: &StepContext<'_>, function: &str, qualifier: Option<&str>) -> bool {
+    let key = (
+        ctx.run.project.clone(),
+        function.to_string(),
+        qualifier.map(str::to_string),
+    );
+    if let Some((at, durable)) = ctx.worker.durable_functions.lock().get(&key)
+        && at.elapsed() < Duration::from_secs(60)
+    {
+        return *durable;
+    }
+    let api = DurableApi::new(&ctx.lambda.clients, &ctx.lambda.target);
+    let durable = match api.durable_config(function, qualifier).await {
+        Ok(config) => config.is_some(),
+        // Not found, no permission...: the plain Invoke says so as it always did.
+        Err(_) => return false,
+    };
+    ctx.worker
+        .durable_functions
+        .lock()
+        .insert(key, (Instant::now(), durable));
+    durable
+}
+
+pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
+    if ctx.stop.token.is_cancelled() {
+        return stopped(ctx, "cancelled before the durable execution was started");
+    }
+    if ctx.worker.shutdown.is_cancelled() {
+        return Ending::Released;
+    }
+    let api = DurableApi::new(&ctx.lambda.clients, &ctx.lambda.target);
+    let name = ctx.run.id.to_string();
+    ctx.phases.enter(RunPhase::Invoking);
+    ctx.log.info(format!(
+        "{} is a durable function: starting (or re-attaching to) its execution named {name}, the run's id",
+        step.function_name
+    ));
+    let payload = step.payload.to_string().into_bytes();
+    let arn = match api
+        .start(&step.function_name, step.qualifier.as_deref(), &name, &payload)
+        .await
+    {
+        Ok(arn) => arn,
+        Err(e) => {
+            ctx.log
+                .error(format!("Lambda refused to start the durable execution: {e}"));
+            return Ending::failed(RunErrorCode::LambdaError, e.to_string());
+        }
+    };
+    ctx.log.info(format!("following durable execution {arn}"));
+    Follow {
+        ctx,
+        api: &api,
+        arn: &arn,
+        page: None,
+        last_event: 0,
+    }
+    .run()
+    .await
+}
+
+struct Follow<'a, 'c> {
+    ctx: &'a StepContext<'c>,
+    api: &'a DurableApi<'a>,
+    arn: &'a str,
+    /// The marker of the history page read last (None: the first page).
+    page: Option<String>,
+    /// The newest event written into the run's log (events are numbered from 1).
+    last_event: u64,
+}
+
+impl Follow<'_, '_> {
+    async fn run(mut self) -> Ending {
+        let every = match self.ctx.lambda.target {
+            LambdaTarget::Aws => Duration::from_secs(2),
+            LambdaTarget::Embedded(_) | LambdaTarget::Endpoint(_) => Duration::from_millis(200),
+        };
+        let mut faults = 0u32;
+        loop {
+            match self.poll().await {
+                Ok(Some(execution)) => {
+                    // The events written last come with the ending.
+                    let _ = self.write_new_events().await;
+                    return self.ended(&execution);
+                }
+                Ok(None) => faults = 0,
+                Err(e) if e.is_not_found() => {
+                    self.ctx.log.error(format!("the durable execution is gone: {e}"));
+                    return Ending::failed(RunErrorCode::LambdaError, e.to_string());
+                }
+                Err(e) => {
+                    faults += 1;
+                    if faults == 1 || faults.is_multiple_of(30) {
+                        self.ctx
+                            .log
+                            .warn(format!("following the durable execution failed ({e}); trying again"));
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = self.ctx.stop.token.cancelled() => return self.stop().await,
+                _ = self.ctx.worker.shutdown.cancelled() => {
+                    return Ending::GivenBack(
+                        "the service is shutting down while the durable execution runs: queued again; the next attempt re-attaches to the execution".into(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Writes the new events; answers the execution once it ended.
+    async fn poll(&mut self) -> Result<Option<Value>, DurableError> {
+        self.write_new_events().await?;
+        let execution = self.api.get(self.arn).await?;
+        Ok((execution["Status"].as_str() != Some("RUNNING")).then_some(execution))
+    }
+
+    /// Every event after the last one written, page by page.
+    async fn write_new_events(&mut self) -> Result<(), DurableError> {
+        loop {
+            let page = self.api.history(self.arn, self.page.as_deref()).await?;
+            for event in page["Events"].as_array().into_iter().flatten() {
+                let id = event["EventId"].as_u64().unwrap_or(0);
+                if id <= self.last_event {
+                    continue;
+                }
+                self.last_event = id;
+                let (level, line) = events::line(event);
+                self.ctx.log.line(level, line);
+            }
+            match page["NextMarker"].as_str() {
+                Some(next) => self.page = Some(next.to_string()),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The run was cancelled (the execution is stopped) or taken over (it is left running).
+    async fn stop(&self) -> Ending {
+        if self.ctx.stop.reason() == Some(StopReason::LeaseLost) {
+            return stopped(self.ctx, "");
+        }
+        match self.api.stop(self.arn, "the run was cancelled").await {
+            Ok(()) => self.ctx.log.info(format!("stopped durable execution {}", self.arn)),
+            Err(e) => self
+                .ctx
+                .log
+                .warn(format!("the durable execution could not be stopped: {e}")),
+        }
+        stopped(self.ctx, "cancelled; the durable execution was stopped")
+    }
+
+    /// The run's ending from the ended execution.
+    fn ended(&self, execution: &Value) -> Ending {
+        self.ctx.phases.enter(RunPhase::Returned);
+        let status = execution["Status"].as_str().unwrap_or("UNKNOWN");
+        let payload = execution["Result"]
+            .as_str()
+            .map(|text| serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())));
+        let error = execution["Error"].as_object().map(|e| FunctionErrorDetails {
+            kind: e.get("ErrorType").and_then(Value::as_str).map(str::to_string),
+            message: e.get("ErrorMessage").and_then(Value::as_str).map(str::to_string),
+            stack_trace: e
+                .get("StackTrace")
+                .and_then(Value::as_array)
+                .map(|lines| lines.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default(),
+        });
+        let result = RunResult {
+            executed_version: execution["Version"].as_str().map(str::to_string),
+            function_error: error.as_ref().and_then(|e| e.kind.clone()),
+            payload,
+            error: error.clone(),
+            durable_execution_arn: Some(self.arn.to_string()),
+            ..RunResult::default()
+        };
+        self.ctx.log.info(format!("the durable execution ended {status}"));
+        let said = error
+            .as_ref()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.kind.as_deref().unwrap_or("Error"),
+                    e.message.as_deref().unwrap_or_default()
+                )
+            })
+            .unwrap_or_else(|| format!("the durable execution ended {status}"));
+        let (status, code) = match status {
+            "SUCCEEDED" => (RunStatus::Succeeded, None),
+            "TIMED_OUT" => (RunStatus::Failed, Some(RunErrorCode::TimedOut)),
+            _ => (RunStatus::Failed, Some(RunErrorCode::FunctionError)),
+        };
+        Ending::Finished {
+            status,
+            result: Some(Box::new(result)),
+            error: code.map(|code| crate::domain::run::RunError::new(code, said)),
+        }
+    }
+}

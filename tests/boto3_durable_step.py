@@ -1,0 +1,82 @@
+"""The durable functions the durable-step tests run as steps, and what the tests ask of
+the engine about their executions, through boto3 as a user would.
+
+Usage: boto3_durable_step.py ENDPOINT_URL ACCESS_KEY_ID SECRET_ACCESS_KEY COMMAND NAME
+COMMAND: `create-adder NAME` (a step "add" then a wait "pause" of WAIT seconds, given as a
+sixth argument), `create-sleeper NAME` (a step then a wait of 120 s), `create-failer NAME` (a step, then
+an exception), or `executions NAME`
+(prints `execution STATUS` for each of the function's executions)."""
+
+import io
+import sys
+import zipfile
+
+import boto3
+from botocore.config import Config
+
+endpoint, key_id, secret, command, name = sys.argv[1:6]
+client = boto3.client(
+    "lambda",
+    endpoint_url=endpoint,
+    region_name="us-east-1",
+    aws_access_key_id=key_id,
+    aws_secret_access_key=secret,
+    config=Config(retries={"max_attempts": 1}),
+)
+
+ADDER = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration
+
+@durable_execution
+def handler(event, context: DurableContext):
+    total = context.step(lambda _: event["a"] + event["b"], name="add")
+    context.wait(Duration.from_seconds(WAIT), name="pause")
+    return {"total": total}
+"""
+
+SLEEPER = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration
+
+@durable_execution
+def handler(event, context: DurableContext):
+    context.step(lambda _: "ready", name="prepare")
+    context.wait(Duration.from_seconds(120), name="long")
+    return "woke"
+"""
+
+FAILER = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+
+@durable_execution
+def handler(event, context: DurableContext):
+    context.step(lambda _: "checked", name="check")
+    raise ValueError("the replica is too far behind")
+"""
+
+
+def create(source):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    client.create_function(
+        FunctionName=name, Runtime="python3.12", Role="arn:aws:iam::000000000000:role/test",
+        Handler="app.handler", Code={"ZipFile": buffer.getvalue()}, Timeout=30,
+        DurableConfig={"ExecutionTimeout": 600, "RetentionPeriodInDays": 1},
+    )
+
+
+if command == "create-adder":
+    create(ADDER.replace("WAIT", sys.argv[6]))
+elif command == "create-sleeper":
+    create(SLEEPER)
+elif command == "create-failer":
+    create(FAILER)
+elif command == "executions":
+    listed = client.list_durable_executions_by_function(FunctionName=name)
+    for execution in listed["DurableExecutions"]:
+        print("execution", execution["Status"], execution["DurableExecutionName"])
+else:
+    raise SystemExit(f"unknown command {command}")
+print(f"durable-step {command}: ok")
