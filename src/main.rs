@@ -58,6 +58,10 @@ enum Command {
     /// Replay a finished run on the embedded engine and print what differs; exits 0 when
     /// the outcomes match, 1 when they do not.
     Replay(Box<client::replay::ReplayArgs>),
+    /// Approve a callback the run's durable execution waits for (its id is in the run's log).
+    Approve(Box<client::approve::ApproveArgs>),
+    /// Reject a callback the run's durable execution waits for, with a message.
+    Reject(Box<client::approve::RejectArgs>),
 }
 
 #[derive(Subcommand)]
@@ -76,6 +80,8 @@ async fn main() -> ExitCode {
         Command::Runs(args) => client::runs::main(*args).await,
         Command::Cancel(args) => client::cancel::main(*args).await,
         Command::Replay(args) => client::replay::main(*args).await,
+        Command::Approve(args) => client::approve::approve(*args).await,
+        Command::Reject(args) => client::approve::reject(*args).await,
         service => {
             let format = match &service {
                 Command::Serve(settings) => settings.log_format,
@@ -154,7 +160,9 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Run(_) | Command::Logs(_) | Command::Runs(_) | Command::Cancel(_) | Command::Replay(_) => {
+        Command::Run(_) | Command::Logs(_) | Command::Runs(_) | Command::Cancel(_) | Command::Replay(_)
+        | Command::Approve(_)
+        | Command::Reject(_) => {
             unreachable!("client commands are dispatched in main")
         }
     }

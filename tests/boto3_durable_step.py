@@ -4,7 +4,8 @@ the engine about their executions, through boto3 as a user would.
 Usage: boto3_durable_step.py ENDPOINT_URL ACCESS_KEY_ID SECRET_ACCESS_KEY COMMAND NAME
 COMMAND: `create-adder NAME` (a step "add" then a wait "pause" of WAIT seconds, given as a
 sixth argument), `create-sleeper NAME` (a step then a wait of 120 s), `create-failer NAME` (a step, then
-an exception), or `executions NAME`
+an exception), `create-approver NAME` (a callback "approval", then a step "apply"
+that returns what the callback was completed with), or `executions NAME`
 (prints `execution STATUS` for each of the function's executions)."""
 
 import io
@@ -55,6 +56,18 @@ def handler(event, context: DurableContext):
     raise ValueError("the replica is too far behind")
 """
 
+APPROVER = """
+import json
+
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+
+@durable_execution
+def handler(event, context: DurableContext):
+    approval = json.loads(context.create_callback(name="approval").result())
+    applied = context.step(lambda _: "applied " + event["change"], name="apply")
+    return {"approval": approval, "applied": applied}
+"""
+
 
 def create(source):
     buffer = io.BytesIO()
@@ -73,6 +86,8 @@ elif command == "create-sleeper":
     create(SLEEPER)
 elif command == "create-failer":
     create(FAILER)
+elif command == "create-approver":
+    create(APPROVER)
 elif command == "executions":
     listed = client.list_durable_executions_by_function(FunctionName=name)
     for execution in listed["DurableExecutions"]:

@@ -1,4 +1,5 @@
-//! The client commands of the binary (`run`, `logs`, `runs`, `cancel`, `replay`): one HTTP client
+//! The client commands of the binary (`run`, `logs`, `runs`, `cancel`, `replay`,
+//! `approve`, `reject`): one HTTP client
 //! over the REST API (this file), one small module per command, the log follower they
 //! share, and the exit status that says the outcome (`exit.rs`).
 //!
@@ -8,6 +9,7 @@
 //! - `LAMBDA_STEPS_PROJECT` / `--project`: the project of `run` and `runs` (default `default`)
 //! - `NO_COLOR`: no dimmed runner lines even on a terminal
 
+pub mod approve;
 pub mod cancel;
 pub mod exit;
 pub mod follow;
@@ -392,6 +394,14 @@ impl Client {
     pub async fn cancel(&self, id: &str) -> Result<Value, Failure> {
         let url = self.url(&["v1", "runs", id, "cancel"]);
         self.send_json(self.request(reqwest::Method::POST, url)).await
+    }
+
+    /// Completes a callback of the run's durable execution
+    /// (`POST /v1/runs/{id}/callbacks/{callback_id}`).
+    pub async fn complete_callback(&self, id: &str, callback_id: &str, body: &Value) -> Result<Value, Failure> {
+        let url = self.url(&["v1", "runs", id, "callbacks", callback_id]);
+        self.send_json(self.request(reqwest::Method::POST, url).json(body))
+            .await
     }
 
     /// Replays a finished run (`POST /v1/runs/{id}/replay`).

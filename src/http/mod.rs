@@ -1,6 +1,7 @@
 //! The REST API v1: one file per resource; the OpenAPI document comes from these handlers.
 
 pub mod auth;
+pub mod callbacks;
 pub mod console;
 pub mod edge;
 pub mod error_responses;
@@ -55,6 +56,7 @@ use spec::{RequestBodies, StepUnion};
         crate::store::keys::KeyMetadata, keys::KeyPage,
         tokens::NewToken, tokens::CreatedToken, whoami::Whoami, crate::domain::access::Role,
         crate::aws_settings::Resolved, crate::aws_settings::Source, spec::ProjectSettings, spec::RunEvent,
+        callbacks::CompleteCallback, callbacks::CallbackError, callbacks::CompletedCallback,
         steps::SaveStep, steps::SavedStep, steps::SavedStepPage, steps::RunSavedStep, steps::NewWebhook, steps::CreatedWebhook,
         crate::error::ErrorBody, crate::error::ErrorDetails,
     )),
@@ -91,6 +93,7 @@ fn api() -> Api {
         .serve(routes!(runs::cancel))
         .serve(routes!(replay::replay))
         .serve(routes!(replay::diff))
+        .serve(routes!(callbacks::complete))
         .serve(routes!(logs::poll))
         .serve(routes!(logs::events))
         .serve(routes!(projects::put, projects::delete))

@@ -1,7 +1,7 @@
 //! The Lambda API of durable functions (December 2025), which the aws-sdk-lambda this
 //! service builds with does not have yet: a function's `DurableConfig`, Invoke with an
-//! execution name, `GetDurableExecution`, `GetDurableExecutionHistory` and
-//! `StopDurableExecution`, as plain HTTP requests signed with SigV4 under the same
+//! execution name, `GetDurableExecution`, `GetDurableExecutionHistory`,
+//! `StopDurableExecution` and `SendDurableExecutionCallbackSuccess` / `Failure`, as plain HTTP requests signed with SigV4 under the same
 //! endpoint, region and credentials as the project's SDK clients.
 
 use std::time::{Duration, SystemTime};
@@ -114,6 +114,30 @@ impl<'a> DurableApi<'a> {
     pub async fn stop(&self, arn: &str, message: &str) -> Result<(), DurableError> {
         let path = format!("/2025-12-01/durable-executions/{}/stop", segment(arn));
         let body = serde_json::json!({"Error": {"ErrorType": "Cancelled", "ErrorMessage": message}}).to_string();
+        self.call(
+            "POST",
+            &path,
+            "",
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `SendDurableExecutionCallbackSuccess`: completes the callback with `result` (JSON).
+    pub async fn callback_succeed(&self, callback_id: &str, result: &[u8]) -> Result<(), DurableError> {
+        let path = format!("/2025-12-01/durable-execution-callbacks/{}/succeed", segment(callback_id));
+        self.call("POST", &path, "", &[("content-type", "application/octet-stream")], result)
+            .await
+            .map(|_| ())
+    }
+
+    /// `SendDurableExecutionCallbackFailure`: fails the callback with an `ErrorObject`
+    /// (`ErrorType`, `ErrorMessage`).
+    pub async fn callback_fail(&self, callback_id: &str, kind: &str, message: &str) -> Result<(), DurableError> {
+        let path = format!("/2025-12-01/durable-execution-callbacks/{}/fail", segment(callback_id));
+        let body = serde_json::json!({"ErrorType": kind, "ErrorMessage": message}).to_string();
         self.call(
             "POST",
             &path,

@@ -10,6 +10,7 @@
 //! with [`json_column`], so one bad value spoils only its own row. Parameters the macros
 //! cannot type-check (arrays of nullable jsonb, text arrays of `&str`) are passed `as _`.
 
+pub mod callbacks;
 pub mod fault;
 pub mod keys;
 pub mod logs;

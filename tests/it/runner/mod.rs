@@ -2,6 +2,7 @@
 //! SIGTERM, and database faults on a private Postgres.
 
 mod api;
+mod approvals;
 mod cancel;
 mod crash;
 mod db_fault_points;

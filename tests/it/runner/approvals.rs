@@ -1,0 +1,202 @@
+//! Approvals (issue 27 item 3): a durable function waiting for a callback runs as a step;
+//! the callback id is read from the run's log and the callback completed through
+//! `POST /v1/runs/{id}/callbacks/{callback_id}` (or `lambda-steps approve` / `reject`)
+//! with a runner token. The run ends with the function's result (or its error), the log
+//! names the token that answered, a reader token is refused, and Lambda's refusal of an
+//! already completed callback is a 409 naming Lambda's error.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::support::service::{ADMIN_TOKEN, TestService, authorized};
+use crate::support::{TestEngine, run_python_check, runtimes_dir};
+
+/// The service on its own engine, with the approver function created on it; the engine's
+/// data is in the directory answered.
+async fn stage(db: PgPool) -> (TestService, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let runtimes = runtimes_dir().display().to_string();
+    let engine = TestEngine::start(&dir.path().join("engine"), &["--runtimes-dir", &runtimes]).await;
+    let [(_, id), (_, secret)] = engine.key_env();
+    let args = [engine.url.as_str(), id.as_str(), secret.as_str(), "create-approver", "approver"];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    run_python_check("boto3_durable_step.py", &args, "durable-step create-approver: ok").await;
+    let service = TestService::start_with_engine(db, engine, tempfile::tempdir().unwrap(), &[]).await;
+    (service, dir)
+}
+
+/// A token of `role` for the default project, named `name`.
+async fn token(service: &TestService, name: &str, role: &str) -> (String, String) {
+    let (status, created) = service
+        .post_json("/v1/tokens", json!({"name": name, "role": role, "project": "default"}))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    (
+        created["token"].as_str().unwrap().to_string(),
+        created["id"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Submits the approver and waits for its callback: the run's id and the callback id.
+async fn waiting_run(service: &TestService) -> (String, String) {
+    let step = json!({"type": "lambda_invoke", "function_name": "approver",
+                      "invocation_type": "RequestResponse", "payload": {"change": "failover"}});
+    let (status, run) = service.submit("default", step).await;
+    assert!(status == 201 || status == 202, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    for _ in 0..600 {
+        let callback = service.log(&id).await.iter().find_map(|l| {
+            l.strip_prefix("durable: callback \"approval\" started: callback id ")
+                .map(|rest| rest.split(',').next().unwrap().to_string())
+        });
+        if let Some(callback) = callback {
+            return (id, callback);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("run {id} never created its callback: {:#?}", service.log(&id).await);
+}
+
+/// POSTs `body` to the callback with `token`; answers the status and body.
+async fn answer(service: &TestService, token: &str, id: &str, callback: &str, body: Value) -> (u16, Value) {
+    let response = authorized(token)
+        .post(format!("{}/v1/runs/{id}/callbacks/{callback}", service.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[sqlx::test]
+async fn an_approval_through_the_api_completes_the_callback_and_the_log_names_who_gave_it(db: PgPool) {
+    let (service, _engine_data) = stage(db).await;
+    let (runner, runner_id) = token(&service, "oncall-alice", "runner").await;
+    let (reader, _) = token(&service, "dashboard", "reader").await;
+    let (id, callback) = waiting_run(&service).await;
+
+    let (status, said) = answer(&service, &reader, &id, &callback, json!({"result": {"ok": true}})).await;
+    assert_eq!(status, 403, "a reader may not approve: {said}");
+    let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": 1, "error": {"message": "x"}})).await;
+    assert_eq!((status, said["error"]["field"].as_str()), (422, Some("error")), "{said}");
+    let (status, said) = answer(&service, &runner, &id, "not-a-callback-of-this-run", json!({"result": 1})).await;
+    assert_eq!(status, 404, "{said}");
+
+    let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": {"by": "alice", "ok": true}})).await;
+    assert_eq!(status, 200, "{said}");
+    assert_eq!(said["outcome"], "approved", "{said}");
+
+    let run = service.wait_finished(&id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        run["result"]["payload"],
+        json!({"approval": {"by": "alice", "ok": true}, "applied": "applied failover"}),
+        "{run}"
+    );
+    let log = service.log(&id).await;
+    let named = format!("callback {callback} was approved by token \"oncall-alice\" (runner, id {runner_id}) through the API");
+    assert!(log.iter().any(|l| *l == named), "{named:?} missing: {log:#?}");
+
+    // Lambda's own refusal once the callback is completed (the run has ended: 409 from us).
+    let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": 2})).await;
+    assert_eq!(status, 409, "{said}");
+    service.stop().await;
+}
+
+#[sqlx::test]
+async fn a_second_answer_is_refused_with_lambdas_error_named(db: PgPool) {
+    let (service, _engine_data) = stage(db).await;
+    let (id, callback) = waiting_run(&service).await;
+    let admin = authorized(ADMIN_TOKEN);
+    let url = format!("{}/v1/runs/{id}/callbacks/{callback}", service.url);
+    let send = |body: Value| admin.post(&url).json(&body).send();
+    assert_eq!(send(json!({"result": "yes"})).await.unwrap().status().as_u16(), 200);
+    // The run may still be running (following the execution): Lambda refuses the second.
+    let second = send(json!({"result": "again"})).await.unwrap();
+    let status = second.status().as_u16();
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(status, 409, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("InvalidParameterValueException") || message.contains("is succeeded"),
+        "{body}"
+    );
+    service.stop().await;
+}
+
+#[sqlx::test]
+async fn a_rejection_fails_the_run_with_its_message(db: PgPool) {
+    let (service, _engine_data) = stage(db).await;
+    let (runner, _) = token(&service, "oncall-bob", "runner").await;
+    let (id, callback) = waiting_run(&service).await;
+    let (status, said) = answer(
+        &service,
+        &runner,
+        &id,
+        &callback,
+        json!({"error": {"type": "Rejected", "message": "the replica is too far behind"}}),
+    )
+    .await;
+    assert_eq!((status, said["outcome"].as_str()), (200, Some("rejected")), "{said}");
+    let run = service.wait_finished(&id).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(
+        run["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the replica is too far behind")),
+        "{run}"
+    );
+    let log = service.log(&id).await;
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with(&format!("callback {callback} was rejected by token \"oncall-bob\""))),
+        "{log:#?}"
+    );
+    service.stop().await;
+}
+
+#[sqlx::test]
+async fn the_cli_approves_and_rejects(db: PgPool) {
+    let (service, _engine_data) = stage(db).await;
+    let (runner, _) = token(&service, "cli", "runner").await;
+    let cli = |args: Vec<String>| {
+        let runner = runner.clone();
+        let url = service.url.clone();
+        async move {
+            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_lambda-steps"))
+                .args(&args)
+                .args(["--url", &url])
+                .env("LAMBDA_STEPS_TOKEN", runner)
+                .output()
+                .await
+                .unwrap();
+            (
+                output.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        }
+    };
+    let (id, callback) = waiting_run(&service).await;
+    let said = cli(vec!["approve".into(), id.clone(), callback.clone(), "--result".into(), "{oops".into()]).await;
+    assert_eq!(said.0, 2, "unreadable JSON is a usage error: {said:?}");
+    let said = cli(vec!["approve".into(), id.clone(), callback.clone(), "--result".into(), r#"{"ok": true}"#.into()]).await;
+    assert_eq!(said.0, 0, "{said:?}");
+    assert!(said.1.contains(&format!("callback {callback} of run {id} approved by token \"cli\"")), "{said:?}");
+    let run = service.wait_finished(&id).await;
+    assert_eq!(run["result"]["payload"]["approval"], json!({"ok": true}), "{run}");
+    // The run has ended: the service refuses, exit 6.
+    let said = cli(vec!["reject".into(), id.clone(), callback.clone(), "--message".into(), "late".into()]).await;
+    assert_eq!(said.0, 6, "{said:?}");
+    assert!(said.2.contains("409"), "{said:?}");
+
+    let (id, callback) = waiting_run(&service).await;
+    let said = cli(vec!["reject".into(), id.clone(), callback, "--message".into(), "not now".into()]).await;
+    assert_eq!(said.0, 0, "{said:?}");
+    let run = service.wait_finished(&id).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    service.stop().await;
+}
