@@ -160,7 +160,11 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Run(_) | Command::Logs(_) | Command::Runs(_) | Command::Cancel(_) | Command::Replay(_)
+        Command::Run(_)
+        | Command::Logs(_)
+        | Command::Runs(_)
+        | Command::Cancel(_)
+        | Command::Replay(_)
         | Command::Approve(_)
         | Command::Reject(_) => {
             unreachable!("client commands are dispatched in main")

@@ -52,7 +52,13 @@ pub async fn approve(args: ApproveArgs) -> Outcome {
             return Outcome::Usage;
         }
     };
-    send(&args.connection, &args.run, &args.callback_id, json!({"result": result})).await
+    send(
+        &args.connection,
+        &args.run,
+        &args.callback_id,
+        json!({"result": result}),
+    )
+    .await
 }
 
 pub async fn reject(args: RejectArgs) -> Outcome {

@@ -134,7 +134,10 @@ impl Answer {
             return Err(invalid(other, "is not a field: give `result` or `error`"));
         }
         match (fields.remove("result"), fields.remove("error")) {
-            (Some(_), Some(_)) => Err(invalid("error", "give `result` (approve) or `error` (reject), not both")),
+            (Some(_), Some(_)) => Err(invalid(
+                "error",
+                "give `result` (approve) or `error` (reject), not both",
+            )),
             (None, None) => Err(invalid("result", "give `result` (approve) or `error` (reject)")),
             (Some(result), None) => Ok(Self::Approve(result)),
             (None, Some(error)) => {
@@ -144,7 +147,10 @@ impl Answer {
                     return Err(invalid("error.message", "must say why"));
                 }
                 Ok(Self::Reject {
-                    kind: error.kind.filter(|k| !k.is_empty()).unwrap_or_else(|| "Rejected".into()),
+                    kind: error
+                        .kind
+                        .filter(|k| !k.is_empty())
+                        .unwrap_or_else(|| "Rejected".into()),
                     message: error.message,
                 })
             }

@@ -127,10 +127,19 @@ impl<'a> DurableApi<'a> {
 
     /// `SendDurableExecutionCallbackSuccess`: completes the callback with `result` (JSON).
     pub async fn callback_succeed(&self, callback_id: &str, result: &[u8]) -> Result<(), DurableError> {
-        let path = format!("/2025-12-01/durable-execution-callbacks/{}/succeed", segment(callback_id));
-        self.call("POST", &path, "", &[("content-type", "application/octet-stream")], result)
-            .await
-            .map(|_| ())
+        let path = format!(
+            "/2025-12-01/durable-execution-callbacks/{}/succeed",
+            segment(callback_id)
+        );
+        self.call(
+            "POST",
+            &path,
+            "",
+            &[("content-type", "application/octet-stream")],
+            result,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// `SendDurableExecutionCallbackFailure`: fails the callback with an `ErrorObject`

@@ -40,7 +40,11 @@ pub async fn forget(db: impl PgExecutor<'_>, run_id: Uuid, callback_id: &str) ->
 }
 
 /// Who answered the callback and how (`approved` / `rejected`), if it was through the API.
-pub async fn answered_by(db: impl PgExecutor<'_>, run_id: Uuid, callback_id: &str) -> sqlx::Result<Option<(String, String)>> {
+pub async fn answered_by(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    callback_id: &str,
+) -> sqlx::Result<Option<(String, String)>> {
     let row = sqlx::query!(
         "SELECT answered_by, outcome FROM durable_callback_answers WHERE run_id = $1 AND callback_id = $2",
         run_id,

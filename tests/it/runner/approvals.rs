@@ -20,7 +20,13 @@ async fn stage(db: PgPool) -> (TestService, tempfile::TempDir) {
     let runtimes = runtimes_dir().display().to_string();
     let engine = TestEngine::start(&dir.path().join("engine"), &["--runtimes-dir", &runtimes]).await;
     let [(_, id), (_, secret)] = engine.key_env();
-    let args = [engine.url.as_str(), id.as_str(), secret.as_str(), "create-approver", "approver"];
+    let args = [
+        engine.url.as_str(),
+        id.as_str(),
+        secret.as_str(),
+        "create-approver",
+        "approver",
+    ];
     let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
     run_python_check("boto3_durable_step.py", &args, "durable-step create-approver: ok").await;
     let service = TestService::start_with_engine(db, engine, tempfile::tempdir().unwrap(), &[]).await;
@@ -80,12 +86,37 @@ async fn an_approval_through_the_api_completes_the_callback_and_the_log_names_wh
 
     let (status, said) = answer(&service, &reader, &id, &callback, json!({"result": {"ok": true}})).await;
     assert_eq!(status, 403, "a reader may not approve: {said}");
-    let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": 1, "error": {"message": "x"}})).await;
-    assert_eq!((status, said["error"]["field"].as_str()), (422, Some("error")), "{said}");
-    let (status, said) = answer(&service, &runner, &id, "not-a-callback-of-this-run", json!({"result": 1})).await;
+    let (status, said) = answer(
+        &service,
+        &runner,
+        &id,
+        &callback,
+        json!({"result": 1, "error": {"message": "x"}}),
+    )
+    .await;
+    assert_eq!(
+        (status, said["error"]["field"].as_str()),
+        (422, Some("error")),
+        "{said}"
+    );
+    let (status, said) = answer(
+        &service,
+        &runner,
+        &id,
+        "not-a-callback-of-this-run",
+        json!({"result": 1}),
+    )
+    .await;
     assert_eq!(status, 404, "{said}");
 
-    let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": {"by": "alice", "ok": true}})).await;
+    let (status, said) = answer(
+        &service,
+        &runner,
+        &id,
+        &callback,
+        json!({"result": {"by": "alice", "ok": true}}),
+    )
+    .await;
     assert_eq!(status, 200, "{said}");
     assert_eq!(said["outcome"], "approved", "{said}");
 
@@ -97,7 +128,8 @@ async fn an_approval_through_the_api_completes_the_callback_and_the_log_names_wh
         "{run}"
     );
     let log = service.log(&id).await;
-    let named = format!("callback {callback} was approved by token \"oncall-alice\" (runner, id {runner_id}) through the API");
+    let named =
+        format!("callback {callback} was approved by token \"oncall-alice\" (runner, id {runner_id}) through the API");
     assert!(log.iter().any(|l| *l == named), "{named:?} missing: {log:#?}");
 
     // Lambda's own refusal once the callback is completed (the run has ended: 409 from us).
@@ -181,20 +213,52 @@ async fn the_cli_approves_and_rejects(db: PgPool) {
         }
     };
     let (id, callback) = waiting_run(&service).await;
-    let said = cli(vec!["approve".into(), id.clone(), callback.clone(), "--result".into(), "{oops".into()]).await;
+    let said = cli(vec![
+        "approve".into(),
+        id.clone(),
+        callback.clone(),
+        "--result".into(),
+        "{oops".into(),
+    ])
+    .await;
     assert_eq!(said.0, 2, "unreadable JSON is a usage error: {said:?}");
-    let said = cli(vec!["approve".into(), id.clone(), callback.clone(), "--result".into(), r#"{"ok": true}"#.into()]).await;
+    let said = cli(vec![
+        "approve".into(),
+        id.clone(),
+        callback.clone(),
+        "--result".into(),
+        r#"{"ok": true}"#.into(),
+    ])
+    .await;
     assert_eq!(said.0, 0, "{said:?}");
-    assert!(said.1.contains(&format!("callback {callback} of run {id} approved by token \"cli\"")), "{said:?}");
+    assert!(
+        said.1
+            .contains(&format!("callback {callback} of run {id} approved by token \"cli\"")),
+        "{said:?}"
+    );
     let run = service.wait_finished(&id).await;
     assert_eq!(run["result"]["payload"]["approval"], json!({"ok": true}), "{run}");
     // The run has ended: the service refuses, exit 6.
-    let said = cli(vec!["reject".into(), id.clone(), callback.clone(), "--message".into(), "late".into()]).await;
+    let said = cli(vec![
+        "reject".into(),
+        id.clone(),
+        callback.clone(),
+        "--message".into(),
+        "late".into(),
+    ])
+    .await;
     assert_eq!(said.0, 6, "{said:?}");
     assert!(said.2.contains("409"), "{said:?}");
 
     let (id, callback) = waiting_run(&service).await;
-    let said = cli(vec!["reject".into(), id.clone(), callback, "--message".into(), "not now".into()]).await;
+    let said = cli(vec![
+        "reject".into(),
+        id.clone(),
+        callback,
+        "--message".into(),
+        "not now".into(),
+    ])
+    .await;
     assert_eq!(said.0, 0, "{said:?}");
     let run = service.wait_finished(&id).await;
     assert_eq!(run["status"], "failed", "{run}");
