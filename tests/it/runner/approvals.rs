@@ -130,7 +130,7 @@ async fn an_approval_through_the_api_completes_the_callback_and_the_log_names_wh
     let log = service.log(&id).await;
     let named =
         format!("callback {callback} was approved by token \"oncall-alice\" (runner, id {runner_id}) through the API");
-    assert!(log.iter().any(|l| *l == named), "{named:?} missing: {log:#?}");
+    assert!(log.contains(&named), "{named:?} missing: {log:#?}");
 
     // Lambda's own refusal once the callback is completed (the run has ended: 409 from us).
     let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": 2})).await;
