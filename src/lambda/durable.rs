@@ -1,8 +1,9 @@
 //! The Lambda API of durable functions (December 2025), which the aws-sdk-lambda this
 //! service builds with does not have yet: a function's `DurableConfig`, Invoke with an
 //! execution name, `GetDurableExecution`, `GetDurableExecutionHistory`,
-//! `StopDurableExecution` and `SendDurableExecutionCallbackSuccess` / `Failure`, as plain HTTP requests signed with SigV4 under the same
-//! endpoint, region and credentials as the project's SDK clients.
+//! `StopDurableExecution` and `SendDurableExecutionCallbackSuccess` / `Failure`, as plain
+//! HTTP requests signed with SigV4 under the same endpoint, region and credentials as the
+//! project's SDK clients.
 
 use std::time::{Duration, SystemTime};
 

@@ -121,6 +121,12 @@ async fn every_route_checks_the_caller_and_nothing_leaks_across_projects(db: PgP
             None,
             [409, 409, 403, 404, 401, 401],
         ),
+        (
+            "POST",
+            format!("/v1/runs/{run_id}/callbacks/cb-1"),
+            Some(json!({"result": true})),
+            [409, 409, 403, 404, 401, 401],
+        ),
         ("GET", "/v1/projects".into(), None, [200, 200, 200, 200, 401, 401]),
         ("PUT", "/v1/projects/gamma".into(), None, [201, 403, 403, 403, 401, 401]),
         (

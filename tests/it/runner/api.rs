@@ -247,6 +247,7 @@ async fn every_operation_in_the_spec_is_served(db: PgPool) {
             .replace("{id}", "00000000-0000-0000-0000-000000000000")
             .replace("{project}", "no-such-project")
             .replace("{name}", "no-such-step")
+            .replace("{callback_id}", "no-such-callback")
             .replace("{path}", "no/such/key");
         assert!(
             !path.contains('{'),
