@@ -4,8 +4,10 @@ the engine about their executions, through boto3 as a user would.
 Usage: boto3_durable_step.py ENDPOINT_URL ACCESS_KEY_ID SECRET_ACCESS_KEY COMMAND NAME
 COMMAND: `create-adder NAME` (a step "add" then a wait "pause" of WAIT seconds, given as a
 sixth argument), `create-sleeper NAME` (a step then a wait of 120 s), `create-failer NAME` (a step, then
-an exception), `create-approver NAME` (a callback "approval", then a step "apply"
-that returns what the callback was completed with), or `executions NAME`
+an exception), `create-approver NAME` (a callback "approval", a wait "linger" of the
+payload's `linger` seconds when it has one, then a step "apply" that returns what the callback
+was completed with), `approve NAME CALLBACK_ID` (SendDurableExecutionCallbackSuccess straight
+to Lambda), or `executions NAME`
 (prints `execution STATUS` for each of the function's executions)."""
 
 import io
@@ -60,10 +62,13 @@ APPROVER = """
 import json
 
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration
 
 @durable_execution
 def handler(event, context: DurableContext):
     approval = json.loads(context.create_callback(name="approval").result())
+    if event.get("linger"):
+        context.wait(Duration.from_seconds(event["linger"]), name="linger")
     applied = context.step(lambda _: "applied " + event["change"], name="apply")
     return {"approval": approval, "applied": applied}
 """
@@ -88,6 +93,8 @@ elif command == "create-failer":
     create(FAILER)
 elif command == "create-approver":
     create(APPROVER)
+elif command == "approve":
+    client.send_durable_execution_callback_success(CallbackId=sys.argv[6], Result=b'"straight to Lambda"')
 elif command == "executions":
     listed = client.list_durable_executions_by_function(FunctionName=name)
     for execution in listed["DurableExecutions"]:

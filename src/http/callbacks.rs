@@ -1,8 +1,10 @@
 //! Approvals: `POST /v1/runs/{id}/callbacks/{callback_id}` completes a callback that the
 //! run's durable execution waits for (`wait_for_callback`), with a result (approve) or an
 //! error (reject), through Lambda's `SendDurableExecutionCallbackSuccess` / `Failure` with
-//! the project's settings. Who answered is noted first, so that the replica following the
-//! execution names them in the run's log when the completion shows up in its history.
+//! the project's settings. Who answered is noted first (once per callback: a second
+//! answer through the API is refused before Lambda is asked), so that the replica
+//! following the execution names them in the run's log when the completion shows up in
+//! its history.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -66,7 +68,7 @@ pub struct CompletedCallback {
         AuthenticatedErrors,
         Forbidden,
         (status = 404, description = "no such run (or not one this token may read), or no such callback of its execution; the message names Lambda's error when it was Lambda's answer", body = crate::error::ErrorBody),
-        (status = 409, description = "the run is not running a durable step, or Lambda says the callback was already completed or timed out (the message names Lambda's error)", body = crate::error::ErrorBody),
+        (status = 409, description = "the run is not running a durable step, the callback was already answered through this API (the message says by whom), or Lambda says it was already completed or timed out (the message names Lambda's error)", body = crate::error::ErrorBody),
         JsonBodyErrors
     ))]
 pub async fn complete(
@@ -100,7 +102,14 @@ pub async fn complete(
         .for_project(&app.db, &app.master_key, &run.project)
         .await
         .map_err(|e| ApiError::Conflict(format!("the project's Lambda cannot be used: {e}")))?;
-    callbacks::note(&app.db, id, &callback_id, &who, answer.outcome()).await?;
+    if !callbacks::note(&app.db, id, &callback_id, &who, answer.outcome()).await? {
+        let (by, outcome) = callbacks::answered_by(&app.db, id, &callback_id)
+            .await?
+            .unwrap_or_else(|| ("someone".into(), "answered".into()));
+        return Err(ApiError::Conflict(format!(
+            "callback {callback_id} of run {id} was already {outcome} by {by}"
+        )));
+    }
     let api = DurableApi::new(&lambda.clients, &lambda.target);
     let sent = match &answer {
         Answer::Approve(result) => api.callback_succeed(&callback_id, result.to_string().as_bytes()).await,

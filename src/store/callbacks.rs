@@ -3,20 +3,19 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-/// Notes who answers the run's callback and how, before Lambda is told; an earlier note
-/// of the same callback (an answer Lambda refused) is replaced.
+/// Notes who answers the run's callback and how, before Lambda is told; false when it is
+/// noted already (answered through the API before, or being answered now).
 pub async fn note(
     db: impl PgExecutor<'_>,
     run_id: Uuid,
     callback_id: &str,
     answered_by: &str,
     outcome: &str,
-) -> sqlx::Result<()> {
-    sqlx::query!(
+) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
         "INSERT INTO durable_callback_answers (run_id, callback_id, answered_by, outcome)
          VALUES ($1, $2, $3, $4)
-         ON CONFLICT (run_id, callback_id)
-         DO UPDATE SET answered_by = excluded.answered_by, outcome = excluded.outcome, answered_at = now()",
+         ON CONFLICT (run_id, callback_id) DO NOTHING",
         run_id,
         callback_id,
         answered_by,
@@ -24,10 +23,11 @@ pub async fn note(
     )
     .execute(db)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
-/// Forgets a note whose answer Lambda refused.
+/// Forgets a note whose answer Lambda refused (or could not be sent), so it can be
+/// given again.
 pub async fn forget(db: impl PgExecutor<'_>, run_id: Uuid, callback_id: &str) -> sqlx::Result<()> {
     sqlx::query!(
         "DELETE FROM durable_callback_answers WHERE run_id = $1 AND callback_id = $2",

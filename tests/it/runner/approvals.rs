@@ -47,8 +47,13 @@ async fn token(service: &TestService, name: &str, role: &str) -> (String, String
 
 /// Submits the approver and waits for its callback: the run's id and the callback id.
 async fn waiting_run(service: &TestService) -> (String, String) {
+    waiting_run_with(service, json!({"change": "failover"})).await
+}
+
+/// Submits the approver with `payload` and waits for its callback.
+async fn waiting_run_with(service: &TestService, payload: Value) -> (String, String) {
     let step = json!({"type": "lambda_invoke", "function_name": "approver",
-                      "invocation_type": "RequestResponse", "payload": {"change": "failover"}});
+                      "invocation_type": "RequestResponse", "payload": payload});
     let (status, run) = service.submit("default", step).await;
     assert!(status == 201 || status == 202, "{run}");
     let id = run["id"].as_str().unwrap().to_string();
@@ -139,24 +144,45 @@ async fn an_approval_through_the_api_completes_the_callback_and_the_log_names_wh
 }
 
 #[sqlx::test]
-async fn a_second_answer_is_refused_with_lambdas_error_named(db: PgPool) {
-    let (service, _engine_data) = stage(db).await;
-    let (id, callback) = waiting_run(&service).await;
-    let admin = authorized(ADMIN_TOKEN);
-    let url = format!("{}/v1/runs/{id}/callbacks/{callback}", service.url);
-    let send = |body: Value| admin.post(&url).json(&body).send();
-    assert_eq!(send(json!({"result": "yes"})).await.unwrap().status().as_u16(), 200);
-    // The run may still be running (following the execution): Lambda refuses the second.
-    let second = send(json!({"result": "again"})).await.unwrap();
-    let status = second.status().as_u16();
-    let body: Value = second.json().await.unwrap();
-    assert_eq!(status, 409, "{body}");
-    let message = body["error"]["message"].as_str().unwrap_or_default();
+async fn a_second_answer_is_refused_naming_who_answered_first_or_lambdas_error(db: PgPool) {
+    let (service, engine_data) = stage(db).await;
+    let (runner, _) = token(&service, "oncall-carol", "runner").await;
+
+    // Two answers through the API: the second is refused before Lambda is asked, and the
+    // first one's "who" line is not lost.
+    let (id, callback) = waiting_run_with(&service, json!({"change": "failover", "linger": 3})).await;
+    let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": "yes"})).await;
+    assert_eq!(status, 200, "{said}");
+    let (status, said) = answer(&service, ADMIN_TOKEN, &id, &callback, json!({"error": {"message": "no"}})).await;
+    assert_eq!(status, 409, "{said}");
+    let message = said["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("already approved by token \"oncall-carol\""), "{said}");
+    let run = service.wait_finished(&id).await;
+    assert_eq!(run["result"]["payload"]["approval"], "yes", "{run}");
+    let log = service.log(&id).await;
     assert!(
-        message.contains("InvalidParameterValueException") || message.contains("is succeeded"),
-        "{body}"
+        log.iter().any(|l| l.starts_with(&format!("callback {callback} was approved by token \"oncall-carol\""))),
+        "{log:#?}"
+    );
+
+    // Answered straight through Lambda first: Lambda's refusal is a 409 naming its error.
+    let (id, callback) = waiting_run_with(&service, json!({"change": "failover", "linger": 5})).await;
+    let [(_, key), (_, secret)] = service.engine.key_env();
+    let args = [service.engine.url.as_str(), key.as_str(), secret.as_str(), "approve", "approver", callback.as_str()];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    run_python_check("boto3_durable_step.py", &args, "durable-step approve: ok").await;
+    let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": "late"})).await;
+    assert_eq!(status, 409, "{said}");
+    let message = said["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("InvalidParameterValueException"), "{said}");
+    let run = service.wait_finished(&id).await;
+    assert_eq!(run["result"]["payload"]["approval"], "straight to Lambda", "{run}");
+    assert!(
+        !service.log(&id).await.iter().any(|l| l.contains("through the API")),
+        "Lambda refused the API's answer: no one is named"
     );
     service.stop().await;
+    drop(engine_data);
 }
 
 #[sqlx::test]
