@@ -153,7 +153,14 @@ async fn a_second_answer_is_refused_naming_who_answered_first_or_lambdas_error(d
     let (id, callback) = waiting_run_with(&service, json!({"change": "failover", "linger": 3})).await;
     let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": "yes"})).await;
     assert_eq!(status, 200, "{said}");
-    let (status, said) = answer(&service, ADMIN_TOKEN, &id, &callback, json!({"error": {"message": "no"}})).await;
+    let (status, said) = answer(
+        &service,
+        ADMIN_TOKEN,
+        &id,
+        &callback,
+        json!({"error": {"message": "no"}}),
+    )
+    .await;
     assert_eq!(status, 409, "{said}");
     let message = said["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("already approved by token \"oncall-carol\""), "{said}");
@@ -161,14 +168,22 @@ async fn a_second_answer_is_refused_naming_who_answered_first_or_lambdas_error(d
     assert_eq!(run["result"]["payload"]["approval"], "yes", "{run}");
     let log = service.log(&id).await;
     assert!(
-        log.iter().any(|l| l.starts_with(&format!("callback {callback} was approved by token \"oncall-carol\""))),
+        log.iter()
+            .any(|l| l.starts_with(&format!("callback {callback} was approved by token \"oncall-carol\""))),
         "{log:#?}"
     );
 
     // Answered straight through Lambda first: Lambda's refusal is a 409 naming its error.
     let (id, callback) = waiting_run_with(&service, json!({"change": "failover", "linger": 5})).await;
     let [(_, key), (_, secret)] = service.engine.key_env();
-    let args = [service.engine.url.as_str(), key.as_str(), secret.as_str(), "approve", "approver", callback.as_str()];
+    let args = [
+        service.engine.url.as_str(),
+        key.as_str(),
+        secret.as_str(),
+        "approve",
+        "approver",
+        callback.as_str(),
+    ];
     let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
     run_python_check("boto3_durable_step.py", &args, "durable-step approve: ok").await;
     let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": "late"})).await;
