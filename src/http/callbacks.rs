@@ -23,24 +23,45 @@ use crate::lambda::durable::{DurableApi, DurableError};
 use crate::store::{callbacks, runs};
 
 /// How a callback is completed: exactly one of `result` (it succeeds with that JSON
-/// value: an approval) or `error` (it fails: a rejection).
+/// value: an approval) or `error` (it fails: a rejection). The handler reads the body
+/// itself (`Answer::read`); this type states its shape in the spec, as a `oneOf` that a
+/// body with both fields does not match.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum CompleteCallback {
+    Approve(Approval),
+    Reject(Rejection),
+}
+
+/// An approval: the callback succeeds with `result`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CompleteCallback {
-    /// The callback's result, any JSON value (`null` too): what `wait_for_callback` returns.
-    #[schema(value_type = Object)]
-    pub result: Option<Value>,
+pub struct Approval {
+    /// The callback's result, any JSON value (`null` too): what `wait_for_callback`
+    /// returns. As in a step's payload, NUL characters, numbers that would not read back
+    /// exactly once stored and nesting deeper than 64 are refused with a 422.
+    #[schema(value_type = Value)]
+    pub result: Value,
+}
+
+/// A rejection: the callback fails with `error`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rejection {
     /// The callback's error: `wait_for_callback` raises it.
-    pub error: Option<CallbackError>,
+    pub error: CallbackError,
 }
 
 /// A rejection's error, as Lambda's `ErrorObject` carries it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallbackError {
-    /// The error's type; `Rejected` when absent.
+    /// The error's type; `Rejected` when absent or empty.
     #[serde(rename = "type")]
     pub kind: Option<String>,
+    /// Why: not empty, nor only white space. (The pattern leaves out NEL as well, which
+    /// ECMAScript's `\s` does not count and this service does.)
+    #[schema(pattern = r"[^\s\u0085]")]
     pub message: String,
 }
 

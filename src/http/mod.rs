@@ -56,7 +56,7 @@ use spec::{RequestBodies, StepUnion};
         crate::store::keys::KeyMetadata, keys::KeyPage,
         tokens::NewToken, tokens::CreatedToken, whoami::Whoami, crate::domain::access::Role,
         crate::aws_settings::Resolved, crate::aws_settings::Source, spec::ProjectSettings, spec::RunEvent,
-        callbacks::CompleteCallback, callbacks::CallbackError, callbacks::CompletedCallback,
+        callbacks::CompleteCallback, callbacks::Approval, callbacks::Rejection, callbacks::CallbackError, callbacks::CompletedCallback,
         steps::SaveStep, steps::SavedStep, steps::SavedStepPage, steps::RunSavedStep, steps::NewWebhook, steps::CreatedWebhook,
         crate::error::ErrorBody, crate::error::ErrorDetails,
     )),
