@@ -22,6 +22,7 @@ use aws_sdk_lambda::primitives::Blob;
 use serde_json::Value;
 use sqlx::PgPool;
 
+use support::cpu_split::{self, CpuSnapshot};
 use support::{BenchDatabase, Service, admin_http, pct, submit, submit_many};
 
 const FUNCTION: &str = "echo";
@@ -37,7 +38,11 @@ async fn main() {
     let history = std::env::args().skip(1).any(|a| a == "history");
     let database = BenchDatabase::create("e2e").await;
     let data = tempfile::tempdir().unwrap();
-    let service = Service::spawn(&database.url, None, data.path(), 2048);
+    let workers = std::env::var("LAMBDA_STEPS_BENCH_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(2048);
+    let service = Service::spawn(&database.url, None, data.path(), workers);
     let http = admin_http();
     support::wait_ready(&http, &service.api).await;
     let db = database.connect().await;
@@ -56,11 +61,15 @@ async fn main() {
     if history {
         history_mode(&service, &http, &db, &lambda).await;
     } else {
-        let direct = direct_rate(&lambda, DIRECT_WINDOW).await;
+        let before = CpuSnapshot::take(service.pid());
+        let (direct, invokes) = direct_rate(&lambda, DIRECT_WINDOW).await;
+        let direct_cpu = CpuSnapshot::take(service.pid()).since(&before, invokes);
         let profile = support::Profile::start(service.pid(), "engine-e2e");
+        let before = CpuSnapshot::take(service.pid());
         let e2e = runs_per_second(&service, &http, &db, E2E_RUNS).await;
+        let e2e_cpu = CpuSnapshot::take(service.pid()).since(&before, E2E_RUNS);
         profile.stop();
-        let direct_after = direct_rate(&lambda, DIRECT_WINDOW).await;
+        let (direct_after, _) = direct_rate(&lambda, DIRECT_WINDOW).await;
         let latencies = one_at_a_time(&service, &http, &db).await;
         println!();
         println!("| measure | figure |");
@@ -69,6 +78,12 @@ async fn main() {
             "| engine direct invokes/s, {CONCURRENCY} at once (before / after) | {direct:.0} / {direct_after:.0} |"
         );
         println!("| runs/s end to end, {E2E_RUNS} runs from {CONCURRENCY} submitters | {e2e:.0} |");
+        let cold: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM run_logs WHERE message LIKE 'REPORT RequestId%Init Duration%'")
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        println!("| cold starts of the function's environments over every run | {cold} |");
         println!(
             "| ratio runs/s / direct invokes/s, mean of before and after (target >= 0.8) | {:.2} |",
             e2e / ((direct + direct_after) / 2.0)
@@ -78,6 +93,13 @@ async fn main() {
             pct(&latencies, 0.5),
             pct(&latencies, 0.99)
         );
+        println!();
+        println!("CPU per invoke or run (ms), by process, from /proc (the client is this benchmark):");
+        println!();
+        println!("| phase | {} | total |", cpu_split::PARTS.join(" | "));
+        println!("|---|---|---|---|---|---|---|");
+        println!("{}", cpu_split::row("direct invoke", direct_cpu));
+        println!("{}", cpu_split::row("run end to end", e2e_cpu));
     }
     let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM runs WHERE status <> 'succeeded'")
         .fetch_one(&db)
@@ -115,11 +137,12 @@ fn engine_client(url: &str, data: &std::path::Path) -> Client {
     )
 }
 
-/// Direct invokes per second, `CONCURRENCY` at once, with the payload a run sends.
-async fn direct_rate(lambda: &Client, window: Duration) -> f64 {
+/// Direct invokes per second, `CONCURRENCY` at once, with the payload a run sends, and
+/// how many were made.
+async fn direct_rate(lambda: &Client, window: Duration) -> (f64, usize) {
     let started = Instant::now();
     let done = invoke_many(lambda, usize::MAX, started + window).await;
-    done as f64 / started.elapsed().as_secs_f64()
+    (done as f64 / started.elapsed().as_secs_f64(), done)
 }
 
 /// Invokes from `CONCURRENCY` loops until `total` were sent or `deadline` passed.

@@ -78,7 +78,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let framework = aws_settings::Framework::load(settings.config_file.as_deref(), settings.aws_flags())?;
     let (target, engine) = start_lambda(&settings, &framework).await?;
-    let functions = engine.as_ref().map(|e| e.functions.clone());
+    let in_process = engine.as_ref().map(|e| e.in_process.clone());
     let engine_key = engine.as_ref().map(|e| e.key.clone());
     let engine_keys = engine_key.as_ref().map(engine_keys).or_else(|| {
         // No engine here: the engine settings, when given, name the key of one elsewhere.
@@ -91,7 +91,7 @@ pub async fn serve(
         db,
         framework,
         &target,
-        functions,
+        in_process,
         engine_keys,
         shutdown.clone(),
     )?;
@@ -120,8 +120,8 @@ pub async fn serve(
 /// The embedded engine running in this process. It has its own stop, fired only after the
 /// drain: the steps in hand still call it while they finish.
 struct RunningEngine {
-    /// What each function gets for its own AWS calls.
-    functions: lambda_engine::function_aws::FunctionAwsDirectory,
+    /// What the service reaches of it in process: each function's AWS calls, its logs.
+    in_process: lambda::directory::InProcessEngine,
     /// The key the runner signs its calls to the engine with.
     key: lambda_engine::auth::EngineKey,
     stop: CancellationToken,
@@ -153,13 +153,16 @@ async fn start_lambda(
                 })?;
             let url = format!("http://{}", engine_listener.local_addr()?);
             let stop = CancellationToken::new();
-            let functions = engine.function_aws().clone();
+            let in_process = lambda::directory::InProcessEngine {
+                functions: engine.function_aws().clone(),
+                logs: engine.local_logs(),
+            };
             let key = engine.key().clone();
             let task = tokio::spawn(engine.serve(engine_listener, stop.clone()));
             (
                 LambdaTarget::Embedded(url),
                 Some(RunningEngine {
-                    functions,
+                    in_process,
                     key,
                     stop,
                     task,
@@ -177,7 +180,7 @@ fn build_state(
     db: PgPool,
     framework: aws_settings::Framework,
     target: &LambdaTarget,
-    functions: Option<lambda_engine::function_aws::FunctionAwsDirectory>,
+    in_process: Option<lambda::directory::InProcessEngine>,
     engine_keys: Option<(String, String)>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<AppState> {
@@ -186,7 +189,7 @@ fn build_state(
         _ => None,
     };
     let packages = package_cache(&settings, embedded_url.is_some());
-    let lambdas = lambda::directory::LambdaDirectory::new(framework, embedded_url, functions, engine_keys);
+    let lambdas = lambda::directory::LambdaDirectory::new(framework, embedded_url, in_process, engine_keys);
     std::fs::create_dir_all(&settings.data_dir)?;
     let admin_token = key_storage::admin_token(settings.admin_token.as_ref(), &settings.data_dir)?;
     let master_key = key_storage::MasterKey::load(settings.master_key.as_ref(), &settings.data_dir)?;

@@ -62,6 +62,10 @@ pub fn handle() -> &'static PrometheusHandle {
             "lambda_steps_log_reads_total",
             "Statements reading a run's log or status for live readers: by the run's shared feed (once per batch), or by a reader (its backlog when it joins, what it missed when it fell behind)"
         );
+        metrics::describe_counter!(
+            "lambda_steps_function_log_reads_total",
+            "FilterLogEvents queries for a function's lines after its Invoke: `in_process` (the embedded engine of this replica, read without an HTTP call) or `api` (CloudWatch Logs through its API)"
+        );
         metrics::describe_gauge!(
             "lambda_steps_queue_depth",
             "Queued runs in the database, read at scrape time"
@@ -104,6 +108,11 @@ pub fn queue_depth(depth: i64) {
 pub fn function_line_stored(printed: chrono::DateTime<chrono::Utc>) {
     let lag = (chrono::Utc::now() - printed).num_microseconds().unwrap_or(i64::MAX);
     metrics::histogram!(LINE_LAG).record(lag.max(0) as f64 / 1e6);
+}
+
+/// A FilterLogEvents query for a function's lines, `via` the in-process engine or the API.
+pub fn function_log_read(via: &'static str) {
+    metrics::counter!("lambda_steps_function_log_reads_total", "via" => via).increment(1);
 }
 
 /// A statement read a run's log or status for live readers, `by` a run's feed or a reader.

@@ -10,6 +10,8 @@ mod echo;
 #[allow(unused_imports)] // the runner benchmark has no engine
 pub use echo::create_echo;
 
+pub mod cpu_split;
+
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -327,7 +329,8 @@ pub fn rss_mb(pid: u32) -> u64 {
 }
 
 /// `perf record` of `pid` while the guard lives, when `LAMBDA_STEPS_BENCH_PERF` names the
-/// file to write (call graphs unwound from DWARF: the release build keeps `.eh_frame`).
+/// file to write (call graphs unwound from DWARF: the release build keeps `.eh_frame`), at
+/// 99 samples a second or `LAMBDA_STEPS_BENCH_PERF_HZ`.
 pub struct Profile(Option<std::process::Child>);
 
 impl Profile {
@@ -337,7 +340,13 @@ impl Profile {
         };
         let out = format!("{}.{phase}", out.to_string_lossy());
         let child = std::process::Command::new("perf")
-            .args(["record", "-q", "-F", "99", "--call-graph", "dwarf,8192", "-p"])
+            .args([
+                "record",
+                "-q",
+                "-F",
+                &std::env::var("LAMBDA_STEPS_BENCH_PERF_HZ").unwrap_or_else(|_| "99".into()),
+            ])
+            .args(["--call-graph", "dwarf,8192", "-p"])
             .arg(pid.to_string())
             .args(["-o", &out])
             .stdout(Stdio::null())

@@ -13,6 +13,7 @@ use super::function_credentials::StsIssuer;
 use crate::aws_settings::{Endpoint, Framework, FunctionCredentials, ResolvedAws, resolve_project};
 use crate::key_storage::MasterKey;
 use crate::store;
+use lambda_engine::LocalLogs;
 use lambda_engine::function_aws::{FunctionAws, FunctionAwsDirectory};
 
 const KEEP: Duration = Duration::from_secs(5);
@@ -48,6 +49,18 @@ pub struct ProjectLambda {
     pub lambda_role_arn: Option<String>,
     /// What user code gets for its own AWS calls, on the embedded engine of this process.
     pub function_aws: Option<FunctionAws>,
+    /// The embedded engine's logs, read in process, when the target is the engine of this
+    /// process.
+    pub local_logs: Option<LocalLogs>,
+}
+
+/// The embedded engine's handles, when it runs in this process.
+#[derive(Clone)]
+pub struct InProcessEngine {
+    /// Its per-function AWS directory.
+    pub functions: FunctionAwsDirectory,
+    /// Its CloudWatch Logs, for reading a request's lines back without an HTTP round trip.
+    pub logs: LocalLogs,
 }
 
 /// What tells one set of Lambda clients from another: where they call, and as whom.
@@ -93,8 +106,8 @@ type IssuerKey = (ClientKey, Option<String>);
 pub struct LambdaDirectory {
     framework: Framework,
     embedded_url: Option<String>,
-    /// The embedded engine's per-function AWS directory, when the engine runs in this process.
-    embedded_functions: Option<FunctionAwsDirectory>,
+    /// The embedded engine, when it runs in this process.
+    in_process: Option<InProcessEngine>,
     /// The engine's access key (id, secret): the in-process engine's, or the one the engine
     /// settings name for an engine elsewhere (`lambda-local`).
     engine_keys: Option<(String, String)>,
@@ -108,13 +121,13 @@ impl LambdaDirectory {
     pub fn new(
         framework: Framework,
         embedded_url: Option<String>,
-        embedded_functions: Option<FunctionAwsDirectory>,
+        in_process: Option<InProcessEngine>,
         engine_keys: Option<(String, String)>,
     ) -> Self {
         Self {
             framework,
             embedded_url,
-            embedded_functions,
+            in_process,
             engine_keys,
             projects: Mutex::default(),
             clients: tokio::sync::Mutex::default(),
@@ -125,14 +138,26 @@ impl LambdaDirectory {
     /// Tells the embedded engine what a function about to be created gets (its project's
     /// endpoint and role credentials); nothing for other targets.
     pub fn announce_function(&self, name: &str, lambda: &ProjectLambda) {
-        if let (Some(functions), Some(aws)) = (&self.embedded_functions, &lambda.function_aws) {
+        if let (Some(functions), Some(aws)) = (self.functions(), &lambda.function_aws) {
             functions.announce(name, aws.clone());
+        }
+    }
+
+    fn functions(&self) -> Option<&FunctionAwsDirectory> {
+        self.in_process.as_ref().map(|e| &e.functions)
+    }
+
+    /// The in-process engine's logs, for a target that is that engine.
+    fn local_logs(&self, target: &LambdaTarget) -> Option<LocalLogs> {
+        match target {
+            LambdaTarget::Embedded(_) => self.in_process.as_ref().map(|e| e.logs.clone()),
+            _ => None,
         }
     }
 
     /// Forgets a deleted function.
     pub fn forget_function(&self, name: &str) {
-        if let Some(functions) = &self.embedded_functions {
+        if let Some(functions) = self.functions() {
             functions.forget(name);
         }
     }
@@ -140,7 +165,7 @@ impl LambdaDirectory {
     /// Gives functions created through the engine's own Lambda API (not by a run) what the
     /// framework settings say.
     pub async fn set_engine_default(&self, db: &sqlx::PgPool, master_key: &MasterKey) -> Result<(), DirectoryError> {
-        let Some(functions) = &self.embedded_functions else {
+        let Some(functions) = self.functions() else {
             return Ok(());
         };
         let aws = self.framework.aws();
@@ -212,10 +237,11 @@ impl LambdaDirectory {
         Ok(ProjectLambda {
             clients: self.clients_for(&engine_key, &target).await,
             client_key: engine_key,
-            target,
             // A replayed custom-code step assumes the role the project gives custom code.
             lambda_role_arn: project.lambda_role_arn.clone(),
             function_aws: Some(function_aws),
+            local_logs: self.local_logs(&target),
+            target,
         })
     }
 
@@ -263,7 +289,7 @@ impl LambdaDirectory {
         let target = self.target_of(&aws.endpoint)?;
         let client_key = ClientKey::of(&aws, open_keys(db, master_key, &aws).await?);
         let function_aws = match target {
-            LambdaTarget::Embedded(_) if self.embedded_functions.is_some() => Some(
+            LambdaTarget::Embedded(_) if self.in_process.is_some() => Some(
                 self.function_aws_of(&client_key, aws.function_endpoint_url.clone(), aws.function_credentials)
                     .await?,
             ),
@@ -272,6 +298,7 @@ impl LambdaDirectory {
         let lambda = Arc::new(ProjectLambda {
             clients: self.clients_for(&client_key, &target).await,
             client_key,
+            local_logs: self.local_logs(&target),
             target,
             lambda_role_arn: aws.lambda_role_arn,
             function_aws,

@@ -44,6 +44,19 @@ impl DurableError {
     }
 }
 
+/// One HTTP client for every project's durable calls: building one loads the system's root
+/// certificates, which cost milliseconds of CPU (it was once done for every Invoke step).
+fn shared_http() -> reqwest::Client {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    HTTP.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .build()
+            .unwrap_or_default()
+    })
+    .clone()
+}
+
 impl<'a> DurableApi<'a> {
     pub fn new(clients: &'a LambdaClients, target: &LambdaTarget) -> Self {
         let region = region_of(clients);
@@ -51,14 +64,10 @@ impl<'a> DurableApi<'a> {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("https://lambda.{region}.amazonaws.com"),
         };
-        let http = reqwest::Client::builder()
-            .timeout(CALL_TIMEOUT)
-            .build()
-            .unwrap_or_default();
         Self {
             clients,
             endpoint,
-            http,
+            http: shared_http(),
         }
     }
 

@@ -8,7 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::log_group::{LogsCallError, describe};
+use super::log_group::LogsCallError;
+use super::log_source::{Filter, FoundEvent, LogSource};
 
 /// How long to look for a request's lines, how often, and how far apart the clocks of this
 /// host and the one stamping the lines may be.
@@ -80,7 +81,7 @@ impl PrintedLine {
 /// `whole`: the log as the caller has it when it is known to be whole (the 4 KB tail held
 /// the START line), wanted again only for its print times.
 pub async fn fetch(
-    logs: &aws_sdk_cloudwatchlogs::Client,
+    logs: LogSource<'_>,
     invocation: Invocation<'_>,
     whole: Option<&[String]>,
     arrival: Arrival,
@@ -95,41 +96,37 @@ pub async fn fetch(
         invocation.sent_ms - arrival.skew_ms,
         invocation.answered_ms + arrival.skew_ms,
     );
+    let pattern = format!("\"{request_id}\"");
     let waited = Instant::now();
     let (stream, from, to) = loop {
         let found = logs
-            .filter_log_events()
-            .log_group_name(&group)
-            .filter_pattern(format!("\"{request_id}\""))
-            .start_time(since)
-            .end_time(until)
-            .send()
-            .await
-            .map_err(|e| describe("FilterLogEvents", &e))?;
-        let find = |marker: &str| {
-            found
-                .events()
-                .iter()
-                .position(|e| e.message().is_some_and(|m| m.starts_with(marker)))
-        };
+            .filter(&Filter {
+                group: &group,
+                stream: None,
+                pattern: Some(&pattern),
+                start_time: since,
+                end_time: until,
+            })
+            .await?;
+        let find = |marker: &str| found.iter().position(|e| e.message.starts_with(marker));
         if let (Some(start), Some(report)) = (find(&start_marker), find(&report_marker))
             && start <= report
         {
-            let named = &found.events()[start..=report];
+            let named = &found[start..=report];
             if let Some(whole) = whole
                 && named.len() == whole.len()
                 && named
                     .iter()
                     .zip(whole)
-                    .all(|(e, line)| message(e.message()) == line.as_str())
+                    .all(|(e, line)| message(&e.message) == line.as_str())
             {
                 return Ok(named.iter().map(printed).collect());
             }
-            let (start, report) = (&found.events()[start], &found.events()[report]);
+            let (start, report) = (&found[start], &found[report]);
             break (
-                start.log_stream_name().unwrap_or_default().to_string(),
-                start.timestamp().unwrap_or(since),
-                report.timestamp().unwrap_or(until),
+                start.stream.clone(),
+                start.timestamp.unwrap_or(since),
+                report.timestamp.unwrap_or(until),
             );
         }
         if waited.elapsed() > arrival.within {
@@ -140,41 +137,40 @@ pub async fn fetch(
         }
         tokio::time::sleep(arrival.every).await;
     };
+    let events = logs
+        .filter(&Filter {
+            group: &group,
+            stream: Some(&stream),
+            pattern: None,
+            start_time: from,
+            end_time: to + 1,
+        })
+        .await?;
     let mut lines = Vec::new();
     let mut inside = false;
-    let mut pages = logs
-        .filter_log_events()
-        .log_group_name(&group)
-        .log_stream_names(stream)
-        .start_time(from)
-        .end_time(to + 1)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        for event in page.map_err(|e| describe("FilterLogEvents", &e))?.events() {
-            let line = printed(event);
-            inside |= line.message.starts_with(&start_marker);
-            let last = line.message.starts_with(&report_marker);
-            if inside {
-                lines.push(line);
-            }
-            if last {
-                return Ok(lines);
-            }
+    for event in &events {
+        let line = printed(event);
+        inside |= line.message.starts_with(&start_marker);
+        let last = line.message.starts_with(&report_marker);
+        if inside {
+            lines.push(line);
+        }
+        if last {
+            break;
         }
     }
     Ok(lines)
 }
 
 /// An event's message as a line of the run's log.
-fn message(message: Option<&str>) -> &str {
-    message.unwrap_or_default().trim_end_matches(['\n', '\r'])
+fn message(message: &str) -> &str {
+    message.trim_end_matches(['\n', '\r'])
 }
 
-fn printed(event: &aws_sdk_cloudwatchlogs::types::FilteredLogEvent) -> PrintedLine {
+fn printed(event: &FoundEvent) -> PrintedLine {
     PrintedLine {
-        time_ms: event.timestamp(),
-        message: message(event.message()).to_string(),
+        time_ms: event.timestamp,
+        message: message(&event.message).to_string(),
     }
 }
 
@@ -244,7 +240,9 @@ mod tests {
             })
             .build();
         let clients = clients(&[&search, &read]).await;
-        let lines = fetch(&clients.logs, INVOCATION, None, Arrival::AWS).await.unwrap();
+        let lines = fetch(LogSource::Api(&clients.logs), INVOCATION, None, Arrival::AWS)
+            .await
+            .unwrap();
         let messages: Vec<&str> = lines.iter().map(|l| l.message.as_str()).collect();
         let times: Vec<Option<i64>> = lines.iter().map(|l| l.time_ms).collect();
         assert_eq!(times, [Some(10), Some(11), Some(50), Some(99)]);
@@ -281,7 +279,7 @@ mod tests {
             .match_requests(|r| r.filter_pattern().is_none())
             .then_output(|| FilterLogEventsOutput::builder().build());
         let timed = clients(&[&search, &read]).await;
-        let lines = fetch(&timed.logs, INVOCATION, Some(&named), Arrival::LOCAL)
+        let lines = fetch(LogSource::Api(&timed.logs), INVOCATION, Some(&named), Arrival::LOCAL)
             .await
             .unwrap();
         let times: Vec<Option<i64>> = lines.iter().map(|l| l.time_ms).collect();
@@ -291,7 +289,13 @@ mod tests {
         // A whole log with a line not naming the request reads the stream for it.
         let printed = [named[0].clone(), "hello".into(), named[1].clone(), named[2].clone()];
         let read_too = clients(&[&search, &read]).await;
-        let _ = fetch(&read_too.logs, INVOCATION, Some(&printed), Arrival::LOCAL).await;
+        let _ = fetch(
+            LogSource::Api(&read_too.logs),
+            INVOCATION,
+            Some(&printed),
+            Arrival::LOCAL,
+        )
+        .await;
         assert_eq!((search.num_calls(), read.num_calls()), (2, 1));
     }
 
@@ -305,7 +309,7 @@ mod tests {
             )
         });
         let clients = clients(&[&denied]).await;
-        let error = fetch(&clients.logs, INVOCATION, None, Arrival::AWS)
+        let error = fetch(LogSource::Api(&clients.logs), INVOCATION, None, Arrival::AWS)
             .await
             .unwrap_err()
             .to_string();

@@ -10,6 +10,7 @@ pub mod durable;
 pub mod full_log;
 pub mod function_credentials;
 pub mod log_group;
+pub mod log_source;
 #[cfg(test)]
 mod mock;
 pub mod outcome;

@@ -58,6 +58,7 @@ const EXPIRY_EVERY: Duration = Duration::from_secs(60);
 
 pub use config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN, EngineSettings, Network, StandaloneArgs, parse_args};
 pub(crate) use invocation::InvokeRequest;
+pub use logs::local::{LocalEvent, LocalFilter, LocalLogs, LocalLogsError};
 
 /// The engine: its function files, its environments and how it runs code. Cheap to clone.
 #[derive(Clone)]
@@ -267,6 +268,11 @@ impl Engine {
     /// The settings it was started with.
     pub fn settings(&self) -> &EngineSettings {
         &self.settings
+    }
+
+    /// The engine's logs for a reader in the same process (the service that embeds it).
+    pub fn local_logs(&self) -> LocalLogs {
+        LocalLogs(self.logs.clone())
     }
 
     /// Idle execution environments across all functions (for tests and metrics).

@@ -22,8 +22,9 @@ use crate::lambda::durable::{DurableApi, DurableError};
 use crate::queue::pool::StopReason;
 use crate::store::callbacks;
 
-/// Whether the function is durable (has a `DurableConfig`), remembered for a minute.
-/// None when it cannot be told (then the step is a plain Invoke, as before).
+/// Whether the function is durable (has a `DurableConfig`), remembered for a minute, as
+/// is Lambda refusing to say; false when it cannot be told (then the step is a plain
+/// Invoke, as before).
 pub async fn is_durable(ctx: &StepContext<'_>, function: &str, qualifier: Option<&str>) -> bool {
     let key = (
         ctx.run.project.clone(),
@@ -38,8 +39,13 @@ pub async fn is_durable(ctx: &StepContext<'_>, function: &str, qualifier: Option
     let api = DurableApi::new(&ctx.lambda.clients, &ctx.lambda.target);
     let durable = match api.durable_config(function, qualifier).await {
         Ok(config) => config.is_some(),
-        // Not found, no permission...: the plain Invoke says so as it always did.
-        Err(_) => return false,
+        // Not found, no permission (a policy that allows only lambda:InvokeFunction), an
+        // endpoint without the call...: the plain Invoke says what is wrong as it always
+        // did, and the refusal is remembered as well, so such a function does not cost a
+        // refused call before every run.
+        Err(DurableError::Refused { .. }) => false,
+        // Lambda out of reach: the plain Invoke says so, and the next run asks again.
+        Err(DurableError::Unreachable(_)) => return false,
     };
     ctx.worker
         .durable_functions

@@ -7,6 +7,7 @@ use tracing::Instrument as _;
 use crate::lambda::at_most_once::InvokeCall;
 use crate::lambda::client::LambdaTarget;
 use crate::lambda::full_log::{self, Arrival, FullLogError, Invocation, PrintedLine};
+use crate::lambda::log_source::LogSource;
 use crate::lambda::outcome;
 use crate::telemetry::spans;
 use crate::worker::StepContext;
@@ -37,7 +38,7 @@ pub async fn tail_or_whole(
             answered_ms: chrono::Utc::now().timestamp_millis(),
         };
         match full_log::fetch(
-            &ctx.lambda.clients.logs,
+            log_source(ctx),
             invocation,
             Some(&outcome.function_log),
             // The whole tail is here already: only a local endpoint's lines, printed by this
@@ -52,6 +53,14 @@ pub async fn tail_or_whole(
         }
     } else {
         tail
+    }
+}
+
+/// The engine of this process is read in process; any other target through its API.
+fn log_source<'a>(ctx: &'a StepContext<'_>) -> LogSource<'a> {
+    match &ctx.lambda.local_logs {
+        Some(local) => LogSource::InProcess(local),
+        None => LogSource::Api(&ctx.lambda.clients.logs),
     }
 }
 
@@ -98,7 +107,7 @@ async fn whole_log(
                 sent_ms: sent_at_ms,
                 answered_ms: chrono::Utc::now().timestamp_millis(),
             };
-            full_log::fetch(&ctx.lambda.clients.logs, invocation, None, arrival)
+            full_log::fetch(log_source(ctx), invocation, None, arrival)
                 .instrument(spans::log_fetch(&ctx.phases.span(), &function, Some(id)))
                 .await
         }

@@ -4,6 +4,7 @@
 //! Storage (`store`, `stream`, `read`) is apart from the protocol (`api`).
 
 pub mod api;
+pub mod local;
 pub mod pattern;
 pub mod read;
 mod sink;
