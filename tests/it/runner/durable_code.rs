@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::durable_step::{cancel, engine, executions, submit_until};
+use super::durable_step::{cancel, engine, executions, re_attached_and_succeeded, submit_until};
 use crate::support::function_of;
 use crate::support::service::TestService;
 
@@ -65,6 +65,7 @@ async fn a_durable_custom_code_step_follows_its_execution_then_deletes_the_funct
             &format!("deleted function {function}"),
         ],
     );
+    eprintln!("run started {} finished {}", run["started_at"], run["finished_at"]);
     let gone = service
         .engine
         .client
@@ -88,10 +89,7 @@ async fn a_durable_custom_code_run_given_back_while_it_waits_re_attaches_to_its_
 
     let engine = first.stop_keeping_engine().await;
     let second = TestService::start_with_engine(db, engine, tempfile::tempdir().unwrap(), &[]).await;
-    let run = second.wait_finished(&id).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(run["attempt"], 2, "{run}");
-    assert_eq!(run["result"]["payload"], json!({"total": 5}), "{run}");
+    let run = re_attached_and_succeeded(&second, &id).await;
     let function = function_of(&run);
     assert_in_order(
         &second.log(&id).await,

@@ -48,6 +48,16 @@ pub(super) async fn wait_for_line(service: &TestService, id: &str, text: &str) {
     panic!("run {id}'s log never said {text:?}: {:#?}", service.log(id).await);
 }
 
+/// Waits for the run to end; asserts that its second attempt (the one that re-attached)
+/// made it succeed with the adder's total; answers the run.
+pub(super) async fn re_attached_and_succeeded(service: &TestService, id: &str) -> Value {
+    let run = service.wait_finished(id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["attempt"], 2, "{run}");
+    assert_eq!(run["result"]["payload"], json!({"total": 5}), "{run}");
+    run
+}
+
 /// Submits `step` to the default project and waits until its run's log has a line
 /// containing `text`; answers the run's id.
 pub(super) async fn submit_until(service: &TestService, step: Value, text: &str) -> String {
@@ -145,10 +155,7 @@ async fn a_run_given_back_while_its_execution_waits_re_attaches_to_it(db: PgPool
     // and the next service's attempt follows the same execution to its end.
     let engine = first.stop_keeping_engine().await;
     let second = TestService::start_with_engine(db, engine, tempfile::tempdir().unwrap(), &[]).await;
-    let run = second.wait_finished(&id).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(run["attempt"], 2, "{run}");
-    assert_eq!(run["result"]["payload"], json!({"total": 5}), "{run}");
+    re_attached_and_succeeded(&second, &id).await;
     let log = second.log(&id).await;
     assert!(
         log.iter()
@@ -203,10 +210,7 @@ async fn a_run_whose_replica_was_killed_while_its_execution_waits_re_attaches_an
     // re-attaches to the same execution.
     let survivor =
         TestService::start_with_engine(db, engine, tempfile::tempdir().unwrap(), &["--lease-seconds", "2"]).await;
-    let run = survivor.wait_finished(&id).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(run["attempt"], 2, "{run}");
-    assert_eq!(run["result"]["payload"], json!({"total": 5}), "{run}");
+    re_attached_and_succeeded(&survivor, &id).await;
     assert_eq!(
         executions(&survivor.engine, "steadfast").await,
         ["SUCCEEDED"],
