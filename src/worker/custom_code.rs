@@ -138,9 +138,12 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
         ));
     }
     if step.durable && !matches!(ending, Ending::Finished { .. }) {
-        ctx.log.info(format!(
-            "function {name} is kept while its durable execution may run: the attempt that re-attaches deletes it"
-        ));
+        // A run taken over is the new owner's to write about.
+        if !matches!(ending, Ending::LeaseLost) {
+            ctx.log.info(format!(
+                "function {name} is kept while its durable execution may run: the attempt that re-attaches deletes it"
+            ));
+        }
         return ending;
     }
     ctx.phases.enter(RunPhase::CleanedUp);
