@@ -8,24 +8,14 @@ PHASE: `all` (everything, on a fresh engine), `start-wait` (starts an execution 
 waits 3 s, prints its ARN once the wait started) or `finish ARN` (after the engine
 restarted: the execution ends as if nothing happened)."""
 
-import io
 import json
 import sys
 import time
-import zipfile
 
-import boto3
-from botocore.config import Config
+from durable_functions import create_durable, engine_client, zipped
 
 endpoint, key_id, secret, phase = sys.argv[1:5]
-client = boto3.client(
-    "lambda",
-    endpoint_url=endpoint,
-    region_name="us-east-1",
-    aws_access_key_id=key_id,
-    aws_secret_access_key=secret,
-    config=Config(retries={"max_attempts": 1}),
-)
+client = engine_client(endpoint, key_id, secret)
 
 ORDER = """
 import json
@@ -88,19 +78,8 @@ def handler(event, context: DurableContext):
 """
 
 
-def zipped(source):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("app.py", source)
-    return buf.getvalue()
-
-
 def create(name, source, timeout=120):
-    return client.create_function(
-        FunctionName=name, Runtime="python3.12", Role="arn:aws:iam::000000000000:role/test",
-        Handler="app.handler", Code={"ZipFile": zipped(source)}, Timeout=30,
-        DurableConfig={"ExecutionTimeout": timeout, "RetentionPeriodInDays": 3},
-    )
+    return create_durable(client, name, source, timeout, retention_days=3)
 
 
 def history(arn):
@@ -162,6 +141,16 @@ try:
     raise AssertionError("a retention of 91 days was accepted")
 except client.exceptions.InvalidParameterValueException:
     pass
+# The engine's runtimes carry the durable execution SDK for Python only.
+try:
+    client.create_function(
+        FunctionName="durable-node", Runtime="nodejs22.x", Role="arn:aws:iam::000000000000:role/test",
+        Handler="index.handler", Code={"ZipFile": zipped("exports.handler = async () => 1;")},
+        DurableConfig={"ExecutionTimeout": 60},
+    )
+    raise AssertionError("a durable Node.js function was accepted")
+except client.exceptions.InvalidParameterValueException as e:
+    assert "Python runtimes only" in str(e), e
 
 # (2) An execution by name: started once, re-attached with the same payload, refused with another.
 started = client.invoke(FunctionName="durable-order", InvocationType="Event",

@@ -10,22 +10,12 @@ was completed with), `approve NAME CALLBACK_ID` (SendDurableExecutionCallbackSuc
 to Lambda), or `executions NAME`
 (prints `execution STATUS` for each of the function's executions)."""
 
-import io
 import sys
-import zipfile
 
-import boto3
-from botocore.config import Config
+from durable_functions import create_durable, engine_client
 
 endpoint, key_id, secret, command, name = sys.argv[1:6]
-client = boto3.client(
-    "lambda",
-    endpoint_url=endpoint,
-    region_name="us-east-1",
-    aws_access_key_id=key_id,
-    aws_secret_access_key=secret,
-    config=Config(retries={"max_attempts": 1}),
-)
+client = engine_client(endpoint, key_id, secret)
 
 ADDER = """
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
@@ -75,14 +65,7 @@ def handler(event, context: DurableContext):
 
 
 def create(source):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
-    client.create_function(
-        FunctionName=name, Runtime="python3.12", Role="arn:aws:iam::000000000000:role/test",
-        Handler="app.handler", Code={"ZipFile": buffer.getvalue()}, Timeout=30,
-        DurableConfig={"ExecutionTimeout": 600, "RetentionPeriodInDays": 1},
-    )
+    create_durable(client, name, source, 600, retention_days=1)
 
 
 if command == "create-adder":

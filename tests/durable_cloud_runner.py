@@ -6,15 +6,13 @@ retried once, a wait, a callback and a child context.
 
 Usage: durable_cloud_runner.py ENDPOINT_URL ACCESS_KEY_ID SECRET_ACCESS_KEY"""
 
-import io
 import json
 import os
 import sys
-import zipfile
 
-import boto3
 from aws_durable_execution_sdk_python.execution import InvocationStatus
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionCloudTestRunner
+from durable_functions import create_durable, engine_client
 
 endpoint, key_id, secret = sys.argv[1:4]
 # The runner makes its own boto3 client from the environment, as it would against AWS.
@@ -45,15 +43,7 @@ def handler(event, context: DurableContext):
     return {"flaked": flaked, "approval": approval, "tens": tens}
 """
 
-buf = io.BytesIO()
-with zipfile.ZipFile(buf, "w") as z:
-    z.writestr("app.py", SOURCE)
-lam = boto3.client("lambda", endpoint_url=endpoint)
-lam.create_function(
-    FunctionName="durable-cloud", Runtime="python3.12", Role="arn:aws:iam::000000000000:role/test",
-    Handler="app.handler", Code={"ZipFile": buf.getvalue()}, Timeout=30,
-    DurableConfig={"ExecutionTimeout": 300},
-)
+create_durable(engine_client(endpoint, key_id, secret), "durable-cloud", SOURCE, 300)
 
 runner = DurableFunctionCloudTestRunner("durable-cloud", region="us-east-1", lambda_endpoint=endpoint, poll_interval=0.2)
 arn = runner.run_async(input={"n": 4}, timeout=60)

@@ -180,6 +180,22 @@ export function stepForm() {
     path: 'step.tags',
     hint: 'One KEY=VALUE a line: set on the function.',
   });
+  // A durable function's execution is followed operation by operation; its config is sent
+  // only when a number is given (the API's defaults: one day each).
+  const durableBox = h('input', { type: 'checkbox', name: 'durable' });
+  const durable = field('Durable function', durableBox, {
+    path: 'step.durable',
+    hint: 'Python 3.11+ or Node.js 22+ (not Ruby): runs as a durable execution whose steps, waits and callbacks the log shows.',
+  });
+  durable.classList.add('check');
+  const executionTimeout = field('Execution timeout (seconds)', input({ name: 'execution_timeout', inputmode: 'numeric' }), {
+    path: 'step.durable_config.execution_timeout',
+    hint: 'Durable only: 1 to 31622400; empty for one day.',
+  });
+  const retention = field('History kept (days)', input({ name: 'retention_period_in_days', inputmode: 'numeric' }), {
+    path: 'step.durable_config.retention_period_in_days',
+    hint: 'Durable only: 1 to 90; empty for one day.',
+  });
   const keepBox = h('input', { type: 'checkbox', name: 'keep_function', id: nextId('keep') });
   const keep = h('div', { class: 'field check' }, keepBox, h('label', { for: keepBox.id }, ' Keep the function after the run'));
   const codeSet = h(
@@ -194,6 +210,8 @@ export function stepForm() {
     packages,
     description,
     tags,
+    durable,
+    h('div', { class: 'field-row' }, executionTimeout, retention),
     keep,
   );
 
@@ -219,7 +237,7 @@ export function stepForm() {
   kindInvoke.addEventListener('change', showKind);
   kindCode.addEventListener('change', showKind);
 
-  const fields = [functionName, invocationType, qualifier, clientContext, runtime, code, handler, timeout, memory, environment, packages, description, tags, payload];
+  const fields = [functionName, invocationType, qualifier, clientContext, runtime, code, handler, timeout, memory, environment, packages, description, tags, durable, executionTimeout, retention, payload];
 
   const pairs = (wrap) => {
     try {
@@ -258,6 +276,15 @@ export function stepForm() {
       step.description = text(description);
       const tagPairs = pairs(tags);
       if (Object.keys(tagPairs).length) step.tags = tagPairs;
+      if (durableBox.checked) {
+        step.durable = true;
+        const config = {
+          execution_timeout: number(executionTimeout),
+          retention_period_in_days: number(retention),
+        };
+        for (const key of Object.keys(config)) if (config[key] === undefined) delete config[key];
+        if (Object.keys(config).length) step.durable_config = config;
+      }
       if (keepBox.checked) step.keep_function = true;
     }
     for (const key of Object.keys(step)) if (step[key] === undefined) delete step[key];
@@ -282,6 +309,9 @@ export function stepForm() {
       packages.control.value = (step.packages ?? []).join('\n');
       setText(description, step.description);
       tags.control.value = pairsText(step.tags);
+      durableBox.checked = Boolean(step.durable);
+      setText(executionTimeout, step.durable_config?.execution_timeout);
+      setText(retention, step.durable_config?.retention_period_in_days);
       keepBox.checked = Boolean(step.keep_function);
     } else {
       kindInvoke.checked = true;

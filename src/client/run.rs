@@ -79,6 +79,15 @@ pub struct RunArgs {
     /// Keep the function after the run instead of deleting it.
     #[arg(long, requires = "runtime", help_heading = "Custom code")]
     pub keep_function: bool,
+    /// Create a durable function and follow its execution (Python 3.11+, Node.js 22+; not Ruby).
+    #[arg(long, requires = "runtime", help_heading = "Custom code")]
+    pub durable: bool,
+    /// The durable execution's timeout in seconds (default 86400).
+    #[arg(long, value_name = "N", requires = "durable", help_heading = "Custom code")]
+    pub execution_timeout: Option<u32>,
+    /// How many days Lambda keeps the ended execution's history (default 1).
+    #[arg(long, value_name = "N", requires = "durable", help_heading = "Custom code")]
+    pub retention_days: Option<u32>,
 
     /// A whole step as JSON (`{"type": "lambda_invoke", ...}`): a file, or - for stdin.
     #[arg(long, value_name = "FILE|-", help_heading = "Other steps")]
@@ -234,6 +243,23 @@ fn step_of(args: &RunArgs, payload: Option<Value>, stdin: &mut StdinOnce) -> Res
         if args.keep_function {
             step.insert("keep_function".into(), json!(true));
         }
+        if args.durable {
+            step.insert("durable".into(), json!(true));
+            let mut config = Map::new();
+            insert_some(
+                &mut config,
+                "execution_timeout",
+                args.execution_timeout.map(|n| json!(n)),
+            );
+            insert_some(
+                &mut config,
+                "retention_period_in_days",
+                args.retention_days.map(|n| json!(n)),
+            );
+            if !config.is_empty() {
+                step.insert("durable_config".into(), Value::Object(config));
+            }
+        }
     }
     insert_some(&mut step, "payload", payload);
     Ok(Value::Object(step))
@@ -367,6 +393,28 @@ mod tests {
                 "packages": ["six==1.16.0", "requests>=2,<3"], "description": "restart worker",
                 "tags": {"team": "sre", "owner": "a=b"}})
         );
+        let code_only = json!({"type": "lambda_custom_code", "runtime": "python3.13",
+            "code": "def h(e, c):\n    return 1\n", "durable": true});
+        assert_eq!(
+            step(&["--runtime", "python3.13", "--code", path, "--durable"]),
+            code_only
+        );
+        let mut configured = code_only.clone();
+        configured["durable_config"] = json!({"execution_timeout": 3600, "retention_period_in_days": 7});
+        assert_eq!(
+            step(&[
+                "--runtime",
+                "python3.13",
+                "--code",
+                path,
+                "--durable",
+                "--execution-timeout",
+                "3600",
+                "--retention-days",
+                "7"
+            ]),
+            configured
+        );
     }
 
     #[test]
@@ -377,6 +425,19 @@ mod tests {
         assert!(
             Wrapper::try_parse_from(["run", "--runtime", "python3.12"]).is_err(),
             "--code is needed"
+        );
+        let undurable = [
+            "run",
+            "--runtime",
+            "python3.13",
+            "--code",
+            "-",
+            "--execution-timeout",
+            "60",
+        ];
+        assert!(
+            Wrapper::try_parse_from(undurable).is_err(),
+            "--execution-timeout needs --durable"
         );
     }
 }

@@ -102,6 +102,16 @@ pub struct CustomCodeStep {
     /// `_ . : / = + - @`; keys under `aws:` and `lambda-steps:` are refused.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// Create the function as a durable function and run it as a durable execution (named
+    /// by the run's id) that the run follows, each operation a line of its log. Python
+    /// (python3.11 and later) and Node.js (nodejs22.x and later) runtimes; refused for Ruby,
+    /// which durable functions do not support. The embedded engine runs Python ones only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub durable: bool,
+    /// The durable function's `DurableConfig`, only with `durable: true`; default: an
+    /// execution timeout of one day and a retention of one day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durable_config: Option<super::durable::DurableConfig>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -110,7 +120,7 @@ fn empty_object() -> serde_json::Value {
 
 /// A whole number, also when written `30.0`: JSON Schema's integers include those, and
 /// clients generated from the spec may send them so.
-fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+pub(super) fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
     let number = serde_json::Number::deserialize(deserializer)?;
     let whole = number.as_u64().or_else(|| {
         number
@@ -314,6 +324,7 @@ impl CustomCodeStep {
         super::packages::check(language, &self.packages)?;
         super::function_tags::check_description(self.description.as_deref())?;
         super::function_tags::check_tags(&self.tags)?;
+        super::durable::check(self.durable, self.durable_config.as_ref(), &self.runtime)?;
         check_payload(&self.payload, limits.sync_bytes)
     }
 
@@ -424,6 +435,15 @@ mod tests {
             custom(json!({"tags": {"lambda-steps:run-id": "x"}})),
             "step.tags.lambda-steps:run-id"
         );
+        assert_eq!(custom(json!({"runtime": "ruby3.3", "durable": true})), "step.durable");
+        assert_eq!(
+            custom(json!({"durable": true, "durable_config": {"execution_timeout": 0}})),
+            "step.durable_config.execution_timeout"
+        );
+        assert_eq!(
+            custom(json!({"durable": true, "durable_config": {"retention": 1}})),
+            "step.durable_config.retention"
+        );
     }
 
     #[test]
@@ -441,6 +461,8 @@ mod tests {
             packages: Vec::new(),
             description: None,
             tags: BTreeMap::new(),
+            durable: false,
+            durable_config: None,
         };
         assert_eq!(step("python3.12", "").source_file_and_handler().0, "lambda_function.py");
         assert_eq!(

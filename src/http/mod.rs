@@ -45,6 +45,7 @@ use spec::{RequestBodies, StepUnion};
         crate::domain::run::Run, crate::domain::run::RunStatus, crate::domain::run::RunPhase, crate::domain::run::RunResult,
         crate::domain::run::RunError, crate::domain::run::FunctionErrorDetails,
         crate::domain::step::Step, crate::domain::step::InvokeStep, crate::domain::step::CustomCodeStep,
+        crate::domain::durable::DurableConfig,
         crate::domain::step::InvocationType,
         crate::domain::replay::RecordedFunction, crate::domain::replay::ReplayRequest,
         crate::domain::replay::ReplayCredentials, crate::domain::replay::ReplayDiff,

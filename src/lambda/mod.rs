@@ -7,6 +7,7 @@ pub mod client;
 pub mod create;
 pub mod directory;
 pub mod durable;
+pub mod durable_config;
 pub mod full_log;
 pub mod function_credentials;
 pub mod log_group;

@@ -3,6 +3,12 @@
 //! expects with the packages beside it, find the role, create a uniquely named, tagged
 //! function, wait until it is Active), the Invoke (`invoking`, `returned`; see
 //! `phases/invoke.rs`), and `cleaned_up` (delete it whatever happened, unless `keep_function`).
+//!
+//! With `durable: true` the function is created with a `DurableConfig` and, instead of the
+//! Invoke, its execution (named by the run's id) is started and followed as an Invoke step
+//! on a durable function is (`durable_step`). It is deleted only once that execution ended:
+//! a run given back or taken over while it runs leaves the function to the attempt that
+//! re-attaches, which finds it created already.
 
 use std::io::Write;
 use std::time::Duration;
@@ -21,7 +27,8 @@ use crate::domain::run::{RunErrorCode, RunPhase};
 use crate::domain::step::{CustomCodeStep, InvocationType};
 use crate::lambda::at_most_once::InvokeCall;
 use crate::lambda::client::LambdaTarget;
-use crate::lambda::create::{CreateWaits, create_function};
+use crate::lambda::create::{CreateError, CreateWaits, create_function};
+use crate::lambda::durable_config::creating_durable;
 use crate::lambda::log_group;
 use crate::lambda::role::{ROLE_NAME, RoleError, find_or_create};
 use crate::store::fault::is_transient;
@@ -35,6 +42,10 @@ pub const EXPIRES_TAG: &str = "lambda-steps:expires-at";
 
 /// Names of functions this service creates; the sweeper only ever touches these.
 pub const FUNCTION_PREFIX: &str = "lambda-steps-";
+
+/// The version a durable step's execution runs: AWS invokes durable functions by a
+/// qualified name.
+const DURABLE_QUALIFIER: &str = "$LATEST";
 
 pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
     let name = format!("{FUNCTION_PREFIX}{}", ctx.run.id.simple());
@@ -97,6 +108,13 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
         "creating function {name}: {}, {file}, handler {handler}, {} MB, timeout {} s",
         step.runtime, step.memory_mb, step.timeout_seconds
     ));
+    if step.durable {
+        let config = step.durable_config.unwrap_or_default();
+        ctx.log.info(format!(
+            "as a durable function: its execution may last {} s, its history is kept {} day(s)",
+            config.execution_timeout, config.retention_period_in_days
+        ));
+    }
     // The engine in this process learns, before the function exists, where its AWS calls
     // go and whose credentials it assumes its role with; nothing of it is in the request.
     ctx.worker.lambdas.announce_function(&name, ctx.lambda);
@@ -104,6 +122,7 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
         .instrument(ctx.phases.span())
         .await;
     let ending = match created {
+        Ok(_) if step.durable => super::durable_step::run(ctx, &name, Some(DURABLE_QUALIFIER), &step.payload).await,
         Ok(arn) => {
             let timeout = super::lambda_invoke::call_timeout(ctx, Duration::from_secs(u64::from(step.timeout_seconds)));
             let follow = FunctionLog::of(&name, arn.as_deref());
@@ -117,6 +136,15 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
         ctx.log.warn(format!(
             "the embedded engine has no {sdk} for this import: `lambda-steps runtimes install` installs the AWS SDK of each runtime (scripts/start runs it); restart the service afterwards"
         ));
+    }
+    if step.durable && !matches!(ending, Ending::Finished { .. }) {
+        // A run taken over is the new owner's to write about.
+        if !matches!(ending, Ending::LeaseLost) {
+            ctx.log.info(format!(
+                "function {name} is kept while its durable execution may run: the attempt that re-attaches deletes it"
+            ));
+        }
+        return ending;
     }
     ctx.phases.enter(RunPhase::CleanedUp);
     clean_up(ctx, step, &name).instrument(ctx.phases.span()).await;
@@ -141,7 +169,9 @@ fn missing_sdk(ending: &Ending) -> Option<&'static str> {
         "No module named 'botocore'",
         "No module named 's3transfer'",
     ];
-    if python.iter().any(|m| message.contains(m)) {
+    if message.contains("No module named 'aws_durable_execution_sdk_python'") {
+        Some("durable execution SDK for Python (aws-durable-execution-sdk-python)")
+    } else if python.iter().any(|m| message.contains(m)) {
         Some("boto3 (the AWS SDK for Python)")
     } else if message.contains("'@aws-sdk/") && (message.contains("Cannot find") || message.contains("not found")) {
         Some("AWS SDK for JavaScript v3 client")
@@ -160,11 +190,21 @@ async fn create(
     role: &str,
     zip: Vec<u8>,
 ) -> Result<Option<String>, Ending> {
-    let expires = chrono::Utc::now() + chrono::Duration::seconds(i64::from(step.timeout_seconds) + 3600);
-    let request = ctx
-        .lambda
-        .clients
-        .control
+    // A durable function lives as long as its execution may, not one invocation.
+    let lifetime = match (step.durable, step.durable_config.unwrap_or_default()) {
+        (true, config) => config.execution_timeout,
+        (false, _) => step.timeout_seconds,
+    };
+    let expires = chrono::Utc::now() + chrono::Duration::seconds(i64::from(lifetime) + 3600);
+    let control = &ctx.lambda.clients.control;
+    let durable_client;
+    let creating = if step.durable {
+        durable_client = creating_durable(control, step.durable_config.unwrap_or_default());
+        &durable_client
+    } else {
+        control
+    };
+    let request = creating
         .create_function()
         .function_name(name)
         .runtime(Runtime::from(step.runtime.as_str()))
@@ -190,6 +230,14 @@ async fn create(
     };
     let arn = match created {
         Ok(arn) => arn,
+        // The function is named by the run: an earlier attempt of this run created it, and
+        // its execution (if it started) is re-attached to by name.
+        Err(CreateError::Refused(why)) if step.durable && why.contains("ResourceConflictException") => {
+            ctx.log.info(format!(
+                "function {name} exists: an earlier attempt of this run created it"
+            ));
+            return Ok(None);
+        }
         Err(message) => {
             let message = message.to_string();
             ctx.log.error(message.clone());

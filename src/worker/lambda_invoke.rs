@@ -19,7 +19,7 @@ pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
             .instrument(ctx.phases.span())
             .await
     {
-        return super::durable_step::run(ctx, step).await;
+        return super::durable_step::run(ctx, &step.function_name, step.qualifier.as_deref(), &step.payload).await;
     }
     // What a replay needs of the function, from the configuration read for its timeout.
     let mut described = None;

@@ -4,7 +4,8 @@
 //! the run ends as it did. The name makes the Invoke idempotent (Lambda re-attaches to an
 //! execution of that name and payload), so unlike a plain Invoke it is not marked as sent:
 //! a run given back at shutdown, or rescued from a dead replica, re-attaches to the same
-//! execution. Cancelling the run stops the execution.
+//! execution. Cancelling the run stops the execution. A `lambda_custom_code` step with
+//! `durable: true` starts and follows its own function's execution the same way.
 
 mod events;
 
@@ -16,7 +17,6 @@ use serde_json::Value;
 use super::phases::stopped::stopped;
 use super::{Ending, StepContext};
 use crate::domain::run::{FunctionErrorDetails, RunErrorCode, RunPhase, RunResult, RunStatus};
-use crate::domain::step::InvokeStep;
 use crate::lambda::client::LambdaTarget;
 use crate::lambda::durable::{DurableApi, DurableError};
 use crate::queue::pool::StopReason;
@@ -54,7 +54,9 @@ pub async fn is_durable(ctx: &StepContext<'_>, function: &str, qualifier: Option
     durable
 }
 
-pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
+/// Starts (or re-attaches to) the function's execution named by the run's id, with
+/// `payload` as its input, and follows it until it ends.
+pub async fn run(ctx: &StepContext<'_>, function: &str, qualifier: Option<&str>, payload: &Value) -> Ending {
     if ctx.stop.token.is_cancelled() {
         return stopped(ctx, "cancelled before the durable execution was started");
     }
@@ -66,13 +68,10 @@ pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
     ctx.phases.enter(RunPhase::Invoking);
     ctx.log.info(format!(
         "{} is a durable function: starting (or re-attaching to) its execution named {name}, the run's id",
-        step.function_name
+        function
     ));
-    let payload = step.payload.to_string().into_bytes();
-    let arn = match api
-        .start(&step.function_name, step.qualifier.as_deref(), &name, &payload)
-        .await
-    {
+    let payload = payload.to_string().into_bytes();
+    let arn = match api.start(function, qualifier, &name, &payload).await {
         Ok(arn) => arn,
         Err(e) => {
             ctx.log

@@ -187,6 +187,19 @@ async fn a_form_with_a_bad_field_shows_the_apis_message_beside_it_and_creates_no
         "line 1: expected KEY=VALUE"
     );
 
+    // A durable Ruby step: the API's refusal lands beside the checkbox.
+    set_text(&browser, "[name=environment]", "").await;
+    browser
+        .js(
+            "const r = document.querySelector('[name=runtime]'); r.value = 'ruby3.3';
+             r.dispatchEvent(new Event('change', {bubbles: true})); return null",
+        )
+        .await;
+    browser.click("[name=durable]").await;
+    browser.click("form.new-run button[type=submit]").await;
+    let durable = wait_field_error(&browser, "[name=durable]").await;
+    assert!(durable.contains("durable functions do not support Ruby"), "{durable}");
+
     let (_, runs) = service.get("/v1/projects/default/runs").await;
     assert_eq!(runs["items"], json!([]), "no refused form created a run");
 

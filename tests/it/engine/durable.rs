@@ -4,44 +4,24 @@
 //! the checkpoint API, a wait that outlives a restart of the engine, and AWS's testing
 //! SDK's cloud runner as an independent client.
 
-use crate::support::{TestEngine, data_dir, run_python_check, runtimes_dir};
-
-fn flags(runtimes: &std::path::Path) -> Vec<String> {
-    vec!["--runtimes-dir".into(), runtimes.display().to_string()]
-}
+use crate::support::{TestEngine, data_dir};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_durable_function_steps_waits_and_takes_a_callback_through_boto3() {
-    let runtimes = runtimes_dir();
     let dir = data_dir();
-    let flags = flags(&runtimes);
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let engine = TestEngine::start(dir.path(), &flags).await;
-    let [(_, id), (_, secret)] = engine.key_env();
-    let said = run_python_check(
-        "boto3_durable.py",
-        &[engine.url.as_ref(), id.as_ref(), secret.as_ref(), "all".as_ref()],
-        "durable all: ok",
-    )
-    .await;
+    let engine = TestEngine::start_durable(dir.path()).await;
+    let said = engine.run_python("boto3_durable.py", &["all"], "durable all: ok").await;
     eprintln!("{said}");
     engine.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wait_started_before_the_engine_restarts_ends_after_it() {
-    let runtimes = runtimes_dir();
     let dir = data_dir();
-    let flags = flags(&runtimes);
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let engine = TestEngine::start(dir.path(), &flags).await;
-    let [(_, id), (_, secret)] = engine.key_env();
-    let said = run_python_check(
-        "boto3_durable.py",
-        &[engine.url.as_ref(), id.as_ref(), secret.as_ref(), "start-wait".as_ref()],
-        "durable start-wait: ok",
-    )
-    .await;
+    let engine = TestEngine::start_durable(dir.path()).await;
+    let said = engine
+        .run_python("boto3_durable.py", &["start-wait"], "durable start-wait: ok")
+        .await;
     let arn = said
         .lines()
         .find_map(|l| l.strip_prefix("ARN "))
@@ -50,36 +30,19 @@ async fn a_wait_started_before_the_engine_restarts_ends_after_it() {
     engine.stop().await;
 
     // A new engine on the same data directory: same key, same executions, same timers.
-    let engine = TestEngine::start(dir.path(), &flags).await;
-    let [(_, id), (_, secret)] = engine.key_env();
-    run_python_check(
-        "boto3_durable.py",
-        &[
-            engine.url.as_ref(),
-            id.as_ref(),
-            secret.as_ref(),
-            "finish".as_ref(),
-            arn.as_ref(),
-        ],
-        "durable finish: ok",
-    )
-    .await;
+    let engine = TestEngine::start_durable(dir.path()).await;
+    engine
+        .run_python("boto3_durable.py", &["finish", &arn], "durable finish: ok")
+        .await;
     engine.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_testing_sdks_cloud_runner_passes_its_own_checks_against_the_engine() {
-    let runtimes = runtimes_dir();
     let dir = data_dir();
-    let flags = flags(&runtimes);
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let engine = TestEngine::start(dir.path(), &flags).await;
-    let [(_, id), (_, secret)] = engine.key_env();
-    run_python_check(
-        "durable_cloud_runner.py",
-        &[engine.url.as_ref(), id.as_ref(), secret.as_ref()],
-        "durable cloud runner: ok",
-    )
-    .await;
+    let engine = TestEngine::start_durable(dir.path()).await;
+    engine
+        .run_python("durable_cloud_runner.py", &[], "durable cloud runner: ok")
+        .await;
     engine.stop().await;
 }

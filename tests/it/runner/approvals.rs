@@ -11,24 +11,13 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::support::service::{ADMIN_TOKEN, TestService, authorized};
-use crate::support::{TestEngine, run_python_check, runtimes_dir};
 
 /// The service on its own engine, with the approver function created on it; the engine's
 /// data is in the directory answered.
 async fn stage(db: PgPool) -> (TestService, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let runtimes = runtimes_dir().display().to_string();
-    let engine = TestEngine::start(&dir.path().join("engine"), &["--runtimes-dir", &runtimes]).await;
-    let [(_, id), (_, secret)] = engine.key_env();
-    let args = [
-        engine.url.as_str(),
-        id.as_str(),
-        secret.as_str(),
-        "create-approver",
-        "approver",
-    ];
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-    run_python_check("boto3_durable_step.py", &args, "durable-step create-approver: ok").await;
+    let engine = super::durable_step::engine(dir.path()).await;
+    super::durable_step::boto3(&engine, &["create-approver", "approver"]).await;
     let service = TestService::start_with_engine(db, engine, tempfile::tempdir().unwrap(), &[]).await;
     (service, dir)
 }
@@ -175,17 +164,7 @@ async fn a_second_answer_is_refused_naming_who_answered_first_or_lambdas_error(d
 
     // Answered straight through Lambda first: Lambda's refusal is a 409 naming its error.
     let (id, callback) = waiting_run_with(&service, json!({"change": "failover", "linger": 5})).await;
-    let [(_, key), (_, secret)] = service.engine.key_env();
-    let args = [
-        service.engine.url.as_str(),
-        key.as_str(),
-        secret.as_str(),
-        "approve",
-        "approver",
-        callback.as_str(),
-    ];
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-    run_python_check("boto3_durable_step.py", &args, "durable-step approve: ok").await;
+    super::durable_step::boto3(&service.engine, &["approve", "approver", &callback]).await;
     let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": "late"})).await;
     assert_eq!(status, 409, "{said}");
     let message = said["error"]["message"].as_str().unwrap_or_default();

@@ -9,27 +9,22 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
+use crate::support::TestEngine;
 use crate::support::service::{ADMIN_TOKEN, ServeProcess, TestService};
-use crate::support::{TestEngine, run_python_check, runtimes_dir};
 
-/// An engine that runs durable functions (their SDK is in the runtimes' SDKs), with its
-/// data in `dir`.
-async fn engine(dir: &std::path::Path) -> TestEngine {
-    let runtimes = runtimes_dir().display().to_string();
-    TestEngine::start(&dir.join("engine"), &["--runtimes-dir", &runtimes]).await
+/// An engine that runs durable functions, with its data in `dir`.
+pub(super) async fn engine(dir: &std::path::Path) -> TestEngine {
+    TestEngine::start_durable(&dir.join("engine")).await
 }
 
 /// Runs tests/boto3_durable_step.py against the engine; answers what it printed.
-async fn boto3(engine: &TestEngine, args: &[&str]) -> String {
-    let [(_, id), (_, secret)] = engine.key_env();
-    let mut all = vec![engine.url.as_str(), id.as_str(), secret.as_str()];
-    all.extend(args);
-    let all: Vec<&std::ffi::OsStr> = all.iter().map(std::ffi::OsStr::new).collect();
-    run_python_check("boto3_durable_step.py", &all, &format!("durable-step {}: ok", args[0])).await
+pub(super) async fn boto3(engine: &TestEngine, args: &[&str]) -> String {
+    let ok = format!("durable-step {}: ok", args[0]);
+    engine.run_python("boto3_durable_step.py", args, &ok).await
 }
 
 /// The statuses of the function's executions, as ListDurableExecutionsByFunction lists them.
-async fn executions(engine: &TestEngine, function: &str) -> Vec<String> {
+pub(super) async fn executions(engine: &TestEngine, function: &str) -> Vec<String> {
     let said = boto3(engine, &["executions", function]).await;
     said.lines()
         .filter_map(|l| l.strip_prefix("execution "))
@@ -43,7 +38,7 @@ fn invoke(function: &str) -> Value {
 }
 
 /// Waits until the run's log has a line containing `text`.
-async fn wait_for_line(service: &TestService, id: &str, text: &str) {
+pub(super) async fn wait_for_line(service: &TestService, id: &str, text: &str) {
     for _ in 0..600 {
         if service.log(id).await.iter().any(|l| l.contains(text)) {
             return;
@@ -51,6 +46,35 @@ async fn wait_for_line(service: &TestService, id: &str, text: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("run {id}'s log never said {text:?}: {:#?}", service.log(id).await);
+}
+
+/// Waits for the run to end; asserts that its second attempt (the one that re-attached)
+/// made it succeed with the adder's total; answers the run.
+pub(super) async fn re_attached_and_succeeded(service: &TestService, id: &str) -> Value {
+    let run = service.wait_finished(id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["attempt"], 2, "{run}");
+    assert_eq!(run["result"]["payload"], json!({"total": 5}), "{run}");
+    run
+}
+
+/// Submits `step` to the default project and waits until its run's log has a line
+/// containing `text`; answers the run's id.
+pub(super) async fn submit_until(service: &TestService, step: Value, text: &str) -> String {
+    let (status, run) = service.submit("default", step).await;
+    assert_eq!(status, 202, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    wait_for_line(service, &id, text).await;
+    id
+}
+
+/// Cancels the run; answers it once it ended, `cancelled`.
+pub(super) async fn cancel(service: &TestService, id: &str) -> Value {
+    let (status, _) = service.post(&format!("/v1/runs/{id}/cancel")).await;
+    assert_eq!(status, 202);
+    let run = service.wait_finished(id).await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    run
 }
 
 #[sqlx::test]
@@ -125,18 +149,13 @@ async fn a_run_given_back_while_its_execution_waits_re_attaches_to_it(db: PgPool
     let engine = engine(dir.path()).await;
     boto3(&engine, &["create-adder", "patient", "4"]).await;
     let first = TestService::start_with_engine(db.clone(), engine, tempfile::tempdir().unwrap(), &[]).await;
-    let (_, run) = first.submit("default", invoke("patient")).await;
-    let id = run["id"].as_str().unwrap().to_string();
-    wait_for_line(&first, &id, "durable: wait \"pause\" started").await;
+    let id = submit_until(&first, invoke("patient"), "durable: wait \"pause\" started").await;
 
     // The service shuts down while the execution waits: the run goes back to the queue,
     // and the next service's attempt follows the same execution to its end.
     let engine = first.stop_keeping_engine().await;
     let second = TestService::start_with_engine(db, engine, tempfile::tempdir().unwrap(), &[]).await;
-    let run = second.wait_finished(&id).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(run["attempt"], 2, "{run}");
-    assert_eq!(run["result"]["payload"], json!({"total": 5}), "{run}");
+    re_attached_and_succeeded(&second, &id).await;
     let log = second.log(&id).await;
     assert!(
         log.iter()
@@ -191,10 +210,7 @@ async fn a_run_whose_replica_was_killed_while_its_execution_waits_re_attaches_an
     // re-attaches to the same execution.
     let survivor =
         TestService::start_with_engine(db, engine, tempfile::tempdir().unwrap(), &["--lease-seconds", "2"]).await;
-    let run = survivor.wait_finished(&id).await;
-    assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(run["attempt"], 2, "{run}");
-    assert_eq!(run["result"]["payload"], json!({"total": 5}), "{run}");
+    re_attached_and_succeeded(&survivor, &id).await;
     assert_eq!(
         executions(&survivor.engine, "steadfast").await,
         ["SUCCEEDED"],
@@ -209,14 +225,8 @@ async fn cancelling_the_run_stops_its_durable_execution(db: PgPool) {
     let engine = engine(dir.path()).await;
     boto3(&engine, &["create-sleeper", "sleeper"]).await;
     let service = TestService::start_with_engine(db, engine, tempfile::tempdir().unwrap(), &[]).await;
-    let (_, run) = service.submit("default", invoke("sleeper")).await;
-    let id = run["id"].as_str().unwrap().to_string();
-    wait_for_line(&service, &id, "durable: wait \"long\" started").await;
-
-    let (status, _) = service.post(&format!("/v1/runs/{id}/cancel")).await;
-    assert_eq!(status, 202);
-    let run = service.wait_finished(&id).await;
-    assert_eq!(run["status"], "cancelled", "{run}");
+    let id = submit_until(&service, invoke("sleeper"), "durable: wait \"long\" started").await;
+    cancel(&service, &id).await;
     let log = service.log(&id).await;
     assert!(
         log.iter().any(|l| l.starts_with("stopped durable execution")),

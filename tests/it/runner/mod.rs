@@ -7,6 +7,7 @@ mod cancel;
 mod crash;
 mod db_fault_points;
 mod db_faults;
+mod durable_code;
 mod durable_step;
 mod feeds;
 mod handoff;

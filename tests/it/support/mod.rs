@@ -91,6 +91,13 @@ impl TestEngine {
         (Self::serve(engine).await, log.text())
     }
 
+    /// An engine that runs durable functions (AWS's durable execution SDK for Python is in
+    /// the runtimes' SDKs), on `data_dir`.
+    pub async fn start_durable(data_dir: &Path) -> Self {
+        let runtimes = runtimes_dir().display().to_string();
+        Self::start(data_dir, &["--runtimes-dir", &runtimes]).await
+    }
+
     async fn serve(engine: Engine) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -126,6 +133,16 @@ impl TestEngine {
             ("AWS_ACCESS_KEY_ID", key.access_key_id.clone()),
             ("AWS_SECRET_ACCESS_KEY", key.secret_access_key.expose().to_string()),
         ]
+    }
+
+    /// Runs the Python script `tests/{script}` with the engine's URL, access key id and
+    /// secret, then `args`, as a user of the engine would; answers what it printed, which
+    /// must have the line `ok_line`.
+    pub async fn run_python(&self, script: &str, args: &[&str], ok_line: &str) -> String {
+        let [(_, id), (_, secret)] = self.key_env();
+        let key = [self.url.as_str(), id.as_str(), secret.as_str()];
+        let all: Vec<&std::ffi::OsStr> = key.iter().chain(args).map(std::ffi::OsStr::new).collect();
+        run_python_check(script, &all, ok_line).await
     }
 
     /// Stops the server and every environment.

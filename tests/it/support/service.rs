@@ -54,6 +54,14 @@ impl TestService {
         Self::start_with_listener(db, engine, data, flags, listener).await
     }
 
+    /// The service with an engine that runs durable functions (see
+    /// `TestEngine::start_durable`).
+    pub async fn start_durable(db: PgPool, flags: &[&str]) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let engine = TestEngine::start_durable(&data.path().join("engine")).await;
+        Self::start_with_engine(db, engine, data, flags).await
+    }
+
     pub async fn start_with_engine(db: PgPool, engine: TestEngine, data: tempfile::TempDir, flags: &[&str]) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         Self::start_with_listener(db, engine, data, flags, listener).await

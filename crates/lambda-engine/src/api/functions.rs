@@ -68,6 +68,8 @@ pub async fn create(State(engine): State<Engine>, AwsJson(body): AwsJson<CreateF
         ));
     }
     let runtime = body.runtime.ok_or_else(|| missing("Runtime"))?;
+    let durable_config = durable_config(body.durable_config)?;
+    durable_runtime(&runtime, durable_config.as_ref())?;
     let language = validate_runtime(&engine, &runtime)?;
     let handler = match (body.handler, language) {
         (Some(handler), _) => handler,
@@ -94,7 +96,7 @@ pub async fn create(State(engine): State<Engine>, AwsJson(body): AwsJson<CreateF
         revision_id: model::new_revision_id(),
         architectures: body.architectures.unwrap_or_else(|| vec!["x86_64".into()]),
         ephemeral_storage_mb: ephemeral_storage(body.ephemeral_storage)?,
-        durable_config: durable_config(body.durable_config)?,
+        durable_config,
     };
     let mut record = FunctionRecord {
         name: name.clone(),
@@ -312,6 +314,7 @@ pub async fn update_configuration(
         if durable.is_some() {
             latest.durable_config = durable;
         }
+        durable_runtime(&latest.runtime, latest.durable_config.as_ref())?;
         touch(latest);
         Ok(latest.clone())
     })?;
@@ -341,6 +344,19 @@ fn durable_config(config: Option<DurableConfig>) -> EngineResult<Option<DurableC
     config
         .map(|c| c.validated().map_err(EngineError::invalid_parameter))
         .transpose()
+}
+
+/// The engine's runtimes carry AWS's durable execution SDK for Python only (the Node.js
+/// one needs Node 22, and Ruby has none): a durable function in another language would
+/// fail at its first import, so it is refused when it is made.
+fn durable_runtime(runtime: &str, durable: Option<&DurableConfig>) -> EngineResult<()> {
+    // An unknown runtime is refused as such elsewhere.
+    if durable.is_none() || matches!(Language::of(runtime), Some(Language::Python) | None) {
+        return Ok(());
+    }
+    Err(EngineError::invalid_parameter(format!(
+        "The embedded Lambda engine runs durable functions on Python runtimes only (its runtimes carry AWS's durable execution SDK for Python); a {runtime} durable function needs AWS."
+    )))
 }
 
 fn touch(version: &mut FunctionVersion) {

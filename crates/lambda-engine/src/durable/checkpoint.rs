@@ -94,20 +94,10 @@ fn touch<'a>(execution: &'a mut ExecutionRecord, update: &OperationUpdate, now: 
     let seq = execution.seq;
     if execution.operation(&update.id).is_none() {
         execution.operations.push(Operation {
-            id: update.id.clone(),
             parent_id: update.parent_id.clone(),
             name: update.name.clone(),
-            kind: update.kind,
             sub_type: update.sub_type.clone(),
-            start_timestamp: now,
-            end_timestamp: None,
-            status: OperationStatus::Started,
-            execution_details: None,
-            context_details: None,
-            step_details: None,
-            wait_details: None,
-            callback_details: None,
-            seq,
+            ..Operation::started(update.id.clone(), update.kind, now, seq)
         });
     }
     let op = execution.operation_mut(&update.id).expect("just ensured");
@@ -448,51 +438,24 @@ pub fn next_due(execution: &ExecutionRecord) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::durable::model::{DurableConfig, ExecutionDetails};
+    use crate::durable::model::DurableConfig;
 
     fn execution() -> ExecutionRecord {
-        ExecutionRecord {
-            arn: "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST/durable-execution/n/x".into(),
-            name: "n".into(),
-            id: "x".into(),
-            function_name: "f".into(),
-            version: "$LATEST".into(),
-            input_payload: "{}".into(),
-            status: ExecutionStatus::Running,
-            start_ms: 0,
-            end_ms: None,
-            result: None,
-            error: None,
-            config: DurableConfig {
-                execution_timeout: Some(100),
-                retention_period_in_days: Some(1),
-                kms_key_arn: None,
-            },
+        let config = DurableConfig {
+            execution_timeout: Some(100),
+            retention_period_in_days: Some(1),
+            kms_key_arn: None,
+        };
+        let start = crate::durable::Start {
+            function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f",
+            function_name: "f",
+            version: "$LATEST",
+            name: "n",
+            payload: "{}",
+            config: &config,
             trace_header: None,
-            operations: vec![Operation {
-                id: "x".into(),
-                parent_id: None,
-                name: None,
-                kind: OperationType::Execution,
-                sub_type: None,
-                start_timestamp: 0,
-                end_timestamp: None,
-                status: OperationStatus::Started,
-                execution_details: Some(ExecutionDetails {
-                    input_payload: Some("{}".into()),
-                }),
-                context_details: None,
-                step_details: None,
-                wait_details: None,
-                callback_details: None,
-                seq: 1,
-            }],
-            callbacks: Default::default(),
-            history: Vec::new(),
-            seq: 1,
-            checkpoint_token: None,
-            seen_seq: 0,
-        }
+        };
+        ExecutionRecord::new(&start, "x", 0)
     }
 
     fn update(json: serde_json::Value) -> OperationUpdate {

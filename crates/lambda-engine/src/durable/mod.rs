@@ -27,7 +27,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use crate::error::{EngineError, EngineResult, ErrorKind};
-use model::{DurableConfig, ExecutionRecord, ExecutionStatus, Operation, OperationStatus, OperationType};
+use model::{DurableConfig, ExecutionRecord};
 
 /// One execution in memory: its record, and the signals its driver and waiters use.
 pub struct Execution {
@@ -170,49 +170,9 @@ impl Durable {
             ));
         }
         let id = uuid::Uuid::new_v4().to_string();
-        let arn = format!(
-            "{}:{}/durable-execution/{}/{id}",
-            start.function_arn, start.version, start.name
-        );
         let now = model::now_ms();
-        let mut record = ExecutionRecord {
-            arn: arn.clone(),
-            name: start.name.to_string(),
-            id: id.clone(),
-            function_name: start.function_name.to_string(),
-            version: start.version.to_string(),
-            input_payload: start.payload.to_string(),
-            status: ExecutionStatus::Running,
-            start_ms: now,
-            end_ms: None,
-            result: None,
-            error: None,
-            config: start.config.clone(),
-            trace_header: start.trace_header.map(str::to_string),
-            operations: vec![Operation {
-                id: id.clone(),
-                parent_id: None,
-                name: None,
-                kind: OperationType::Execution,
-                sub_type: None,
-                start_timestamp: now,
-                end_timestamp: None,
-                status: OperationStatus::Started,
-                execution_details: Some(model::ExecutionDetails {
-                    input_payload: Some(start.payload.to_string()),
-                }),
-                context_details: None,
-                step_details: None,
-                wait_details: None,
-                callback_details: None,
-                seq: 1,
-            }],
-            callbacks: Default::default(),
-            history: Vec::new(),
-            seq: 1,
-            checkpoint_token: None,
-            seen_seq: 0,
-        };
+        let mut record = ExecutionRecord::new(&start, &id, now);
+        let arn = record.arn.clone();
         history::record(
             &mut record,
             "ExecutionStarted",

@@ -203,6 +203,28 @@ pub struct Operation {
     pub seq: u64,
 }
 
+impl Operation {
+    /// A new operation, STARTED at `now`, with no parent, name or details yet.
+    pub fn started(id: String, kind: OperationType, now: i64, seq: u64) -> Self {
+        Self {
+            id,
+            parent_id: None,
+            name: None,
+            kind,
+            sub_type: None,
+            start_timestamp: now,
+            end_timestamp: None,
+            status: OperationStatus::Started,
+            execution_details: None,
+            context_details: None,
+            step_details: None,
+            wait_details: None,
+            callback_details: None,
+            seq,
+        }
+    }
+}
+
 /// One change a handler checkpoints (`OperationUpdate`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -291,6 +313,40 @@ pub struct ExecutionRecord {
 }
 
 impl ExecutionRecord {
+    /// A new execution, running since `now`: its ARN ends in `id`, which is also the id of
+    /// its EXECUTION operation (holding the input), and its history is still empty.
+    pub fn new(start: &super::Start<'_>, id: &str, now: i64) -> Self {
+        Self {
+            arn: format!(
+                "{}:{}/durable-execution/{}/{id}",
+                start.function_arn, start.version, start.name
+            ),
+            name: start.name.to_string(),
+            id: id.to_string(),
+            function_name: start.function_name.to_string(),
+            version: start.version.to_string(),
+            input_payload: start.payload.to_string(),
+            status: ExecutionStatus::Running,
+            start_ms: now,
+            end_ms: None,
+            result: None,
+            error: None,
+            config: start.config.clone(),
+            trace_header: start.trace_header.map(str::to_string),
+            operations: vec![Operation {
+                execution_details: Some(ExecutionDetails {
+                    input_payload: Some(start.payload.to_string()),
+                }),
+                ..Operation::started(id.to_string(), OperationType::Execution, now, 1)
+            }],
+            callbacks: Default::default(),
+            history: Vec::new(),
+            seq: 1,
+            checkpoint_token: None,
+            seen_seq: 0,
+        }
+    }
+
     pub fn operation(&self, id: &str) -> Option<&Operation> {
         self.operations.iter().find(|o| o.id == id)
     }

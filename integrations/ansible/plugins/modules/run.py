@@ -40,7 +40,7 @@ options:
       - "The API's step object: C(type) C(lambda_invoke) with C(function_name), C(payload), C(invocation_type),
         C(qualifier), C(client_context); or C(type) C(lambda_custom_code) with C(runtime), C(code), C(handler),
         C(payload), C(timeout_seconds), C(memory_mb), C(environment), C(role_arn), C(keep_function),
-        C(packages), C(description), C(tags)."
+        C(packages), C(description), C(tags), C(durable), C(durable_config)."
     type: dict
     required: true
   wait:
@@ -125,7 +125,7 @@ STEP_FIELDS = {
         ("runtime", "code"),
         (
             "handler", "payload", "timeout_seconds", "memory_mb", "environment", "role_arn",
-            "keep_function", "packages", "description", "tags",
+            "keep_function", "packages", "description", "tags", "durable", "durable_config",
         ),
     ),
 }

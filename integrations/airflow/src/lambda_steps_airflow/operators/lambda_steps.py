@@ -141,7 +141,7 @@ class LambdaStepsCustomCodeOperator(LambdaStepsBaseOperator):
     :param handler: default `lambda_function.lambda_handler` (`index.handler` for Node.js)
     :param payload: the event (templated)
     :param timeout_seconds, memory_mb, environment, role_arn, keep_function, packages,
-        description, tags: as the API's custom-code step
+        description, tags, durable, durable_config: as the API's custom-code step
     """
 
     template_fields: Sequence[str] = ("code", "payload", "environment", "description", "project")
@@ -162,6 +162,8 @@ class LambdaStepsCustomCodeOperator(LambdaStepsBaseOperator):
         packages: list[str] | None = None,
         description: str | None = None,
         tags: dict[str, str] | None = None,
+        durable: bool | None = None,
+        durable_config: dict[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -177,6 +179,8 @@ class LambdaStepsCustomCodeOperator(LambdaStepsBaseOperator):
         self.packages = packages
         self.description = description
         self.tags = tags
+        self.durable = durable
+        self.durable_config = durable_config
 
     def step(self) -> dict[str, Any]:
         return _without_none(
@@ -193,6 +197,8 @@ class LambdaStepsCustomCodeOperator(LambdaStepsBaseOperator):
             packages=self.packages,
             description=self.description,
             tags=self.tags,
+            durable=self.durable,
+            durable_config=self.durable_config,
         )
 
 
