@@ -6,7 +6,10 @@ COMMAND: `create-adder NAME` (a step "add" then a wait "pause" of WAIT seconds, 
 sixth argument), `create-sleeper NAME` (a step then a wait of 120 s), `create-failer NAME` (a step, then
 an exception), `create-approver NAME` (a callback "approval", a wait "linger" of the
 payload's `linger` seconds when it has one, then a step "apply" that returns what the callback
-was completed with), `approve NAME CALLBACK_ID` (SendDurableExecutionCallbackSuccess straight
+was completed with), `create-runbook NAME` (a step "check", a wait "catch-up" of the
+payload's `wait` seconds (10 by default), a `wait_for_callback` "approval" whose submitter
+prints the callback id, then a step "failover" that returns what the approval said),
+`approve NAME CALLBACK_ID` (SendDurableExecutionCallbackSuccess straight
 to Lambda), or `executions NAME`
 (prints `execution STATUS` for each of the function's executions)."""
 
@@ -63,6 +66,24 @@ def handler(event, context: DurableContext):
     return {"approval": approval, "applied": applied}
 """
 
+RUNBOOK = """
+import json
+
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration
+
+@durable_execution
+def handler(event, context: DurableContext):
+    lag = context.step(lambda _: {"replica": event["replica"], "lag_s": 42}, name="check")
+    context.wait(Duration.from_seconds(event.get("wait", 10)), name="catch-up")
+    approval = context.wait_for_callback(
+        lambda callback_id, _: print("approve failover with callback", callback_id), name="approval"
+    )
+    approval = json.loads(approval) if isinstance(approval, str) else approval
+    done = context.step(lambda _: "promoted " + event["replica"], name="failover")
+    return {"checked": lag, "approval": approval, "failover": done}
+"""
+
 
 def create(source):
     create_durable(client, name, source, 600, retention_days=1)
@@ -76,6 +97,8 @@ elif command == "create-failer":
     create(FAILER)
 elif command == "create-approver":
     create(APPROVER)
+elif command == "create-runbook":
+    create(RUNBOOK)
 elif command == "approve":
     client.send_durable_execution_callback_success(CallbackId=sys.argv[6], Result=b'"straight to Lambda"')
 elif command == "executions":

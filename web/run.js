@@ -1,7 +1,8 @@
 // A run's page, /runs/{id}: status, the step, the phases on a timeline, the live log
 // (backlog from the paged logs API, then SSE from the last seq, resumed after a drop),
 // the function's error pinned on top, REPORT's figures, the result, cancel, re-run and
-// replay (the comparison with the replay drawn by replay.js).
+// replay (the comparison with the replay drawn by replay.js); a durable function's
+// approvals (approvals.js) and the waits and callbacks under the phases (durable_ops.js).
 
 import { h, fill, statusBadge, duration, time } from './dom.js';
 import * as api from './api.js';
@@ -10,6 +11,8 @@ import { LogView, CHUNK } from './log_view.js';
 import { kind, target, runDuration } from './runs.js';
 import { FINISHED, PHASES } from './spec.js';
 import { replayable, startReplay, showComparison } from './replay.js';
+import { Approvals, aboutCallbacks } from './approvals.js';
+import { DurableOps } from './durable_ops.js';
 
 export const routes = [{ path: '/runs/:id', title: 'Run', render }];
 
@@ -44,6 +47,14 @@ async function render(ctx) {
   const result = h('section', { id: 'result' });
   const replayBox = h('section', { id: 'replay', 'aria-live': 'polite' });
   const message = h('p', { class: 'error', role: 'alert' });
+  const mayRun = session.mayRun(ctx.session, run.project);
+  const ops = new DurableOps();
+  const approvals = new Approvals({
+    runId: id, signal, mayAnswer: mayRun, onChange: (callbacks) => ops.draw(run, callbacks),
+  });
+  const readCallbacks = () => approvals.refresh().catch((e) => {
+    if (!signal.aborted) fill(message, `The run's callbacks could not be read: ${e.message}`);
+  });
 
   const followBox = h('input', { type: 'checkbox', id: 'follow', checked: true });
   const logPage = (after, limit) => api.get(`${api.path`/v1/runs/${id}/logs`}?after=${after}&limit=${limit}`, { signal });
@@ -73,9 +84,10 @@ async function render(ctx) {
     meta,
     message,
     pinned,
+    approvals.element,
     figures,
     replayBox,
-    h('h2', {}, 'Timeline'), timeline,
+    h('h2', {}, 'Timeline'), timeline, ops.element,
     h('h2', { id: 'log-heading' }, 'Log'),
     h('div', { class: 'log-tools' },
       h('label', { for: 'log-search', class: 'visually-hidden' }, 'Search'), searchBox, searchNote,
@@ -85,7 +97,6 @@ async function render(ctx) {
     result,
     h('h2', {}, 'Step'), stepSection(run.step));
 
-  const mayRun = session.mayRun(ctx.session, run.project);
   const drawRun = () => {
     fill(badge, statusBadge(run.status));
     fill(meta,
@@ -106,6 +117,8 @@ async function render(ctx) {
     fill(pinned, errorBox(run));
     fill(result, resultBox(run));
     drawTimeline(timeline, phases, run);
+    approvals.setRunning(run.status === 'running');
+    ops.draw(run, approvals.callbacks);
   };
   const drawReport = () => {
     if (!report) return;
@@ -163,8 +176,12 @@ async function render(ctx) {
   // matter); "queued" opens at the run's creation.
   function take(entries) {
     let changed = false;
+    let callbacksSaid = false;
+    let opsChanged = false;
     for (const entry of entries) {
+      opsChanged = ops.take(entry) || opsChanged;
       if (entry.source === 'runner') {
+        callbacksSaid = callbacksSaid || aboutCallbacks(entry.message);
         if (entry.phase && !phases.has(entry.phase)) {
           phases.set(entry.phase, entry.time);
           changed = true;
@@ -178,6 +195,8 @@ async function render(ctx) {
       }
     }
     if (changed) drawTimeline(timeline, phases, run);
+    if (opsChanged) ops.draw(run, approvals.callbacks);
+    if (callbacksSaid) readCallbacks();
   }
 
   const revealHash = () => {
@@ -188,6 +207,7 @@ async function render(ctx) {
   signal.addEventListener('abort', () => window.removeEventListener('hashchange', revealHash));
 
   drawRun();
+  readCallbacks();
   if (FINISHED.has(run.status)) view.setFollow(false);
   // The first chunk, then the stream from the log's end as it was then (the lines between
   // are fetched as they come into view); after a drop, the stream resumes after the last
@@ -218,6 +238,7 @@ async function render(ctx) {
       }
       if (ended) {
         await refresh();
+        readCallbacks();
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 1000));

@@ -1,4 +1,5 @@
-//! Approvals: `POST /v1/runs/{id}/callbacks/{callback_id}` completes a callback that the
+//! Approvals: `GET /v1/runs/{id}/callbacks` lists the callbacks the run's durable
+//! execution created and where each stands; `POST /v1/runs/{id}/callbacks/{callback_id}` completes a callback that the
 //! run's durable execution waits for (`wait_for_callback`), with a result (approve) or an
 //! error (reject), through Lambda's `SendDurableExecutionCallbackSuccess` / `Failure` with
 //! the project's settings. Who answered is noted first (once per callback: a second
@@ -13,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::error_responses::{AuthenticatedErrors, Forbidden, JsonBodyErrors};
+use super::error_responses::{AuthenticatedErrors, Forbidden, JsonBodyErrors, RunNotFound};
 use crate::app::AppState;
 use crate::domain::access::{Caller, token_hash};
+use crate::domain::callback::RunCallback;
 use crate::domain::run::RunStatus;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::JsonBody;
@@ -76,6 +78,40 @@ pub struct CompletedCallback {
     pub completed_by: String,
 }
 
+/// A run's callbacks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunCallbacks {
+    /// Oldest first; empty for a run whose step made none (or is not a durable function).
+    pub items: Vec<RunCallback>,
+}
+
+/// The callbacks the run's durable execution created, oldest first: each one's id (to
+/// complete it with), name, state as the execution's history last showed it, and who
+/// answered it through this API. A callback still `waiting` on a finished run was left
+/// unanswered when its execution ended.
+#[utoipa::path(get, path = "/v1/runs/{id}/callbacks", tag = "runs", operation_id = "list_callbacks",
+    params(("id" = uuid::Uuid, Path, description = "The run")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the run's callbacks", body = RunCallbacks),
+        AuthenticatedErrors,
+        RunNotFound
+    ))]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RunCallbacks>> {
+    let id = super::run_id(&id)?;
+    runs::get(&app.db, id)
+        .await?
+        .filter(|run| caller.may_read(&run.project))
+        .ok_or_else(|| ApiError::NotFound(format!("run {id}")))?;
+    Ok(Json(RunCallbacks {
+        items: callbacks::of_run(&app.db, id).await?,
+    }))
+}
+
 /// Completes a callback of the run's durable execution (an approval or a rejection). Only
 /// while the run is running its durable step, and only a callback its log shows the
 /// execution creating; the run's log then names the token that completed it.
@@ -114,7 +150,7 @@ pub async fn complete(
     }
     if !callbacks::created_by_run(&app.db, id, &callback_id).await? {
         return Err(ApiError::NotFound(format!(
-            "callback {callback_id} of run {id} (its log shows no callback of that id)"
+            "callback {callback_id} of run {id} (its execution created no callback of that id)"
         )));
     }
     let who = who(&app, &headers).await?;

@@ -58,6 +58,7 @@ use spec::{RequestBodies, StepUnion};
         tokens::NewToken, tokens::CreatedToken, whoami::Whoami, crate::domain::access::Role,
         crate::aws_settings::Resolved, crate::aws_settings::Source, spec::ProjectSettings, spec::RunEvent,
         callbacks::CompleteCallback, callbacks::Approval, callbacks::Rejection, callbacks::CallbackError, callbacks::CompletedCallback,
+        callbacks::RunCallbacks, crate::domain::callback::RunCallback, crate::domain::callback::CallbackState,
         steps::SaveStep, steps::SavedStep, steps::SavedStepPage, steps::RunSavedStep, steps::NewWebhook, steps::CreatedWebhook,
         crate::error::ErrorBody, crate::error::ErrorDetails,
     )),
@@ -94,6 +95,7 @@ fn api() -> Api {
         .serve(routes!(runs::cancel))
         .serve(routes!(replay::replay))
         .serve(routes!(replay::diff))
+        .serve(routes!(callbacks::list))
         .serve(routes!(callbacks::complete))
         .serve(routes!(logs::poll))
         .serve(routes!(logs::events))

@@ -1,7 +1,12 @@
-//! Who answered a durable execution's callback through the API (`durable_callback_answers`).
+//! A run's durable callbacks: those its execution created (`durable_callbacks`, written by
+//! the replica following the execution) and who answered them through the API
+//! (`durable_callback_answers`).
 
+use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
+
+use crate::domain::callback::{CallbackState, RunCallback};
 
 /// Notes who answers the run's callback and how, before Lambda is told; false when it is
 /// noted already (answered through the API before, or being answered now).
@@ -55,20 +60,87 @@ pub async fn answered_by(
     Ok(row.map(|r| (r.answered_by, r.outcome)))
 }
 
-/// Whether the run's log shows the callback being created (`callback id ID`): a callback
-/// is answered only through the run whose execution made it.
+/// Whether the run's execution created the callback (the follower saw its
+/// `CallbackStarted`): a callback is answered only through the run whose execution made it.
 pub async fn created_by_run(db: impl PgExecutor<'_>, run_id: Uuid, callback_id: &str) -> sqlx::Result<bool> {
-    let created = sqlx::query_scalar!(
-        "SELECT message FROM run_logs WHERE run_id = $1 AND source = 'runner'
-             AND message LIKE 'durable: callback % started: callback id %'",
+    sqlx::query_scalar!(
+        "SELECT EXISTS (SELECT 1 FROM durable_callbacks WHERE run_id = $1 AND callback_id = $2) AS \"created!\"",
+        run_id,
+        callback_id,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Notes a callback the run's execution created, as its history showed it; a callback
+/// noted already (the history read again by a re-attached run) is left as it is.
+pub async fn started(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    callback_id: &str,
+    name: Option<&str>,
+    created_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO durable_callbacks (run_id, callback_id, name, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (run_id, callback_id) DO NOTHING",
+        run_id,
+        callback_id,
+        name,
+        created_at,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Notes how the callback ended in the history: `succeeded`, `failed` or `timed_out`.
+pub async fn ended(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    callback_id: &str,
+    state: &str,
+    ended_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE durable_callbacks SET state = $3, ended_at = $4 WHERE run_id = $1 AND callback_id = $2",
+        run_id,
+        callback_id,
+        state,
+        ended_at,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The callbacks the run's execution created, oldest first, with who answered each
+/// through the API.
+pub async fn of_run(db: impl PgExecutor<'_>, run_id: Uuid) -> sqlx::Result<Vec<RunCallback>> {
+    let rows = sqlx::query!(
+        r#"SELECT c.callback_id, c.name, c.state, c.created_at, c.ended_at,
+                  a.answered_by AS "answered_by?", a.outcome AS "answer?", a.answered_at AS "answered_at?"
+             FROM durable_callbacks c
+             LEFT JOIN durable_callback_answers a USING (run_id, callback_id)
+            WHERE c.run_id = $1
+            ORDER BY c.created_at, c.callback_id"#,
         run_id,
     )
     .fetch_all(db)
     .await?;
-    Ok(created.iter().any(|line| {
-        line.split_once(": callback id ")
-            .is_some_and(|(_, rest)| rest.split(',').next() == Some(callback_id))
-    }))
+    Ok(rows
+        .into_iter()
+        .map(|r| RunCallback {
+            state: CallbackState::of(&r.state, r.answer.as_deref()),
+            callback_id: r.callback_id,
+            name: r.name,
+            created_at: r.created_at,
+            ended_at: r.ended_at,
+            answered_by: r.answered_by,
+            answer: r.answer,
+            answered_at: r.answered_at,
+        })
+        .collect())
 }
 
 /// The name an API token is known by in a run's log: `token NAME (ROLE, id ID)`, None

@@ -7,9 +7,9 @@
 //! execution. Cancelling the run stops the execution. A `lambda_custom_code` step with
 //! `durable: true` starts and follows its own function's execution the same way.
 
+mod callbacks;
 mod events;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -20,7 +20,6 @@ use crate::domain::run::{FunctionErrorDetails, RunErrorCode, RunPhase, RunResult
 use crate::lambda::client::LambdaTarget;
 use crate::lambda::durable::{DurableApi, DurableError};
 use crate::queue::pool::StopReason;
-use crate::store::callbacks;
 
 /// Whether the function is durable (has a `DurableConfig`), remembered for a minute, as
 /// is Lambda refusing to say; false when it cannot be told (then the step is a plain
@@ -86,7 +85,7 @@ pub async fn run(ctx: &StepContext<'_>, function: &str, qualifier: Option<&str>,
         arn: &arn,
         page: None,
         last_event: 0,
-        callbacks: HashMap::new(),
+        callbacks: callbacks::Callbacks::default(),
     }
     .run()
     .await
@@ -100,9 +99,7 @@ struct Follow<'a, 'c> {
     page: Option<String>,
     /// The newest event written into the run's log (events are numbered from 1).
     last_event: u64,
-    /// The callback id of each callback operation seen started, by operation id: its
-    /// completion event names the operation only.
-    callbacks: HashMap<String, String>,
+    callbacks: callbacks::Callbacks,
 }
 
 impl Follow<'_, '_> {
@@ -162,44 +159,15 @@ impl Follow<'_, '_> {
                     continue;
                 }
                 self.last_event = id;
+                self.callbacks.before_line(self.ctx, event).await;
                 let (level, line) = events::line(event);
                 self.ctx.log.line(level, line);
-                self.name_who_answered(event).await;
+                self.callbacks.after_line(self.ctx, event).await;
             }
             match page["NextMarker"].as_str() {
                 Some(next) => self.page = Some(next.to_string()),
                 None => return Ok(()),
             }
-        }
-    }
-
-    /// After a callback's completion, who answered it through the API and how (see
-    /// http/callbacks.rs), if someone did.
-    async fn name_who_answered(&mut self, event: &Value) {
-        let operation = event["Id"].as_str().unwrap_or_default();
-        match event["EventType"].as_str() {
-            Some("CallbackStarted") => {
-                if let Some(id) = event["CallbackStartedDetails"]["CallbackId"].as_str() {
-                    self.callbacks.insert(operation.to_string(), id.to_string());
-                }
-            }
-            Some("CallbackSucceeded" | "CallbackFailed") => {
-                let Some(callback_id) = self.callbacks.get(operation) else {
-                    return;
-                };
-                match callbacks::answered_by(&self.ctx.worker.db, self.ctx.run.id, callback_id).await {
-                    Ok(Some((who, outcome))) => self
-                        .ctx
-                        .log
-                        .info(format!("callback {callback_id} was {outcome} by {who} through the API")),
-                    Ok(None) => {}
-                    Err(e) => self
-                        .ctx
-                        .log
-                        .warn(format!("who answered callback {callback_id} could not be read: {e}")),
-                }
-            }
-            _ => {}
         }
     }
 

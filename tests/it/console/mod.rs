@@ -3,6 +3,7 @@
 //! what the server promises about the page itself (headers, budget, fallbacks).
 
 mod admin;
+mod approvals;
 mod forms;
 mod page;
 mod replay;

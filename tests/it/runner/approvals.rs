@@ -2,7 +2,8 @@
 //! the callback id is read from the run's log and the callback completed through
 //! `POST /v1/runs/{id}/callbacks/{callback_id}` (or `lambda-steps approve` / `reject`)
 //! with a runner token. The run ends with the function's result (or its error), the log
-//! names the token that answered, a reader token is refused, and Lambda's refusal of an
+//! names the token that answered, `GET /v1/runs/{id}/callbacks` lists the callback with
+//! its state and who answered, a reader token is refused, and Lambda's refusal of an
 //! already completed callback is a 409 naming Lambda's error.
 
 use std::time::Duration;
@@ -71,6 +72,17 @@ async fn answer(service: &TestService, token: &str, id: &str, callback: &str, bo
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// The run's callbacks as `GET /v1/runs/{id}/callbacks` lists them to `token`.
+async fn callbacks_of(service: &TestService, token: &str, id: &str) -> Value {
+    let response = authorized(token)
+        .get(format!("{}/v1/runs/{id}/callbacks", service.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json::<Value>().await.unwrap()["items"].clone()
+}
+
 #[sqlx::test]
 async fn an_approval_through_the_api_completes_the_callback_and_the_log_names_who_gave_it(db: PgPool) {
     let (service, _engine_data) = stage(db).await;
@@ -103,6 +115,22 @@ async fn an_approval_through_the_api_completes_the_callback_and_the_log_names_wh
     .await;
     assert_eq!(status, 404, "{said}");
 
+    // Any token that may read the run lists its callbacks.
+    let listed = callbacks_of(&service, &reader, &id).await;
+    assert_eq!(
+        (
+            listed[0]["callback_id"].as_str(),
+            listed[0]["name"].as_str(),
+            listed[0]["state"].as_str()
+        ),
+        (Some(callback.as_str()), Some("approval"), Some("waiting")),
+        "{listed}"
+    );
+    assert!(
+        listed[0]["created_at"].is_string() && listed[0]["answered_by"].is_null(),
+        "{listed}"
+    );
+
     let (status, said) = answer(
         &service,
         &runner,
@@ -125,6 +153,13 @@ async fn an_approval_through_the_api_completes_the_callback_and_the_log_names_wh
     let named =
         format!("callback {callback} was approved by token \"oncall-alice\" (runner, id {runner_id}) through the API");
     assert!(log.contains(&named), "{named:?} missing: {log:#?}");
+    let listed = callbacks_of(&service, &reader, &id).await;
+    assert_eq!(listed[0]["state"], "approved", "{listed}");
+    assert_eq!(
+        listed[0]["answered_by"],
+        format!("token \"oncall-alice\" (runner, id {runner_id})"),
+        "{listed}"
+    );
 
     // Lambda's own refusal once the callback is completed (the run has ended: 409 from us).
     let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": 2})).await;
@@ -174,6 +209,12 @@ async fn a_second_answer_is_refused_naming_who_answered_first_or_lambdas_error(d
     assert!(
         !service.log(&id).await.iter().any(|l| l.contains("through the API")),
         "Lambda refused the API's answer: no one is named"
+    );
+    let listed = callbacks_of(&service, ADMIN_TOKEN, &id).await;
+    assert_eq!(
+        (listed[0]["state"].as_str(), listed[0]["answered_by"].as_str()),
+        (Some("succeeded"), None),
+        "completed straight through Lambda: {listed}"
     );
     service.stop().await;
     drop(engine_data);
