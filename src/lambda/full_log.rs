@@ -97,12 +97,14 @@ pub async fn fetch(
         invocation.answered_ms + arrival.skew_ms,
     );
     let pattern = format!("\"{request_id}\"");
+    // Where the source knows the request's stream, the search reads that one stream.
+    let known_stream = logs.stream_of(&group, request_id);
     let waited = Instant::now();
     let (stream, from, to) = loop {
         let found = logs
             .filter(&Filter {
                 group: &group,
-                stream: None,
+                stream: known_stream.as_deref(),
                 pattern: Some(&pattern),
                 start_time: since,
                 end_time: until,

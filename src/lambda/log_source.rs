@@ -33,6 +33,16 @@ pub struct Filter<'a> {
 }
 
 impl LogSource<'_> {
+    /// The one stream a request's lines are in, when this source can tell (the engine of
+    /// this process remembers its recent invocations' streams; CloudWatch Logs' API cannot
+    /// say before a search).
+    pub fn stream_of(&self, group: &str, request_id: &str) -> Option<String> {
+        match self {
+            Self::InProcess(logs) => logs.stream_of(group, request_id),
+            Self::Api(_) => None,
+        }
+    }
+
     /// Every event matching, in time order, over all of FilterLogEvents's pages.
     pub async fn filter(&self, q: &Filter<'_>) -> Result<Vec<FoundEvent>, LogsCallError> {
         match self {

@@ -159,6 +159,7 @@ impl Engine {
         }
         let environment = lease.environment().expect("leased environment");
         let start_line = format!("START RequestId: {request_id} Version: {}", version.version);
+        environment.log.note_request(&request_id);
         environment.log.write_now(std::slice::from_ref(&start_line));
         let started = Instant::now();
         invocation.deadline_epoch_ms = (chrono::Utc::now().timestamp_millis() as u64) + timeout.as_millis() as u64;

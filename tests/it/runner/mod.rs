@@ -10,6 +10,7 @@ mod db_faults;
 mod durable_code;
 mod durable_step;
 mod feeds;
+mod function_log_in_process;
 mod handoff;
 mod live;
 mod live_fallback;

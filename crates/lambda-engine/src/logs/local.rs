@@ -42,6 +42,12 @@ pub struct LocalFilter<'a> {
 }
 
 impl LocalLogs {
+    /// The stream the invocation `request_id` of `group` wrote to, when the engine still
+    /// remembers it (its recent invocations).
+    pub fn stream_of(&self, group: &str, request_id: &str) -> Option<String> {
+        self.0.requests.stream_of(group, request_id)
+    }
+
     /// Every matching event in time order: all of FilterLogEvents's pages at once.
     pub fn filter(&self, q: &LocalFilter<'_>) -> Result<Vec<LocalEvent>, LocalLogsError> {
         let pattern = FilterPattern::parse(q.pattern).map_err(|e| LocalLogsError::Pattern(e.to_string()))?;

@@ -7,6 +7,7 @@ pub mod api;
 pub mod local;
 pub mod pattern;
 pub mod read;
+mod requests;
 mod sink;
 pub mod store;
 pub mod stream;

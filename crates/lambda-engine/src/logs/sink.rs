@@ -26,6 +26,12 @@ impl LogSink {
         }
     }
 
+    /// Notes that the invocation `request_id` writes to this stream, so that a reader of
+    /// its lines finds them without searching every stream of the group.
+    pub fn note_request(&self, request_id: &str) {
+        self.store.requests.note(&self.group, request_id, &self.stream);
+    }
+
     /// Appends lines printed now.
     pub fn write_now(&self, lines: &[String]) {
         let now = super::now_ms();

@@ -74,6 +74,8 @@ pub struct LogStore {
     root: PathBuf,
     groups: RwLock<HashMap<String, Arc<Mutex<LogGroup>>>>,
     group_cap_bytes: u64,
+    /// Which stream each recent invocation wrote to.
+    pub requests: super::requests::RecentRequests,
 }
 
 /// Milliseconds since the epoch, as CloudWatch counts time.
@@ -116,6 +118,7 @@ impl LogStore {
             root,
             groups: RwLock::new(groups),
             group_cap_bytes: group_cap_bytes.max(64 * 1024),
+            requests: Default::default(),
         })
     }
 

@@ -395,7 +395,10 @@ impl Iterator for SpanReader {
                     continue;
                 }
                 let remaining = span.end - span.offset;
-                self.current = Some((BufReader::with_capacity(64 * 1024, file), remaining, span.seq));
+                // A span near the end of a stream (the usual query: the newest invocation)
+                // is a few hundred bytes: a buffer of its size, not a 64 KB one each time.
+                let capacity = usize::try_from(remaining).unwrap_or(usize::MAX).clamp(512, 64 * 1024);
+                self.current = Some((BufReader::with_capacity(capacity, file), remaining, span.seq));
             }
             let (reader, remaining, seq) = self.current.as_mut().expect("current span");
             if *remaining == 0 {
