@@ -52,6 +52,10 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("service unavailable: its database does not answer; try again after Retry-After seconds")]
     Unavailable,
+    /// Lambda could not be reached, or answered with a server error: nothing was done, and
+    /// the message says what to try again.
+    #[error("{0}")]
+    BadGateway(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -91,7 +95,7 @@ pub struct ErrorBody {
 pub struct ErrorDetails {
     /// snake_case: `invalid_field`, `bad_request`, `unauthorized`, `bad_signature`,
     /// `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `too_large`,
-    /// `unsupported_media_type`, `unavailable`, `internal`.
+    /// `unsupported_media_type`, `unavailable`, `bad_gateway`, `internal`.
     pub code: &'static str,
     pub message: String,
     /// The request field at fault, for `invalid_field`.
@@ -115,6 +119,7 @@ impl IntoResponse for ApiError {
             Self::BadSignature(_) => (StatusCode::UNAUTHORIZED, "bad_signature", None),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
+            Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad_gateway", None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         };
         let message = match &self {

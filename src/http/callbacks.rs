@@ -126,6 +126,7 @@ pub async fn list(
         Forbidden,
         (status = 404, description = "no such run (or not one this token may read), or no such callback of its execution; the message names Lambda's error when it was Lambda's answer", body = crate::error::ErrorBody),
         (status = 409, description = "the run is not running a durable step, the callback was already answered through this API (the message says by whom), or Lambda says it was already completed or timed out (the message names Lambda's error)", body = crate::error::ErrorBody),
+        (status = 502, description = "Lambda could not be reached or answered with a server error: the callback was not completed, and the same answer can be given again", body = crate::error::ErrorBody),
         JsonBodyErrors
     ))]
 pub async fn complete(
@@ -260,6 +261,8 @@ fn refused(callback_id: &str, e: DurableError) -> ApiError {
         DurableError::Refused { status, .. } if *status < 500 => {
             ApiError::Conflict(format!("Lambda refused to complete callback {callback_id}: {e}"))
         }
-        _ => ApiError::Internal(anyhow::anyhow!("callback {callback_id} could not be completed: {e}")),
+        // Lambda away or failing: nothing was completed (the note of who answered is
+        // dropped), and the same answer can be given again.
+        _ => ApiError::BadGateway(format!("callback {callback_id} was not completed, try again: {e}")),
     }
 }

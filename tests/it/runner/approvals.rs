@@ -325,3 +325,36 @@ async fn the_cli_approves_and_rejects(db: PgPool) {
     assert_eq!(run["status"], "failed", "{run}");
     service.stop().await;
 }
+
+#[sqlx::test]
+async fn lambda_out_of_reach_is_a_502_and_the_same_answer_can_be_given_again(db: PgPool) {
+    let (service, _engine_data) = stage(db).await;
+    let (runner, _) = token(&service, "oncall-dan", "runner").await;
+    let (id, callback) = waiting_run(&service).await;
+
+    // The project's Lambda moves to where nothing listens: the answer cannot reach it.
+    let nowhere = format!("http://127.0.0.1:{}", crate::support::free_port());
+    let settings = "/v1/projects/default/settings";
+    assert_eq!(
+        service
+            .put_json(settings, &json!({"project.aws.endpoint_url": nowhere}))
+            .await,
+        200
+    );
+    let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": "go"})).await;
+    assert_eq!(
+        (status, said["error"]["code"].as_str()),
+        (502, Some("bad_gateway")),
+        "{said}"
+    );
+    let message = said["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("was not completed, try again"), "{said}");
+
+    // Back on the engine, the same answer goes through: the failed one was not kept.
+    assert_eq!(service.put_json(settings, &json!({})).await, 200);
+    let (status, said) = answer(&service, &runner, &id, &callback, json!({"result": "go"})).await;
+    assert_eq!((status, said["outcome"].as_str()), (200, Some("approved")), "{said}");
+    let run = service.wait_finished(&id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    service.stop().await;
+}
