@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use super::exit::Outcome;
 use super::{Client, Connection, report};
 
-/// Approve a callback of a run's durable execution.
+/// The callback a command answers: the service, the run, the callback id.
 #[derive(Debug, clap::Args)]
-pub struct ApproveArgs {
+pub struct CallbackTarget {
     #[command(flatten)]
     pub connection: Connection,
     /// The run's id.
@@ -20,6 +20,13 @@ pub struct ApproveArgs {
     /// The callback id, as the run's log shows it.
     #[arg(value_name = "CALLBACK_ID")]
     pub callback_id: String,
+}
+
+/// Approve a callback of a run's durable execution.
+#[derive(Debug, clap::Args)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    pub callback: CallbackTarget,
     /// The callback's result, a JSON value (what `wait_for_callback` returns).
     #[arg(long, default_value = r#"{"approved": true}"#)]
     pub result: String,
@@ -29,13 +36,7 @@ pub struct ApproveArgs {
 #[derive(Debug, clap::Args)]
 pub struct RejectArgs {
     #[command(flatten)]
-    pub connection: Connection,
-    /// The run's id.
-    #[arg(value_name = "RUN")]
-    pub run: String,
-    /// The callback id, as the run's log shows it.
-    #[arg(value_name = "CALLBACK_ID")]
-    pub callback_id: String,
+    pub callback: CallbackTarget,
     /// Why: the error's message.
     #[arg(long)]
     pub message: String,
@@ -52,21 +53,20 @@ pub async fn approve(args: ApproveArgs) -> Outcome {
             return Outcome::Usage;
         }
     };
-    send(
-        &args.connection,
-        &args.run,
-        &args.callback_id,
-        json!({"result": result}),
-    )
-    .await
+    send(&args.callback, json!({"result": result})).await
 }
 
 pub async fn reject(args: RejectArgs) -> Outcome {
     let body = json!({"error": {"type": args.kind, "message": args.message}});
-    send(&args.connection, &args.run, &args.callback_id, body).await
+    send(&args.callback, body).await
 }
 
-async fn send(connection: &Connection, run: &str, callback_id: &str, body: Value) -> Outcome {
+async fn send(target: &CallbackTarget, body: Value) -> Outcome {
+    let CallbackTarget {
+        connection,
+        run,
+        callback_id,
+    } = target;
     let client = match Client::new(connection) {
         Ok(client) => client,
         Err(failure) => return report(&failure),

@@ -123,16 +123,8 @@ impl<'a> DurableApi<'a> {
     /// `StopDurableExecution`, with the error the execution ends with.
     pub async fn stop(&self, arn: &str, message: &str) -> Result<(), DurableError> {
         let path = format!("/2025-12-01/durable-executions/{}/stop", segment(arn));
-        let body = serde_json::json!({"Error": {"ErrorType": "Cancelled", "ErrorMessage": message}}).to_string();
-        self.call(
-            "POST",
-            &path,
-            "",
-            &[("content-type", "application/json")],
-            body.as_bytes(),
-        )
-        .await
-        .map(|_| ())
+        let body = serde_json::json!({"Error": {"ErrorType": "Cancelled", "ErrorMessage": message}});
+        self.post(&path, "application/json", body.to_string().as_bytes()).await
     }
 
     /// `SendDurableExecutionCallbackSuccess`: completes the callback with `result` (JSON).
@@ -141,31 +133,22 @@ impl<'a> DurableApi<'a> {
             "/2025-12-01/durable-execution-callbacks/{}/succeed",
             segment(callback_id)
         );
-        self.call(
-            "POST",
-            &path,
-            "",
-            &[("content-type", "application/octet-stream")],
-            result,
-        )
-        .await
-        .map(|_| ())
+        self.post(&path, "application/octet-stream", result).await
     }
 
     /// `SendDurableExecutionCallbackFailure`: fails the callback with an `ErrorObject`
     /// (`ErrorType`, `ErrorMessage`).
     pub async fn callback_fail(&self, callback_id: &str, kind: &str, message: &str) -> Result<(), DurableError> {
         let path = format!("/2025-12-01/durable-execution-callbacks/{}/fail", segment(callback_id));
-        let body = serde_json::json!({"ErrorType": kind, "ErrorMessage": message}).to_string();
-        self.call(
-            "POST",
-            &path,
-            "",
-            &[("content-type", "application/json")],
-            body.as_bytes(),
-        )
-        .await
-        .map(|_| ())
+        let body = serde_json::json!({"ErrorType": kind, "ErrorMessage": message});
+        self.post(&path, "application/json", body.to_string().as_bytes()).await
+    }
+
+    /// A POST whose answer says nothing more than that it was taken.
+    async fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Result<(), DurableError> {
+        self.call("POST", path, "", &[("content-type", content_type)], body)
+            .await
+            .map(|_| ())
     }
 
     /// One signed request; its headers and JSON body (`null` when empty), or Lambda's error.

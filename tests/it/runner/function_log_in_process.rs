@@ -3,10 +3,10 @@
 //! CloudWatch Logs API: the run's log still has every line with its print time, and the
 //! service's own `/metrics` count the reads by way.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
 
-use crate::support::service::{ADMIN_TOKEN, ServeProcess, authorized};
+use crate::support::service::{ADMIN_TOKEN, ServeProcess, authorized, log_entries};
 use crate::support::service_client::{metric, metrics};
 
 /// Prints two lines half a second apart, then answers: a time taken from the answer would
@@ -25,21 +25,9 @@ async fn the_embedded_engine_s_lines_are_read_in_process_with_their_print_times(
             .run(json!({"type": "lambda_invoke", "function_name": "printer", "payload": {}}))
             .await;
         assert_eq!(run["status"], "succeeded", "{run}");
-        let page: Value = authorized(ADMIN_TOKEN)
-            .get(format!(
-                "{}/v1/runs/{}/logs?limit=1000",
-                service.api,
-                run["id"].as_str().unwrap()
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let entries = page["items"].as_array().unwrap();
+        let entries = log_entries(&authorized(ADMIN_TOKEN), &service.api, run["id"].as_str().unwrap()).await;
         let mut printed = 0;
-        for entry in entries {
+        for entry in &entries {
             let message = entry["message"].as_str().unwrap();
             let Some(at) = ["first ", "second "]
                 .iter()

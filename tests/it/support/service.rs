@@ -236,19 +236,25 @@ impl TestService {
 
 /// Run `id`'s log messages, in order (its first 5,000 lines: more than a test prints).
 pub async fn log_messages(http: &reqwest::Client, api: &str, id: &str) -> Vec<String> {
+    log_entries(http, api, id)
+        .await
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A run's log entries (message, time, level, source...), its first 5,000.
+pub async fn log_entries(http: &reqwest::Client, api: &str, id: &str) -> Vec<Value> {
     let response = http
         .get(format!("{api}/v1/runs/{id}/logs?limit=5000"))
         .send()
         .await
         .unwrap();
     let page: Value = response.json().await.unwrap();
-    let items = page["items"]
+    page["items"]
         .as_array()
-        .unwrap_or_else(|| panic!("run {id}'s log: {page}"));
-    items
-        .iter()
-        .map(|e| e["message"].as_str().unwrap().to_string())
-        .collect()
+        .unwrap_or_else(|| panic!("run {id}'s log: {page}"))
+        .clone()
 }
 
 /// The URL of the database a `#[sqlx::test]` pool points at, for a child process.
