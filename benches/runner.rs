@@ -25,7 +25,10 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 
-use support::{BenchDatabase, Service, admin_http, pct, pgbench, submit, submit_many, submits_per_second};
+use support::cpu_split::{self, CpuSnapshot};
+use support::{
+    BenchDatabase, Service, admin_http, pct, pgbench, pgbench_counted, submit, submit_many, submits_per_second,
+};
 
 const THROUGHPUT_RUNS: usize = 5000;
 const IN_FLIGHT_RUNS: usize = 8000;
@@ -79,11 +82,13 @@ async fn main() {
     // Under load: many submitters at once, until every run finished.
     let profile = support::Profile::start(service.pid(), "runner");
     let cpu_before = support::cpu_ms(service.pid());
+    let split_before = CpuSnapshot::take(service.pid());
     let started = Instant::now();
     submit_many(&http, &api, "null-0", THROUGHPUT_RUNS, 32).await;
     support::wait_finished(&db, IDLE_RUNS + THROUGHPUT_RUNS).await;
     let elapsed = started.elapsed();
     let cpu_per_run = (support::cpu_ms(service.pid()) - cpu_before) / THROUGHPUT_RUNS as f64;
+    let runs_cpu = CpuSnapshot::take(service.pid()).since(&split_before, THROUGHPUT_RUNS);
     profile.stop();
     let loaded = take(&seen);
     let runs_per_second = THROUGHPUT_RUNS as f64 / elapsed.as_secs_f64();
@@ -147,7 +152,9 @@ async fn main() {
     // The ceilings, on the same database once the service is gone.
     let insert_1 = pgbench(&url, "pgbench_insert.sql", 1, 5);
     let insert_32 = pgbench(&url, "pgbench_insert.sql", 32, 5);
-    let job = pgbench(&url, "pgbench_job.sql", 20, 10);
+    let split_before = CpuSnapshot::take(u32::MAX);
+    let (job, jobs) = pgbench_counted(&url, "pgbench_job.sql", 20, 10);
+    let job_cpu = CpuSnapshot::take(u32::MAX).since(&split_before, jobs);
     db.close().await;
     database.drop().await;
 

@@ -248,6 +248,11 @@ pub async fn db_counters(db: &PgPool) -> DbCounters {
 
 /// pgbench on the bench database: `script` (in benches/) from `clients` clients for `seconds`.
 pub fn pgbench(url: &str, script: &str, clients: usize, seconds: u32) -> f64 {
+    pgbench_counted(url, script, clients, seconds).0
+}
+
+/// pgbench's transactions per second and how many transactions it processed.
+pub fn pgbench_counted(url: &str, script: &str, clients: usize, seconds: u32) -> (f64, usize) {
     let script = format!("{}/benches/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new("pgbench")
         .args(["-n", "-M", "prepared", "-j", "2", "-c", &clients.to_string()])
@@ -255,16 +260,19 @@ pub fn pgbench(url: &str, script: &str, clients: usize, seconds: u32) -> f64 {
         .output()
         .expect("pgbench runs (apt-get install postgresql-client)");
     let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| l.strip_prefix("tps = "))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "pgbench printed no tps:\n{text}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
+    let field = |prefix: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+    };
+    match (field("tps = "), field("number of transactions actually processed: ")) {
+        (Some(tps), Some(done)) => (tps, done as usize),
+        _ => panic!(
+            "pgbench printed no tps:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
 }
 
 /// The value at quantile `q` (0..1) of the samples.

@@ -197,6 +197,7 @@ impl Engine {
             status,
         ));
         environment.log.write_now(&log[printed_end..]);
+        lease.note_timing(duration, init_duration);
         lease.release(reusable);
         Ok(Execution {
             payload,

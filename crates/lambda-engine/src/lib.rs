@@ -23,6 +23,7 @@ mod model;
 mod network;
 mod output;
 mod pool;
+mod pool_timing;
 mod runtime_api;
 pub mod runtimes;
 mod sandbox;

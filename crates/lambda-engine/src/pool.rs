@@ -1,6 +1,7 @@
 //! Execution environments per function version: warm ones are reused (the most recently
-//! used first, so the warmest stays warm), at most a configured number run at once, and
-//! idle ones are reaped.
+//! used first, so the warmest stays warm), at most a configured number run at once, idle
+//! ones are reaped, and a short invocation waits for a busy one rather than cold-start
+//! (see pool_timing.rs).
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -8,9 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::environment::ExecutionEnvironment;
+use super::pool_timing::PoolTiming;
 
 /// The environments of one function version.
 pub struct Pool {
@@ -19,6 +21,33 @@ pub struct Pool {
     /// Kill switches of the environments serving an invocation right now.
     busy: Mutex<HashMap<u64, super::environment::KillSwitch>>,
     retired: AtomicBool,
+    /// Signalled when an environment goes back to `idle`.
+    released: Notify,
+    timing: Mutex<PoolTiming>,
+}
+
+impl Pool {
+    fn take_idle(&self, timeout: Duration) -> Option<ExecutionEnvironment> {
+        let mut idle = self.idle.lock();
+        std::iter::from_fn(|| idle.pop()).find(|e| e.is_alive() && e.fresh_for(timeout))
+    }
+
+    /// An environment another invocation gives back within `wait`, if one does.
+    async fn wait_for_idle(&self, timeout: Duration, wait: Duration) -> Option<ExecutionEnvironment> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            // Registered before looking, so a release in between is not missed.
+            released.as_mut().enable();
+            if let Some(environment) = self.take_idle(timeout) {
+                return Some(environment);
+            }
+            if self.busy.lock().is_empty() || tokio::time::timeout_at(deadline, released).await.is_err() {
+                return None;
+            }
+        }
+    }
 }
 
 /// An environment slot held by one invocation; the environment goes back to its pool
@@ -59,6 +88,11 @@ impl Lease {
         }
     }
 
+    /// Notes how long this lease's invocation took and, for a cold start, its init phase.
+    pub fn note_timing(&self, invocation: Duration, cold_start: Option<Duration>) {
+        self.pool.timing.lock().note(invocation, cold_start);
+    }
+
     /// Returns a healthy environment for reuse; anything else is dropped, which kills it.
     pub fn release(mut self, reusable: bool) {
         self.pool.busy.lock().remove(&self.id);
@@ -68,6 +102,7 @@ impl Lease {
             && !self.pool.retired.load(Ordering::Acquire)
         {
             self.pool.idle.lock().push(environment);
+            self.pool.released.notify_one();
         }
     }
 }
@@ -87,8 +122,9 @@ impl Pools {
     }
 
     /// A slot for one invocation of `function`/`version`, with a warm environment when
-    /// one is idle whose credentials outlast `timeout` (an older one is retired); waits up
-    /// to `queue_timeout` when all are busy, then gives up (None).
+    /// one is idle whose credentials outlast `timeout` (an older one is retired), or is
+    /// given back soon enough to beat a cold start; waits up to `queue_timeout` when every
+    /// slot is taken, then gives up (None).
     pub async fn acquire(
         &self,
         function: &str,
@@ -106,6 +142,8 @@ impl Pools {
                     idle: Mutex::new(Vec::new()),
                     busy: Mutex::new(HashMap::new()),
                     retired: AtomicBool::new(false),
+                    released: Notify::new(),
+                    timing: Mutex::new(PoolTiming::default()),
                 })
             })
             .clone();
@@ -116,10 +154,13 @@ impl Pools {
                 .ok()?
                 .ok()?,
         };
-        let environment = {
-            let mut idle = pool.idle.lock();
-            std::iter::from_fn(|| idle.pop()).find(|e| e.is_alive() && e.fresh_for(timeout))
-        };
+        let mut environment = pool.take_idle(timeout);
+        if environment.is_none() {
+            let warm_wait = pool.timing.lock().warm_wait();
+            if let Some(wait) = warm_wait {
+                environment = pool.wait_for_idle(timeout, wait).await;
+            }
+        }
         let id = LEASES.fetch_add(1, Ordering::Relaxed);
         if let Some(environment) = &environment {
             pool.busy.lock().insert(id, environment.kill_switch());

@@ -192,6 +192,46 @@ async fn concurrent_invokes_run_in_separate_environments_up_to_the_cap() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_short_invokes_waits_for_warm_environments_instead_of_cold_starting_each() {
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &[]).await;
+    create(
+        &engine.client,
+        "brisk",
+        "python3.12",
+        "app.handler",
+        &[("app.py", SLEEPER)],
+    )
+    .await;
+    // One cold start and a few warm invokes teach the engine both durations.
+    for _ in 0..4 {
+        invoke(&engine.client, "brisk", json!({})).await;
+    }
+    let calls: Vec<_> = (0..16)
+        .map(|_| {
+            let client = engine.client.clone();
+            tokio::spawn(async move { invoke(&client, "brisk", json!({})).await })
+        })
+        .collect();
+    let mut streams = HashSet::new();
+    let mut cold_starts = 0;
+    for call in calls {
+        let out = call.await.unwrap();
+        assert_eq!(out.function_error, None, "{:?}", out.payload);
+        streams.insert(out.payload.as_str().unwrap().to_string());
+        cold_starts += usize::from(out.log.contains("Init Duration"));
+    }
+    // AWS would start an environment for each invoke that found none idle; on the
+    // engine's shared cores a warm one frees up long before a runtime starts.
+    assert!(
+        cold_starts <= 4 && streams.len() <= 5,
+        "16 overlapping 1 ms invokes cold-started {cold_starts} environments and used {}: {streams:?}",
+        streams.len()
+    );
+    engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn idle_environments_are_reaped() {
     let dir = data_dir();
     let engine = TestEngine::start(dir.path(), &["--idle-seconds", "1"]).await;
