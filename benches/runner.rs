@@ -206,6 +206,14 @@ async fn main() {
     );
     println!("| runs not succeeded | {failed} |");
     println!("| load average at the end | {} |", support::load_average());
+    println!();
+    println!("CPU per run or per pgbench job (ms), by process, from /proc (the client is this benchmark with");
+    println!("its null Lambda endpoint; pgbench's own process counts as other):");
+    println!();
+    println!("| phase | {} | total |", cpu_split::PARTS.join(" | "));
+    println!("|---|---|---|---|---|---|---|");
+    println!("{}", cpu_split::row("run end to end", runs_cpu));
+    println!("{}", cpu_split::row("pgbench insert+claim+complete", job_cpu));
 }
 
 /// A Lambda Invoke endpoint that does nothing: answers `{}` after the delay in the

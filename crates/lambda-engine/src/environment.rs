@@ -94,6 +94,8 @@ pub struct ExecutionEnvironment {
     credentials_expire_at: Option<std::time::SystemTime>,
     /// The egress of an isolated sandbox, ended with it.
     pasta: Mutex<Option<Pasta>>,
+    /// The runtime's own process under bubblewrap's two, once found.
+    runtime_pid: std::sync::OnceLock<i32>,
 }
 
 impl ExecutionEnvironment {
@@ -236,6 +238,7 @@ impl ExecutionEnvironment {
             confinement,
             credentials_expire_at: spec.credentials.map(|c| c.expires_at),
             pasta: Mutex::new(pasta),
+            runtime_pid: std::sync::OnceLock::new(),
         })
     }
 
@@ -335,10 +338,12 @@ impl ExecutionEnvironment {
         KillSwitch(self.pid)
     }
 
-    /// Peak resident memory of the runtime's processes, in MB, from /proc.
+    /// Peak resident memory of the runtime's processes, in MB, from /proc. Read after
+    /// every invocation, so it starts at the runtime itself: bubblewrap's own processes
+    /// above it are small and reading them tripled the cost.
     pub fn max_memory_used_mb(&self) -> u64 {
         let mut peak_kb = 0;
-        let mut pending = vec![self.pid];
+        let mut pending = vec![self.runtime_root()];
         let mut seen = 0;
         while let Some(pid) = pending.pop() {
             seen += 1;
@@ -356,6 +361,27 @@ impl ExecutionEnvironment {
             pending.extend(children(pid));
         }
         peak_kb.div_ceil(1024)
+    }
+
+    /// The first process of the environment that is not bubblewrap's: the runtime. Until
+    /// it is found (or without bubblewrap), the environment's own first process.
+    fn runtime_root(&self) -> i32 {
+        if !self.sandboxed {
+            return self.pid;
+        }
+        if let Some(pid) = self.runtime_pid.get() {
+            return *pid;
+        }
+        let mut pending = vec![self.pid];
+        for _ in 0..16 {
+            let Some(pid) = pending.pop() else { break };
+            match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+                Ok(comm) if comm.trim_end() == "bwrap" => pending.extend(children(pid)),
+                Ok(_) => return *self.runtime_pid.get_or_init(|| pid),
+                Err(_) => {}
+            }
+        }
+        self.pid
     }
 }
 

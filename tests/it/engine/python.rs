@@ -179,3 +179,30 @@ async fn unserialisable_results_are_a_marshal_error() {
     );
     engine.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_memory_used_is_the_runtimes_peak_warm_or_cold() {
+    const HOG: &str = "def handler(e, c):\n    block = b'x' * (e['mb'] * 2**20)\n    return len(block)\n";
+    let dir = data_dir();
+    let engine = TestEngine::start(dir.path(), &[]).await;
+    create(&engine.client, "hog", "python3.12", "app.handler", &[("app.py", HOG)]).await;
+    let max_memory_used = |log: &str| -> u64 {
+        let report = log.lines().find(|l| l.starts_with("REPORT")).expect("a REPORT line");
+        let field = report.split('\t').find_map(|f| f.strip_prefix("Max Memory Used: "));
+        field
+            .and_then(|f| f.strip_suffix(" MB")?.parse().ok())
+            .unwrap_or_else(|| panic!("{report}"))
+    };
+    let small = invoke(&engine.client, "hog", json!({"mb": 1})).await;
+    let small_mb = max_memory_used(&small.log);
+    assert!((5..60).contains(&small_mb), "a Python runtime alone: {small_mb} MB");
+    // Warm: the same environment, measured again after it grew.
+    let big = invoke(&engine.client, "hog", json!({"mb": 90})).await;
+    assert_eq!(big.payload, json!(90 * 1024 * 1024));
+    let big_mb = max_memory_used(&big.log);
+    assert!(
+        big_mb >= small_mb + 85,
+        "after holding 90 MB: {big_mb} MB (before: {small_mb})"
+    );
+    engine.stop().await;
+}
