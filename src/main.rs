@@ -12,11 +12,6 @@ use lambda_engine::Engine;
 use lambda_steps::client;
 use lambda_steps::config::{LambdaLocalArgs, LogFormat, RuntimesInstallArgs, ServeSettings};
 
-// glibc's malloc was a sixth of the service's CPU under load (many small, short-lived
-// allocations across threads: requests, JSON, log lines); mimalloc's per-thread heaps
-// cost a fraction of that.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
