@@ -83,12 +83,14 @@ async fn main() {
     let profile = support::Profile::start(service.pid(), "runner");
     let cpu_before = support::cpu_ms(service.pid());
     let split_before = CpuSnapshot::take(service.pid());
+    let machine_before = cpu_split::machine_busy_ms();
     let started = Instant::now();
     submit_many(&http, &api, "null-0", THROUGHPUT_RUNS, 32).await;
     support::wait_finished(&db, IDLE_RUNS + THROUGHPUT_RUNS).await;
     let elapsed = started.elapsed();
     let cpu_per_run = (support::cpu_ms(service.pid()) - cpu_before) / THROUGHPUT_RUNS as f64;
     let runs_cpu = CpuSnapshot::take(service.pid()).since(&split_before, THROUGHPUT_RUNS);
+    let runs_machine = (cpu_split::machine_busy_ms() - machine_before) / THROUGHPUT_RUNS as f64;
     profile.stop();
     let loaded = take(&seen);
     let runs_per_second = THROUGHPUT_RUNS as f64 / elapsed.as_secs_f64();
@@ -152,9 +154,10 @@ async fn main() {
     // The ceilings, on the same database once the service is gone.
     let insert_1 = pgbench(&url, "pgbench_insert.sql", 1, 5);
     let insert_32 = pgbench(&url, "pgbench_insert.sql", 32, 5);
-    let split_before = CpuSnapshot::take(u32::MAX);
+    let (machine_before, pgbench_before) = (cpu_split::machine_busy_ms(), cpu_split::children_cpu_ms());
     let (job, jobs) = pgbench_counted(&url, "pgbench_job.sql", 20, 10);
-    let job_cpu = CpuSnapshot::take(u32::MAX).since(&split_before, jobs);
+    let job_machine = (cpu_split::machine_busy_ms() - machine_before) / jobs as f64;
+    let job_pgbench = (cpu_split::children_cpu_ms() - pgbench_before) / jobs as f64;
     db.close().await;
     database.drop().await;
 
@@ -207,13 +210,17 @@ async fn main() {
     println!("| runs not succeeded | {failed} |");
     println!("| load average at the end | {} |", support::load_average());
     println!();
-    println!("CPU per run or per pgbench job (ms), by process, from /proc (the client is this benchmark with");
-    println!("its null Lambda endpoint; pgbench's own process counts as other):");
+    println!("CPU per run (ms), by process, from /proc (the client is this benchmark with its null Lambda");
+    println!("endpoint), and the whole machine's busy time per run and per pgbench job (/proc/stat), with");
+    println!("pgbench's own share (its server backends end with it, so they are counted only in the total):");
     println!();
-    println!("| phase | {} | total |", cpu_split::PARTS.join(" | "));
-    println!("|---|---|---|---|---|---|---|");
-    println!("{}", cpu_split::row("run end to end", runs_cpu));
-    println!("{}", cpu_split::row("pgbench insert+claim+complete", job_cpu));
+    println!("| phase | {} | total | machine |", cpu_split::PARTS.join(" | "));
+    println!("|---|---|---|---|---|---|---|---|");
+    println!("{} {runs_machine:.2} |", cpu_split::row("run end to end", runs_cpu));
+    println!(
+        "| pgbench insert+claim+complete | | | {:.2} (with the rest) | {job_pgbench:.2} (pgbench) | | | {job_machine:.2} |",
+        job_machine - job_pgbench
+    );
 }
 
 /// A Lambda Invoke endpoint that does nothing: answers `{}` after the delay in the

@@ -12,7 +12,6 @@ use lambda_engine::Engine;
 use lambda_steps::client;
 use lambda_steps::config::{LambdaLocalArgs, LogFormat, RuntimesInstallArgs, ServeSettings};
 
-
 #[derive(Parser)]
 #[command(
     name = "lambda-steps",

@@ -88,3 +88,35 @@ pub fn row(label: &str, parts: [f64; 5]) -> String {
     let cells: Vec<String> = parts.iter().map(|ms| format!("{ms:.2}")).collect();
     format!("| {label} | {} | {total:.2} |", cells.join(" | "))
 }
+
+/// CPU milliseconds the whole machine has spent busy since boot, from /proc/stat: what
+/// a phase costs with processes that end within it (pgbench's server backends), which
+/// the per-process snapshots miss.
+pub fn machine_busy_ms() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let tick_ms = 1000.0 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user, nice, system, (idle, iowait), irq, softirq, steal
+    [0, 1, 2, 5, 6, 7].iter().filter_map(|i| ticks.get(*i)).sum::<u64>() as f64 * tick_ms
+}
+
+/// CPU milliseconds this process's waited-for children have used (a pgbench run, once
+/// it has exited).
+pub fn children_cpu_ms() -> f64 {
+    // SAFETY: getrusage writes into the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
+    ms(usage.ru_utime) + ms(usage.ru_stime)
+}
