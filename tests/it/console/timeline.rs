@@ -64,7 +64,8 @@ async fn reworded_runner_lines_leave_the_timeline_as_it_was(db: PgPool) {
         expected,
         "the timeline is read from the phases"
     );
-    assert!(browser.text("#log").await.contains("step 2 happened"));
+    // The log's lines are drawn after the timeline that is read from them.
+    browser.wait_text("#log", |log| log.contains("step 2 happened")).await;
     browser.finish(ADMIN_TOKEN, &[]).await;
     service.stop().await;
 }
