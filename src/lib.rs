@@ -156,6 +156,7 @@ async fn start_lambda(
             let in_process = lambda::directory::InProcessEngine {
                 functions: engine.function_aws().clone(),
                 logs: engine.local_logs(),
+                router: engine.router(),
             };
             let key = engine.key().clone();
             let task = tokio::spawn(engine.serve(engine_listener, stop.clone()));

@@ -66,6 +66,10 @@ pub fn handle() -> &'static PrometheusHandle {
             "lambda_steps_function_log_reads_total",
             "FilterLogEvents queries for a function's lines after its Invoke: `in_process` (the embedded engine of this replica, read without an HTTP call) or `api` (CloudWatch Logs through its API)"
         );
+        metrics::describe_counter!(
+            "lambda_steps_engine_calls_in_process_total",
+            "Requests of this replica's AWS clients to its embedded engine made as calls into the engine, with no socket"
+        );
         metrics::describe_gauge!(
             "lambda_steps_queue_depth",
             "Queued runs in the database, read at scrape time"
@@ -113,6 +117,11 @@ pub fn function_line_stored(printed: chrono::DateTime<chrono::Utc>) {
 /// A FilterLogEvents query for a function's lines, `via` the in-process engine or the API.
 pub fn function_log_read(via: &'static str) {
     metrics::counter!("lambda_steps_function_log_reads_total", "via" => via).increment(1);
+}
+
+/// A request of the AWS clients went to this process's engine as a call.
+pub fn engine_called_in_process() {
+    metrics::counter!("lambda_steps_engine_calls_in_process_total").increment(1);
 }
 
 /// A statement read a run's log or status for live readers, `by` a run's feed or a reader.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::client::{LambdaClients, LambdaTarget};
+use super::client::{LambdaClients, LambdaTarget, Transport};
 use super::function_credentials::StsIssuer;
 use crate::aws_settings::{Endpoint, Framework, FunctionCredentials, ResolvedAws, resolve_project};
 use crate::key_storage::MasterKey;
@@ -61,6 +61,8 @@ pub struct InProcessEngine {
     pub functions: FunctionAwsDirectory,
     /// Its CloudWatch Logs, for reading a request's lines back without an HTTP round trip.
     pub logs: LocalLogs,
+    /// Its Lambda, CloudWatch Logs, IAM and STS APIs, which the clients call with no socket.
+    pub router: axum::Router,
 }
 
 /// What tells one set of Lambda clients from another: where they call, and as whom.
@@ -349,7 +351,16 @@ impl LambdaDirectory {
             LambdaTarget::Endpoint(_) if project_keys.is_none() && engine_keys.is_some() => (engine_keys, assume),
             _ => (project_keys, assume),
         };
-        let clients = LambdaClients::new(target, &key.region, keys, assume).await;
+        let clients = match (target, &self.in_process) {
+            (LambdaTarget::Embedded(_), Some(engine)) => {
+                let transport = Transport {
+                    http: super::in_process::engine_http_client(engine.router.clone()),
+                    interceptors: Vec::new(),
+                };
+                LambdaClients::with_transport(target, &key.region, keys, assume, transport).await
+            }
+            _ => LambdaClients::new(target, &key.region, keys, assume).await,
+        };
         cache.insert(key.clone(), clients.clone());
         clients
     }

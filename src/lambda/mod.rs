@@ -10,6 +10,7 @@ pub mod durable;
 pub mod durable_config;
 pub mod full_log;
 pub mod function_credentials;
+mod in_process;
 pub mod log_group;
 pub mod log_source;
 #[cfg(test)]

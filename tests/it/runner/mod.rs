@@ -9,6 +9,7 @@ mod db_fault_points;
 mod db_faults;
 mod durable_code;
 mod durable_step;
+mod engine_in_process;
 mod feeds;
 mod function_log_in_process;
 mod handoff;
