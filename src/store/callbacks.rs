@@ -50,14 +50,28 @@ pub async fn answered_by(
     run_id: Uuid,
     callback_id: &str,
 ) -> sqlx::Result<Option<(String, String)>> {
-    let row = sqlx::query!(
-        "SELECT answered_by, outcome FROM durable_callback_answers WHERE run_id = $1 AND callback_id = $2",
+    Ok(answer_note(db, run_id, callback_id)
+        .await?
+        .map(|note| (note.answered_by, note.outcome)))
+}
+
+/// A note of an answer given through the API, with when it was noted (before Lambda was
+/// told).
+pub struct AnswerNote {
+    pub answered_by: String,
+    pub outcome: String,
+    pub answered_at: DateTime<Utc>,
+}
+
+pub async fn answer_note(db: impl PgExecutor<'_>, run_id: Uuid, callback_id: &str) -> sqlx::Result<Option<AnswerNote>> {
+    sqlx::query_as!(
+        AnswerNote,
+        "SELECT answered_by, outcome, answered_at FROM durable_callback_answers WHERE run_id = $1 AND callback_id = $2",
         run_id,
         callback_id,
     )
     .fetch_optional(db)
-    .await?;
-    Ok(row.map(|r| (r.answered_by, r.outcome)))
+    .await
 }
 
 /// Whether the run's execution created the callback (the follower saw its

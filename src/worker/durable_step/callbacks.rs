@@ -71,16 +71,30 @@ impl Callbacks {
         if state == "timed_out" {
             return;
         }
-        match callbacks::answered_by(db, ctx.run.id, callback_id).await {
-            Ok(Some((who, outcome))) => ctx
-                .log
-                .info(format!("callback {callback_id} was {outcome} by {who} through the API")),
-            Ok(None) => {}
+        match callbacks::answer_note(db, ctx.run.id, callback_id).await {
+            Ok(Some(note)) if completed_by(&note, state, when(event)) => ctx.log.info(format!(
+                "callback {callback_id} was {} by {} through the API",
+                note.outcome, note.answered_by
+            )),
+            Ok(_) => {}
             Err(e) => ctx
                 .log
                 .warn(format!("who answered callback {callback_id} could not be read: {e}")),
         }
     }
+}
+
+/// Whether the answer noted through the API is the one that ended the callback: the same
+/// outcome, and Lambda's completion no earlier than the note (made before Lambda was
+/// told). An answer given straight to Lambda first, and then through the API, has its note
+/// for the moment Lambda takes to refuse it: it must not be named. The millisecond is the
+/// event time's resolution.
+fn completed_by(note: &callbacks::AnswerNote, state: &str, ended: DateTime<Utc>) -> bool {
+    let same = matches!(
+        (note.outcome.as_str(), state),
+        ("approved", "succeeded") | ("rejected", "failed")
+    );
+    same && ended + chrono::Duration::milliseconds(1) >= note.answered_at
 }
 
 /// When the event happened (its `EventTimestamp`, in seconds), else now.
@@ -89,4 +103,36 @@ fn when(event: &Value) -> DateTime<Utc> {
         .as_f64()
         .and_then(|s| DateTime::from_timestamp_millis((s * 1000.0).round() as i64))
         .unwrap_or_else(Utc::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(outcome: &str, at: DateTime<Utc>) -> callbacks::AnswerNote {
+        callbacks::AnswerNote {
+            answered_by: "token \"oncall-carol\"".into(),
+            outcome: outcome.into(),
+            answered_at: at,
+        }
+    }
+
+    #[test]
+    fn an_answer_is_named_only_for_the_completion_it_made() {
+        let noted = Utc::now();
+        let ms = chrono::Duration::milliseconds;
+        // Lambda completed it after the note: the API's answer did.
+        assert!(completed_by(&note("approved", noted), "succeeded", noted + ms(4)));
+        // The event time is whole milliseconds: the note's own millisecond counts.
+        assert!(completed_by(
+            &note("approved", noted),
+            "succeeded",
+            noted - chrono::Duration::microseconds(900)
+        ));
+        // Completed straight through Lambda before the API's answer was noted (and refused).
+        assert!(!completed_by(&note("approved", noted), "succeeded", noted - ms(40)));
+        // Another outcome than the note's.
+        assert!(!completed_by(&note("rejected", noted), "succeeded", noted + ms(4)));
+        assert!(!completed_by(&note("approved", noted), "failed", noted + ms(4)));
+    }
 }
