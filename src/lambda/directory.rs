@@ -61,7 +61,7 @@ pub struct InProcessEngine {
     pub functions: FunctionAwsDirectory,
     /// Its CloudWatch Logs, for reading a request's lines back without an HTTP round trip.
     pub logs: LocalLogs,
-    /// Its Lambda, CloudWatch Logs, IAM and STS APIs, which the clients call with no socket.
+    /// Its Lambda and CloudWatch Logs APIs, which the clients call with no socket.
     pub router: axum::Router,
 }
 
@@ -353,10 +353,7 @@ impl LambdaDirectory {
         };
         let clients = match (target, &self.in_process) {
             (LambdaTarget::Embedded(_), Some(engine)) => {
-                let transport = Transport {
-                    http: super::in_process::engine_http_client(engine.router.clone()),
-                    interceptors: Vec::new(),
-                };
+                let transport = Transport::in_process(engine.router.clone());
                 LambdaClients::with_transport(target, &key.region, keys, assume, transport).await
             }
             _ => LambdaClients::new(target, &key.region, keys, assume).await,

@@ -54,6 +54,16 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// Calls into the engine of this process, with no socket (`in_process.rs`).
+    pub fn in_process(router: axum::Router) -> Self {
+        Self {
+            http: super::in_process::engine_http_client(router),
+            interceptors: Vec::new(),
+        }
+    }
+}
+
 fn tcp() -> HttpConnector {
     let mut tcp = HttpConnector::new();
     keepalive(&mut tcp);
