@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::client::Waiters;
-use aws_sdk_lambda::error::DisplayErrorContext;
+use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::create_function::builders::CreateFunctionFluentBuilder;
 use aws_sdk_lambda::types::State;
 use tokio::time::Instant;
@@ -65,7 +65,7 @@ pub async fn create_function(
     let created = loop {
         let error = match request.clone().send().await {
             Ok(created) => break created,
-            Err(error) => DisplayErrorContext(&error).to_string(),
+            Err(error) => error_text(&error),
         };
         if !is_propagation_error(&error) {
             return Err(CreateError::Refused(error));
@@ -83,16 +83,68 @@ pub async fn create_function(
         delay = (delay * 2).min(waits.first_backoff * 10);
     };
     if created.state() != Some(&State::Active) {
-        let state = created.state().map_or("unknown", |s| s.as_str());
-        notice(format!("waiting for {name} to become Active (it is {state})"));
-        control
-            .wait_until_function_active_v2()
-            .function_name(&name)
-            .wait(waits.active)
-            .await
-            .map_err(|e| CreateError::NotActive(DisplayErrorContext(&e).to_string()))?;
+        wait_until_active(control, &name, created.state(), waits, notice).await?;
     }
     Ok(created.function_arn().map(str::to_string))
+}
+
+/// The function of this name that an earlier attempt of the same run created (the name is
+/// the run's) and stopped before invoking: used as it is, once Active, as a new one would
+/// be. Its ARN. On AWS an attempt killed right after CreateFunction leaves it Pending.
+pub async fn adopt_existing(
+    control: &Client,
+    name: &str,
+    waits: CreateWaits,
+    notice: &(dyn Fn(String) + Send + Sync),
+) -> Result<Option<String>, CreateError> {
+    let found = control
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .map_err(|e| CreateError::NotActive(error_text(&e)))?;
+    let configuration = found.configuration();
+    let arn = configuration.and_then(|c| c.function_arn()).map(str::to_string);
+    let state = configuration.and_then(|c| c.state());
+    if state != Some(&State::Active) {
+        wait_until_active(control, name, state, waits, notice).await?;
+    }
+    Ok(arn)
+}
+
+/// Lambda's error code and message (`ResourceConflictException: Function already exist:
+/// ...`), or the SDK's description when Lambda did not answer: one line for the run's log.
+fn error_text<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match error.as_service_error() {
+        Some(service) => match (service.code(), service.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            _ => service.to_string(),
+        },
+        None => DisplayErrorContext(error).to_string(),
+    }
+}
+
+/// Waits for a function seen in `state` to become Active, saying so once.
+async fn wait_until_active(
+    control: &Client,
+    name: &str,
+    state: Option<&State>,
+    waits: CreateWaits,
+    notice: &(dyn Fn(String) + Send + Sync),
+) -> Result<(), CreateError> {
+    let state = state.map_or("unknown", |s| s.as_str());
+    notice(format!("waiting for {name} to become Active (it is {state})"));
+    control
+        .wait_until_function_active_v2()
+        .function_name(name)
+        .wait(waits.active)
+        .await
+        .map_err(|e| CreateError::NotActive(DisplayErrorContext(&e).to_string()))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -200,5 +252,34 @@ mod tests {
                 .to_string()
                 .starts_with("the function did not become Active")
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_function_an_earlier_attempt_left_pending_is_waited_for_then_used() {
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:f";
+        let pending = move || {
+            GetFunctionOutput::builder()
+                .configuration(
+                    FunctionConfiguration::builder()
+                        .function_name("f")
+                        .function_arn(arn)
+                        .state(State::Pending)
+                        .build(),
+                )
+                .build()
+        };
+        let get_rule = mock!(Lambda::get_function)
+            .sequence()
+            .output(pending)
+            .times(2)
+            .output(|| with_state(State::Active))
+            .build();
+        let clients = clients(&[&get_rule]).await;
+        let notices = Mutex::new(Vec::new());
+        let notice = |line: String| notices.lock().push(line);
+        let adopted = adopt_existing(&clients.control, "f", CreateWaits::default(), &notice).await;
+        assert_eq!(adopted, Ok(Some(arn.to_string())));
+        assert_eq!(get_rule.num_calls(), 3, "found Pending, then Pending, then Active");
+        assert_eq!(notices.into_inner(), ["waiting for f to become Active (it is Pending)"]);
     }
 }

@@ -27,7 +27,7 @@ use crate::domain::run::{RunErrorCode, RunPhase};
 use crate::domain::step::{CustomCodeStep, InvocationType};
 use crate::lambda::at_most_once::InvokeCall;
 use crate::lambda::client::LambdaTarget;
-use crate::lambda::create::{CreateError, CreateWaits, create_function};
+use crate::lambda::create::{CreateError, CreateWaits, adopt_existing, create_function};
 use crate::lambda::durable_config::creating_durable;
 use crate::lambda::log_group;
 use crate::lambda::role::{ROLE_NAME, RoleError, find_or_create};
@@ -146,6 +146,12 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
         }
         return ending;
     }
+    if matches!(ending, Ending::LeaseLost) && !ctx.phases.invoke_sent() {
+        // The run's next attempt owns it now and uses this function, which is named by
+        // the run: deleting it here would fail that attempt's Invoke.
+        ctx.worker.lambdas.forget_function(&name);
+        return ending;
+    }
     ctx.phases.enter(RunPhase::CleanedUp);
     clean_up(ctx, step, &name).instrument(ctx.phases.span()).await;
     if !step.keep_function {
@@ -180,6 +186,13 @@ fn missing_sdk(ending: &Ending) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// The function could not be created (or an earlier attempt's made Active): the run fails.
+fn failed_to_create(ctx: &StepContext<'_>, error: CreateError) -> Ending {
+    let message = error.to_string();
+    ctx.log.error(message.clone());
+    Ending::failed(RunErrorCode::LambdaError, message)
 }
 
 async fn create(
@@ -230,19 +243,25 @@ async fn create(
     };
     let arn = match created {
         Ok(arn) => arn,
-        // The function is named by the run: an earlier attempt of this run created it, and
-        // its execution (if it started) is re-attached to by name.
-        Err(CreateError::Refused(why)) if step.durable && why.contains("ResourceConflictException") => {
+        // The function is named by the run: an earlier attempt of this run created it and
+        // stopped before its Invoke went out (killed, or its lease lost), so nothing ran it.
+        // It is used as it is once Active; a durable execution that started is re-attached
+        // to by name.
+        Err(CreateError::Refused(why)) if why.contains("ResourceConflictException") => {
             ctx.log.info(format!(
                 "function {name} exists: an earlier attempt of this run created it"
             ));
-            return Ok(None);
+            let adopted = tokio::select! {
+                adopted = adopt_existing(&ctx.lambda.clients.control, name, CreateWaits::default(), &notice) => adopted,
+                _ = ctx.stop.token.cancelled() => return Err(stopped(ctx, "cancelled while the function was being created")),
+            };
+            match adopted {
+                Ok(arn) if step.durable => return Ok(arn),
+                Ok(arn) => arn,
+                Err(message) => return Err(failed_to_create(ctx, message)),
+            }
         }
-        Err(message) => {
-            let message = message.to_string();
-            ctx.log.error(message.clone());
-            return Err(Ending::failed(RunErrorCode::LambdaError, message));
-        }
+        Err(message) => return Err(failed_to_create(ctx, message)),
     };
     ctx.log.info(format!("function {name} is Active"));
     // A short retention on the function's log group (the engine keeps groups as

@@ -72,6 +72,15 @@ impl Phases {
         };
     }
 
+    /// Whether the run has reached the Invoke (`invoking` or later): from then on the
+    /// Invoke may have gone out and the run is never attempted again.
+    pub fn invoke_sent(&self) -> bool {
+        matches!(
+            self.current.lock().phase,
+            RunPhase::Invoking | RunPhase::Returned | RunPhase::CleanedUp | RunPhase::Finished
+        )
+    }
+
     /// The current phase's span, parent of what happens in it (the Invoke, the log fetch).
     pub fn span(&self) -> tracing::Span {
         self.current.lock().span.clone()

@@ -1,6 +1,8 @@
 //! A worker killed mid-run (SIGKILL of a real `lambda-steps serve` process) leaves no run
 //! stuck forever and none invoked twice: another replica's rescuer fails the invoked run
-//! as `outcome_unknown` and runs the one that had not started.
+//! as `outcome_unknown` and runs the one that had not started. A custom-code attempt
+//! killed after creating its function, before the Invoke, leaves that function to the
+//! run's next attempt, which uses it instead of failing on the name.
 
 use std::time::Duration;
 
@@ -8,6 +10,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::support::service::{ADMIN_TOKEN, ServeProcess, TestService};
+use crate::support::{create, function_of};
 
 #[sqlx::test]
 async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPool) {
@@ -70,4 +73,59 @@ async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPo
     let again = tokio::time::timeout(Duration::from_secs(3), invocations.accept()).await;
     assert!(again.is_err(), "the function was invoked a second time");
     survivor.stop().await;
+}
+
+#[sqlx::test]
+async fn a_function_left_by_an_attempt_killed_before_its_invoke_is_used_then_deleted(db: PgPool) {
+    let service = TestService::start(db, &["--workers", "1"]).await;
+    // The one worker is busy, so the custom-code run waits in the queue meanwhile.
+    let sleeper = "import time\ndef lambda_handler(e, c):\n    time.sleep(4)\n";
+    let (_, busy) = service
+        .submit(
+            "default",
+            json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": sleeper}),
+        )
+        .await;
+    service
+        .wait_for(busy["id"].as_str().unwrap(), |run| run["status"] == "running")
+        .await;
+    let code = "def lambda_handler(event, context):\n    return {'doubled': event['n'] * 2}\n";
+    let (_, queued) = service
+        .submit(
+            "default",
+            json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": code, "payload": {"n": 21}}),
+        )
+        .await;
+    assert_eq!(queued["status"], "queued", "{queued}");
+    // What an attempt killed between its CreateFunction and its Invoke leaves behind: the
+    // run's function, created under the run's name with the run's code.
+    let function = function_of(&queued);
+    create(
+        &service.engine.client,
+        &function,
+        "python3.12",
+        "lambda_function.lambda_handler",
+        &[("lambda_function.py", code)],
+    )
+    .await;
+
+    let run = service.wait_finished(queued["id"].as_str().unwrap()).await;
+    let log = service.log(queued["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "succeeded", "{run}\n{log:#?}");
+    assert_eq!(run["result"]["payload"], json!({"doubled": 42}), "{run}");
+    for line in [
+        format!("function {function} exists: an earlier attempt of this run created it"),
+        format!("deleted function {function}"),
+    ] {
+        assert!(log.contains(&line), "{line:?} missing: {log:#?}");
+    }
+    let gone = service
+        .engine
+        .client
+        .get_function()
+        .function_name(&function)
+        .send()
+        .await;
+    assert!(gone.is_err(), "the function outlived its run");
+    service.stop().await;
 }
