@@ -93,3 +93,17 @@ pub async fn read_after(db: impl PgExecutor<'_>, run_id: Uuid, after: i64, limit
     .fetch_all(db)
     .await
 }
+
+/// When the function printed the newest of its lines stored in a run's log, if any: where a
+/// later attempt of the run goes on reading the function's log.
+pub async fn newest_function_line(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    sqlx::query_scalar!(
+        "SELECT max(time) FROM run_logs WHERE run_id = $1 AND source = 'function'",
+        run_id
+    )
+    .fetch_one(db)
+    .await
+}

@@ -122,7 +122,10 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
         .instrument(ctx.phases.span())
         .await;
     let ending = match created {
-        Ok(_) if step.durable => super::durable_step::run(ctx, &name, Some(DURABLE_QUALIFIER), &step.payload).await,
+        Ok(arn) if step.durable => {
+            let printed = FunctionLog::of(&name, arn.as_deref());
+            super::durable_step::run(ctx, &name, Some(DURABLE_QUALIFIER), &step.payload, Some(printed)).await
+        }
         Ok(arn) => {
             let timeout = super::lambda_invoke::call_timeout(ctx, Duration::from_secs(u64::from(step.timeout_seconds)));
             let follow = FunctionLog::of(&name, arn.as_deref());

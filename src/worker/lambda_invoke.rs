@@ -19,7 +19,9 @@ pub async fn run(ctx: &StepContext<'_>, step: &InvokeStep) -> Ending {
             .instrument(ctx.phases.span())
             .await
     {
-        return super::durable_step::run(ctx, &step.function_name, step.qualifier.as_deref(), &step.payload).await;
+        // Not the run's own function: its log group holds every caller's lines.
+        return super::durable_step::run(ctx, &step.function_name, step.qualifier.as_deref(), &step.payload, None)
+            .await;
     }
     // What a replay needs of the function, from the configuration read for its timeout.
     let mut described = None;

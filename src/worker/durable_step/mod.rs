@@ -5,7 +5,10 @@
 //! execution of that name and payload), so unlike a plain Invoke it is not marked as sent:
 //! a run given back at shutdown, or rescued from a dead replica, re-attaches to the same
 //! execution. Cancelling the run stops the execution. A `lambda_custom_code` step with
-//! `durable: true` starts and follows its own function's execution the same way.
+//! `durable: true` starts and follows its own function's execution the same way, and, since
+//! the run owns that function, reads its printed lines into the run's log as well: whenever
+//! the history moved, and once at the end (by FilterLogEvents, from where the run's log has
+//! them, so a re-attaching attempt writes none twice).
 
 mod callbacks;
 mod events;
@@ -14,12 +17,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::follow::{FollowPace, FunctionLog, GroupReader};
 use super::phases::stopped::stopped;
 use super::{Ending, StepContext};
 use crate::domain::run::{FunctionErrorDetails, RunErrorCode, RunPhase, RunResult, RunStatus};
 use crate::lambda::client::LambdaTarget;
 use crate::lambda::durable::{DurableApi, DurableError};
 use crate::queue::pool::StopReason;
+use crate::store::logs;
 
 /// Whether the function is durable (has a `DurableConfig`), remembered for a minute, as
 /// is Lambda refusing to say; false when it cannot be told (then the step is a plain
@@ -54,8 +59,15 @@ pub async fn is_durable(ctx: &StepContext<'_>, function: &str, qualifier: Option
 }
 
 /// Starts (or re-attaches to) the function's execution named by the run's id, with
-/// `payload` as its input, and follows it until it ends.
-pub async fn run(ctx: &StepContext<'_>, function: &str, qualifier: Option<&str>, payload: &Value) -> Ending {
+/// `payload` as its input, and follows it until it ends. `printed` names the log of a
+/// function the run owns (custom code): its printed lines go into the run's log too.
+pub async fn run(
+    ctx: &StepContext<'_>,
+    function: &str,
+    qualifier: Option<&str>,
+    payload: &Value,
+    printed: Option<FunctionLog>,
+) -> Ending {
     if ctx.stop.token.is_cancelled() {
         return stopped(ctx, "cancelled before the durable execution was started");
     }
@@ -79,6 +91,10 @@ pub async fn run(ctx: &StepContext<'_>, function: &str, qualifier: Option<&str>,
         }
     };
     ctx.log.info(format!("following durable execution {arn}"));
+    let printed = match printed {
+        Some(function) => Some(printed_lines(ctx, &function).await),
+        None => None,
+    };
     Follow {
         ctx,
         api: &api,
@@ -86,9 +102,28 @@ pub async fn run(ctx: &StepContext<'_>, function: &str, qualifier: Option<&str>,
         page: None,
         last_event: 0,
         callbacks: callbacks::Callbacks::default(),
+        printed,
+        printed_reads_due: 0,
     }
     .run()
     .await
+}
+
+/// The reader of the run's own function's log, from where the run's log has it: the
+/// newest printed line an earlier attempt wrote, else the run's creation (the function is
+/// the run's, so everything in its group since then is the run's).
+async fn printed_lines(ctx: &StepContext<'_>, function: &FunctionLog) -> GroupReader {
+    let since = match logs::newest_function_line(&ctx.worker.db, ctx.run.id).await {
+        Ok(Some(newest)) => newest.timestamp_millis() + 1,
+        Ok(None) => ctx.run.created_at.timestamp_millis(),
+        // Nothing to go on: from a little before this attempt, as a plain Invoke follows.
+        Err(_) => chrono::Utc::now().timestamp_millis() - 1_000,
+    };
+    let late = match ctx.lambda.target {
+        LambdaTarget::Aws => FollowPace::AWS.late,
+        LambdaTarget::Embedded(_) | LambdaTarget::Endpoint(_) => FollowPace::LOCAL.late,
+    };
+    GroupReader::new(ctx.lambda.clients.logs.clone(), ctx.log.clone(), function, since, late)
 }
 
 struct Follow<'a, 'c> {
@@ -100,6 +135,11 @@ struct Follow<'a, 'c> {
     /// The newest event written into the run's log (events are numbered from 1).
     last_event: u64,
     callbacks: callbacks::Callbacks,
+    /// The function's printed lines, when the run owns the function.
+    printed: Option<GroupReader>,
+    /// Polls left that read the printed lines: set when the history moves (CloudWatch on
+    /// AWS takes a line in a second or so after its print, so one read may be early).
+    printed_reads_due: u8,
 }
 
 impl Follow<'_, '_> {
@@ -112,11 +152,16 @@ impl Follow<'_, '_> {
         loop {
             match self.poll().await {
                 Ok(Some(execution)) => {
-                    // The events written last come with the ending.
+                    // The events written last come with the ending, and the lines printed
+                    // last before it.
                     let _ = self.write_new_events().await;
+                    self.read_printed(true).await;
                     return self.ended(&execution);
                 }
-                Ok(None) => faults = 0,
+                Ok(None) => {
+                    faults = 0;
+                    self.read_printed(false).await;
+                }
                 Err(e) if e.is_not_found() => {
                     self.ctx.log.error(format!("the durable execution is gone: {e}"));
                     return Ending::failed(RunErrorCode::LambdaError, e.to_string());
@@ -149,6 +194,26 @@ impl Follow<'_, '_> {
         Ok((execution["Status"].as_str() != Some("RUNNING")).then_some(execution))
     }
 
+    /// Reads the function's printed lines when its history moved lately, or at the end
+    /// (`last`); a log that cannot be read is said once and left.
+    async fn read_printed(&mut self, last: bool) {
+        let Some(reader) = self.printed.as_mut() else { return };
+        if !last && self.printed_reads_due == 0 {
+            return;
+        }
+        if last && matches!(self.ctx.lambda.target, LambdaTarget::Aws) {
+            // The last invocation's lines reach CloudWatch a moment after it ends.
+            tokio::time::sleep(FollowPace::AWS.interval * 2).await;
+        }
+        self.printed_reads_due = self.printed_reads_due.saturating_sub(1);
+        if let Err(why) = reader.read().await {
+            self.ctx
+                .log
+                .warn(format!("the function's printed lines cannot be read: {why}"));
+            self.printed = None;
+        }
+    }
+
     /// Every event after the last one written, page by page.
     async fn write_new_events(&mut self) -> Result<(), DurableError> {
         loop {
@@ -159,6 +224,7 @@ impl Follow<'_, '_> {
                     continue;
                 }
                 self.last_event = id;
+                self.printed_reads_due = 3;
                 self.callbacks.before_line(self.ctx, event).await;
                 let (level, line) = events::line(event);
                 self.ctx.log.line(level, line);

@@ -291,6 +291,43 @@ impl Follow {
     }
 }
 
+/// A function's log group read by FilterLogEvents when the caller asks, each line once:
+/// for a durable custom-code run, whose function the run owns while its execution's
+/// invocations come and go (read whenever its history moved, and once at its end).
+pub struct GroupReader {
+    logs: aws_sdk_cloudwatchlogs::Client,
+    group: String,
+    poller: Poller,
+    written: Written,
+}
+
+impl GroupReader {
+    /// Reads from `since_ms` on, trailing the newest line by `late` on each read.
+    pub fn new(
+        logs: aws_sdk_cloudwatchlogs::Client,
+        log: RunLog,
+        function: &FunctionLog,
+        since_ms: i64,
+        late: Duration,
+    ) -> Self {
+        Self {
+            logs,
+            group: function.group.clone(),
+            poller: Poller::new(since_ms, late),
+            written: Written::new(log),
+        }
+    }
+
+    /// Writes the lines not written yet; Err with the reason when no read will work (a
+    /// missing group or a passing fault is read again next time).
+    pub async fn read(&mut self) -> Result<(), String> {
+        match self.poller.read(&self.logs, &self.group, &mut self.written).await {
+            Ok(()) | Err(Refusal::Passing) => Ok(()),
+            Err(Refusal::Permanent(why)) => Err(why),
+        }
+    }
+}
+
 /// The interval as the log says it.
 fn every(interval: Duration) -> String {
     if interval < Duration::from_secs(1) {

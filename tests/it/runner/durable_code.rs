@@ -11,14 +11,19 @@ use super::durable_step::{cancel, engine, executions, re_attached_and_succeeded,
 use crate::support::function_of;
 use crate::support::service::TestService;
 
-/// A step "add", then a wait "pause" of the payload's `wait` seconds.
+/// A step "add" that prints what it adds, then a wait "pause" of the payload's `wait`
+/// seconds.
 const ADDER: &str = r#"
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python.config import Duration
 
+def add(event):
+    print(f"adding {event['a']} and {event['b']}")
+    return event["a"] + event["b"]
+
 @durable_execution
 def lambda_handler(event, context: DurableContext):
-    total = context.step(lambda _: event["a"] + event["b"], name="add")
+    total = context.step(lambda _: add(event), name="add")
     context.wait(Duration.from_seconds(event["wait"]), name="pause")
     return {"total": total}
 "#;
@@ -26,6 +31,12 @@ def lambda_handler(event, context: DurableContext):
 fn durable_step(wait: u32) -> Value {
     json!({"type": "lambda_custom_code", "runtime": "python3.12", "code": ADDER, "durable": true,
            "durable_config": {"execution_timeout": 600}, "payload": {"a": 2, "b": 3, "wait": wait}})
+}
+
+/// The step's one print, as many times as the run's log has it (once: a step runs once,
+/// however often the execution's invocations replay it).
+fn printed(log: &[String]) -> usize {
+    log.iter().filter(|l| l.ends_with("adding 2 and 3")).count()
 }
 
 /// Asserts `expected` are lines of `log` (each the start of one), in this order.
@@ -45,6 +56,7 @@ async fn a_durable_custom_code_step_follows_its_execution_then_deletes_the_funct
     let id = run["id"].as_str().unwrap();
     let function = function_of(&run);
     assert_eq!(run["result"]["payload"], json!({"total": 5}), "{run}");
+    assert_eq!(printed(&log), 1, "the function's print, once: {log:#?}");
     let arn = run["result"]["durable_execution_arn"].as_str().unwrap_or_default();
     assert!(
         arn.contains(&format!("function:{function}:$LATEST/durable-execution/{id}/")),
@@ -91,8 +103,15 @@ async fn a_durable_custom_code_run_given_back_while_it_waits_re_attaches_to_its_
     let second = TestService::start_with_engine(db, engine, tempfile::tempdir().unwrap(), &[]).await;
     let run = re_attached_and_succeeded(&second, &id).await;
     let function = function_of(&run);
+    let log = second.log(&id).await;
+    // Printed during the first attempt, read by one of the two attempts, written once.
+    assert_eq!(
+        printed(&log),
+        1,
+        "the function's print, once over both attempts: {log:#?}"
+    );
     assert_in_order(
-        &second.log(&id).await,
+        &log,
         &[
             &format!("function {function} is kept while its durable execution may run"),
             &format!("function {function} exists: an earlier attempt of this run created it"),
