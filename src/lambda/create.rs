@@ -88,10 +88,31 @@ pub async fn create_function(
     Ok(created.function_arn().map(str::to_string))
 }
 
+/// `create_function` for a function named by its run (`lambda-steps-{run id}`): when the
+/// name is taken, an earlier attempt of the same run created it and stopped before its
+/// Invoke (killed, or its lease lost), so nothing ran it; it is used as it is once Active.
+pub async fn create_or_adopt(
+    control: &Client,
+    request: CreateFunctionFluentBuilder,
+    waits: CreateWaits,
+    notice: &(dyn Fn(String) + Send + Sync),
+) -> Result<Option<String>, CreateError> {
+    let name = request.get_function_name().clone().unwrap_or_default();
+    match create_function(control, request, waits, notice).await {
+        Err(CreateError::Refused(why)) if why.starts_with("ResourceConflictException") => {
+            notice(format!(
+                "function {name} exists: an earlier attempt of this run created it"
+            ));
+            adopt_existing(control, &name, waits, notice).await
+        }
+        created => created,
+    }
+}
+
 /// The function of this name that an earlier attempt of the same run created (the name is
 /// the run's) and stopped before invoking: used as it is, once Active, as a new one would
 /// be. Its ARN. On AWS an attempt killed right after CreateFunction leaves it Pending.
-pub async fn adopt_existing(
+async fn adopt_existing(
     control: &Client,
     name: &str,
     waits: CreateWaits,
@@ -155,7 +176,7 @@ mod tests {
     use aws_sdk_lambda::operation::create_function::{CreateFunctionError, CreateFunctionOutput};
     use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
     use aws_sdk_lambda::types::FunctionConfiguration;
-    use aws_sdk_lambda::types::error::InvalidParameterValueException;
+    use aws_sdk_lambda::types::error::{InvalidParameterValueException, ResourceConflictException};
     use aws_smithy_mocks::mock;
 
     use super::*;
@@ -268,18 +289,32 @@ mod tests {
                 )
                 .build()
         };
+        let create_rule = mock!(Lambda::create_function).then_error(|| {
+            CreateFunctionError::ResourceConflictException(
+                ResourceConflictException::builder()
+                    .message("Function already exist: f")
+                    .build(),
+            )
+        });
         let get_rule = mock!(Lambda::get_function)
             .sequence()
             .output(pending)
             .times(2)
             .output(|| with_state(State::Active))
             .build();
-        let clients = clients(&[&get_rule]).await;
+        let clients = clients(&[&create_rule, &get_rule]).await;
         let notices = Mutex::new(Vec::new());
         let notice = |line: String| notices.lock().push(line);
-        let adopted = adopt_existing(&clients.control, "f", CreateWaits::default(), &notice).await;
+        let request = clients.control.create_function().function_name("f");
+        let adopted = create_or_adopt(&clients.control, request, CreateWaits::default(), &notice).await;
         assert_eq!(adopted, Ok(Some(arn.to_string())));
         assert_eq!(get_rule.num_calls(), 3, "found Pending, then Pending, then Active");
-        assert_eq!(notices.into_inner(), ["waiting for f to become Active (it is Pending)"]);
+        assert_eq!(
+            notices.into_inner(),
+            [
+                "function f exists: an earlier attempt of this run created it",
+                "waiting for f to become Active (it is Pending)"
+            ]
+        );
     }
 }

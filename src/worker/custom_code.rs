@@ -19,7 +19,7 @@ use tracing::Instrument as _;
 
 use super::follow::FunctionLog;
 use super::packages::{self, Bundle, PackageError, Platform};
-use super::phases::cleanup::clean_up;
+use super::phases::cleanup::{clean_up, left_to_next_attempt};
 use super::phases::invoke::invoke_and_record;
 use super::phases::stopped::stopped;
 use super::{Ending, StepContext};
@@ -27,7 +27,7 @@ use crate::domain::run::{RunErrorCode, RunPhase};
 use crate::domain::step::{CustomCodeStep, InvocationType};
 use crate::lambda::at_most_once::InvokeCall;
 use crate::lambda::client::LambdaTarget;
-use crate::lambda::create::{CreateError, CreateWaits, adopt_existing, create_function};
+use crate::lambda::create::{CreateWaits, create_or_adopt};
 use crate::lambda::durable_config::creating_durable;
 use crate::lambda::log_group;
 use crate::lambda::role::{ROLE_NAME, RoleError, find_or_create};
@@ -149,9 +149,7 @@ pub async fn run(ctx: &StepContext<'_>, step: &CustomCodeStep) -> Ending {
         }
         return ending;
     }
-    if matches!(ending, Ending::LeaseLost) && !ctx.phases.invoke_sent() {
-        // The run's next attempt owns it now and uses this function, which is named by
-        // the run: deleting it here would fail that attempt's Invoke.
+    if left_to_next_attempt(&ending, ctx.phases) {
         ctx.worker.lambdas.forget_function(&name);
         return ending;
     }
@@ -189,13 +187,6 @@ fn missing_sdk(ending: &Ending) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-/// The function could not be created (or an earlier attempt's made Active): the run fails.
-fn failed_to_create(ctx: &StepContext<'_>, error: CreateError) -> Ending {
-    let message = error.to_string();
-    ctx.log.error(message.clone());
-    Ending::failed(RunErrorCode::LambdaError, message)
 }
 
 async fn create(
@@ -241,30 +232,18 @@ async fn create(
     let log = ctx.log.clone();
     let notice = move |line: String| log.info(line);
     let created = tokio::select! {
-        created = create_function(&ctx.lambda.clients.control, request, CreateWaits::default(), &notice) => created,
+        // Named by the run: an earlier attempt's function is used (its durable execution,
+        // if it started, re-attached to by name).
+        created = create_or_adopt(&ctx.lambda.clients.control, request, CreateWaits::default(), &notice) => created,
         _ = ctx.stop.token.cancelled() => return Err(stopped(ctx, "cancelled while the function was being created")),
     };
     let arn = match created {
         Ok(arn) => arn,
-        // The function is named by the run: an earlier attempt of this run created it and
-        // stopped before its Invoke went out (killed, or its lease lost), so nothing ran it.
-        // It is used as it is once Active; a durable execution that started is re-attached
-        // to by name.
-        Err(CreateError::Refused(why)) if why.contains("ResourceConflictException") => {
-            ctx.log.info(format!(
-                "function {name} exists: an earlier attempt of this run created it"
-            ));
-            let adopted = tokio::select! {
-                adopted = adopt_existing(&ctx.lambda.clients.control, name, CreateWaits::default(), &notice) => adopted,
-                _ = ctx.stop.token.cancelled() => return Err(stopped(ctx, "cancelled while the function was being created")),
-            };
-            match adopted {
-                Ok(arn) if step.durable => return Ok(arn),
-                Ok(arn) => arn,
-                Err(message) => return Err(failed_to_create(ctx, message)),
-            }
+        Err(error) => {
+            let message = error.to_string();
+            ctx.log.error(message.clone());
+            return Err(Ending::failed(RunErrorCode::LambdaError, message));
         }
-        Err(message) => return Err(failed_to_create(ctx, message)),
     };
     ctx.log.info(format!("function {name} is Active"));
     // A short retention on the function's log group (the engine keeps groups as

@@ -16,6 +16,7 @@ use aws_sdk_lambda::types::{Architecture, Environment, EphemeralStorage, Functio
 use super::custom_code::{EXPIRES_TAG, FUNCTION_PREFIX};
 use super::follow::FunctionLog;
 use super::lambda_invoke::call_timeout;
+use super::phases::cleanup::left_to_next_attempt;
 use super::phases::invoke::invoke_and_record;
 use super::phases::stopped::stopped;
 use super::{Ending, StepContext};
@@ -23,7 +24,7 @@ use crate::domain::replay::ReplayCredentials;
 use crate::domain::run::RunErrorCode;
 use crate::domain::step::{InvocationType, InvokeStep, Step};
 use crate::lambda::at_most_once::InvokeCall;
-use crate::lambda::create::{CreateWaits, create_function};
+use crate::lambda::create::{CreateWaits, create_or_adopt};
 use crate::lambda::directory::ProjectLambda;
 use crate::store::fault::is_transient;
 use crate::store::replays::{self, ReplayOrder};
@@ -194,7 +195,9 @@ async fn replay_invoke(
         }
         Err(ending) => ending,
     };
-    delete(engine, &temporary).await;
+    if !left_to_next_attempt(&ending, engine.phases) {
+        delete(engine, &temporary).await;
+    }
     project.worker.lambdas.forget_function(&temporary);
     ending
 }
@@ -263,7 +266,8 @@ async fn create(
     let notice_log = log.clone();
     let notice = move |line: String| notice_log.info(line);
     let created = tokio::select! {
-        created = create_function(&engine.lambda.clients.control, request, CreateWaits::default(), &notice) => created,
+        // Named by the run: an earlier attempt's temporary function is used.
+        created = create_or_adopt(&engine.lambda.clients.control, request, CreateWaits::default(), &notice) => created,
         _ = engine.stop.token.cancelled() => return Err(stopped(engine, "cancelled while the function was being created")),
     };
     match created {

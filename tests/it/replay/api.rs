@@ -499,3 +499,63 @@ async fn the_sweeper_deletes_a_replays_function_left_on_the_engine(db: PgPool) {
     }
     panic!("the sweeper left {left} on the engine");
 }
+
+#[sqlx::test]
+async fn a_replay_whose_earlier_attempt_left_its_function_uses_it_then_deletes_it(db: PgPool) {
+    let stage = Stage::start_with(&db, &["--workers", "1"]).await;
+    stage
+        .production
+        .deploy("orders", python(&[("lambda_function.py", VERSION_ONE)]))
+        .await;
+    stage
+        .production
+        .deploy(
+            "slow",
+            python(&[(
+                "lambda_function.py",
+                "import time\ndef lambda_handler(e, c):\n    time.sleep(4)\n",
+            )]),
+        )
+        .await;
+    let original = stage.invoke("orders", json!({}), None).await;
+    // The one worker is busy, so the replay waits in the queue meanwhile.
+    let busy = stage
+        .service
+        .submit(json!({"type": "lambda_invoke", "function_name": "slow"}))
+        .await;
+    for _ in 0..200 {
+        if stage.get(&format!("/v1/runs/{busy}")).await.1["status"] == "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, replay) = stage.ask_replay(original["id"].as_str().unwrap(), json!({})).await;
+    assert_eq!((status, &replay["status"]), (202, &json!("queued")), "{replay}");
+    let replay_id = replay["id"].as_str().unwrap();
+    // What an attempt killed between its CreateFunction and its Invoke leaves behind.
+    let left = format!("lambda-steps-{}", replay_id.replace('-', ""));
+    let engine = crate::support::signed_client(&stage.service.engine, stage.service.engine_credentials());
+    crate::support::create(
+        &engine,
+        &left,
+        "python3.12",
+        "lambda_function.lambda_handler",
+        &[("lambda_function.py", VERSION_ONE)],
+    )
+    .await;
+
+    let replayed = stage.finished(replay_id).await;
+    let log = stage.log(replay_id).await;
+    assert_eq!(replayed["error"]["code"], "function_error", "{replayed}\n{log:#?}");
+    assert_eq!(
+        replayed["result"]["error"]["message"], "version one failed",
+        "{replayed}"
+    );
+    for line in [
+        format!("function {left} exists: an earlier attempt of this run created it"),
+        format!("deleted function {left}"),
+    ] {
+        assert!(log.contains(&line), "{line:?} missing: {log:#?}");
+    }
+    assert!(engine.get_function().function_name(&left).send().await.is_err());
+}
