@@ -1,7 +1,9 @@
 //! CreateFunction as real Lambda needs it: a role created seconds ago is not yet assumable
 //! ("The role defined for the function cannot be assumed by Lambda"), so CreateFunction is
 //! tried again with backoff for about two minutes, saying so once; a new function starts
-//! Pending, so it is waited for until Active before anything invokes it.
+//! Pending, so it is waited for until Active before anything invokes it. A function named
+//! by its run that exists already is an earlier attempt's, used as it is once Active
+//! (`create_or_adopt`).
 
 use std::time::Duration;
 
