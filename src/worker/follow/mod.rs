@@ -9,6 +9,10 @@
 //! When the Invoke returns, the follower reads on until this request's REPORT line (within
 //! a bound), so the run's log has every printed line once, in print order; when it cannot,
 //! the caller falls back to Lambda's 4 KB tail.
+//!
+//! A durable custom-code run has no one Invoke to follow: its execution's invocations come
+//! and go for as long as it lives. [`GroupReader`] reads its function's group by the same
+//! polling when that run's follower of the history asks (`durable_step`).
 
 mod live;
 mod poll;
