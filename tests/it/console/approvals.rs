@@ -190,8 +190,9 @@ async fn reject_needs_a_message_and_fails_the_run_with_it_and_the_apis_refusal_i
     browser.wait_text(".callback-error", |t| t.contains("Say why")).await;
     assert_eq!(callbacks(&service, &id).await[0]["answered_by"], Value::Null);
 
-    let field = browser.wait_for(&format!("{WAITING} .callback-message")).await;
-    field.send_keys("the replica is 42 s behind").await.unwrap();
+    browser
+        .type_into(&format!("{WAITING} .callback-message"), "the replica is 42 s behind")
+        .await;
     browser.click(&format!("{WAITING} button.reject")).await;
     browser.wait_text("#run-status", |t| t == "failed").await;
     browser

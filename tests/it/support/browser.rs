@@ -176,8 +176,35 @@ impl Browser {
         self.client.execute(script, vec![]).await.unwrap()
     }
 
+    /// Clicks the first element matching `css`, found again when the page drew it anew
+    /// between finding and clicking (a live run's cards are redrawn as its state arrives).
     pub async fn click(&self, css: &str) {
-        self.wait_for(css).await.click().await.unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self.wait_for(css).await.click().await {
+                Ok(()) => return,
+                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {}
+                Err(e) => panic!("clicking {css}: {e}"),
+            }
+        }
+    }
+
+    /// Types `text` into the field matching `css`: emptied and typed again when the page
+    /// drew the field anew meanwhile (the console keeps a draft across redraws).
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let field = self.wait_for(css).await;
+            let typed = match field.clear().await {
+                Ok(()) => field.send_keys(text).await,
+                Err(e) => Err(e),
+            };
+            match typed {
+                Ok(()) => return,
+                Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {}
+                Err(e) => panic!("typing into {css}: {e}"),
+            }
+        }
     }
 
     /// The page's URL, path and query (and fragment).
