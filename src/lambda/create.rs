@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::client::Waiters;
-use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::error::DisplayErrorContext;
 use aws_sdk_lambda::operation::create_function::builders::CreateFunctionFluentBuilder;
 use aws_sdk_lambda::types::State;
 use tokio::time::Instant;
 
+use super::aws_error::one_line;
 use super::role::is_propagation_error;
 
 /// How long each wait may last.
@@ -67,7 +68,7 @@ pub async fn create_function(
     let created = loop {
         let error = match request.clone().send().await {
             Ok(created) => break created,
-            Err(error) => error_text(&error),
+            Err(error) => one_line(&error),
         };
         if !is_propagation_error(&error) {
             return Err(CreateError::Refused(error));
@@ -125,7 +126,7 @@ async fn adopt_existing(
         .function_name(name)
         .send()
         .await
-        .map_err(|e| CreateError::NotActive(error_text(&e)))?;
+        .map_err(|e| CreateError::NotActive(one_line(&e)))?;
     let configuration = found.configuration();
     let arn = configuration.and_then(|c| c.function_arn()).map(str::to_string);
     let state = configuration.and_then(|c| c.state());
@@ -133,22 +134,6 @@ async fn adopt_existing(
         wait_until_active(control, name, state, waits, notice).await?;
     }
     Ok(arn)
-}
-
-/// Lambda's error code and message (`ResourceConflictException: Function already exist:
-/// ...`), or the SDK's description when Lambda did not answer: one line for the run's log.
-fn error_text<E, R>(error: &SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match error.as_service_error() {
-        Some(service) => match (service.code(), service.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            _ => service.to_string(),
-        },
-        None => DisplayErrorContext(error).to_string(),
-    }
 }
 
 /// Waits for a function seen in `state` to become Active, saying so once.

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::Client;
-use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 
 /// The ARN of a function's log group, from the function's ARN
 /// (`arn:{partition}:lambda:{region}:{account}:function:{name}[:qualifier]`): StartLiveTail
@@ -90,15 +90,10 @@ pub fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::f
     call: &'static str,
     error: &aws_sdk_cloudwatchlogs::error::SdkError<E, R>,
 ) -> LogsCallError {
-    let detail = match error.as_service_error() {
-        Some(service) => format!(
-            "{}: {}",
-            service.code().unwrap_or("Error"),
-            service.message().unwrap_or_default()
-        ),
-        None => DisplayErrorContext(error).to_string(),
-    };
-    LogsCallError { call, detail }
+    LogsCallError {
+        call,
+        detail: super::aws_error::one_line(error),
+    }
 }
 
 #[cfg(test)]

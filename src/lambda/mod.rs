@@ -2,6 +2,7 @@
 //! answer (payload, function error, log tail) into a run's result and log.
 
 pub mod at_most_once;
+pub mod aws_error;
 mod cached_credentials;
 pub mod client;
 pub mod create;
