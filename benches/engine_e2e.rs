@@ -102,13 +102,10 @@ async fn main() {
             direct_total / (direct_total + e2e_cpu[2])
         );
         print_end(&db).await;
-        println!();
-        println!("CPU per invoke or run (ms), by process, from /proc (the client is this benchmark):");
-        println!();
-        println!("| phase | {} | total |", cpu_split::PARTS.join(" | "));
-        println!("|---|---|---|---|---|---|---|");
-        println!("{}", cpu_split::row("direct invoke", direct_cpu));
-        println!("{}", cpu_split::row("run end to end", e2e_cpu));
+        cpu_split::print_table(
+            "CPU per invoke or run (ms), by process, from /proc (the client is this benchmark):",
+            &[("direct invoke", direct_cpu), ("run end to end", e2e_cpu)],
+        );
     }
     if history {
         print_end(&db).await;
@@ -283,13 +280,10 @@ async fn history_mode(service: &Service, http: &reqwest::Client, db: &PgPool, la
     );
     println!("| runs/s over {HISTORY_SAMPLE} runs after that | {later:.0} |");
     println!("| ratio after / first (target >= 0.9) | {:.2} |", later / first);
-    println!();
-    println!("CPU per run (ms), by process, from /proc (the client is this benchmark):");
-    println!();
-    println!("| phase | {} | total |", cpu_split::PARTS.join(" | "));
-    println!("|---|---|---|---|---|---|---|");
-    println!("{}", cpu_split::row("the first runs", first_cpu));
-    println!("{}", cpu_split::row("the runs after the history", later_cpu));
+    cpu_split::print_table(
+        "CPU per run (ms), by process, from /proc (the client is this benchmark):",
+        &[("the first runs", first_cpu), ("the runs after the history", later_cpu)],
+    );
     println!();
     println!("| measure | figure |");
     println!("|---|---|");

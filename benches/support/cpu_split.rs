@@ -82,6 +82,18 @@ fn read_stat(pid: u32) -> Option<(String, u32, u64)> {
     Some((comm, ppid, ticks))
 }
 
+/// The split as a table headed by `title`: one row per `(label, parts)`.
+pub fn print_table(title: &str, rows: &[(&str, [f64; 5])]) {
+    println!();
+    println!("{title}");
+    println!();
+    println!("| phase | {} | total |", PARTS.join(" | "));
+    println!("|---|---|---|---|---|---|---|");
+    for (label, parts) in rows {
+        println!("{}", row(label, *parts));
+    }
+}
+
 /// A table row of the split: `label | service | functions | postgres | client | other | total`.
 pub fn row(label: &str, parts: [f64; 5]) -> String {
     let total: f64 = parts.iter().sum();
