@@ -557,5 +557,8 @@ async fn a_replay_whose_earlier_attempt_left_its_function_uses_it_then_deletes_i
     ] {
         assert!(log.contains(&line), "{line:?} missing: {log:#?}");
     }
-    assert!(engine.get_function().function_name(&left).send().await.is_err());
+    assert!(
+        crate::support::function_is_gone(&engine, &left).await,
+        "{left} outlived the replay"
+    );
 }

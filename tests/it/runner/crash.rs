@@ -10,7 +10,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::support::service::{ADMIN_TOKEN, ServeProcess, TestService};
-use crate::support::{create, function_of};
+use crate::support::{create, function_is_gone, function_of};
 
 #[sqlx::test]
 async fn a_killed_worker_leaves_nothing_stuck_and_nothing_invoked_twice(db: PgPool) {
@@ -119,13 +119,9 @@ async fn a_function_left_by_an_attempt_killed_before_its_invoke_is_used_then_del
     ] {
         assert!(log.contains(&line), "{line:?} missing: {log:#?}");
     }
-    let gone = service
-        .engine
-        .client
-        .get_function()
-        .function_name(&function)
-        .send()
-        .await;
-    assert!(gone.is_err(), "the function outlived its run");
+    assert!(
+        function_is_gone(&service.engine.client, &function).await,
+        "the function outlived its run"
+    );
     service.stop().await;
 }

@@ -248,6 +248,18 @@ pub async fn create_with(
         .unwrap_or_else(|e| panic!("create {name}: {:?}", e.into_service_error()));
 }
 
+/// Whether Lambda says the function does not exist (ResourceNotFoundException; any other
+/// failure is not an answer, and panics).
+pub async fn function_is_gone(client: &Client, name: &str) -> bool {
+    match client.get_function().function_name(name).send().await {
+        Ok(_) => false,
+        Err(e) => match e.as_service_error() {
+            Some(service) if service.is_resource_not_found_exception() => true,
+            _ => panic!("GetFunction {name}: {}", aws_sdk_lambda::error::DisplayErrorContext(&e)),
+        },
+    }
+}
+
 /// A CreateFunction call with `zip_bytes` as the code, ready to send or to adjust.
 pub fn create_request(
     client: &Client,
